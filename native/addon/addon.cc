@@ -1,0 +1,311 @@
+// Node-API binding (node-addon-api). The only file that knows about JavaScript. Every engine call that takes
+// time is a job on the engine's runtime (never libuv's pool, never the main thread) and resolves a Promise
+// through a thread-safe function. C++ exceptions stop here: jobs catch everything and report a Status.
+#include <napi.h>
+
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "../core/cpu_features.h"
+#include "../core/runtime.h"
+#include "../cpu/kernels.h"
+#include "bertrt/model.h"
+
+#ifndef BERTRT_VERSION
+#define BERTRT_VERSION "dev"
+#endif
+
+namespace {
+
+using bertrt::Code;
+using bertrt::Status;
+
+struct AddonData {
+  Napi::FunctionReference error_class;
+  Napi::FunctionReference engine_ctor;
+};
+
+Napi::Error make_error(Napi::Env env, Code code, const std::string& message) {
+  auto* data = env.GetInstanceData<AddonData>();
+  if (data && !data->error_class.IsEmpty()) {
+    Napi::Object e = data->error_class.New({Napi::String::New(env, message), Napi::String::New(env, bertrt::code_name(code))});
+    return Napi::Error(env, e);
+  }
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, bertrt::code_name(code)));
+  return e;
+}
+
+[[noreturn]] void throw_error(Napi::Env env, Code code, const std::string& message) {
+  throw make_error(env, code, message);
+}
+
+// ------------------------------------------------------------------------------------------------ jobs
+// A job's result is built on the main thread by `settle`, which runs only if the work succeeded.
+struct Job {
+  explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  Status status;
+  std::function<Napi::Value(Napi::Env)> settle;  // main thread, success only
+  std::function<void()> cleanup;                 // main thread, always, before settling
+};
+
+void finish_job(Napi::Env env, Napi::Function, void*, Job* job) {
+  std::unique_ptr<Job> owned(job);
+  if (env == nullptr) return;  // environment tearing down: nobody is left to tell
+  Napi::HandleScope scope(env);
+  if (job->cleanup) job->cleanup();
+  if (!job->status.ok()) {
+    job->deferred.Reject(make_error(env, job->status.code(), job->status.message()).Value());
+    return;
+  }
+  try {
+    job->deferred.Resolve(job->settle ? job->settle(env) : env.Undefined());
+  } catch (const Napi::Error& e) {
+    job->deferred.Reject(e.Value());
+  }
+}
+
+using Tsfn = Napi::TypedThreadSafeFunction<void, Job, finish_job>;
+
+// Runs work(pool) on the engine's job thread and returns the Promise it settles.
+Napi::Promise submit(Napi::Env env, std::unique_ptr<Job> job, std::function<Status(bertrt::ThreadPool&)> work) {
+  Napi::Promise promise = job->deferred.Promise();
+  Tsfn tsfn = Tsfn::New(env, "bertrt.job", 0, 1);
+  Job* raw = job.release();
+  bertrt::Runtime::get().submit([raw, tsfn, work = std::move(work)](bertrt::ThreadPool& pool) mutable {
+    try {
+      raw->status = work(pool);
+    } catch (const std::bad_alloc&) {
+      raw->status = Status(Code::kOutOfMemory, "out of memory");
+    } catch (const std::exception& e) {
+      raw->status = Status(Code::kInternal, std::string("internal error: ") + e.what());
+    } catch (...) {
+      raw->status = Status(Code::kInternal, "internal error");
+    }
+    tsfn.BlockingCall(raw);
+    tsfn.Release();
+  });
+  return promise;
+}
+
+// -------------------------------------------------------------------------------------- argument parsing
+int32_t get_int(Napi::Object o, const char* key, bool required = true, int32_t dflt = 0) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) throw_error(o.Env(), Code::kInvalidArgument, std::string("config.") + key + " is required");
+    return dflt;
+  }
+  if (!v.IsNumber()) throw_error(o.Env(), Code::kInvalidArgument, std::string("config.") + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int32_t>(d)))
+    throw_error(o.Env(), Code::kInvalidArgument, std::string("config.") + key + " must be an integer");
+  return static_cast<int32_t>(d);
+}
+
+bertrt::BertConfig parse_config(Napi::Object o) {
+  bertrt::BertConfig c;
+  c.vocab_size = get_int(o, "vocabSize");
+  c.hidden_size = get_int(o, "hiddenSize");
+  c.num_hidden_layers = get_int(o, "numHiddenLayers");
+  c.num_attention_heads = get_int(o, "numAttentionHeads");
+  c.intermediate_size = get_int(o, "intermediateSize");
+  c.max_position_embeddings = get_int(o, "maxPositionEmbeddings");
+  c.type_vocab_size = get_int(o, "typeVocabSize");
+  Napi::Value eps = o.Get("layerNormEps");
+  if (!eps.IsNumber()) throw_error(o.Env(), Code::kInvalidArgument, "config.layerNormEps must be a number");
+  c.layer_norm_eps = eps.As<Napi::Number>().FloatValue();
+  Napi::Value act = o.Get("hiddenAct");
+  if (!act.IsString()) throw_error(o.Env(), Code::kInvalidArgument, "config.hiddenAct must be a string");
+  c.hidden_act = act.As<Napi::String>().Utf8Value();
+  return c;
+}
+
+std::vector<bertrt::TensorDesc> parse_tensors(Napi::Env env, Napi::Value v) {
+  if (!v.IsArray()) throw_error(env, Code::kInvalidArgument, "tensors must be an array");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<bertrt::TensorDesc> out;
+  out.reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsObject()) throw_error(env, Code::kInvalidArgument, "tensors[" + std::to_string(i) + "] must be an object");
+    Napi::Object o = e.As<Napi::Object>();
+    bertrt::TensorDesc t;
+    Napi::Value name = o.Get("name"), dtype = o.Get("dtype"), shape = o.Get("shape"), begin = o.Get("begin"), end = o.Get("end");
+    if (!name.IsString() || !dtype.IsString() || !shape.IsArray() || !begin.IsNumber() || !end.IsNumber())
+      throw_error(env, Code::kInvalidArgument, "tensors[" + std::to_string(i) + "] needs name, dtype, shape, begin, end");
+    t.name = name.As<Napi::String>().Utf8Value();
+    std::string dt = dtype.As<Napi::String>().Utf8Value();
+    if (dt == "F32") t.dtype = bertrt::DType::kF32;
+    else if (dt == "F16") t.dtype = bertrt::DType::kF16;
+    else if (dt == "BF16") t.dtype = bertrt::DType::kBF16;
+    else throw_error(env, Code::kModelFormat, "tensor '" + t.name + "' has dtype " + dt + " (F32, F16 or BF16 expected)");
+    Napi::Array sh = shape.As<Napi::Array>();
+    for (uint32_t j = 0; j < sh.Length(); ++j) {
+      Napi::Value d = sh.Get(j);
+      if (!d.IsNumber()) throw_error(env, Code::kModelFormat, "tensor '" + t.name + "' has a non-numeric dimension");
+      t.shape.push_back(d.As<Napi::Number>().Int64Value());
+    }
+    double b = begin.As<Napi::Number>().DoubleValue(), en = end.As<Napi::Number>().DoubleValue();
+    if (b < 0 || en < 0 || b > 9.007199254740991e15 || en > 9.007199254740991e15)
+      throw_error(env, Code::kModelFormat, "tensor '" + t.name + "' has an invalid byte range");
+    t.begin = static_cast<uint64_t>(b);
+    t.end = static_cast<uint64_t>(en);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<int32_t> copy_int32(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw_error(env, Code::kInvalidArgument, std::string(what) + " must be an Int32Array");
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// --------------------------------------------------------------------------------------------- Engine
+class Engine : public Napi::ObjectWrap<Engine> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {InstanceMethod<&Engine::Load>("load"), InstanceMethod<&Engine::Run>("run"),
+                        InstanceMethod<&Engine::Close>("close"), InstanceAccessor<&Engine::HiddenSize>("hiddenSize"),
+                        InstanceAccessor<&Engine::WeightBytes>("weightBytes")});
+  }
+  explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {}
+
+ private:
+  // load(config, weightsPath, tensors, threads) -> Promise<void>
+  Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsString() || !info[3].IsNumber())
+      throw_error(env, Code::kInvalidArgument, "load(config, weightsPath, tensors, threads)");
+    if (model_ || loading_) throw_error(env, Code::kInvalidArgument, "engine already loaded");
+    bertrt::BertConfig cfg = parse_config(info[0].As<Napi::Object>());
+    std::string path = info[1].As<Napi::String>().Utf8Value();
+    auto tensors = std::make_shared<std::vector<bertrt::TensorDesc>>(parse_tensors(env, info[2]));
+    threads_ = info[3].As<Napi::Number>().Int32Value();
+    if (threads_ < 0 || threads_ > 1024) throw_error(env, Code::kInvalidArgument, "threads must be in [0, 1024]");
+    bertrt::Runtime::get().request_threads(threads_);
+    loading_ = true;
+    auto slot = std::make_shared<std::unique_ptr<bertrt::BertModel>>();
+    auto job = std::make_unique<Job>(env);
+    Napi::ObjectReference self = Napi::Persistent(Value());
+    auto self_ref = std::make_shared<Napi::ObjectReference>(std::move(self));
+    job->cleanup = [this, self_ref] {
+      loading_ = false;  // a failed load leaves the engine unloaded, and load may be called again
+      self_ref->Reset();
+    };
+    job->settle = [this, slot](Napi::Env e) -> Napi::Value {
+      model_ = std::shared_ptr<const bertrt::BertModel>(std::move(*slot));
+      return e.Undefined();
+    };
+    return submit(env, std::move(job), [cfg, path, tensors, slot](bertrt::ThreadPool&) {
+      return bertrt::BertModel::load(cfg, path, *tensors, slot.get());
+    });
+  }
+
+  // run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array) -> Promise<Float32Array>
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!model_) throw_error(env, Code::kClosed, closed_ ? "engine is closed" : "engine is not loaded");
+    if (info.Length() < 3) throw_error(env, Code::kInvalidArgument, "run(ids, typeIds, cuSeqlens)");
+    auto ids = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[0], "ids"));
+    auto types = std::make_shared<std::vector<int32_t>>();
+    if (!info[1].IsNull() && !info[1].IsUndefined()) {
+      *types = copy_int32(env, info[1], "typeIds");
+      if (types->size() != ids->size()) throw_error(env, Code::kInvalidArgument, "typeIds and ids differ in length");
+    }
+    auto cu = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[2], "cuSeqlens"));
+    if (cu->empty()) throw_error(env, Code::kInvalidArgument, "cuSeqlens must hold at least one element (0)");
+    const size_t hidden = static_cast<size_t>(model_->config().hidden_size);
+    if (ids->size() > (size_t(1) << 31) / hidden) throw_error(env, Code::kInvalidArgument, "batch too large");
+    Napi::Float32Array out = Napi::Float32Array::New(env, ids->size() * hidden);
+    auto out_ref = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(out));
+    float* out_ptr = out.Data();
+    auto job = std::make_unique<Job>(env);
+    job->settle = [out_ref](Napi::Env) -> Napi::Value {
+      Napi::Value v = out_ref->Value();
+      out_ref->Reset();
+      return v;
+    };
+    std::shared_ptr<const bertrt::BertModel> model = model_;
+    int nth = threads_;
+    return submit(env, std::move(job), [model, ids, types, cu, out_ptr, nth](bertrt::ThreadPool& pool) {
+      bertrt::BatchView b;
+      b.ids = ids->data();
+      b.type_ids = types->empty() ? nullptr : types->data();
+      b.cu_seqlens = cu->data();
+      b.n_seqs = static_cast<int>(cu->size()) - 1;
+      b.tokens = static_cast<int>(ids->size());
+      return model->forward(b, out_ptr, pool, nth);
+    });
+  }
+
+  // Drops this handle's weights; jobs already queued keep them alive until they finish.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    model_.reset();
+    closed_ = true;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value HiddenSize(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::Number::New(info.Env(), model_->config().hidden_size) : info.Env().Undefined();
+  }
+  Napi::Value WeightBytes(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::Number::New(info.Env(), static_cast<double>(model_->weight_bytes())) : info.Env().Undefined();
+  }
+
+  std::shared_ptr<const bertrt::BertModel> model_;
+  int threads_ = 0;
+  bool loading_ = false;
+  bool closed_ = false;
+};
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setErrorClass(cls)");
+  info.Env().GetInstanceData<AddonData>()->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bertrt::CpuFeatures& f = bertrt::cpu_features();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", BERTRT_VERSION);
+  o.Set("isa", bertrt::cpu::kernels().name);
+  Napi::Array isas = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const std::string& n : bertrt::cpu::runnable_isas()) isas.Set(i++, n);
+  o.Set("isas", isas);
+  o.Set("cpu", f.brand);
+  o.Set("cpuFlags", f.flags());
+  o.Set("physicalCores", bertrt::physical_core_count());
+  o.Set("threads", bertrt::Runtime::get().threads());
+#if defined(__clang__)
+  o.Set("compiler", "clang " __clang_version__);
+#elif defined(__GNUC__)
+  o.Set("compiler", "gcc " __VERSION__);
+#else
+  o.Set("compiler", "unknown");
+#endif
+  o.Set("cuda", false);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function engine = Engine::Define(env);
+  data->engine_ctor = Napi::Persistent(engine);
+  exports.Set("Engine", engine);
+  exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
+  exports.Set("info", Napi::Function::New<Info>(env, "info"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(bertrt, Init)

@@ -1,0 +1,89 @@
+// cpuid-based feature detection. Only x86-64 is probed; other architectures report no x86 features and the
+// portable kernels run.
+#include "cpu_features.h"
+
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#define BERTRT_X86 1
+#endif
+
+namespace bertrt {
+
+namespace {
+
+#ifdef BERTRT_X86
+unsigned long long xgetbv0() {
+  unsigned eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<unsigned long long>(edx) << 32) | eax;
+}
+#endif
+
+CpuFeatures detect() {
+  CpuFeatures f;
+#ifdef BERTRT_X86
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = c & (1u << 27);
+  const bool avx = c & (1u << 28);
+  f.fma = c & (1u << 12);
+  f.f16c = c & (1u << 29);
+  unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;
+  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+    f.avx2 = avx && os_ymm && (b & (1u << 5));
+    f.avx512f = os_zmm && (b & (1u << 16));
+    f.avx512dq = f.avx512f && (b & (1u << 17));
+    f.avx512bw = f.avx512f && (b & (1u << 30));
+    f.avx512vl = f.avx512f && (b & (1u << 31));
+    f.avx512_vnni = f.avx512f && (c & (1u << 11));
+  }
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+    f.avx_vnni = os_ymm && (a & (1u << 4));
+    f.avx512_bf16 = f.avx512f && (a & (1u << 5));
+  }
+  f.fma = f.fma && os_ymm;
+  f.f16c = f.f16c && os_ymm;
+  unsigned brand[12] = {};
+  if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000004) {
+    for (unsigned i = 0; i < 3; ++i) __get_cpuid(0x80000002 + i, &brand[i * 4], &brand[i * 4 + 1], &brand[i * 4 + 2], &brand[i * 4 + 3]);
+    char s[49] = {};
+    std::memcpy(s, brand, 48);
+    f.brand = s;
+    while (!f.brand.empty() && f.brand.back() == ' ') f.brand.pop_back();
+  }
+#endif
+  return f;
+}
+
+}  // namespace
+
+std::string CpuFeatures::flags() const {
+  std::string s;
+  auto add = [&](bool on, const char* name) {
+    if (!on) return;
+    if (!s.empty()) s += ' ';
+    s += name;
+  };
+  add(avx2, "avx2");
+  add(fma, "fma");
+  add(f16c, "f16c");
+  add(avx512f, "avx512f");
+  add(avx512bw, "avx512bw");
+  add(avx512vl, "avx512vl");
+  add(avx512dq, "avx512dq");
+  add(avx512_vnni, "avx512_vnni");
+  add(avx512_bf16, "avx512_bf16");
+  add(avx_vnni, "avx_vnni");
+  return s;
+}
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = detect();
+  return f;
+}
+
+}  // namespace bertrt

@@ -1,0 +1,57 @@
+// Job thread + pool. Pool resizing happens on the job thread between jobs, so no job ever sees it change.
+#include "runtime.h"
+
+namespace bertrt {
+
+Runtime& Runtime::get() {
+  static Runtime* rt = new Runtime();  // intentionally leaked, see header
+  return *rt;
+}
+
+Runtime::Runtime() : wanted_threads_(physical_core_count()) {
+  pool_ = std::make_unique<ThreadPool>(wanted_threads_);
+  thread_ = std::thread([this] { main(); });
+  thread_.detach();
+}
+
+void Runtime::request_threads(int n) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (n <= 0) n = physical_core_count();
+  if (n > wanted_threads_) wanted_threads_ = n;
+}
+
+int Runtime::threads() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return wanted_threads_;
+}
+
+size_t Runtime::queued() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return jobs_.size();
+}
+
+void Runtime::submit(std::function<void(ThreadPool&)> job) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void Runtime::main() {
+  for (;;) {
+    std::function<void(ThreadPool&)> job;
+    int want;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return !jobs_.empty(); });
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+      want = wanted_threads_;
+    }
+    if (want != pool_->size()) pool_ = std::make_unique<ThreadPool>(want);
+    job(*pool_);
+  }
+}
+
+}  // namespace bertrt

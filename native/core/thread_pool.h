@@ -1,0 +1,48 @@
+// The engine's own persistent thread pool. Inference never runs on libuv's pool or on Node's main thread:
+// a job thread (Runtime) owns the pool and calls parallel_for, taking part itself as thread 0.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace bertrt {
+
+class ThreadPool {
+ public:
+  // n_threads counts the calling thread, so ThreadPool(1) starts no worker.
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(task, ith) for every task in [0, n_tasks), tasks handed out dynamically to at most max_threads threads
+  // (0 = all). Returns when every task is done. Not reentrant: call it from one thread at a time.
+  // Each output element must be owned by one task, so results never depend on the schedule.
+  void parallel_for(int64_t n_tasks, const std::function<void(int64_t task, int ith)>& fn, int max_threads = 0);
+
+ private:
+  void worker_main(int ith);
+  void drain(int ith);
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> next_task_{0};
+  std::atomic<int> busy_{0};
+  int64_t n_tasks_ = 0;
+  int active_threads_ = 0;
+  const std::function<void(int64_t, int)>* fn_ = nullptr;
+  bool stop_ = false;
+};
+
+// Physical cores of this machine (SMT siblings counted once), at least 1.
+int physical_core_count();
+
+}  // namespace bertrt

@@ -1,0 +1,18 @@
+// AVX-512 (F, BW, DQ, VL) kernels, used only after cpuid reports them.
+#include "isa_prelude.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
+#define BERTRT_SIMD_AVX512 1
+#include "kernels_impl.h"
+
+namespace bertrt::cpu {
+const Kernels* kernels_avx512() { return make_kernels<simd::Avx512>("avx512"); }
+}  // namespace bertrt::cpu
+#pragma GCC pop_options
+#else
+namespace bertrt::cpu {
+const Kernels* kernels_avx512() { return nullptr; }
+}  // namespace bertrt::cpu
+#endif

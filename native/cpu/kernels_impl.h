@@ -1,0 +1,404 @@
+// Kernel templates over a vector-traits struct V (simd.h). Included only by kernels_<isa>.cc; everything here
+// sits in an anonymous namespace, so each ISA's copy has internal linkage and the linker never mixes them.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels.h"
+#include "simd.h"
+
+namespace bertrt::cpu {
+namespace {
+
+// ---------------------------------------------------------------------------------------------- GEMM
+// Register block MR x (NV vectors); K is split in KC blocks so one panel slice (KC x NR floats) stays in L1
+// while MC rows of A stream past it from L2.
+template <class V>
+struct GemmShape;
+template <>
+struct GemmShape<simd::Generic> { static constexpr int MR = 4, NV = 2, KC = 256, MC = 96; };
+#if defined(BERTRT_SIMD_AVX2)
+template <>
+struct GemmShape<simd::Avx2> { static constexpr int MR = 6, NV = 2, KC = 256, MC = 96; };
+#endif
+#if defined(BERTRT_SIMD_AVX512)
+template <>
+struct GemmShape<simd::Avx512> { static constexpr int MR = 8, NV = 2, KC = 256, MC = 96; };
+#endif
+
+template <class V>
+constexpr int gemm_nr() { return GemmShape<V>::NV * V::W; }
+
+template <class V>
+void pack_weights(const float* w, int n, int k, PackedMatrix* out) {
+  constexpr int NR = gemm_nr<V>();
+  out->n = n;
+  out->k = k;
+  out->nr = NR;
+  const int panels = (n + NR - 1) / NR;
+  out->data.resize(static_cast<size_t>(panels) * NR * k);
+  float* dst = out->data.data();
+  for (int p = 0; p < panels; ++p) {
+    for (int kk = 0; kk < k; ++kk) {
+      for (int j = 0; j < NR; ++j) {
+        int col = p * NR + j;
+        *dst++ = col < n ? w[static_cast<size_t>(col) * k + kk] : 0.f;
+      }
+    }
+  }
+}
+
+struct Epilogue {
+  const float* bias;      // NR values for this panel, or null
+  bool gelu;
+  const float* residual;  // row 0 of this tile, or null
+  int ldr;
+};
+
+// acc[M][NV] over kc steps of A (rows of stride lda) against a packed slice b ([kc][NR]).
+// load_c: continue sums already in C (later K blocks); epi: non-null on the last K block.
+template <class V, int M>
+inline void gemm_ukernel(int kc, const float* a, int lda, const float* b, float* c, int ldc, bool load_c,
+                         const Epilogue* epi) {
+  using R = typename V::reg;
+  constexpr int NV = GemmShape<V>::NV;
+  constexpr int W = V::W;
+  constexpr int NR = NV * W;
+  R acc[M][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = load_c ? V::loadu(c + i * ldc + j * W) : V::zero();
+  for (int kk = 0; kk < kc; ++kk) {
+    R bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = V::load(b + kk * NR + j * W);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+      R av = V::set1(a[i * lda + kk]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+    }
+  }
+  if (epi) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      R bias = epi->bias ? V::loadu(epi->bias + j * W) : V::zero();
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i) {
+        R v = V::add(acc[i][j], bias);
+        if (epi->gelu) v = simd::gelu_erf<V>(v);
+        if (epi->residual) v = V::add(v, V::loadu(epi->residual + i * epi->ldr + j * W));
+        acc[i][j] = v;
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) V::storeu(c + i * ldc + j * W, acc[i][j]);
+}
+
+template <class V, int M = GemmShape<V>::MR>
+inline void gemm_ukernel_rows(int rows, int kc, const float* a, int lda, const float* b, float* c, int ldc,
+                              bool load_c, const Epilogue* epi) {
+  if constexpr (M > 1) {
+    if (rows < M) return gemm_ukernel_rows<V, M - 1>(rows, kc, a, lda, b, c, ldc, load_c, epi);
+  }
+  gemm_ukernel<V, M>(kc, a, lda, b, c, ldc, load_c, epi);
+}
+
+// One task: rows [m0, m0+mc) x one panel, all of K.
+template <class V>
+void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
+  constexpr int MR = GemmShape<V>::MR, KC = GemmShape<V>::KC, MC = GemmShape<V>::MC;
+  constexpr int NR = gemm_nr<V>();
+  const PackedMatrix& w = *g.w;
+  const int n0 = panel * NR;
+  const int nvalid = std::min(NR, w.n - n0);
+  const float* bpanel = w.data.data() + static_cast<size_t>(panel) * NR * w.k;
+
+  // A partial last panel computes into a padded scratch tile, then copies the valid columns out.
+  alignas(64) float tmp_c[MC * NR];
+  alignas(64) float tmp_bias[NR];
+  alignas(64) float tmp_res[MC * NR];
+  float* c = g.c + static_cast<size_t>(m0) * g.ldc + n0;
+  int ldc = g.ldc;
+  Epilogue epi{g.bias ? g.bias + n0 : nullptr, g.gelu,
+               g.residual ? g.residual + static_cast<size_t>(m0) * g.ldr + n0 : nullptr, g.ldr};
+  const bool partial = nvalid < NR;
+  if (partial) {
+    c = tmp_c;
+    ldc = NR;
+    if (g.bias) {
+      std::fill(tmp_bias, tmp_bias + NR, 0.f);
+      std::copy(g.bias + n0, g.bias + n0 + nvalid, tmp_bias);
+      epi.bias = tmp_bias;
+    }
+    if (g.residual) {
+      for (int i = 0; i < mc; ++i) {
+        std::fill(tmp_res + i * NR, tmp_res + (i + 1) * NR, 0.f);
+        std::copy(epi.residual + static_cast<size_t>(i) * g.ldr, epi.residual + static_cast<size_t>(i) * g.ldr + nvalid,
+                  tmp_res + i * NR);
+      }
+      epi.residual = tmp_res;
+      epi.ldr = NR;
+    }
+  }
+  for (int k0 = 0; k0 < w.k; k0 += KC) {
+    const int kc = std::min(KC, w.k - k0);
+    const bool last = k0 + kc >= w.k;
+    for (int i = 0; i < mc; i += MR) {
+      const int rows = std::min(MR, mc - i);
+      Epilogue e = epi;
+      if (e.residual) e.residual += static_cast<size_t>(i) * e.ldr;
+      gemm_ukernel_rows<V>(rows, kc, g.a + static_cast<size_t>(m0 + i) * g.lda + k0, g.lda, bpanel + static_cast<size_t>(k0) * NR,
+                           c + static_cast<size_t>(i) * ldc, ldc, k0 > 0, last ? &e : nullptr);
+    }
+  }
+  if (partial) {
+    for (int i = 0; i < mc; ++i)
+      std::copy(tmp_c + i * NR, tmp_c + i * NR + nvalid, g.c + static_cast<size_t>(m0 + i) * g.ldc + n0);
+  }
+}
+
+template <class V>
+void gemm(const GemmArgs& g, ThreadPool& pool, int nth) {
+  constexpr int MC = GemmShape<V>::MC;
+  if (g.m <= 0 || g.w->n <= 0) return;
+  const int panels = g.w->panels();
+  const int mblocks = (g.m + MC - 1) / MC;
+  pool.parallel_for(
+      static_cast<int64_t>(mblocks) * panels,
+      [&](int64_t t, int) {
+        const int mb = static_cast<int>(t / panels), p = static_cast<int>(t % panels);
+        const int m0 = mb * MC;
+        gemm_tile<V>(g, m0, std::min(MC, g.m - m0), p);
+      },
+      nth);
+}
+
+// ----------------------------------------------------------------------------------------- attention
+// Per (sequence, head) task: K of that head is transposed once into scratch (head_dim x L, padded to whole
+// vectors) so scores for a tile of query rows come out a vector of keys at a time; softmax is exact FP32 over
+// the row; P.V accumulates in registers. Scores live only in a per-thread row buffer, never in a full matrix.
+constexpr int kAttnRows = 4;
+
+template <class V>
+struct AttnScratch {
+  AlignedBuffer<float> kt;      // [head_dim][lp]
+  AlignedBuffer<float> scores;  // [kAttnRows][lp]
+};
+
+template <class V, int RI>
+inline void attn_scores(const float* const* q, const float* kt, int lp, int dh, float* s) {
+  using R = typename V::reg;
+  constexpr int W = V::W;
+  for (int j = 0; j < lp; j += W) {
+    R acc[RI];
+#pragma GCC unroll 4
+    for (int r = 0; r < RI; ++r) acc[r] = V::zero();
+    for (int d = 0; d < dh; ++d) {
+      R kv = V::load(kt + static_cast<size_t>(d) * lp + j);
+#pragma GCC unroll 4
+      for (int r = 0; r < RI; ++r) acc[r] = V::fmadd(V::set1(q[r][d]), kv, acc[r]);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RI; ++r) V::store(s + r * lp + j, acc[r]);
+  }
+}
+
+template <class V, int RI>
+inline void attn_pv(const float* s, int lp, int len, const float* v0, int ldv, int dh, float* const* out,
+                    const float* inv_sum) {
+  using R = typename V::reg;
+  constexpr int W = V::W;
+  constexpr int DV = 4;  // vectors of the head dimension held in registers at once
+  int d0 = 0;
+  while (d0 + W <= dh) {
+    const int nv = std::min(DV, (dh - d0) / W);
+    R acc[RI][DV];
+#pragma GCC unroll 4
+    for (int r = 0; r < RI; ++r)
+#pragma GCC unroll 4
+      for (int x = 0; x < DV; ++x) acc[r][x] = V::zero();
+    for (int j = 0; j < len; ++j) {
+      const float* vr = v0 + static_cast<size_t>(j) * ldv + d0;
+      R vv[DV];
+#pragma GCC unroll 4
+      for (int x = 0; x < DV; ++x) vv[x] = x < nv ? V::loadu(vr + x * W) : V::zero();
+#pragma GCC unroll 4
+      for (int r = 0; r < RI; ++r) {
+        R p = V::set1(s[r * lp + j]);
+#pragma GCC unroll 4
+        for (int x = 0; x < DV; ++x) acc[r][x] = V::fmadd(p, vv[x], acc[r][x]);
+      }
+    }
+    for (int r = 0; r < RI; ++r)
+      for (int x = 0; x < nv; ++x) V::storeu(out[r] + d0 + x * W, V::mul(acc[r][x], V::set1(inv_sum[r])));
+    d0 += nv * W;
+  }
+  for (int d = d0; d < dh; ++d) {  // head_dim not a multiple of the vector width
+    for (int r = 0; r < RI; ++r) {
+      float a = 0.f;
+      for (int j = 0; j < len; ++j) a += s[r * lp + j] * v0[static_cast<size_t>(j) * ldv + d];
+      out[r][d] = a * inv_sum[r];
+    }
+  }
+}
+
+template <class V, int RI>
+inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, AttnScratch<V>& sc, int lp) {
+  using R = typename V::reg;
+  constexpr int W = V::W;
+  const int dh = g.head_dim, hidden = g.n_heads * g.head_dim;
+  const float* q[RI];
+  float* out[RI];
+  for (int r = 0; r < RI; ++r) {
+    q[r] = g.qkv + static_cast<size_t>(row0 + i0 + r) * g.ld_qkv + h * dh;
+    out[r] = g.out + static_cast<size_t>(row0 + i0 + r) * g.ld_out + h * dh;
+  }
+  float* s = sc.scores.data();
+  attn_scores<V, RI>(q, sc.kt.data(), lp, dh, s);
+  float inv_sum[RI];
+  const R scale = V::set1(g.scale);
+  for (int r = 0; r < RI; ++r) {
+    float* sr = s + r * lp;
+    for (int j = len; j < lp; ++j) sr[j] = -std::numeric_limits<float>::infinity();
+    R mx = V::set1(-std::numeric_limits<float>::infinity());
+    for (int j = 0; j < lp; j += W) mx = V::max(mx, V::load(sr + j));
+    const R m = V::set1(V::reduce_max(mx) * g.scale);
+    R sum = V::zero();
+    for (int j = 0; j < lp; j += W) {
+      R e = simd::exp_neg<V>(V::sub(V::mul(V::load(sr + j), scale), m));
+      V::store(sr + j, e);
+      sum = V::add(sum, e);
+    }
+    // Padding columns hold exp(-87) ~ 1e-38 after the clamp in exp_neg: far below one ulp of a sum that is
+    // at least 1 (the maximum contributes exactly 1), and P.V reads only [0, len).
+    inv_sum[r] = 1.f / V::reduce_add(sum);
+  }
+  const float* v0 = g.qkv + static_cast<size_t>(row0) * g.ld_qkv + 2 * hidden + h * dh;
+  attn_pv<V, RI>(s, lp, len, v0, g.ld_qkv, dh, out, inv_sum);
+}
+
+template <class V>
+void attention(const AttentionArgs& g, ThreadPool& pool, int nth) {
+  constexpr int W = V::W;
+  const int dh = g.head_dim, hidden = g.n_heads * g.head_dim;
+  pool.parallel_for(
+      static_cast<int64_t>(g.n_seqs) * g.n_heads,
+      [&](int64_t t, int) {
+        static thread_local AttnScratch<V> sc;
+        const int sq = static_cast<int>(t / g.n_heads), h = static_cast<int>(t % g.n_heads);
+        const int row0 = g.cu_seqlens[sq], len = g.cu_seqlens[sq + 1] - row0;
+        if (len <= 0) return;
+        const int lp = (len + W - 1) / W * W;
+        sc.kt.resize(static_cast<size_t>(dh) * lp);
+        sc.scores.resize(static_cast<size_t>(kAttnRows) * lp);
+        float* kt = sc.kt.data();
+        for (int j = 0; j < lp; ++j) {
+          if (j < len) {
+            const float* kr = g.qkv + static_cast<size_t>(row0 + j) * g.ld_qkv + hidden + h * dh;
+            for (int d = 0; d < dh; ++d) kt[static_cast<size_t>(d) * lp + j] = kr[d];
+          } else {
+            for (int d = 0; d < dh; ++d) kt[static_cast<size_t>(d) * lp + j] = 0.f;
+          }
+        }
+        int i = 0;
+        for (; i + kAttnRows <= len; i += kAttnRows) attn_rows<V, kAttnRows>(g, row0, len, h, i, sc, lp);
+        for (; i < len; ++i) attn_rows<V, 1>(g, row0, len, h, i, sc, lp);
+      },
+      nth);
+}
+
+// ----------------------------------------------------------------------------------------- LayerNorm
+template <class V>
+inline void layernorm_row(float* x, const float* gamma, const float* beta, int h, float eps) {
+  using R = typename V::reg;
+  constexpr int W = V::W;
+  const int hv = h / W * W;
+  R s = V::zero();
+  for (int i = 0; i < hv; i += W) s = V::add(s, V::loadu(x + i));
+  float sum = V::reduce_add(s);
+  for (int i = hv; i < h; ++i) sum += x[i];
+  const float mean = sum / h;
+  const R mv = V::set1(mean);
+  R q = V::zero();
+  for (int i = 0; i < hv; i += W) {
+    R d = V::sub(V::loadu(x + i), mv);
+    q = V::fmadd(d, d, q);
+  }
+  float var = V::reduce_add(q);
+  for (int i = hv; i < h; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const float rstd = 1.f / std::sqrt(var / h + eps);
+  const R rv = V::set1(rstd);
+  for (int i = 0; i < hv; i += W) {
+    R y = V::mul(V::sub(V::loadu(x + i), mv), rv);
+    V::storeu(x + i, V::fmadd(y, V::loadu(gamma + i), V::loadu(beta + i)));
+  }
+  for (int i = hv; i < h; ++i) x[i] = (x[i] - mean) * rstd * gamma[i] + beta[i];
+}
+
+constexpr int kRowsPerTask = 16;
+
+template <class V>
+void add_layernorm(float* x, const float* residual, const float* gamma, const float* beta, int rows, int h, float eps,
+                   ThreadPool& pool, int nth) {
+  constexpr int W = V::W;
+  pool.parallel_for(
+      (rows + kRowsPerTask - 1) / kRowsPerTask,
+      [&](int64_t t, int) {
+        const int r1 = std::min(rows, static_cast<int>(t + 1) * kRowsPerTask);
+        for (int r = static_cast<int>(t) * kRowsPerTask; r < r1; ++r) {
+          float* xr = x + static_cast<size_t>(r) * h;
+          if (residual) {
+            const float* rr = residual + static_cast<size_t>(r) * h;
+            int i = 0;
+            for (; i + W <= h; i += W) V::storeu(xr + i, V::add(V::loadu(xr + i), V::loadu(rr + i)));
+            for (; i < h; ++i) xr[i] += rr[i];
+          }
+          layernorm_row<V>(xr, gamma, beta, h, eps);
+        }
+      },
+      nth);
+}
+
+template <class V>
+void embed_layernorm(const EmbedArgs& g, ThreadPool& pool, int nth) {
+  using R = typename V::reg;
+  constexpr int W = V::W;
+  const int h = g.h;
+  pool.parallel_for(
+      (g.tokens + kRowsPerTask - 1) / kRowsPerTask,
+      [&](int64_t t, int) {
+        const int r1 = std::min(g.tokens, static_cast<int>(t + 1) * kRowsPerTask);
+        for (int r = static_cast<int>(t) * kRowsPerTask; r < r1; ++r) {
+          float* o = g.out + static_cast<size_t>(r) * h;
+          const float* we = g.word + static_cast<size_t>(g.ids[r]) * h;
+          const float* pe = g.pos + static_cast<size_t>(g.positions[r]) * h;
+          const float* te = g.type ? g.type + static_cast<size_t>(g.type_ids ? g.type_ids[r] : 0) * h : nullptr;
+          int i = 0;
+          for (; i + W <= h; i += W) {
+            R v = V::add(V::loadu(we + i), V::loadu(pe + i));
+            if (te) v = V::add(v, V::loadu(te + i));
+            V::storeu(o + i, v);
+          }
+          for (; i < h; ++i) o[i] = we[i] + pe[i] + (te ? te[i] : 0.f);
+          layernorm_row<V>(o, g.gamma, g.beta, h, g.eps);
+        }
+      },
+      nth);
+}
+
+template <class V>
+const Kernels* make_kernels(const char* name) {
+  static const Kernels k{name,          gemm_nr<V>(),         &pack_weights<V>,       &gemm<V>,
+                         &attention<V>, &add_layernorm<V>, &embed_layernorm<V>};
+  return &k;
+}
+
+}  // namespace
+}  // namespace bertrt::cpu

@@ -1,0 +1,165 @@
+// Vector traits: each kernel in this folder is written once as a template over one of these structs and
+// instantiated in one translation unit per ISA (kernels_<isa>.cc, which enables its ISA with a target pragma and
+// defines BERTRT_SIMD_<ISA> before including this). A new ISA
+// (NEON, say) is a new traits struct plus one .cc file. The math helpers at the bottom (exp, erf) are built
+// from the traits' primitives, so every path evaluates the same polynomial.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
+namespace bertrt::simd {
+
+// Portable fallback: 8 lanes in a plain array; GCC/Clang vectorise the loops with the baseline ISA.
+struct Generic {
+  static constexpr int W = 8;
+  struct reg {
+    float v[W];
+  };
+  static inline reg zero() { reg r; for (int i = 0; i < W; ++i) r.v[i] = 0.f; return r; }
+  static inline reg set1(float x) { reg r; for (int i = 0; i < W; ++i) r.v[i] = x; return r; }
+  static inline reg load(const float* p) { reg r; std::memcpy(r.v, p, sizeof r.v); return r; }
+  static inline reg loadu(const float* p) { return load(p); }
+  static inline void store(float* p, reg a) { std::memcpy(p, a.v, sizeof a.v); }
+  static inline void storeu(float* p, reg a) { store(p, a); }
+#define BERTRT_G_BIN(name, expr) \
+  static inline reg name(reg a, reg b) { reg r; for (int i = 0; i < W; ++i) { float x = a.v[i], y = b.v[i]; r.v[i] = (expr); } return r; }
+  BERTRT_G_BIN(add, x + y)
+  BERTRT_G_BIN(sub, x - y)
+  BERTRT_G_BIN(mul, x * y)
+  BERTRT_G_BIN(div, x / y)
+  BERTRT_G_BIN(max, x > y ? x : y)
+  BERTRT_G_BIN(min, x < y ? x : y)
+#undef BERTRT_G_BIN
+  // a*b+c, not std::fma: without hardware FMA in the baseline ISA, std::fma is a slow libm call.
+  static inline reg fmadd(reg a, reg b, reg c) { reg r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i]; return r; }
+  static inline reg abs(reg a) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::fabs(a.v[i]); return r; }
+  static inline reg copysign(reg mag, reg sgn) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::copysign(mag.v[i], sgn.v[i]); return r; }
+  static inline reg round(reg a) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::nearbyint(a.v[i]); return r; }
+  // a * 2^n for integral n in [-126, 127]
+  static inline reg ldexp(reg a, reg n) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::ldexp(a.v[i], static_cast<int>(n.v[i])); return r; }
+  static inline float reduce_add(reg a) { float s = 0.f; for (int i = 0; i < W; ++i) s += a.v[i]; return s; }
+  static inline float reduce_max(reg a) { float s = a.v[0]; for (int i = 1; i < W; ++i) s = s > a.v[i] ? s : a.v[i]; return s; }
+};
+
+#if defined(BERTRT_SIMD_AVX2)
+struct Avx2 {
+  static constexpr int W = 8;
+  using reg = __m256;
+  static inline reg zero() { return _mm256_setzero_ps(); }
+  static inline reg set1(float x) { return _mm256_set1_ps(x); }
+  static inline reg load(const float* p) { return _mm256_load_ps(p); }
+  static inline reg loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static inline void store(float* p, reg a) { _mm256_store_ps(p, a); }
+  static inline void storeu(float* p, reg a) { _mm256_storeu_ps(p, a); }
+  static inline reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
+  static inline reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
+  static inline reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  static inline reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
+  static inline reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
+  static inline reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
+  static inline reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static inline reg abs(reg a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), a); }
+  static inline reg copysign(reg mag, reg sgn) {
+    const reg m = _mm256_set1_ps(-0.f);
+    return _mm256_or_ps(_mm256_andnot_ps(m, mag), _mm256_and_ps(m, sgn));
+  }
+  static inline reg round(reg a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static inline reg ldexp(reg a, reg n) {
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(a, _mm256_castsi256_ps(e));
+  }
+  static inline float reduce_add(reg a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static inline float reduce_max(reg a) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+};
+#endif
+
+#if defined(BERTRT_SIMD_AVX512)
+struct Avx512 {
+  static constexpr int W = 16;
+  using reg = __m512;
+  static inline reg zero() { return _mm512_setzero_ps(); }
+  static inline reg set1(float x) { return _mm512_set1_ps(x); }
+  static inline reg load(const float* p) { return _mm512_load_ps(p); }
+  static inline reg loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static inline void store(float* p, reg a) { _mm512_store_ps(p, a); }
+  static inline void storeu(float* p, reg a) { _mm512_storeu_ps(p, a); }
+  static inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  static inline reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
+  static inline reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  static inline reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
+  static inline reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
+  static inline reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
+  static inline reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static inline reg abs(reg a) { return _mm512_abs_ps(a); }
+  static inline reg copysign(reg mag, reg sgn) {
+    const __m512i m = _mm512_set1_epi32(0x80000000);
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_andnot_si512(m, _mm512_castps_si512(mag)),
+                                               _mm512_and_si512(m, _mm512_castps_si512(sgn))));
+  }
+  static inline reg round(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static inline reg ldexp(reg a, reg n) { return _mm512_scalef_ps(a, n); }
+  static inline float reduce_add(reg a) { return _mm512_reduce_add_ps(a); }
+  static inline float reduce_max(reg a) { return _mm512_reduce_max_ps(a); }
+};
+#endif
+
+// exp(x) for x <= 0 down to large negative (softmax arguments): 2^n * p(r), |r| <= ln2/2, degree-6 Taylor
+// polynomial (relative error < 2e-7 on that interval). Inputs below -87 flush to 0.
+template <class V>
+inline typename V::reg exp_neg(typename V::reg x) {
+  using R = typename V::reg;
+  x = V::max(x, V::set1(-87.0f));
+  R n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
+  // r = x - n*ln2 in two steps (Cody-Waite) so r keeps full precision
+  R r = V::fmadd(n, V::set1(-0.693145751953125f), x);
+  r = V::fmadd(n, V::set1(-1.428606765330187e-06f), r);
+  R p = V::set1(1.f / 720.f);
+  p = V::fmadd(p, r, V::set1(1.f / 120.f));
+  p = V::fmadd(p, r, V::set1(1.f / 24.f));
+  p = V::fmadd(p, r, V::set1(1.f / 6.f));
+  p = V::fmadd(p, r, V::set1(0.5f));
+  p = V::fmadd(p, r, V::set1(1.f));
+  p = V::fmadd(p, r, V::set1(1.f));
+  return V::ldexp(p, n);
+}
+
+// erf(x) by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), odd-extended to x < 0.
+template <class V>
+inline typename V::reg erf(typename V::reg x) {
+  using R = typename V::reg;
+  R a = V::abs(x);
+  R t = V::div(V::set1(1.f), V::fmadd(V::set1(0.3275911f), a, V::set1(1.f)));
+  R p = V::set1(1.061405429f);
+  p = V::fmadd(p, t, V::set1(-1.453152027f));
+  p = V::fmadd(p, t, V::set1(1.421413741f));
+  p = V::fmadd(p, t, V::set1(-0.284496736f));
+  p = V::fmadd(p, t, V::set1(0.254829592f));
+  p = V::mul(p, t);
+  R e = exp_neg<V>(V::sub(V::zero(), V::mul(a, a)));
+  R y = V::sub(V::set1(1.f), V::mul(p, e));
+  return V::copysign(y, x);
+}
+
+// GELU with the exact erf form that BERT's "gelu" activation uses: x/2 * (1 + erf(x/sqrt(2))).
+template <class V>
+inline typename V::reg gelu_erf(typename V::reg x) {
+  typename V::reg e = erf<V>(V::mul(x, V::set1(0.70710678118654752f)));
+  return V::mul(V::mul(x, V::set1(0.5f)), V::add(V::set1(1.f), e));
+}
+
+}  // namespace bertrt::simd

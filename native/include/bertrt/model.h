@@ -1,0 +1,58 @@
+// The engine's C++ API: a BERT-family encoder loaded from a safetensors file whose header the caller (the
+// TypeScript side) has parsed. Every size and offset is re-checked here before a byte is read.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bertrt/status.h"
+
+namespace bertrt {
+
+class ThreadPool;
+
+struct BertConfig {
+  int vocab_size = 0;
+  int hidden_size = 0;
+  int num_hidden_layers = 0;
+  int num_attention_heads = 0;
+  int intermediate_size = 0;
+  int max_position_embeddings = 0;
+  int type_vocab_size = 0;  // 0: the model has no token-type embeddings (DistilBERT)
+  float layer_norm_eps = 1e-12f;
+  std::string hidden_act = "gelu";
+};
+
+enum class DType { kF32, kF16, kBF16 };
+
+// One tensor of the weights file: absolute byte range [begin, end) in the file.
+struct TensorDesc {
+  std::string name;  // canonical BERT name without a "bert." prefix, e.g. encoder.layer.0.attention.self.query.weight
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
+// A packed batch: sequence s owns tokens [cu_seqlens[s], cu_seqlens[s+1]).
+struct BatchView {
+  const int32_t* ids = nullptr;
+  const int32_t* type_ids = nullptr;  // may be null: all zero
+  const int32_t* cu_seqlens = nullptr;
+  int n_seqs = 0;
+  int tokens = 0;
+};
+
+class BertModel {
+ public:
+  virtual ~BertModel() = default;
+  static Status load(const BertConfig& config, const std::string& weights_path, const std::vector<TensorDesc>& tensors,
+                     std::unique_ptr<BertModel>* out);
+  // Validates the batch, then writes hidden states [tokens][hidden_size] to out. Safe to call concurrently.
+  virtual Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const = 0;
+  virtual const BertConfig& config() const = 0;
+  virtual size_t weight_bytes() const = 0;
+};
+
+}  // namespace bertrt

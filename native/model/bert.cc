@@ -1,0 +1,195 @@
+// The BERT encoder: weights bound by their checkpoint names, Q/K/V fused into one packed GEMM, then per layer
+// fused attention, output projection with the residual in its epilogue, LayerNorm, FFN with GELU in the
+// epilogue, residual, LayerNorm. Activations are FP32 throughout.
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <new>
+
+#include "../core/aligned.h"
+#include "../core/mapped_file.h"
+#include "../cpu/kernels.h"
+#include "bertrt/model.h"
+#include "weights.h"
+
+namespace bertrt {
+
+namespace {
+
+struct Layer {
+  cpu::PackedMatrix qkv, attn_out, inter, out;
+  AlignedBuffer<float> qkv_b, attn_out_b, inter_b, out_b;
+  AlignedBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;
+};
+
+class Bert final : public BertModel {
+ public:
+  Status bind(const BertConfig& cfg, const WeightSource& src);
+  Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const override;
+  const BertConfig& config() const override { return cfg_; }
+  size_t weight_bytes() const override { return bytes_; }
+
+ private:
+  BertConfig cfg_;
+  const cpu::Kernels* k_ = nullptr;
+  AlignedBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
+  std::vector<Layer> layers_;
+  size_t bytes_ = 0;
+};
+
+Status check_config(const BertConfig& c) {
+  auto bad = [](const std::string& m) { return Status(Code::kModelFormat, "config.json: " + m); };
+  if (c.vocab_size <= 0 || c.vocab_size > (1 << 24)) return bad("vocab_size out of range");
+  if (c.hidden_size <= 0 || c.hidden_size > 16384) return bad("hidden_size out of range");
+  if (c.num_hidden_layers <= 0 || c.num_hidden_layers > 256) return bad("num_hidden_layers out of range");
+  if (c.num_attention_heads <= 0 || c.hidden_size % c.num_attention_heads != 0)
+    return bad("hidden_size must be a multiple of num_attention_heads");
+  if (c.intermediate_size <= 0 || c.intermediate_size > 65536) return bad("intermediate_size out of range");
+  if (c.max_position_embeddings <= 0 || c.max_position_embeddings > 65536) return bad("max_position_embeddings out of range");
+  if (c.type_vocab_size < 0 || c.type_vocab_size > 1024) return bad("type_vocab_size out of range");
+  if (!(c.layer_norm_eps > 0.f) || !(c.layer_norm_eps < 1.f)) return bad("layer_norm_eps out of range");
+  if (c.hidden_act != "gelu") return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported (only 'gelu', the erf form)"};
+  return Status::Ok();
+}
+
+Status Bert::bind(const BertConfig& cfg, const WeightSource& src) {
+  cfg_ = cfg;
+  k_ = &cpu::kernels();
+  const int H = cfg.hidden_size, I = cfg.intermediate_size;
+  BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &word_));
+  BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &pos_));
+  if (cfg.type_vocab_size > 0)
+    BERTRT_RETURN_IF_ERROR(src.read("embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, H}, &type_));
+  BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.weight", {H}, &emb_g_));
+  BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.bias", {H}, &emb_b_));
+
+  layers_.resize(cfg.num_hidden_layers);
+  AlignedBuffer<float> w, b;
+  for (int l = 0; l < cfg.num_hidden_layers; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    Layer& L = layers_[l];
+    // Q, K and V stacked into one [3H][H] matrix: one GEMM reads the activations once for all three.
+    w.resize(static_cast<size_t>(3) * H * H);
+    L.qkv_b.resize(static_cast<size_t>(3) * H);
+    const char* parts[3] = {"query", "key", "value"};
+    for (int i = 0; i < 3; ++i) {
+      AlignedBuffer<float> part, pb;
+      BERTRT_RETURN_IF_ERROR(src.read(p + "attention.self." + parts[i] + ".weight", {H, H}, &part));
+      BERTRT_RETURN_IF_ERROR(src.read(p + "attention.self." + parts[i] + ".bias", {H}, &pb));
+      std::memcpy(w.data() + static_cast<size_t>(i) * H * H, part.data(), sizeof(float) * H * H);
+      std::memcpy(L.qkv_b.data() + static_cast<size_t>(i) * H, pb.data(), sizeof(float) * H);
+    }
+    k_->pack_weights(w.data(), 3 * H, H, &L.qkv);
+    BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.dense.weight", {H, H}, &w));
+    k_->pack_weights(w.data(), H, H, &L.attn_out);
+    BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.dense.bias", {H}, &L.attn_out_b));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.LayerNorm.weight", {H}, &L.ln1_g));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.LayerNorm.bias", {H}, &L.ln1_b));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.dense.weight", {I, H}, &w));
+    k_->pack_weights(w.data(), I, H, &L.inter);
+    BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.dense.bias", {I}, &L.inter_b));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "output.dense.weight", {H, I}, &w));
+    k_->pack_weights(w.data(), H, I, &L.out);
+    BERTRT_RETURN_IF_ERROR(src.read(p + "output.dense.bias", {H}, &L.out_b));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "output.LayerNorm.weight", {H}, &L.ln2_g));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "output.LayerNorm.bias", {H}, &L.ln2_b));
+    bytes_ += sizeof(float) * (L.qkv.data.size() + L.attn_out.data.size() + L.inter.data.size() + L.out.data.size());
+  }
+  bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
+  return Status::Ok();
+}
+
+Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) const {
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+  if (b.n_seqs < 0 || b.tokens < 0 || !b.cu_seqlens || (b.tokens > 0 && (!b.ids || !out)))
+    return {Code::kInvalidArgument, "batch: missing ids, lengths or output"};
+  if (b.cu_seqlens[0] != 0) return {Code::kInvalidArgument, "batch: cuSeqlens[0] must be 0"};
+  std::vector<int32_t> positions(b.tokens);
+  for (int s = 0; s < b.n_seqs; ++s) {
+    const int32_t a = b.cu_seqlens[s], e = b.cu_seqlens[s + 1];
+    if (e < a || e > b.tokens) return {Code::kInvalidArgument, "batch: cuSeqlens must be non-decreasing and end at the token count"};
+    if (e - a > cfg_.max_position_embeddings)
+      return {Code::kInputTooLong, "batch: sequence " + std::to_string(s) + " has " + std::to_string(e - a) +
+                                       " tokens, the model takes at most " + std::to_string(cfg_.max_position_embeddings)};
+    for (int32_t t = a; t < e; ++t) positions[t] = t - a;
+  }
+  if (b.cu_seqlens[b.n_seqs] != b.tokens) return {Code::kInvalidArgument, "batch: cuSeqlens must end at the token count"};
+  for (int t = 0; t < b.tokens; ++t) {
+    if (b.ids[t] < 0 || b.ids[t] >= cfg_.vocab_size)
+      return {Code::kInvalidArgument, "batch: token id " + std::to_string(b.ids[t]) + " at " + std::to_string(t) +
+                                          " is outside the vocabulary [0, " + std::to_string(cfg_.vocab_size) + ")"};
+    if (b.type_ids) {
+      const int limit = cfg_.type_vocab_size > 0 ? cfg_.type_vocab_size : 1;
+      if (b.type_ids[t] < 0 || b.type_ids[t] >= limit)
+        return {Code::kInvalidArgument, "batch: token type id " + std::to_string(b.type_ids[t]) + " at " + std::to_string(t) +
+                                            " is outside [0, " + std::to_string(limit) + ")"};
+    }
+  }
+  const int T = b.tokens;
+  if (T == 0) return Status::Ok();
+
+  AlignedBuffer<float> y(static_cast<size_t>(T) * H), qkv(static_cast<size_t>(T) * 3 * H),
+      ctx(static_cast<size_t>(T) * H), inter(static_cast<size_t>(T) * I);
+  float* x = out;  // the residual stream lives in the caller's output buffer
+
+  cpu::EmbedArgs e;
+  e.word = word_.data();
+  e.pos = pos_.data();
+  e.type = cfg_.type_vocab_size > 0 ? type_.data() : nullptr;
+  e.ids = b.ids;
+  e.type_ids = b.type_ids;
+  e.positions = positions.data();
+  e.gamma = emb_g_.data();
+  e.beta = emb_b_.data();
+  e.eps = cfg_.layer_norm_eps;
+  e.h = H;
+  e.tokens = T;
+  e.out = x;
+  k_->embed_layernorm(e, pool, nth);
+
+  const float scale = 1.f / std::sqrt(static_cast<float>(H / cfg_.num_attention_heads));
+  for (const Layer& L : layers_) {
+    cpu::GemmArgs g;
+    g.a = x, g.lda = H, g.w = &L.qkv, g.bias = L.qkv_b.data(), g.c = qkv.data(), g.ldc = 3 * H, g.m = T;
+    k_->gemm(g, pool, nth);
+
+    cpu::AttentionArgs at;
+    at.qkv = qkv.data(), at.ld_qkv = 3 * H, at.out = ctx.data(), at.ld_out = H;
+    at.cu_seqlens = b.cu_seqlens, at.n_seqs = b.n_seqs;
+    at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads, at.scale = scale;
+    k_->attention(at, pool, nth);
+
+    g = {};
+    g.a = ctx.data(), g.lda = H, g.w = &L.attn_out, g.bias = L.attn_out_b.data(), g.residual = x, g.ldr = H;
+    g.c = y.data(), g.ldc = H, g.m = T;
+    k_->gemm(g, pool, nth);
+    k_->add_layernorm(y.data(), nullptr, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+
+    g = {};
+    g.a = y.data(), g.lda = H, g.w = &L.inter, g.bias = L.inter_b.data(), g.gelu = true;
+    g.c = inter.data(), g.ldc = I, g.m = T;
+    k_->gemm(g, pool, nth);
+
+    g = {};
+    g.a = inter.data(), g.lda = I, g.w = &L.out, g.bias = L.out_b.data(), g.residual = y.data(), g.ldr = H;
+    g.c = x, g.ldc = H, g.m = T;
+    k_->gemm(g, pool, nth);
+    k_->add_layernorm(x, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status BertModel::load(const BertConfig& config, const std::string& path, const std::vector<TensorDesc>& tensors,
+                       std::unique_ptr<BertModel>* out) {
+  BERTRT_RETURN_IF_ERROR(check_config(config));
+  WeightSource src;
+  BERTRT_RETURN_IF_ERROR(src.open(path, tensors));
+  auto m = std::make_unique<Bert>();
+  BERTRT_RETURN_IF_ERROR(m->bind(config, src));
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+}  // namespace bertrt

@@ -1,0 +1,106 @@
+// Weight file access with defensive checks: a truncated or lying safetensors file gives E_MODEL_FORMAT naming
+// the tensor, never an out-of-bounds read.
+#include "weights.h"
+
+#include <cstring>
+#include <limits>
+
+namespace bertrt {
+
+namespace {
+size_t dtype_size(DType d) { return d == DType::kF32 ? 4 : 2; }
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+}  // namespace
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      mant &= 0x3ff;
+      bits = sign | (exp << 23) | (mant << 13);
+    }
+  } else if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bf16_to_f32(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+Status WeightSource::open(const std::string& path, const std::vector<TensorDesc>& tensors) {
+  path_ = path;
+  BERTRT_RETURN_IF_ERROR(file_.open(path));
+  for (const TensorDesc& t : tensors) {
+    uint64_t numel = 1;
+    for (int64_t d : t.shape) {
+      if (d < 0 || (d > 0 && numel > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d)))
+        return {Code::kModelFormat, "tensor '" + t.name + "' has an invalid shape " + shape_str(t.shape)};
+      numel *= static_cast<uint64_t>(d);
+    }
+    if (t.end < t.begin || t.end > file_.size())
+      return {Code::kModelFormat, "tensor '" + t.name + "' lies outside the file (bytes " + std::to_string(t.begin) + ".." +
+                                      std::to_string(t.end) + " of " + std::to_string(file_.size()) + "): truncated file?"};
+    if (numel > std::numeric_limits<uint64_t>::max() / 4 || t.end - t.begin != numel * dtype_size(t.dtype))
+      return {Code::kModelFormat, "tensor '" + t.name + "' holds " + std::to_string(t.end - t.begin) + " bytes, its shape " +
+                                      shape_str(t.shape) + " needs " + std::to_string(numel * dtype_size(t.dtype))};
+    index_[t.name] = t;
+  }
+  return Status::Ok();
+}
+
+Status WeightSource::read(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<float>* out) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) return {Code::kModelFormat, "weights file '" + path_ + "' has no tensor '" + name + "'"};
+  const TensorDesc& t = it->second;
+  if (t.shape != shape)
+    return {Code::kShape, "tensor '" + name + "' has shape " + shape_str(t.shape) + ", the config implies " + shape_str(shape)};
+  size_t n = 1;
+  for (int64_t d : shape) n *= static_cast<size_t>(d);
+  out->resize(n);
+  float* dst = out->data();
+  const uint8_t* src = file_.data() + t.begin;
+  switch (t.dtype) {
+    case DType::kF32:
+      std::memcpy(dst, src, n * 4);
+      break;
+    case DType::kF16:
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = f16_to_f32(h);
+      }
+      break;
+    case DType::kBF16:
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = bf16_to_f32(h);
+      }
+      break;
+  }
+  return Status::Ok();
+}
+
+}  // namespace bertrt

@@ -1,0 +1,170 @@
+// Every CPU kernel, on every ISA path this machine runs, against a float64 reference on random inputs with odd
+// sizes (1, 3, 17, non-multiples of every tile) as well as BERT's own shapes.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "cpu/kernels.h"
+#include "harness.h"
+
+using namespace bertrt;
+
+namespace {
+
+// Tolerances. FP32 dot products of length k accumulate rounding of about sqrt(k) * 2^-24 relative to the
+// operands' scale; GELU's erf approximation adds <= 1.5e-7 absolute. 2e-6 normalised error leaves room for
+// k = 1536 while still catching any indexing or epilogue mistake (those give errors of order 1).
+constexpr double kGemmTol = 2e-6;
+constexpr double kAttnTol = 2e-6;
+constexpr double kLnTol = 2e-6;
+
+double gelu64(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+
+void test_gemm(const cpu::Kernels& k, ThreadPool& pool, int m, int n, int kk, bool bias, bool gelu, bool residual, uint64_t seed) {
+  th::Rng rng(seed);
+  std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), b(n), r(size_t(m) * n), c(size_t(m) * n, NAN);
+  rng.fill(a); rng.fill(w); rng.fill(b); rng.fill(r);
+  // Scale weights like a trained layer (std ~ 1/sqrt(k)) so GELU sees values of order 1 on both sides of 0.
+  for (auto& x : w) x *= 1.7f / std::sqrt(float(kk));
+  cpu::PackedMatrix pw;
+  k.pack_weights(w.data(), n, kk, &pw);
+  cpu::GemmArgs g;
+  g.a = a.data(), g.lda = kk, g.w = &pw, g.bias = bias ? b.data() : nullptr, g.gelu = gelu;
+  g.residual = residual ? r.data() : nullptr, g.ldr = n, g.c = c.data(), g.ldc = n, g.m = m;
+  k.gemm(g, pool, 0);
+  std::vector<double> want(size_t(m) * n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double s = 0;
+      for (int p = 0; p < kk; ++p) s += double(a[size_t(i) * kk + p]) * w[size_t(j) * kk + p];
+      if (bias) s += b[j];
+      if (gelu) s = gelu64(s);
+      if (residual) s += r[size_t(i) * n + j];
+      want[size_t(i) * n + j] = s;
+    }
+  double e = th::norm_err(c.data(), want);
+  char name[160];
+  std::snprintf(name, sizeof name, "%s gemm m=%d n=%d k=%d bias=%d gelu=%d res=%d err=%.2e", k.name, m, n, kk, bias, gelu, residual, e);
+  th::check(e <= kGemmTol, name);
+}
+
+void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> lens, int heads, int dh, uint64_t seed) {
+  th::Rng rng(seed);
+  std::vector<int32_t> cu{0};
+  for (int l : lens) cu.push_back(cu.back() + l);
+  const int T = cu.back(), H = heads * dh;
+  std::vector<float> qkv(size_t(T) * 3 * H), out(size_t(T) * H, NAN);
+  rng.fill(qkv, -2.f, 2.f);
+  cpu::AttentionArgs g;
+  g.qkv = qkv.data(), g.ld_qkv = 3 * H, g.out = out.data(), g.ld_out = H, g.cu_seqlens = cu.data();
+  g.n_seqs = int(lens.size()), g.n_heads = heads, g.head_dim = dh, g.scale = 1.f / std::sqrt(float(dh));
+  k.attention(g, pool, 0);
+  std::vector<double> want(size_t(T) * H);
+  for (size_t s = 0; s < lens.size(); ++s)
+    for (int h = 0; h < heads; ++h)
+      for (int i = cu[s]; i < cu[s + 1]; ++i) {
+        std::vector<double> sc;
+        double mx = -INFINITY;
+        for (int j = cu[s]; j < cu[s + 1]; ++j) {
+          double d = 0;
+          for (int x = 0; x < dh; ++x) d += double(qkv[size_t(i) * 3 * H + h * dh + x]) * qkv[size_t(j) * 3 * H + H + h * dh + x];
+          sc.push_back(d * g.scale);
+          mx = std::max(mx, sc.back());
+        }
+        double sum = 0;
+        for (auto& v : sc) sum += (v = std::exp(v - mx));
+        for (int x = 0; x < dh; ++x) {
+          double o = 0;
+          for (int j = cu[s]; j < cu[s + 1]; ++j) o += sc[j - cu[s]] * qkv[size_t(j) * 3 * H + 2 * H + h * dh + x];
+          want[size_t(i) * H + h * dh + x] = o / sum;
+        }
+      }
+  double e = th::norm_err(out.data(), want);
+  std::string name = std::string(k.name) + " attention heads=" + std::to_string(heads) + " dh=" + std::to_string(dh) + " lens=";
+  for (int l : lens) name += std::to_string(l) + ",";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, " err=%.2e", e);
+  th::check(e <= kAttnTol, name + buf);
+}
+
+void test_layernorm(const cpu::Kernels& k, ThreadPool& pool, int rows, int h, bool residual, uint64_t seed) {
+  th::Rng rng(seed);
+  std::vector<float> x(size_t(rows) * h), r(size_t(rows) * h), gm(h), bt(h);
+  rng.fill(x, -3.f, 5.f); rng.fill(r); rng.fill(gm, 0.5f, 1.5f); rng.fill(bt);
+  std::vector<double> want(x.size());
+  const double eps = 1e-12;
+  for (int i = 0; i < rows; ++i) {
+    double mean = 0, var = 0;
+    std::vector<double> v(h);
+    for (int j = 0; j < h; ++j) mean += (v[j] = double(x[size_t(i) * h + j]) + (residual ? r[size_t(i) * h + j] : 0.0));
+    mean /= h;
+    for (int j = 0; j < h; ++j) var += (v[j] - mean) * (v[j] - mean);
+    var /= h;
+    for (int j = 0; j < h; ++j) want[size_t(i) * h + j] = (v[j] - mean) / std::sqrt(var + eps) * gm[j] + bt[j];
+  }
+  k.add_layernorm(x.data(), residual ? r.data() : nullptr, gm.data(), bt.data(), rows, h, float(eps), pool, 0);
+  double e = th::norm_err(x.data(), want);
+  char name[128];
+  std::snprintf(name, sizeof name, "%s layernorm rows=%d h=%d res=%d err=%.2e", k.name, rows, h, residual, e);
+  th::check(e <= kLnTol, name);
+}
+
+void test_embed(const cpu::Kernels& k, ThreadPool& pool, int tokens, int h, bool with_types, uint64_t seed) {
+  th::Rng rng(seed);
+  const int vocab = 50, maxpos = 40, types = 2;
+  std::vector<float> word(size_t(vocab) * h), pos(size_t(maxpos) * h), typ(size_t(types) * h), gm(h), bt(h), out(size_t(tokens) * h);
+  rng.fill(word); rng.fill(pos); rng.fill(typ); rng.fill(gm, 0.5f, 1.5f); rng.fill(bt);
+  std::vector<int32_t> ids(tokens), tids(tokens), positions(tokens);
+  for (int t = 0; t < tokens; ++t) ids[t] = rng.next() % vocab, tids[t] = rng.next() % types, positions[t] = rng.next() % maxpos;
+  cpu::EmbedArgs g;
+  g.word = word.data(), g.pos = pos.data(), g.type = with_types ? typ.data() : nullptr, g.ids = ids.data();
+  g.type_ids = tids.data(), g.positions = positions.data(), g.gamma = gm.data(), g.beta = bt.data(), g.eps = 1e-12f;
+  g.h = h, g.tokens = tokens, g.out = out.data();
+  k.embed_layernorm(g, pool, 0);
+  std::vector<double> want(out.size());
+  for (int t = 0; t < tokens; ++t) {
+    std::vector<double> v(h);
+    double mean = 0, var = 0;
+    for (int j = 0; j < h; ++j)
+      mean += (v[j] = double(word[size_t(ids[t]) * h + j]) + pos[size_t(positions[t]) * h + j] + (with_types ? typ[size_t(tids[t]) * h + j] : 0.0));
+    mean /= h;
+    for (int j = 0; j < h; ++j) var += (v[j] - mean) * (v[j] - mean);
+    var /= h;
+    for (int j = 0; j < h; ++j) want[size_t(t) * h + j] = (v[j] - mean) / std::sqrt(var + 1e-12) * gm[j] + bt[j];
+  }
+  double e = th::norm_err(out.data(), want);
+  char name[128];
+  std::snprintf(name, sizeof name, "%s embed_layernorm tokens=%d h=%d types=%d err=%.2e", k.name, tokens, h, with_types, e);
+  th::check(e <= kLnTol, name);
+}
+
+}  // namespace
+
+int main() {
+  ThreadPool pool(2);
+  for (const std::string& isa : cpu::runnable_isas()) {
+    const cpu::Kernels& k = *cpu::kernels_for(isa);
+    std::printf("ISA %s\n", k.name);
+    uint64_t seed = 1;
+    const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {1, 1152, 384}, {33, 1536, 384}, {7, 384, 1536},
+                             {100, 33, 300}, {97, 40, 257}, {128, 384, 1536}, {5, 3, 1536}};
+    for (auto& s : shapes)
+      for (int mode = 0; mode < 4; ++mode)
+        test_gemm(k, pool, s[0], s[1], s[2], mode >= 1, mode == 2 || mode == 3, mode == 3, seed++);
+    test_attention(k, pool, {1}, 1, 32, seed++);
+    test_attention(k, pool, {3, 17, 1, 64}, 3, 32, seed++);
+    test_attention(k, pool, {129, 5}, 2, 64, seed++);
+    test_attention(k, pool, {17, 33}, 2, 24, seed++);
+    test_attention(k, pool, {7}, 4, 5, seed++);
+    test_attention(k, pool, {256}, 12, 32, seed++);
+    test_attention(k, pool, {0, 4, 0}, 2, 32, seed++);
+    for (int h : {384, 17, 1, 768}) {
+      test_layernorm(k, pool, 37, h, false, seed++);
+      test_layernorm(k, pool, 5, h, true, seed++);
+      test_embed(k, pool, 21, h, true, seed++);
+      test_embed(k, pool, 3, h, false, seed++);
+    }
+  }
+  return th::finish();
+}
