@@ -1,0 +1,82 @@
+// Sentence embeddings: tokenize, pack, run the encoder, pool as the model's sentence-transformers config says.
+import { pack } from './batch';
+import { BertrtError, invalidArgument } from './errors';
+import { l2normalize, pool, readSentenceConfig, type SentenceConfig } from './heads/pooling';
+import { Encoder, type EngineOptions } from './model/engine';
+import { resolveModelDir } from './model/resolve';
+import { Tokenizer } from './tokenizer/tokenizer';
+
+export interface EmbedderOptions extends EngineOptions {}
+
+export interface EmbedOptions {
+  /** L2-normalize each vector (default true, as TEI and sentence-transformers models with a Normalize module do). */
+  normalize?: boolean;
+}
+
+/** Tokens per engine call: big enough to keep every core busy, small enough to bound memory. */
+const MAX_BATCH_TOKENS = 16384;
+
+export class Embedder {
+  private constructor(
+    readonly encoder: Encoder,
+    readonly tokenizer: Tokenizer,
+    readonly sentence: SentenceConfig,
+  ) {}
+
+  /** Loads a model directory (default: the embedded all-MiniLM-L6-v2). */
+  static async load(modelDir?: string, options: EmbedderOptions = {}): Promise<Embedder> {
+    const dir = resolveModelDir(modelDir);
+    const tokenizer = Tokenizer.fromDir(dir);
+    const sentence = readSentenceConfig(dir);
+    const encoder = await Encoder.load(dir, options);
+    if (tokenizer.vocabSize > encoder.config.vocabSize) {
+      encoder.close();
+      throw new BertrtError(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${encoder.config.vocabSize}`, 'E_MODEL_FORMAT');
+    }
+    return new Embedder(encoder, tokenizer, sentence);
+  }
+
+  get dimension(): number {
+    return this.encoder.hiddenSize;
+  }
+
+  /** Inputs longer than this many tokens (special tokens included) are truncated from the right, as
+   *  sentence-transformers does with max_seq_length. */
+  get maxSeqLength(): number {
+    return Math.min(this.sentence.maxSeqLength ?? Infinity, this.encoder.config.maxPositionEmbeddings);
+  }
+
+  async embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    if (!Array.isArray(texts)) throw invalidArgument('embed: texts must be an array of strings');
+    texts.forEach((t, i) => {
+      if (typeof t !== 'string') throw invalidArgument(`embed: texts[${i}] is ${t === null ? 'null' : typeof t}, not a string`);
+    });
+    const normalize = options.normalize ?? true;
+    const maxLength = this.maxSeqLength;
+    const encodings = texts.map((t) => this.tokenizer.encode(t, null, { maxLength }));
+    const out: Float32Array[] = new Array(texts.length);
+    const dim = this.dimension;
+    const withTypes = this.encoder.config.typeVocabSize > 0;
+    for (let start = 0; start < encodings.length; ) {
+      let end = start;
+      let tokens = 0;
+      while (end < encodings.length && (end === start || tokens + encodings[end].ids.length <= MAX_BATCH_TOKENS)) {
+        tokens += encodings[end].ids.length;
+        end++;
+      }
+      const batch = pack(encodings.slice(start, end), withTypes);
+      const hidden = await this.encoder.run(batch);
+      for (let i = start; i < end; i++) {
+        const v = pool(hidden, dim, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1], this.sentence.pooling);
+        out[i] = normalize ? l2normalize(v) : v;
+      }
+      start = end;
+    }
+    return out;
+  }
+
+  /** Frees the native weights; later calls fail with E_CLOSED. */
+  async close(): Promise<void> {
+    this.encoder.close();
+  }
+}

@@ -1,0 +1,28 @@
+// Typed errors. Every failure bertrt reports is a BertrtError with a stable `code`; the native addon creates
+// instances of this same class (it is handed over once at load), so native and TS errors look alike.
+
+export type BertrtErrorCode =
+  | 'E_INVALID_ARGUMENT' // the caller passed something malformed
+  | 'E_MODEL_NOT_FOUND' // no model at the given path
+  | 'E_MODEL_FORMAT' // model files inconsistent, truncated or lying
+  | 'E_SHAPE' // a tensor's shape disagrees with config.json
+  | 'E_INPUT_TOO_LONG' // input longer than the model accepts
+  | 'E_UNSUPPORTED' // architecture / activation / dtype not implemented
+  | 'E_IO'
+  | 'E_OUT_OF_MEMORY'
+  | 'E_CLOSED' // the engine was closed
+  | 'E_NATIVE_UNAVAILABLE' // the addon could not be loaded
+  | 'E_INTERNAL';
+
+export class BertrtError extends Error {
+  readonly code: BertrtErrorCode;
+  constructor(message: string, code: BertrtErrorCode = 'E_INTERNAL') {
+    super(message);
+    this.name = 'BertrtError';
+    this.code = code;
+  }
+}
+
+export function invalidArgument(message: string): BertrtError {
+  return new BertrtError(message, 'E_INVALID_ARGUMENT');
+}

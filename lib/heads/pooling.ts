@@ -1,0 +1,93 @@
+// Sentence-transformers pooling over the hidden states of one packed batch (light math, so it stays in TS).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BertrtError } from '../errors';
+import { readJson } from '../model/config';
+
+export type PoolingMode = 'mean' | 'cls' | 'max' | 'mean_sqrt_len';
+
+export interface SentenceConfig {
+  pooling: PoolingMode;
+  normalize: boolean;
+  maxSeqLength: number | null;
+}
+
+const KNOWN_MODULES = new Set([
+  'sentence_transformers.models.Transformer',
+  'sentence_transformers.models.Pooling',
+  'sentence_transformers.models.Normalize',
+]);
+
+/** Reads modules.json, 1_Pooling/config.json and sentence_bert_config.json; without them, mean pooling. */
+export function readSentenceConfig(dir: string): SentenceConfig {
+  const out: SentenceConfig = { pooling: 'mean', normalize: false, maxSeqLength: null };
+  const modulesFile = path.join(dir, 'modules.json');
+  if (fs.existsSync(modulesFile)) {
+    const modules = JSON.parse(fs.readFileSync(modulesFile, 'utf8')) as Array<{ type: string; path: string }>;
+    for (const m of modules) {
+      if (!KNOWN_MODULES.has(m.type)) {
+        throw new BertrtError(`${modulesFile}: module "${m.type}" is not supported; refusing to guess what it does`, 'E_UNSUPPORTED');
+      }
+      if (m.type.endsWith('.Normalize')) out.normalize = true;
+      if (m.type.endsWith('.Pooling')) out.pooling = readPooling(path.join(dir, m.path, 'config.json'));
+    }
+  } else if (fs.existsSync(path.join(dir, '1_Pooling', 'config.json'))) {
+    out.pooling = readPooling(path.join(dir, '1_Pooling', 'config.json'));
+  }
+  const sb = path.join(dir, 'sentence_bert_config.json');
+  if (fs.existsSync(sb)) {
+    const v = readJson(sb).max_seq_length;
+    if (typeof v === 'number' && Number.isInteger(v) && v > 0) out.maxSeqLength = v;
+  }
+  return out;
+}
+
+function readPooling(file: string): PoolingMode {
+  const c = readJson(file);
+  const modes: PoolingMode[] = [];
+  if (c.pooling_mode_cls_token) modes.push('cls');
+  if (c.pooling_mode_mean_tokens) modes.push('mean');
+  if (c.pooling_mode_max_tokens) modes.push('max');
+  if (c.pooling_mode_mean_sqrt_len_tokens) modes.push('mean_sqrt_len');
+  for (const k of ['pooling_mode_weightedmean_tokens', 'pooling_mode_lasttoken']) {
+    if (c[k]) throw new BertrtError(`${file}: ${k} is not supported yet`, 'E_UNSUPPORTED');
+  }
+  if (modes.length !== 1) throw new BertrtError(`${file}: exactly one pooling mode must be set (found ${modes.length})`, 'E_UNSUPPORTED');
+  return modes[0];
+}
+
+/** Pools rows [begin, end) of hidden ([tokens × dim]) into one vector. */
+export function pool(hidden: Float32Array, dim: number, begin: number, end: number, mode: PoolingMode): Float32Array {
+  const out = new Float32Array(dim);
+  const n = end - begin;
+  if (n <= 0) return out;
+  if (mode === 'cls') {
+    out.set(hidden.subarray(begin * dim, begin * dim + dim));
+    return out;
+  }
+  if (mode === 'max') {
+    out.fill(-Infinity);
+    for (let t = begin; t < end; t++) {
+      const row = t * dim;
+      for (let j = 0; j < dim; j++) if (hidden[row + j] > out[j]) out[j] = hidden[row + j];
+    }
+    return out;
+  }
+  // Sum in float64, as a long sequence summed in float32 would drift from the reference.
+  const acc = new Float64Array(dim);
+  for (let t = begin; t < end; t++) {
+    const row = t * dim;
+    for (let j = 0; j < dim; j++) acc[j] += hidden[row + j];
+  }
+  const div = mode === 'mean' ? n : Math.sqrt(n);
+  for (let j = 0; j < dim; j++) out[j] = acc[j] / div;
+  return out;
+}
+
+export function l2normalize(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  const inv = 1 / Math.max(Math.sqrt(s), 1e-12); // torch.nn.functional.normalize's eps
+  for (let i = 0; i < v.length; i++) v[i] *= inv;
+  return v;
+}

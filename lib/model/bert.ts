@@ -1,0 +1,57 @@
+// Checks a weights file against config.json for the BERT encoder before native code reads it: every tensor the
+// encoder needs must exist with the shape the config implies. Native re-checks; this gives the friendlier message.
+import { BertrtError } from '../errors';
+import type { NativeTensorDesc } from '../native';
+import type { ModelConfig } from './config';
+
+export function expectedEncoderShapes(c: ModelConfig): Map<string, number[]> {
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  const m = new Map<string, number[]>([
+    ['embeddings.word_embeddings.weight', [c.vocabSize, H]],
+    ['embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, H]],
+    ['embeddings.LayerNorm.weight', [H]],
+    ['embeddings.LayerNorm.bias', [H]],
+  ]);
+  if (c.typeVocabSize > 0) m.set('embeddings.token_type_embeddings.weight', [c.typeVocabSize, H]);
+  for (let l = 0; l < c.numHiddenLayers; l++) {
+    const p = `encoder.layer.${l}.`;
+    for (const q of ['query', 'key', 'value']) {
+      m.set(`${p}attention.self.${q}.weight`, [H, H]);
+      m.set(`${p}attention.self.${q}.bias`, [H]);
+    }
+    m.set(`${p}attention.output.dense.weight`, [H, H]);
+    m.set(`${p}attention.output.dense.bias`, [H]);
+    m.set(`${p}attention.output.LayerNorm.weight`, [H]);
+    m.set(`${p}attention.output.LayerNorm.bias`, [H]);
+    m.set(`${p}intermediate.dense.weight`, [I, H]);
+    m.set(`${p}intermediate.dense.bias`, [I]);
+    m.set(`${p}output.dense.weight`, [H, I]);
+    m.set(`${p}output.dense.bias`, [H]);
+    m.set(`${p}output.LayerNorm.weight`, [H]);
+    m.set(`${p}output.LayerNorm.bias`, [H]);
+  }
+  return m;
+}
+
+export function checkEncoderWeights(c: ModelConfig, tensors: NativeTensorDesc[], file: string): void {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const missing: string[] = [];
+  for (const [name, shape] of expectedEncoderShapes(c)) {
+    const t = byName.get(name);
+    if (!t) {
+      missing.push(name);
+      continue;
+    }
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new BertrtError(
+        `${file}: tensor "${name}" has shape [${t.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`,
+        'E_SHAPE',
+      );
+    }
+  }
+  if (missing.length > 0) {
+    const list = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '');
+    throw new BertrtError(`${file}: missing tensors for a BERT encoder: ${list}`, 'E_MODEL_FORMAT');
+  }
+}

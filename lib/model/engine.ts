@@ -1,0 +1,60 @@
+// A loaded encoder: config + weights handed to the native engine. Shared by every head.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BertrtError, invalidArgument } from '../errors';
+import { type NativeEngine, native } from '../native';
+import { checkEncoderWeights } from './bert';
+import { type ModelConfig, readConfig } from './config';
+import { readSafetensorsHeader, toNativeTensors } from './safetensors';
+
+export interface EngineOptions {
+  /** Threads for this model's inference (default: physical cores). */
+  threads?: number;
+}
+
+/** A packed batch: sequence i owns tokens [cuSeqlens[i], cuSeqlens[i+1]). */
+export interface PackedBatch {
+  ids: Int32Array;
+  typeIds: Int32Array | null;
+  cuSeqlens: Int32Array;
+}
+
+export class Encoder {
+  #engine: NativeEngine | null;
+
+  private constructor(
+    readonly dir: string,
+    readonly config: ModelConfig,
+    engine: NativeEngine,
+  ) {
+    this.#engine = engine;
+  }
+
+  static async load(dir: string, options: EngineOptions = {}): Promise<Encoder> {
+    const threads = options.threads ?? 0;
+    if (!Number.isInteger(threads) || threads < 0 || threads > 1024) throw invalidArgument('threads must be an integer in [0, 1024]');
+    const config = readConfig(dir);
+    const file = path.join(dir, 'model.safetensors');
+    if (!fs.existsSync(file)) throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');
+    const tensors = toNativeTensors(readSafetensorsHeader(file));
+    checkEncoderWeights(config, tensors, file);
+    const engine = new (native().Engine)();
+    await engine.load(config, file, tensors, threads);
+    return new Encoder(dir, config, engine);
+  }
+
+  get hiddenSize(): number {
+    return this.config.hiddenSize;
+  }
+
+  /** Hidden states [tokens × hiddenSize] of a packed batch; runs on the engine's threads. */
+  run(batch: PackedBatch): Promise<Float32Array> {
+    if (!this.#engine) return Promise.reject(new BertrtError('model is closed', 'E_CLOSED'));
+    return this.#engine.run(batch.ids, batch.typeIds, batch.cuSeqlens);
+  }
+
+  close(): void {
+    this.#engine?.close();
+    this.#engine = null;
+  }
+}

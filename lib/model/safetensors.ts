@@ -1,0 +1,110 @@
+// The safetensors header (8-byte little-endian length, then JSON), parsed and validated here so that the native
+// side receives only ranges that lie inside the file and agree with their dtype and shape. The weights themselves
+// are never read into the JS heap: native code memory-maps the file.
+import * as fs from 'node:fs';
+import { BertrtError } from '../errors';
+import type { NativeTensorDesc } from '../native';
+
+export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+export interface TensorInfo {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** absolute byte range in the file */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  path: string;
+  fileSize: number;
+  metadata: Record<string, string>;
+  tensors: Map<string, TensorInfo>;
+}
+
+const DTYPE_SIZE: Record<DType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const MAX_HEADER = 100 * 1024 * 1024; // the format's own limit
+
+function bad(file: string, msg: string): BertrtError {
+  return new BertrtError(`${file}: ${msg}`, 'E_MODEL_FORMAT');
+}
+
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new BertrtError(`cannot open ${file}: ${(e as Error).message}`, 'E_MODEL_NOT_FOUND');
+  }
+  try {
+    const fileSize = fs.fstatSync(fd).size;
+    if (fileSize < 8) throw bad(file, `file is ${fileSize} bytes, too short for a safetensors header`);
+    const lenBuf = Buffer.alloc(8);
+    fs.readSync(fd, lenBuf, 0, 8, 0);
+    const n = lenBuf.readBigUInt64LE(0);
+    if (n > BigInt(MAX_HEADER) || n > BigInt(fileSize - 8)) {
+      throw bad(file, `header length ${n} exceeds the file (${fileSize} bytes): not a safetensors file, or truncated`);
+    }
+    const hlen = Number(n);
+    const hbuf = Buffer.alloc(hlen);
+    fs.readSync(fd, hbuf, 0, hlen, 8);
+    let json: unknown;
+    try {
+      json = JSON.parse(hbuf.toString('utf8'));
+    } catch (e) {
+      throw bad(file, `header is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad(file, 'header is not a JSON object');
+    const base = 8 + hlen;
+    const dataSize = fileSize - base;
+    const tensors = new Map<string, TensorInfo>();
+    let metadata: Record<string, string> = {};
+    for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
+      if (name === '__metadata__') {
+        metadata = (v ?? {}) as Record<string, string>;
+        continue;
+      }
+      const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+      if (typeof t !== 'object' || t === null) throw bad(file, `tensor "${name}" has no description`);
+      const dtype = t.dtype as DType;
+      if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZE)) throw bad(file, `tensor "${name}" has unknown dtype ${String(t.dtype)}`);
+      if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+        throw bad(file, `tensor "${name}" has an invalid shape ${JSON.stringify(t.shape)}`);
+      }
+      const offs = t.data_offsets;
+      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
+        throw bad(file, `tensor "${name}" has invalid data_offsets ${JSON.stringify(offs)}`);
+      }
+      const [b, e] = offs as [number, number];
+      if (e > dataSize) {
+        throw bad(file, `tensor "${name}" ends at byte ${e} of the data section but it holds ${dataSize} bytes: the file is truncated`);
+      }
+      const numel = (t.shape as number[]).reduce((a, d) => a * d, 1);
+      if (numel * DTYPE_SIZE[dtype] !== e - b) {
+        throw bad(file, `tensor "${name}" spans ${e - b} bytes but ${dtype}${JSON.stringify(t.shape)} needs ${numel * DTYPE_SIZE[dtype]}`);
+      }
+      tensors.set(name, { name, dtype, shape: t.shape as number[], begin: base + b, end: base + e });
+    }
+    // Ranges must not overlap (the format stores tensors back to back).
+    const sorted = [...tensors.values()].sort((x, y) => x.begin - y.begin);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i].begin < sorted[i - 1].end) throw bad(file, `tensors "${sorted[i - 1].name}" and "${sorted[i].name}" overlap`);
+    }
+    return { path: file, fileSize, metadata, tensors };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Descriptors for native, with checkpoint prefixes removed (`bert.encoder...` → `encoder...`). */
+export function toNativeTensors(h: SafetensorsHeader, prefixes: string[] = ['bert.']): NativeTensorDesc[] {
+  const out: NativeTensorDesc[] = [];
+  for (const t of h.tensors.values()) {
+    if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') continue; // buffers such as position_ids
+    let name = t.name;
+    for (const p of prefixes) if (name.startsWith(p)) name = name.slice(p.length);
+    out.push({ name, dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end });
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+// Loads the native addon (a prebuild from prebuilds/, else build/Release from a local compile) and types its
+// whole surface. Nothing else in lib/ touches the addon object directly.
+import * as path from 'node:path';
+import { BertrtError } from './errors';
+
+export interface NativeConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  intermediateSize: number;
+  maxPositionEmbeddings: number;
+  typeVocabSize: number;
+  layerNormEps: number;
+  hiddenAct: string;
+}
+
+export interface NativeTensorDesc {
+  name: string;
+  dtype: 'F32' | 'F16' | 'BF16';
+  shape: number[];
+  /** absolute byte offsets in the file */
+  begin: number;
+  end: number;
+}
+
+export interface NativeEngine {
+  load(config: NativeConfig, weightsPath: string, tensors: NativeTensorDesc[], threads: number): Promise<void>;
+  /** Packed batch in, hidden states [tokens × hiddenSize] out. */
+  run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array): Promise<Float32Array>;
+  close(): void;
+  readonly hiddenSize: number | undefined;
+  readonly weightBytes: number | undefined;
+}
+
+export interface NativeInfo {
+  version: string;
+  isa: string;
+  isas: string[];
+  cpu: string;
+  cpuFlags: string;
+  physicalCores: number;
+  threads: number;
+  compiler: string;
+  cuda: boolean;
+}
+
+export interface NativeAddon {
+  Engine: new () => NativeEngine;
+  setErrorClass(cls: typeof BertrtError): void;
+  info(): NativeInfo;
+}
+
+export const packageRoot = path.resolve(__dirname, '..');
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    addon = load(packageRoot) as NativeAddon;
+  } catch (e) {
+    throw new BertrtError(
+      `bertrt's native addon could not be loaded (${(e as Error).message}). ` +
+        'No prebuild matches this platform and no local build exists: run `npm run build` (needs cmake and a C++17 compiler).',
+      'E_NATIVE_UNAVAILABLE',
+    );
+  }
+  addon.setErrorClass(BertrtError);
+  return addon;
+}
