@@ -1,0 +1,70 @@
+// `npm test`: builds what is missing, runs the native C++ tests (ctest) and the mocha suite, and ends with one
+// line `N passed, N failed[, N skipped]` over both, which is what CI reads. Exit code is non-zero on any failure.
+//   --native-only   only the C++ tests
+//   --js-only       only mocha (extra arguments go to mocha, e.g. a file or --grep)
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const nativeOnly = args.includes('--native-only');
+const jsOnly = args.includes('--js-only');
+const mochaArgs = args.filter((a) => !a.startsWith('--native-only') && !a.startsWith('--js-only'));
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+function run(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: opts.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', env: { ...process.env, ...opts.env }, encoding: 'utf8' });
+  if (opts.capture) process.stdout.write(r.stdout ?? '');
+  return r;
+}
+
+function step(name, cmd, argv, opts) {
+  const r = run(cmd, argv, opts);
+  if (r.status !== 0) {
+    console.error(`\n${name} failed (exit ${r.status ?? r.signal})`);
+    totals.failed += 1;
+    return null;
+  }
+  return r;
+}
+
+if (!jsOnly) {
+  const dir = path.join(root, 'build', 'native-tests');
+  const ok =
+    step('cmake configure', 'cmake', ['-S', '.', '-B', dir, '-DBERTRT_TESTS=ON', '-DCMAKE_BUILD_TYPE=Release'], { capture: true }) &&
+    step('native build', 'cmake', ['--build', dir, '-j', String(Math.max(2, os.availableParallelism?.() ?? 2))], { capture: true });
+  if (ok) {
+    const r = run('ctest', ['--test-dir', dir, '--output-on-failure', '-V'], { capture: true });
+    // Each test executable prints its own `N passed, N failed`; sum them.
+    for (const m of (r.stdout ?? '').matchAll(/^\d+: (\d+) passed, (\d+) failed$/gm)) {
+      totals.passed += Number(m[1]);
+      totals.failed += Number(m[2]);
+    }
+    if (r.status !== 0 && totals.failed === 0) totals.failed += 1;
+  }
+}
+
+if (!nativeOnly) {
+  const stats = path.join(os.tmpdir(), `bertrt-mocha-${process.pid}.json`);
+  if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) step('tsc', process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
+  const mocha = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+  const r = run(process.execPath, [mocha, ...mochaArgs], { env: { BERTRT_MOCHA_STATS: stats } });
+  if (fs.existsSync(stats)) {
+    const s = JSON.parse(fs.readFileSync(stats, 'utf8'));
+    fs.unlinkSync(stats);
+    totals.passed += s.passed;
+    totals.failed += s.failed;
+    totals.skipped += s.skipped;
+  } else {
+    console.error(`mocha did not report (exit ${r.status ?? r.signal})`);
+    totals.failed += 1;
+  }
+  if (r.status !== 0 && totals.failed === 0) totals.failed += 1;
+}
+
+console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
+process.exitCode = totals.failed > 0 ? 1 : 0;

@@ -1,0 +1,99 @@
+// Embedder API behaviour: empty and bad input, truncation, batch invariance, concurrency, async execution.
+import assert from 'node:assert/strict';
+import { BertrtError, Embedder } from '../lib';
+import { f32, golden } from './helpers/fixtures';
+
+describe('Embedder', function () {
+  let e: Embedder;
+  before(async () => {
+    e = await Embedder.load(undefined, { threads: 2 });
+  });
+  after(async () => e.close());
+
+  it('reports the dimension and max sequence length of the model', () => {
+    assert.equal(e.dimension, 384);
+    assert.equal(e.maxSeqLength, 256);
+  });
+
+  it('returns [] for an empty array', async () => {
+    assert.deepEqual(await e.embed([]), []);
+  });
+
+  it('embeds the empty string as sentence-transformers does ([CLS] [SEP])', async () => {
+    const ref = golden().sentences.find((s) => s.text === '')!;
+    assert.deepEqual(ref.ids, [101, 102]);
+    const [v] = await e.embed(['']);
+    assert.ok(Math.max(...v.map((x, i) => Math.abs(x - f32(ref.embedding)[i]))) < 1e-5);
+  });
+
+  for (const [label, input] of [
+    ['a number', [42]],
+    ['null', [null]],
+    ['an object', [{ text: 'x' }]],
+  ] as const) {
+    it(`rejects ${label} in the input with E_INVALID_ARGUMENT naming its index`, async () => {
+      await assert.rejects(e.embed(['ok', ...(input as unknown as string[])]), (err: unknown) => {
+        assert.ok(err instanceof BertrtError);
+        assert.equal(err.code, 'E_INVALID_ARGUMENT');
+        assert.match(err.message, /texts\[1\]/);
+        return true;
+      });
+    });
+  }
+
+  it('rejects a non-array', async () => {
+    await assert.rejects(e.embed('just a string' as unknown as string[]), { code: 'E_INVALID_ARGUMENT' });
+  });
+
+  it('truncates inputs longer than max_seq_length to exactly that many tokens (documented policy)', async () => {
+    const long = 'word '.repeat(1000);
+    const enc = e.tokenizer.encode(long, null, { maxLength: e.maxSeqLength });
+    assert.equal(enc.ids.length, 256);
+    const [a] = await e.embed([long]);
+    const [b] = await e.embed(['word '.repeat(254)]); // 254 words + [CLS] + [SEP] = the same 256 tokens
+    assert.deepEqual(a, b);
+  });
+
+  it('gives the same bits for a text alone and inside any batch (padding-free packing)', async () => {
+    const texts = golden().sentences.slice(0, 40).map((s) => s.text);
+    const together = await e.embed(texts);
+    const reversed = await e.embed([...texts].reverse());
+    for (let i = 0; i < texts.length; i += 7) {
+      const [alone] = await e.embed([texts[i]]);
+      assert.deepEqual(alone, together[i], `text ${i} alone vs batch`);
+      assert.deepEqual(reversed[texts.length - 1 - i], together[i], `text ${i} in reversed batch`);
+    }
+  });
+
+  it('100 overlapping calls give the same bits as sequential ones', async () => {
+    const texts = golden().sentences.map((s) => s.text);
+    const sequential: Float32Array[] = [];
+    for (let i = 0; i < 100; i++) sequential.push((await e.embed([texts[i % texts.length]]))[0]);
+    const concurrent = await Promise.all(Array.from({ length: 100 }, (_, i) => e.embed([texts[i % texts.length]])));
+    concurrent.forEach(([v], i) => assert.deepEqual(v, sequential[i]));
+  });
+
+  it('runs inference off the main thread: timers keep firing while a large batch is in flight', async () => {
+    const texts = Array.from({ length: 64 }, (_, i) => `sentence number ${i} `.repeat(20));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    let done = false;
+    const p = e.embed(texts).then((v) => {
+      done = true;
+      return v;
+    });
+    // While the engine works (~0.5 s here), the event loop must keep turning: 5 timer ticks have to happen
+    // before the batch completes. A synchronous run would give 0.
+    while (ticks < 5 && !done) await new Promise((r) => setImmediate(r));
+    const ticksBeforeDone = ticks;
+    await p;
+    clearInterval(timer);
+    assert.ok(ticksBeforeDone >= 5, `only ${ticksBeforeDone} timer ticks before the batch finished`);
+  });
+
+  it('fails with E_CLOSED after close()', async () => {
+    const e2 = await Embedder.load();
+    await e2.close();
+    await assert.rejects(e2.embed(['x']), { code: 'E_CLOSED' });
+  });
+});

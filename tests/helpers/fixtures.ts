@@ -1,0 +1,149 @@
+// Shared test helpers: golden fixture access, float comparisons, and a tiny random BERT directory writer for
+// the error paths (a real model is 44 MB; a bad-file test needs a few KB).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const root = path.resolve(__dirname, '..', '..');
+export const defaultModel = path.join(root, 'models', 'all-MiniLM-L6-v2');
+
+export interface GoldenSentence {
+  text: string;
+  ids: number[];
+  embedding: string;
+  pooled: string;
+}
+
+export interface Golden {
+  max_seq_length: number;
+  quickstart_similarity: { texts: string[]; computed: number[][]; published: number[][] };
+  sentences: GoldenSentence[];
+}
+
+export function golden(): Golden {
+  return JSON.parse(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'golden-minilm.json'), 'utf8')) as Golden;
+}
+
+export function f32(b64: string): Float32Array {
+  const b = Buffer.from(b64, 'base64');
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return d / Math.sqrt(na * nb);
+}
+
+export function tmpDir(prefix = 'bertrt-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+interface TinyTensor {
+  name: string;
+  shape: number[];
+  dtype?: 'F32' | 'F16';
+}
+
+export const tinyConfig = {
+  architectures: ['BertModel'],
+  model_type: 'bert',
+  vocab_size: 40,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 64,
+  max_position_embeddings: 24,
+  type_vocab_size: 2,
+  layer_norm_eps: 1e-12,
+  hidden_act: 'gelu',
+  pad_token_id: 0,
+};
+
+export function tinyTensors(cfg = tinyConfig, prefix = ''): TinyTensor[] {
+  const H = cfg.hidden_size;
+  const I = cfg.intermediate_size;
+  const t: TinyTensor[] = [
+    { name: 'embeddings.word_embeddings.weight', shape: [cfg.vocab_size, H] },
+    { name: 'embeddings.position_embeddings.weight', shape: [cfg.max_position_embeddings, H] },
+    { name: 'embeddings.token_type_embeddings.weight', shape: [cfg.type_vocab_size, H] },
+    { name: 'embeddings.LayerNorm.weight', shape: [H] },
+    { name: 'embeddings.LayerNorm.bias', shape: [H] },
+  ];
+  for (let l = 0; l < cfg.num_hidden_layers; l++) {
+    const p = `encoder.layer.${l}.`;
+    for (const q of ['query', 'key', 'value']) t.push({ name: `${p}attention.self.${q}.weight`, shape: [H, H] }, { name: `${p}attention.self.${q}.bias`, shape: [H] });
+    t.push(
+      { name: `${p}attention.output.dense.weight`, shape: [H, H] },
+      { name: `${p}attention.output.dense.bias`, shape: [H] },
+      { name: `${p}attention.output.LayerNorm.weight`, shape: [H] },
+      { name: `${p}attention.output.LayerNorm.bias`, shape: [H] },
+      { name: `${p}intermediate.dense.weight`, shape: [I, H] },
+      { name: `${p}intermediate.dense.bias`, shape: [I] },
+      { name: `${p}output.dense.weight`, shape: [H, I] },
+      { name: `${p}output.dense.bias`, shape: [H] },
+      { name: `${p}output.LayerNorm.weight`, shape: [H] },
+      { name: `${p}output.LayerNorm.bias`, shape: [H] },
+    );
+  }
+  return t.map((x) => ({ ...x, name: prefix + x.name }));
+}
+
+/** Serializes tensors (deterministic pseudo-random values) as safetensors bytes. */
+export function safetensorsBytes(tensors: TinyTensor[], seed = 1): Buffer {
+  let s = seed;
+  const rnd = () => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return (s / 0x7fffffff) * 0.2 - 0.1;
+  };
+  const header: Record<string, unknown> = {};
+  const blobs: Buffer[] = [];
+  let off = 0;
+  for (const t of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const dtype = t.dtype ?? 'F32';
+    const buf = Buffer.alloc(n * (dtype === 'F32' ? 4 : 2));
+    for (let i = 0; i < n; i++) {
+      const v = t.name.includes('LayerNorm.weight') ? 1 + rnd() : rnd();
+      if (dtype === 'F32') buf.writeFloatLE(v, i * 4);
+      else buf.writeUInt16LE(0x3c00, i * 2); // 1.0 in F16
+    }
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [off, off + buf.length] };
+    off += buf.length;
+    blobs.push(buf);
+  }
+  let h = JSON.stringify(header);
+  while (h.length % 8) h += ' ';
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  return Buffer.concat([len, Buffer.from(h), ...blobs]);
+}
+
+/** A loadable tiny BERT model directory (random weights, a 40-token vocabulary). */
+export function writeTinyModel(opts: { config?: Record<string, unknown>; weights?: Buffer } = {}): string {
+  const dir = tmpDir('bertrt-tiny-');
+  const cfg = { ...tinyConfig, ...(opts.config ?? {}) };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'a', 'cat', 'dog', 'sat', 'on', 'mat', '.', ',', '##s', 'hello', 'world'];
+  while (vocab.length < tinyConfig.vocab_size) vocab.push(`tok${vocab.length}`);
+  fs.writeFileSync(path.join(dir, 'vocab.txt'), vocab.join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true }));
+  fs.writeFileSync(path.join(dir, 'model.safetensors'), opts.weights ?? safetensorsBytes(tinyTensors()));
+  return dir;
+}

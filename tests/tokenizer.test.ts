@@ -1,0 +1,86 @@
+// Tokenizer behaviour beyond the golden ids: offsets, loaders, pairs, truncation, decoding, bad input.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Tokenizer } from '../lib';
+import { defaultModel, golden, tmpDir } from './helpers/fixtures';
+
+describe('Tokenizer', function () {
+  const tok = Tokenizer.fromDir(defaultModel);
+
+  it('offsets index the original string (UTF-16), through accents, CJK and emoji', () => {
+    // HF tokenizers gives tokens [cafe, 東, 京, [UNK], naive] with code-point offsets (0,4) (5,6) (6,7) (8,9)
+    // (10,15); in UTF-16 units the emoji counts 2, so the last two become (8,10) (11,16).
+    const text = 'Café 東京 😀 naïve';
+    const e = tok.encode(text);
+    assert.deepEqual(e.tokens, ['[CLS]', 'cafe', '東', '京', '[UNK]', 'naive', '[SEP]']);
+    assert.deepEqual(e.offsets, [[0, 0], [0, 4], [5, 6], [6, 7], [8, 10], [11, 16], [0, 0]]);
+    assert.equal(text.slice(...e.offsets[1]), 'Café');
+    assert.equal(text.slice(...e.offsets[4]), '😀');
+  });
+
+  it('special tokens get [0, 0] offsets, type 0, and the special-tokens mask', () => {
+    const e = tok.encode('hello world');
+    assert.deepEqual(Array.from(e.ids), [101, 7592, 2088, 102]);
+    assert.deepEqual(Array.from(e.specialTokensMask), [1, 0, 0, 1]);
+    assert.deepEqual(e.offsets, [[0, 0], [0, 5], [6, 11], [0, 0]]);
+    assert.deepEqual(e.wordIds, [null, 0, 1, null]);
+  });
+
+  it('pairs: [CLS] A [SEP] B [SEP] with type ids 0 then 1', () => {
+    const e = tok.encode('how are you', 'fine thanks');
+    assert.deepEqual(e.tokens, ['[CLS]', 'how', 'are', 'you', '[SEP]', 'fine', 'thanks', '[SEP]']);
+    assert.deepEqual(Array.from(e.typeIds), [0, 0, 0, 0, 0, 1, 1, 1]);
+    assert.deepEqual(e.sequenceIds, [null, 0, 0, 0, null, 1, 1, null]);
+  });
+
+  it('truncation keeps maxLength tokens including the specials', () => {
+    const e = tok.encode('one two three four five six', null, { maxLength: 5 });
+    assert.deepEqual(e.tokens, ['[CLS]', 'one', 'two', 'three', '[SEP]']);
+    assert.throws(() => tok.encode('x', null, { maxLength: 1 }), { code: 'E_INVALID_ARGUMENT' });
+  });
+
+  it('added tokens in the text are matched before normalization', () => {
+    const e = tok.encode('Paris is the [MASK] of France.');
+    assert.ok(e.tokens.includes('[MASK]'));
+    assert.equal(e.ids[e.tokens.indexOf('[MASK]')], 103);
+    // lowercase "[mask]" is not the special token
+    assert.ok(!tok.encode('the [mask] here').tokens.includes('[MASK]'));
+  });
+
+  it('vocab.txt + tokenizer_config.json gives the same ids as tokenizer.json on the golden sentences', () => {
+    const dir = tmpDir();
+    for (const f of ['vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json']) fs.copyFileSync(path.join(defaultModel, f), path.join(dir, f));
+    const fromVocab = Tokenizer.fromDir(dir);
+    for (const s of golden().sentences) {
+      assert.deepEqual(Array.from(fromVocab.encode(s.text, null, { maxLength: 256 }).ids), s.ids, JSON.stringify(s.text));
+    }
+  });
+
+  it('decode joins word pieces and cleans up spaces before punctuation', () => {
+    const e = tok.encode("Hello, world! It's unbelievable.");
+    assert.equal(tok.decode(e.ids), "hello, world! it's unbelievable.");
+    assert.equal(tok.decode(e.ids, { skipSpecialTokens: false }).startsWith('[CLS] hello'), true);
+  });
+
+  it('control characters are dropped and odd whitespace separates words', () => {
+    const e = tok.encode('a\u0000b\u200bc\u00a0d\te');
+    assert.deepEqual(e.tokens.slice(1, -1), ['abc', 'd', 'e']);
+  });
+
+  it('words longer than 100 characters become [UNK]', () => {
+    const e = tok.encode('x'.repeat(101) + ' ok');
+    assert.deepEqual(e.tokens, ['[CLS]', '[UNK]', 'ok', '[SEP]']);
+  });
+
+  it('non-string input throws E_INVALID_ARGUMENT', () => {
+    assert.throws(() => tok.encode(5 as unknown as string), { code: 'E_INVALID_ARGUMENT' });
+    assert.throws(() => tok.encode('a', 5 as unknown as string), { code: 'E_INVALID_ARGUMENT' });
+  });
+
+  it('lone surrogates never throw and never give out-of-range offsets', () => {
+    const text = 'a\ud800b \udc00 c';
+    const e = tok.encode(text);
+    e.offsets.forEach(([s, t]) => assert.ok(s >= 0 && t <= text.length && s <= t));
+  });
+});
