@@ -14,6 +14,7 @@
         "native/cpu/kernels_avx512.cc",
         "native/model/weights.cc",
         "native/model/bert.cc",
+        "native/bench/microbench.cc",
         "native/addon/addon.cc"
       ],
       "include_dirs": [

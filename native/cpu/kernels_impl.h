@@ -184,19 +184,52 @@ void gemm(const GemmArgs& g, ThreadPool& pool, int nth) {
 // Per (sequence, head) task: K of that head is transposed once into scratch (head_dim x L, padded to whole
 // vectors) so scores for a tile of query rows come out a vector of keys at a time; softmax is exact FP32 over
 // the row; P.V accumulates in registers. Scores live only in a per-thread row buffer, never in a full matrix.
-constexpr int kAttnRows = 4;
+// Register tiling per ISA: score tiles are SROWS query rows x JV key vectors, P.V tiles ROWS rows x DV value
+// vectors; sized to fit 32 zmm (AVX-512) or 16 ymm registers with the operands.
+template <class V>
+struct AttnShape { static constexpr int ROWS = 4, SROWS = 4, JV = 2, DV = 2; };
+#if defined(BERTRT_SIMD_AVX512)
+template <>
+struct AttnShape<simd::Avx512> { static constexpr int ROWS = 8, SROWS = 4, JV = 4, DV = 2; };
+#endif
+constexpr int kAttnMaxRows = 8;
 
 template <class V>
 struct AttnScratch {
   AlignedBuffer<float> kt;      // [head_dim][lp]
-  AlignedBuffer<float> scores;  // [kAttnRows][lp]
+  AlignedBuffer<float> scores;  // [kAttnMaxRows][lp]
 };
 
 template <class V, int RI>
 inline void attn_scores(const float* const* q, const float* kt, int lp, int dh, float* s) {
   using R = typename V::reg;
   constexpr int W = V::W;
-  for (int j = 0; j < lp; j += W) {
+  constexpr int JV = AttnShape<V>::JV;
+  int j = 0;
+  for (; j + JV * W <= lp; j += JV * W) {
+    R acc[RI][JV];
+#pragma GCC unroll 4
+    for (int r = 0; r < RI; ++r)
+#pragma GCC unroll 4
+      for (int x = 0; x < JV; ++x) acc[r][x] = V::zero();
+    for (int d = 0; d < dh; ++d) {
+      const float* kr = kt + static_cast<size_t>(d) * lp + j;
+      R kv[JV];
+#pragma GCC unroll 4
+      for (int x = 0; x < JV; ++x) kv[x] = V::load(kr + x * W);
+#pragma GCC unroll 4
+      for (int r = 0; r < RI; ++r) {
+        const R qv = V::set1(q[r][d]);
+#pragma GCC unroll 4
+        for (int x = 0; x < JV; ++x) acc[r][x] = V::fmadd(qv, kv[x], acc[r][x]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RI; ++r)
+#pragma GCC unroll 4
+      for (int x = 0; x < JV; ++x) V::store(s + r * lp + j + x * W, acc[r][x]);
+  }
+  for (; j < lp; j += W) {
     R acc[RI];
 #pragma GCC unroll 4
     for (int r = 0; r < RI; ++r) acc[r] = V::zero();
@@ -215,12 +248,12 @@ inline void attn_pv(const float* s, int lp, int len, const float* v0, int ldv, i
                     const float* inv_sum) {
   using R = typename V::reg;
   constexpr int W = V::W;
-  constexpr int DV = 4;  // vectors of the head dimension held in registers at once
+  constexpr int DV = AttnShape<V>::DV;
   int d0 = 0;
   while (d0 + W <= dh) {
     const int nv = std::min(DV, (dh - d0) / W);
     R acc[RI][DV];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < RI; ++r)
 #pragma GCC unroll 4
       for (int x = 0; x < DV; ++x) acc[r][x] = V::zero();
@@ -229,7 +262,7 @@ inline void attn_pv(const float* s, int lp, int len, const float* v0, int ldv, i
       R vv[DV];
 #pragma GCC unroll 4
       for (int x = 0; x < DV; ++x) vv[x] = x < nv ? V::loadu(vr + x * W) : V::zero();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < RI; ++r) {
         R p = V::set1(s[r * lp + j]);
 #pragma GCC unroll 4
@@ -261,7 +294,14 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
     out[r] = g.out + static_cast<size_t>(row0 + i0 + r) * g.ld_out + h * dh;
   }
   float* s = sc.scores.data();
-  attn_scores<V, RI>(q, sc.kt.data(), lp, dh, s);
+  constexpr int SR = AttnShape<V>::SROWS;
+  if constexpr (RI > SR) {
+    static_assert(RI == 2 * SR, "score tiles split the row tile in two halves");
+    attn_scores<V, SR>(q, sc.kt.data(), lp, dh, s);
+    attn_scores<V, SR>(q + SR, sc.kt.data(), lp, dh, s + SR * lp);
+  } else {
+    attn_scores<V, RI>(q, sc.kt.data(), lp, dh, s);
+  }
   float inv_sum[RI];
   const R scale = V::set1(g.scale);
   for (int r = 0; r < RI; ++r) {
@@ -297,7 +337,7 @@ void attention(const AttentionArgs& g, ThreadPool& pool, int nth) {
         if (len <= 0) return;
         const int lp = (len + W - 1) / W * W;
         sc.kt.resize(static_cast<size_t>(dh) * lp);
-        sc.scores.resize(static_cast<size_t>(kAttnRows) * lp);
+        sc.scores.resize(static_cast<size_t>(kAttnMaxRows) * lp);
         float* kt = sc.kt.data();
         for (int j = 0; j < lp; ++j) {
           if (j < len) {
@@ -308,7 +348,11 @@ void attention(const AttentionArgs& g, ThreadPool& pool, int nth) {
           }
         }
         int i = 0;
-        for (; i + kAttnRows <= len; i += kAttnRows) attn_rows<V, kAttnRows>(g, row0, len, h, i, sc, lp);
+        constexpr int ROWS = AttnShape<V>::ROWS;
+        for (; i + ROWS <= len; i += ROWS) attn_rows<V, ROWS>(g, row0, len, h, i, sc, lp);
+        if constexpr (ROWS > 4) {
+          for (; i + 4 <= len; i += 4) attn_rows<V, 4>(g, row0, len, h, i, sc, lp);
+        }
         for (; i < len; ++i) attn_rows<V, 1>(g, row0, len, h, i, sc, lp);
       },
       nth);

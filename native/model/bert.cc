@@ -22,6 +22,10 @@ struct Layer {
   AlignedBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;
 };
 
+struct Scratch {
+  AlignedBuffer<float> y, qkv, ctx, inter;
+};
+
 class Bert final : public BertModel {
  public:
   Status bind(const BertConfig& cfg, const WeightSource& src);
@@ -128,8 +132,14 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   const int T = b.tokens;
   if (T == 0) return Status::Ok();
 
-  AlignedBuffer<float> y(static_cast<size_t>(T) * H), qkv(static_cast<size_t>(T) * 3 * H),
-      ctx(static_cast<size_t>(T) * H), inter(static_cast<size_t>(T) * I);
+  // Activations live in a grow-only arena of the calling thread (in the addon, always the one job thread):
+  // fresh allocations would page-fault tens of MB on every batch.
+  static thread_local Scratch scratch;
+  scratch.y.resize(static_cast<size_t>(T) * H);
+  scratch.qkv.resize(static_cast<size_t>(T) * 3 * H);
+  scratch.ctx.resize(static_cast<size_t>(T) * H);
+  scratch.inter.resize(static_cast<size_t>(T) * I);
+  AlignedBuffer<float>&y = scratch.y, &qkv = scratch.qkv, &ctx = scratch.ctx, &inter = scratch.inter;
   float* x = out;  // the residual stream lives in the caller's output buffer
 
   cpu::EmbedArgs e;

@@ -1,0 +1,159 @@
+// Microbenchmark bodies. Timing: repeat until min_seconds have passed (at least 3 calls), report the best call.
+#include "microbench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "../core/aligned.h"
+#include "../cpu/kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+namespace bertrt::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <class F>
+double best_of(F&& f, double min_seconds) {
+  double best = 1e30, total = 0;
+  int n = 0;
+  while (n < 3 || total < min_seconds) {
+    auto t0 = Clock::now();
+    f();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::min(best, s);
+    total += s;
+    ++n;
+  }
+  return best;
+}
+
+void fill(AlignedBuffer<float>& b, size_t n, uint32_t seed) {
+  b.resize(n);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  for (size_t i = 0; i < n; ++i) b.data()[i] = d(rng);
+}
+
+const cpu::Kernels& pick(const std::string& isa) {
+  const cpu::Kernels* k = isa.empty() ? &cpu::kernels() : cpu::kernels_for(isa);
+  return k ? *k : cpu::kernels();
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// 12 independent accumulators hide the FMA latency on every current x86 core.
+__attribute__((target("avx512f,fma"))) double fma_loop_avx512(long iters) {
+  __m512 a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
+  __m512 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+  return _mm512_reduce_add_ps(s);
+}
+__attribute__((target("avx2,fma"))) double fma_loop_avx2(long iters) {
+  __m256 a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(1.0f + i * 1e-3f);
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], m, c);
+  float out[8];
+  __m256 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
+  _mm256_storeu_ps(out, s);
+  return out[0];
+}
+#endif
+
+}  // namespace
+
+Result fp32_peak(ThreadPool& pool, int threads) {
+  Result r;
+  r.op = "peak";
+  const std::string isa = cpu::kernels().name;
+  r.isa = isa;
+  const long iters = 20'000'000;
+  const int lanes = isa == "avx512" ? 16 : 8;
+  volatile double sink = 0;
+  double s = best_of(
+      [&] {
+        pool.parallel_for(
+            threads,
+            [&](int64_t, int) {
+#if defined(__x86_64__) && defined(__GNUC__)
+              sink = isa == "avx512" ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+#endif
+            },
+            threads);
+      },
+      0.2);
+  r.seconds = s;
+  r.gflops = 2.0 * 12 * lanes * iters * threads / s / 1e9;
+  r.shape = std::to_string(threads) + " threads";
+  (void)sink;
+  return r;
+}
+
+Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds) {
+  const cpu::Kernels& kk = pick(isa);
+  AlignedBuffer<float> a, w, b, c(static_cast<size_t>(m) * n);
+  fill(a, static_cast<size_t>(m) * k, 1);
+  fill(w, static_cast<size_t>(n) * k, 2);
+  fill(b, n, 3);
+  cpu::PackedMatrix pw;
+  kk.pack_weights(w.data(), n, k, &pw);
+  cpu::GemmArgs g;
+  g.a = a.data(), g.lda = k, g.w = &pw, g.bias = b.data(), g.gelu = gelu, g.c = c.data(), g.ldc = n, g.m = m;
+  Result r;
+  r.op = gelu ? "gemm+bias+gelu" : "gemm+bias";
+  r.isa = kk.name;
+  r.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+  r.seconds = best_of([&] { kk.gemm(g, pool, 0); }, min_seconds);
+  r.gflops = 2.0 * m * n * k / r.seconds / 1e9;
+  return r;
+}
+
+Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds) {
+  const cpu::Kernels& kk = pick(isa);
+  const int H = heads * head_dim, T = batch * len;
+  AlignedBuffer<float> qkv, out(static_cast<size_t>(T) * H);
+  fill(qkv, static_cast<size_t>(T) * 3 * H, 4);
+  std::vector<int32_t> cu(batch + 1);
+  for (int i = 0; i <= batch; ++i) cu[i] = i * len;
+  cpu::AttentionArgs g;
+  g.qkv = qkv.data(), g.ld_qkv = 3 * H, g.out = out.data(), g.ld_out = H, g.cu_seqlens = cu.data(), g.n_seqs = batch;
+  g.n_heads = heads, g.head_dim = head_dim, g.scale = 1.f / std::sqrt(float(head_dim));
+  Result r;
+  r.op = "attention";
+  r.isa = kk.name;
+  r.shape = std::to_string(batch) + "x" + std::to_string(len) + " h" + std::to_string(heads) + "x" + std::to_string(head_dim);
+  r.seconds = best_of([&] { kk.attention(g, pool, 0); }, min_seconds);
+  r.gflops = 4.0 * batch * heads * double(len) * len * head_dim / r.seconds / 1e9;
+  return r;
+}
+
+Result layernorm(ThreadPool& pool, const std::string& isa, int rows, int hidden, double min_seconds) {
+  const cpu::Kernels& kk = pick(isa);
+  AlignedBuffer<float> x, res, gm, bt;
+  fill(x, static_cast<size_t>(rows) * hidden, 5);
+  fill(res, static_cast<size_t>(rows) * hidden, 6);
+  fill(gm, hidden, 7);
+  fill(bt, hidden, 8);
+  Result r;
+  r.op = "add+layernorm";
+  r.isa = kk.name;
+  r.shape = std::to_string(rows) + "x" + std::to_string(hidden);
+  r.seconds = best_of([&] { kk.add_layernorm(x.data(), res.data(), gm.data(), bt.data(), rows, hidden, 1e-12f, pool, 0); }, min_seconds);
+  r.gbps = 3.0 * rows * hidden * 4 / r.seconds / 1e9;  // read x, read residual, write x
+  return r;
+}
+
+}  // namespace bertrt::bench

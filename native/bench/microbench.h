@@ -1,0 +1,27 @@
+// Kernel microbenchmarks, shared by the C++ bench executable and `bertrt bench` (through the addon): each runs
+// a kernel on the engine's pool with random inputs and reports seconds per call and achieved GFLOPS, next to the
+// machine's FP32 FMA peak measured in the same process.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "../core/thread_pool.h"
+
+namespace bertrt::bench {
+
+struct Result {
+  std::string op;     // gemm, attention, layernorm, peak
+  std::string isa;
+  std::string shape;  // human-readable
+  double seconds = 0;  // per call, best of the repeats
+  double gflops = 0;   // 0 where FLOPs are not the measure (layernorm: GB/s in gbps)
+  double gbps = 0;
+};
+
+// FP32 FMA peak of `threads` threads: register-only FMA chains, no memory traffic.
+Result fp32_peak(ThreadPool& pool, int threads);
+Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds);
+Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds);
+Result layernorm(ThreadPool& pool, const std::string& isa, int rows, int hidden, double min_seconds);
+
+}  // namespace bertrt::bench
