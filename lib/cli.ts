@@ -55,6 +55,34 @@ program
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   });
 
+program
+  .command('bench')
+  .description('kernel microbenchmarks against the measured FP32 peak, and end-to-end sequences/s, on this machine')
+  .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
+  .option('-t, --threads <n>', 'threads (default: physical cores)', intOption)
+  .action(async (opts: { model?: string; threads?: number }) => {
+    const { fp32Peak, microbenchModel, timeAsync } = await import('./bench');
+    const { Encoder } = await import('./model/engine');
+    const enc = await Encoder.load(resolveModelDir(opts.model), { threads: opts.threads });
+    try {
+      const peak = await fp32Peak();
+      const i = native().info();
+      process.stdout.write(`${i.cpu}, ${i.physicalCores} cores, kernels ${i.isa}; FP32 FMA peak ${peak.gflops.toFixed(1)} GFLOPS\n`);
+      for (const r of await microbenchModel(enc.config, 32 * 128, 128)) {
+        const perf = r.gflops ? `${r.gflops.toFixed(1)} GFLOPS, ${((100 * r.gflops) / peak.gflops).toFixed(0)}% of peak` : `${r.gbps.toFixed(1)} GB/s`;
+        process.stdout.write(`  ${r.op.padEnd(15)} ${r.shape.padEnd(20)} ${(r.seconds * 1e3).toFixed(3).padStart(8)} ms  ${perf}\n`);
+      }
+      for (const [batch, len] of [[1, 16], [8, 128], [32, 128]]) {
+        const ids = new Int32Array(batch * len).fill(1996);
+        const cuSeqlens = Int32Array.from({ length: batch + 1 }, (_, k) => k * len);
+        const t = await timeAsync(() => enc.run({ ids, typeIds: null, cuSeqlens }), 3, 1);
+        process.stdout.write(`  encoder ${batch}x${len}: ${(batch / t.median).toFixed(1)} seq/s, ${(t.median * 1e3).toFixed(2)} ms per batch (median)\n`);
+      }
+    } finally {
+      enc.close();
+    }
+  });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   const msg = e instanceof BertrtError ? `bertrt: ${e.message} (${e.code})` : `bertrt: ${(e as Error).message ?? e}`;
   process.stderr.write(msg + '\n');

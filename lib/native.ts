@@ -45,10 +45,38 @@ export interface NativeInfo {
   cuda: boolean;
 }
 
+export interface MicrobenchSpec {
+  op: 'peak' | 'gemm' | 'attention' | 'layernorm';
+  /** kernel table to use (default: the one in use) */
+  isa?: string;
+  m?: number;
+  n?: number;
+  k?: number;
+  gelu?: boolean;
+  batch?: number;
+  len?: number;
+  heads?: number;
+  headDim?: number;
+  rows?: number;
+  hidden?: number;
+  minSeconds?: number;
+}
+
+export interface MicrobenchResult {
+  op: string;
+  isa: string;
+  shape: string;
+  /** best single call */
+  seconds: number;
+  gflops: number;
+  gbps: number;
+}
+
 export interface NativeAddon {
   Engine: new () => NativeEngine;
   setErrorClass(cls: typeof BertrtError): void;
   info(): NativeInfo;
+  microbench(spec: MicrobenchSpec): Promise<MicrobenchResult>;
 }
 
 export const packageRoot = path.resolve(__dirname, '..');

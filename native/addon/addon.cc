@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../bench/microbench.h"
 #include "../core/cpu_features.h"
 #include "../core/runtime.h"
 #include "../cpu/kernels.h"
@@ -295,6 +296,58 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// microbench({ op, isa?, m, n, k, gelu?, batch, len, heads, headDim, rows, hidden, minSeconds? }) -> Promise<result>
+// Runs one kernel benchmark as a job on the engine's pool (see native/bench/microbench.h).
+Napi::Value Microbench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_error(env, Code::kInvalidArgument, "microbench(spec)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value opv = o.Get("op");
+  if (!opv.IsString()) throw_error(env, Code::kInvalidArgument, "microbench: op must be a string");
+  const std::string op = opv.As<Napi::String>().Utf8Value();
+  const std::string isa = o.Get("isa").IsString() ? o.Get("isa").As<Napi::String>().Utf8Value() : "";
+  if (!isa.empty() && !bertrt::cpu::kernels_for(isa)) throw_error(env, Code::kUnsupported, "ISA '" + isa + "' cannot run here");
+  auto num = [&](const char* k, int32_t lo, int32_t hi, int32_t dflt) {
+    int32_t v = get_int(o, k, false, dflt);
+    if (v < lo || v > hi) throw_error(env, Code::kInvalidArgument, std::string("microbench: ") + k + " out of range");
+    return v;
+  };
+  const double min_s = o.Get("minSeconds").IsNumber() ? o.Get("minSeconds").As<Napi::Number>().DoubleValue() : 0.2;
+  if (!(min_s >= 0 && min_s <= 60)) throw_error(env, Code::kInvalidArgument, "microbench: minSeconds out of range");
+  std::function<bertrt::bench::Result(bertrt::ThreadPool&)> fn;
+  if (op == "peak") {
+    fn = [](bertrt::ThreadPool& pool) { return bertrt::bench::fp32_peak(pool, pool.size()); };
+  } else if (op == "gemm") {
+    int m = num("m", 1, 65536, 0), n = num("n", 1, 65536, 0), k = num("k", 1, 65536, 0);
+    bool gelu = o.Get("gelu").ToBoolean();
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::gemm(pool, isa, m, n, k, gelu, min_s); };
+  } else if (op == "attention") {
+    int b = num("batch", 1, 4096, 0), l = num("len", 1, 4096, 0), h = num("heads", 1, 256, 0), d = num("headDim", 1, 1024, 0);
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::attention(pool, isa, b, l, h, d, min_s); };
+  } else if (op == "layernorm") {
+    int r = num("rows", 1, 1 << 20, 0), h = num("hidden", 1, 65536, 0);
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::layernorm(pool, isa, r, h, min_s); };
+  } else {
+    throw_error(env, Code::kInvalidArgument, "microbench: unknown op '" + op + "'");
+  }
+  auto result = std::make_shared<bertrt::bench::Result>();
+  auto job = std::make_unique<Job>(env);
+  job->settle = [result](Napi::Env e) -> Napi::Value {
+    Napi::Object r = Napi::Object::New(e);
+    r.Set("op", result->op);
+    r.Set("isa", result->isa);
+    r.Set("shape", result->shape);
+    r.Set("seconds", result->seconds);
+    r.Set("gflops", result->gflops);
+    r.Set("gbps", result->gbps);
+    return r;
+  };
+  return submit(env, std::move(job), [fn, result](bertrt::ThreadPool& pool) {
+    *result = fn(pool);
+    return Status::Ok();
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -303,6 +356,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", engine);
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
+  exports.Set("microbench", Napi::Function::New<Microbench>(env, "microbench"));
   return exports;
 }
 

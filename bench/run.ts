@@ -1,0 +1,280 @@
+// `npm run bench`: bertrt against onnxruntime-node on all-MiniLM-L6-v2, in one process, same inputs.
+//   1. kernel microbenchmarks on every ISA path, against the FP32 FMA peak measured in the same run
+//   2. fixed shapes, batch {1, 8, 32} x length {16, 128, 256}: sequences/s, ours vs peer, interleaved rounds
+//   3. the real-length workload: 1,200 real sentences in batches of 32; the peer pads each batch to its longest
+//      text (as transformers.js does), bertrt packs them
+//   4. event-loop delay p99 while each engine is saturated
+// Writes bench/results/cpu-fp32.{md,json,svg}. Options: --quick (fewer rounds), --no-peer.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Embedder, Encoder, info, pack } from '../lib';
+import { fp32Peak, median, microbenchModel, percentile, timeAsync } from '../lib/bench';
+import { l2normalize, pool } from '../lib/heads/pooling';
+import { native } from '../lib/native';
+
+const root = path.resolve(__dirname, '..');
+const modelDir = path.join(root, 'models', 'all-MiniLM-L6-v2');
+const onnxPath = path.join(root, 'bench', '.cache', 'all-MiniLM-L6-v2.onnx');
+const outDir = path.join(root, 'bench', 'results');
+const quick = process.argv.includes('--quick');
+const noPeer = process.argv.includes('--no-peer');
+const THREADS = os.availableParallelism?.() ?? os.cpus().length;
+
+type OrtModule = typeof import('onnxruntime-node');
+
+interface ShapeRow {
+  batch: number;
+  len: number;
+  ours: number; // seq/s
+  peer: number | null;
+  oursLatencyMs: number;
+  peerLatencyMs: number | null;
+}
+
+function syntheticIds(batch: number, len: number): Int32Array {
+  const ids = new Int32Array(batch * len);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < len; i++) ids[b * len + i] = i === 0 ? 101 : i === len - 1 ? 102 : 1996 + ((b * 7919 + i * 104729) % 25000);
+  }
+  return ids;
+}
+
+async function loadPeer(): Promise<{ ort: OrtModule; session: import('onnxruntime-node').InferenceSession; version: string } | null> {
+  if (noPeer) return null;
+  if (!fs.existsSync(onnxPath)) {
+    console.log(`peer skipped: ${path.relative(root, onnxPath)} is missing; make it with tools/export_onnx.py (see README)`);
+    return null;
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ort = require('onnxruntime-node') as OrtModule;
+    const session = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const version = (require('onnxruntime-node/package.json') as { version: string }).version;
+    return { ort, session, version };
+  } catch (e) {
+    console.log(`peer skipped: onnxruntime-node did not load (${(e as Error).message})`);
+    return null;
+  }
+}
+
+function peerFeeds(ort: OrtModule, ids: Int32Array, mask: Int32Array, batch: number, len: number) {
+  const n = batch * len;
+  return {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [batch, len]),
+    attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, (x) => BigInt(x)), [batch, len]),
+    token_type_ids: new ort.Tensor('int64', new BigInt64Array(n), [batch, len]),
+  };
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(outDir, { recursive: true });
+  const sys = info();
+  const encoder = await Encoder.load(modelDir, { threads: THREADS });
+  const embedder = await Embedder.load(modelDir, { threads: THREADS });
+  const peer = await loadPeer();
+  const cfg = encoder.config;
+  console.log(`machine: ${sys.cpu}, ${sys.physicalCores} cores, ${sys.cpuFlags}; kernels ${sys.isa}; node ${process.version}`);
+
+  // 1. microbenchmarks
+  const peak = await fp32Peak();
+  console.log(`FP32 FMA peak: ${peak.gflops.toFixed(1)} GFLOPS (${peak.shape})`);
+  const micro = [];
+  for (const isa of sys.isas.filter((i) => i !== 'generic')) {
+    for (const r of await microbenchModel(cfg, 32 * 128, 128, isa, quick ? 0.1 : 0.3)) {
+      micro.push(r);
+      console.log(`  ${r.isa.padEnd(7)} ${r.op.padEnd(15)} ${r.shape.padEnd(20)} ${(r.seconds * 1e3).toFixed(3).padStart(8)} ms ${r.gflops ? `${r.gflops.toFixed(1)} GFLOPS (${((100 * r.gflops) / peak.gflops).toFixed(0)}% of peak)` : `${r.gbps.toFixed(1)} GB/s`}`);
+    }
+  }
+
+  // 2. fixed shapes, interleaved rounds so drifts in machine speed hit both engines alike
+  const shapes: ShapeRow[] = [];
+  const rounds = quick ? 2 : 4;
+  for (const batch of [1, 8, 32]) {
+    for (const len of [16, 128, 256]) {
+      const ids = syntheticIds(batch, len);
+      const cu = Int32Array.from({ length: batch + 1 }, (_, i) => i * len);
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      const feeds = peer ? peerFeeds(peer.ort, ids, new Int32Array(batch * len).fill(1), batch, len) : null;
+      const budget = quick ? 0.3 : 1;
+      await encoder.run({ ids, typeIds: null, cuSeqlens: cu });
+      if (peer && feeds) await peer.session.run(feeds);
+      for (let r = 0; r < rounds; r++) {
+        ours.push((await timeAsync(() => encoder.run({ ids, typeIds: null, cuSeqlens: cu }), 2, budget / rounds)).median);
+        if (peer && feeds) theirs.push((await timeAsync(() => peer.session.run(feeds), 2, budget / rounds)).median);
+      }
+      const o = median(ours);
+      const p = peer ? median(theirs) : null;
+      shapes.push({ batch, len, ours: batch / o, peer: p ? batch / p : null, oursLatencyMs: o * 1e3, peerLatencyMs: p ? p * 1e3 : null });
+      console.log(`  ${batch}x${len}: bertrt ${(batch / o).toFixed(1)} seq/s (${(o * 1e3).toFixed(2)} ms)` + (p ? `, onnxruntime-node ${(batch / p).toFixed(1)} seq/s (${(p * 1e3).toFixed(2)} ms), ratio ${(p / o).toFixed(2)}` : ''));
+    }
+  }
+
+  // 3. real-length workload: tokenization, engine and mean pooling for both; the peer pads per batch
+  const sentences = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
+  const tok = embedder.tokenizer;
+  const batches: string[][] = [];
+  for (let i = 0; i < sentences.length; i += 32) batches.push(sentences.slice(i, i + 32));
+  const encs = sentences.map((s) => tok.encode(s, null, { maxLength: embedder.maxSeqLength }));
+  const realTokens = encs.reduce((a, e) => a + e.ids.length, 0);
+  let paddedTokens = 0;
+  for (let i = 0; i < encs.length; i += 32) {
+    const b = encs.slice(i, i + 32);
+    paddedTokens += b.length * Math.max(...b.map((e) => e.ids.length));
+  }
+  const oursAll = async () => {
+    for (const b of batches) await embedder.embed(b);
+  };
+  const peerAll = async () => {
+    if (!peer) return;
+    for (const b of batches) {
+      const es = b.map((s) => tok.encode(s, null, { maxLength: embedder.maxSeqLength }));
+      const L = Math.max(...es.map((e) => e.ids.length));
+      const ids = new Int32Array(es.length * L);
+      const mask = new Int32Array(es.length * L);
+      es.forEach((e, i) => {
+        ids.set(e.ids, i * L);
+        mask.fill(1, i * L, i * L + e.ids.length);
+      });
+      const out = await peer.session.run(peerFeeds(peer.ort, ids, mask, es.length, L));
+      const hidden = out.last_hidden_state.data as Float32Array;
+      es.forEach((e, i) => l2normalize(pool(hidden.subarray(i * L * 384), 384, 0, e.ids.length, 'mean')));
+    }
+  };
+  const realOurs: number[] = [];
+  const realPeer: number[] = [];
+  for (let r = 0; r < (quick ? 1 : 3); r++) {
+    let t = performance.now();
+    await oursAll();
+    realOurs.push((performance.now() - t) / 1000);
+    if (peer) {
+      t = performance.now();
+      await peerAll();
+      realPeer.push((performance.now() - t) / 1000);
+    }
+  }
+  const real = {
+    sentences: sentences.length,
+    realTokens,
+    paddedTokens,
+    ours: sentences.length / median(realOurs),
+    peer: peer ? sentences.length / median(realPeer) : null,
+  };
+  console.log(`  real-length: bertrt ${real.ours.toFixed(1)} sentences/s` + (real.peer ? `, onnxruntime-node ${real.peer.toFixed(1)}, ratio ${(real.ours / real.peer).toFixed(2)}` : '') + ` (${realTokens} real tokens, ${paddedTokens} padded)`);
+
+  // 4. event-loop delay while saturated
+  const lag = async (work: () => Promise<unknown>, seconds: number) => {
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    const end = performance.now() + seconds * 1000;
+    while (performance.now() < end) await work();
+    h.disable();
+    return { p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+  };
+  const lagIds = syntheticIds(32, 128);
+  const lagCu = Int32Array.from({ length: 33 }, (_, i) => i * 128);
+  const lagOurs = await lag(() => Promise.all([encoder.run({ ids: lagIds, typeIds: null, cuSeqlens: lagCu }), encoder.run({ ids: lagIds, typeIds: null, cuSeqlens: lagCu })]), quick ? 1.5 : 4);
+  const lagPeer = peer ? await lag(() => peer.session.run(peerFeeds(peer.ort, lagIds, new Int32Array(lagIds.length).fill(1), 32, 128)), quick ? 1.5 : 4) : null;
+  console.log(`  event-loop delay p99 while saturated (32x128): bertrt ${lagOurs.p99.toFixed(2)} ms` + (lagPeer ? `, onnxruntime-node ${lagPeer.p99.toFixed(2)} ms` : ''));
+
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
+    software: { node: process.version, bertrt: sys.version, kernels: sys.isa, compiler: sys.compiler, onnxruntimeNode: peer?.version ?? null },
+    model: 'all-MiniLM-L6-v2 (FP32 compute; 6 layers, hidden 384, 12 heads)',
+    threads: THREADS,
+    peak,
+    micro,
+    shapes,
+    real,
+    eventLoop: { ours: lagOurs, peer: lagPeer },
+  };
+  fs.writeFileSync(path.join(outDir, 'cpu-fp32.json'), JSON.stringify(report, null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, 'cpu-fp32.md'), markdown(report));
+  fs.writeFileSync(path.join(outDir, 'cpu-fp32.svg'), svg(shapes, real));
+  console.log(`wrote ${path.relative(root, outDir)}/cpu-fp32.{md,json,svg}`);
+  encoder.close();
+  await embedder.close();
+  void native;
+}
+
+type Report = {
+  date: string;
+  machine: { cpu: string; physicalCores: number; flags: string; memoryGiB: number; platform: string };
+  software: { node: string; bertrt: string; kernels: string; compiler: string; onnxruntimeNode: string | null };
+  model: string;
+  threads: number;
+  peak: { gflops: number };
+  micro: Array<{ isa: string; op: string; shape: string; seconds: number; gflops: number; gbps: number }>;
+  shapes: ShapeRow[];
+  real: { sentences: number; realTokens: number; paddedTokens: number; ours: number; peer: number | null };
+  eventLoop: { ours: { p99: number; max: number }; peer: { p99: number; max: number } | null };
+};
+
+function markdown(r: Report): string {
+  const L: string[] = [];
+  const ratio = (a: number | null, b: number | null) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
+  L.push('# bertrt vs onnxruntime-node — CPU, FP32', '');
+  L.push(`Measured ${r.date.slice(0, 10)} by \`npm run bench\` (bench/run.ts). Regenerate with the same command.`, '');
+  L.push(`- Machine: ${r.machine.cpu}, ${r.machine.physicalCores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.platform}; flags: ${r.machine.flags}`);
+  L.push(`- Software: Node ${r.software.node}, bertrt ${r.software.bertrt} (${r.software.compiler}, kernels: ${r.software.kernels}), onnxruntime-node ${r.software.onnxruntimeNode ?? 'not run'} (graph optimization "all", ${r.threads} intra-op threads)`);
+  L.push(`- Model: ${r.model}. The peer runs the ONNX export of the same weights (tools/export_onnx.py).`);
+  L.push(`- Threads: ${r.threads} for both engines. Each number is the median of interleaved rounds.`, '');
+  L.push(`## Kernels (32×128 tokens), against the FP32 FMA peak of ${r.peak.gflops.toFixed(1)} GFLOPS measured in the same run`, '');
+  L.push('| ISA | kernel | shape (M×N×K) | ms | GFLOPS | % of peak |', '| --- | --- | --- | ---: | ---: | ---: |');
+  for (const m of r.micro) {
+    L.push(`| ${m.isa} | ${m.op} | ${m.shape} | ${(m.seconds * 1e3).toFixed(3)} | ${m.gflops ? m.gflops.toFixed(1) : `${m.gbps.toFixed(1)} GB/s`} | ${m.gflops ? ((100 * m.gflops) / r.peak.gflops).toFixed(0) + '%' : '—'} |`);
+  }
+  L.push('', '## Fixed shapes: sequences per second (higher is better)', '');
+  L.push('| batch × length | bertrt seq/s | onnxruntime-node seq/s | ratio | bertrt ms/batch | peer ms/batch |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of r.shapes) {
+    L.push(`| ${s.batch} × ${s.len} | ${s.ours.toFixed(1)} | ${s.peer?.toFixed(1) ?? '—'} | ${ratio(s.ours, s.peer)} | ${s.oursLatencyMs.toFixed(2)} | ${s.peerLatencyMs?.toFixed(2) ?? '—'} |`);
+  }
+  L.push('', '## Real-length workload', '');
+  L.push(`${r.real.sentences} real sentences (bench/data/sentences.txt) in batches of 32, tokenization and mean pooling included for both. bertrt packs them (${r.real.realTokens} tokens); the peer pads each batch to its longest text (${r.real.paddedTokens} tokens), as transformers.js does.`, '');
+  L.push('| engine | sentences/s |', '| --- | ---: |', `| bertrt | ${r.real.ours.toFixed(1)} |`, `| onnxruntime-node | ${r.real.peer?.toFixed(1) ?? '—'} |`, `| ratio | ${ratio(r.real.ours, r.real.peer)} |`);
+  L.push('', '## Event-loop delay while the engine is saturated (32×128 batches back to back)', '');
+  L.push('| engine | p99 ms | max ms |', '| --- | ---: | ---: |', `| bertrt | ${r.eventLoop.ours.p99.toFixed(2)} | ${r.eventLoop.ours.max.toFixed(2)} |`);
+  if (r.eventLoop.peer) L.push(`| onnxruntime-node | ${r.eventLoop.peer.p99.toFixed(2)} | ${r.eventLoop.peer.max.toFixed(2)} |`);
+  L.push('');
+  return L.join('\n');
+}
+
+function svg(shapes: ShapeRow[], real: Report['real']): string {
+  const rows = [...shapes.map((s) => ({ label: `${s.batch}×${s.len}`, ours: s.ours, peer: s.peer })), { label: 'real', ours: real.ours, peer: real.peer }];
+  const W = 760;
+  const H = 320;
+  const left = 50;
+  const bottom = 260;
+  const top = 40;
+  const maxRatio = Math.max(2, ...rows.map((r) => (r.peer ? r.ours / r.peer : 1))) * 1.1;
+  const bw = (W - left - 20) / rows.length;
+  const y = (v: number) => bottom - ((bottom - top) * v) / maxRatio;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">bertrt speed relative to onnxruntime-node (FP32, all-MiniLM-L6-v2; 1.0 = equal)</text>`);
+  for (let v = 0; v <= maxRatio; v += 0.5) {
+    parts.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 1 ? '#c00' : '#ddd'}"/>`);
+    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(1)}×</text>`);
+  }
+  rows.forEach((r, i) => {
+    const x = left + i * bw + bw * 0.2;
+    const ratio = r.peer ? r.ours / r.peer : 0;
+    parts.push(`<rect x="${x}" y="${y(ratio)}" width="${bw * 0.6}" height="${bottom - y(ratio)}" fill="#2a6ebb"/>`);
+    parts.push(`<text x="${x + bw * 0.3}" y="${y(ratio) - 4}" text-anchor="middle">${ratio.toFixed(2)}×</text>`);
+    parts.push(`<text x="${x + bw * 0.3}" y="${bottom + 16}" text-anchor="middle">${r.label}</text>`);
+    parts.push(`<text x="${x + bw * 0.3}" y="${bottom + 30}" text-anchor="middle" fill="#555">${r.ours.toFixed(0)}/${r.peer?.toFixed(0) ?? '—'}</text>`);
+  });
+  parts.push(`<text x="${W / 2}" y="${H - 8}" text-anchor="middle" fill="#555">batch×length (bottom: sequences/s, bertrt/peer); "real" = 1,200 real sentences in batches of 32, peer padded per batch</text>`);
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

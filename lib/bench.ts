@@ -1,0 +1,54 @@
+// Benchmark building blocks shared by `bertrt bench` and bench/run.ts: kernel microbenchmarks for a model's
+// shapes (with the FP32 peak measured in the same run), and timing helpers that report medians.
+import { type MicrobenchResult, native } from './native';
+import type { ModelConfig } from './model/config';
+
+export interface Timing {
+  /** median seconds per call */
+  median: number;
+  samples: number[];
+}
+
+/** Calls fn until both minRuns calls and minSeconds have passed; returns the median call time. */
+export async function timeAsync(fn: () => Promise<unknown>, minRuns = 5, minSeconds = 1): Promise<Timing> {
+  const samples: number[] = [];
+  const t0 = performance.now();
+  while (samples.length < minRuns || performance.now() - t0 < minSeconds * 1000) {
+    const s = performance.now();
+    await fn();
+    samples.push((performance.now() - s) / 1000);
+  }
+  return { median: median(samples), samples };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+/** Every kernel of one encoder layer at `tokens` tokens, on the given ISA (default: the one in use). */
+export async function microbenchModel(c: ModelConfig, tokens: number, seqLen: number, isa?: string, minSeconds = 0.3): Promise<MicrobenchResult[]> {
+  const n = native();
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  const out: MicrobenchResult[] = [];
+  out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: 3 * H, k: H, minSeconds }));
+  out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: H, k: H, minSeconds }));
+  out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: I, k: H, gelu: true, minSeconds }));
+  out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: H, k: I, minSeconds }));
+  out.push(
+    await n.microbench({ op: 'attention', isa, batch: Math.max(1, Math.floor(tokens / seqLen)), len: seqLen, heads: c.numAttentionHeads, headDim: H / c.numAttentionHeads, minSeconds }),
+  );
+  out.push(await n.microbench({ op: 'layernorm', isa, rows: tokens, hidden: H, minSeconds }));
+  return out;
+}
+
+export async function fp32Peak(): Promise<MicrobenchResult> {
+  return native().microbench({ op: 'peak' });
+}
