@@ -1,24 +1,26 @@
-// Normalizers, one class per tokenizer.json "normalizer" type. Each maps char by char so offsets stay aligned.
+// Normalizers, one class per tokenizer.json "normalizer" type, each mapping an Aligned string to an Aligned
+// string so offsets into the original text survive. Alignment follows HF tokenizers: a char produced from one
+// source char keeps that char's range; extra chars of an expansion share it; a char composed from several source
+// chars takes the range of the first of them.
 import { BertrtError } from '../errors';
 import { type Aligned, mapChars } from './aligned';
+import { hfDecomposesCanonical, hfDecomposesCompat, hfLowercase, isHfCombiningMark, isHfControl, isHfNonspacingMark, isHfSpace } from './unicode';
 
 export interface Normalizer {
   normalize(a: Aligned): Aligned;
 }
 
-const WHITESPACE = /^\p{White_Space}$/u;
-const OTHER = /^\p{C}$/u; // Cc, Cf, Cs, Co, Cn: what HF's BertNormalizer calls control characters
-const NONSPACING_MARK = /\p{Mn}/gu;
-
 export function isWhitespace(c: string): boolean {
-  return c === '\t' || c === '\n' || c === '\r' || WHITESPACE.test(c);
+  return isHfSpace(c.codePointAt(0)!);
 }
 
-function isControl(c: string): boolean {
-  return c !== '\t' && c !== '\n' && c !== '\r' && OTHER.test(c);
+function dropNonspacing(s: string): string {
+  let out = '';
+  for (const c of s) if (!isHfNonspacingMark(c.codePointAt(0)!)) out += c;
+  return out;
 }
 
-/** CJK ideograph blocks that BERT surrounds with spaces (the ranges BERT's original tokenizer uses). */
+/** CJK ideograph blocks that BERT surrounds with spaces, exactly as HF tokenizers lists them. */
 export function isChineseChar(cp: number): boolean {
   return (
     (cp >= 0x4e00 && cp <= 0x9fff) ||
@@ -26,7 +28,7 @@ export function isChineseChar(cp: number): boolean {
     (cp >= 0x20000 && cp <= 0x2a6df) ||
     (cp >= 0x2a700 && cp <= 0x2b73f) ||
     (cp >= 0x2b740 && cp <= 0x2b81f) ||
-    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0x2b920 && cp <= 0x2ceaf) || // sic: HF tokenizers starts this block at 0x2B920, not 0x2B820
     (cp >= 0xf900 && cp <= 0xfaff) ||
     (cp >= 0x2f800 && cp <= 0x2fa1f)
   );
@@ -48,14 +50,171 @@ export class BertNormalizer implements Normalizer {
     let s = a;
     if (o.cleanText) {
       s = mapChars(s, (c) => {
-        if (c === '\0' || c === '\ufffd' || isControl(c)) return '';
-        return isWhitespace(c) ? ' ' : c;
+        const cp = c.codePointAt(0)!;
+        if (isHfControl(cp)) return '';
+        return isHfSpace(cp) ? ' ' : c;
       });
     }
     if (o.handleChineseChars) s = mapChars(s, (c) => (isChineseChar(c.codePointAt(0)!) ? ` ${c} ` : c));
-    if (o.stripAccents ?? o.lowercase) s = mapChars(s, (c) => c.normalize('NFD').replace(NONSPACING_MARK, ''));
-    if (o.lowercase) s = mapChars(s, (c) => c.toLowerCase());
+    if (o.stripAccents ?? o.lowercase) s = mapChars(s, (c) => (c.charCodeAt(0) < 0xc0 ? c : dropNonspacing(c.normalize('NFD'))));
+    if (o.lowercase) s = mapChars(s, hfLowercase);
     return s;
+  }
+}
+
+export class Lowercase implements Normalizer {
+  normalize(a: Aligned): Aligned {
+    return mapChars(a, hfLowercase);
+  }
+}
+
+export class StripAccents implements Normalizer {
+  normalize(a: Aligned): Aligned {
+    return mapChars(a, (c) => (isHfCombiningMark(c.codePointAt(0)!) ? '' : c));
+  }
+}
+
+type Form = 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
+
+/** Unicode normalization forms. Works per cluster (a starter and the marks after it), which is where
+ *  normalization can combine characters, so alignment stays local and strings already in form cost one check. */
+export class UnicodeNormalizer implements Normalizer {
+  constructor(readonly form: Form) {}
+
+  normalize(a: Aligned): Aligned {
+    const whole = a.chars.join('');
+    if (whole.normalize(this.form) === whole) return a;
+    const out: Aligned = { chars: [], starts: [], ends: [] };
+    const decomposes = this.form === 'NFC' || this.form === 'NFD' ? hfDecomposesCanonical : hfDecomposesCompat;
+    // A char that this engine's Unicode would decompose but HF's older tables do not is left as it is, alone.
+    const frozen = (c: string) => !decomposes(c.codePointAt(0)!) && c.normalize(this.form) !== c;
+    let i = 0;
+    while (i < a.chars.length) {
+      if (frozen(a.chars[i])) {
+        out.chars.push(a.chars[i]);
+        out.starts.push(a.starts[i]);
+        out.ends.push(a.ends[i]);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < a.chars.length && !isStarter(a.chars[j]) && !frozen(a.chars[j])) j++;
+      this.cluster(a, i, j, out);
+      i = j;
+    }
+    return out;
+  }
+
+  // HF's alignment rule, reproduced: every output char carries a "change" (a decomposition's extra pieces +1, a
+  // composition of n chars -(n-1)); walking the output in order, a char with change <= 0 takes the range of the
+  // next source char and consumes 1 - change of them, a char with change > 0 shares the range of the last consumed
+  // one. Canonical reordering moves pieces with their changes; alignment stays positional.
+  private cluster(a: Aligned, i: number, j: number, out: Aligned): void {
+    const src = a.chars.slice(i, j);
+    const decompForm = this.form === 'NFC' || this.form === 'NFD' ? 'NFD' : 'NFKD';
+    const pieces: Array<{ c: string; change: number }> = [];
+    for (const ch of src) [...ch.normalize(decompForm)].forEach((c, k) => pieces.push({ c, change: k === 0 ? 0 : 1 }));
+    const taken = new Array<boolean>(pieces.length).fill(false);
+    let seq = [...src.join('').normalize(decompForm)].map((c) => {
+      const k = pieces.findIndex((p, x) => !taken[x] && p.c === c);
+      if (k < 0) return { c, change: 1 };
+      taken[k] = true;
+      return { c, change: pieces[k].change };
+    });
+    if (this.form === 'NFC' || this.form === 'NFKC') {
+      const used = new Array<boolean>(seq.length).fill(false);
+      seq = [...src.join('').normalize(this.form)].map((o) => {
+        let change = 0;
+        let count = 0;
+        for (const part of o.normalize('NFD')) {
+          const k = seq.findIndex((p, x) => !used[x] && p.c === part);
+          if (k < 0) continue;
+          used[k] = true;
+          change += seq[k].change;
+          count++;
+        }
+        return { c: o, change: change - Math.max(0, count - 1) };
+      });
+    }
+    let p = 0;
+    for (const { c, change } of seq) {
+      let g: number;
+      if (change > 0) {
+        g = i + p - 1;
+      } else {
+        g = i + p;
+        p += 1 - change;
+      }
+      out.chars.push(c);
+      out.starts.push(g >= 0 ? a.starts[Math.min(g, a.chars.length - 1)] : 0);
+      out.ends.push(g >= 0 ? a.ends[Math.min(g, a.chars.length - 1)] : 0);
+    }
+  }
+}
+
+const STARTER_CACHE = new Map<string, boolean>();
+/** Canonical combining class 0 (approximated by: not a mark), and not a Hangul vowel or trailing jamo. */
+function isStarter(c: string): boolean {
+  let v = STARTER_CACHE.get(c);
+  if (v === undefined) {
+    const cp = c.codePointAt(0)!;
+    v = !/^\p{M}$/u.test(c) && !(cp >= 0x1161 && cp <= 0x11ff) && !(cp >= 0xd7b0 && cp <= 0xd7ff) && c !== '\u200d';
+    if (STARTER_CACHE.size < 10000) STARTER_CACHE.set(c, v);
+  }
+  return v;
+}
+
+/** Replace(pattern, content): each match becomes `content`, aligned as HF does to the match's last char. */
+export class Replace implements Normalizer {
+  private readonly re: RegExp;
+  constructor(pattern: { String?: string; Regex?: string }, readonly content: string) {
+    if (pattern.String !== undefined) this.re = new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
+    else if (pattern.Regex !== undefined) this.re = new RegExp(pattern.Regex, 'gu');
+    else throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
+  }
+
+  normalize(a: Aligned): Aligned {
+    const text = a.chars.join('');
+    this.re.lastIndex = 0;
+    if (!this.re.test(text)) return a;
+    // char index of each UTF-16 position
+    const charAt: number[] = [];
+    a.chars.forEach((c, i) => {
+      for (let u = 0; u < c.length; u++) charAt.push(i);
+    });
+    charAt.push(a.chars.length);
+    const out: Aligned = { chars: [], starts: [], ends: [] };
+    let ci = 0;
+    this.re.lastIndex = 0;
+    for (const m of text.matchAll(this.re)) {
+      const b = charAt[m.index];
+      const e = charAt[m.index + m[0].length];
+      for (; ci < b; ci++) {
+        out.chars.push(a.chars[ci]);
+        out.starts.push(a.starts[ci]);
+        out.ends.push(a.ends[ci]);
+      }
+      const anchor = e > b ? e - 1 : Math.max(0, b - 1);
+      for (const c of this.content) {
+        out.chars.push(c);
+        out.starts.push(a.starts[anchor] ?? 0);
+        out.ends.push(a.ends[anchor] ?? 0);
+      }
+      ci = e;
+    }
+    for (; ci < a.chars.length; ci++) {
+      out.chars.push(a.chars[ci]);
+      out.starts.push(a.starts[ci]);
+      out.ends.push(a.ends[ci]);
+    }
+    return out;
+  }
+}
+
+export class SequenceNormalizer implements Normalizer {
+  constructor(readonly steps: Normalizer[]) {}
+  normalize(a: Aligned): Aligned {
+    return this.steps.reduce((s, n) => n.normalize(s), a);
   }
 }
 
@@ -69,6 +228,19 @@ export function normalizerFromJson(j: Record<string, unknown> | null): Normalize
         stripAccents: typeof j.strip_accents === 'boolean' ? j.strip_accents : null,
         lowercase: j.lowercase !== false,
       });
+    case 'Lowercase':
+      return new Lowercase();
+    case 'StripAccents':
+      return new StripAccents();
+    case 'NFC':
+    case 'NFD':
+    case 'NFKC':
+    case 'NFKD':
+      return new UnicodeNormalizer(j.type);
+    case 'Replace':
+      return new Replace(j.pattern as { String?: string; Regex?: string }, String(j.content ?? ''));
+    case 'Sequence':
+      return new SequenceNormalizer((j.normalizers as Array<Record<string, unknown>>).map((n) => normalizerFromJson(n)!));
     default:
       throw new BertrtError(`tokenizer.json: normalizer type "${String(j.type)}" is not supported`, 'E_UNSUPPORTED');
   }

@@ -14,20 +14,45 @@ export interface Encoding {
   typeIds: Int32Array;
   attentionMask: Int32Array;
   specialTokensMask: Int32Array;
-  /** [start, end) in UTF-16 code units of the original string; [0, 0] for special tokens */
+  /** [start, end) into the original string (UTF-16 code units by default, see EncodeOptions.offsets); [0, 0] for
+   *  special tokens and padding */
   offsets: Array<[number, number]>;
   /** index of the word each token came from (per sequence), null for special tokens */
   wordIds: Array<number | null>;
   /** which input each token belongs to: 0 (first text), 1 (pair), null for special tokens */
   sequenceIds: Array<number | null>;
   tokens: string[];
+  /** the windows that truncation cut off (with `stride` tokens of overlap), each a complete encoding */
+  overflowing: Encoding[];
+}
+
+export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
+
+export interface TruncationOptions {
+  /** longest output in tokens, special tokens included */
+  maxLength: number;
+  /** tokens repeated between consecutive overflowing windows (default 0) */
+  stride?: number;
+  strategy?: TruncationStrategy;
+  /** cut from the right (default) or from the left */
+  direction?: 'right' | 'left';
 }
 
 export interface EncodeOptions {
-  /** Longest output in tokens, special tokens included. Longer input is cut from the right (the first text's
-   *  end first for pairs, longest-first), the way HF truncation='longest_first' does. */
+  /** Shorthand for truncation { maxLength, strategy: 'longest_first', direction: 'right' }. */
   maxLength?: number;
+  truncation?: TruncationOptions;
   addSpecialTokens?: boolean;
+  /** Offsets in UTF-16 code units (default: what String.prototype.slice takes) or in code points (what HF
+   *  tokenizers reports, e.g. Python's str indices). */
+  offsets?: 'utf16' | 'codepoint';
+}
+
+export interface PaddingOptions {
+  /** pad to this length (default: the longest in the batch) */
+  length?: number;
+  padToMultipleOf?: number;
+  direction?: 'right' | 'left';
 }
 
 interface AddedToken {
@@ -47,7 +72,6 @@ interface Template {
 interface WordTokens {
   tokens: Token[];
   wordIds: number[];
-  special: boolean[];
 }
 
 function parseTemplate(j: Record<string, unknown>): Template {
@@ -96,6 +120,7 @@ export class Tokenizer {
     readonly addedTokens: AddedToken[],
     private readonly decoderPrefix: string,
     private readonly cleanup: boolean,
+    private readonly padding: { token: string; id: number } | null = null,
   ) {
     this.addedByContent = new Map(addedTokens.map((t) => [t.content, t]));
     const escaped = [...this.addedByContent.keys()]
@@ -139,6 +164,7 @@ export class Tokenizer {
       ? parseTemplate(pp)
       : { single: [{ sequence: 0 as const, typeId: 0 }], pair: [{ sequence: 0 as const, typeId: 0 }, { sequence: 1 as const, typeId: 1 }], specialIds: new Map() };
     const dec = (j.decoder as Record<string, unknown> | null) ?? { prefix: '##', cleanup: true };
+    const pad = j.padding as { pad_token?: string; pad_id?: number } | null;
     return new Tokenizer(
       wp,
       normalizerFromJson(j.normalizer as Record<string, unknown> | null),
@@ -147,6 +173,7 @@ export class Tokenizer {
       added,
       String(dec.prefix ?? '##'),
       dec.cleanup !== false,
+      pad && typeof pad.pad_token === 'string' && typeof pad.pad_id === 'number' ? { token: pad.pad_token, id: pad.pad_id } : null,
     );
   }
 
@@ -156,7 +183,12 @@ export class Tokenizer {
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     const vocab = new Map<string, number>();
     lines.forEach((l, i) => vocab.set(l.replace(/\r$/, ''), i));
-    const tok = (k: string, d: string) => String(cfg[k] ?? d);
+    const tok = (k: string, d: string) => {
+      const v = cfg[k];
+      // tokenizer_config.json may hold a token as a string or as an AddedToken object { content, ... }
+      if (v && typeof v === 'object' && 'content' in v) return String((v as { content: unknown }).content);
+      return typeof v === 'string' ? v : d;
+    };
     const unk = tok('unk_token', '[UNK]');
     const cls = tok('cls_token', '[CLS]');
     const sep = tok('sep_token', '[SEP]');
@@ -188,7 +220,7 @@ export class Tokenizer {
   }
 
   private tokenizeText(text: string): WordTokens {
-    const out: WordTokens = { tokens: [], wordIds: [], special: [] };
+    const out: WordTokens = { tokens: [], wordIds: [] };
     let word = 0;
     const runPlain = (begin: number, end: number) => {
       if (end <= begin) return;
@@ -201,10 +233,7 @@ export class Tokenizer {
       for (const w of this.preTokenizer.split(a)) {
         const before = out.tokens.length;
         this.model.tokenize(w, out.tokens);
-        for (let i = before; i < out.tokens.length; i++) {
-          out.wordIds.push(word);
-          out.special.push(false);
-        }
+        for (let i = before; i < out.tokens.length; i++) out.wordIds.push(word);
         word++;
       }
     };
@@ -216,7 +245,6 @@ export class Tokenizer {
         const t = this.addedByContent.get(m[0])!;
         out.tokens.push({ id: t.id, start: m.index, end: m.index + m[0].length });
         out.wordIds.push(word++);
-        out.special.push(false);
         last = m.index + m[0].length;
       }
     }
@@ -230,25 +258,124 @@ export class Tokenizer {
       throw invalidArgument(`encode: pair must be a string, got ${typeof pair}`);
     }
     const addSpecial = options.addSpecialTokens !== false;
-    const seqs = [this.tokenizeText(text)];
-    if (typeof pair === 'string') seqs.push(this.tokenizeText(pair));
-    if (options.maxLength !== undefined) {
-      if (!Number.isInteger(options.maxLength) || options.maxLength < 0) throw invalidArgument('encode: maxLength must be a non-negative integer');
-      const budget = options.maxLength - (addSpecial ? this.numSpecialTokens(seqs.length === 2) : 0);
-      if (budget < 0) throw invalidArgument(`encode: maxLength ${options.maxLength} leaves no room for the special tokens`);
-      truncateLongestFirst(seqs, budget);
+    const hasPair = typeof pair === 'string';
+    const a = this.tokenizeText(text);
+    const b = hasPair ? this.tokenizeText(pair) : null;
+    const t = options.truncation ?? (options.maxLength !== undefined ? { maxLength: options.maxLength } : null);
+    let parts: [Window[], Window[] | null] = [[whole(a)], b ? [whole(b)] : null];
+    if (t) parts = this.truncate(a, b, t, addSpecial);
+    const unit = options.offsets ?? 'utf16';
+    if (unit !== 'utf16' && unit !== 'codepoint') throw invalidArgument(`encode: offsets must be 'utf16' or 'codepoint'`);
+    const conv = unit === 'codepoint' ? [codePointIndex(text), hasPair ? codePointIndex(pair) : null] : [null, null];
+    const build = (wa: Window, wb: Window | null) => this.assemble(wa, wb, addSpecial, conv[0], conv[1]);
+    // Overflowing windows combine as HF's Encoding::merge_with does: each first-sequence window with the second
+    // sequence and its windows, then the first sequence with the second's windows.
+    const [wa, wb] = parts;
+    const main = build(wa[0], wb ? wb[0] : null);
+    for (const ao of wa.slice(1)) {
+      main.overflowing.push(build(ao, wb ? wb[0] : null));
+      if (wb) for (const bo of wb.slice(1)) main.overflowing.push(build(ao, bo));
     }
-    return this.assemble(seqs, addSpecial);
+    if (wb) for (const bo of wb.slice(1)) main.overflowing.push(build(wa[0], bo));
+    return main;
   }
 
-  private assemble(seqs: WordTokens[], addSpecial: boolean): Encoding {
+  /** Encodes many texts (or [text, pair] tuples); with `padding`, pads them to one length for a dense batch. */
+  encodeBatch(inputs: Array<string | [string, string]>, options: EncodeOptions & { padding?: PaddingOptions } = {}): Encoding[] {
+    if (!Array.isArray(inputs)) throw invalidArgument('encodeBatch: inputs must be an array');
+    const out = inputs.map((x) => (Array.isArray(x) ? this.encode(x[0], x[1], options) : this.encode(x, null, options)));
+    if (options.padding) this.pad(out, options.padding);
+    return out;
+  }
+
+  /** Pads encodings in place with the pad token (attention mask 0, special-tokens mask 1, offsets [0, 0]). */
+  pad(encodings: Encoding[], options: PaddingOptions = {}): void {
+    let len = options.length ?? Math.max(0, ...encodings.map((e) => e.ids.length));
+    const m = options.padToMultipleOf;
+    if (m !== undefined) {
+      if (!Number.isInteger(m) || m <= 0) throw invalidArgument('padToMultipleOf must be a positive integer');
+      len = Math.ceil(len / m) * m;
+    }
+    const left = options.direction === 'left';
+    for (const e of encodings) {
+      const n = len - e.ids.length;
+      if (n <= 0) continue;
+      const padI32 = (arr: Int32Array, v: number) => {
+        const r = new Int32Array(len).fill(v);
+        r.set(arr, left ? n : 0);
+        return r;
+      };
+      e.ids = padI32(e.ids, this.padId);
+      e.typeIds = padI32(e.typeIds, 0);
+      e.attentionMask = padI32(e.attentionMask, 0);
+      e.specialTokensMask = padI32(e.specialTokensMask, 1);
+      const fill = <T>(arr: T[], v: T): T[] => (left ? [...Array<T>(n).fill(v), ...arr] : [...arr, ...Array<T>(n).fill(v)]);
+      e.offsets = fill(e.offsets, [0, 0] as [number, number]);
+      e.wordIds = fill(e.wordIds, null);
+      e.sequenceIds = fill(e.sequenceIds, null);
+      e.tokens = fill(e.tokens, this.padToken);
+    }
+  }
+
+  private get padToken(): string {
+    return this.padding?.token ?? '[PAD]';
+  }
+
+  private get padId(): number {
+    return this.padding?.id ?? this.model.tokenToId(this.padToken) ?? 0;
+  }
+
+  // HF's truncate_encodings: the token budget (max length less the special tokens) split between the sequences,
+  // each cut into its kept window plus overflowing windows.
+  private truncate(a: WordTokens, b: WordTokens | null, t: TruncationOptions, addSpecial: boolean): [Window[], Window[] | null] {
+    const stride = t.stride ?? 0;
+    const strategy = t.strategy ?? 'longest_first';
+    const dir = t.direction ?? 'right';
+    if (!Number.isInteger(t.maxLength) || t.maxLength < 0) throw invalidArgument('truncation: maxLength must be a non-negative integer');
+    if (!Number.isInteger(stride) || stride < 0) throw invalidArgument('truncation: stride must be a non-negative integer');
+    if (!['longest_first', 'only_first', 'only_second'].includes(strategy)) throw invalidArgument(`truncation: unknown strategy "${strategy}"`);
+    if (dir !== 'right' && dir !== 'left') throw invalidArgument(`truncation: direction must be 'right' or 'left'`);
+    const special = addSpecial ? this.numSpecialTokens(b !== null) : 0;
+    if (t.maxLength < special) throw invalidArgument(`truncation: maxLength ${t.maxLength} leaves no room for the ${special} special tokens`);
+    const max = t.maxLength - special;
+    const n1 = a.tokens.length;
+    const n2 = b ? b.tokens.length : 0;
+    const cut = (w: WordTokens, keep: number) => windows(w, keep, stride, dir);
+    if (n1 + n2 <= max) return [[whole(a)], b ? [whole(b)] : null];
+    if (strategy === 'longest_first') {
+      if (!b) return [cut(a, max), null];
+      let [s, l] = n1 <= n2 ? [n1, n2] : [n2, n1];
+      if (s > max) l = s;
+      else l = Math.max(s, max - s);
+      if (s + l > max) {
+        s = Math.floor(max / 2);
+        l = s + (max % 2);
+      }
+      const [k1, k2] = n1 <= n2 ? [s, l] : [l, s];
+      return [cut(a, k1), cut(b, k2)];
+    }
+    const target = strategy === 'only_first' ? a : b;
+    if (!target) throw invalidArgument('truncation: only_second needs a pair');
+    const remove = n1 + n2 - max;
+    if (target.tokens.length <= remove) {
+      throw invalidArgument(`truncation: the ${strategy === 'only_first' ? 'first' : 'second'} sequence is too short to remove ${remove} tokens (${strategy})`);
+    }
+    const keep = target.tokens.length - remove;
+    return strategy === 'only_first' ? [cut(a, keep), b ? [whole(b)] : null] : [[whole(a)], cut(b!, keep)];
+  }
+
+  private assemble(wa: Window, wb: Window | null, addSpecial: boolean, cpa: Int32Array | null, cpb: Int32Array | null): Encoding {
     const layout: TemplatePiece[] = addSpecial
-      ? seqs.length === 2
+      ? wb
         ? this.template.pair
         : this.template.single
-      : seqs.map((_, i) => ({ sequence: i as 0 | 1, typeId: i }));
+      : wb
+        ? [{ sequence: 0, typeId: 0 }, { sequence: 1, typeId: 1 }]
+        : [{ sequence: 0, typeId: 0 }];
+    const seqs = [wa, wb];
+    const conv = [cpa, cpb];
     let n = 0;
-    for (const p of layout) n += 'special' in p ? 1 : seqs[p.sequence].tokens.length;
+    for (const p of layout) n += 'special' in p ? 1 : seqs[p.sequence]!.tokens.length;
     const e: Encoding = {
       ids: new Int32Array(n),
       typeIds: new Int32Array(n),
@@ -258,6 +385,7 @@ export class Tokenizer {
       wordIds: [],
       sequenceIds: [],
       tokens: [],
+      overflowing: [],
     };
     let k = 0;
     for (const p of layout) {
@@ -274,12 +402,13 @@ export class Tokenizer {
         k++;
         continue;
       }
-      const s = seqs[p.sequence];
+      const s = seqs[p.sequence]!;
+      const cp = conv[p.sequence];
       for (let i = 0; i < s.tokens.length; i++, k++) {
         const t = s.tokens[i];
         e.ids[k] = t.id;
         e.typeIds[k] = p.typeId;
-        e.offsets.push([t.start, t.end]);
+        e.offsets.push(cp ? [cp[t.start], cp[t.end]] : [t.start, t.end]);
         e.wordIds.push(s.wordIds[i]);
         e.sequenceIds.push(p.sequence);
         e.tokens.push(this.model.idToTokenString(t.id) ?? '');
@@ -288,35 +417,78 @@ export class Tokenizer {
     return e;
   }
 
+  /** The WordPiece decoder: continuation pieces glued to the previous token, others after a space, and HF's
+   *  cleanup (no space before . , ! ? and English contractions) applied token by token as HF applies it. */
   decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
     const skip = options.skipSpecialTokens !== false;
     let out = '';
+    let first = true;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (skip && this.specialIdSet.has(id)) continue;
       const t = this.model.idToTokenString(id);
       if (t === undefined) throw invalidArgument(`decode: id ${id} is not in the vocabulary`);
-      if (t.startsWith(this.decoderPrefix)) out += t.slice(this.decoderPrefix.length);
-      else out += (out.length ? ' ' : '') + t;
+      let piece = t;
+      if (!first) piece = t.startsWith(this.decoderPrefix) ? t.slice(this.decoderPrefix.length) : ' ' + t;
+      first = false;
+      out += this.cleanup ? cleanupSpaces(piece) : piece;
     }
-    return this.cleanup ? cleanupSpaces(out) : out;
+    return out;
   }
 }
 
-/** HF's truncation 'longest_first': remove one token at a time from whichever sequence is longer. */
-function truncateLongestFirst(seqs: WordTokens[], budget: number): void {
-  const lens = seqs.map((s) => s.tokens.length);
-  let total = lens.reduce((a, b) => a + b, 0);
-  while (total > budget) {
-    const i = lens.length === 2 && lens[1] > lens[0] ? 1 : 0;
-    lens[i]--;
-    total--;
+interface Window {
+  tokens: Token[];
+  wordIds: number[];
+}
+
+function whole(w: WordTokens): Window {
+  return { tokens: w.tokens, wordIds: w.wordIds };
+}
+
+/** HF's Encoding::truncate: the kept window of `keep` tokens, then the overflowing windows, stepping by
+ *  keep - stride, from the right end (direction 'right' keeps the start) or from the left. */
+function windows(w: WordTokens, keep: number, stride: number, dir: 'right' | 'left'): Window[] {
+  const n = w.tokens.length;
+  if (keep >= n) return [whole(w)];
+  if (keep === 0) return [{ tokens: [], wordIds: [] }, whole(w)];
+  if (stride >= keep) throw invalidArgument(`truncation: stride ${stride} must be smaller than the ${keep} tokens kept per window`);
+  const step = keep - stride;
+  const ranges: Array<[number, number]> = [];
+  if (dir === 'right') {
+    for (let start = 0; start < n; start += step) {
+      const stop = Math.min(start + keep, n);
+      ranges.push([start, stop]);
+      if (stop === n) break;
+    }
+  } else {
+    for (let last = n - 1; last >= 0; last -= step) {
+      const stop = last + 1;
+      const start = Math.max(0, stop - keep);
+      ranges.push([start, stop]);
+      if (start === 0) break;
+    }
   }
-  seqs.forEach((s, i) => {
-    s.tokens.length = lens[i];
-    s.wordIds.length = lens[i];
-    s.special.length = lens[i];
-  });
+  return ranges.map(([s, e]) => ({ tokens: w.tokens.slice(s, e), wordIds: w.wordIds.slice(s, e) }));
+}
+
+/** UTF-16 index -> code point index, for one string (length + 1 entries). */
+function codePointIndex(s: string): Int32Array {
+  const m = new Int32Array(s.length + 1);
+  let cp = 0;
+  for (let i = 0; i < s.length; i++) {
+    m[i] = cp;
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        m[++i] = cp;
+      }
+    }
+    cp++;
+  }
+  m[s.length] = cp;
+  return m;
 }
 
 /** The WordPiece decoder's cleanup: no space before punctuation and English contractions. */
@@ -329,6 +501,7 @@ function cleanupSpaces(s: string): string {
     .replace(/ ' /g, "'")
     .replace(/ n't/g, "n't")
     .replace(/ 'm/g, "'m")
+    .replace(/ do not/g, " don't")
     .replace(/ 's/g, "'s")
     .replace(/ 've/g, "'ve")
     .replace(/ 're/g, "'re");
