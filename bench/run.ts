@@ -4,15 +4,15 @@
 //   3. the real-length workload: 1,200 real sentences in batches of 32; the peer pads each batch to its longest
 //      text (as transformers.js does), bertrt packs them
 //   4. event-loop delay p99 while each engine is saturated
-// Writes bench/results/cpu-fp32.{md,json,svg}. Options: --quick (fewer rounds), --no-peer.
+// Measures the compiled package (dist/). Writes bench/results/cpu-fp32.{md,json,svg}. Options: --quick, --no-peer.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Embedder, Encoder, info, pack } from '../lib';
-import { fp32Peak, median, microbenchModel, percentile, timeAsync } from '../lib/bench';
-import { l2normalize, pool } from '../lib/heads/pooling';
-import { native } from '../lib/native';
+import { Embedder, Encoder, info, pack } from '../dist';
+import { fp32Peak, median, microbenchModel, percentile, timeAsync } from '../dist/bench';
+import { l2normalize, pool } from '../dist/heads/pooling';
+import { native } from '../dist/native';
 
 const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'models', 'all-MiniLM-L6-v2');

@@ -53,7 +53,7 @@ export class Embedder {
     });
     const normalize = options.normalize ?? true;
     const maxLength = this.maxSeqLength;
-    const encodings = texts.map((t) => this.tokenizer.encode(t, null, { maxLength }));
+    const encodings = texts.map((t) => this.tokenizer.encode(t, null, { maxLength, returnOverflowing: false }));
     const out: Float32Array[] = new Array(texts.length);
     const dim = this.dimension;
     const withTypes = this.encoder.config.typeVocabSize > 0;

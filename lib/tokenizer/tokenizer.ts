@@ -7,6 +7,7 @@ import { readJson } from '../model/config';
 import { alignedFrom } from './aligned';
 import { BertNormalizer, type Normalizer, normalizerFromJson } from './normalizer';
 import { BertPreTokenizer, type PreTokenizer, preTokenizerFromJson } from './pretokenizer';
+import { FastBert } from './fast-bert';
 import { type Token, WordPiece } from './wordpiece';
 
 export interface Encoding {
@@ -46,6 +47,14 @@ export interface EncodeOptions {
   /** Offsets in UTF-16 code units (default: what String.prototype.slice takes) or in code points (what HF
    *  tokenizers reports, e.g. Python's str indices). */
   offsets?: 'utf16' | 'codepoint';
+  /** Fill `overflowing` with the windows truncation cuts off (default true, as HF does). With false, a single
+   *  text truncated from the right stops being tokenized once the limit is reached. */
+  returnOverflowing?: boolean;
+}
+
+export interface TokenizerOptions {
+  /** Use the single-pass path for BertNormalizer + BertPreTokenizer (default true; same output, faster). */
+  singlePass?: boolean;
 }
 
 export interface PaddingOptions {
@@ -111,6 +120,8 @@ export class Tokenizer {
   private readonly addedRegex: RegExp | null;
   private readonly addedByContent: Map<string, AddedToken>;
   private readonly specialIdSet: Set<number>;
+  /** the single-pass path, when the normalizer and pre-tokenizer are BERT's own (see fast-bert.ts) */
+  private readonly fast: FastBert | null;
 
   private constructor(
     readonly model: WordPiece,
@@ -121,6 +132,7 @@ export class Tokenizer {
     private readonly decoderPrefix: string,
     private readonly cleanup: boolean,
     private readonly padding: { token: string; id: number } | null = null,
+    options: TokenizerOptions = {},
   ) {
     this.addedByContent = new Map(addedTokens.map((t) => [t.content, t]));
     const escaped = [...this.addedByContent.keys()]
@@ -128,21 +140,25 @@ export class Tokenizer {
       .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     this.addedRegex = escaped.length ? new RegExp(escaped.join('|'), 'gu') : null;
     this.specialIdSet = new Set(addedTokens.filter((t) => t.special).map((t) => t.id));
+    this.fast =
+      options.singlePass !== false && normalizer instanceof BertNormalizer && normalizer.options.cleanText && preTokenizer instanceof BertPreTokenizer
+        ? new FastBert(normalizer.options, model)
+        : null;
     for (const id of template.specialIds.values()) this.specialIdSet.add(id);
   }
 
   /** tokenizer.json if the directory has one, else vocab.txt with tokenizer_config.json. */
-  static fromDir(dir: string): Tokenizer {
+  static fromDir(dir: string, options: TokenizerOptions = {}): Tokenizer {
     const tj = path.join(dir, 'tokenizer.json');
-    if (fs.existsSync(tj)) return Tokenizer.fromJSON(readJson(tj));
+    if (fs.existsSync(tj)) return Tokenizer.fromJSON(readJson(tj), options);
     const vocab = path.join(dir, 'vocab.txt');
     if (!fs.existsSync(vocab)) throw new BertrtError(`${dir} has neither tokenizer.json nor vocab.txt`, 'E_MODEL_NOT_FOUND');
     const cfgFile = path.join(dir, 'tokenizer_config.json');
     const cfg = fs.existsSync(cfgFile) ? readJson(cfgFile) : {};
-    return Tokenizer.fromVocab(fs.readFileSync(vocab, 'utf8'), cfg);
+    return Tokenizer.fromVocab(fs.readFileSync(vocab, 'utf8'), cfg, options);
   }
 
-  static fromJSON(j: Record<string, unknown>): Tokenizer {
+  static fromJSON(j: Record<string, unknown>, options: TokenizerOptions = {}): Tokenizer {
     const m = j.model as Record<string, unknown>;
     if (!m || m.type !== 'WordPiece') {
       throw new BertrtError(`tokenizer.json: model type "${String(m?.type)}" is not supported (WordPiece only)`, 'E_UNSUPPORTED');
@@ -174,11 +190,12 @@ export class Tokenizer {
       String(dec.prefix ?? '##'),
       dec.cleanup !== false,
       pad && typeof pad.pad_token === 'string' && typeof pad.pad_id === 'number' ? { token: pad.pad_token, id: pad.pad_id } : null,
+      options,
     );
   }
 
   /** The classic BERT files: one token per line in vocab.txt, options from tokenizer_config.json. */
-  static fromVocab(vocabText: string, cfg: Record<string, unknown>): Tokenizer {
+  static fromVocab(vocabText: string, cfg: Record<string, unknown>, options: TokenizerOptions = {}): Tokenizer {
     const lines = vocabText.split('\n');
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     const vocab = new Map<string, number>();
@@ -203,7 +220,7 @@ export class Tokenizer {
     });
     const template = parseTemplate({ type: 'BertProcessing', sep: [sep, vocab.get(sep)], cls: [cls, vocab.get(cls)] });
     const wp = new WordPiece(vocab, { unkToken: unk, continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
-    return new Tokenizer(wp, normalizer, new BertPreTokenizer(), template, added, '##', true);
+    return new Tokenizer(wp, normalizer, new BertPreTokenizer(), template, added, '##', true, null, options);
   }
 
   get vocabSize(): number {
@@ -219,11 +236,16 @@ export class Tokenizer {
     return (pair ? this.template.pair : this.template.single).filter((p) => 'special' in p).length;
   }
 
-  private tokenizeText(text: string): WordTokens {
+  /** Tokens of one text; with `limit`, stops (on the single-pass path) once that many tokens exist. */
+  private tokenizeText(text: string, limit = Infinity): WordTokens {
     const out: WordTokens = { tokens: [], wordIds: [] };
     let word = 0;
     const runPlain = (begin: number, end: number) => {
       if (end <= begin) return;
+      if (this.fast) {
+        word = this.fast.run(text, begin, end, out.tokens, out.wordIds, word, limit);
+        return;
+      }
       let a = alignedFrom(text.slice(begin, end));
       if (begin > 0) {
         a.starts = a.starts.map((s) => s + begin);
@@ -241,6 +263,7 @@ export class Tokenizer {
     if (this.addedRegex) {
       this.addedRegex.lastIndex = 0;
       for (const m of text.matchAll(this.addedRegex)) {
+        if (out.tokens.length >= limit) break;
         runPlain(last, m.index);
         const t = this.addedByContent.get(m[0])!;
         out.tokens.push({ id: t.id, start: m.index, end: m.index + m[0].length });
@@ -259,9 +282,11 @@ export class Tokenizer {
     }
     const addSpecial = options.addSpecialTokens !== false;
     const hasPair = typeof pair === 'string';
-    const a = this.tokenizeText(text);
-    const b = hasPair ? this.tokenizeText(pair) : null;
     const t = options.truncation ?? (options.maxLength !== undefined ? { maxLength: options.maxLength } : null);
+    // Without overflow windows, a single text cut from the right needs only its first maxLength tokens.
+    const early = t && !hasPair && options.returnOverflowing === false && (t.direction ?? 'right') === 'right' ? t.maxLength + 1 : Infinity;
+    const a = this.tokenizeText(text, early);
+    const b = hasPair ? this.tokenizeText(pair) : null;
     let parts: [Window[], Window[] | null] = [[whole(a)], b ? [whole(b)] : null];
     if (t) parts = this.truncate(a, b, t, addSpecial);
     const unit = options.offsets ?? 'utf16';
@@ -272,6 +297,7 @@ export class Tokenizer {
     // sequence and its windows, then the first sequence with the second's windows.
     const [wa, wb] = parts;
     const main = build(wa[0], wb ? wb[0] : null);
+    if (options.returnOverflowing === false) return main;
     for (const ao of wa.slice(1)) {
       main.overflowing.push(build(ao, wb ? wb[0] : null));
       if (wb) for (const bo of wb.slice(1)) main.overflowing.push(build(ao, bo));
@@ -381,10 +407,10 @@ export class Tokenizer {
       typeIds: new Int32Array(n),
       attentionMask: new Int32Array(n).fill(1),
       specialTokensMask: new Int32Array(n),
-      offsets: [],
-      wordIds: [],
-      sequenceIds: [],
-      tokens: [],
+      offsets: new Array<[number, number]>(n),
+      wordIds: new Array<number | null>(n),
+      sequenceIds: new Array<number | null>(n),
+      tokens: new Array<string>(n),
       overflowing: [],
     };
     let k = 0;
@@ -395,10 +421,10 @@ export class Tokenizer {
         e.ids[k] = id;
         e.typeIds[k] = p.typeId;
         e.specialTokensMask[k] = 1;
-        e.offsets.push([0, 0]);
-        e.wordIds.push(null);
-        e.sequenceIds.push(null);
-        e.tokens.push(p.special);
+        e.offsets[k] = [0, 0];
+        e.wordIds[k] = null;
+        e.sequenceIds[k] = null;
+        e.tokens[k] = p.special;
         k++;
         continue;
       }
@@ -408,10 +434,10 @@ export class Tokenizer {
         const t = s.tokens[i];
         e.ids[k] = t.id;
         e.typeIds[k] = p.typeId;
-        e.offsets.push(cp ? [cp[t.start], cp[t.end]] : [t.start, t.end]);
-        e.wordIds.push(s.wordIds[i]);
-        e.sequenceIds.push(p.sequence);
-        e.tokens.push(this.model.idToTokenString(t.id) ?? '');
+        e.offsets[k] = cp ? [cp[t.start], cp[t.end]] : [t.start, t.end];
+        e.wordIds[k] = s.wordIds[i];
+        e.sequenceIds[k] = p.sequence;
+        e.tokens[k] = this.model.idToTokenString(t.id) ?? '';
       }
     }
     return e;

@@ -72,6 +72,32 @@ export class WordPiece {
     return Int32Array.from(out);
   }
 
+  /** WordPiece over a word given as a string; starts/ends give each UTF-16 unit's original range. */
+  tokenizeString(word: string, starts: number[], ends: number[], out: Token[]): void {
+    if (word.length > 2 * this.options.maxInputCharsPerWord) {
+      // more code points than the limit whatever its surrogates: the unknown token, without looking further
+      out.push({ id: this.unkId, start: starts[0], end: ends[word.length - 1] });
+      return;
+    }
+    let p = this.cache.get(word);
+    if (!p) {
+      p = this.pieces([...word]);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(word, p);
+    }
+    // pieces are in code points; convert to UTF-16 positions of the word when it holds surrogate pairs
+    let units: number[] | null = null;
+    if (word.length !== p[p.length - 1] && /[\ud800-\udbff]/.test(word)) {
+      units = [0];
+      for (const c of word) units.push(units[units.length - 1] + c.length);
+    }
+    for (let i = 0; i < p.length; i += 3) {
+      const b = units ? units[p[i + 1]] : p[i + 1];
+      const e = units ? units[p[i + 2]] : p[i + 2];
+      out.push({ id: p[i], start: starts[b], end: ends[e - 1] });
+    }
+  }
+
   tokenize(word: Aligned, out: Token[]): void {
     const key = word.chars.join('');
     let p = this.cache.get(key);
