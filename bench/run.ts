@@ -10,14 +10,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Embedder, Encoder, info, pack } from '../dist';
-import { fp32Peak, median, microbenchModel, percentile, timeAsync } from '../dist/bench';
+import { fp32Peak, median, microbenchInt8, microbenchModel, timeAsync } from '../dist/bench';
 import { l2normalize, pool } from '../dist/heads/pooling';
 import { native } from '../dist/native';
 
 const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'models', 'all-MiniLM-L6-v2');
-const onnxPath = path.join(root, 'bench', '.cache', 'all-MiniLM-L6-v2.onnx');
+const precision = process.argv.includes('--int8') ? 'int8' : 'fp32';
+// The INT8 peer: onnxruntime.quantization.quantize_dynamic of the same export (per-channel s8 weights, dynamic
+// u8 activations), made by `python tools/export_onnx.py --int8`.
+const onnxPath = path.join(root, 'bench', '.cache', precision === 'int8' ? 'all-MiniLM-L6-v2-int8.onnx' : 'all-MiniLM-L6-v2.onnx');
 const outDir = path.join(root, 'bench', 'results');
+const tag = `cpu-${precision}`;
 const quick = process.argv.includes('--quick');
 const noPeer = process.argv.includes('--no-peer');
 const THREADS = os.availableParallelism?.() ?? os.cpus().length;
@@ -72,18 +76,19 @@ function peerFeeds(ort: OrtModule, ids: Int32Array, mask: Int32Array, batch: num
 async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const sys = info();
-  const encoder = await Encoder.load(modelDir, { threads: THREADS });
-  const embedder = await Embedder.load(modelDir, { threads: THREADS });
+  const encoder = await Encoder.load(modelDir, { threads: THREADS, precision });
+  const embedder = await Embedder.load(modelDir, { threads: THREADS, precision });
   const peer = await loadPeer();
   const cfg = encoder.config;
   console.log(`machine: ${sys.cpu}, ${sys.physicalCores} cores, ${sys.cpuFlags}; kernels ${sys.isa}; node ${process.version}`);
 
   // 1. microbenchmarks
-  const peak = await fp32Peak();
-  console.log(`FP32 FMA peak: ${peak.gflops.toFixed(1)} GFLOPS (${peak.shape})`);
+  const peak = precision === 'int8' ? await native().microbench({ op: 'peak-int8' }) : await fp32Peak();
+  console.log(`${precision === 'int8' ? 'INT8 VNNI' : 'FP32 FMA'} peak: ${peak.gflops.toFixed(1)} G(FL)OPS (${peak.shape})`);
   const micro = [];
   for (const isa of sys.isas.filter((i) => i !== 'generic')) {
-    for (const r of await microbenchModel(cfg, 32 * 128, 128, isa, quick ? 0.1 : 0.3)) {
+    const rs = precision === 'int8' ? await microbenchInt8(cfg, 32 * 128, isa, quick ? 0.1 : 0.3) : await microbenchModel(cfg, 32 * 128, 128, isa, quick ? 0.1 : 0.3);
+    for (const r of rs) {
       micro.push(r);
       console.log(`  ${r.isa.padEnd(7)} ${r.op.padEnd(15)} ${r.shape.padEnd(20)} ${(r.seconds * 1e3).toFixed(3).padStart(8)} ms ${r.gflops ? `${r.gflops.toFixed(1)} GFLOPS (${((100 * r.gflops) / peak.gflops).toFixed(0)}% of peak)` : `${r.gbps.toFixed(1)} GB/s`}`);
     }
@@ -184,7 +189,8 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
     software: { node: process.version, bertrt: sys.version, kernels: sys.isa, compiler: sys.compiler, onnxruntimeNode: peer?.version ?? null },
-    model: 'all-MiniLM-L6-v2 (FP32 compute; 6 layers, hidden 384, 12 heads)',
+    model: `all-MiniLM-L6-v2 (${precision === 'int8' ? 'INT8 GEMMs: s8 per-channel weights, u8 per-token activations' : 'FP32 compute'}; 6 layers, hidden 384, 12 heads)`,
+    precision,
     threads: THREADS,
     peak,
     micro,
@@ -192,10 +198,10 @@ async function main(): Promise<void> {
     real,
     eventLoop: { ours: lagOurs, peer: lagPeer },
   };
-  fs.writeFileSync(path.join(outDir, 'cpu-fp32.json'), JSON.stringify(report, null, 2) + '\n');
-  fs.writeFileSync(path.join(outDir, 'cpu-fp32.md'), markdown(report));
-  fs.writeFileSync(path.join(outDir, 'cpu-fp32.svg'), svg(shapes, real));
-  console.log(`wrote ${path.relative(root, outDir)}/cpu-fp32.{md,json,svg}`);
+  fs.writeFileSync(path.join(outDir, `${tag}.json`), JSON.stringify(report, null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, `${tag}.md`), markdown(report));
+  fs.writeFileSync(path.join(outDir, `${tag}.svg`), svg(shapes, real, precision));
+  console.log(`wrote ${path.relative(root, outDir)}/${tag}.{md,json,svg}`);
   encoder.close();
   await embedder.close();
   void native;
@@ -206,6 +212,7 @@ type Report = {
   machine: { cpu: string; physicalCores: number; flags: string; memoryGiB: number; platform: string };
   software: { node: string; bertrt: string; kernels: string; compiler: string; onnxruntimeNode: string | null };
   model: string;
+  precision: string;
   threads: number;
   peak: { gflops: number };
   micro: Array<{ isa: string; op: string; shape: string; seconds: number; gflops: number; gbps: number }>;
@@ -217,14 +224,15 @@ type Report = {
 function markdown(r: Report): string {
   const L: string[] = [];
   const ratio = (a: number | null, b: number | null) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
-  L.push('# bertrt vs onnxruntime-node — CPU, FP32', '');
+  L.push(`# bertrt vs onnxruntime-node — CPU, ${r.precision.toUpperCase()}`, '');
   L.push(`Measured ${r.date.slice(0, 10)} by \`npm run bench\` (bench/run.ts). Regenerate with the same command.`, '');
   L.push(`- Machine: ${r.machine.cpu}, ${r.machine.physicalCores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.platform}; flags: ${r.machine.flags}`);
   L.push(`- Software: Node ${r.software.node}, bertrt ${r.software.bertrt} (${r.software.compiler}, kernels: ${r.software.kernels}), onnxruntime-node ${r.software.onnxruntimeNode ?? 'not run'} (graph optimization "all", ${r.threads} intra-op threads)`);
-  L.push(`- Model: ${r.model}. The peer runs the ONNX export of the same weights (tools/export_onnx.py).`);
+  L.push(`- Model: ${r.model}. The peer runs the ONNX export of the same weights (tools/export_onnx.py${r.precision === 'int8' ? ' --int8: onnxruntime quantize_dynamic, per-channel' : ''}).`);
   L.push(`- Threads: ${r.threads} for both engines. Each number is the median of interleaved rounds.`, '');
-  L.push(`## Kernels (32×128 tokens), against the FP32 FMA peak of ${r.peak.gflops.toFixed(1)} GFLOPS measured in the same run`, '');
-  L.push('| ISA | kernel | shape (M×N×K) | ms | GFLOPS | % of peak |', '| --- | --- | --- | ---: | ---: | ---: |');
+  const unit = r.precision === 'int8' ? 'GOPS' : 'GFLOPS';
+  L.push(`## Kernels (32×128 tokens), against the ${r.precision === 'int8' ? 'INT8 VNNI' : 'FP32 FMA'} peak of ${r.peak.gflops.toFixed(1)} ${unit} measured in the same run`, '');
+  L.push(`| ISA | kernel | shape (M×N×K) | ms | ${unit} | % of peak |`, '| --- | --- | --- | ---: | ---: | ---: |');
   for (const m of r.micro) {
     L.push(`| ${m.isa} | ${m.op} | ${m.shape} | ${(m.seconds * 1e3).toFixed(3)} | ${m.gflops ? m.gflops.toFixed(1) : `${m.gbps.toFixed(1)} GB/s`} | ${m.gflops ? ((100 * m.gflops) / r.peak.gflops).toFixed(0) + '%' : '—'} |`);
   }
@@ -243,7 +251,7 @@ function markdown(r: Report): string {
   return L.join('\n');
 }
 
-function svg(shapes: ShapeRow[], real: Report['real']): string {
+function svg(shapes: ShapeRow[], real: Report['real'], prec: string): string {
   const rows = [...shapes.map((s) => ({ label: `${s.batch}×${s.len}`, ours: s.ours, peer: s.peer })), { label: 'real', ours: real.ours, peer: real.peer }];
   const W = 760;
   const H = 320;
@@ -256,7 +264,7 @@ function svg(shapes: ShapeRow[], real: Report['real']): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">bertrt speed relative to onnxruntime-node (FP32, all-MiniLM-L6-v2; 1.0 = equal)</text>`);
+  parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">bertrt speed relative to onnxruntime-node (${prec.toUpperCase()}, all-MiniLM-L6-v2; 1.0 = equal)</text>`);
   for (let v = 0; v <= maxRatio; v += 0.5) {
     parts.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 1 ? '#c00' : '#ddd'}"/>`);
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(1)}×</text>`);

@@ -49,6 +49,20 @@ export async function microbenchModel(c: ModelConfig, tokens: number, seqLen: nu
   return out;
 }
 
+/** The INT8 GEMMs of one encoder layer (pre-quantized activations) and the quantization sweep. */
+export async function microbenchInt8(c: ModelConfig, tokens: number, isa?: string, minSeconds = 0.3): Promise<MicrobenchResult[]> {
+  const n = native();
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  return [
+    await n.microbench({ op: 'gemm_s8', isa, m: tokens, n: 3 * H, k: H, minSeconds }),
+    await n.microbench({ op: 'gemm_s8', isa, m: tokens, n: H, k: H, minSeconds }),
+    await n.microbench({ op: 'gemm_s8', isa, m: tokens, n: I, k: H, gelu: true, minSeconds }),
+    await n.microbench({ op: 'gemm_s8', isa, m: tokens, n: H, k: I, minSeconds }),
+    await n.microbench({ op: 'quantize', isa, rows: tokens, hidden: H, minSeconds }),
+  ];
+}
+
 export async function fp32Peak(): Promise<MicrobenchResult> {
   return native().microbench({ op: 'peak' });
 }

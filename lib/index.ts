@@ -9,6 +9,7 @@ export { defaultModelDir, DEFAULT_MODEL } from './model/resolve';
 export { pack } from './batch';
 
 import { native, type NativeInfo } from './native';
+export type { Precision } from './native';
 
 /** Build and CPU facts: version, kernel ISA in use, CPU flags, threads. */
 export function info(): NativeInfo {

@@ -25,18 +25,25 @@ export interface NativeTensorDesc {
 }
 
 export interface NativeEngine {
-  load(config: NativeConfig, weightsPath: string, tensors: NativeTensorDesc[], threads: number): Promise<void>;
+  load(config: NativeConfig, weightsPath: string, tensors: NativeTensorDesc[], threads: number, precision: Precision): Promise<void>;
   /** Packed batch in, hidden states [tokens × hiddenSize] out. */
   run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array): Promise<Float32Array>;
   close(): void;
   readonly hiddenSize: number | undefined;
   readonly weightBytes: number | undefined;
+  /** kernel table the GEMMs run on, e.g. "avx512" */
+  readonly gemmIsa: string | undefined;
 }
+
+/** What the encoder's GEMMs compute in; LayerNorm, softmax, GELU and the residual stream stay FP32. */
+export type Precision = 'fp32' | 'int8';
 
 export interface NativeInfo {
   version: string;
   isa: string;
   isas: string[];
+  /** kernel table INT8 runs on (AVX-512 needs VNNI) */
+  int8Isa: string;
   cpu: string;
   cpuFlags: string;
   physicalCores: number;
@@ -46,7 +53,7 @@ export interface NativeInfo {
 }
 
 export interface MicrobenchSpec {
-  op: 'peak' | 'gemm' | 'attention' | 'layernorm';
+  op: 'peak' | 'peak-int8' | 'gemm' | 'gemm_s8' | 'quantize' | 'attention' | 'layernorm';
   /** kernel table to use (default: the one in use) */
   isa?: string;
   m?: number;

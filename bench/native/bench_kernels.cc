@@ -30,5 +30,17 @@ int main(int argc, char** argv) {
     show(bench::attention(pool, isa, 1, 16, 12, 32, 0.3), peak.gflops);
     show(bench::layernorm(pool, isa, T, 384, 0.3), peak.gflops);
   }
+  bench::Result speak = bench::s8_peak(pool, threads);
+  std::printf("INT8 VNNI peak (%s, %d threads): %.1f GOPS\n", speak.isa.c_str(), threads, speak.gflops);
+  for (const std::string& isa : cpu::runnable_s8_isas()) {
+    if (isa == "generic" && !std::getenv("BENCH_GENERIC")) continue;
+    const int T = 32 * 128;
+    show(bench::gemm_s8(pool, isa, T, 1152, 384, false, 0.3), speak.gflops);
+    show(bench::gemm_s8(pool, isa, T, 384, 384, false, 0.3), speak.gflops);
+    show(bench::gemm_s8(pool, isa, T, 1536, 384, true, 0.3), speak.gflops);
+    show(bench::gemm_s8(pool, isa, T, 384, 1536, false, 0.3), speak.gflops);
+    show(bench::gemm_s8(pool, isa, 16, 1152, 384, false, 0.3), speak.gflops);
+    show(bench::quantize(pool, isa, T, 384, 0.3), speak.gflops);
+  }
   return 0;
 }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, invalidArgument } from '../errors';
-import { type NativeEngine, native } from '../native';
+import { type NativeEngine, native, type Precision } from '../native';
 import { checkEncoderWeights } from './bert';
 import { type ModelConfig, readConfig } from './config';
 import { readSafetensorsHeader, toNativeTensors } from './safetensors';
@@ -10,6 +10,8 @@ import { readSafetensorsHeader, toNativeTensors } from './safetensors';
 export interface EngineOptions {
   /** Threads for this model's inference (default: physical cores). */
   threads?: number;
+  /** 'fp32' (default, the reference) or 'int8' (weights quantized per channel at load, activations per token). */
+  precision?: Precision;
 }
 
 /** A packed batch: sequence i owns tokens [cuSeqlens[i], cuSeqlens[i+1]). */
@@ -25,6 +27,7 @@ export class Encoder {
   private constructor(
     readonly dir: string,
     readonly config: ModelConfig,
+    readonly precision: Precision,
     engine: NativeEngine,
   ) {
     this.#engine = engine;
@@ -33,14 +36,21 @@ export class Encoder {
   static async load(dir: string, options: EngineOptions = {}): Promise<Encoder> {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0 || threads > 1024) throw invalidArgument('threads must be an integer in [0, 1024]');
+    const precision = options.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'int8') throw invalidArgument(`precision must be 'fp32' or 'int8', got ${JSON.stringify(precision)}`);
     const config = readConfig(dir);
     const file = path.join(dir, 'model.safetensors');
     if (!fs.existsSync(file)) throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');
     const tensors = toNativeTensors(readSafetensorsHeader(file));
     checkEncoderWeights(config, tensors, file);
     const engine = new (native().Engine)();
-    await engine.load(config, file, tensors, threads);
-    return new Encoder(dir, config, engine);
+    await engine.load(config, file, tensors, threads, precision);
+    return new Encoder(dir, config, precision, engine);
+  }
+
+  /** kernel table the GEMMs run on */
+  get gemmIsa(): string | undefined {
+    return this.#engine?.gemmIsa;
   }
 
   get hiddenSize(): number {

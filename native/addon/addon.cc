@@ -173,16 +173,21 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return DefineClass(env, "Engine",
                        {InstanceMethod<&Engine::Load>("load"), InstanceMethod<&Engine::Run>("run"),
                         InstanceMethod<&Engine::Close>("close"), InstanceAccessor<&Engine::HiddenSize>("hiddenSize"),
-                        InstanceAccessor<&Engine::WeightBytes>("weightBytes")});
+                        InstanceAccessor<&Engine::WeightBytes>("weightBytes"), InstanceAccessor<&Engine::GemmIsa>("gemmIsa")});
   }
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {}
 
  private:
-  // load(config, weightsPath, tensors, threads) -> Promise<void>
+  // load(config, weightsPath, tensors, threads, precision) -> Promise<void>
   Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsString() || !info[3].IsNumber())
-      throw_error(env, Code::kInvalidArgument, "load(config, weightsPath, tensors, threads)");
+    if (info.Length() < 5 || !info[0].IsObject() || !info[1].IsString() || !info[3].IsNumber() || !info[4].IsString())
+      throw_error(env, Code::kInvalidArgument, "load(config, weightsPath, tensors, threads, precision)");
+    const std::string prec = info[4].As<Napi::String>().Utf8Value();
+    bertrt::Precision precision;
+    if (prec == "fp32") precision = bertrt::Precision::kFP32;
+    else if (prec == "int8") precision = bertrt::Precision::kINT8;
+    else throw_error(env, Code::kInvalidArgument, "precision must be 'fp32' or 'int8', got '" + prec + "'");
     if (model_ || loading_) throw_error(env, Code::kInvalidArgument, "engine already loaded");
     bertrt::BertConfig cfg = parse_config(info[0].As<Napi::Object>());
     std::string path = info[1].As<Napi::String>().Utf8Value();
@@ -203,8 +208,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       model_ = std::shared_ptr<const bertrt::BertModel>(std::move(*slot));
       return e.Undefined();
     };
-    return submit(env, std::move(job), [cfg, path, tensors, slot](bertrt::ThreadPool&) {
-      return bertrt::BertModel::load(cfg, path, *tensors, slot.get());
+    return submit(env, std::move(job), [cfg, path, tensors, slot, precision](bertrt::ThreadPool&) {
+      return bertrt::BertModel::load(cfg, path, *tensors, precision, slot.get());
     });
   }
 
@@ -255,6 +260,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value HiddenSize(const Napi::CallbackInfo& info) {
     return model_ ? Napi::Number::New(info.Env(), model_->config().hidden_size) : info.Env().Undefined();
   }
+  Napi::Value GemmIsa(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::String::New(info.Env(), model_->gemm_isa()) : info.Env().Undefined();
+  }
   Napi::Value WeightBytes(const Napi::CallbackInfo& info) {
     return model_ ? Napi::Number::New(info.Env(), static_cast<double>(model_->weight_bytes())) : info.Env().Undefined();
   }
@@ -281,6 +289,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   uint32_t i = 0;
   for (const std::string& n : bertrt::cpu::runnable_isas()) isas.Set(i++, n);
   o.Set("isas", isas);
+  o.Set("int8Isa", bertrt::cpu::kernels_s8().name);
   o.Set("cpu", f.brand);
   o.Set("cpuFlags", f.flags());
   o.Set("physicalCores", bertrt::physical_core_count());
@@ -317,6 +326,15 @@ Napi::Value Microbench(const Napi::CallbackInfo& info) {
   std::function<bertrt::bench::Result(bertrt::ThreadPool&)> fn;
   if (op == "peak") {
     fn = [](bertrt::ThreadPool& pool) { return bertrt::bench::fp32_peak(pool, pool.size()); };
+  } else if (op == "peak-int8") {
+    fn = [](bertrt::ThreadPool& pool) { return bertrt::bench::s8_peak(pool, pool.size()); };
+  } else if (op == "gemm_s8") {
+    int m = num("m", 1, 65536, 0), n = num("n", 1, 65536, 0), k = num("k", 1, 65536, 0);
+    bool gelu = o.Get("gelu").ToBoolean();
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::gemm_s8(pool, isa, m, n, k, gelu, min_s); };
+  } else if (op == "quantize") {
+    int r = num("rows", 1, 1 << 20, 0), h = num("hidden", 1, 65536, 0);
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::quantize(pool, isa, r, h, min_s); };
   } else if (op == "gemm") {
     int m = num("m", 1, 65536, 0), n = num("n", 1, 65536, 0), k = num("k", 1, 65536, 0);
     bool gelu = o.Get("gelu").ToBoolean();

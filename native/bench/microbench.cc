@@ -71,9 +71,76 @@ __attribute__((target("avx2,fma"))) double fma_loop_avx2(long iters) {
   _mm256_storeu_ps(out, s);
   return out[0];
 }
+__attribute__((target("avx512f,avx512vnni"))) int vnni_loop(long iters) {
+  __m512i a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_epi32(i);
+  const __m512i x = _mm512_set1_epi32(0x01010101), y = _mm512_set1_epi32(0x02020202);
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_dpbusd_epi32(a[i], x, y);
+  __m512i s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_epi32(s, a[i]);
+  return _mm512_reduce_add_epi32(s);
+}
 #endif
 
+const cpu::Kernels& pick_s8(const std::string& isa) {
+  const cpu::Kernels* k = isa.empty() ? &cpu::kernels_s8() : cpu::kernels_for(isa);
+  return k && k->gemm_s8 ? *k : cpu::kernels_s8();
+}
+
 }  // namespace
+
+Result s8_peak(ThreadPool& pool, int threads) {
+  Result r;
+  r.op = "peak-int8";
+  r.isa = cpu::kernels_s8().name;
+  r.shape = std::to_string(threads) + " threads";
+  const long iters = 10'000'000;
+  volatile int sink = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (r.isa == "avx512") {
+    r.seconds = best_of([&] { pool.parallel_for(threads, [&](int64_t, int) { sink = vnni_loop(iters); }, threads); }, 0.2);
+    r.gflops = 2.0 * 64 * 12 * iters * threads / r.seconds / 1e9;
+  }
+#endif
+  (void)sink;
+  return r;
+}
+
+Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds) {
+  const cpu::Kernels& kk = pick_s8(isa);
+  AlignedBuffer<float> a, w, b, c(static_cast<size_t>(m) * n);
+  fill(a, static_cast<size_t>(m) * k, 1);
+  fill(w, static_cast<size_t>(n) * k, 2);
+  fill(b, n, 3);
+  cpu::QuantMatrix qw;
+  kk.pack_weights_s8(w.data(), n, k, &qw);
+  cpu::QuantRows qa;
+  kk.quantize_rows(a.data(), m, k, k, &qa, pool, 0);
+  cpu::GemmS8Args g;
+  g.a = &qa, g.w = &qw, g.bias = b.data(), g.gelu = gelu, g.c = c.data(), g.ldc = n;
+  Result r;
+  r.op = gelu ? "gemm_s8+gelu" : "gemm_s8";
+  r.isa = kk.name;
+  r.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+  r.seconds = best_of([&] { kk.gemm_s8(g, pool, 0); }, min_seconds);
+  r.gflops = 2.0 * m * n * k / r.seconds / 1e9;
+  return r;
+}
+
+Result quantize(ThreadPool& pool, const std::string& isa, int m, int k, double min_seconds) {
+  const cpu::Kernels& kk = pick_s8(isa);
+  AlignedBuffer<float> a;
+  fill(a, static_cast<size_t>(m) * k, 1);
+  cpu::QuantRows qa;
+  Result r;
+  r.op = "quantize";
+  r.isa = kk.name;
+  r.shape = std::to_string(m) + "x" + std::to_string(k);
+  r.seconds = best_of([&] { kk.quantize_rows(a.data(), m, k, k, &qa, pool, 0); }, min_seconds);
+  r.gbps = 5.0 * m * k / r.seconds / 1e9;  // read 4 bytes, write 1
+  return r;
+}
 
 Result fp32_peak(ThreadPool& pool, int threads) {
   Result r;

@@ -20,6 +20,11 @@ struct Result {
 
 // FP32 FMA peak of `threads` threads: register-only FMA chains, no memory traffic.
 Result fp32_peak(ThreadPool& pool, int threads);
+// INT8 multiply-accumulate peak (VNNI vpdpbusd where the CPU has it): ops counted as 2 per multiply-add.
+Result s8_peak(ThreadPool& pool, int threads);
+// INT8 GEMM with pre-quantized activations (the quantization sweep is timed separately as op "quantize").
+Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds);
+Result quantize(ThreadPool& pool, const std::string& isa, int m, int k, double min_seconds);
 Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds);
 Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds);
 Result layernorm(ThreadPool& pool, const std::string& isa, int rows, int hidden, double min_seconds);

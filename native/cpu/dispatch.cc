@@ -1,4 +1,6 @@
 // Chooses the kernel table once per process from cpuid, honouring BERTRT_ISA.
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "../core/cpu_features.h"
@@ -11,7 +13,7 @@ bool runnable(const Kernels* k) {
   if (!k) return false;
   const CpuFeatures& f = cpu_features();
   std::string n = k->name;
-  if (n == "avx512") return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma;
+  if (n == "avx512") return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma && f.avx2;
   if (n == "avx2") return f.avx2 && f.fma && f.f16c;
   return true;
 }
@@ -28,6 +30,47 @@ const Kernels* kernels_for(const std::string& isa) {
   for (const Kernels* k : {kernels_avx512(), kernels_avx2(), kernels_generic()})
     if (k && isa == k->name && runnable(k)) return k;
   return nullptr;
+}
+
+namespace {
+bool runnable_s8(const Kernels* k) {
+  if (!runnable(k) || !k->gemm_s8) return false;
+  return std::string(k->name) != "avx512" || cpu_features().avx512_vnni;
+}
+}  // namespace
+
+std::vector<std::string> runnable_s8_isas() {
+  std::vector<std::string> out;
+  for (const Kernels* k : {kernels_avx512(), kernels_avx2(), kernels_generic()})
+    if (runnable_s8(k)) out.emplace_back(k->name);
+  return out;
+}
+
+const Kernels& kernels_s8() {
+  static const Kernels* chosen = [] {
+    if (const char* env = std::getenv("BERTRT_ISA")) {
+      const Kernels* k = kernels_for(env);
+      if (runnable_s8(k)) return k;
+    }
+    for (const Kernels* k : {kernels_avx512(), kernels_avx2()})
+      if (runnable_s8(k)) return k;
+    return kernels_generic();
+  }();
+  return *chosen;
+}
+
+void quantize_weight_rows(const float* w, int n, int k, int8_t* q, float* scale) {
+  for (int r = 0; r < n; ++r) {
+    const float* row = w + static_cast<size_t>(r) * k;
+    float mx = 0.f;
+    for (int i = 0; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
+    const float inv = mx > 0.f ? 127.f / mx : 0.f;
+    scale[r] = mx > 0.f ? mx / 127.f : 0.f;
+    for (int i = 0; i < k; ++i) {
+      float v = std::nearbyint(row[i] * inv);
+      q[static_cast<size_t>(r) * k + i] = static_cast<int8_t>(std::max(-127.f, std::min(127.f, v)));
+    }
+  }
 }
 
 const Kernels& kernels() {

@@ -19,6 +19,36 @@ struct PackedMatrix {
   int panels() const { return (n + nr - 1) / nr; }
 };
 
+// INT8 weights: W[n][k] quantized per output channel (symmetric s8, scale = max|W[n]|/127) and packed for one
+// ISA's integer micro-kernel: K in groups of `kgroup` (4 for VNNI's vpdpbusd, 2 for AVX2's vpmaddwd), panels of
+// `nr` columns. comp[n] = 128 * sum_k Wq[n][k] cancels the +128 shift of the u8 activations.
+struct QuantMatrix {
+  AlignedBuffer<int8_t> data;    // packed panels; AVX2 stores the values widened to s16 pairs (see kernels_s8.h)
+  AlignedBuffer<float> scale;    // [n]
+  AlignedBuffer<int32_t> comp;   // [n]
+  int n = 0, k = 0, kpad = 0, nr = 0, kgroup = 0;
+  int panels() const { return (n + nr - 1) / nr; }
+};
+
+// Activations quantized per row: q = round(x * 127 / max|row|) + 128 as u8, scale = max|row| / 127.
+struct QuantRows {
+  AlignedBuffer<uint8_t> data;  // [m][kpad], zero-padded past k (the value 128 there: padded weights are 0)
+  AlignedBuffer<float> scale;   // [m]
+  int m = 0, k = 0, kpad = 0;
+};
+
+struct GemmS8Args {
+  const QuantRows* a = nullptr;
+  const QuantMatrix* w = nullptr;
+  const float* bias = nullptr;
+  bool gelu = false;
+  const float* residual = nullptr;
+  int ldr = 0;
+  float* c = nullptr;
+  int ldc = 0;
+  int32_t* raw = nullptr;  // tests: when set, exact int32 sums (acc - comp) are written here instead of c, ld = n
+};
+
 // C[m][n] = act(A[m][k] . W^T + bias) + residual
 struct GemmArgs {
   const float* a = nullptr;
@@ -74,6 +104,10 @@ struct Kernels {
   void (*add_layernorm)(float* x, const float* residual, const float* gamma, const float* beta, int rows, int h,
                         float eps, ThreadPool& pool, int nth);
   void (*embed_layernorm)(const EmbedArgs& args, ThreadPool& pool, int nth);
+  // INT8 (null where the ISA's table has no integer kernels)
+  void (*pack_weights_s8)(const float* w, int n, int k, QuantMatrix* out);
+  void (*quantize_rows)(const float* x, int m, int k, int ldx, QuantRows* out, ThreadPool& pool, int nth);
+  void (*gemm_s8)(const GemmS8Args& args, ThreadPool& pool, int nth);
 };
 
 const Kernels* kernels_generic();
@@ -86,5 +120,13 @@ const Kernels& kernels();
 const Kernels* kernels_for(const std::string& isa);
 // Names of every table this binary can run here, best first.
 std::vector<std::string> runnable_isas();
+
+// The table whose INT8 kernels run here: AVX-512 only with VNNI (BERTRT_ISA honoured when it can).
+const Kernels& kernels_s8();
+// Every table whose INT8 kernels can run here.
+std::vector<std::string> runnable_s8_isas();
+
+// Shared by every ISA so all paths produce the same integers: per-channel weight quantization.
+void quantize_weight_rows(const float* w, int n, int k, int8_t* q, float* scale);
 
 }  // namespace bertrt::cpu

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "kernels.h"
 #include "simd.h"
@@ -437,10 +439,26 @@ void embed_layernorm(const EmbedArgs& g, ThreadPool& pool, int nth) {
       nth);
 }
 
+}  // namespace
+}  // namespace bertrt::cpu
+
+#include "kernels_s8.h"
+
+namespace bertrt::cpu {
+namespace {
+
 template <class V>
 const Kernels* make_kernels(const char* name) {
-  static const Kernels k{name,          gemm_nr<V>(),         &pack_weights<V>,       &gemm<V>,
-                         &attention<V>, &add_layernorm<V>, &embed_layernorm<V>};
+  static const Kernels k{name,
+                         gemm_nr<V>(),
+                         &pack_weights<V>,
+                         &gemm<V>,
+                         &attention<V>,
+                         &add_layernorm<V>,
+                         &embed_layernorm<V>,
+                         &pack_weights_s8<V>,
+                         &quantize_rows<V>,
+                         &gemm_s8<V>};
   return &k;
 }
 

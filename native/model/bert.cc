@@ -17,25 +17,57 @@ namespace bertrt {
 namespace {
 
 struct Layer {
-  cpu::PackedMatrix qkv, attn_out, inter, out;
+  cpu::PackedMatrix qkv, attn_out, inter, out;         // FP32
+  cpu::QuantMatrix qqkv, qattn_out, qinter, qout;      // INT8
   AlignedBuffer<float> qkv_b, attn_out_b, inter_b, out_b;
   AlignedBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;
 };
 
 struct Scratch {
   AlignedBuffer<float> y, qkv, ctx, inter;
+  cpu::QuantRows q;  // the current GEMM's quantized input (INT8)
 };
 
 class Bert final : public BertModel {
  public:
-  Status bind(const BertConfig& cfg, const WeightSource& src);
+  Status bind(const BertConfig& cfg, const WeightSource& src, Precision precision);
   Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const override;
   const BertConfig& config() const override { return cfg_; }
   size_t weight_bytes() const override { return bytes_; }
+  Precision precision() const override { return precision_; }
+  const char* gemm_isa() const override { return precision_ == Precision::kINT8 ? ks8_->name : k_->name; }
 
  private:
+  // One linear layer in the model's precision: y = act(x . W^T + b) + residual.
+  void linear(const float* x, int lda, int k, const cpu::PackedMatrix& w, const cpu::QuantMatrix& qw, const float* bias,
+              bool gelu, const float* residual, float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth) const {
+    if (precision_ == Precision::kINT8) {
+      ks8_->quantize_rows(x, m, k, lda, &s.q, pool, nth);
+      cpu::GemmS8Args g;
+      g.a = &s.q, g.w = &qw, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc;
+      ks8_->gemm_s8(g, pool, nth);
+      return;
+    }
+    cpu::GemmArgs g;
+    g.a = x, g.lda = lda, g.w = &w, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc, g.m = m;
+    k_->gemm(g, pool, nth);
+  }
+
+  // Packs W [n][k] for the model's precision.
+  void pack(const float* w, int n, int k, cpu::PackedMatrix* fp, cpu::QuantMatrix* q) {
+    if (precision_ == Precision::kINT8) {
+      ks8_->pack_weights_s8(w, n, k, q);
+      bytes_ += q->data.size() + 8 * static_cast<size_t>(n);
+    } else {
+      k_->pack_weights(w, n, k, fp);
+      bytes_ += sizeof(float) * fp->data.size();
+    }
+  }
+
   BertConfig cfg_;
+  Precision precision_ = Precision::kFP32;
   const cpu::Kernels* k_ = nullptr;
+  const cpu::Kernels* ks8_ = nullptr;
   AlignedBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
   std::vector<Layer> layers_;
   size_t bytes_ = 0;
@@ -56,9 +88,11 @@ Status check_config(const BertConfig& c) {
   return Status::Ok();
 }
 
-Status Bert::bind(const BertConfig& cfg, const WeightSource& src) {
+Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision precision) {
   cfg_ = cfg;
+  precision_ = precision;
   k_ = &cpu::kernels();
+  ks8_ = &cpu::kernels_s8();
   const int H = cfg.hidden_size, I = cfg.intermediate_size;
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &word_));
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &pos_));
@@ -83,21 +117,20 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src) {
       std::memcpy(w.data() + static_cast<size_t>(i) * H * H, part.data(), sizeof(float) * H * H);
       std::memcpy(L.qkv_b.data() + static_cast<size_t>(i) * H, pb.data(), sizeof(float) * H);
     }
-    k_->pack_weights(w.data(), 3 * H, H, &L.qkv);
+    pack(w.data(), 3 * H, H, &L.qkv, &L.qqkv);
     BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.dense.weight", {H, H}, &w));
-    k_->pack_weights(w.data(), H, H, &L.attn_out);
+    pack(w.data(), H, H, &L.attn_out, &L.qattn_out);
     BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.dense.bias", {H}, &L.attn_out_b));
     BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.LayerNorm.weight", {H}, &L.ln1_g));
     BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.LayerNorm.bias", {H}, &L.ln1_b));
     BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.dense.weight", {I, H}, &w));
-    k_->pack_weights(w.data(), I, H, &L.inter);
+    pack(w.data(), I, H, &L.inter, &L.qinter);
     BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.dense.bias", {I}, &L.inter_b));
     BERTRT_RETURN_IF_ERROR(src.read(p + "output.dense.weight", {H, I}, &w));
-    k_->pack_weights(w.data(), H, I, &L.out);
+    pack(w.data(), H, I, &L.out, &L.qout);
     BERTRT_RETURN_IF_ERROR(src.read(p + "output.dense.bias", {H}, &L.out_b));
     BERTRT_RETURN_IF_ERROR(src.read(p + "output.LayerNorm.weight", {H}, &L.ln2_g));
     BERTRT_RETURN_IF_ERROR(src.read(p + "output.LayerNorm.bias", {H}, &L.ln2_b));
-    bytes_ += sizeof(float) * (L.qkv.data.size() + L.attn_out.data.size() + L.inter.data.size() + L.out.data.size());
   }
   bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
   return Status::Ok();
@@ -159,9 +192,7 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
 
   const float scale = 1.f / std::sqrt(static_cast<float>(H / cfg_.num_attention_heads));
   for (const Layer& L : layers_) {
-    cpu::GemmArgs g;
-    g.a = x, g.lda = H, g.w = &L.qkv, g.bias = L.qkv_b.data(), g.c = qkv.data(), g.ldc = 3 * H, g.m = T;
-    k_->gemm(g, pool, nth);
+    linear(x, H, H, L.qkv, L.qqkv, L.qkv_b.data(), false, nullptr, qkv.data(), 3 * H, T, scratch, pool, nth);
 
     cpu::AttentionArgs at;
     at.qkv = qkv.data(), at.ld_qkv = 3 * H, at.out = ctx.data(), at.ld_out = H;
@@ -169,21 +200,10 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
     at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads, at.scale = scale;
     k_->attention(at, pool, nth);
 
-    g = {};
-    g.a = ctx.data(), g.lda = H, g.w = &L.attn_out, g.bias = L.attn_out_b.data(), g.residual = x, g.ldr = H;
-    g.c = y.data(), g.ldc = H, g.m = T;
-    k_->gemm(g, pool, nth);
+    linear(ctx.data(), H, H, L.attn_out, L.qattn_out, L.attn_out_b.data(), false, x, y.data(), H, T, scratch, pool, nth);
     k_->add_layernorm(y.data(), nullptr, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
-
-    g = {};
-    g.a = y.data(), g.lda = H, g.w = &L.inter, g.bias = L.inter_b.data(), g.gelu = true;
-    g.c = inter.data(), g.ldc = I, g.m = T;
-    k_->gemm(g, pool, nth);
-
-    g = {};
-    g.a = inter.data(), g.lda = I, g.w = &L.out, g.bias = L.out_b.data(), g.residual = y.data(), g.ldr = H;
-    g.c = x, g.ldc = H, g.m = T;
-    k_->gemm(g, pool, nth);
+    linear(y.data(), H, H, L.inter, L.qinter, L.inter_b.data(), true, nullptr, inter.data(), I, T, scratch, pool, nth);
+    linear(inter.data(), I, I, L.out, L.qout, L.out_b.data(), false, y.data(), x, H, T, scratch, pool, nth);
     k_->add_layernorm(x, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
   }
   return Status::Ok();
@@ -192,12 +212,12 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
 }  // namespace
 
 Status BertModel::load(const BertConfig& config, const std::string& path, const std::vector<TensorDesc>& tensors,
-                       std::unique_ptr<BertModel>* out) {
+                       Precision precision, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(config));
   WeightSource src;
   BERTRT_RETURN_IF_ERROR(src.open(path, tensors));
   auto m = std::make_unique<Bert>();
-  BERTRT_RETURN_IF_ERROR(m->bind(config, src));
+  BERTRT_RETURN_IF_ERROR(m->bind(config, src, precision));
   *out = std::move(m);
   return Status::Ok();
 }

