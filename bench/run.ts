@@ -10,13 +10,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Embedder, Encoder, info, pack } from '../dist';
-import { fp32Peak, median, microbenchInt8, microbenchModel, timeAsync } from '../dist/bench';
+import { fp32Peak, median, microbenchBf16, microbenchInt8, microbenchModel, timeAsync } from '../dist/bench';
 import { l2normalize, pool } from '../dist/heads/pooling';
 import { native } from '../dist/native';
 
 const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'models', 'all-MiniLM-L6-v2');
-const precision = process.argv.includes('--int8') ? 'int8' : 'fp32';
+const precision = process.argv.includes('--int8') ? 'int8' : process.argv.includes('--bf16') ? 'bf16' : 'fp32';
 // The INT8 peer: onnxruntime.quantization.quantize_dynamic of the same export (per-channel s8 weights, dynamic
 // u8 activations), made by `python tools/export_onnx.py --int8`.
 const onnxPath = path.join(root, 'bench', '.cache', precision === 'int8' ? 'all-MiniLM-L6-v2-int8.onnx' : 'all-MiniLM-L6-v2.onnx');
@@ -87,7 +87,13 @@ async function main(): Promise<void> {
   console.log(`${precision === 'int8' ? 'INT8 VNNI' : 'FP32 FMA'} peak: ${peak.gflops.toFixed(1)} G(FL)OPS (${peak.shape})`);
   const micro = [];
   for (const isa of sys.isas.filter((i) => i !== 'generic')) {
-    const rs = precision === 'int8' ? await microbenchInt8(cfg, 32 * 128, isa, quick ? 0.1 : 0.3) : await microbenchModel(cfg, 32 * 128, 128, isa, quick ? 0.1 : 0.3);
+    if (precision === 'bf16' && isa !== 'avx512') continue;
+    const rs =
+      precision === 'int8'
+        ? await microbenchInt8(cfg, 32 * 128, isa, quick ? 0.1 : 0.3)
+        : precision === 'bf16'
+          ? await microbenchBf16(cfg, 32 * 128, quick ? 0.1 : 0.3)
+          : await microbenchModel(cfg, 32 * 128, 128, isa, quick ? 0.1 : 0.3);
     for (const r of rs) {
       micro.push(r);
       console.log(`  ${r.isa.padEnd(7)} ${r.op.padEnd(15)} ${r.shape.padEnd(20)} ${(r.seconds * 1e3).toFixed(3).padStart(8)} ms ${r.gflops ? `${r.gflops.toFixed(1)} GFLOPS (${((100 * r.gflops) / peak.gflops).toFixed(0)}% of peak)` : `${r.gbps.toFixed(1)} GB/s`}`);
@@ -189,7 +195,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
     software: { node: process.version, bertrt: sys.version, kernels: sys.isa, compiler: sys.compiler, onnxruntimeNode: peer?.version ?? null },
-    model: `all-MiniLM-L6-v2 (${precision === 'int8' ? 'INT8 GEMMs: s8 per-channel weights, u8 per-token activations' : 'FP32 compute'}; 6 layers, hidden 384, 12 heads)`,
+    model: `all-MiniLM-L6-v2 (${precision === 'int8' ? 'INT8 GEMMs: s8 per-channel weights, u8 per-token activations' : precision === 'bf16' ? 'BF16 GEMMs, FP32 sums; the peer runs FP32, as neither onnxruntime nor transformers.js has BF16 on CPU' : 'FP32 compute'}; 6 layers, hidden 384, 12 heads)`,
     precision,
     threads: THREADS,
     peak,

@@ -63,6 +63,19 @@ export async function microbenchInt8(c: ModelConfig, tokens: number, isa?: strin
   ];
 }
 
+/** The BF16 GEMMs of one encoder layer (AVX512-BF16 only). */
+export async function microbenchBf16(c: ModelConfig, tokens: number, minSeconds = 0.3): Promise<MicrobenchResult[]> {
+  const n = native();
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  return [
+    await n.microbench({ op: 'gemm_bf16', m: tokens, n: 3 * H, k: H, minSeconds }),
+    await n.microbench({ op: 'gemm_bf16', m: tokens, n: H, k: H, minSeconds }),
+    await n.microbench({ op: 'gemm_bf16', m: tokens, n: I, k: H, gelu: true, minSeconds }),
+    await n.microbench({ op: 'gemm_bf16', m: tokens, n: H, k: I, minSeconds }),
+  ];
+}
+
 export async function fp32Peak(): Promise<MicrobenchResult> {
   return native().microbench({ op: 'peak' });
 }

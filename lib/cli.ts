@@ -5,7 +5,7 @@ import { Embedder } from './embedder';
 import { BertrtError } from './errors';
 import { readConfig } from './model/config';
 import { resolveModelDir } from './model/resolve';
-import { native } from './native';
+import { native, type Precision } from './native';
 
 function intOption(v: string): number {
   const n = Number(v);
@@ -23,9 +23,9 @@ program
   .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
   .option('--no-normalize', 'do not L2-normalize the vectors')
   .option('-t, --threads <n>', 'threads (default: physical cores)', intOption)
-  .option('-p, --precision <p>', 'fp32 (default) or int8', 'fp32')
+  .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
   .action(async (texts: string[], opts: { model?: string; normalize: boolean; threads?: number; precision: string }) => {
-    const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as 'fp32' | 'int8' });
+    const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision });
     try {
       const vecs = await e.embed(texts, { normalize: opts.normalize });
       process.stdout.write(JSON.stringify(vecs.map((v) => Array.from(v))) + '\n');
@@ -50,7 +50,7 @@ program
       heads: c.numAttentionHeads,
       maxPositions: c.maxPositionEmbeddings,
       build: { version: i.version, compiler: i.compiler, cuda: i.cuda },
-      cpu: { brand: i.cpu, flags: i.cpuFlags, kernels: i.isa, int8Kernels: i.int8Isa, available: i.isas, physicalCores: i.physicalCores },
+      cpu: { brand: i.cpu, flags: i.cpuFlags, kernels: i.isa, int8Kernels: i.int8Isa, bf16: i.bf16, available: i.isas, physicalCores: i.physicalCores },
       threads: i.threads,
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');

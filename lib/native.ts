@@ -36,7 +36,7 @@ export interface NativeEngine {
 }
 
 /** What the encoder's GEMMs compute in; LayerNorm, softmax, GELU and the residual stream stay FP32. */
-export type Precision = 'fp32' | 'int8';
+export type Precision = 'fp32' | 'int8' | 'bf16';
 
 export interface NativeInfo {
   version: string;
@@ -44,6 +44,8 @@ export interface NativeInfo {
   isas: string[];
   /** kernel table INT8 runs on (AVX-512 needs VNNI) */
   int8Isa: string;
+  /** whether precision 'bf16' can run here (AVX512-BF16) */
+  bf16: boolean;
   cpu: string;
   cpuFlags: string;
   physicalCores: number;
@@ -53,7 +55,7 @@ export interface NativeInfo {
 }
 
 export interface MicrobenchSpec {
-  op: 'peak' | 'peak-int8' | 'gemm' | 'gemm_s8' | 'quantize' | 'attention' | 'layernorm';
+  op: 'peak' | 'peak-int8' | 'gemm' | 'gemm_s8' | 'gemm_bf16' | 'quantize' | 'attention' | 'layernorm';
   /** kernel table to use (default: the one in use) */
   isa?: string;
   m?: number;

@@ -1,6 +1,6 @@
 // INT8 against FP32 on 1,200 real sentences: the accuracy gates the per-token INT8 scheme meets, asserted.
 // (Top-1 neighbour agreement and the published-similarity gate are measured and reported by
-// `npm run bench:accuracy` — bench/results/accuracy-int8.md — and are not met yet; see that report.)
+// `npm run bench:accuracy` — bench/results/accuracy.md — and are not met yet; see that report.)
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,5 +37,27 @@ describe('INT8 precision', function () {
 
   it('rejects an unknown precision with E_INVALID_ARGUMENT', async () => {
     await assert.rejects(Embedder.load(undefined, { precision: 'int4' as 'int8' }), { code: 'E_INVALID_ARGUMENT' });
+  });
+});
+
+describe('BF16 precision', function () {
+  const { info } = require('../lib') as typeof import('../lib');
+  const bf16 = info().bf16;
+
+  it('per-text cosine to FP32: mean >= 0.9999, min >= 0.999 over 1,200 real sentences', async function () {
+    if (!bf16) this.skip(); // this CPU has no AVX512-BF16; the next test checks the refusal instead
+    const texts = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
+    const r = await compareToFp32(undefined, 'bf16', texts);
+    assert.ok(r.cosine.mean >= 0.9999, `mean ${r.cosine.mean}`);
+    assert.ok(r.cosine.min >= 0.999, `min ${r.cosine.min}`);
+  });
+
+  it('where the CPU lacks AVX512-BF16, loading with bf16 fails with E_UNSUPPORTED saying why', async function () {
+    if (bf16) this.skip(); // this CPU runs bf16; the test above covers it
+    await assert.rejects(Embedder.load(undefined, { precision: 'bf16' }), (e: unknown) => {
+      assert.equal((e as { code: string }).code, 'E_UNSUPPORTED');
+      assert.match((e as Error).message, /AVX512-BF16/);
+      return true;
+    });
   });
 });

@@ -42,5 +42,12 @@ int main(int argc, char** argv) {
     show(bench::gemm_s8(pool, isa, 16, 1152, 384, false, 0.3), speak.gflops);
     show(bench::quantize(pool, isa, T, 384, 0.3), speak.gflops);
   }
+  if (cpu::kernels_bf16()) {
+    const int T = 32 * 128;
+    show(bench::gemm_bf16(pool, T, 1152, 384, false, 0.3), peak.gflops);
+    show(bench::gemm_bf16(pool, T, 384, 384, false, 0.3), peak.gflops);
+    show(bench::gemm_bf16(pool, T, 1536, 384, true, 0.3), peak.gflops);
+    show(bench::gemm_bf16(pool, T, 384, 1536, false, 0.3), peak.gflops);
+  }
   return 0;
 }

@@ -10,7 +10,8 @@ import { readSafetensorsHeader, toNativeTensors } from './safetensors';
 export interface EngineOptions {
   /** Threads for this model's inference (default: physical cores). */
   threads?: number;
-  /** 'fp32' (default, the reference) or 'int8' (weights quantized per channel at load, activations per token). */
+  /** 'fp32' (default, the reference), 'int8' (weights quantized per channel at load, activations per token) or
+   *  'bf16' (bfloat16 GEMM inputs, FP32 sums; CPUs with AVX512-BF16 only, E_UNSUPPORTED elsewhere). */
   precision?: Precision;
 }
 
@@ -37,7 +38,7 @@ export class Encoder {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0 || threads > 1024) throw invalidArgument('threads must be an integer in [0, 1024]');
     const precision = options.precision ?? 'fp32';
-    if (precision !== 'fp32' && precision !== 'int8') throw invalidArgument(`precision must be 'fp32' or 'int8', got ${JSON.stringify(precision)}`);
+    if (!['fp32', 'int8', 'bf16'].includes(precision)) throw invalidArgument(`precision must be 'fp32', 'int8' or 'bf16', got ${JSON.stringify(precision)}`);
     const config = readConfig(dir);
     const file = path.join(dir, 'model.safetensors');
     if (!fs.existsSync(file)) throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');

@@ -187,7 +187,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     bertrt::Precision precision;
     if (prec == "fp32") precision = bertrt::Precision::kFP32;
     else if (prec == "int8") precision = bertrt::Precision::kINT8;
-    else throw_error(env, Code::kInvalidArgument, "precision must be 'fp32' or 'int8', got '" + prec + "'");
+    else if (prec == "bf16") precision = bertrt::Precision::kBF16;
+    else throw_error(env, Code::kInvalidArgument, "precision must be 'fp32', 'int8' or 'bf16', got '" + prec + "'");
     if (model_ || loading_) throw_error(env, Code::kInvalidArgument, "engine already loaded");
     bertrt::BertConfig cfg = parse_config(info[0].As<Napi::Object>());
     std::string path = info[1].As<Napi::String>().Utf8Value();
@@ -290,6 +291,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   for (const std::string& n : bertrt::cpu::runnable_isas()) isas.Set(i++, n);
   o.Set("isas", isas);
   o.Set("int8Isa", bertrt::cpu::kernels_s8().name);
+  o.Set("bf16", bertrt::cpu::kernels_bf16() != nullptr);
   o.Set("cpu", f.brand);
   o.Set("cpuFlags", f.flags());
   o.Set("physicalCores", bertrt::physical_core_count());
@@ -332,6 +334,10 @@ Napi::Value Microbench(const Napi::CallbackInfo& info) {
     int m = num("m", 1, 65536, 0), n = num("n", 1, 65536, 0), k = num("k", 1, 65536, 0);
     bool gelu = o.Get("gelu").ToBoolean();
     fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::gemm_s8(pool, isa, m, n, k, gelu, min_s); };
+  } else if (op == "gemm_bf16") {
+    int m = num("m", 1, 65536, 0), n = num("n", 1, 65536, 0), k = num("k", 1, 65536, 0);
+    bool gelu = o.Get("gelu").ToBoolean();
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::gemm_bf16(pool, m, n, k, gelu, min_s); };
   } else if (op == "quantize") {
     int r = num("rows", 1, 1 << 20, 0), h = num("hidden", 1, 65536, 0);
     fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::quantize(pool, isa, r, h, min_s); };

@@ -128,6 +128,28 @@ Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bo
   return r;
 }
 
+Result gemm_bf16(ThreadPool& pool, int m, int n, int k, bool gelu, double min_seconds) {
+  Result r;
+  r.op = gelu ? "gemm_bf16+gelu" : "gemm_bf16";
+  r.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+  const cpu::Kernels* kk = cpu::kernels_bf16();
+  if (!kk) return r;
+  r.isa = kk->name;
+  AlignedBuffer<float> a, w, b, c(static_cast<size_t>(m) * n);
+  fill(a, static_cast<size_t>(m) * k, 1);
+  fill(w, static_cast<size_t>(n) * k, 2);
+  fill(b, n, 3);
+  cpu::Bf16Matrix bw;
+  kk->pack_weights_bf16(w.data(), n, k, &bw);
+  cpu::Bf16Rows ba;
+  kk->convert_rows_bf16(a.data(), m, k, k, &ba, pool, 0);
+  cpu::GemmBf16Args g;
+  g.a = &ba, g.w = &bw, g.bias = b.data(), g.gelu = gelu, g.c = c.data(), g.ldc = n;
+  r.seconds = best_of([&] { kk->gemm_bf16(g, pool, 0); }, min_seconds);
+  r.gflops = 2.0 * m * n * k / r.seconds / 1e9;
+  return r;
+}
+
 Result quantize(ThreadPool& pool, const std::string& isa, int m, int k, double min_seconds) {
   const cpu::Kernels& kk = pick_s8(isa);
   AlignedBuffer<float> a;

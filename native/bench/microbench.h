@@ -24,6 +24,8 @@ Result fp32_peak(ThreadPool& pool, int threads);
 Result s8_peak(ThreadPool& pool, int threads);
 // INT8 GEMM with pre-quantized activations (the quantization sweep is timed separately as op "quantize").
 Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds);
+// BF16 GEMM with pre-converted activations (AVX512-BF16 only; an empty result elsewhere).
+Result gemm_bf16(ThreadPool& pool, int m, int n, int k, bool gelu, double min_seconds);
 Result quantize(ThreadPool& pool, const std::string& isa, int m, int k, double min_seconds);
 Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds);
 Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds);

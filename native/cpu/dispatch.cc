@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "../core/cpu_features.h"
 #include "kernels.h"
@@ -57,6 +58,19 @@ const Kernels& kernels_s8() {
     return kernels_generic();
   }();
   return *chosen;
+}
+
+const Kernels* kernels_bf16() {
+  const Kernels* k = kernels_avx512();
+  return runnable(k) && k->gemm_bf16 && cpu_features().avx512_bf16 ? k : nullptr;
+}
+
+uint16_t float_to_bf16(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  if ((b & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((b >> 16) | 0x40);  // NaN stays NaN
+  b += 0x7fff + ((b >> 16) & 1);
+  return static_cast<uint16_t>(b >> 16);
 }
 
 void quantize_weight_rows(const float* w, int n, int k, int8_t* q, float* scale) {

@@ -49,6 +49,30 @@ struct GemmS8Args {
   int32_t* raw = nullptr;  // tests: when set, exact int32 sums (acc - comp) are written here instead of c, ld = n
 };
 
+// BF16 weights: W[n][k] rounded to bfloat16 (nearest even) and packed in panels of nr columns with K in pairs,
+// the layout of AVX512-BF16's vdpbf16ps. Activations are rounded to BF16 per GEMM; sums are FP32.
+struct Bf16Matrix {
+  AlignedBuffer<uint16_t> data;  // [panels][kpad/2][nr][2]
+  int n = 0, k = 0, kpad = 0, nr = 0;
+  int panels() const { return (n + nr - 1) / nr; }
+};
+
+struct Bf16Rows {
+  AlignedBuffer<uint16_t> data;  // [m][kpad]
+  int m = 0, k = 0, kpad = 0;
+};
+
+struct GemmBf16Args {
+  const Bf16Rows* a = nullptr;
+  const Bf16Matrix* w = nullptr;
+  const float* bias = nullptr;
+  bool gelu = false;
+  const float* residual = nullptr;
+  int ldr = 0;
+  float* c = nullptr;
+  int ldc = 0;
+};
+
 // C[m][n] = act(A[m][k] . W^T + bias) + residual
 struct GemmArgs {
   const float* a = nullptr;
@@ -108,6 +132,10 @@ struct Kernels {
   void (*pack_weights_s8)(const float* w, int n, int k, QuantMatrix* out);
   void (*quantize_rows)(const float* x, int m, int k, int ldx, QuantRows* out, ThreadPool& pool, int nth);
   void (*gemm_s8)(const GemmS8Args& args, ThreadPool& pool, int nth);
+  // BF16 (null except on AVX-512, and usable only where the CPU has AVX512-BF16)
+  void (*pack_weights_bf16)(const float* w, int n, int k, Bf16Matrix* out);
+  void (*convert_rows_bf16)(const float* x, int m, int k, int ldx, Bf16Rows* out, ThreadPool& pool, int nth);
+  void (*gemm_bf16)(const GemmBf16Args& args, ThreadPool& pool, int nth);
 };
 
 const Kernels* kernels_generic();
@@ -125,6 +153,12 @@ std::vector<std::string> runnable_isas();
 const Kernels& kernels_s8();
 // Every table whose INT8 kernels can run here.
 std::vector<std::string> runnable_s8_isas();
+
+// The table whose BF16 kernels run here, or null when the CPU lacks AVX512-BF16.
+const Kernels* kernels_bf16();
+
+// Round-to-nearest-even float -> bfloat16 (NaN kept quiet), the conversion the hardware's vcvtneps2bf16 does.
+uint16_t float_to_bf16(float f);
 
 // Shared by every ISA so all paths produce the same integers: per-channel weight quantization.
 void quantize_weight_rows(const float* w, int n, int k, int8_t* q, float* scale);

@@ -1,9 +1,9 @@
-// AVX-512 (F, BW, DQ, VL) kernels, used only after cpuid reports them; the INT8 ones (VNNI) only with VNNI too.
+// AVX-512 (F, BW, DQ, VL) kernels, used only after cpuid reports them; the INT8 ones (VNNI) only with VNNI too, the BF16 ones only with AVX512-BF16.
 #include "isa_prelude.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma,f16c")
 #define BERTRT_SIMD_AVX512 1
 #include "kernels_impl.h"
 

@@ -442,6 +442,7 @@ void embed_layernorm(const EmbedArgs& g, ThreadPool& pool, int nth) {
 }  // namespace
 }  // namespace bertrt::cpu
 
+#include "kernels_bf16.h"
 #include "kernels_s8.h"
 
 namespace bertrt::cpu {
@@ -458,7 +459,17 @@ const Kernels* make_kernels(const char* name) {
                          &embed_layernorm<V>,
                          &pack_weights_s8<V>,
                          &quantize_rows<V>,
-                         &gemm_s8<V>};
+                         &gemm_s8<V>,
+#if defined(BERTRT_SIMD_AVX512)
+                         std::is_same_v<V, simd::Avx512> ? &pack_weights_bf16 : nullptr,
+                         std::is_same_v<V, simd::Avx512> ? &convert_rows_bf16 : nullptr,
+                         std::is_same_v<V, simd::Avx512> ? &gemm_bf16 : nullptr
+#else
+                         nullptr,
+                         nullptr,
+                         nullptr
+#endif
+  };
   return &k;
 }
 

@@ -19,6 +19,7 @@ namespace {
 struct Layer {
   cpu::PackedMatrix qkv, attn_out, inter, out;         // FP32
   cpu::QuantMatrix qqkv, qattn_out, qinter, qout;      // INT8
+  cpu::Bf16Matrix bqkv, battn_out, binter, bout;       // BF16
   AlignedBuffer<float> qkv_b, attn_out_b, inter_b, out_b;
   AlignedBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;
 };
@@ -26,6 +27,7 @@ struct Layer {
 struct Scratch {
   AlignedBuffer<float> y, qkv, ctx, inter;
   cpu::QuantRows q;  // the current GEMM's quantized input (INT8)
+  cpu::Bf16Rows bq;  // the current GEMM's input rounded to BF16
 };
 
 class Bert final : public BertModel {
@@ -35,27 +37,45 @@ class Bert final : public BertModel {
   const BertConfig& config() const override { return cfg_; }
   size_t weight_bytes() const override { return bytes_; }
   Precision precision() const override { return precision_; }
-  const char* gemm_isa() const override { return precision_ == Precision::kINT8 ? ks8_->name : k_->name; }
+  const char* gemm_isa() const override {
+    return precision_ == Precision::kINT8 ? ks8_->name : precision_ == Precision::kBF16 ? kbf_->name : k_->name;
+  }
 
  private:
   // One linear layer in the model's precision: y = act(x . W^T + b) + residual.
-  void linear(const float* x, int lda, int k, const cpu::PackedMatrix& w, const cpu::QuantMatrix& qw, const float* bias,
-              bool gelu, const float* residual, float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth) const {
+  struct Weights {
+    const cpu::PackedMatrix& fp;
+    const cpu::QuantMatrix& q;
+    const cpu::Bf16Matrix& bf;
+  };
+
+  void linear(const float* x, int lda, int k, const Weights& w, const float* bias, bool gelu, const float* residual,
+              float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth) const {
+    if (precision_ == Precision::kBF16) {
+      kbf_->convert_rows_bf16(x, m, k, lda, &s.bq, pool, nth);
+      cpu::GemmBf16Args g;
+      g.a = &s.bq, g.w = &w.bf, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc;
+      kbf_->gemm_bf16(g, pool, nth);
+      return;
+    }
     if (precision_ == Precision::kINT8) {
       ks8_->quantize_rows(x, m, k, lda, &s.q, pool, nth);
       cpu::GemmS8Args g;
-      g.a = &s.q, g.w = &qw, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc;
+      g.a = &s.q, g.w = &w.q, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc;
       ks8_->gemm_s8(g, pool, nth);
       return;
     }
     cpu::GemmArgs g;
-    g.a = x, g.lda = lda, g.w = &w, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc, g.m = m;
+    g.a = x, g.lda = lda, g.w = &w.fp, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc, g.m = m;
     k_->gemm(g, pool, nth);
   }
 
   // Packs W [n][k] for the model's precision.
-  void pack(const float* w, int n, int k, cpu::PackedMatrix* fp, cpu::QuantMatrix* q) {
-    if (precision_ == Precision::kINT8) {
+  void pack(const float* w, int n, int k, cpu::PackedMatrix* fp, cpu::QuantMatrix* q, cpu::Bf16Matrix* bf) {
+    if (precision_ == Precision::kBF16) {
+      kbf_->pack_weights_bf16(w, n, k, bf);
+      bytes_ += 2 * bf->data.size();
+    } else if (precision_ == Precision::kINT8) {
       ks8_->pack_weights_s8(w, n, k, q);
       bytes_ += q->data.size() + 8 * static_cast<size_t>(n);
     } else {
@@ -68,6 +88,7 @@ class Bert final : public BertModel {
   Precision precision_ = Precision::kFP32;
   const cpu::Kernels* k_ = nullptr;
   const cpu::Kernels* ks8_ = nullptr;
+  const cpu::Kernels* kbf_ = nullptr;
   AlignedBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
   std::vector<Layer> layers_;
   size_t bytes_ = 0;
@@ -93,6 +114,9 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   precision_ = precision;
   k_ = &cpu::kernels();
   ks8_ = &cpu::kernels_s8();
+  kbf_ = cpu::kernels_bf16();
+  if (precision == Precision::kBF16 && !kbf_)
+    return {Code::kUnsupported, "precision 'bf16' needs AVX512-BF16, which this CPU does not have (use 'fp32' or 'int8')"};
   const int H = cfg.hidden_size, I = cfg.intermediate_size;
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &word_));
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &pos_));
@@ -117,17 +141,17 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
       std::memcpy(w.data() + static_cast<size_t>(i) * H * H, part.data(), sizeof(float) * H * H);
       std::memcpy(L.qkv_b.data() + static_cast<size_t>(i) * H, pb.data(), sizeof(float) * H);
     }
-    pack(w.data(), 3 * H, H, &L.qkv, &L.qqkv);
+    pack(w.data(), 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
     BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.dense.weight", {H, H}, &w));
-    pack(w.data(), H, H, &L.attn_out, &L.qattn_out);
+    pack(w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
     BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.dense.bias", {H}, &L.attn_out_b));
     BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.LayerNorm.weight", {H}, &L.ln1_g));
     BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.LayerNorm.bias", {H}, &L.ln1_b));
     BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.dense.weight", {I, H}, &w));
-    pack(w.data(), I, H, &L.inter, &L.qinter);
+    pack(w.data(), I, H, &L.inter, &L.qinter, &L.binter);
     BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.dense.bias", {I}, &L.inter_b));
     BERTRT_RETURN_IF_ERROR(src.read(p + "output.dense.weight", {H, I}, &w));
-    pack(w.data(), H, I, &L.out, &L.qout);
+    pack(w.data(), H, I, &L.out, &L.qout, &L.bout);
     BERTRT_RETURN_IF_ERROR(src.read(p + "output.dense.bias", {H}, &L.out_b));
     BERTRT_RETURN_IF_ERROR(src.read(p + "output.LayerNorm.weight", {H}, &L.ln2_g));
     BERTRT_RETURN_IF_ERROR(src.read(p + "output.LayerNorm.bias", {H}, &L.ln2_b));
@@ -192,7 +216,7 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
 
   const float scale = 1.f / std::sqrt(static_cast<float>(H / cfg_.num_attention_heads));
   for (const Layer& L : layers_) {
-    linear(x, H, H, L.qkv, L.qqkv, L.qkv_b.data(), false, nullptr, qkv.data(), 3 * H, T, scratch, pool, nth);
+    linear(x, H, H, {L.qkv, L.qqkv, L.bqkv}, L.qkv_b.data(), false, nullptr, qkv.data(), 3 * H, T, scratch, pool, nth);
 
     cpu::AttentionArgs at;
     at.qkv = qkv.data(), at.ld_qkv = 3 * H, at.out = ctx.data(), at.ld_out = H;
@@ -200,10 +224,10 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
     at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads, at.scale = scale;
     k_->attention(at, pool, nth);
 
-    linear(ctx.data(), H, H, L.attn_out, L.qattn_out, L.attn_out_b.data(), false, x, y.data(), H, T, scratch, pool, nth);
+    linear(ctx.data(), H, H, {L.attn_out, L.qattn_out, L.battn_out}, L.attn_out_b.data(), false, x, y.data(), H, T, scratch, pool, nth);
     k_->add_layernorm(y.data(), nullptr, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
-    linear(y.data(), H, H, L.inter, L.qinter, L.inter_b.data(), true, nullptr, inter.data(), I, T, scratch, pool, nth);
-    linear(inter.data(), I, I, L.out, L.qout, L.out_b.data(), false, y.data(), x, H, T, scratch, pool, nth);
+    linear(y.data(), H, H, {L.inter, L.qinter, L.binter}, L.inter_b.data(), true, nullptr, inter.data(), I, T, scratch, pool, nth);
+    linear(inter.data(), I, I, {L.out, L.qout, L.bout}, L.out_b.data(), false, y.data(), x, H, T, scratch, pool, nth);
     k_->add_layernorm(x, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
   }
   return Status::Ok();

@@ -224,6 +224,46 @@ void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
   }
 }
 
+double bf16_value(float f) {
+  uint32_t b = uint32_t(cpu::float_to_bf16(f)) << 16;
+  float r;
+  std::memcpy(&r, &b, 4);
+  return r;
+}
+
+void test_bf16(ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed) {
+  const cpu::Kernels* k = cpu::kernels_bf16();
+  th::Rng rng(seed);
+  std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), b(n), r(size_t(m) * n), c(size_t(m) * n, NAN);
+  rng.fill(a); rng.fill(w); rng.fill(b); rng.fill(r);
+  for (auto& x : w) x *= 1.7f / std::sqrt(float(kk));
+  cpu::Bf16Matrix bw;
+  k->pack_weights_bf16(w.data(), n, kk, &bw);
+  cpu::Bf16Rows ba;
+  k->convert_rows_bf16(a.data(), m, kk, kk, &ba, pool, 0);
+  // hardware conversion (blocks of 32) and the scalar one (tails, weights) must agree bit for bit
+  bool same = true;
+  for (int i = 0; i < m; ++i)
+    for (int p = 0; p < kk; ++p) same &= ba.data.data()[size_t(i) * ba.kpad + p] == cpu::float_to_bf16(a[size_t(i) * kk + p]);
+  cpu::GemmBf16Args g;
+  g.a = &ba, g.w = &bw, g.bias = b.data(), g.gelu = gelu, g.residual = r.data(), g.ldr = n, g.c = c.data(), g.ldc = n;
+  k->gemm_bf16(g, pool, 0);
+  std::vector<double> want(size_t(m) * n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double s = 0;
+      for (int p = 0; p < kk; ++p) s += bf16_value(a[size_t(i) * kk + p]) * bf16_value(w[size_t(j) * kk + p]);
+      s += b[j];
+      if (gelu) s = gelu64(s);
+      want[size_t(i) * n + j] = s + r[size_t(i) * n + j];
+    }
+  double e = th::norm_err(c.data(), want);
+  char name[128];
+  std::snprintf(name, sizeof name, "bf16 gemm m=%d n=%d k=%d gelu=%d err=%.2e", m, n, kk, gelu, e);
+  th::check(same, std::string(name) + ": hardware and software rounding agree");
+  th::check(e <= kGemmTol, name);
+}
+
 }  // namespace
 
 int main() {
@@ -258,5 +298,12 @@ int main() {
   const int s8shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {64, 1536, 384}, {65, 384, 1536}, {7, 40, 257}, {100, 64, 3072}};
   for (auto& sh : s8shapes)
     for (int mode = 0; mode < 2; ++mode) test_s8(pool, sh[0], sh[1], sh[2], mode, seed++);
+  if (cpu::kernels_bf16()) {
+    const int bshapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {100, 1536, 384}, {65, 384, 1536}, {7, 40, 257}};
+    for (auto& sh : bshapes)
+      for (int gl = 0; gl < 2; ++gl) test_bf16(pool, sh[0], sh[1], sh[2], gl == 1, seed++);
+  } else {
+    std::printf("SKIP bf16 kernels: this CPU has no AVX512-BF16\n");
+  }
   return th::finish();
 }

@@ -29,7 +29,8 @@ enum class DType { kF32, kF16, kBF16 };
 // What the encoder's GEMMs compute in. LayerNorm, softmax, GELU and the residual stream are FP32 in every mode.
 //   kFP32  FP32 weights and activations
 //   kINT8  weights s8 per output channel (quantized at load), activations u8 per token at run time, int32 sums
-enum class Precision { kFP32, kINT8 };
+//   kBF16  weights and activations rounded to bfloat16, FP32 sums (AVX512-BF16 only)
+enum class Precision { kFP32, kINT8, kBF16 };
 
 // One tensor of the weights file: absolute byte range [begin, end) in the file.
 struct TensorDesc {
