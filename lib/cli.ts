@@ -57,6 +57,65 @@ program
   });
 
 program
+  .command('serve')
+  .description('HTTP server: HF text-embeddings-inference routes and OpenAI /v1/embeddings, with dynamic batching')
+  .option('-m, --model <spec>', 'NAME=DIR, or DIR (repeatable; the first is the default model)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--host <host>', 'address to bind', '127.0.0.1')
+  .option('--port <port>', 'port (0: any free one)', intOption, 8080)
+  .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
+  .option('-t, --threads <n>', 'engine threads (default: physical cores)', intOption)
+  .option('--max-batch-tokens <n>', 'tokens per engine batch', intOption, 16384)
+  .option('--max-batch-requests <n>', 'requests per engine batch', intOption, 256)
+  .option('--max-wait-ms <n>', 'how long a partial batch waits for company while idle', intOption, 1)
+  .option('--max-concurrent-requests <n>', 'pending requests per model before answering 429', intOption, 512)
+  .option('--max-client-batch-size <n>', 'inputs per request', intOption, 64)
+  .option('--max-body-bytes <n>', 'request body limit', intOption, 4 * 1024 * 1024)
+  .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health')
+  .action(async (opts: Record<string, any>) => {
+    const { createServer } = await import('./server/app');
+    const { DEFAULT_MODEL } = await import('./model/resolve');
+    const specs = (opts.model as string[]).length ? (opts.model as string[]) : [];
+    const models = specs.map((s) => {
+      const eq = s.indexOf('=');
+      return eq > 0 ? { name: s.slice(0, eq), dir: s.slice(eq + 1) } : { name: s.split('/').filter(Boolean).pop() ?? s, dir: s };
+    });
+    if (models.length === 0) models.push({ name: DEFAULT_MODEL, dir: undefined as unknown as string });
+    const server = await createServer({
+      models,
+      precision: opts.precision,
+      threads: opts.threads,
+      maxBatchTokens: opts.maxBatchTokens,
+      maxBatchRequests: opts.maxBatchRequests,
+      maxWaitMs: opts.maxWaitMs,
+      maxConcurrentRequests: opts.maxConcurrentRequests,
+      maxClientBatchSize: opts.maxClientBatchSize,
+      maxBodyBytes: opts.maxBodyBytes,
+      apiKey: opts.apiKey,
+    });
+    const address = await server.app.listen({ host: opts.host, port: opts.port });
+    const i = native().info();
+    process.stderr.write(
+      `bertrt ${i.version} serving ${models.map((m) => m.name).join(', ')} on ${address} ` +
+        `(precision ${opts.precision}, ${i.threads} threads, kernels ${opts.precision === 'int8' ? i.int8Isa : i.isa}${opts.apiKey ? ', bearer key required' : ''})\n`,
+    );
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`bertrt: ${signal}: finishing in-flight requests\n`);
+      server.close().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          process.stderr.write(`bertrt: shutdown failed: ${String(e)}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
   .command('bench')
   .description('kernel microbenchmarks against the measured FP32 peak, and end-to-end sequences/s, on this machine')
   .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')

@@ -7,6 +7,7 @@ export { readConfig, type ModelConfig } from './model/config';
 export { readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from './model/safetensors';
 export { defaultModelDir, DEFAULT_MODEL } from './model/resolve';
 export { pack } from './batch';
+export { createServer, type ServerOptions, type BertrtServer } from './server/app';
 
 import { native, type NativeInfo } from './native';
 export type { Precision } from './native';

@@ -1,0 +1,348 @@
+// The HTTP server: HF text-embeddings-inference routes (/embed, /tokenize, /decode, /health, /info, /metrics) and
+// OpenAI's /v1/embeddings, over one dynamic batcher per model. Errors are TEI's { error, error_type } (OpenAI's
+// { error: { message, type, code } } on /v1), with the status codes clients expect.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BertrtError } from '../errors';
+import { Embedder } from '../embedder';
+import { l2normalize, pool } from '../heads/pooling';
+import type { Precision } from '../native';
+import { native } from '../native';
+import type { Encoding } from '../tokenizer/tokenizer';
+import { Batcher, CancelledError, OverloadedError } from './batcher';
+import { createMetrics, type Metrics } from './metrics';
+
+export interface ServerOptions {
+  /** name → model directory; the first is the default model (TEI routes use it) */
+  models: Array<{ name: string; dir?: string }>;
+  precision?: Precision;
+  threads?: number;
+  maxBatchTokens?: number;
+  maxBatchRequests?: number;
+  maxWaitMs?: number;
+  /** pending requests per model before 429 */
+  maxConcurrentRequests?: number;
+  /** inputs in one request */
+  maxClientBatchSize?: number;
+  /** request body bytes */
+  maxBodyBytes?: number;
+  /** bearer token required on every route but /health */
+  apiKey?: string;
+  logger?: boolean;
+}
+
+/** An error with the HTTP status and TEI error_type it maps to. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Model {
+  name: string;
+  embedder: Embedder;
+  batcher: Batcher;
+  prompts: Record<string, string>;
+}
+
+export interface BertrtServer {
+  app: FastifyInstance;
+  metrics: Metrics;
+  /** stop accepting, finish what is in flight, free the models */
+  close(): Promise<void>;
+}
+
+const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+function readPrompts(dir: string): Record<string, string> {
+  const f = path.join(dir, 'config_sentence_transformers.json');
+  if (!fs.existsSync(f)) return {};
+  const j = JSON.parse(fs.readFileSync(f, 'utf8')) as { prompts?: Record<string, string> };
+  return j.prompts ?? {};
+}
+
+export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
+  if (opts.models.length === 0) throw new BertrtError('createServer: at least one model', 'E_INVALID_ARGUMENT');
+  const o = {
+    maxBatchTokens: opts.maxBatchTokens ?? 16384,
+    maxBatchRequests: opts.maxBatchRequests ?? 256,
+    maxWaitMs: opts.maxWaitMs ?? 1,
+    maxConcurrentRequests: opts.maxConcurrentRequests ?? 512,
+    maxClientBatchSize: opts.maxClientBatchSize ?? 64,
+    maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
+  };
+  const metrics = createMetrics();
+  const models = new Map<string, Model>();
+  try {
+    for (const m of opts.models) {
+      if (models.has(m.name)) throw new BertrtError(`model name "${m.name}" given twice`, 'E_INVALID_ARGUMENT');
+      const embedder = await Embedder.load(m.dir, { threads: opts.threads, precision: opts.precision });
+      const batcher = new Batcher(embedder.encoder, { maxBatchTokens: o.maxBatchTokens, maxBatchRequests: o.maxBatchRequests, maxWaitMs: o.maxWaitMs, maxQueue: o.maxConcurrentRequests }, metrics, m.name);
+      models.set(m.name, { name: m.name, embedder, batcher, prompts: readPrompts(embedder.encoder.dir) });
+    }
+  } catch (e) {
+    for (const m of models.values()) await m.embedder.close();
+    throw e;
+  }
+  const defaultModel = models.values().next().value as Model;
+  let draining = false;
+
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: o.maxBodyBytes });
+
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    (req as FastifyRequest & { startedAt: number }).startedAt = performance.now();
+    const route = req.routeOptions.url ?? req.url;
+    if (route === '/health') return;
+    if (draining) throw new HttpError(503, 'Unhealthy', 'the server is shutting down');
+    if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token');
+  });
+  app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
+    const route = req.routeOptions.url ?? 'unknown';
+    const labels = { route, status: String(reply.statusCode) };
+    metrics.requests.inc(labels);
+    metrics.requestDuration.observe(labels, (performance.now() - (req as FastifyRequest & { startedAt: number }).startedAt) / 1000);
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    let status = 500;
+    let type = 'Backend';
+    let message = err.message;
+    if (err instanceof HttpError) {
+      status = err.status;
+      type = err.type;
+    } else if (err instanceof OverloadedError) {
+      status = 429;
+      type = 'Overloaded';
+      message = `model is overloaded: ${err.message}`;
+    } else if (err instanceof BertrtError) {
+      status = err.code === 'E_INVALID_ARGUMENT' ? 422 : err.code === 'E_INPUT_TOO_LONG' ? 413 : 500;
+      type = status === 500 ? 'Backend' : 'Validation';
+    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      status = 413;
+      type = 'Validation';
+      message = `request body larger than ${o.maxBodyBytes} bytes`;
+    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      status = err.statusCode; // malformed JSON, wrong content type, ...
+      type = 'Validation';
+    }
+    if (status >= 500 && status !== 503) req.log.error(err);
+    if (req.url.startsWith('/v1/')) {
+      const oaType = status === 429 ? 'rate_limit_error' : status === 401 ? 'authentication_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
+      return reply.status(status).send({ error: { message, type: oaType, param: null, code: type } });
+    }
+    return reply.status(status).send({ error: message, error_type: type });
+  });
+
+  // -------------------------------------------------------------------------------------------- helpers
+  const watchClient = (reply: FastifyReply) => {
+    let gone = false;
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) gone = true;
+    });
+    return () => gone;
+  };
+
+  const deadline = (req: FastifyRequest): (() => boolean) => {
+    const h = req.headers['x-request-timeout-ms'];
+    if (h === undefined) return () => false;
+    const ms = Number(h);
+    if (!Number.isFinite(ms) || ms <= 0) throw new HttpError(422, 'Validation', 'x-request-timeout-ms must be a positive number');
+    const until = performance.now() + ms;
+    return () => performance.now() > until;
+  };
+
+  function stringInputs(v: unknown, field: string): string[] {
+    const list = typeof v === 'string' ? [v] : v;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw new HttpError(422, 'Validation', `\`${field}\` must be a string or an array of strings`);
+    if (list.length === 0) throw new HttpError(422, 'Empty', `\`${field}\` cannot be empty`);
+    if (list.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${list.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
+    return list as string[];
+  }
+
+  function encodeAll(m: Model, texts: string[], truncate: boolean, direction: 'right' | 'left'): Encoding[] {
+    const t0 = performance.now();
+    const max = m.embedder.maxSeqLength;
+    const out = texts.map((t) => {
+      const full = m.embedder.tokenizer.encode(t, null, truncate ? { truncation: { maxLength: max, direction }, returnOverflowing: false } : {});
+      if (!truncate && full.ids.length > max) {
+        throw new HttpError(413, 'Validation', `input validation error: inputs must have at most ${max} tokens, given ${full.ids.length} (set \`truncate\` to cut them)`);
+      }
+      return full;
+    });
+    metrics.tokenizationDuration.observe({ model: m.name }, (performance.now() - t0) / 1000);
+    return out;
+  }
+
+  async function embed(m: Model, encs: Encoding[], normalize: boolean, dims: number | undefined, cancelled: () => boolean): Promise<Float32Array[]> {
+    let rows: Float32Array[];
+    try {
+      rows = await m.batcher.submit(encs, cancelled);
+    } catch (e) {
+      if (e instanceof CancelledError) throw new HttpError(408, 'Cancelled', 'request cancelled or past its deadline before it ran');
+      throw e;
+    }
+    const H = m.embedder.dimension;
+    return rows.map((r) => {
+      let v = pool(r, H, 0, r.length / H, m.embedder.sentence.pooling);
+      if (dims !== undefined) v = v.slice(0, dims);
+      return normalize ? l2normalize(v) : v;
+    });
+  }
+
+  function dimensions(m: Model, v: unknown): number | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > m.embedder.dimension) {
+      throw new HttpError(422, 'Validation', `\`dimensions\` must be an integer in [1, ${m.embedder.dimension}]`);
+    }
+    return v as number;
+  }
+
+  function withPrompt(m: Model, texts: string[], name: unknown): string[] {
+    if (name === undefined || name === null) return texts;
+    if (typeof name !== 'string' || !(name in m.prompts)) {
+      throw new HttpError(422, 'Validation', `unknown prompt_name ${JSON.stringify(name)} (the model defines: ${Object.keys(m.prompts).join(', ') || 'none'})`);
+    }
+    return texts.map((t) => m.prompts[name] + t);
+  }
+
+  const body = (req: FastifyRequest): Record<string, unknown> => {
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw new HttpError(422, 'Validation', 'the body must be a JSON object');
+    return req.body as Record<string, unknown>;
+  };
+
+  // ---------------------------------------------------------------------------------------------- routes
+  app.get('/health', async (_req, reply) => {
+    if (draining) return reply.status(503).send({ error: 'shutting down', error_type: 'Unhealthy' });
+    return {};
+  });
+
+  app.get('/info', async () => {
+    const m = defaultModel;
+    const i = native().info();
+    return {
+      model_id: m.name,
+      model_dir: m.embedder.encoder.dir,
+      model_type: { embedding: { pooling: m.embedder.sentence.pooling } },
+      model_dtype: m.embedder.encoder.precision,
+      dimension: m.embedder.dimension,
+      max_input_length: m.embedder.maxSeqLength,
+      max_batch_tokens: o.maxBatchTokens,
+      max_batch_requests: o.maxBatchRequests,
+      max_concurrent_requests: o.maxConcurrentRequests,
+      max_client_batch_size: o.maxClientBatchSize,
+      models: [...models.keys()],
+      device: `cpu (${i.cpu}, kernels ${m.embedder.encoder.gemmIsa})`,
+      threads: i.threads,
+      version: VERSION,
+    };
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.post('/embed', async (req, reply) => {
+    const b = body(req);
+    const m = defaultModel;
+    const texts = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
+    const dir = String(b.truncation_direction ?? 'right').toLowerCase();
+    if (dir !== 'right' && dir !== 'left') throw new HttpError(422, 'Validation', '`truncation_direction` must be "right" or "left"');
+    const encs = encodeAll(m, texts, b.truncate === true, dir);
+    const gone = watchClient(reply);
+    const late = deadline(req);
+    const vecs = await embed(m, encs, b.normalize !== false, dimensions(m, b.dimensions), () => gone() || late());
+    return vecs.map((v) => Array.from(v));
+  });
+
+  app.post('/v1/embeddings', async (req, reply) => {
+    const b = body(req);
+    const name = b.model === undefined ? defaultModel.name : String(b.model);
+    const m = models.get(name);
+    if (!m) throw new HttpError(404, 'ModelNotFound', `model "${name}" is not served here (available: ${[...models.keys()].join(', ')})`);
+    const fmt = b.encoding_format ?? 'float';
+    if (fmt !== 'float' && fmt !== 'base64') throw new HttpError(422, 'Validation', '`encoding_format` must be "float" or "base64"');
+    let encs: Encoding[];
+    const input = b.input;
+    const isIds = (x: unknown) => Array.isArray(x) && x.every((t) => Number.isInteger(t));
+    if (isIds(input) && (input as unknown[]).length > 0) {
+      encs = [idsEncoding(m, input as number[])];
+    } else if (Array.isArray(input) && input.length > 0 && input.every(isIds)) {
+      if (input.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${input.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
+      encs = (input as number[][]).map((ids) => idsEncoding(m, ids));
+    } else {
+      encs = encodeAll(m, stringInputs(input, 'input'), false, 'right');
+    }
+    const gone = watchClient(reply);
+    const late = deadline(req);
+    const vecs = await embed(m, encs, true, dimensions(m, b.dimensions), () => gone() || late());
+    const tokens = encs.reduce((a, e) => a + e.ids.length, 0);
+    return {
+      object: 'list',
+      data: vecs.map((v, index) => ({
+        object: 'embedding',
+        index,
+        embedding: fmt === 'base64' ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v),
+      })),
+      model: m.name,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    };
+  });
+
+  /** OpenAI token-array input: the ids are the sequence the model sees (special tokens included if wanted). */
+  function idsEncoding(m: Model, ids: number[]): Encoding {
+    const V = m.embedder.encoder.config.vocabSize;
+    if (ids.length === 0) throw new HttpError(422, 'Empty', 'a token array cannot be empty');
+    if (ids.length > m.embedder.maxSeqLength) throw new HttpError(413, 'Validation', `a token array has ${ids.length} tokens, the model takes at most ${m.embedder.maxSeqLength}`);
+    for (const id of ids) if (id < 0 || id >= V) throw new HttpError(422, 'Validation', `token id ${id} is outside the vocabulary [0, ${V})`);
+    const n = ids.length;
+    return {
+      ids: Int32Array.from(ids),
+      typeIds: new Int32Array(n),
+      attentionMask: new Int32Array(n).fill(1),
+      specialTokensMask: new Int32Array(n),
+      offsets: [],
+      wordIds: [],
+      sequenceIds: [],
+      tokens: [],
+      overflowing: [],
+    };
+  }
+
+  app.post('/tokenize', async (req) => {
+    const b = body(req);
+    const tok = defaultModel.embedder.tokenizer;
+    const texts = stringInputs(b.inputs, 'inputs');
+    return texts.map((t) => {
+      const e = tok.encode(t, null, { addSpecialTokens: b.add_special_tokens !== false });
+      return Array.from(e.ids, (id, k) => ({ id, text: e.tokens[k], special: e.specialTokensMask[k] === 1, start: e.offsets[k][0], stop: e.offsets[k][1] }));
+    });
+  });
+
+  app.post('/decode', async (req) => {
+    const b = body(req);
+    const tok = defaultModel.embedder.tokenizer;
+    const ids = b.ids;
+    const one = Array.isArray(ids) && ids.every((x) => Number.isInteger(x));
+    const lists = one ? [ids as number[]] : ids;
+    if (!Array.isArray(lists) || lists.length === 0 || !lists.every((l) => Array.isArray(l) && l.every((x) => Number.isInteger(x)))) {
+      throw new HttpError(422, 'Validation', '`ids` must be an array of token ids or an array of such arrays');
+    }
+    return (lists as number[][]).map((l) => tok.decode(l, { skipSpecialTokens: b.skip_special_tokens !== false }));
+  });
+
+  return {
+    app,
+    metrics,
+    async close() {
+      draining = true;
+      await app.close();
+      for (const m of models.values()) await m.embedder.close();
+    },
+  };
+}

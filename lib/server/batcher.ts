@@ -1,0 +1,126 @@
+// The dynamic batcher of one model: requests (already tokenized on the main thread) queue here and are merged
+// into packed batches bounded by tokens and requests. One batch runs at a time; whatever arrives meanwhile forms
+// the next one, so batches grow with load and the engine never idles while work is queued. The queue is bounded:
+// past maxQueue pending requests, submit() fails at once with Overloaded.
+import { pack } from '../batch';
+import type { Encoder } from '../model/engine';
+import type { Encoding } from '../tokenizer/tokenizer';
+import type { Metrics } from './metrics';
+
+export interface BatcherOptions {
+  maxBatchTokens: number;
+  maxBatchRequests: number;
+  /** how long a partial batch may wait for company while the engine is idle (ms) */
+  maxWaitMs: number;
+  /** pending requests (queued or running) beyond which new ones are refused */
+  maxQueue: number;
+}
+
+export class OverloadedError extends Error {}
+export class CancelledError extends Error {}
+
+interface Item {
+  encodings: Encoding[];
+  tokens: number;
+  enqueued: number;
+  isCancelled: () => boolean;
+  resolve: (rows: Float32Array[]) => void;
+  reject: (e: unknown) => void;
+}
+
+export class Batcher {
+  private readonly queue: Item[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private pending = 0;
+
+  constructor(
+    private readonly encoder: Encoder,
+    readonly options: BatcherOptions,
+    private readonly metrics: Metrics,
+    private readonly modelName: string,
+  ) {}
+
+  get size(): number {
+    return this.pending;
+  }
+
+  /** Hidden states of each encoding (a [tokens × hidden] view per encoding), once its batch has run. */
+  submit(encodings: Encoding[], isCancelled: () => boolean = () => false): Promise<Float32Array[]> {
+    if (this.pending >= this.options.maxQueue) return Promise.reject(new OverloadedError(`queue full (${this.options.maxQueue} requests pending)`));
+    this.pending++;
+    this.metrics.queueSize.set({ model: this.modelName }, this.pending);
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      const tokens = encodings.reduce((a, e) => a + e.ids.length, 0);
+      this.queue.push({ encodings, tokens, enqueued: performance.now(), isCancelled, resolve, reject });
+      this.pump();
+    }).finally(() => {
+      this.pending--;
+      this.metrics.queueSize.set({ model: this.modelName }, this.pending);
+    });
+  }
+
+  private pump(): void {
+    if (this.running || this.queue.length === 0) return;
+    const queuedTokens = this.queue.reduce((a, it) => a + it.tokens, 0);
+    const waited = performance.now() - this.queue[0].enqueued;
+    const full = queuedTokens >= this.options.maxBatchTokens || this.queue.length >= this.options.maxBatchRequests;
+    if (!full && waited < this.options.maxWaitMs) {
+      this.timer ??= setTimeout(() => {
+        this.timer = null;
+        this.pump();
+      }, this.options.maxWaitMs - waited);
+      return;
+    }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch: Item[] = [];
+    let tokens = 0;
+    while (this.queue.length > 0 && batch.length < this.options.maxBatchRequests) {
+      const it = this.queue[0];
+      if (it.isCancelled()) {
+        this.queue.shift();
+        it.reject(new CancelledError('cancelled before it ran'));
+        continue;
+      }
+      // a request bigger than the budget still runs, alone
+      if (batch.length > 0 && tokens + it.tokens > this.options.maxBatchTokens) break;
+      this.queue.shift();
+      batch.push(it);
+      tokens += it.tokens;
+    }
+    if (batch.length === 0) return this.pump();
+    this.running = true;
+    void this.run(batch, tokens).finally(() => {
+      this.running = false;
+      this.pump();
+    });
+  }
+
+  private async run(batch: Item[], tokens: number): Promise<void> {
+    const start = performance.now();
+    for (const it of batch) this.metrics.queueDuration.observe({ model: this.modelName }, (start - it.enqueued) / 1000);
+    const encodings = batch.flatMap((it) => it.encodings);
+    this.metrics.batchSize.observe({ model: this.modelName }, encodings.length);
+    this.metrics.batchTokens.observe({ model: this.modelName }, tokens);
+    try {
+      const packed = pack(encodings, this.encoder.config.typeVocabSize > 0);
+      const hidden = await this.encoder.run(packed);
+      this.metrics.inferenceDuration.observe({ model: this.modelName }, (performance.now() - start) / 1000);
+      const H = this.encoder.hiddenSize;
+      let k = 0;
+      for (const it of batch) {
+        const rows = it.encodings.map(() => {
+          const b = packed.cuSeqlens[k];
+          const e = packed.cuSeqlens[++k];
+          return hidden.subarray(b * H, e * H);
+        });
+        it.resolve(rows);
+      }
+    } catch (e) {
+      for (const it of batch) it.reject(e);
+    }
+  }
+}
