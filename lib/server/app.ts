@@ -101,6 +101,12 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     if (draining) throw new HttpError(503, 'Unhealthy', 'the server is shutting down');
     if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token');
   });
+  // While draining, close each connection after its response: a keep-alive socket that went idle after close()
+  // began would otherwise hold shutdown until the keep-alive timeout.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (draining) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
     const route = req.routeOptions.url ?? 'unknown';
     const labels = { route, status: String(reply.statusCode) };
