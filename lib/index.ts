@@ -7,6 +7,8 @@ export { readConfig, type ModelConfig } from './model/config';
 export { readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from './model/safetensors';
 export { defaultModelDir, DEFAULT_MODEL } from './model/resolve';
 export { pack } from './batch';
+export { pipeline, type Task } from './pipeline';
+export { TaskModel } from './heads/task-model';
 export { createServer, type ServerOptions, type BertrtServer } from './server/app';
 
 import { native, type NativeInfo } from './native';

@@ -108,3 +108,42 @@ export function toNativeTensors(h: SafetensorsHeader, prefixes: string[] = ['ber
   }
   return out;
 }
+
+/** Reads one (small) tensor into a Float32Array: head weights, never the encoder, which native code maps. */
+export function readTensor(h: SafetensorsHeader, name: string): Float32Array {
+  const t = h.tensors.get(name);
+  if (!t) throw new BertrtError(`${h.path} has no tensor "${name}"`, 'E_MODEL_FORMAT');
+  const n = t.shape.reduce((a, d) => a * d, 1);
+  const buf = Buffer.alloc(t.end - t.begin);
+  const fd = fs.openSync(h.path, 'r');
+  try {
+    fs.readSync(fd, buf, 0, buf.length, t.begin);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const out = new Float32Array(n);
+  if (t.dtype === 'F32') {
+    for (let i = 0; i < n; i++) out[i] = buf.readFloatLE(4 * i);
+  } else if (t.dtype === 'BF16') {
+    const u = new Uint32Array(1);
+    const f = new Float32Array(u.buffer);
+    for (let i = 0; i < n; i++) {
+      u[0] = buf.readUInt16LE(2 * i) << 16;
+      out[i] = f[0];
+    }
+  } else if (t.dtype === 'F16') {
+    for (let i = 0; i < n; i++) out[i] = halfToFloat(buf.readUInt16LE(2 * i));
+  } else {
+    throw new BertrtError(`${h.path}: tensor "${name}" is ${t.dtype}, not a float type`, 'E_MODEL_FORMAT');
+  }
+  return out;
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}

@@ -1,0 +1,78 @@
+// Sequence classification (BertForSequenceClassification: pooler dense + tanh over [CLS], then the classifier),
+// scores as HF's text-classification pipeline makes them: sigmoid for multi-label models and one-logit models,
+// softmax otherwise. Also the cross-encoder reranker, which is the one-logit case.
+import { invalidArgument, BertrtError } from '../errors';
+import { linear, sigmoid, softmax } from './math';
+import type { TaskModel } from './task-model';
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+export type ClassificationInput = string | { text: string; text_pair?: string };
+
+/** Raw logits of each input (pairs encoded as [CLS] a [SEP] b [SEP]). */
+export async function classificationLogits(m: TaskModel, inputs: ClassificationInput[]): Promise<Float64Array[]> {
+  const [pw, pb, cw, cb] = m.tensors('sequence-classification', 'pooler.dense.weight', 'pooler.dense.bias', 'classifier.weight', 'classifier.bias');
+  const H = m.config.hiddenSize;
+  const n = cb.length;
+  const encs = inputs.map((x) => {
+    const [a, b] = typeof x === 'string' ? [x, null] : [x.text, x.text_pair ?? null];
+    if (typeof a !== 'string' || (b !== null && typeof b !== 'string')) throw invalidArgument('text-classification: inputs are strings or { text, text_pair }');
+    return m.tokenizer.encode(a, b, { maxLength: m.maxLength, returnOverflowing: false });
+  });
+  const hidden = await m.hidden(encs);
+  return hidden.map((h) => {
+    const pooled = linear(h.subarray(0, H), pw, pb, H).map(Math.tanh);
+    return linear(pooled, cw, cb, n);
+  });
+}
+
+export function scoresFromLogits(m: TaskModel, logits: Float64Array): Float64Array {
+  const multi = m.config.raw.problem_type === 'multi_label_classification' || logits.length === 1;
+  return multi ? logits.map(sigmoid) : softmax(logits);
+}
+
+/** Labels with scores, best first; topK null = all. */
+export async function classify(m: TaskModel, inputs: ClassificationInput[], topK: number | null = 1): Promise<LabelScore[][]> {
+  if (topK !== null && (!Number.isInteger(topK) || topK < 1)) throw invalidArgument('topK must be a positive integer or null');
+  const labels = m.labels;
+  const logits = await classificationLogits(m, inputs);
+  return logits.map((l) => {
+    const s = scoresFromLogits(m, l);
+    const all = Array.from(s, (score, i) => ({ label: labels[i] ?? `LABEL_${i}`, score }));
+    all.sort((a, b) => b.score - a.score);
+    return topK === null ? all : all.slice(0, topK);
+  });
+}
+
+export interface RerankResult {
+  index: number;
+  score: number;
+  text?: string;
+}
+
+/** Cross-encoder reranking: one logit per (query, document) pair; sigmoid unless rawScores. */
+export async function rerank(
+  m: TaskModel,
+  query: string,
+  documents: string[],
+  options: { topN?: number; returnDocuments?: boolean; rawScores?: boolean } = {},
+): Promise<RerankResult[]> {
+  if (typeof query !== 'string' || !Array.isArray(documents) || !documents.every((d) => typeof d === 'string')) {
+    throw invalidArgument('rerank(query: string, documents: string[])');
+  }
+  if (documents.length === 0) return [];
+  const logits = await classificationLogits(m, documents.map((d) => ({ text: query, text_pair: d })));
+  if (logits[0].length !== 1) {
+    throw new BertrtError(`rerank needs a cross-encoder with one output, this model has ${logits[0].length} labels`, 'E_UNSUPPORTED');
+  }
+  const out = logits.map((l, index) => ({
+    index,
+    score: options.rawScores ? l[0] : sigmoid(l[0]),
+    ...(options.returnDocuments ? { text: documents[index] } : {}),
+  }));
+  out.sort((a, b) => b.score - a.score);
+  return options.topN !== undefined ? out.slice(0, options.topN) : out;
+}

@@ -1,0 +1,79 @@
+// A BERT model with its task head: the encoder runs natively; the head's (small) weights are read from the same
+// safetensors file into TS, where the head math runs. A task that needs tensors the file lacks fails with
+// E_MODEL_FORMAT naming them.
+import * as path from 'node:path';
+import { pack } from '../batch';
+import { BertrtError } from '../errors';
+import { Encoder, type EngineOptions } from '../model/engine';
+import { resolveModelDir } from '../model/resolve';
+import { readSafetensorsHeader, readTensor, type SafetensorsHeader } from '../model/safetensors';
+import { type Encoding, Tokenizer } from '../tokenizer/tokenizer';
+
+export class TaskModel {
+  private readonly cache = new Map<string, Float32Array>();
+
+  private constructor(
+    readonly encoder: Encoder,
+    readonly tokenizer: Tokenizer,
+    private readonly header: SafetensorsHeader,
+  ) {}
+
+  static async load(model?: string, options: EngineOptions = {}): Promise<TaskModel> {
+    const dir = resolveModelDir(model);
+    const tokenizer = Tokenizer.fromDir(dir);
+    const encoder = await Encoder.load(dir, options);
+    return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(dir, 'model.safetensors')));
+  }
+
+  get config() {
+    return this.encoder.config;
+  }
+
+  get maxLength(): number {
+    return this.config.maxPositionEmbeddings;
+  }
+
+  /** id2label of config.json, by index. */
+  get labels(): string[] {
+    const m = (this.config.raw.id2label ?? {}) as Record<string, string>;
+    const n = Object.keys(m).length;
+    return Array.from({ length: n }, (_, i) => m[String(i)] ?? `LABEL_${i}`);
+  }
+
+  has(...names: string[]): boolean {
+    return names.every((n) => this.resolve(n) !== null);
+  }
+
+  private resolve(name: string): string | null {
+    for (const n of [name, `bert.${name}`]) if (this.header.tensors.has(n)) return n;
+    return null;
+  }
+
+  /** Head tensors by checkpoint name (with or without the "bert." prefix). */
+  tensors(task: string, ...names: string[]): Float32Array[] {
+    const missing = names.filter((n) => this.resolve(n) === null);
+    if (missing.length) {
+      throw new BertrtError(`${this.header.path}: the model has no ${task} head (missing tensors: ${missing.join(', ')})`, 'E_MODEL_FORMAT');
+    }
+    return names.map((n) => {
+      let t = this.cache.get(n);
+      if (!t) {
+        t = readTensor(this.header, this.resolve(n)!);
+        this.cache.set(n, t);
+      }
+      return t;
+    });
+  }
+
+  /** Hidden states of each encoding, [tokens × hidden] views, from one packed engine call. */
+  async hidden(encodings: Encoding[]): Promise<Float32Array[]> {
+    const batch = pack(encodings, this.config.typeVocabSize > 0);
+    const h = await this.encoder.run(batch);
+    const H = this.config.hiddenSize;
+    return encodings.map((_, i) => h.subarray(batch.cuSeqlens[i] * H, batch.cuSeqlens[i + 1] * H));
+  }
+
+  async close(): Promise<void> {
+    this.encoder.close();
+  }
+}

@@ -1,0 +1,133 @@
+// Task heads against HF transformers' pipelines (tools/make_head_models.py: seeded tiny BERT models with real
+// heads and configs): equal labels, tokens, words and spans, scores within 1e-4.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BertrtError, pipeline } from '../lib';
+import { root } from './helpers/fixtures';
+
+const dir = path.join(root, 'tests', 'fixtures', 'heads');
+const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8'));
+const TOL = 1e-4; // FP32 engine vs PyTorch FP32 on the same weights: ~1e-6 seen; 1e-4 is the issue's bound
+
+/** HF offsets count code points; JS strings index UTF-16 units. */
+function toUtf16(text: string, cp: number): number {
+  return [...text].slice(0, cp).join('').length;
+}
+
+function close(a: number, b: number, what: string) {
+  assert.ok(Math.abs(a - b) <= TOL, `${what}: ${a} vs ${b}`);
+}
+
+describe('task heads vs HF pipelines', function () {
+  it('text-classification (softmax): labels in order, scores, top-k and pairs', async () => {
+    const p = await pipeline('text-classification', path.join(dir, 'classifier'));
+    const texts: string[] = expected.texts;
+    const all = (await p(texts, { topK: null })) as Array<Array<{ label: string; score: number }>>;
+    all.forEach((r, i) => {
+      assert.deepEqual(r.map((x) => x.label), expected.classifier.single[i].map((x: any) => x.label), texts[i]);
+      r.forEach((x, j) => close(x.score, expected.classifier.single[i][j].score, texts[i]));
+    });
+    const top2 = (await p(texts, { topK: 2 })) as Array<Array<{ label: string; score: number }>>;
+    top2.forEach((r, i) => assert.deepEqual(r.map((x) => x.label), expected.classifier.top2[i].map((x: any) => x.label)));
+    const pairs = (await p(
+      expected.pairs.map(([a, b]: [string, string]) => ({ text: a, text_pair: b })),
+      { topK: null },
+    )) as Array<Array<{ label: string; score: number }>>;
+    pairs.forEach((r, i) => r.forEach((x, j) => {
+      assert.equal(x.label, expected.classifier.pairs[i][j].label);
+      close(x.score, expected.classifier.pairs[i][j].score, 'pair');
+    }));
+    const one = await p('The weather is lovely today.');
+    assert.equal((one as Array<{ label: string }>).length, 1);
+    await p.dispose();
+  });
+
+  it('text-classification (multi_label_classification): sigmoid scores', async () => {
+    const p = await pipeline('text-classification', path.join(dir, 'multilabel'));
+    const r = (await p(expected.texts, { topK: null })) as Array<Array<{ label: string; score: number }>>;
+    r.forEach((x, i) => x.forEach((y, j) => {
+      assert.equal(y.label, expected.multilabel.single[i][j].label);
+      close(y.score, expected.multilabel.single[i][j].score, 'multilabel');
+    }));
+    await p.dispose();
+  });
+
+  for (const agg of ['none', 'simple'] as const) {
+    it(`token-classification, aggregation ${agg}: entities, words, spans and scores`, async () => {
+      const p = await pipeline('token-classification', path.join(dir, 'ner'));
+      const texts: string[] = expected.texts;
+      const r = (await p(texts, { aggregationStrategy: agg, ignoreLabels: [] })) as any[][];
+      r.forEach((ents, i) => {
+        const want = expected.ner[agg][i];
+        assert.equal(ents.length, want.length, texts[i]);
+        ents.forEach((e, j) => {
+          const w = want[j];
+          assert.equal(e.entity ?? e.entity_group, w.entity ?? w.entity_group);
+          assert.equal(e.word, w.word);
+          assert.deepEqual([e.start, e.end], [toUtf16(texts[i], w.start), toUtf16(texts[i], w.end)], texts[i]);
+          if (agg === 'none') assert.equal(e.index, w.index);
+          close(e.score, w.score, `${texts[i]} #${j}`);
+        });
+      });
+      await p.dispose();
+    });
+  }
+
+  it('fill-mask: top-5 tokens, strings, sequences and scores; targets', async () => {
+    const p = await pipeline('fill-mask', path.join(dir, 'mlm'));
+    for (const [i, text] of (expected.mlm.texts as string[]).entries()) {
+      const r = (await p(text, { topK: 5 })) as Array<{ token: number; token_str: string; sequence: string; score: number }>;
+      assert.deepEqual(r.map((x) => x.token), expected.mlm.top5[i].map((x: any) => x.token), text);
+      r.forEach((x, j) => {
+        assert.equal(x.token_str, expected.mlm.top5[i][j].token_str);
+        assert.equal(x.sequence, expected.mlm.top5[i][j].sequence);
+        close(x.score, expected.mlm.top5[i][j].score, text);
+      });
+      const t = (await p(text, { targets: ['Paris', 'the', 'is'] })) as Array<{ token: number; score: number }>;
+      assert.deepEqual(t.map((x) => x.token), expected.mlm.targets[i].map((x: any) => x.token));
+      t.forEach((x, j) => close(x.score, expected.mlm.targets[i][j].score, 'target'));
+    }
+    await assert.rejects(p('no mask here'), { code: 'E_INVALID_ARGUMENT' });
+    await p.dispose();
+  });
+
+  it('rerank with a one-logit cross-encoder uses sigmoid (not softmax), sorted, topN and rawScores', async () => {
+    const p = await pipeline('rerank', path.join(dir, 'reranker'));
+    const { query, documents, scores, logits } = expected.reranker;
+    const r = await p(query, documents, { returnDocuments: true });
+    const order = [...scores.keys()].sort((a: number, b: number) => scores[b] - scores[a]);
+    assert.deepEqual(r.map((x) => x.index), order);
+    r.forEach((x) => {
+      close(x.score, scores[x.index], 'rerank');
+      assert.equal(x.text, documents[x.index]);
+    });
+    assert.ok(r.some((x) => x.score < 0.9), 'scores are not all 1.0');
+    const raw = await p(query, documents, { rawScores: true, topN: 2 });
+    assert.equal(raw.length, 2);
+    close(raw[0].score, logits[raw[0].index], 'raw logit');
+    assert.deepEqual(await p(query, []), []);
+    await p.dispose();
+  });
+
+  it('a task whose head weights are missing fails with E_MODEL_FORMAT naming the tensors', async () => {
+    const p = await pipeline('fill-mask', path.join(dir, 'classifier'));
+    await assert.rejects(p('a [MASK] b'), (e: unknown) => {
+      assert.ok(e instanceof BertrtError);
+      assert.equal(e.code, 'E_MODEL_FORMAT');
+      assert.match(e.message, /cls\.predictions\.transform\.dense\.weight/);
+      return true;
+    });
+    await p.dispose();
+    const t = await pipeline('text-classification', path.join(dir, 'mlm'));
+    await assert.rejects(t('x'), /pooler\.dense\.weight|classifier\.weight/);
+    await t.dispose();
+  });
+
+  it('feature-extraction is the Embedder', async () => {
+    const p = await pipeline('feature-extraction');
+    const [v] = await p('hello');
+    assert.equal(v.length, 384);
+    await p.dispose();
+  });
+});

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Tiny BERT models with task heads, and HF pipeline outputs on them, for tests/heads.test.ts.
+
+No fine-tuned head checkpoints are available offline, so this script makes them: seeded random BERT encoders
+(2 layers, hidden 16, 2 heads) over the multilingual test vocabulary (tests/fixtures/tokenizer/
+multilingual.tokenizer.json, ~9,900 tokens), each with a real head and a real config (id2label, problem_type),
+saved as HF directories with model.safetensors. initializer_range is raised so outputs are far from uniform and
+rankings are not decided by rounding. Models:
+  classifier   BertForSequenceClassification, 3 labels (softmax)
+  multilabel   BertForSequenceClassification, 3 labels, problem_type multi_label_classification (sigmoid)
+  ner          BertForTokenClassification, BIO labels for PER / LOC / ORG
+  mlm          BertForMaskedLM (decoder tied to the word embeddings)
+  reranker     BertForSequenceClassification, 1 label (a cross-encoder: sigmoid)
+Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
+token-classification with aggregation none / simple, fill-mask with top_k and targets) and, for the reranker,
+sigmoid of the logit as sentence-transformers' CrossEncoder computes it.
+Run: tools/.venv/bin/python tools/make_head_models.py
+"""
+import json
+import os
+import shutil
+
+import torch
+from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertForSequenceClassification, BertTokenizerFast,
+                          BertForTokenClassification, pipeline)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "fixtures", "heads")
+TOKENIZER = os.path.join(ROOT, "tests", "fixtures", "tokenizer", "multilingual.tokenizer.json")
+
+NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+TEXTS = ["The weather is lovely today.", "Mr. O'Neil flew from Paris to New York City.", "Zażółć gęślą jaźń, São Paulo!",
+         "I ❤️ NY 🗽 — best trip ever", "東京は日本の首都です。", "", "a", "Angela Merkel met Emmanuel Macron in Berlin."]
+PAIRS = [("A man is eating food.", "A man is eating a piece of bread."), ("How old are you?", "The weather is nice."),
+         ("Paris is in France.", "Paris is the capital of France.")]
+
+
+VOCAB = len(json.load(open(TOKENIZER, encoding="utf-8"))["model"]["vocab"])
+
+
+def config(**kw):
+    return BertConfig(vocab_size=VOCAB, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                      max_position_embeddings=64, initializer_range=0.5, **kw)
+
+
+def save(model, name, tok):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    model.save_pretrained(d, safe_serialization=True)
+    tok.save_pretrained(d)
+    for f in ["vocab.txt", "special_tokens_map.json"]:
+        p = os.path.join(d, f)
+        if os.path.exists(p):
+            os.remove(p)
+    return d
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    tok = BertTokenizerFast(tokenizer_file=TOKENIZER, do_lower_case=False, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+                                  cls_token="[CLS]", mask_token="[MASK]", model_max_length=64)
+    out = {}
+    torch.manual_seed(1)
+    cls = BertForSequenceClassification(config(num_labels=3, id2label={0: "negative", 1: "neutral", 2: "positive"},
+                                               label2id={"negative": 0, "neutral": 1, "positive": 2})).eval()
+    d = save(cls, "classifier", tok)
+    p = pipeline("text-classification", model=d, tokenizer=d, device="cpu")
+    out["classifier"] = {
+        "single": [p(t, top_k=None) for t in TEXTS],
+        "top2": [p(t, top_k=2) for t in TEXTS],
+        "pairs": [p({"text": a, "text_pair": b}, top_k=None) for a, b in PAIRS],
+    }
+    torch.manual_seed(2)
+    ml = BertForSequenceClassification(config(num_labels=3, problem_type="multi_label_classification",
+                                              id2label={0: "sports", 1: "politics", 2: "science"},
+                                              label2id={"sports": 0, "politics": 1, "science": 2})).eval()
+    d = save(ml, "multilabel", tok)
+    p = pipeline("text-classification", model=d, tokenizer=d, device="cpu")
+    out["multilabel"] = {"single": [p(t, top_k=None) for t in TEXTS]}
+    torch.manual_seed(3)
+    ner = BertForTokenClassification(config(num_labels=len(NER_LABELS), id2label=dict(enumerate(NER_LABELS)),
+                                            label2id={l: i for i, l in enumerate(NER_LABELS)})).eval()
+    d = save(ner, "ner", tok)
+    out["ner"] = {}
+    for agg in ["none", "simple"]:
+        p = pipeline("token-classification", model=d, tokenizer=d, device="cpu", aggregation_strategy=agg,
+                     ignore_labels=[])
+        res = [p(t) for t in TEXTS]
+        out["ner"][agg] = [[{k: (float(v) if k == "score" else v) for k, v in e.items()} for e in r] for r in res]
+    torch.manual_seed(4)
+    mlm = BertForMaskedLM(config()).eval()
+    d = save(mlm, "mlm", tok)
+    p = pipeline("fill-mask", model=d, tokenizer=d, device="cpu")
+    masked = ["The weather is [MASK] today.", "Paris is the [MASK] of France.", "[MASK]"]
+    out["mlm"] = {
+        "texts": masked,
+        "top5": [[{k: (float(v) if k == "score" else v) for k, v in r.items()} for r in p(t, top_k=5)] for t in masked],
+        "targets": [[{k: (float(v) if k == "score" else v) for k, v in r.items()} for r in p(t, targets=["Paris", "the", "is"])] for t in masked],
+    }
+    torch.manual_seed(5)
+    rr = BertForSequenceClassification(config(num_labels=1)).eval()
+    d = save(rr, "reranker", tok)
+    t = AutoTokenizer.from_pretrained(d)
+    query = "What is the capital of France?"
+    docs = ["Paris is the capital of France.", "Berlin is in Germany.", "The weather is nice.", "France's capital city is Paris."]
+    with torch.no_grad():
+        logits = rr(**t([query] * len(docs), docs, return_tensors="pt", padding=True)).logits[:, 0]
+    out["reranker"] = {"query": query, "documents": docs, "logits": logits.tolist(), "scores": torch.sigmoid(logits).tolist()}
+    out["texts"] = TEXTS
+    out["pairs"] = PAIRS
+    with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False, indent=1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
