@@ -11,6 +11,15 @@ export interface EmbedderOptions extends EngineOptions {}
 export interface EmbedOptions {
   /** L2-normalize each vector (default true, as TEI and sentence-transformers models with a Normalize module do). */
   normalize?: boolean;
+  /** Texts longer than maxSeqLength tokens: cut from the right (default, as sentence-transformers does), from the
+   *  left, or refuse with E_INPUT_TOO_LONG. */
+  truncate?: 'right' | 'left' | 'error';
+  /** Text prepended to every input (sentence-transformers' `prompt`). */
+  prompt?: string;
+  /** A prompt by name from the model's config_sentence_transformers.json (`prompt_name`). */
+  promptName?: string;
+  /** Keep the first N dimensions (Matryoshka models), before normalizing. */
+  truncateDim?: number;
 }
 
 /** Tokens per engine call: big enough to keep every core busy, small enough to bound memory. */
@@ -46,16 +55,40 @@ export class Embedder {
     return Math.min(this.sentence.maxSeqLength ?? Infinity, this.encoder.config.maxPositionEmbeddings);
   }
 
+  /** Named prompts of config_sentence_transformers.json. */
+  get prompts(): Record<string, string> {
+    return this.sentence.prompts;
+  }
+
   async embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     if (!Array.isArray(texts)) throw invalidArgument('embed: texts must be an array of strings');
     texts.forEach((t, i) => {
       if (typeof t !== 'string') throw invalidArgument(`embed: texts[${i}] is ${t === null ? 'null' : typeof t}, not a string`);
     });
     const normalize = options.normalize ?? true;
+    const truncate = options.truncate ?? 'right';
+    if (!['right', 'left', 'error'].includes(truncate)) throw invalidArgument(`embed: truncate must be 'right', 'left' or 'error'`);
+    let prefix = options.prompt ?? '';
+    if (options.promptName !== undefined) {
+      if (!(options.promptName in this.sentence.prompts)) {
+        throw invalidArgument(`embed: unknown promptName ${JSON.stringify(options.promptName)} (the model defines: ${Object.keys(this.sentence.prompts).join(', ') || 'none'})`);
+      }
+      prefix = this.sentence.prompts[options.promptName];
+    }
+    const dim = options.truncateDim;
+    if (dim !== undefined && (!Number.isInteger(dim) || dim < 1 || dim > this.dimension)) throw invalidArgument(`embed: truncateDim must be in [1, ${this.dimension}]`);
     const maxLength = this.maxSeqLength;
-    const encodings = texts.map((t) => this.tokenizer.encode(t, null, { maxLength, returnOverflowing: false }));
+    const encodings = texts.map((t, i) => {
+      const text = prefix + t;
+      if (truncate === 'error') {
+        const e = this.tokenizer.encode(text);
+        if (e.ids.length > maxLength) throw new BertrtError(`embed: texts[${i}] has ${e.ids.length} tokens, the model takes at most ${maxLength}`, 'E_INPUT_TOO_LONG');
+        return e;
+      }
+      return this.tokenizer.encode(text, null, { truncation: { maxLength, direction: truncate }, returnOverflowing: false });
+    });
     const out: Float32Array[] = new Array(texts.length);
-    const dim = this.dimension;
+    const width = this.dimension;
     const withTypes = this.encoder.config.typeVocabSize > 0;
     for (let start = 0; start < encodings.length; ) {
       let end = start;
@@ -67,7 +100,8 @@ export class Embedder {
       const batch = pack(encodings.slice(start, end), withTypes);
       const hidden = await this.encoder.run(batch);
       for (let i = start; i < end; i++) {
-        const v = pool(hidden, dim, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1], this.sentence.pooling);
+        let v = pool(hidden, width, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1], this.sentence.pooling);
+        if (dim !== undefined) v = v.slice(0, dim);
         out[i] = normalize ? l2normalize(v) : v;
       }
       start = end;

@@ -97,3 +97,43 @@ describe('Embedder', function () {
     await assert.rejects(e2.embed(['x']), { code: 'E_CLOSED' });
   });
 });
+
+describe('Embedder options', function () {
+  let e: Embedder;
+  before(async () => {
+    e = await Embedder.load();
+  });
+  after(async () => e.close());
+  const long = 'alpha ' + 'word '.repeat(400) + 'omega';
+
+  it("truncate: 'error' refuses a long text with E_INPUT_TOO_LONG naming its index", async () => {
+    await assert.rejects(e.embed(['short', long], { truncate: 'error' }), (err: unknown) => {
+      assert.ok(err instanceof BertrtError);
+      assert.equal(err.code, 'E_INPUT_TOO_LONG');
+      assert.match(err.message, /texts\[1\] has 404 tokens/);
+      return true;
+    });
+    assert.equal((await e.embed(['short'], { truncate: 'error' })).length, 1);
+  });
+
+  it("truncate: 'left' keeps the end of the text", async () => {
+    const [left] = await e.embed([long], { truncate: 'left' });
+    const [tail] = await e.embed(['word '.repeat(253) + 'omega']);
+    assert.deepEqual(left, tail);
+  });
+
+  it('prompt prefixes every text; an unknown promptName is refused', async () => {
+    const [a] = await e.embed(['bar'], { prompt: 'query: ' });
+    const [b] = await e.embed(['query: bar']);
+    assert.deepEqual(a, b);
+    await assert.rejects(e.embed(['x'], { promptName: 'nope' }), { code: 'E_INVALID_ARGUMENT' });
+  });
+
+  it('truncateDim keeps the first dimensions, then normalizes', async () => {
+    const [full] = await e.embed(['matryoshka'], { normalize: false });
+    const [small] = await e.embed(['matryoshka'], { truncateDim: 64 });
+    const head = full.slice(0, 64);
+    const n = Math.hypot(...head);
+    small.forEach((x, i) => assert.ok(Math.abs(x - head[i] / n) < 1e-6));
+  });
+});

@@ -138,6 +138,41 @@ describe('embedding server', function () {
   });
 });
 
+describe('server /rerank and /predict', function () {
+  const heads = require('node:path').join(__dirname, 'fixtures', 'heads');
+  const want = JSON.parse(require('node:fs').readFileSync(require('node:path').join(heads, 'expected.json'), 'utf8'));
+
+  it('/rerank with a cross-encoder gives the HF scores, best first; top_n, return_text, raw_scores', async () => {
+    const { s, url } = await start({ models: [{ name: 'rr', dir: require('node:path').join(heads, 'reranker') }] });
+    const { query, documents, scores, logits } = want.reranker;
+    const r = await post(url, '/rerank', { query, texts: documents, return_text: true });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.map((x: any) => x.index), [...scores.keys()].sort((a: number, b: number) => scores[b] - scores[a]));
+    r.body.forEach((x: any) => {
+      assert.ok(Math.abs(x.score - scores[x.index]) < 1e-4);
+      assert.equal(x.text, documents[x.index]);
+    });
+    const raw = await post(url, '/rerank', { query, texts: documents, raw_scores: true, top_n: 1 });
+    assert.equal(raw.body.length, 1);
+    assert.ok(Math.abs(raw.body[0].score - logits[raw.body[0].index]) < 1e-4);
+    assert.equal((await post(url, '/rerank', { query, texts: 'not an array' })).status, 422);
+    await s.close();
+  });
+
+  it('/predict gives the labels and scores HF gives, for texts and pairs; 424 on an embedding-only model', async () => {
+    const { s, url } = await start({ models: [{ name: 'cls', dir: require('node:path').join(heads, 'classifier') }] });
+    const r = await post(url, '/predict', { inputs: want.texts[1] });
+    assert.deepEqual(r.body.map((x: any) => x.label), want.classifier.single[1].map((x: any) => x.label));
+    r.body.forEach((x: any, j: number) => assert.ok(Math.abs(x.score - want.classifier.single[1][j].score) < 1e-4));
+    const p = await post(url, '/predict', { inputs: [want.pairs[0]] });
+    assert.equal(p.body[0][0].label, want.classifier.pairs[0][0].label);
+    await s.close();
+    const e = await start();
+    assert.equal((await post(e.url, '/predict', { inputs: 'x' })).status, 424);
+    await e.s.close();
+  });
+});
+
 describe('embedding server under overload, auth and shutdown', function () {
   it('a flood beyond --max-concurrent-requests gets 429 at once; every 200 is still correct', async () => {
     const { s, url } = await start({ maxConcurrentRequests: 4 });

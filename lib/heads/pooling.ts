@@ -10,6 +10,8 @@ export interface SentenceConfig {
   pooling: PoolingMode;
   normalize: boolean;
   maxSeqLength: number | null;
+  /** config_sentence_transformers.json "prompts" */
+  prompts: Record<string, string>;
 }
 
 const KNOWN_MODULES = new Set([
@@ -20,7 +22,12 @@ const KNOWN_MODULES = new Set([
 
 /** Reads modules.json, 1_Pooling/config.json and sentence_bert_config.json; without them, mean pooling. */
 export function readSentenceConfig(dir: string): SentenceConfig {
-  const out: SentenceConfig = { pooling: 'mean', normalize: false, maxSeqLength: null };
+  const out: SentenceConfig = { pooling: 'mean', normalize: false, maxSeqLength: null, prompts: {} };
+  const st = path.join(dir, 'config_sentence_transformers.json');
+  if (fs.existsSync(st)) {
+    const p = readJson(st).prompts;
+    if (p && typeof p === 'object') out.prompts = p as Record<string, string>;
+  }
   const modulesFile = path.join(dir, 'modules.json');
   if (fs.existsSync(modulesFile)) {
     const modules = JSON.parse(fs.readFileSync(modulesFile, 'utf8')) as Array<{ type: string; path: string }>;

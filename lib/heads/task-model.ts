@@ -16,6 +16,7 @@ export class TaskModel {
     readonly encoder: Encoder,
     readonly tokenizer: Tokenizer,
     private readonly header: SafetensorsHeader,
+    private readonly runner: ((encodings: Encoding[]) => Promise<Float32Array[]>) | null = null,
   ) {}
 
   static async load(model?: string, options: EngineOptions = {}): Promise<TaskModel> {
@@ -23,6 +24,11 @@ export class TaskModel {
     const tokenizer = Tokenizer.fromDir(dir);
     const encoder = await Encoder.load(dir, options);
     return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(dir, 'model.safetensors')));
+  }
+
+  /** Heads over an encoder loaded elsewhere; `runner` replaces the direct engine call (the server's batcher). */
+  static over(encoder: Encoder, tokenizer: Tokenizer, runner: (encodings: Encoding[]) => Promise<Float32Array[]>): TaskModel {
+    return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(encoder.dir, 'model.safetensors')), runner);
   }
 
   get config() {
@@ -67,6 +73,7 @@ export class TaskModel {
 
   /** Hidden states of each encoding, [tokens × hidden] views, from one packed engine call. */
   async hidden(encodings: Encoding[]): Promise<Float32Array[]> {
+    if (this.runner) return this.runner(encodings);
     const batch = pack(encodings, this.config.typeVocabSize > 0);
     const h = await this.encoder.run(batch);
     const H = this.config.hiddenSize;

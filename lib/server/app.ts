@@ -1,4 +1,5 @@
-// The HTTP server: HF text-embeddings-inference routes (/embed, /tokenize, /decode, /health, /info, /metrics) and
+// The HTTP server: HF text-embeddings-inference routes (/embed, /rerank, /predict, /tokenize, /decode, /health,
+// /info, /metrics) and
 // OpenAI's /v1/embeddings, over one dynamic batcher per model. Errors are TEI's { error, error_type } (OpenAI's
 // { error: { message, type, code } } on /v1), with the status codes clients expect.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -10,6 +11,8 @@ import { l2normalize, pool } from '../heads/pooling';
 import type { Precision } from '../native';
 import { native } from '../native';
 import type { Encoding } from '../tokenizer/tokenizer';
+import { classify, rerank } from '../heads/classification';
+import { TaskModel } from '../heads/task-model';
 import { Batcher, CancelledError, OverloadedError } from './batcher';
 import { createMetrics, type Metrics } from './metrics';
 
@@ -47,7 +50,7 @@ interface Model {
   name: string;
   embedder: Embedder;
   batcher: Batcher;
-  prompts: Record<string, string>;
+  heads: (cancelled: () => boolean) => TaskModel;
 }
 
 export interface BertrtServer {
@@ -58,13 +61,6 @@ export interface BertrtServer {
 }
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-
-function readPrompts(dir: string): Record<string, string> {
-  const f = path.join(dir, 'config_sentence_transformers.json');
-  if (!fs.existsSync(f)) return {};
-  const j = JSON.parse(fs.readFileSync(f, 'utf8')) as { prompts?: Record<string, string> };
-  return j.prompts ?? {};
-}
 
 export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   if (opts.models.length === 0) throw new BertrtError('createServer: at least one model', 'E_INVALID_ARGUMENT');
@@ -83,7 +79,12 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       if (models.has(m.name)) throw new BertrtError(`model name "${m.name}" given twice`, 'E_INVALID_ARGUMENT');
       const embedder = await Embedder.load(m.dir, { threads: opts.threads, precision: opts.precision });
       const batcher = new Batcher(embedder.encoder, { maxBatchTokens: o.maxBatchTokens, maxBatchRequests: o.maxBatchRequests, maxWaitMs: o.maxWaitMs, maxQueue: o.maxConcurrentRequests }, metrics, m.name);
-      models.set(m.name, { name: m.name, embedder, batcher, prompts: readPrompts(embedder.encoder.dir) });
+      models.set(m.name, {
+        name: m.name,
+        embedder,
+        batcher,
+        heads: (cancelled) => TaskModel.over(embedder.encoder, embedder.tokenizer, (encs) => batcher.submit(encs, cancelled)),
+      });
     }
   } catch (e) {
     for (const m of models.values()) await m.embedder.close();
@@ -210,10 +211,11 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
 
   function withPrompt(m: Model, texts: string[], name: unknown): string[] {
     if (name === undefined || name === null) return texts;
-    if (typeof name !== 'string' || !(name in m.prompts)) {
-      throw new HttpError(422, 'Validation', `unknown prompt_name ${JSON.stringify(name)} (the model defines: ${Object.keys(m.prompts).join(', ') || 'none'})`);
+    const prompts = m.embedder.prompts;
+    if (typeof name !== 'string' || !(name in prompts)) {
+      throw new HttpError(422, 'Validation', `unknown prompt_name ${JSON.stringify(name)} (the model defines: ${Object.keys(prompts).join(', ') || 'none'})`);
     }
-    return texts.map((t) => m.prompts[name] + t);
+    return texts.map((t) => prompts[name] + t);
   }
 
   const body = (req: FastifyRequest): Record<string, unknown> => {
@@ -319,6 +321,37 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       overflowing: [],
     };
   }
+
+  // Sequence classification (TEI /predict): inputs is a text, a [text, pair], or an array of either.
+  app.post('/predict', async (req, reply) => {
+    const b = body(req);
+    const m = defaultModel;
+    const inputs = b.inputs;
+    const isPair = (x: unknown) => Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === 'string');
+    const one = typeof inputs === 'string' || isPair(inputs);
+    const list = one ? [inputs] : inputs;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string' || isPair(x))) {
+      throw new HttpError(422, 'Validation', '`inputs` must be a text, a [text, text] pair, or an array of them');
+    }
+    if (list.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${list.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
+    const heads = m.heads(watchClient(reply));
+    if (!heads.has('classifier.weight', 'classifier.bias', 'pooler.dense.weight')) throw new HttpError(424, 'Backend', `model "${m.name}" has no sequence-classification head`);
+    const r = await classify(heads, (list as Array<string | [string, string]>).map((x) => (typeof x === 'string' ? x : { text: x[0], text_pair: x[1] })), null);
+    return one ? r[0] : r;
+  });
+
+  // Cross-encoder reranking (TEI /rerank): [{ index, score, text? }], best first.
+  app.post('/rerank', async (req, reply) => {
+    const b = body(req);
+    const m = defaultModel;
+    if (typeof b.query !== 'string') throw new HttpError(422, 'Validation', '`query` must be a string');
+    if (!Array.isArray(b.texts) || !b.texts.every((x) => typeof x === 'string')) throw new HttpError(422, 'Validation', '`texts` must be an array of strings');
+    if (b.texts.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${b.texts.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
+    const heads = m.heads(watchClient(reply));
+    if (!heads.has('classifier.weight', 'classifier.bias', 'pooler.dense.weight')) throw new HttpError(424, 'Backend', `model "${m.name}" is not a cross-encoder`);
+    const topN = b.top_n === undefined || b.top_n === null ? undefined : Number(b.top_n);
+    return rerank(heads, b.query, b.texts as string[], { topN, returnDocuments: b.return_text === true, rawScores: b.raw_scores === true });
+  });
 
   app.post('/tokenize', async (req) => {
     const b = body(req);
