@@ -37,15 +37,19 @@ struct QuantRows {
   int m = 0, k = 0, kpad = 0;
 };
 
-struct GemmS8Args {
-  const QuantRows* a = nullptr;
-  const QuantMatrix* w = nullptr;
-  const float* bias = nullptr;
-  bool gelu = false;
-  const float* residual = nullptr;
+// What every GEMM does after the dot products: C = act(acc + bias) + residual, written with stride ldc.
+struct Epilogue {
+  const float* bias = nullptr;      // [n] or null
+  bool gelu = false;                // exact erf GELU after the bias
+  const float* residual = nullptr;  // [m][ldr] or null, added last
   int ldr = 0;
   float* c = nullptr;
   int ldc = 0;
+};
+
+struct GemmS8Args : Epilogue {
+  const QuantRows* a = nullptr;
+  const QuantMatrix* w = nullptr;
   int32_t* raw = nullptr;  // tests: when set, exact int32 sums (acc - comp) are written here instead of c, ld = n
 };
 
@@ -62,28 +66,16 @@ struct Bf16Rows {
   int m = 0, k = 0, kpad = 0;
 };
 
-struct GemmBf16Args {
+struct GemmBf16Args : Epilogue {
   const Bf16Rows* a = nullptr;
   const Bf16Matrix* w = nullptr;
-  const float* bias = nullptr;
-  bool gelu = false;
-  const float* residual = nullptr;
-  int ldr = 0;
-  float* c = nullptr;
-  int ldc = 0;
 };
 
 // C[m][n] = act(A[m][k] . W^T + bias) + residual
-struct GemmArgs {
+struct GemmArgs : Epilogue {
   const float* a = nullptr;
   int lda = 0;
   const PackedMatrix* w = nullptr;
-  const float* bias = nullptr;      // [n] or null
-  bool gelu = false;                // exact erf GELU after the bias
-  const float* residual = nullptr;  // [m][ldr] or null, added last
-  int ldr = 0;
-  float* c = nullptr;
-  int ldc = 0;
   int m = 0;
 };
 

@@ -28,23 +28,17 @@ void convert_rows_bf16(const float* x, int m, int k, int ldx, Bf16Rows* out, Thr
   out->m = m, out->k = k, out->kpad = (k + 1) / 2 * 2;
   out->data.resize(static_cast<size_t>(m) * out->kpad);
   const int kp = out->kpad;
-  pool.parallel_for(
-      (m + 15) / 16,
-      [&](int64_t t, int) {
-        const int r1 = std::min(m, static_cast<int>(t + 1) * 16);
-        for (int r = static_cast<int>(t) * 16; r < r1; ++r) {
-          const float* row = x + static_cast<size_t>(r) * ldx;
-          uint16_t* q = out->data.data() + static_cast<size_t>(r) * kp;
-          int i = 0;
-          for (; i + 32 <= k; i += 32) {
-            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(row + i));
-            _mm512_storeu_si512(q + i, reinterpret_cast<__m512i&>(v));
-          }
-          for (; i < k; ++i) q[i] = float_to_bf16(row[i]);
-          for (; i < kp; ++i) q[i] = 0;
-        }
-      },
-      nth);
+  parallel_rows(pool, m, nth, [&](int r) {
+    const float* row = x + static_cast<size_t>(r) * ldx;
+    uint16_t* q = out->data.data() + static_cast<size_t>(r) * kp;
+    int i = 0;
+    for (; i + 32 <= k; i += 32) {
+      __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(row + i));
+      _mm512_storeu_si512(q + i, reinterpret_cast<__m512i&>(v));
+    }
+    for (; i < k; ++i) q[i] = float_to_bf16(row[i]);
+    for (; i < kp; ++i) q[i] = 0;
+  });
 }
 
 template <int M>

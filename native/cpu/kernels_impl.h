@@ -52,18 +52,32 @@ void pack_weights(const float* w, int n, int k, PackedMatrix* out) {
   }
 }
 
-struct Epilogue {
+// The FP32 micro-kernel's view of the epilogue: one panel's bias and the tile's residual rows.
+struct TileEpilogue {
   const float* bias;      // NR values for this panel, or null
   bool gelu;
   const float* residual;  // row 0 of this tile, or null
   int ldr;
 };
 
+// Row-wise kernels split rows the same way everywhere: chunks of kRowsPerTask, fn(row) for each.
+constexpr int kRowsPerTask = 16;
+template <class F>
+inline void parallel_rows(ThreadPool& pool, int rows, int nth, F&& fn) {
+  pool.parallel_for(
+      (rows + kRowsPerTask - 1) / kRowsPerTask,
+      [&](int64_t t, int) {
+        const int r1 = std::min(rows, static_cast<int>(t + 1) * kRowsPerTask);
+        for (int r = static_cast<int>(t) * kRowsPerTask; r < r1; ++r) fn(r);
+      },
+      nth);
+}
+
 // acc[M][NV] over kc steps of A (rows of stride lda) against a packed slice b ([kc][NR]).
 // load_c: continue sums already in C (later K blocks); epi: non-null on the last K block.
 template <class V, int M>
 inline void gemm_ukernel(int kc, const float* a, int lda, const float* b, float* c, int ldc, bool load_c,
-                         const Epilogue* epi) {
+                         const TileEpilogue* epi) {
   using R = typename V::reg;
   constexpr int NV = GemmShape<V>::NV;
   constexpr int W = V::W;
@@ -105,7 +119,7 @@ inline void gemm_ukernel(int kc, const float* a, int lda, const float* b, float*
 
 template <class V, int M = GemmShape<V>::MR>
 inline void gemm_ukernel_rows(int rows, int kc, const float* a, int lda, const float* b, float* c, int ldc,
-                              bool load_c, const Epilogue* epi) {
+                              bool load_c, const TileEpilogue* epi) {
   if constexpr (M > 1) {
     if (rows < M) return gemm_ukernel_rows<V, M - 1>(rows, kc, a, lda, b, c, ldc, load_c, epi);
   }
@@ -128,7 +142,7 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
   alignas(64) float tmp_res[MC * NR];
   float* c = g.c + static_cast<size_t>(m0) * g.ldc + n0;
   int ldc = g.ldc;
-  Epilogue epi{g.bias ? g.bias + n0 : nullptr, g.gelu,
+  TileEpilogue epi{g.bias ? g.bias + n0 : nullptr, g.gelu,
                g.residual ? g.residual + static_cast<size_t>(m0) * g.ldr + n0 : nullptr, g.ldr};
   const bool partial = nvalid < NR;
   if (partial) {
@@ -154,7 +168,7 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
     const bool last = k0 + kc >= w.k;
     for (int i = 0; i < mc; i += MR) {
       const int rows = std::min(MR, mc - i);
-      Epilogue e = epi;
+      TileEpilogue e = epi;
       if (e.residual) e.residual += static_cast<size_t>(i) * e.ldr;
       gemm_ukernel_rows<V>(rows, kc, g.a + static_cast<size_t>(m0 + i) * g.lda + k0, g.lda, bpanel + static_cast<size_t>(k0) * NR,
                            c + static_cast<size_t>(i) * ldc, ldc, k0 > 0, last ? &e : nullptr);
@@ -388,28 +402,20 @@ inline void layernorm_row(float* x, const float* gamma, const float* beta, int h
   for (int i = hv; i < h; ++i) x[i] = (x[i] - mean) * rstd * gamma[i] + beta[i];
 }
 
-constexpr int kRowsPerTask = 16;
-
 template <class V>
 void add_layernorm(float* x, const float* residual, const float* gamma, const float* beta, int rows, int h, float eps,
                    ThreadPool& pool, int nth) {
   constexpr int W = V::W;
-  pool.parallel_for(
-      (rows + kRowsPerTask - 1) / kRowsPerTask,
-      [&](int64_t t, int) {
-        const int r1 = std::min(rows, static_cast<int>(t + 1) * kRowsPerTask);
-        for (int r = static_cast<int>(t) * kRowsPerTask; r < r1; ++r) {
-          float* xr = x + static_cast<size_t>(r) * h;
-          if (residual) {
-            const float* rr = residual + static_cast<size_t>(r) * h;
-            int i = 0;
-            for (; i + W <= h; i += W) V::storeu(xr + i, V::add(V::loadu(xr + i), V::loadu(rr + i)));
-            for (; i < h; ++i) xr[i] += rr[i];
-          }
-          layernorm_row<V>(xr, gamma, beta, h, eps);
-        }
-      },
-      nth);
+  parallel_rows(pool, rows, nth, [&](int r) {
+    float* xr = x + static_cast<size_t>(r) * h;
+    if (residual) {
+      const float* rr = residual + static_cast<size_t>(r) * h;
+      int i = 0;
+      for (; i + W <= h; i += W) V::storeu(xr + i, V::add(V::loadu(xr + i), V::loadu(rr + i)));
+      for (; i < h; ++i) xr[i] += rr[i];
+    }
+    layernorm_row<V>(xr, gamma, beta, h, eps);
+  });
 }
 
 template <class V>
@@ -417,26 +423,20 @@ void embed_layernorm(const EmbedArgs& g, ThreadPool& pool, int nth) {
   using R = typename V::reg;
   constexpr int W = V::W;
   const int h = g.h;
-  pool.parallel_for(
-      (g.tokens + kRowsPerTask - 1) / kRowsPerTask,
-      [&](int64_t t, int) {
-        const int r1 = std::min(g.tokens, static_cast<int>(t + 1) * kRowsPerTask);
-        for (int r = static_cast<int>(t) * kRowsPerTask; r < r1; ++r) {
-          float* o = g.out + static_cast<size_t>(r) * h;
-          const float* we = g.word + static_cast<size_t>(g.ids[r]) * h;
-          const float* pe = g.pos + static_cast<size_t>(g.positions[r]) * h;
-          const float* te = g.type ? g.type + static_cast<size_t>(g.type_ids ? g.type_ids[r] : 0) * h : nullptr;
-          int i = 0;
-          for (; i + W <= h; i += W) {
-            R v = V::add(V::loadu(we + i), V::loadu(pe + i));
-            if (te) v = V::add(v, V::loadu(te + i));
-            V::storeu(o + i, v);
-          }
-          for (; i < h; ++i) o[i] = we[i] + pe[i] + (te ? te[i] : 0.f);
-          layernorm_row<V>(o, g.gamma, g.beta, h, g.eps);
-        }
-      },
-      nth);
+  parallel_rows(pool, g.tokens, nth, [&](int r) {
+    float* o = g.out + static_cast<size_t>(r) * h;
+    const float* we = g.word + static_cast<size_t>(g.ids[r]) * h;
+    const float* pe = g.pos + static_cast<size_t>(g.positions[r]) * h;
+    const float* te = g.type ? g.type + static_cast<size_t>(g.type_ids ? g.type_ids[r] : 0) * h : nullptr;
+    int i = 0;
+    for (; i + W <= h; i += W) {
+      R v = V::add(V::loadu(we + i), V::loadu(pe + i));
+      if (te) v = V::add(v, V::loadu(te + i));
+      V::storeu(o + i, v);
+    }
+    for (; i < h; ++i) o[i] = we[i] + pe[i] + (te ? te[i] : 0.f);
+    layernorm_row<V>(o, g.gamma, g.beta, h, g.eps);
+  });
 }
 
 }  // namespace

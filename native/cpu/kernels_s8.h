@@ -60,32 +60,26 @@ void quantize_rows(const float* x, int m, int k, int ldx, QuantRows* out, Thread
   out->data.resize(static_cast<size_t>(m) * out->kpad);
   out->scale.resize(m);
   const int kp = out->kpad;
-  pool.parallel_for(
-      (m + 15) / 16,
-      [&](int64_t t, int) {
-        const int r1 = std::min(m, static_cast<int>(t + 1) * 16);
-        for (int r = static_cast<int>(t) * 16; r < r1; ++r) {
-          const float* row = x + static_cast<size_t>(r) * ldx;
-          uint8_t* q = out->data.data() + static_cast<size_t>(r) * kp;
-          R mv = V::zero();
-          int i = 0;
-          for (; i + W <= k; i += W) mv = V::max(mv, V::abs(V::loadu(row + i)));
-          float mx = V::reduce_max(mv);
-          for (; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
-          const float inv = mx > 0.f ? 127.f / mx : 0.f;
-          out->scale.data()[r] = mx > 0.f ? mx / 127.f : 0.f;
-          const R iv = V::set1(inv);
-          alignas(64) float tmp[W];
-          i = 0;
-          for (; i + W <= k; i += W) {
-            V::store(tmp, V::round(V::mul(V::loadu(row + i), iv)));
-            for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]) + 128);
-          }
-          for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[i] * inv)) + 128);
-          for (; i < kp; ++i) q[i] = 128;
-        }
-      },
-      nth);
+  parallel_rows(pool, m, nth, [&](int r) {
+    const float* row = x + static_cast<size_t>(r) * ldx;
+    uint8_t* q = out->data.data() + static_cast<size_t>(r) * kp;
+    R mv = V::zero();
+    int i = 0;
+    for (; i + W <= k; i += W) mv = V::max(mv, V::abs(V::loadu(row + i)));
+    float mx = V::reduce_max(mv);
+    for (; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
+    const float inv = mx > 0.f ? 127.f / mx : 0.f;
+    out->scale.data()[r] = mx > 0.f ? mx / 127.f : 0.f;
+    const R iv = V::set1(inv);
+    alignas(64) float tmp[W];
+    i = 0;
+    for (; i + W <= k; i += W) {
+      V::store(tmp, V::round(V::mul(V::loadu(row + i), iv)));
+      for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]) + 128);
+    }
+    for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[i] * inv)) + 128);
+    for (; i < kp; ++i) q[i] = 128;
+  });
 }
 
 // acc[M][NR] = sum over the K groups of u8 A rows x s8 panel (exact int32).

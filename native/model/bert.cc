@@ -51,23 +51,26 @@ class Bert final : public BertModel {
 
   void linear(const float* x, int lda, int k, const Weights& w, const float* bias, bool gelu, const float* residual,
               float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth) const {
+    cpu::Epilogue epi;
+    epi.bias = bias, epi.gelu = gelu, epi.residual = residual, epi.ldr = ldc, epi.c = c, epi.ldc = ldc;
     if (precision_ == Precision::kBF16) {
       kbf_->convert_rows_bf16(x, m, k, lda, &s.bq, pool, nth);
       cpu::GemmBf16Args g;
-      g.a = &s.bq, g.w = &w.bf, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc;
+      static_cast<cpu::Epilogue&>(g) = epi;
+      g.a = &s.bq, g.w = &w.bf;
       kbf_->gemm_bf16(g, pool, nth);
-      return;
-    }
-    if (precision_ == Precision::kINT8) {
+    } else if (precision_ == Precision::kINT8) {
       ks8_->quantize_rows(x, m, k, lda, &s.q, pool, nth);
       cpu::GemmS8Args g;
-      g.a = &s.q, g.w = &w.q, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc;
+      static_cast<cpu::Epilogue&>(g) = epi;
+      g.a = &s.q, g.w = &w.q;
       ks8_->gemm_s8(g, pool, nth);
-      return;
+    } else {
+      cpu::GemmArgs g;
+      static_cast<cpu::Epilogue&>(g) = epi;
+      g.a = x, g.lda = lda, g.w = &w.fp, g.m = m;
+      k_->gemm(g, pool, nth);
     }
-    cpu::GemmArgs g;
-    g.a = x, g.lda = lda, g.w = &w.fp, g.bias = bias, g.gelu = gelu, g.residual = residual, g.ldr = ldc, g.c = c, g.ldc = ldc, g.m = m;
-    k_->gemm(g, pool, nth);
   }
 
   // Packs W [n][k] for the model's precision.
