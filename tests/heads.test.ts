@@ -131,3 +131,27 @@ describe('task heads vs HF pipelines', function () {
     await p.dispose();
   });
 });
+
+describe('DistilBERT weights', function () {
+  it('load under the BERT encoder and give HF DistilBertModel hidden states within 1e-4', async () => {
+    const { Encoder, Tokenizer, pack } = require('../lib') as typeof import('../lib');
+    const d = path.join(dir, 'distilbert');
+    const enc = await Encoder.load(d);
+    assert.equal(enc.config.modelType, 'distilbert');
+    assert.equal(enc.config.typeVocabSize, 0);
+    const tok = Tokenizer.fromDir(d);
+    const texts: string[] = expected.texts;
+    const encs = texts.map((t) => tok.encode(t));
+    const batch = pack(encs, false);
+    const h = await enc.run(batch);
+    texts.forEach((t, i) => {
+      const got = h.subarray(batch.cuSeqlens[i] * 16, batch.cuSeqlens[i + 1] * 16);
+      const want: number[] = expected.distilbert.hidden[i];
+      assert.equal(got.length, want.length, t);
+      let worst = 0;
+      for (let k = 0; k < want.length; k++) worst = Math.max(worst, Math.abs(got[k] - want[k]));
+      assert.ok(worst <= TOL, `${JSON.stringify(t)}: max-abs ${worst}`);
+    });
+    enc.close();
+  });
+});

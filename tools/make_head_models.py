@@ -11,6 +11,7 @@ rankings are not decided by rounding. Models:
   ner          BertForTokenClassification, BIO labels for PER / LOC / ORG
   mlm          BertForMaskedLM (decoder tied to the word embeddings)
   reranker     BertForSequenceClassification, 1 label (a cross-encoder: sigmoid)
+  distilbert   DistilBertModel (other weight names, no token types, no pooler): last hidden states recorded
 Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
 token-classification with aggregation none / simple, fill-mask with top_k and targets) and, for the reranker,
 sigmoid of the logit as sentence-transformers' CrossEncoder computes it.
@@ -22,6 +23,7 @@ import shutil
 
 import torch
 from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertForSequenceClassification, BertTokenizerFast,
+                          DistilBertConfig, DistilBertModel,
                           BertForTokenClassification, pipeline)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,6 +108,17 @@ def main():
     with torch.no_grad():
         logits = rr(**t([query] * len(docs), docs, return_tensors="pt", padding=True)).logits[:, 0]
     out["reranker"] = {"query": query, "documents": docs, "logits": logits.tolist(), "scores": torch.sigmoid(logits).tolist()}
+    torch.manual_seed(7)
+    db = DistilBertModel(DistilBertConfig(vocab_size=VOCAB, dim=16, n_layers=2, n_heads=2, hidden_dim=32,
+                                          max_position_embeddings=64, initializer_range=0.5)).eval()
+    d = save(db, "distilbert", tok)
+    t = AutoTokenizer.from_pretrained(d)
+    hidden = []
+    with torch.no_grad():
+        for text in TEXTS:
+            enc = t(text, return_tensors="pt")
+            hidden.append(db(input_ids=enc["input_ids"]).last_hidden_state[0].flatten().tolist())
+    out["distilbert"] = {"hidden": hidden}
     out["texts"] = TEXTS
     out["pairs"] = PAIRS
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:

@@ -11,7 +11,7 @@ export interface ModelConfig extends NativeConfig {
   raw: Record<string, unknown>;
 }
 
-const SUPPORTED_TYPES = new Set(['bert']);
+const SUPPORTED_TYPES = new Set(['bert', 'distilbert']);
 
 function int(raw: Record<string, unknown>, key: string, file: string, dflt?: number): number {
   const v = raw[key] ?? dflt;
@@ -47,6 +47,7 @@ export function readConfig(dir: string): ModelConfig {
       'E_UNSUPPORTED',
     );
   }
+  if (modelType === 'distilbert') return distilbertConfig(raw, file);
   const posType = raw.position_embedding_type ?? 'absolute';
   if (posType !== 'absolute') {
     throw new BertrtError(`${file}: position_embedding_type "${String(posType)}" is not supported`, 'E_UNSUPPORTED');
@@ -76,6 +77,32 @@ export function readConfig(dir: string): ModelConfig {
   };
   if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
     throw new BertrtError(`${file}: hidden_size must be a multiple of num_attention_heads`, 'E_MODEL_FORMAT');
+  }
+  return cfg;
+}
+
+/** DistilBERT's config.json under BERT's field names: same encoder, no token types, LayerNorm eps 1e-12. */
+function distilbertConfig(raw: Record<string, unknown>, file: string): ModelConfig {
+  if (raw.sinusoidal_pos_embds === true) throw new BertrtError(`${file}: sinusoidal position embeddings are not supported`, 'E_UNSUPPORTED');
+  const act = String(raw.activation ?? 'gelu');
+  if (act !== 'gelu') throw new BertrtError(`${file}: activation "${act}" is not supported (only "gelu")`, 'E_UNSUPPORTED');
+  const cfg: ModelConfig = {
+    modelType: 'distilbert',
+    architectures: Array.isArray(raw.architectures) ? raw.architectures.map(String) : [],
+    vocabSize: int(raw, 'vocab_size', file),
+    hiddenSize: int(raw, 'dim', file),
+    numHiddenLayers: int(raw, 'n_layers', file),
+    numAttentionHeads: int(raw, 'n_heads', file),
+    intermediateSize: int(raw, 'hidden_dim', file),
+    maxPositionEmbeddings: int(raw, 'max_position_embeddings', file),
+    typeVocabSize: 0,
+    layerNormEps: 1e-12,
+    hiddenAct: act,
+    padTokenId: int(raw, 'pad_token_id', file, 0),
+    raw,
+  };
+  if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
+    throw new BertrtError(`${file}: dim must be a multiple of n_heads`, 'E_MODEL_FORMAT');
   }
   return cfg;
 }

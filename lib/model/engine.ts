@@ -42,7 +42,7 @@ export class Encoder {
     const config = readConfig(dir);
     const file = path.join(dir, 'model.safetensors');
     if (!fs.existsSync(file)) throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');
-    const tensors = toNativeTensors(readSafetensorsHeader(file));
+    const tensors = toNativeTensors(readSafetensorsHeader(file), config.modelType);
     checkEncoderWeights(config, tensors, file);
     const engine = new (native().Engine)();
     await engine.load(config, file, tensors, threads, precision);
