@@ -37,6 +37,10 @@ interface ShapeRow {
   peerLatencyMs: number | null;
 }
 
+/** Both engines' worker threads spin-wait for a while after a run (onnxruntime's for longer); switching engines
+ *  without a pause would time one while the other's threads still burn the cores. */
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
 function syntheticIds(batch: number, len: number): Int32Array {
   const ids = new Int32Array(batch * len);
   for (let b = 0; b < batch; b++) {
@@ -114,7 +118,9 @@ async function main(): Promise<void> {
       await encoder.run({ ids, typeIds: null, cuSeqlens: cu });
       if (peer && feeds) await peer.session.run(feeds);
       for (let r = 0; r < rounds; r++) {
+        await settle();
         ours.push((await timeAsync(() => encoder.run({ ids, typeIds: null, cuSeqlens: cu }), 2, budget / rounds)).median);
+        await settle();
         if (peer && feeds) theirs.push((await timeAsync(() => peer.session.run(feeds), 2, budget / rounds)).median);
       }
       const o = median(ours);
@@ -158,10 +164,12 @@ async function main(): Promise<void> {
   const realOurs: number[] = [];
   const realPeer: number[] = [];
   for (let r = 0; r < (quick ? 1 : 3); r++) {
+    await settle();
     let t = performance.now();
     await oursAll();
     realOurs.push((performance.now() - t) / 1000);
     if (peer) {
+      await settle();
       t = performance.now();
       await peerAll();
       realPeer.push((performance.now() - t) / 1000);
