@@ -1,4 +1,5 @@
-// `npm test`: builds what is missing, runs the native C++ tests (ctest) and the mocha suite, and ends with one
+// `npm test`: builds what is missing, runs the native C++ tests (ctest; once more under ASan + UBSan) and the mocha
+// suite, and ends with one
 // line `N passed, N failed[, N skipped]` over both, which is what CI reads. Exit code is non-zero on any failure.
 //   --native-only   only the C++ tests
 //   --js-only       only mocha (extra arguments go to mocha, e.g. a file or --grep)
@@ -32,19 +33,34 @@ function step(name, cmd, argv, opts) {
   return r;
 }
 
-if (!jsOnly) {
-  const dir = path.join(root, 'build', 'native-tests');
+// Builds the C++ tests in `dir` with extra cmake flags and runs them under ctest, adding their counts.
+function nativeSuite(name, dir, flags, env = {}) {
   const ok =
-    step('cmake configure', 'cmake', ['-S', '.', '-B', dir, '-DBERTRT_TESTS=ON', '-DCMAKE_BUILD_TYPE=Release'], { capture: true }) &&
-    step('native build', 'cmake', ['--build', dir, '-j', String(Math.max(2, os.availableParallelism?.() ?? 2))], { capture: true });
-  if (ok) {
-    const r = run('ctest', ['--test-dir', dir, '--output-on-failure', '-V'], { capture: true });
-    // Each test executable prints its own `N passed, N failed`; sum them.
-    for (const m of (r.stdout ?? '').matchAll(/^\d+: (\d+) passed, (\d+) failed$/gm)) {
-      totals.passed += Number(m[1]);
-      totals.failed += Number(m[2]);
-    }
-    if (r.status !== 0 && totals.failed === 0) totals.failed += 1;
+    step(`${name}: cmake configure`, 'cmake', ['-S', '.', '-B', dir, '-DBERTRT_TESTS=ON', ...flags], { capture: true }) &&
+    step(`${name}: build`, 'cmake', ['--build', dir, '-j', String(Math.max(2, os.availableParallelism?.() ?? 2))], { capture: true });
+  if (!ok) return;
+  const r = run('ctest', ['--test-dir', dir, '--output-on-failure', '-V'], { capture: true, env });
+  // Each test executable prints its own `N passed, N failed`; sum them.
+  let failedHere = 0;
+  for (const m of (r.stdout ?? '').matchAll(/^\d+: (\d+) passed, (\d+) failed$/gm)) {
+    totals.passed += Number(m[1]);
+    failedHere += Number(m[2]);
+  }
+  if (r.status !== 0 && failedHere === 0) failedHere = 1; // a crash or a sanitizer report
+  totals.failed += failedHere;
+}
+
+if (!jsOnly) {
+  nativeSuite('native tests', path.join(root, 'build', 'native-tests'), ['-DCMAKE_BUILD_TYPE=Release']);
+  // The same tests under AddressSanitizer (with leak checks) and UBSan, any report fatal.
+  // BERTRT_SKIP_SANITIZE=1 skips this pass for quick local runs.
+  if (!process.env.BERTRT_SKIP_SANITIZE) {
+    nativeSuite('sanitized native tests', path.join(root, 'build', 'native-asan'), ['-DBERTRT_SANITIZE=ON', '-DCMAKE_BUILD_TYPE=RelWithDebInfo'], {
+      ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1',
+      UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+    });
+  } else {
+    console.log('sanitized native tests skipped (BERTRT_SKIP_SANITIZE is set)');
   }
 }
 
