@@ -53,7 +53,7 @@ describe('task heads vs HF pipelines', function () {
     await p.dispose();
   });
 
-  for (const agg of ['none', 'simple'] as const) {
+  for (const agg of ['none', 'simple', 'first', 'average', 'max'] as const) {
     it(`token-classification, aggregation ${agg}: entities, words, spans and scores`, async () => {
       const p = await pipeline('token-classification', path.join(dir, 'ner'));
       const texts: string[] = expected.texts;

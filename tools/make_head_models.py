@@ -13,7 +13,7 @@ rankings are not decided by rounding. Models:
   reranker     BertForSequenceClassification, 1 label (a cross-encoder: sigmoid)
   distilbert   DistilBertModel (other weight names, no token types, no pooler): last hidden states recorded
 Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
-token-classification with aggregation none / simple, fill-mask with top_k and targets) and, for the reranker,
+token-classification with aggregation none, simple, first, average and max, fill-mask with top_k and targets) and, for the reranker,
 sigmoid of the logit as sentence-transformers' CrossEncoder computes it.
 Run: tools/.venv/bin/python tools/make_head_models.py
 """
@@ -84,7 +84,7 @@ def main():
                                             label2id={l: i for i, l in enumerate(NER_LABELS)})).eval()
     d = save(ner, "ner", tok)
     out["ner"] = {}
-    for agg in ["none", "simple"]:
+    for agg in ["none", "simple", "first", "average", "max"]:
         p = pipeline("token-classification", model=d, tokenizer=d, device="cpu", aggregation_strategy=agg,
                      ignore_labels=[])
         res = [p(t) for t in TEXTS]

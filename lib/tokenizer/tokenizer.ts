@@ -447,18 +447,24 @@ export class Tokenizer {
    *  cleanup (no space before . , ! ? and English contractions) applied token by token as HF applies it. */
   decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
     const skip = options.skipSpecialTokens !== false;
-    let out = '';
-    let first = true;
+    const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (skip && this.specialIdSet.has(id)) continue;
       const t = this.model.idToTokenString(id);
       if (t === undefined) throw invalidArgument(`decode: id ${id} is not in the vocabulary`);
-      let piece = t;
-      if (!first) piece = t.startsWith(this.decoderPrefix) ? t.slice(this.decoderPrefix.length) : ' ' + t;
-      first = false;
-      out += this.cleanup ? cleanupSpaces(piece) : piece;
+      tokens.push(t);
     }
+    return this.decodeTokens(tokens);
+  }
+
+  /** The decoder over token strings (HF's convert_tokens_to_string). */
+  decodeTokens(tokens: string[]): string {
+    let out = '';
+    tokens.forEach((t, i) => {
+      const piece = i === 0 ? t : t.startsWith(this.decoderPrefix) ? t.slice(this.decoderPrefix.length) : ' ' + t;
+      out += this.cleanup ? cleanupSpaces(piece) : piece;
+    });
     return out;
   }
 }
