@@ -1,6 +1,7 @@
-// pipeline(task, model?, options?): transformers.js-style entry points. Task names and option names follow
-// transformers.js (topK, aggregationStrategy, ...), so code moves over by changing the import; results are plain
-// objects and typed arrays. Each pipeline holds a native model until dispose().
+// pipeline(task, model?, options?): transformers.js-style entry points. Task names and call options follow
+// transformers.js (top_k, aggregation_strategy, hypothesis_template, ...; camelCase spellings work too), so code
+// moves over by changing the import; results are plain objects and typed arrays. Each pipeline holds a native
+// model until dispose().
 import { BertrtError } from './errors';
 import { Embedder } from './embedder';
 import { classify, rerank, type ClassificationInput, type LabelScore, type RerankResult } from './heads/classification';
@@ -8,6 +9,13 @@ import { fillMask, type FillMaskResult } from './heads/fill-mask';
 import { TaskModel } from './heads/task-model';
 import { tokenClassify, type Aggregation, type EntityGroup, type TokenEntity } from './heads/token-classification';
 import type { EngineOptions } from './model/engine';
+import { zeroShot, type ZeroShotResult } from './heads/zero-shot';
+
+// Options are accepted in transformers.js's spelling (top_k, aggregation_strategy, ...) and in camelCase.
+type Opts = Record<string, unknown>;
+function opt<T>(o: Opts, camel: string, snake: string): T | undefined {
+  return (o[snake] !== undefined ? o[snake] : o[camel]) as T | undefined;
+}
 
 export type Task =
   | 'feature-extraction'
@@ -17,21 +25,38 @@ export type Task =
   | 'token-classification'
   | 'ner'
   | 'fill-mask'
+  | 'zero-shot-classification'
   | 'rerank';
 
 type Disposable = { dispose(): Promise<void> };
 
 export type FeatureExtractionPipeline = ((texts: string | string[], options?: { normalize?: boolean }) => Promise<Float32Array[]>) & Disposable;
-export type TextClassificationPipeline = ((input: ClassificationInput | ClassificationInput[], options?: { topK?: number | null }) => Promise<LabelScore[] | LabelScore[][]>) &
+export type TextClassificationPipeline = ((
+  input: ClassificationInput | ClassificationInput[],
+  options?: { top_k?: number | null; topK?: number | null },
+) => Promise<LabelScore[] | LabelScore[][]>) &
   Disposable;
 export type TokenClassificationPipeline = ((
   texts: string | string[],
-  options?: { aggregationStrategy?: Aggregation; ignoreLabels?: string[] },
+  options?: { aggregation_strategy?: Aggregation; ignore_labels?: string[]; aggregationStrategy?: Aggregation; ignoreLabels?: string[] },
 ) => Promise<Array<TokenEntity | EntityGroup> | Array<Array<TokenEntity | EntityGroup>>>) &
   Disposable;
-export type FillMaskPipeline = ((texts: string | string[], options?: { topK?: number; targets?: string[] }) => Promise<FillMaskResult[] | FillMaskResult[][] | FillMaskResult[][][]>) &
+export type FillMaskPipeline = ((
+  texts: string | string[],
+  options?: { top_k?: number; topK?: number; targets?: string[] },
+) => Promise<FillMaskResult[] | FillMaskResult[][] | FillMaskResult[][][]>) &
   Disposable;
-export type RerankPipeline = ((query: string, documents: string[], options?: { topN?: number; returnDocuments?: boolean; rawScores?: boolean }) => Promise<RerankResult[]>) &
+export type ZeroShotPipeline = ((
+  texts: string | string[],
+  candidateLabels: string[] | string,
+  options?: { hypothesis_template?: string; multi_label?: boolean; hypothesisTemplate?: string; multiLabel?: boolean },
+) => Promise<ZeroShotResult | ZeroShotResult[]>) &
+  Disposable;
+export type RerankPipeline = ((
+  query: string,
+  documents: string[],
+  options?: { top_n?: number; return_documents?: boolean; raw_scores?: boolean; topN?: number; returnDocuments?: boolean; rawScores?: boolean },
+) => Promise<RerankResult[]>) &
   Disposable;
 
 function withDispose<F extends (...args: never[]) => unknown>(fn: F, close: () => Promise<void>): F & Disposable {
@@ -42,6 +67,7 @@ export async function pipeline(task: 'feature-extraction' | 'sentence-similarity
 export async function pipeline(task: 'text-classification' | 'sentiment-analysis', model?: string, options?: EngineOptions): Promise<TextClassificationPipeline>;
 export async function pipeline(task: 'token-classification' | 'ner', model?: string, options?: EngineOptions): Promise<TokenClassificationPipeline>;
 export async function pipeline(task: 'fill-mask', model?: string, options?: EngineOptions): Promise<FillMaskPipeline>;
+export async function pipeline(task: 'zero-shot-classification', model?: string, options?: EngineOptions): Promise<ZeroShotPipeline>;
 export async function pipeline(task: 'rerank', model?: string, options?: EngineOptions): Promise<RerankPipeline>;
 export async function pipeline(task: Task, model?: string, options: EngineOptions = {}): Promise<unknown> {
   switch (task) {
@@ -53,33 +79,56 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
     case 'text-classification':
     case 'sentiment-analysis': {
       const m = await TaskModel.load(model, options);
-      return withDispose(async (input: ClassificationInput | ClassificationInput[], o: { topK?: number | null } = {}) => {
+      return withDispose(async (input: ClassificationInput | ClassificationInput[], o: Opts = {}) => {
         const many = Array.isArray(input);
-        const r = await classify(m, many ? input : [input], o.topK === undefined ? 1 : o.topK);
+        const k = opt<number | null>(o, 'topK', 'top_k');
+        const r = await classify(m, many ? input : [input], k === undefined ? 1 : k);
         return many ? r : r[0];
       }, () => m.close());
     }
     case 'token-classification':
     case 'ner': {
       const m = await TaskModel.load(model, options);
-      return withDispose(async (texts: string | string[], o: { aggregationStrategy?: Aggregation; ignoreLabels?: string[] } = {}) => {
+      return withDispose(async (texts: string | string[], o: Opts = {}) => {
         const many = Array.isArray(texts);
-        const r = await tokenClassify(m, many ? texts : [texts], { aggregation: o.aggregationStrategy, ignoreLabels: o.ignoreLabels });
+        const r = await tokenClassify(m, many ? texts : [texts], {
+          aggregation: opt<Aggregation>(o, 'aggregationStrategy', 'aggregation_strategy'),
+          ignoreLabels: opt<string[]>(o, 'ignoreLabels', 'ignore_labels'),
+        });
         return many ? r : r[0];
       }, () => m.close());
     }
     case 'fill-mask': {
       const m = await TaskModel.load(model, options);
-      return withDispose(async (texts: string | string[], o: { topK?: number; targets?: string[] } = {}) => {
+      return withDispose(async (texts: string | string[], o: Opts = {}) => {
         const many = Array.isArray(texts);
-        const r = await fillMask(m, many ? texts : [texts], o);
+        const r = await fillMask(m, many ? texts : [texts], { topK: opt<number>(o, 'topK', 'top_k'), targets: o.targets as string[] | undefined });
         const unwrap = (x: FillMaskResult[][]) => (x.length === 1 ? x[0] : x);
         return many ? r.map(unwrap) : unwrap(r[0]);
       }, () => m.close());
     }
+    case 'zero-shot-classification': {
+      const m = await TaskModel.load(model, options);
+      return withDispose(async (texts: string | string[], labels: string[] | string, o: Opts = {}) => {
+        const many = Array.isArray(texts);
+        const list = many ? texts : [texts];
+        const zo = { hypothesisTemplate: opt<string>(o, 'hypothesisTemplate', 'hypothesis_template'), multiLabel: opt<boolean>(o, 'multiLabel', 'multi_label') };
+        const r = [];
+        for (const t of list) r.push(await zeroShot(m, t, labels, zo));
+        return many ? r : r[0];
+      }, () => m.close());
+    }
     case 'rerank': {
       const m = await TaskModel.load(model, options);
-      return withDispose(async (query: string, documents: string[], o = {}) => rerank(m, query, documents, o), () => m.close());
+      return withDispose(
+        async (query: string, documents: string[], o: Opts = {}) =>
+          rerank(m, query, documents, {
+            topN: opt<number>(o, 'topN', 'top_n'),
+            returnDocuments: opt<boolean>(o, 'returnDocuments', 'return_documents'),
+            rawScores: opt<boolean>(o, 'rawScores', 'raw_scores'),
+          }),
+        () => m.close(),
+      );
     }
     default:
       throw new BertrtError(`unknown or unsupported task "${String(task)}"`, 'E_UNSUPPORTED');

@@ -155,3 +155,29 @@ describe('DistilBERT weights', function () {
     enc.close();
   });
 });
+
+describe('zero-shot classification and transformers.js option names', function () {
+  it('zero-shot matches HF (single- and multi-label, custom template, one label)', async () => {
+    const p = await pipeline('zero-shot-classification', path.join(dir, 'nli'));
+    for (const c of expected.zeroshot) {
+      const r = (await p(c.text, c.labels, { multi_label: c.multi_label, hypothesis_template: c.template })) as { sequence: string; labels: string[]; scores: number[] };
+      assert.equal(r.sequence, c.result.sequence);
+      assert.deepEqual(r.labels, c.result.labels, `${c.text} ${c.multi_label} ${c.template}`);
+      r.scores.forEach((s: number, i: number) => close(s, c.result.scores[i], 'zero-shot'));
+    }
+    await assert.rejects(p('x', []), { code: 'E_INVALID_ARGUMENT' });
+    await p.dispose();
+    const notNli = await pipeline('zero-shot-classification', path.join(dir, 'classifier'));
+    await assert.rejects(notNli('x', ['a', 'b']), { code: 'E_UNSUPPORTED' });
+    await notNli.dispose();
+  });
+
+  it('snake_case options as transformers.js spells them give the same results as camelCase', async () => {
+    const c = await pipeline('text-classification', path.join(dir, 'classifier'));
+    assert.deepEqual(await c('hello', { top_k: 2 }), await c('hello', { topK: 2 }));
+    await c.dispose();
+    const n = await pipeline('ner', path.join(dir, 'ner'));
+    assert.deepEqual(await n('Angela met Macron.', { aggregation_strategy: 'first', ignore_labels: [] }), await n('Angela met Macron.', { aggregationStrategy: 'first', ignoreLabels: [] }));
+    await n.dispose();
+  });
+});

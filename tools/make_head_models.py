@@ -11,6 +11,7 @@ rankings are not decided by rounding. Models:
   ner          BertForTokenClassification, BIO labels for PER / LOC / ORG
   mlm          BertForMaskedLM (decoder tied to the word embeddings)
   reranker     BertForSequenceClassification, 1 label (a cross-encoder: sigmoid)
+  nli          BertForSequenceClassification, labels contradiction / neutral / entailment (zero-shot-classification)
   distilbert   DistilBertModel (other weight names, no token types, no pooler): last hidden states recorded
 Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
 token-classification with aggregation none, simple, first, average and max, fill-mask with top_k and targets) and, for the reranker,
@@ -108,6 +109,17 @@ def main():
     with torch.no_grad():
         logits = rr(**t([query] * len(docs), docs, return_tensors="pt", padding=True)).logits[:, 0]
     out["reranker"] = {"query": query, "documents": docs, "logits": logits.tolist(), "scores": torch.sigmoid(logits).tolist()}
+    torch.manual_seed(8)
+    nli = BertForSequenceClassification(config(num_labels=3, id2label={0: "contradiction", 1: "neutral", 2: "entailment"},
+                                               label2id={"contradiction": 0, "neutral": 1, "entailment": 2})).eval()
+    d = save(nli, "nli", tok)
+    p = pipeline("zero-shot-classification", model=d, tokenizer=d, device="cpu")
+    labels = ["travel", "cooking", "dancing", "politics"]
+    out["zeroshot"] = [
+        {"text": t, "labels": labels, "multi_label": ml, "template": tpl, "result": p(t, candidate_labels=labels, multi_label=ml, hypothesis_template=tpl)}
+        for t in TEXTS[:5] for ml in (False, True) for tpl in ("This example is {}.", "The topic is {}")
+    ] + [{"text": TEXTS[1], "labels": ["travel"], "multi_label": False, "template": "This example is {}.",
+          "result": p(TEXTS[1], candidate_labels=["travel"])}]
     torch.manual_seed(7)
     db = DistilBertModel(DistilBertConfig(vocab_size=VOCAB, dim=16, n_layers=2, n_heads=2, hidden_dim=32,
                                           max_position_embeddings=64, initializer_range=0.5)).eval()

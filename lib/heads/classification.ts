@@ -13,14 +13,18 @@ export interface LabelScore {
 export type ClassificationInput = string | { text: string; text_pair?: string };
 
 /** Raw logits of each input (pairs encoded as [CLS] a [SEP] b [SEP]). */
-export async function classificationLogits(m: TaskModel, inputs: ClassificationInput[]): Promise<Float64Array[]> {
+export async function classificationLogits(
+  m: TaskModel,
+  inputs: ClassificationInput[],
+  strategy: 'longest_first' | 'only_first' = 'longest_first',
+): Promise<Float64Array[]> {
   const [pw, pb, cw, cb] = m.tensors('sequence-classification', 'pooler.dense.weight', 'pooler.dense.bias', 'classifier.weight', 'classifier.bias');
   const H = m.config.hiddenSize;
   const n = cb.length;
   const encs = inputs.map((x) => {
     const [a, b] = typeof x === 'string' ? [x, null] : [x.text, x.text_pair ?? null];
     if (typeof a !== 'string' || (b !== null && typeof b !== 'string')) throw invalidArgument('text-classification: inputs are strings or { text, text_pair }');
-    return m.tokenizer.encode(a, b, { maxLength: m.maxLength, returnOverflowing: false });
+    return m.tokenizer.encode(a, b, { truncation: { maxLength: m.maxLength, strategy: b === null ? 'longest_first' : strategy }, returnOverflowing: false });
   });
   const hidden = await m.hidden(encs);
   return hidden.map((h) => {
