@@ -181,3 +181,25 @@ describe('zero-shot classification and transformers.js option names', function (
     await n.dispose();
   });
 });
+
+describe('sentence-transformers pooling modes', function () {
+  for (const mode of ['weightedmean', 'lasttoken'] as const) {
+    it(`${mode} pooling equals sentence-transformers' Pooling module`, async () => {
+      const { Embedder } = require('../lib') as typeof import('../lib');
+      const { tmpDir } = require('./helpers/fixtures') as typeof import('./helpers/fixtures');
+      // the ST folder around the classifier's weights: modules.json + 1_Pooling/config.json
+      const st = tmpDir('bertrt-st-');
+      for (const f of fs.readdirSync(path.join(dir, 'classifier'))) fs.copyFileSync(path.join(dir, 'classifier', f), path.join(st, f));
+      fs.writeFileSync(path.join(st, 'modules.json'), JSON.stringify([
+        { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+        { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+      ]));
+      fs.mkdirSync(path.join(st, '1_Pooling'));
+      fs.writeFileSync(path.join(st, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 16, [mode === 'weightedmean' ? 'pooling_mode_weightedmean_tokens' : 'pooling_mode_lasttoken']: true }));
+      const e = await Embedder.load(st);
+      const got = await e.embed(expected.pooling_texts, { normalize: false });
+      got.forEach((v, i) => v.forEach((x, j) => close(x, expected.pooling[mode][i][j], `${mode} ${i}`)));
+      await e.close();
+    });
+  }
+});

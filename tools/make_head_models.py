@@ -12,6 +12,8 @@ rankings are not decided by rounding. Models:
   mlm          BertForMaskedLM (decoder tied to the word embeddings)
   reranker     BertForSequenceClassification, 1 label (a cross-encoder: sigmoid)
   nli          BertForSequenceClassification, labels contradiction / neutral / entailment (zero-shot-classification)
+  (pooling)    sentence-transformers Transformer(classifier's encoder) + Pooling(weightedmean | lasttoken):
+               the unnormalized sentence embeddings of TEXTS (the test rebuilds the ST folder around the weights)
   distilbert   DistilBertModel (other weight names, no token types, no pooler): last hidden states recorded
 Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
 token-classification with aggregation none, simple, first, average and max, fill-mask with top_k and targets) and, for the reranker,
@@ -120,6 +122,13 @@ def main():
         for t in TEXTS[:5] for ml in (False, True) for tpl in ("This example is {}.", "The topic is {}")
     ] + [{"text": TEXTS[1], "labels": ["travel"], "multi_label": False, "template": "This example is {}.",
           "result": p(TEXTS[1], candidate_labels=["travel"])}]
+    from sentence_transformers import SentenceTransformer, models as st_models
+    out["pooling"] = {}
+    for mode in ["weightedmean", "lasttoken"]:
+        tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64)
+        st = SentenceTransformer(modules=[tr, st_models.Pooling(16, pooling_mode=mode)], device="cpu")
+        out["pooling"][mode] = st.encode([t for t in TEXTS if t], convert_to_numpy=True).tolist()
+    out["pooling_texts"] = [t for t in TEXTS if t]
     torch.manual_seed(7)
     db = DistilBertModel(DistilBertConfig(vocab_size=VOCAB, dim=16, n_layers=2, n_heads=2, hidden_dim=32,
                                           max_position_embeddings=64, initializer_range=0.5)).eval()

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { BertrtError } from '../errors';
 import { readJson } from '../model/config';
 
-export type PoolingMode = 'mean' | 'cls' | 'max' | 'mean_sqrt_len';
+export type PoolingMode = 'mean' | 'cls' | 'max' | 'mean_sqrt_len' | 'weightedmean' | 'lasttoken';
 
 export interface SentenceConfig {
   pooling: PoolingMode;
@@ -56,9 +56,8 @@ function readPooling(file: string): PoolingMode {
   if (c.pooling_mode_mean_tokens) modes.push('mean');
   if (c.pooling_mode_max_tokens) modes.push('max');
   if (c.pooling_mode_mean_sqrt_len_tokens) modes.push('mean_sqrt_len');
-  for (const k of ['pooling_mode_weightedmean_tokens', 'pooling_mode_lasttoken']) {
-    if (c[k]) throw new BertrtError(`${file}: ${k} is not supported yet`, 'E_UNSUPPORTED');
-  }
+  if (c.pooling_mode_weightedmean_tokens) modes.push('weightedmean');
+  if (c.pooling_mode_lasttoken) modes.push('lasttoken');
   if (modes.length !== 1) throw new BertrtError(`${file}: exactly one pooling mode must be set (found ${modes.length})`, 'E_UNSUPPORTED');
   return modes[0];
 }
@@ -68,8 +67,9 @@ export function pool(hidden: Float32Array, dim: number, begin: number, end: numb
   const out = new Float32Array(dim);
   const n = end - begin;
   if (n <= 0) return out;
-  if (mode === 'cls') {
-    out.set(hidden.subarray(begin * dim, begin * dim + dim));
+  if (mode === 'cls' || mode === 'lasttoken') {
+    const row = mode === 'cls' ? begin : end - 1;
+    out.set(hidden.subarray(row * dim, row * dim + dim));
     return out;
   }
   if (mode === 'max') {
@@ -80,13 +80,15 @@ export function pool(hidden: Float32Array, dim: number, begin: number, end: numb
     }
     return out;
   }
-  // Sum in float64, as a long sequence summed in float32 would drift from the reference.
+  // Sum in float64, as a long sequence summed in float32 would drift from the reference. weightedmean weighs the
+  // token at position p (from 1) by p, as sentence-transformers does.
   const acc = new Float64Array(dim);
   for (let t = begin; t < end; t++) {
     const row = t * dim;
-    for (let j = 0; j < dim; j++) acc[j] += hidden[row + j];
+    const w = mode === 'weightedmean' ? t - begin + 1 : 1;
+    for (let j = 0; j < dim; j++) acc[j] += w * hidden[row + j];
   }
-  const div = mode === 'mean' ? n : Math.sqrt(n);
+  const div = mode === 'mean' ? n : mode === 'weightedmean' ? (n * (n + 1)) / 2 : Math.sqrt(n);
   for (let j = 0; j < dim; j++) out[j] = acc[j] / div;
   return out;
 }
