@@ -194,6 +194,19 @@ describe('embedding server under overload, auth and shutdown', function () {
     await ref.close();
   });
 
+  it('serves several models from one process; /v1/embeddings picks by name, TEI routes use the first', async () => {
+    const heads = require('node:path').join(__dirname, 'fixtures', 'heads');
+    const { s, url } = await start({ models: [{ name: 'minilm' }, { name: 'tiny', dir: require('node:path').join(heads, 'classifier') }] });
+    const a = await post(url, '/v1/embeddings', { model: 'minilm', input: 'hello', encoding_format: 'float' });
+    const b = await post(url, '/v1/embeddings', { model: 'tiny', input: 'hello', encoding_format: 'float' });
+    assert.equal(a.body.data[0].embedding.length, 384);
+    assert.equal(b.body.data[0].embedding.length, 16);
+    assert.equal((await post(url, '/embed', { inputs: 'hello' })).body[0].length, 384);
+    const info = (await (await fetch(url + '/info')).json()) as any;
+    assert.deepEqual(info.models, ['minilm', 'tiny']);
+    await s.close();
+  });
+
   it('--api-key guards every route but /health', async () => {
     const { s, url } = await start({ apiKey: 'sekret' });
     assert.equal((await fetch(url + '/health')).status, 200);
@@ -206,7 +219,10 @@ describe('embedding server under overload, auth and shutdown', function () {
   it('close() lets in-flight requests finish and refuses new ones', async () => {
     const { s, url } = await start();
     const inflight = post(url, '/embed', { inputs: Array(8).fill('a fairly long sentence '.repeat(30)) });
-    await new Promise((r) => setTimeout(r, 5));
+    // close only once the request is inside the batcher: one that arrives after close() begins gets 503, by design
+    const queued = async () => ((await s.metrics.queueSize.get()).values[0]?.value ?? 0) > 0;
+    for (let i = 0; i < 400 && !(await queued()); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(await queued(), 'the request never reached the batcher');
     const closing = s.close();
     const r = await inflight;
     assert.equal(r.status, 200);

@@ -85,3 +85,31 @@ describe('Tokenizer', function () {
     e.offsets.forEach(([s, t]) => assert.ok(s >= 0 && t <= text.length && s <= t));
   });
 });
+
+describe('Tokenizer padding', function () {
+  const tok = Tokenizer.fromDir(defaultModel);
+
+  it('pads a batch to its longest, right or left, with [PAD], attention 0, special mask 1, offsets [0, 0]', () => {
+    for (const direction of ['right', 'left'] as const) {
+      const [a, b] = tok.encodeBatch(['hello world', 'hi'], { padding: { direction } });
+      assert.equal(a.ids.length, 4);
+      assert.equal(b.ids.length, 4);
+      const padAt = direction === 'right' ? 3 : 0;
+      assert.equal(b.ids[padAt], tok.tokenToId('[PAD]'));
+      assert.equal(b.attentionMask[padAt], 0);
+      assert.equal(b.specialTokensMask[padAt], 1);
+      assert.deepEqual(b.offsets[padAt], [0, 0]);
+      assert.equal(b.wordIds[padAt], null);
+      assert.deepEqual(Array.from(b.attentionMask).filter((x) => x === 1).length, 3);
+      assert.deepEqual(Array.from(a.attentionMask), [1, 1, 1, 1]);
+    }
+  });
+
+  it('pads to a fixed length or to a multiple, and refuses a bad multiple', () => {
+    const [x] = tok.encodeBatch(['hello world'], { padding: { length: 10 } });
+    assert.equal(x.ids.length, 10);
+    const [y] = tok.encodeBatch(['hello world'], { padding: { padToMultipleOf: 8 } });
+    assert.equal(y.ids.length, 8);
+    assert.throws(() => tok.encodeBatch(['x'], { padding: { padToMultipleOf: 0 } }), { code: 'E_INVALID_ARGUMENT' });
+  });
+});
