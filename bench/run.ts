@@ -218,7 +218,6 @@ async function main(): Promise<void> {
   console.log(`wrote ${path.relative(root, outDir)}/${tag}.{md,json,svg}`);
   encoder.close();
   await embedder.close();
-  void native;
 }
 
 type Report = {

@@ -27,11 +27,6 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-
 /** Every kernel of one encoder layer at `tokens` tokens, on the given ISA (default: the one in use). */
 export async function microbenchModel(c: ModelConfig, tokens: number, seqLen: number, isa?: string, minSeconds = 0.3): Promise<MicrobenchResult[]> {
   const n = native();
