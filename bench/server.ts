@@ -64,7 +64,7 @@ async function main(): Promise<void> {
           {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            setupRequest: (req: Record<string, unknown>) => ({ ...req, body: JSON.stringify({ inputs: sentences[k++ % sentences.length] }) }),
+            setupRequest: (req) => ({ ...req, body: JSON.stringify({ inputs: sentences[k++ % sentences.length] }) }),
           },
         ],
       });
