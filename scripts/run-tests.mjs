@@ -66,7 +66,10 @@ if (!jsOnly) {
 
 if (!nativeOnly) {
   const stats = path.join(os.tmpdir(), `bertrt-mocha-${process.pid}.json`);
-  if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) step('tsc', process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) step('tsc', process.execPath, [tsc, '-p', '.']);
+  // the benchmark scripts run under tsx, which does not type-check: do it here so they cannot rot
+  if (step('type-check bench/', process.execPath, [tsc, '-p', 'tsconfig.bench.json'])) totals.passed += 1;
   const mocha = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
   const r = run(process.execPath, [mocha, ...mochaArgs], { env: { BERTRT_MOCHA_STATS: stats } });
   if (fs.existsSync(stats)) {
