@@ -231,6 +231,23 @@ describe('embedding server under overload, auth and shutdown', function () {
     await assert.rejects(fetch(url + '/health'));
   });
 
+  it('a client that disconnects before its work starts has its work dropped (no engine batch runs for it)', async () => {
+    const { s, url } = await start({ maxWaitMs: 300 }); // a lone request waits 300 ms for company before it runs
+    const batches = async () => (await s.metrics.batchSize.get()).values.find((v) => v.metricName === 'bertrt_batch_size_count')?.value ?? 0;
+    const before = await batches();
+    const ac = new AbortController();
+    const req = fetch(url + '/embed', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: 'bye' }), signal: ac.signal });
+    const queued = async () => ((await s.metrics.queueSize.get()).values[0]?.value ?? 0) > 0;
+    for (let i = 0; i < 100 && !(await queued()); i++) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    await assert.rejects(req);
+    await new Promise((r) => setTimeout(r, 500)); // past the batching wait
+    assert.equal(await batches(), before, 'a batch ran for a request whose client had left');
+    assert.equal((await post(url, '/embed', { inputs: 'still here' })).status, 200);
+    assert.equal(await batches(), before + 1);
+    await s.close();
+  });
+
   it('a request past its x-request-timeout-ms deadline before it runs gets 408', async () => {
     const { s, url } = await start({ maxWaitMs: 50 });
     const r = await post(url, '/embed', { inputs: 'x' }, { 'x-request-timeout-ms': '1' });
