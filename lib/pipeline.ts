@@ -4,7 +4,7 @@
 // model until dispose().
 import { BertrtError } from './errors';
 import { Embedder } from './embedder';
-import { classify, rerank, type ClassificationInput, type LabelScore, type RerankResult } from './heads/classification';
+import { classify, nextSentence, rerank, type ClassificationInput, type LabelScore, type RerankResult } from './heads/classification';
 import { fillMask, type FillMaskResult } from './heads/fill-mask';
 import { TaskModel } from './heads/task-model';
 import { tokenClassify, type Aggregation, type EntityGroup, type TokenEntity } from './heads/token-classification';
@@ -26,6 +26,7 @@ export type Task =
   | 'ner'
   | 'fill-mask'
   | 'zero-shot-classification'
+  | 'next-sentence-prediction'
   | 'rerank';
 
 type Disposable = { dispose(): Promise<void> };
@@ -52,6 +53,8 @@ export type ZeroShotPipeline = ((
   options?: { hypothesis_template?: string; multi_label?: boolean; hypothesisTemplate?: string; multiLabel?: boolean },
 ) => Promise<ZeroShotResult | ZeroShotResult[]>) &
   Disposable;
+/** [first, second] → probability that second follows first. Not a transformers.js task; the name is HF's head. */
+export type NextSentencePipeline = ((pairs: [string, string] | Array<[string, string]>) => Promise<number | number[]>) & Disposable;
 export type RerankPipeline = ((
   query: string,
   documents: string[],
@@ -68,6 +71,7 @@ export async function pipeline(task: 'text-classification' | 'sentiment-analysis
 export async function pipeline(task: 'token-classification' | 'ner', model?: string, options?: EngineOptions): Promise<TokenClassificationPipeline>;
 export async function pipeline(task: 'fill-mask', model?: string, options?: EngineOptions): Promise<FillMaskPipeline>;
 export async function pipeline(task: 'zero-shot-classification', model?: string, options?: EngineOptions): Promise<ZeroShotPipeline>;
+export async function pipeline(task: 'next-sentence-prediction', model?: string, options?: EngineOptions): Promise<NextSentencePipeline>;
 export async function pipeline(task: 'rerank', model?: string, options?: EngineOptions): Promise<RerankPipeline>;
 export async function pipeline(task: Task, model?: string, options: EngineOptions = {}): Promise<unknown> {
   switch (task) {
@@ -116,6 +120,14 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
         const r = [];
         for (const t of list) r.push(await zeroShot(m, t, labels, zo));
         return many ? r : r[0];
+      }, () => m.close());
+    }
+    case 'next-sentence-prediction': {
+      const m = await TaskModel.load(model, options);
+      return withDispose(async (pairs: [string, string] | Array<[string, string]>) => {
+        const one = pairs.length === 2 && typeof pairs[0] === 'string';
+        const r = await nextSentence(m, one ? [pairs as [string, string]] : (pairs as Array<[string, string]>));
+        return one ? r[0] : r;
       }, () => m.close());
     }
     case 'rerank': {

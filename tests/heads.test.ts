@@ -203,3 +203,16 @@ describe('sentence-transformers pooling modes', function () {
     });
   }
 });
+
+describe('next-sentence prediction', function () {
+  it('gives HF BertForNextSentencePrediction probabilities (index 0 = is next)', async () => {
+    const p = await pipeline('next-sentence-prediction', path.join(dir, 'nsp'));
+    const got = (await p(expected.pairs)) as number[];
+    got.forEach((v, i) => close(v, expected.nsp[i][0], `pair ${i}`));
+    close((await p(expected.pairs[0])) as number, expected.nsp[0][0], 'single pair');
+    await p.dispose();
+    const noHead = await pipeline('next-sentence-prediction', path.join(dir, 'classifier'));
+    await assert.rejects(noHead(['a', 'b']), /cls\.seq_relationship/);
+    await noHead.dispose();
+  });
+});

@@ -14,6 +14,7 @@ rankings are not decided by rounding. Models:
   nli          BertForSequenceClassification, labels contradiction / neutral / entailment (zero-shot-classification)
   (pooling)    sentence-transformers Transformer(classifier's encoder) + Pooling(weightedmean | lasttoken):
                the unnormalized sentence embeddings of TEXTS (the test rebuilds the ST folder around the weights)
+  nsp          BertForNextSentencePrediction: softmax of its two logits (index 0 = "is next") for PAIRS
   distilbert   DistilBertModel (other weight names, no token types, no pooler): last hidden states recorded
 Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
 token-classification with aggregation none, simple, first, average and max, fill-mask with top_k and targets) and, for the reranker,
@@ -25,7 +26,8 @@ import os
 import shutil
 
 import torch
-from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertForSequenceClassification, BertTokenizerFast,
+from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertForNextSentencePrediction,
+                          BertForSequenceClassification, BertTokenizerFast,
                           DistilBertConfig, DistilBertModel,
                           BertForTokenClassification, pipeline)
 
@@ -129,6 +131,13 @@ def main():
         st = SentenceTransformer(modules=[tr, st_models.Pooling(16, pooling_mode=mode)], device="cpu")
         out["pooling"][mode] = st.encode([t for t in TEXTS if t], convert_to_numpy=True).tolist()
     out["pooling_texts"] = [t for t in TEXTS if t]
+    torch.manual_seed(9)
+    nsp = BertForNextSentencePrediction(config()).eval()
+    d = save(nsp, "nsp", tok)
+    t = AutoTokenizer.from_pretrained(d)
+    with torch.no_grad():
+        probs = [torch.softmax(nsp(**t(a, b, return_tensors="pt")).logits[0], -1).tolist() for a, b in PAIRS]
+    out["nsp"] = probs
     torch.manual_seed(7)
     db = DistilBertModel(DistilBertConfig(vocab_size=VOCAB, dim=16, n_layers=2, n_heads=2, hidden_dim=32,
                                           max_position_embeddings=64, initializer_range=0.5)).eval()

@@ -80,3 +80,16 @@ export async function rerank(
   out.sort((a, b) => b.score - a.score);
   return options.topN !== undefined ? out.slice(0, options.topN) : out;
 }
+
+/** Next-sentence prediction (BertForNextSentencePrediction: pooler, then cls.seq_relationship): the probability
+ *  that `b` follows `a`, softmax over the head's two logits (index 0 = "is next", as BERT was trained). */
+export async function nextSentence(m: TaskModel, pairs: Array<[string, string]>): Promise<number[]> {
+  if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string'))) {
+    throw invalidArgument('next-sentence-prediction: inputs are [first, second] pairs of strings');
+  }
+  const [pw, pb, sw, sb] = m.tensors('next-sentence-prediction', 'pooler.dense.weight', 'pooler.dense.bias', 'cls.seq_relationship.weight', 'cls.seq_relationship.bias');
+  const H = m.config.hiddenSize;
+  const encs = pairs.map(([a, b]) => m.tokenizer.encode(a, b, { maxLength: m.maxLength, returnOverflowing: false }));
+  const hidden = await m.hidden(encs);
+  return hidden.map((h) => softmax(linear(linear(h.subarray(0, H), pw, pb, H).map(Math.tanh), sw, sb, 2))[0]);
+}
