@@ -1,7 +1,7 @@
 // Sentence embeddings: tokenize, pack, run the encoder, pool as the model's sentence-transformers config says.
 import { pack } from './batch';
 import { BertrtError, invalidArgument } from './errors';
-import { l2normalize, pool, readSentenceConfig, type SentenceConfig } from './heads/pooling';
+import { readSentenceConfig, sentenceVector, type SentenceConfig } from './heads/pooling';
 import { Encoder, type EngineOptions } from './model/engine';
 import { resolveModelDir } from './model/resolve';
 import { Tokenizer } from './tokenizer/tokenizer';
@@ -100,9 +100,7 @@ export class Embedder {
       const batch = pack(encodings.slice(start, end), withTypes);
       const hidden = await this.encoder.run(batch);
       for (let i = start; i < end; i++) {
-        let v = pool(hidden, width, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1], this.sentence.pooling);
-        if (dim !== undefined) v = v.slice(0, dim);
-        out[i] = normalize ? l2normalize(v) : v;
+        out[i] = sentenceVector(hidden, width, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1], this.sentence.pooling, dim, normalize);
       }
       start = end;
     }

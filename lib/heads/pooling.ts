@@ -8,7 +8,6 @@ export type PoolingMode = 'mean' | 'cls' | 'max' | 'mean_sqrt_len' | 'weightedme
 
 export interface SentenceConfig {
   pooling: PoolingMode;
-  normalize: boolean;
   maxSeqLength: number | null;
   /** config_sentence_transformers.json "prompts" */
   prompts: Record<string, string>;
@@ -22,7 +21,7 @@ const KNOWN_MODULES = new Set([
 
 /** Reads modules.json, 1_Pooling/config.json and sentence_bert_config.json; without them, mean pooling. */
 export function readSentenceConfig(dir: string): SentenceConfig {
-  const out: SentenceConfig = { pooling: 'mean', normalize: false, maxSeqLength: null, prompts: {} };
+  const out: SentenceConfig = { pooling: 'mean', maxSeqLength: null, prompts: {} };
   const st = path.join(dir, 'config_sentence_transformers.json');
   if (fs.existsSync(st)) {
     const p = readJson(st).prompts;
@@ -35,7 +34,6 @@ export function readSentenceConfig(dir: string): SentenceConfig {
       if (!KNOWN_MODULES.has(m.type)) {
         throw new BertrtError(`${modulesFile}: module "${m.type}" is not supported; refusing to guess what it does`, 'E_UNSUPPORTED');
       }
-      if (m.type.endsWith('.Normalize')) out.normalize = true;
       if (m.type.endsWith('.Pooling')) out.pooling = readPooling(path.join(dir, m.path, 'config.json'));
     }
   } else if (fs.existsSync(path.join(dir, '1_Pooling', 'config.json'))) {
@@ -91,6 +89,22 @@ export function pool(hidden: Float32Array, dim: number, begin: number, end: numb
   const div = mode === 'mean' ? n : mode === 'weightedmean' ? (n * (n + 1)) / 2 : Math.sqrt(n);
   for (let j = 0; j < dim; j++) out[j] = acc[j] / div;
   return out;
+}
+
+/** One sentence embedding from rows [begin, end): pooled, cut to its first `truncateDim` dimensions (Matryoshka)
+ *  if given, then L2-normalized if asked. Shared by Embedder and the server. */
+export function sentenceVector(
+  hidden: Float32Array,
+  dim: number,
+  begin: number,
+  end: number,
+  mode: PoolingMode,
+  truncateDim: number | undefined,
+  normalize: boolean,
+): Float32Array {
+  let v = pool(hidden, dim, begin, end, mode);
+  if (truncateDim !== undefined) v = v.slice(0, truncateDim);
+  return normalize ? l2normalize(v) : v;
 }
 
 export function l2normalize(v: Float32Array): Float32Array {

@@ -10,13 +10,12 @@ import { readSafetensorsHeader, readTensor, type SafetensorsHeader } from '../mo
 import { type Encoding, Tokenizer } from '../tokenizer/tokenizer';
 
 export class TaskModel {
-  private readonly cache = new Map<string, Float32Array>();
-
   private constructor(
     readonly encoder: Encoder,
     readonly tokenizer: Tokenizer,
     private readonly header: SafetensorsHeader,
     private readonly runner: ((encodings: Encoding[]) => Promise<Float32Array[]>) | null = null,
+    private readonly cache = new Map<string, Float32Array>(),
   ) {}
 
   static async load(model?: string, options: EngineOptions = {}): Promise<TaskModel> {
@@ -26,9 +25,15 @@ export class TaskModel {
     return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(dir, 'model.safetensors')));
   }
 
-  /** Heads over an encoder loaded elsewhere; `runner` replaces the direct engine call (the server's batcher). */
-  static over(encoder: Encoder, tokenizer: Tokenizer, runner: (encodings: Encoding[]) => Promise<Float32Array[]>): TaskModel {
-    return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(encoder.dir, 'model.safetensors')), runner);
+  /** Heads over an encoder loaded elsewhere (the server's), reading the weights file's header once. */
+  static over(encoder: Encoder, tokenizer: Tokenizer): TaskModel {
+    return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(encoder.dir, 'model.safetensors')));
+  }
+
+  /** The same model and head tensors with `runner` in place of the direct engine call (a request's batcher
+   *  submission); cheap, so it can be made per request. */
+  withRunner(runner: (encodings: Encoding[]) => Promise<Float32Array[]>): TaskModel {
+    return new TaskModel(this.encoder, this.tokenizer, this.header, runner, this.cache);
   }
 
   get config() {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError } from '../errors';
 import { Embedder } from '../embedder';
-import { l2normalize, pool } from '../heads/pooling';
+import { sentenceVector } from '../heads/pooling';
 import type { Precision } from '../native';
 import { native } from '../native';
 import type { Encoding } from '../tokenizer/tokenizer';
@@ -83,7 +83,10 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
         name: m.name,
         embedder,
         batcher,
-        heads: (cancelled) => TaskModel.over(embedder.encoder, embedder.tokenizer, (encs) => batcher.submit(encs, cancelled)),
+        heads: (() => {
+          const base = TaskModel.over(embedder.encoder, embedder.tokenizer);
+          return (cancelled: () => boolean) => base.withRunner((encs) => batcher.submit(encs, cancelled));
+        })(),
       });
     }
   } catch (e) {
@@ -194,11 +197,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       throw e;
     }
     const H = m.embedder.dimension;
-    return rows.map((r) => {
-      let v = pool(r, H, 0, r.length / H, m.embedder.sentence.pooling);
-      if (dims !== undefined) v = v.slice(0, dims);
-      return normalize ? l2normalize(v) : v;
-    });
+    return rows.map((r) => sentenceVector(r, H, 0, r.length / H, m.embedder.sentence.pooling, dims, normalize));
   }
 
   function dimensions(m: Model, v: unknown): number | undefined {

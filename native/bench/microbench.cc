@@ -47,6 +47,24 @@ const cpu::Kernels& pick(const std::string& isa) {
   return k ? *k : cpu::kernels();
 }
 
+// The random operands every GEMM benchmark uses: A [m][k], W [n][k], bias [n], C [m][n].
+struct GemmInputs {
+  AlignedBuffer<float> a, w, b, c;
+  GemmInputs(int m, int n, int k) : c(static_cast<size_t>(m) * n) {
+    fill(a, static_cast<size_t>(m) * k, 1);
+    fill(w, static_cast<size_t>(n) * k, 2);
+    fill(b, n, 3);
+  }
+};
+
+// Times run() and fills in the shape, the best call and GFLOPS (2·m·n·k per call).
+template <class F>
+void time_gemm(Result& r, int m, int n, int k, double min_seconds, F&& run) {
+  r.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+  r.seconds = best_of(run, min_seconds);
+  r.gflops = 2.0 * m * n * k / r.seconds / 1e9;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 // 12 independent accumulators hide the FMA latency on every current x86 core.
 __attribute__((target("avx512f,fma"))) double fma_loop_avx512(long iters) {
@@ -109,22 +127,17 @@ Result s8_peak(ThreadPool& pool, int threads) {
 
 Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds) {
   const cpu::Kernels& kk = pick_s8(isa);
-  AlignedBuffer<float> a, w, b, c(static_cast<size_t>(m) * n);
-  fill(a, static_cast<size_t>(m) * k, 1);
-  fill(w, static_cast<size_t>(n) * k, 2);
-  fill(b, n, 3);
+  GemmInputs in(m, n, k);
   cpu::QuantMatrix qw;
-  kk.pack_weights_s8(w.data(), n, k, &qw);
+  kk.pack_weights_s8(in.w.data(), n, k, &qw);
   cpu::QuantRows qa;
-  kk.quantize_rows(a.data(), m, k, k, &qa, pool, 0);
+  kk.quantize_rows(in.a.data(), m, k, k, &qa, pool, 0);
   cpu::GemmS8Args g;
-  g.a = &qa, g.w = &qw, g.bias = b.data(), g.gelu = gelu, g.c = c.data(), g.ldc = n;
+  g.a = &qa, g.w = &qw, g.bias = in.b.data(), g.gelu = gelu, g.c = in.c.data(), g.ldc = n;
   Result r;
   r.op = gelu ? "gemm_s8+gelu" : "gemm_s8";
   r.isa = kk.name;
-  r.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
-  r.seconds = best_of([&] { kk.gemm_s8(g, pool, 0); }, min_seconds);
-  r.gflops = 2.0 * m * n * k / r.seconds / 1e9;
+  time_gemm(r, m, n, k, min_seconds, [&] { kk.gemm_s8(g, pool, 0); });
   return r;
 }
 
@@ -135,18 +148,14 @@ Result gemm_bf16(ThreadPool& pool, int m, int n, int k, bool gelu, double min_se
   const cpu::Kernels* kk = cpu::kernels_bf16();
   if (!kk) return r;
   r.isa = kk->name;
-  AlignedBuffer<float> a, w, b, c(static_cast<size_t>(m) * n);
-  fill(a, static_cast<size_t>(m) * k, 1);
-  fill(w, static_cast<size_t>(n) * k, 2);
-  fill(b, n, 3);
+  GemmInputs in(m, n, k);
   cpu::Bf16Matrix bw;
-  kk->pack_weights_bf16(w.data(), n, k, &bw);
+  kk->pack_weights_bf16(in.w.data(), n, k, &bw);
   cpu::Bf16Rows ba;
-  kk->convert_rows_bf16(a.data(), m, k, k, &ba, pool, 0);
+  kk->convert_rows_bf16(in.a.data(), m, k, k, &ba, pool, 0);
   cpu::GemmBf16Args g;
-  g.a = &ba, g.w = &bw, g.bias = b.data(), g.gelu = gelu, g.c = c.data(), g.ldc = n;
-  r.seconds = best_of([&] { kk->gemm_bf16(g, pool, 0); }, min_seconds);
-  r.gflops = 2.0 * m * n * k / r.seconds / 1e9;
+  g.a = &ba, g.w = &bw, g.bias = in.b.data(), g.gelu = gelu, g.c = in.c.data(), g.ldc = n;
+  time_gemm(r, m, n, k, min_seconds, [&] { kk->gemm_bf16(g, pool, 0); });
   return r;
 }
 
@@ -193,20 +202,15 @@ Result fp32_peak(ThreadPool& pool, int threads) {
 
 Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds) {
   const cpu::Kernels& kk = pick(isa);
-  AlignedBuffer<float> a, w, b, c(static_cast<size_t>(m) * n);
-  fill(a, static_cast<size_t>(m) * k, 1);
-  fill(w, static_cast<size_t>(n) * k, 2);
-  fill(b, n, 3);
+  GemmInputs in(m, n, k);
   cpu::PackedMatrix pw;
-  kk.pack_weights(w.data(), n, k, &pw);
+  kk.pack_weights(in.w.data(), n, k, &pw);
   cpu::GemmArgs g;
-  g.a = a.data(), g.lda = k, g.w = &pw, g.bias = b.data(), g.gelu = gelu, g.c = c.data(), g.ldc = n, g.m = m;
+  g.a = in.a.data(), g.lda = k, g.w = &pw, g.bias = in.b.data(), g.gelu = gelu, g.c = in.c.data(), g.ldc = n, g.m = m;
   Result r;
   r.op = gelu ? "gemm+bias+gelu" : "gemm+bias";
   r.isa = kk.name;
-  r.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
-  r.seconds = best_of([&] { kk.gemm(g, pool, 0); }, min_seconds);
-  r.gflops = 2.0 * m * n * k / r.seconds / 1e9;
+  time_gemm(r, m, n, k, min_seconds, [&] { kk.gemm(g, pool, 0); });
   return r;
 }
 
