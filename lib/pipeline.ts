@@ -6,6 +6,7 @@ import { BertrtError } from './errors';
 import { Embedder } from './embedder';
 import { classify, nextSentence, rerank, type ClassificationInput, type LabelScore, type RerankResult } from './heads/classification';
 import { fillMask, type FillMaskResult } from './heads/fill-mask';
+import { answerQuestions, type QAAnswer, type QAInput, type QAOptions } from './heads/question-answering';
 import { TaskModel } from './heads/task-model';
 import { tokenClassify, type Aggregation, type EntityGroup, type TokenEntity } from './heads/token-classification';
 import type { EngineOptions } from './model/engine';
@@ -25,6 +26,7 @@ export type Task =
   | 'token-classification'
   | 'ner'
   | 'fill-mask'
+  | 'question-answering'
   | 'zero-shot-classification'
   | 'next-sentence-prediction'
   | 'rerank';
@@ -53,6 +55,15 @@ export type ZeroShotPipeline = ((
   options?: { hypothesis_template?: string; multi_label?: boolean; hypothesisTemplate?: string; multiLabel?: boolean },
 ) => Promise<ZeroShotResult | ZeroShotResult[]>) &
   Disposable;
+/** (question, context) or ({ question, context }[]) → the best answer (topK 1) or the topK best, as character
+ *  spans of the context. Options in transformers.js / HF spelling (top_k, doc_stride, max_answer_len,
+ *  handle_impossible_answer, max_seq_len, align_to_words) or camelCase. */
+export type QuestionAnsweringPipeline = ((
+  question: string | QAInput | QAInput[],
+  context?: string | Record<string, unknown>,
+  options?: Record<string, unknown>,
+) => Promise<QAAnswer | QAAnswer[] | Array<QAAnswer | QAAnswer[]>>) &
+  Disposable;
 /** [first, second] → probability that second follows first. Not a transformers.js task; the name is HF's head. */
 export type NextSentencePipeline = ((pairs: [string, string] | Array<[string, string]>) => Promise<number | number[]>) & Disposable;
 export type RerankPipeline = ((
@@ -70,6 +81,7 @@ export async function pipeline(task: 'feature-extraction' | 'sentence-similarity
 export async function pipeline(task: 'text-classification' | 'sentiment-analysis', model?: string, options?: EngineOptions): Promise<TextClassificationPipeline>;
 export async function pipeline(task: 'token-classification' | 'ner', model?: string, options?: EngineOptions): Promise<TokenClassificationPipeline>;
 export async function pipeline(task: 'fill-mask', model?: string, options?: EngineOptions): Promise<FillMaskPipeline>;
+export async function pipeline(task: 'question-answering', model?: string, options?: EngineOptions): Promise<QuestionAnsweringPipeline>;
 export async function pipeline(task: 'zero-shot-classification', model?: string, options?: EngineOptions): Promise<ZeroShotPipeline>;
 export async function pipeline(task: 'next-sentence-prediction', model?: string, options?: EngineOptions): Promise<NextSentencePipeline>;
 export async function pipeline(task: 'rerank', model?: string, options?: EngineOptions): Promise<RerankPipeline>;
@@ -109,6 +121,30 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
         const r = await fillMask(m, many ? texts : [texts], { topK: opt<number>(o, 'topK', 'top_k'), targets: o.targets as string[] | undefined });
         const unwrap = (x: FillMaskResult[][]) => (x.length === 1 ? x[0] : x);
         return many ? r.map(unwrap) : unwrap(r[0]);
+      }, () => m.close());
+    }
+    case 'question-answering': {
+      const m = await TaskModel.load(model, options);
+      return withDispose(async (question: string | QAInput | QAInput[], context?: string | Opts, o: Opts = {}) => {
+        let inputs: QAInput[];
+        const many = Array.isArray(question);
+        if (typeof question === 'string') {
+          inputs = [{ question, context: context as string }];
+        } else {
+          inputs = many ? question : [question];
+          o = (context as Opts | undefined) ?? {};
+        }
+        const qo: QAOptions = {
+          topK: opt<number>(o, 'topK', 'top_k'),
+          docStride: opt<number>(o, 'docStride', 'doc_stride'),
+          maxAnswerLen: opt<number>(o, 'maxAnswerLen', 'max_answer_len'),
+          maxSeqLen: opt<number>(o, 'maxSeqLen', 'max_seq_len'),
+          handleImpossibleAnswer: opt<boolean>(o, 'handleImpossibleAnswer', 'handle_impossible_answer'),
+          alignToWords: opt<boolean>(o, 'alignToWords', 'align_to_words'),
+        };
+        const r = await answerQuestions(m, inputs, qo);
+        const shaped = r.map((a) => ((qo.topK ?? 1) === 1 ? a[0] : a));
+        return many ? shaped : shaped[0];
       }, () => m.close());
     }
     case 'zero-shot-classification': {

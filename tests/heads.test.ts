@@ -216,3 +216,97 @@ describe('next-sentence prediction', function () {
     await noHead.dispose();
   });
 });
+
+describe('question answering and DistilBERT heads vs HF pipelines (transformers 4.57)', function () {
+  const qa = JSON.parse(fs.readFileSync(path.join(dir, 'expected-qa.json'), 'utf8'));
+  type Answer = { score: number; start: number; end: number; answer: string };
+
+  for (const [name, key] of [['qa', 'qa'], ['distilbert-qa', 'distilbert_qa']] as const) {
+    it(`question-answering (${name}): answers, character spans and scores for every option set`, async () => {
+      const p = await pipeline('question-answering', path.join(dir, name));
+      for (const c of qa[key]) {
+        const got = await p(c.question, c.context, c.options);
+        const list = (Array.isArray(got) ? got : [got]) as Answer[];
+        const what = `${c.question} ${JSON.stringify(c.options)}`;
+        assert.equal(list.length, c.result.length, what);
+        list.forEach((a, j) => {
+          const w = c.result[j];
+          assert.equal(a.answer, w.answer, what);
+          assert.deepEqual([a.start, a.end], [toUtf16(c.context, w.start), toUtf16(c.context, w.end)], what);
+          assert.equal(c.context.slice(a.start, a.end), a.answer);
+          close(a.score, w.score, what);
+        });
+      }
+      await p.dispose();
+    });
+  }
+
+  it('question-answering: a long context really spans several windows, and batch calls equal single ones', async () => {
+    const { TaskModel, Tokenizer } = require('../lib') as typeof import('../lib');
+    const long = qa.cases[0];
+    const tok = Tokenizer.fromDir(path.join(dir, 'qa'));
+    const enc = tok.encode(long.question, long.context, { truncation: { maxLength: 64, stride: 32, strategy: 'only_second' } });
+    assert.ok(enc.overflowing.length >= 3, `${enc.overflowing.length + 1} windows`);
+    const p = await pipeline('question-answering', path.join(dir, 'qa'));
+    const batch = (await p(qa.cases, { top_k: 2 })) as Answer[][];
+    for (const [i, c] of qa.cases.entries()) assert.deepEqual(batch[i], await p(c.question, c.context, { topK: 2 }));
+    await p.dispose();
+    void TaskModel;
+  });
+
+  it('question-answering: empty inputs and bad options are typed errors; a model without qa_outputs names it', async () => {
+    const p = await pipeline('question-answering', path.join(dir, 'qa'));
+    await assert.rejects(p('Who?', ''), { code: 'E_INVALID_ARGUMENT', message: /context is empty/ });
+    await assert.rejects(p('', 'Some context.'), { code: 'E_INVALID_ARGUMENT', message: /question is empty/ });
+    await assert.rejects(p('Who?', 'Some context.', { top_k: 0 }), { code: 'E_INVALID_ARGUMENT' });
+    await assert.rejects(p('Who?', 'Some context.', { doc_stride: 50, max_seq_len: 40 }), { code: 'E_INVALID_ARGUMENT' });
+    await assert.rejects(p('Who?', 'Some context.', { max_seq_len: 65 }), { code: 'E_INVALID_ARGUMENT' });
+    const ok = (await p('Who?', 'Some context.')) as Answer;
+    assert.equal(typeof ok.answer, 'string');
+    await p.dispose();
+    const noHead = await pipeline('question-answering', path.join(dir, 'classifier'));
+    await assert.rejects(noHead('Who?', 'Some context.'), { code: 'E_MODEL_FORMAT', message: /qa_outputs\.weight/ });
+    await noHead.dispose();
+  });
+
+  it('DistilBERT text-classification (pre_classifier + ReLU) gives HF labels and scores', async () => {
+    const p = await pipeline('text-classification', path.join(dir, 'distilbert-cls'));
+    const r = (await p(qa.texts, { topK: null })) as Array<Array<{ label: string; score: number }>>;
+    r.forEach((x, i) => {
+      assert.deepEqual(x.map((y) => y.label), qa.distilbert_cls[i].map((y: any) => y.label), qa.texts[i]);
+      x.forEach((y, j) => close(y.score, qa.distilbert_cls[i][j].score, qa.texts[i]));
+    });
+    await p.dispose();
+  });
+
+  for (const agg of ['none', 'simple', 'first'] as const) {
+    it(`DistilBERT token-classification (${agg}) gives HF entities and spans`, async () => {
+      const p = await pipeline('ner', path.join(dir, 'distilbert-ner'));
+      const r = (await p(qa.texts, { aggregation_strategy: agg, ignore_labels: [] })) as any[][];
+      r.forEach((ents, i) => {
+        const want = qa.distilbert_ner[agg][i];
+        assert.equal(ents.length, want.length, qa.texts[i]);
+        ents.forEach((e, j) => {
+          assert.equal(e.entity ?? e.entity_group, want[j].entity ?? want[j].entity_group);
+          assert.equal(e.word, want[j].word);
+          assert.deepEqual([e.start, e.end], [toUtf16(qa.texts[i], want[j].start), toUtf16(qa.texts[i], want[j].end)]);
+          close(e.score, want[j].score, qa.texts[i]);
+        });
+      });
+      await p.dispose();
+    });
+  }
+
+  it('DistilBERT fill-mask (vocab_transform, vocab_layer_norm, tied vocab_projector) gives HF top-5', async () => {
+    const p = await pipeline('fill-mask', path.join(dir, 'distilbert-mlm'));
+    for (const [i, text] of (qa.distilbert_mlm.texts as string[]).entries()) {
+      const r = (await p(text, { top_k: 5 })) as Array<{ token: number; token_str: string; sequence: string; score: number }>;
+      assert.deepEqual(r.map((x) => x.token), qa.distilbert_mlm.top5[i].map((x: any) => x.token), text);
+      r.forEach((x, j) => {
+        assert.equal(x.sequence, qa.distilbert_mlm.top5[i][j].sequence);
+        close(x.score, qa.distilbert_mlm.top5[i][j].score, text);
+      });
+    }
+    await p.dispose();
+  });
+});

@@ -1,4 +1,5 @@
-// Sequence classification (BertForSequenceClassification: pooler dense + tanh over [CLS], then the classifier),
+// Sequence classification (BertForSequenceClassification: pooler dense + tanh over [CLS], then the classifier;
+// DistilBertForSequenceClassification: pre_classifier dense + ReLU, then the classifier),
 // scores as HF's text-classification pipeline makes them: sigmoid for multi-label models and one-logit models,
 // softmax otherwise. Also the cross-encoder reranker, which is the one-logit case.
 import { invalidArgument, BertrtError } from '../errors';
@@ -18,19 +19,27 @@ export async function classificationLogits(
   inputs: ClassificationInput[],
   strategy: 'longest_first' | 'only_first' = 'longest_first',
 ): Promise<Float64Array[]> {
-  const [pw, pb, cw, cb] = m.tensors('sequence-classification', 'pooler.dense.weight', 'pooler.dense.bias', 'classifier.weight', 'classifier.bias');
   const H = m.config.hiddenSize;
-  const n = cb.length;
+  const head = sequenceHead(m);
   const encs = inputs.map((x) => {
     const [a, b] = typeof x === 'string' ? [x, null] : [x.text, x.text_pair ?? null];
     if (typeof a !== 'string' || (b !== null && typeof b !== 'string')) throw invalidArgument('text-classification: inputs are strings or { text, text_pair }');
     return m.tokenizer.encode(a, b, { truncation: { maxLength: m.maxLength, strategy: b === null ? 'longest_first' : strategy }, returnOverflowing: false });
   });
   const hidden = await m.hidden(encs);
-  return hidden.map((h) => {
-    const pooled = linear(h.subarray(0, H), pw, pb, H).map(Math.tanh);
-    return linear(pooled, cw, cb, n);
-  });
+  return hidden.map((h) => head(h.subarray(0, H)));
+}
+
+/** The head over the first token's hidden state: BERT's pooler (dense + tanh) then the classifier, or
+ *  DistilBERT's pre_classifier (dense + ReLU) then the classifier. */
+function sequenceHead(m: TaskModel): (cls: Float32Array) => Float64Array {
+  const H = m.config.hiddenSize;
+  const distil = m.config.modelType === 'distilbert';
+  const [pw, pb, cw, cb] = distil
+    ? m.tensors('sequence-classification', 'pre_classifier.weight', 'pre_classifier.bias', 'classifier.weight', 'classifier.bias')
+    : m.tensors('sequence-classification', 'pooler.dense.weight', 'pooler.dense.bias', 'classifier.weight', 'classifier.bias');
+  const act = distil ? (v: number) => Math.max(v, 0) : Math.tanh;
+  return (cls) => linear(linear(cls, pw, pb, H).map(act), cw, cb, cb.length);
 }
 
 export function scoresFromLogits(m: TaskModel, logits: Float64Array): Float64Array {

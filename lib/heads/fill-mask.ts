@@ -1,5 +1,5 @@
 // Fill-mask with BERT's MLM head: transform (dense, GELU, LayerNorm) then the decoder, whose weight is the word
-// embedding matrix (tied) plus a bias, over the whole vocabulary at each [MASK]. Results as HF's fill-mask
+// embedding matrix (tied) plus a bias (DistilBERT: vocab_transform, GELU, vocab_layer_norm, vocab_projector), over the whole vocabulary at each [MASK]. Results as HF's fill-mask
 // pipeline gives them, targets included (a target outside the vocabulary becomes its first sub-token, as HF does).
 import { BertrtError, invalidArgument } from '../errors';
 import { gelu, layerNorm, linear, softmax } from './math';
@@ -15,15 +15,18 @@ export interface FillMaskResult {
 export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[] } = {}): Promise<FillMaskResult[][][]> {
   const maskId = m.tokenizer.tokenToId('[MASK]');
   if (maskId === undefined) throw new BertrtError('the tokenizer has no [MASK] token', 'E_MODEL_FORMAT');
-  const [tw, tb, lg, lb, emb, bias] = m.tensors(
-    'fill-mask (MLM)',
-    'cls.predictions.transform.dense.weight',
-    'cls.predictions.transform.dense.bias',
-    'cls.predictions.transform.LayerNorm.weight',
-    'cls.predictions.transform.LayerNorm.bias',
-    'embeddings.word_embeddings.weight',
-    'cls.predictions.bias',
-  );
+  const [tw, tb, lg, lb, emb, bias] =
+    m.config.modelType === 'distilbert'
+      ? m.tensors('fill-mask (MLM)', 'vocab_transform.weight', 'vocab_transform.bias', 'vocab_layer_norm.weight', 'vocab_layer_norm.bias', 'embeddings.word_embeddings.weight', 'vocab_projector.bias')
+      : m.tensors(
+          'fill-mask (MLM)',
+          'cls.predictions.transform.dense.weight',
+          'cls.predictions.transform.dense.bias',
+          'cls.predictions.transform.LayerNorm.weight',
+          'cls.predictions.transform.LayerNorm.bias',
+          'embeddings.word_embeddings.weight',
+          'cls.predictions.bias',
+        );
   const H = m.config.hiddenSize;
   const targetIds = options.targets?.map((t) => {
     const id = m.tokenizer.tokenToId(t);

@@ -56,11 +56,11 @@ export class TaskModel {
   }
 
   private resolve(name: string): string | null {
-    for (const n of [name, `bert.${name}`]) if (this.header.tensors.has(n)) return n;
+    for (const n of [name, `${this.config.modelType}.${name}`]) if (this.header.tensors.has(n)) return n;
     return null;
   }
 
-  /** Head tensors by checkpoint name (with or without the "bert." prefix). */
+  /** Head tensors by checkpoint name (with or without the model-type prefix, "bert." or "distilbert."). */
   tensors(task: string, ...names: string[]): Float32Array[] {
     const missing = names.filter((n) => this.resolve(n) === null);
     if (missing.length) {
