@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { Embedder } from './embedder';
 import { BertrtError } from './errors';
+import { readSentenceConfig, sentenceDimension } from './heads/pooling';
 import { readConfig } from './model/config';
 import { resolveModelDir } from './model/resolve';
 import { native, type Precision } from './native';
@@ -41,11 +42,15 @@ program
   .action((opts: { model?: string }) => {
     const dir = resolveModelDir(opts.model);
     const c = readConfig(dir);
+    const sentence = readSentenceConfig(dir);
     const i = native().info();
     const out = {
       model: dir,
       modelType: c.modelType,
-      dimension: c.hiddenSize,
+      dimension: sentenceDimension(sentence, c.hiddenSize),
+      hiddenSize: c.hiddenSize,
+      pooling: sentence.pooling.join('+'),
+      dense: sentence.dense.map((d) => `${d.inFeatures}->${d.outFeatures}`),
       layers: c.numHiddenLayers,
       heads: c.numAttentionHeads,
       maxPositions: c.maxPositionEmbeddings,

@@ -1,7 +1,8 @@
 // Sentence embeddings: tokenize, pack, run the encoder, pool as the model's sentence-transformers config says.
+import * as path from 'node:path';
 import { pack } from './batch';
 import { BertrtError, invalidArgument } from './errors';
-import { readSentenceConfig, sentenceVector, type SentenceConfig } from './heads/pooling';
+import { checkDenseChain, readSentenceConfig, sentenceDimension, sentenceVector, type SentenceConfig } from './heads/pooling';
 import { Encoder, type EngineOptions } from './model/engine';
 import { resolveModelDir } from './model/resolve';
 import { Tokenizer } from './tokenizer/tokenizer';
@@ -38,15 +39,21 @@ export class Embedder {
     const tokenizer = Tokenizer.fromDir(dir);
     const sentence = readSentenceConfig(dir);
     const encoder = await Encoder.load(dir, options);
-    if (tokenizer.vocabSize > encoder.config.vocabSize) {
+    try {
+      if (tokenizer.vocabSize > encoder.config.vocabSize) {
+        throw new BertrtError(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${encoder.config.vocabSize}`, 'E_MODEL_FORMAT');
+      }
+      checkDenseChain(sentence, encoder.hiddenSize, path.join(dir, 'modules.json'));
+    } catch (e) {
       encoder.close();
-      throw new BertrtError(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${encoder.config.vocabSize}`, 'E_MODEL_FORMAT');
+      throw e;
     }
     return new Embedder(encoder, tokenizer, sentence);
   }
 
+  /** Width of the sentence vectors (the last Dense module's output, else the encoder's hidden size). */
   get dimension(): number {
-    return this.encoder.hiddenSize;
+    return sentenceDimension(this.sentence, this.encoder.hiddenSize);
   }
 
   /** Inputs longer than this many tokens (special tokens included) are truncated from the right, as
@@ -75,6 +82,7 @@ export class Embedder {
       }
       prefix = this.sentence.prompts[options.promptName];
     }
+    const promptTokens = this.promptTokens(prefix);
     const dim = options.truncateDim;
     if (dim !== undefined && (!Number.isInteger(dim) || dim < 1 || dim > this.dimension)) throw invalidArgument(`embed: truncateDim must be in [1, ${this.dimension}]`);
     const maxLength = this.maxSeqLength;
@@ -88,7 +96,7 @@ export class Embedder {
       return this.tokenizer.encode(text, null, { truncation: { maxLength, direction: truncate }, returnOverflowing: false });
     });
     const out: Float32Array[] = new Array(texts.length);
-    const width = this.dimension;
+    const width = this.encoder.hiddenSize;
     const withTypes = this.encoder.config.typeVocabSize > 0;
     for (let start = 0; start < encodings.length; ) {
       let end = start;
@@ -100,11 +108,19 @@ export class Embedder {
       const batch = pack(encodings.slice(start, end), withTypes);
       const hidden = await this.encoder.run(batch);
       for (let i = start; i < end; i++) {
-        out[i] = sentenceVector(hidden, width, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1], this.sentence.pooling, dim, normalize);
+        out[i] = sentenceVector(hidden, width, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1], this.sentence, dim, normalize, promptTokens);
       }
       start = end;
     }
     return out;
+  }
+
+  /** Tokens a prompt occupies at the start of each input ([CLS] included, as sentence-transformers counts them),
+   *  when the model's Pooling leaves prompts out (include_prompt false); else 0. */
+  promptTokens(prompt: string): number {
+    if (!prompt || this.sentence.includePrompt) return 0;
+    const e = this.tokenizer.encode(prompt);
+    return e.ids.length - (e.specialTokensMask[e.ids.length - 1] ? 1 : 0);
   }
 
   /** Frees the native weights; later calls fail with E_CLOSED. */

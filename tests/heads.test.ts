@@ -182,26 +182,98 @@ describe('zero-shot classification and transformers.js option names', function (
   });
 });
 
-describe('sentence-transformers pooling modes', function () {
+describe('sentence-transformers module chain (Pooling, Dense, Normalize)', function () {
+  const { tmpDir } = require('./helpers/fixtures') as typeof import('./helpers/fixtures');
+  /** An ST folder around the classifier's encoder weights, with the given modules.json and module folders. */
+  function stFolder(modules: object[], extra: Record<string, object> = {}): string {
+    const st = tmpDir('bertrt-st-');
+    for (const f of fs.readdirSync(path.join(dir, 'classifier'))) fs.copyFileSync(path.join(dir, 'classifier', f), path.join(st, f));
+    fs.writeFileSync(path.join(st, 'modules.json'), JSON.stringify(modules));
+    for (const [file, json] of Object.entries(extra)) {
+      fs.mkdirSync(path.dirname(path.join(st, file)), { recursive: true });
+      fs.writeFileSync(path.join(st, file), JSON.stringify(json));
+    }
+    return st;
+  }
+  const legacyModules = [
+    { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+    { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+  ];
+  function vectorsClose(got: Float32Array[], want: number[][], what: string) {
+    assert.equal(got.length, want.length);
+    got.forEach((v, i) => {
+      assert.equal(v.length, want[i].length, what);
+      v.forEach((x, j) => close(x, want[i][j], `${what} ${i}`));
+    });
+  }
+
   for (const mode of ['weightedmean', 'lasttoken'] as const) {
-    it(`${mode} pooling equals sentence-transformers' Pooling module`, async () => {
+    it(`${mode} pooling (legacy boolean config) equals sentence-transformers' Pooling module`, async () => {
       const { Embedder } = require('../lib') as typeof import('../lib');
-      const { tmpDir } = require('./helpers/fixtures') as typeof import('./helpers/fixtures');
-      // the ST folder around the classifier's weights: modules.json + 1_Pooling/config.json
-      const st = tmpDir('bertrt-st-');
-      for (const f of fs.readdirSync(path.join(dir, 'classifier'))) fs.copyFileSync(path.join(dir, 'classifier', f), path.join(st, f));
-      fs.writeFileSync(path.join(st, 'modules.json'), JSON.stringify([
-        { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-        { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-      ]));
-      fs.mkdirSync(path.join(st, '1_Pooling'));
-      fs.writeFileSync(path.join(st, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 16, [mode === 'weightedmean' ? 'pooling_mode_weightedmean_tokens' : 'pooling_mode_lasttoken']: true }));
+      const st = stFolder(legacyModules, {
+        '1_Pooling/config.json': { word_embedding_dimension: 16, [mode === 'weightedmean' ? 'pooling_mode_weightedmean_tokens' : 'pooling_mode_lasttoken']: true },
+      });
       const e = await Embedder.load(st);
-      const got = await e.embed(expected.pooling_texts, { normalize: false });
-      got.forEach((v, i) => v.forEach((x, j) => close(x, expected.pooling[mode][i][j], `${mode} ${i}`)));
+      vectorsClose(await e.embed(expected.pooling_texts, { normalize: false }), expected.pooling[mode], mode);
       await e.close();
     });
   }
+
+  it('several pooling modes (sentence-transformers 5+ config) are concatenated in their order', async () => {
+    const { Embedder } = require('../lib') as typeof import('../lib');
+    const st = stFolder(legacyModules, { '1_Pooling/config.json': { embedding_dimension: 16, pooling_mode: ['cls', 'max', 'mean_sqrt_len_tokens'] } });
+    const e = await Embedder.load(st);
+    assert.equal(e.dimension, 48);
+    vectorsClose(await e.embed(expected.pooling_texts, { normalize: false }), expected.pooling['cls+max+mean_sqrt_len_tokens'], 'multi');
+    await e.close();
+  });
+
+  for (const mode of ['mean', 'cls', 'weightedmean'] as const) {
+    it(`include_prompt false leaves the prompt's tokens out of ${mode} pooling`, async () => {
+      const { Embedder } = require('../lib') as typeof import('../lib');
+      const st = stFolder(legacyModules, { '1_Pooling/config.json': { embedding_dimension: 16, pooling_mode: mode, include_prompt: false } });
+      const e = await Embedder.load(st);
+      vectorsClose(await e.embed(expected.pooling_texts, { normalize: false, prompt: 'query: ' }), expected.pooling[`${mode}-without-prompt`], mode);
+      await e.close();
+    });
+  }
+
+  it('Dense modules (Tanh; GELU + residual; Identity, no bias, projected residual) then Normalize, as sentence-transformers 6', async () => {
+    const { Embedder } = require('../lib') as typeof import('../lib');
+    // modules.json and 1_Pooling .. 5_Normalize exactly as SentenceTransformer.save wrote them
+    const st = stFolder([]);
+    fs.cpSync(path.join(dir, 'st-dense'), st, { recursive: true });
+    const e = await Embedder.load(st);
+    assert.equal(e.dimension, 8);
+    vectorsClose(await e.embed(expected.dense.texts), expected.dense.normalized, 'dense');
+    vectorsClose(await e.embed(expected.dense.texts, { truncateDim: 4 }), expected.dense.truncated4, 'dense truncate_dim 4');
+    await e.close();
+  });
+
+  it('refuses unknown modules and activations, pickled Dense weights and chains that do not fit', async () => {
+    const { Embedder } = require('../lib') as typeof import('../lib');
+    const withDense = (config: object, weights = true) => {
+      const st = stFolder([]);
+      fs.cpSync(path.join(dir, 'st-dense'), st, { recursive: true });
+      fs.writeFileSync(path.join(st, '2_Dense', 'config.json'), JSON.stringify(config));
+      if (!weights) {
+        fs.rmSync(path.join(st, '2_Dense', 'model.safetensors'));
+        fs.writeFileSync(path.join(st, '2_Dense', 'pytorch_model.bin'), 'pickle');
+      }
+      return st;
+    };
+    const dense = { in_features: 16, out_features: 12, bias: true, activation_function: 'torch.nn.modules.activation.Tanh' };
+    await assert.rejects(Embedder.load(withDense({ ...dense, activation_function: 'my.custom.Act' })), { code: 'E_UNSUPPORTED', message: /my\.custom\.Act/ });
+    await assert.rejects(Embedder.load(withDense(dense, false)), { code: 'E_UNSUPPORTED', message: /pytorch_model\.bin/ });
+    await assert.rejects(Embedder.load(withDense({ ...dense, in_features: 8 })), { code: 'E_SHAPE' });
+    await assert.rejects(Embedder.load(withDense({ ...dense, out_features: 10 })), { code: 'E_SHAPE' });
+    const unknown = stFolder([...legacyModules, { idx: 2, name: '2', path: '2_X', type: 'sentence_transformers.models.LayerNorm' }], {
+      '1_Pooling/config.json': { pooling_mode: 'mean' },
+    });
+    await assert.rejects(Embedder.load(unknown), { code: 'E_UNSUPPORTED', message: /LayerNorm/ });
+    const badMode = stFolder(legacyModules, { '1_Pooling/config.json': { pooling_mode: 'median' } });
+    await assert.rejects(Embedder.load(badMode), { code: 'E_UNSUPPORTED', message: /median/ });
+  });
 });
 
 describe('next-sentence prediction', function () {

@@ -16,6 +16,7 @@ rankings are not decided by rounding. Models:
                the unnormalized sentence embeddings of TEXTS (the test rebuilds the ST folder around the weights)
   nsp          BertForNextSentencePrediction: softmax of its two logits (index 0 = "is next") for PAIRS
   distilbert   DistilBertModel (other weight names, no token types, no pooler): last hidden states recorded
+  st-dense     sentence-transformers modules after the encoder: Pooling, three Dense modules, Normalize
 Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
 token-classification with aggregation none, simple, first, average and max, fill-mask with top_k and targets) and, for the reranker,
 sigmoid of the logit as sentence-transformers' CrossEncoder computes it.
@@ -60,6 +61,42 @@ def save(model, name, tok):
         if os.path.exists(p):
             os.remove(p)
     return d
+
+
+def make_dense_fixture():
+    """sentence-transformers Transformer(classifier) + Pooling(mean) + three Dense modules (Tanh; GELU with a
+    residual; Identity without bias, with a projected residual) + Normalize. Only the modules after the Transformer
+    are kept (st-dense/); the test puts them beside the classifier's weights."""
+    import tempfile
+    from torch import nn
+    from sentence_transformers import SentenceTransformer, models as st_models
+    torch.manual_seed(10)
+    tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64)
+    mods = [tr, st_models.Pooling(16, pooling_mode="mean"),
+            st_models.Dense(16, 12, activation_function=nn.Tanh()),
+            st_models.Dense(12, 12, activation_function=nn.GELU(), use_residual=True),
+            st_models.Dense(12, 8, bias=False, activation_function=nn.Identity(), use_residual=True),
+            st_models.Normalize()]
+    for m in mods[2:5]:
+        with torch.no_grad():
+            for prm in m.parameters():
+                prm.normal_(0, 0.5)
+    st = SentenceTransformer(modules=mods, device="cpu")
+    texts = [t for t in TEXTS if t]
+    d = os.path.join(OUT, "st-dense")
+    shutil.rmtree(d, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        st.save(tmp)
+        os.makedirs(d)
+        shutil.copy(os.path.join(tmp, "modules.json"), d)
+        for sub in sorted(os.listdir(tmp)):
+            if sub[0].isdigit() and os.path.isdir(os.path.join(tmp, sub)):
+                shutil.copytree(os.path.join(tmp, sub), os.path.join(d, sub))
+    return {
+        "texts": texts,
+        "normalized": st.encode(texts, convert_to_numpy=True).tolist(),
+        "truncated4": st.encode(texts, convert_to_numpy=True, truncate_dim=4, normalize_embeddings=True).tolist(),
+    }
 
 
 def main():
@@ -130,7 +167,14 @@ def main():
         tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64)
         st = SentenceTransformer(modules=[tr, st_models.Pooling(16, pooling_mode=mode)], device="cpu")
         out["pooling"][mode] = st.encode([t for t in TEXTS if t], convert_to_numpy=True).tolist()
-    out["pooling_texts"] = [t for t in TEXTS if t]
+    texts = [t for t in TEXTS if t]
+    tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64)
+    st = SentenceTransformer(modules=[tr, st_models.Pooling(16, pooling_mode=("cls", "max", "mean_sqrt_len_tokens"))], device="cpu")
+    out["pooling"]["cls+max+mean_sqrt_len_tokens"] = st.encode(texts, convert_to_numpy=True).tolist()
+    for mode in ["mean", "cls", "weightedmean"]:
+        st = SentenceTransformer(modules=[tr, st_models.Pooling(16, pooling_mode=mode, include_prompt=False)], device="cpu")
+        out["pooling"][f"{mode}-without-prompt"] = st.encode(texts, prompt="query: ", convert_to_numpy=True).tolist()
+    out["pooling_texts"] = texts
     torch.manual_seed(9)
     nsp = BertForNextSentencePrediction(config()).eval()
     d = save(nsp, "nsp", tok)
@@ -149,6 +193,7 @@ def main():
             enc = t(text, return_tensors="pt")
             hidden.append(db(input_ids=enc["input_ids"]).last_hidden_state[0].flatten().tolist())
     out["distilbert"] = {"hidden": hidden}
+    out["dense"] = make_dense_fixture()
     out["texts"] = TEXTS
     out["pairs"] = PAIRS
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:

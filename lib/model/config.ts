@@ -21,7 +21,10 @@ function int(raw: Record<string, unknown>, key: string, file: string, dflt?: num
   return v;
 }
 
-export function readJson(file: string): Record<string, unknown> {
+/** A JSON object file (or, with `array`, a JSON array file); unreadable or malformed files are typed errors. */
+export function readJson(file: string): Record<string, unknown>;
+export function readJson(file: string, array: true): unknown[];
+export function readJson(file: string, array = false): Record<string, unknown> | unknown[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -30,6 +33,10 @@ export function readJson(file: string): Record<string, unknown> {
   }
   try {
     const v = JSON.parse(text) as unknown;
+    if (array) {
+      if (!Array.isArray(v)) throw new Error('not a JSON array');
+      return v as unknown[];
+    }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
     return v as Record<string, unknown>;
   } catch (e) {

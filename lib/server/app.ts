@@ -188,7 +188,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     return out;
   }
 
-  async function embed(m: Model, encs: Encoding[], normalize: boolean, dims: number | undefined, cancelled: () => boolean): Promise<Float32Array[]> {
+  async function embed(m: Model, encs: Encoding[], normalize: boolean, dims: number | undefined, cancelled: () => boolean, promptTokens = 0): Promise<Float32Array[]> {
     let rows: Float32Array[];
     try {
       rows = await m.batcher.submit(encs, cancelled);
@@ -196,8 +196,8 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       if (e instanceof CancelledError) throw new HttpError(408, 'Cancelled', 'request cancelled or past its deadline before it ran');
       throw e;
     }
-    const H = m.embedder.dimension;
-    return rows.map((r) => sentenceVector(r, H, 0, r.length / H, m.embedder.sentence.pooling, dims, normalize));
+    const H = m.embedder.encoder.hiddenSize;
+    return rows.map((r) => sentenceVector(r, H, 0, r.length / H, m.embedder.sentence, dims, normalize, promptTokens));
   }
 
   function dimensions(m: Model, v: unknown): number | undefined {
@@ -208,13 +208,13 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     return v as number;
   }
 
-  function withPrompt(m: Model, texts: string[], name: unknown): string[] {
-    if (name === undefined || name === null) return texts;
+  function withPrompt(m: Model, texts: string[], name: unknown): { texts: string[]; promptTokens: number } {
+    if (name === undefined || name === null) return { texts, promptTokens: 0 };
     const prompts = m.embedder.prompts;
     if (typeof name !== 'string' || !(name in prompts)) {
       throw new HttpError(422, 'Validation', `unknown prompt_name ${JSON.stringify(name)} (the model defines: ${Object.keys(prompts).join(', ') || 'none'})`);
     }
-    return texts.map((t) => prompts[name] + t);
+    return { texts: texts.map((t) => prompts[name] + t), promptTokens: m.embedder.promptTokens(prompts[name]) };
   }
 
   const body = (req: FastifyRequest): Record<string, unknown> => {
@@ -234,7 +234,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     return {
       model_id: m.name,
       model_dir: m.embedder.encoder.dir,
-      model_type: { embedding: { pooling: m.embedder.sentence.pooling } },
+      model_type: { embedding: { pooling: m.embedder.sentence.pooling.join('+') } },
       model_dtype: m.embedder.encoder.precision,
       dimension: m.embedder.dimension,
       max_input_length: m.embedder.maxSeqLength,
@@ -257,13 +257,13 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   app.post('/embed', async (req, reply) => {
     const b = body(req);
     const m = defaultModel;
-    const texts = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
+    const { texts, promptTokens } = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
     const dir = String(b.truncation_direction ?? 'right').toLowerCase();
     if (dir !== 'right' && dir !== 'left') throw new HttpError(422, 'Validation', '`truncation_direction` must be "right" or "left"');
     const encs = encodeAll(m, texts, b.truncate === true, dir);
     const gone = watchClient(reply);
     const late = deadline(req);
-    const vecs = await embed(m, encs, b.normalize !== false, dimensions(m, b.dimensions), () => gone() || late());
+    const vecs = await embed(m, encs, b.normalize !== false, dimensions(m, b.dimensions), () => gone() || late(), promptTokens);
     return vecs.map((v) => Array.from(v));
   });
 
