@@ -2,10 +2,10 @@
 import * as path from 'node:path';
 import { pack } from './batch';
 import { BertrtError, invalidArgument } from './errors';
-import { checkDenseChain, readSentenceConfig, sentenceDimension, sentenceVector, type SentenceConfig } from './heads/pooling';
+import { checkDenseChain, l2normalize, readSentenceConfig, sentenceDimension, sentenceVector, type SentenceConfig } from './heads/pooling';
 import { Encoder, type EngineOptions } from './model/engine';
 import { resolveModelDir } from './model/resolve';
-import { Tokenizer } from './tokenizer/tokenizer';
+import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
 
 export interface EmbedderOptions extends EngineOptions {}
 
@@ -13,8 +13,14 @@ export interface EmbedOptions {
   /** L2-normalize each vector (default true, as TEI and sentence-transformers models with a Normalize module do). */
   normalize?: boolean;
   /** Texts longer than maxSeqLength tokens: cut from the right (default, as sentence-transformers does), from the
-   *  left, or refuse with E_INPUT_TOO_LONG. */
-  truncate?: 'right' | 'left' | 'error';
+   *  left, refuse with E_INPUT_TOO_LONG, or 'chunk': embed every window of maxSeqLength tokens (consecutive windows
+   *  share `chunkOverlap` tokens) and pool the window vectors into one (`chunkPooling`). */
+  truncate?: 'right' | 'left' | 'error' | 'chunk';
+  /** Tokens consecutive windows share with truncate 'chunk' (default min(32, (maxSeqLength - 2) / 2)). */
+  chunkOverlap?: number;
+  /** How window vectors combine with truncate 'chunk': 'mean' (default; weighted by each window's text tokens)
+   *  or 'max' (element-wise). Matryoshka truncation and normalization come after. */
+  chunkPooling?: 'mean' | 'max';
   /** Text prepended to every input (sentence-transformers' `prompt`). */
   prompt?: string;
   /** A prompt by name from the model's config_sentence_transformers.json (`prompt_name`). */
@@ -74,7 +80,7 @@ export class Embedder {
     });
     const normalize = options.normalize ?? true;
     const truncate = options.truncate ?? 'right';
-    if (!['right', 'left', 'error'].includes(truncate)) throw invalidArgument(`embed: truncate must be 'right', 'left' or 'error'`);
+    if (!['right', 'left', 'error', 'chunk'].includes(truncate)) throw invalidArgument(`embed: truncate must be 'right', 'left', 'error' or 'chunk'`);
     let prefix = options.prompt ?? '';
     if (options.promptName !== undefined) {
       if (!(options.promptName in this.sentence.prompts)) {
@@ -86,6 +92,7 @@ export class Embedder {
     const dim = options.truncateDim;
     if (dim !== undefined && (!Number.isInteger(dim) || dim < 1 || dim > this.dimension)) throw invalidArgument(`embed: truncateDim must be in [1, ${this.dimension}]`);
     const maxLength = this.maxSeqLength;
+    if (truncate === 'chunk') return this.embedChunked(texts.map((t) => prefix + t), options, promptTokens, normalize);
     const encodings = texts.map((t, i) => {
       const text = prefix + t;
       if (truncate === 'error') {
@@ -96,7 +103,14 @@ export class Embedder {
       return this.tokenizer.encode(text, null, { truncation: { maxLength, direction: truncate }, returnOverflowing: false });
     });
     const out: Float32Array[] = new Array(texts.length);
-    const width = this.encoder.hiddenSize;
+    await this.forEachVector(encodings, (i, hidden, begin, end) => {
+      out[i] = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, this.sentence, dim, normalize, promptTokens);
+    });
+    return out;
+  }
+
+  /** Runs encodings through the engine in batches of at most MAX_BATCH_TOKENS, handing each one's hidden rows on. */
+  private async forEachVector(encodings: Encoding[], each: (i: number, hidden: Float32Array, begin: number, end: number) => void): Promise<void> {
     const withTypes = this.encoder.config.typeVocabSize > 0;
     for (let start = 0; start < encodings.length; ) {
       let end = start;
@@ -107,12 +121,44 @@ export class Embedder {
       }
       const batch = pack(encodings.slice(start, end), withTypes);
       const hidden = await this.encoder.run(batch);
-      for (let i = start; i < end; i++) {
-        out[i] = sentenceVector(hidden, width, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1], this.sentence, dim, normalize, promptTokens);
-      }
+      for (let i = start; i < end; i++) each(i, hidden, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1]);
       start = end;
     }
-    return out;
+  }
+
+  /** truncate 'chunk': windows of maxSeqLength tokens overlapping by chunkOverlap, one vector per window, pooled. */
+  private async embedChunked(texts: string[], options: EmbedOptions, promptTokens: number, normalize: boolean): Promise<Float32Array[]> {
+    const maxLength = this.maxSeqLength;
+    const room = maxLength - this.tokenizer.numSpecialTokens(false);
+    const overlap = options.chunkOverlap ?? Math.min(32, Math.floor(room / 2));
+    if (!Number.isInteger(overlap) || overlap < 0 || overlap >= room) throw invalidArgument(`embed: chunkOverlap must be an integer in [0, ${room - 1}] for this model`);
+    const how = options.chunkPooling ?? 'mean';
+    if (how !== 'mean' && how !== 'max') throw invalidArgument(`embed: chunkPooling must be 'mean' or 'max'`);
+    const windows: Array<{ owner: number; first: boolean; enc: Encoding }> = [];
+    texts.forEach((text, owner) => {
+      const e = this.tokenizer.encode(text, null, { truncation: { maxLength, stride: overlap }, returnOverflowing: true });
+      [e, ...e.overflowing].forEach((enc, k) => windows.push({ owner, first: k === 0, enc }));
+    });
+    const width = sentenceDimension(this.sentence, this.encoder.hiddenSize);
+    const acc = texts.map(() => (how === 'max' ? new Float64Array(width).fill(-Infinity) : new Float64Array(width)));
+    const weight = new Float64Array(texts.length);
+    await this.forEachVector(windows.map((w) => w.enc), (i, hidden, begin, end) => {
+      const { owner, first, enc } = windows[i];
+      const v = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, this.sentence, undefined, false, first ? promptTokens : 0);
+      const a = acc[owner];
+      if (how === 'max') {
+        for (let j = 0; j < width; j++) a[j] = Math.max(a[j], v[j]);
+      } else {
+        const w = Math.max(1, enc.specialTokensMask.reduce((n, s) => n + (s ? 0 : 1), 0));
+        weight[owner] += w;
+        for (let j = 0; j < width; j++) a[j] += w * v[j];
+      }
+    });
+    return acc.map((a, owner) => {
+      let v = Float32Array.from(how === 'max' ? a : a.map((x) => x / weight[owner]));
+      if (options.truncateDim !== undefined) v = v.slice(0, options.truncateDim);
+      return normalize ? l2normalize(v) : v;
+    });
   }
 
   /** Tokens a prompt occupies at the start of each input ([CLS] included, as sentence-transformers counts them),

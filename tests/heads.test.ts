@@ -382,3 +382,25 @@ describe('question answering and DistilBERT heads vs HF pipelines (transformers 
     await p.dispose();
   });
 });
+
+describe('chunk-and-pool for long inputs (truncate: chunk)', function () {
+  it('pools overlapping windows as a reference built on HF tokenizers windows and BertModel (mean, max)', async () => {
+    const { Embedder } = require('../lib') as typeof import('../lib');
+    const e = await Embedder.load(path.join(dir, 'classifier'));
+    const c = expected.chunked;
+    assert.ok(c.windows > 5, 'the reference text spans many windows');
+    for (const how of ['mean', 'max'] as const) {
+      const [v] = await e.embed([c.text], { truncate: 'chunk', chunkOverlap: c.overlap, chunkPooling: how });
+      v.forEach((x, j) => close(x, c[how][j], `${how} [${j}]`));
+    }
+    // a text that fits one window: the same vector as without chunking
+    const short = 'The weather is lovely today.';
+    assert.deepEqual(await e.embed([short], { truncate: 'chunk' }), await e.embed([short]));
+    const [trunc] = await e.embed([c.text]);
+    const [chunked] = await e.embed([c.text], { truncate: 'chunk', chunkOverlap: c.overlap });
+    assert.notDeepEqual(trunc, chunked);
+    await assert.rejects(e.embed([c.text], { truncate: 'chunk', chunkOverlap: 62 }), { code: 'E_INVALID_ARGUMENT', message: /chunkOverlap/ });
+    await assert.rejects(e.embed([c.text], { truncate: 'chunk', chunkPooling: 'sum' as 'max' }), { code: 'E_INVALID_ARGUMENT' });
+    await e.close();
+  });
+});

@@ -17,6 +17,7 @@ rankings are not decided by rounding. Models:
   nsp          BertForNextSentencePrediction: softmax of its two logits (index 0 = "is next") for PAIRS
   distilbert   DistilBertModel (other weight names, no token types, no pooler): last hidden states recorded
   st-dense     sentence-transformers modules after the encoder: Pooling, three Dense modules, Normalize
+  (chunked)    chunk-and-pool of a long text over the classifier's encoder (windows of 64 tokens, overlap 8)
 Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
 token-classification with aggregation none, simple, first, average and max, fill-mask with top_k and targets) and, for the reranker,
 sigmoid of the logit as sentence-transformers' CrossEncoder computes it.
@@ -61,6 +62,28 @@ def save(model, name, tok):
         if os.path.exists(p):
             os.remove(p)
     return d
+
+
+def make_chunk_fixture(tok):
+    """Chunk-and-pool reference for a text far over the classifier's 64 positions: HF tokenizers' overflowing
+    windows (max_length 64, stride 8), BertModel's last hidden states per window, mean pooling per window, then the
+    windows combined (mean weighted by each window's non-special tokens, or element-wise max) and L2-normalized."""
+    from transformers import BertModel
+    text = " ".join([TEXTS[1], TEXTS[2], TEXTS[7], TEXTS[3], TEXTS[0]] * 4)
+    model = BertModel.from_pretrained(os.path.join(OUT, "classifier"), add_pooling_layer=False).eval()
+    enc = tok(text, max_length=64, truncation=True, stride=8, return_overflowing_tokens=True, return_special_tokens_mask=True)
+    vecs, weights = [], []
+    with torch.no_grad():
+        for ids, types, special in zip(enc["input_ids"], enc["token_type_ids"], enc["special_tokens_mask"]):
+            h = model(input_ids=torch.tensor([ids]), token_type_ids=torch.tensor([types])).last_hidden_state[0].double()
+            vecs.append(h.mean(0))
+            weights.append(len(ids) - sum(special))
+    v = torch.stack(vecs)
+    w = torch.tensor(weights, dtype=torch.float64)[:, None]
+    mean = (v * w).sum(0) / w.sum()
+    mx = v.max(0).values
+    norm = lambda x: (x / x.norm()).tolist()
+    return {"text": text, "overlap": 8, "windows": len(vecs), "mean": norm(mean), "max": norm(mx)}
 
 
 def make_dense_fixture():
@@ -194,6 +217,7 @@ def main():
             hidden.append(db(input_ids=enc["input_ids"]).last_hidden_state[0].flatten().tolist())
     out["distilbert"] = {"hidden": hidden}
     out["dense"] = make_dense_fixture()
+    out["chunked"] = make_chunk_fixture(tok)
     out["texts"] = TEXTS
     out["pairs"] = PAIRS
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:
