@@ -28,6 +28,8 @@ export interface NativeEngine {
   load(config: NativeConfig, weightsPath: string, tensors: NativeTensorDesc[], threads: number, precision: Precision): Promise<void>;
   /** Packed batch in, hidden states [tokens × hiddenSize] out. */
   run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array): Promise<Float32Array>;
+  /** Rows x [rows × hiddenSize] against the word-embedding matrix (the tied MLM decoder): [rows × vocabSize]. */
+  vocabLogits(x: Float32Array, bias: Float32Array | null): Promise<Float32Array>;
   close(): void;
   readonly hiddenSize: number | undefined;
   readonly weightBytes: number | undefined;

@@ -383,6 +383,42 @@ describe('question answering and DistilBERT heads vs HF pipelines (transformers 
   });
 });
 
+describe('native vocabulary projection (the tied MLM decoder)', function () {
+  it('equals a float64 dot product against the word embeddings, with and without bias; bad input is refused', async () => {
+    const { Encoder, readSafetensorsHeader } = require('../lib') as typeof import('../lib');
+    const { readTensor } = require('../lib/model/safetensors') as typeof import('../lib/model/safetensors');
+    const d = path.join(dir, 'mlm');
+    const enc = await Encoder.load(d);
+    const H = enc.config.hiddenSize;
+    const V = enc.config.vocabSize;
+    const emb = readTensor(readSafetensorsHeader(path.join(d, 'model.safetensors')), 'bert.embeddings.word_embeddings.weight');
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    const rows = 3;
+    const x = Float32Array.from({ length: rows * H }, rnd);
+    const bias = Float32Array.from({ length: V }, rnd);
+    const got = await enc.vocabLogits(x, bias);
+    const plain = await enc.vocabLogits(x, null);
+    assert.equal(got.length, rows * V);
+    let worst = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < V; v++) {
+        let s = 0;
+        for (let k = 0; k < H; k++) s += x[r * H + k] * emb[v * H + k];
+        // float32 sums of 16 products of magnitude <= ~2: error well under 1e-5
+        worst = Math.max(worst, Math.abs(got[r * V + v] - (s + bias[v])), Math.abs(plain[r * V + v] - s));
+      }
+    }
+    assert.ok(worst < 1e-5, `max-abs ${worst}`);
+    assert.equal((await enc.vocabLogits(new Float32Array(0), null)).length, 0);
+    assert.throws(() => enc.vocabLogits(new Float32Array(H + 1), null), { code: 'E_INVALID_ARGUMENT' });
+    assert.throws(() => enc.vocabLogits(x, new Float32Array(V - 1)), { code: 'E_INVALID_ARGUMENT' });
+    assert.throws(() => enc.vocabLogits(new Float64Array(H) as unknown as Float32Array, null), { code: 'E_INVALID_ARGUMENT' });
+    enc.close();
+    await assert.rejects(enc.vocabLogits(x, null), { code: 'E_CLOSED' });
+  });
+});
+
 describe('chunk-and-pool for long inputs (truncate: chunk)', function () {
   it('pools overlapping windows as a reference built on HF tokenizers windows and BertModel (mean, max)', async () => {
     const { Embedder } = require('../lib') as typeof import('../lib');

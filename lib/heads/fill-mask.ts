@@ -15,18 +15,21 @@ export interface FillMaskResult {
 export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[] } = {}): Promise<FillMaskResult[][][]> {
   const maskId = m.tokenizer.tokenToId('[MASK]');
   if (maskId === undefined) throw new BertrtError('the tokenizer has no [MASK] token', 'E_MODEL_FORMAT');
-  const [tw, tb, lg, lb, emb, bias] =
-    m.config.modelType === 'distilbert'
-      ? m.tensors('fill-mask (MLM)', 'vocab_transform.weight', 'vocab_transform.bias', 'vocab_layer_norm.weight', 'vocab_layer_norm.bias', 'embeddings.word_embeddings.weight', 'vocab_projector.bias')
-      : m.tensors(
-          'fill-mask (MLM)',
-          'cls.predictions.transform.dense.weight',
-          'cls.predictions.transform.dense.bias',
-          'cls.predictions.transform.LayerNorm.weight',
-          'cls.predictions.transform.LayerNorm.bias',
-          'embeddings.word_embeddings.weight',
-          'cls.predictions.bias',
-        );
+  const distil = m.config.modelType === 'distilbert';
+  const [tw, tb, lg, lb, bias] = distil
+    ? m.tensors('fill-mask (MLM)', 'vocab_transform.weight', 'vocab_transform.bias', 'vocab_layer_norm.weight', 'vocab_layer_norm.bias', 'vocab_projector.bias')
+    : m.tensors(
+        'fill-mask (MLM)',
+        'cls.predictions.transform.dense.weight',
+        'cls.predictions.transform.dense.bias',
+        'cls.predictions.transform.LayerNorm.weight',
+        'cls.predictions.transform.LayerNorm.bias',
+        'cls.predictions.bias',
+      );
+  // The decoder is the word-embedding matrix (tied, as BERT and DistilBERT are trained), which the native engine
+  // already holds; an untied checkpoint's own decoder matrix is read and applied here instead.
+  const untied = m.config.raw.tie_word_embeddings === false;
+  const decoder = untied ? m.tensors('fill-mask (MLM)', distil ? 'vocab_projector.weight' : 'cls.predictions.decoder.weight')[0] : null;
   const H = m.config.hiddenSize;
   const targetIds = options.targets?.map((t) => {
     const id = m.tokenizer.tokenToId(t);
@@ -43,12 +46,22 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
     return e;
   });
   const hidden = await m.hidden(encs);
-  return encs.map((e, n) =>
+  // every [MASK] of every text through the transform, then all of them through the decoder in one native call
+  const masks = encs.flatMap((e, n) => Array.from(e.ids.entries()).filter(([, id]) => id === maskId).map(([k]) => ({ n, k })));
+  const V = m.config.vocabSize;
+  if (bias.length !== V) throw new BertrtError(`fill-mask: the decoder bias has ${bias.length} entries for a vocabulary of ${V}`, 'E_SHAPE');
+  const transformed = new Float32Array(masks.length * H);
+  masks.forEach(({ n, k }, i) => transformed.set(layerNorm(linear(hidden[n].subarray(k * H, (k + 1) * H), tw, tb, H).map(gelu), lg, lb, m.config.layerNormEps), i * H));
+  const logits = decoder
+    ? Float32Array.from(masks.flatMap((_, i) => Array.from(linear(transformed.subarray(i * H, (i + 1) * H), decoder, bias, V))))
+    : await m.encoder.vocabLogits(transformed, bias);
+  let next = 0;
+  return encs.map((e) =>
     Array.from(e.ids.entries())
       .filter(([, id]) => id === maskId)
       .map(([k]) => {
-        const t = layerNorm(linear(hidden[n].subarray(k * H, (k + 1) * H), tw, tb, H).map(gelu), lg, lb, m.config.layerNormEps);
-        const probs = softmax(linear(t, emb, bias, bias.length));
+        const i = next++;
+        const probs = softmax(logits.subarray(i * V, (i + 1) * V));
         const candidates = targetIds ?? Array.from(probs.keys());
         return candidates
           .map((id) => ({ id, p: probs[id] }))

@@ -64,6 +64,13 @@ export class Encoder {
     return this.#engine.run(batch.ids, batch.typeIds, batch.cuSeqlens);
   }
 
+  /** x [rows × hiddenSize] times the word-embedding matrix, plus bias: [rows × vocabSize] scores (the tied MLM
+   *  decoder), computed natively from the weights the engine already holds. */
+  vocabLogits(x: Float32Array, bias: Float32Array | null): Promise<Float32Array> {
+    if (!this.#engine) return Promise.reject(new BertrtError('model is closed', 'E_CLOSED'));
+    return this.#engine.vocabLogits(x, bias);
+  }
+
   close(): void {
     this.#engine?.close();
     this.#engine = null;

@@ -166,12 +166,20 @@ std::vector<int32_t> copy_int32(Napi::Env env, Napi::Value v, const char* what) 
   return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
 }
 
+std::vector<float> copy_float32(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw_error(env, Code::kInvalidArgument, std::string(what) + " must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
 // --------------------------------------------------------------------------------------------- Engine
 class Engine : public Napi::ObjectWrap<Engine> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Engine",
                        {InstanceMethod<&Engine::Load>("load"), InstanceMethod<&Engine::Run>("run"),
+                        InstanceMethod<&Engine::VocabLogits>("vocabLogits"),
                         InstanceMethod<&Engine::Close>("close"), InstanceAccessor<&Engine::HiddenSize>("hiddenSize"),
                         InstanceAccessor<&Engine::WeightBytes>("weightBytes"), InstanceAccessor<&Engine::GemmIsa>("gemmIsa")});
   }
@@ -248,6 +256,38 @@ class Engine : public Napi::ObjectWrap<Engine> {
       b.n_seqs = static_cast<int>(cu->size()) - 1;
       b.tokens = static_cast<int>(ids->size());
       return model->forward(b, out_ptr, pool, nth);
+    });
+  }
+
+  // vocabLogits(x: Float32Array [rows × hidden], bias: Float32Array [vocab] | null) -> Promise<Float32Array [rows × vocab]>
+  Napi::Value VocabLogits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!model_) throw_error(env, Code::kClosed, closed_ ? "engine is closed" : "engine is not loaded");
+    if (info.Length() < 2) throw_error(env, Code::kInvalidArgument, "vocabLogits(x, bias)");
+    const size_t H = static_cast<size_t>(model_->config().hidden_size);
+    const size_t V = static_cast<size_t>(model_->config().vocab_size);
+    auto x = std::make_shared<std::vector<float>>(copy_float32(env, info[0], "x"));
+    if (x->size() % H != 0) throw_error(env, Code::kInvalidArgument, "x must hold whole rows of hidden_size floats");
+    const size_t rows = x->size() / H;
+    if (rows > (size_t(1) << 28) / V) throw_error(env, Code::kInvalidArgument, "too many rows for one vocabLogits call");
+    auto bias = std::make_shared<std::vector<float>>();
+    if (!info[1].IsNull() && !info[1].IsUndefined()) {
+      *bias = copy_float32(env, info[1], "bias");
+      if (bias->size() != V) throw_error(env, Code::kInvalidArgument, "bias must hold vocab_size floats");
+    }
+    Napi::Float32Array out = Napi::Float32Array::New(env, rows * V);
+    auto out_ref = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(out));
+    float* out_ptr = out.Data();
+    auto job = std::make_unique<Job>(env);
+    job->settle = [out_ref](Napi::Env) -> Napi::Value {
+      Napi::Value v = out_ref->Value();
+      out_ref->Reset();
+      return v;
+    };
+    std::shared_ptr<const bertrt::BertModel> model = model_;
+    int nth = threads_;
+    return submit(env, std::move(job), [model, x, bias, rows, out_ptr, nth](bertrt::ThreadPool& pool) {
+      return model->vocab_logits(x->data(), static_cast<int>(rows), bias->empty() ? nullptr : bias->data(), out_ptr, pool, nth);
     });
   }
 

@@ -57,6 +57,9 @@ class BertModel {
                      Precision precision, std::unique_ptr<BertModel>* out);
   // Validates the batch, then writes hidden states [tokens][hidden_size] to out. Safe to call concurrently.
   virtual Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const = 0;
+  // Scores against the (tied) word-embedding matrix, the MLM decoder: out[r][v] = bias[v] + x[r] . word[v] for
+  // rows of x [rows][hidden_size]; bias (vocab_size floats) may be null. Memory-bound; parallel over the vocabulary.
+  virtual Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const = 0;
   virtual const BertConfig& config() const = 0;
   virtual size_t weight_bytes() const = 0;
   virtual Precision precision() const = 0;
