@@ -3,11 +3,11 @@
 // moves over by changing the import; results are plain objects and typed arrays. Each pipeline holds a native
 // model until dispose().
 import { BertrtError } from './errors';
-import { Embedder } from './embedder';
+import { Embedder, type EmbedOptions } from './embedder';
 import { classify, nextSentence, rerank, type ClassificationInput, type LabelScore, type RerankResult } from './heads/classification';
 import { fillMask, type FillMaskResult } from './heads/fill-mask';
 import { answerQuestions, type QAAnswer, type QAInput, type QAOptions } from './heads/question-answering';
-import { TaskModel } from './heads/task-model';
+import { TaskModel, type Truncate } from './heads/task-model';
 import { tokenClassify, type Aggregation, type EntityGroup, type TokenEntity } from './heads/token-classification';
 import type { EngineOptions } from './model/engine';
 import { zeroShot, type ZeroShotResult } from './heads/zero-shot';
@@ -33,26 +33,26 @@ export type Task =
 
 type Disposable = { dispose(): Promise<void> };
 
-export type FeatureExtractionPipeline = ((texts: string | string[], options?: { normalize?: boolean }) => Promise<Float32Array[]>) & Disposable;
+export type FeatureExtractionPipeline = ((texts: string | string[], options?: EmbedOptions) => Promise<Float32Array[]>) & Disposable;
 export type TextClassificationPipeline = ((
   input: ClassificationInput | ClassificationInput[],
-  options?: { top_k?: number | null; topK?: number | null },
+  options?: { top_k?: number | null; topK?: number | null; truncate?: Truncate },
 ) => Promise<LabelScore[] | LabelScore[][]>) &
   Disposable;
 export type TokenClassificationPipeline = ((
   texts: string | string[],
-  options?: { aggregation_strategy?: Aggregation; ignore_labels?: string[]; aggregationStrategy?: Aggregation; ignoreLabels?: string[] },
+  options?: { aggregation_strategy?: Aggregation; ignore_labels?: string[]; aggregationStrategy?: Aggregation; ignoreLabels?: string[]; truncate?: Truncate },
 ) => Promise<Array<TokenEntity | EntityGroup> | Array<Array<TokenEntity | EntityGroup>>>) &
   Disposable;
 export type FillMaskPipeline = ((
   texts: string | string[],
-  options?: { top_k?: number; topK?: number; targets?: string[] },
+  options?: { top_k?: number; topK?: number; targets?: string[]; truncate?: Truncate },
 ) => Promise<FillMaskResult[] | FillMaskResult[][] | FillMaskResult[][][]>) &
   Disposable;
 export type ZeroShotPipeline = ((
   texts: string | string[],
   candidateLabels: string[] | string,
-  options?: { hypothesis_template?: string; multi_label?: boolean; hypothesisTemplate?: string; multiLabel?: boolean },
+  options?: { hypothesis_template?: string; multi_label?: boolean; hypothesisTemplate?: string; multiLabel?: boolean; truncate?: Truncate },
 ) => Promise<ZeroShotResult | ZeroShotResult[]>) &
   Disposable;
 /** (question, context) or ({ question, context }[]) → the best answer (topK 1) or the topK best, as character
@@ -65,11 +65,11 @@ export type QuestionAnsweringPipeline = ((
 ) => Promise<QAAnswer | QAAnswer[] | Array<QAAnswer | QAAnswer[]>>) &
   Disposable;
 /** [first, second] → probability that second follows first. Not a transformers.js task; the name is HF's head. */
-export type NextSentencePipeline = ((pairs: [string, string] | Array<[string, string]>) => Promise<number | number[]>) & Disposable;
+export type NextSentencePipeline = ((pairs: [string, string] | Array<[string, string]>, options?: { truncate?: Truncate }) => Promise<number | number[]>) & Disposable;
 export type RerankPipeline = ((
   query: string,
   documents: string[],
-  options?: { top_n?: number; return_documents?: boolean; raw_scores?: boolean; topN?: number; returnDocuments?: boolean; rawScores?: boolean },
+  options?: { top_n?: number; return_documents?: boolean; raw_scores?: boolean; topN?: number; returnDocuments?: boolean; rawScores?: boolean; truncate?: Truncate },
 ) => Promise<RerankResult[]>) &
   Disposable;
 
@@ -90,7 +90,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
     case 'feature-extraction':
     case 'sentence-similarity': {
       const e = await Embedder.load(model, options);
-      return withDispose(async (texts: string | string[], o: { normalize?: boolean } = {}) => e.embed(typeof texts === 'string' ? [texts] : texts, o), () => e.close());
+      return withDispose(async (texts: string | string[], o: EmbedOptions = {}) => e.embed(typeof texts === 'string' ? [texts] : texts, o), () => e.close());
     }
     case 'text-classification':
     case 'sentiment-analysis': {
@@ -98,7 +98,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
       return withDispose(async (input: ClassificationInput | ClassificationInput[], o: Opts = {}) => {
         const many = Array.isArray(input);
         const k = opt<number | null>(o, 'topK', 'top_k');
-        const r = await classify(m, many ? input : [input], k === undefined ? 1 : k);
+        const r = await classify(m, many ? input : [input], k === undefined ? 1 : k, o.truncate as Truncate | undefined);
         return many ? r : r[0];
       }, () => m.close());
     }
@@ -110,6 +110,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
         const r = await tokenClassify(m, many ? texts : [texts], {
           aggregation: opt<Aggregation>(o, 'aggregationStrategy', 'aggregation_strategy'),
           ignoreLabels: opt<string[]>(o, 'ignoreLabels', 'ignore_labels'),
+          truncate: o.truncate as Truncate | undefined,
         });
         return many ? r : r[0];
       }, () => m.close());
@@ -118,7 +119,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
       const m = await TaskModel.load(model, options);
       return withDispose(async (texts: string | string[], o: Opts = {}) => {
         const many = Array.isArray(texts);
-        const r = await fillMask(m, many ? texts : [texts], { topK: opt<number>(o, 'topK', 'top_k'), targets: o.targets as string[] | undefined });
+        const r = await fillMask(m, many ? texts : [texts], { topK: opt<number>(o, 'topK', 'top_k'), targets: o.targets as string[] | undefined, truncate: o.truncate as Truncate | undefined });
         const unwrap = (x: FillMaskResult[][]) => (x.length === 1 ? x[0] : x);
         return many ? r.map(unwrap) : unwrap(r[0]);
       }, () => m.close());
@@ -152,7 +153,11 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
       return withDispose(async (texts: string | string[], labels: string[] | string, o: Opts = {}) => {
         const many = Array.isArray(texts);
         const list = many ? texts : [texts];
-        const zo = { hypothesisTemplate: opt<string>(o, 'hypothesisTemplate', 'hypothesis_template'), multiLabel: opt<boolean>(o, 'multiLabel', 'multi_label') };
+        const zo = {
+          hypothesisTemplate: opt<string>(o, 'hypothesisTemplate', 'hypothesis_template'),
+          multiLabel: opt<boolean>(o, 'multiLabel', 'multi_label'),
+          truncate: o.truncate as Truncate | undefined,
+        };
         const r = [];
         for (const t of list) r.push(await zeroShot(m, t, labels, zo));
         return many ? r : r[0];
@@ -160,9 +165,9 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
     }
     case 'next-sentence-prediction': {
       const m = await TaskModel.load(model, options);
-      return withDispose(async (pairs: [string, string] | Array<[string, string]>) => {
+      return withDispose(async (pairs: [string, string] | Array<[string, string]>, o: Opts = {}) => {
         const one = pairs.length === 2 && typeof pairs[0] === 'string';
-        const r = await nextSentence(m, one ? [pairs as [string, string]] : (pairs as Array<[string, string]>));
+        const r = await nextSentence(m, one ? [pairs as [string, string]] : (pairs as Array<[string, string]>), o.truncate as Truncate | undefined);
         return one ? r[0] : r;
       }, () => m.close());
     }
@@ -174,6 +179,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
             topN: opt<number>(o, 'topN', 'top_n'),
             returnDocuments: opt<boolean>(o, 'returnDocuments', 'return_documents'),
             rawScores: opt<boolean>(o, 'rawScores', 'raw_scores'),
+            truncate: o.truncate as Truncate | undefined,
           }),
         () => m.close(),
       );

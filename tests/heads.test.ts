@@ -440,3 +440,42 @@ describe('chunk-and-pool for long inputs (truncate: chunk)', function () {
     await e.close();
   });
 });
+
+describe('long-input policy of the heads (truncate: right | left | error)', function () {
+  const long: string = expected.classifier.long.text;
+
+  it("text-classification cuts from the right by default, as HF's pipeline with truncation=True", async () => {
+    const p = await pipeline('text-classification', path.join(dir, 'classifier'));
+    const r = (await p(long, { top_k: null })) as Array<{ label: string; score: number }>;
+    assert.deepEqual(r.map((x) => x.label), expected.classifier.long.right.map((x: any) => x.label));
+    r.forEach((x, j) => close(x.score, expected.classifier.long.right[j].score, 'long'));
+    assert.deepEqual(await p(long, { top_k: null, truncate: 'right' }), r);
+    assert.notDeepEqual(await p(long, { top_k: null, truncate: 'left' }), r);
+    await assert.rejects(p(['short', long], { truncate: 'error' }), { code: 'E_INPUT_TOO_LONG', message: /inputs\[1\] has \d+ tokens, the model takes at most 64/ });
+    await assert.rejects(p(long, { truncate: 'middle' as 'left' }), { code: 'E_INVALID_ARGUMENT' });
+    await p.dispose();
+  });
+
+  it('every other head takes the same policy: ner, fill-mask, zero-shot, rerank, next-sentence', async () => {
+    const tooLong = { code: 'E_INPUT_TOO_LONG' };
+    const ner = await pipeline('ner', path.join(dir, 'ner'));
+    await assert.rejects(ner(long, { truncate: 'error' }), tooLong);
+    const ents = (await ner(long, { truncate: 'left', ignore_labels: [] })) as Array<{ start: number; end: number; word: string }>;
+    assert.ok(ents.length > 0 && ents.every((e) => e.start >= long.length / 2), 'left truncation keeps the end of the text, offsets into the original string');
+    await ner.dispose();
+    const fill = await pipeline('fill-mask', path.join(dir, 'mlm'));
+    await assert.rejects(fill(long + ' [MASK]', { truncate: 'error' }), tooLong);
+    assert.equal(((await fill(long + ' [MASK]', { truncate: 'left' })) as unknown[]).length, 5);
+    await assert.rejects(fill(long + ' [MASK]'), { code: 'E_INVALID_ARGUMENT', message: /no \[MASK\]/ });
+    await fill.dispose();
+    const zs = await pipeline('zero-shot-classification', path.join(dir, 'nli'));
+    await assert.rejects(zs(long, ['travel', 'cooking'], { truncate: 'error' }), tooLong);
+    await zs.dispose();
+    const rr = await pipeline('rerank', path.join(dir, 'reranker'));
+    await assert.rejects(rr('query', ['short', long], { truncate: 'error' }), tooLong);
+    await rr.dispose();
+    const nsp = await pipeline('next-sentence-prediction', path.join(dir, 'nsp'));
+    await assert.rejects(nsp([long, 'b'], { truncate: 'error' }), tooLong);
+    await nsp.dispose();
+  });
+});

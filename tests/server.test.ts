@@ -166,6 +166,12 @@ describe('server /rerank and /predict', function () {
     r.body.forEach((x: any, j: number) => assert.ok(Math.abs(x.score - want.classifier.single[1][j].score) < 1e-4));
     const p = await post(url, '/predict', { inputs: [want.pairs[0]] });
     assert.equal(p.body[0][0].label, want.classifier.pairs[0][0].label);
+    // TEI's policy: a long input is refused (413) unless `truncate` is set
+    const long = want.classifier.long;
+    assert.equal((await post(url, '/predict', { inputs: long.text })).status, 413);
+    const cut = await post(url, '/predict', { inputs: long.text, truncate: true });
+    assert.equal(cut.status, 200);
+    assert.equal(cut.body[0].label, long.right[0].label);
     await s.close();
     const e = await start();
     assert.equal((await post(e.url, '/predict', { inputs: 'x' })).status, 424);

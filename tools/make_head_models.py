@@ -44,6 +44,8 @@ PAIRS = [("A man is eating food.", "A man is eating a piece of bread."), ("How o
          ("Paris is in France.", "Paris is the capital of France.")]
 
 
+LONG = " ".join(TEXTS[1:3] + TEXTS[7:8]) * 3
+
 VOCAB = len(json.load(open(TOKENIZER, encoding="utf-8"))["model"]["vocab"])
 
 
@@ -136,6 +138,8 @@ def main():
         "single": [p(t, top_k=None) for t in TEXTS],
         "top2": [p(t, top_k=2) for t in TEXTS],
         "pairs": [p({"text": a, "text_pair": b}, top_k=None) for a, b in PAIRS],
+        # a text over the 64 positions, cut from the right (truncation=True)
+        "long": {"text": LONG, "right": p(LONG, top_k=None, truncation=True)},
     }
     torch.manual_seed(2)
     ml = BertForSequenceClassification(config(num_labels=3, problem_type="multi_label_classification",

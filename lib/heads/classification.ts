@@ -4,7 +4,7 @@
 // softmax otherwise. Also the cross-encoder reranker, which is the one-logit case.
 import { invalidArgument, BertrtError } from '../errors';
 import { linear, sigmoid, softmax } from './math';
-import type { TaskModel } from './task-model';
+import type { TaskModel, Truncate } from './task-model';
 
 export interface LabelScore {
   label: string;
@@ -18,13 +18,14 @@ export async function classificationLogits(
   m: TaskModel,
   inputs: ClassificationInput[],
   strategy: 'longest_first' | 'only_first' = 'longest_first',
+  truncate: Truncate = 'right',
 ): Promise<Float64Array[]> {
   const H = m.config.hiddenSize;
   const head = sequenceHead(m);
-  const encs = inputs.map((x) => {
-    const [a, b] = typeof x === 'string' ? [x, null] : [x.text, x.text_pair ?? null];
+  const encs = inputs.map((x, i) => {
+    const [a, b] = typeof x === 'string' ? [x, null] : [x?.text, x?.text_pair ?? null];
     if (typeof a !== 'string' || (b !== null && typeof b !== 'string')) throw invalidArgument('text-classification: inputs are strings or { text, text_pair }');
-    return m.tokenizer.encode(a, b, { truncation: { maxLength: m.maxLength, strategy: b === null ? 'longest_first' : strategy }, returnOverflowing: false });
+    return m.encode(a, b, truncate, b === null ? 'longest_first' : strategy, `inputs[${i}]`);
   });
   const hidden = await m.hidden(encs);
   return hidden.map((h) => head(h.subarray(0, H)));
@@ -48,10 +49,10 @@ export function scoresFromLogits(m: TaskModel, logits: Float64Array): Float64Arr
 }
 
 /** Labels with scores, best first; topK null = all. */
-export async function classify(m: TaskModel, inputs: ClassificationInput[], topK: number | null = 1): Promise<LabelScore[][]> {
+export async function classify(m: TaskModel, inputs: ClassificationInput[], topK: number | null = 1, truncate: Truncate = 'right'): Promise<LabelScore[][]> {
   if (topK !== null && (!Number.isInteger(topK) || topK < 1)) throw invalidArgument('topK must be a positive integer or null');
   const labels = m.labels;
-  const logits = await classificationLogits(m, inputs);
+  const logits = await classificationLogits(m, inputs, 'longest_first', truncate);
   return logits.map((l) => {
     const s = scoresFromLogits(m, l);
     const all = Array.from(s, (score, i) => ({ label: labels[i] ?? `LABEL_${i}`, score }));
@@ -71,13 +72,13 @@ export async function rerank(
   m: TaskModel,
   query: string,
   documents: string[],
-  options: { topN?: number; returnDocuments?: boolean; rawScores?: boolean } = {},
+  options: { topN?: number; returnDocuments?: boolean; rawScores?: boolean; truncate?: Truncate } = {},
 ): Promise<RerankResult[]> {
   if (typeof query !== 'string' || !Array.isArray(documents) || !documents.every((d) => typeof d === 'string')) {
     throw invalidArgument('rerank(query: string, documents: string[])');
   }
   if (documents.length === 0) return [];
-  const logits = await classificationLogits(m, documents.map((d) => ({ text: query, text_pair: d })));
+  const logits = await classificationLogits(m, documents.map((d) => ({ text: query, text_pair: d })), 'longest_first', options.truncate);
   if (logits[0].length !== 1) {
     throw new BertrtError(`rerank needs a cross-encoder with one output, this model has ${logits[0].length} labels`, 'E_UNSUPPORTED');
   }
@@ -92,13 +93,13 @@ export async function rerank(
 
 /** Next-sentence prediction (BertForNextSentencePrediction: pooler, then cls.seq_relationship): the probability
  *  that `b` follows `a`, softmax over the head's two logits (index 0 = "is next", as BERT was trained). */
-export async function nextSentence(m: TaskModel, pairs: Array<[string, string]>): Promise<number[]> {
+export async function nextSentence(m: TaskModel, pairs: Array<[string, string]>, truncate: Truncate = 'right'): Promise<number[]> {
   if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string'))) {
     throw invalidArgument('next-sentence-prediction: inputs are [first, second] pairs of strings');
   }
   const [pw, pb, sw, sb] = m.tensors('next-sentence-prediction', 'pooler.dense.weight', 'pooler.dense.bias', 'cls.seq_relationship.weight', 'cls.seq_relationship.bias');
   const H = m.config.hiddenSize;
-  const encs = pairs.map(([a, b]) => m.tokenizer.encode(a, b, { maxLength: m.maxLength, returnOverflowing: false }));
+  const encs = pairs.map(([a, b], i) => m.encode(a, b, truncate, 'longest_first', `pairs[${i}]`));
   const hidden = await m.hidden(encs);
   return hidden.map((h) => softmax(linear(linear(h.subarray(0, H), pw, pb, H).map(Math.tanh), sw, sb, 2))[0]);
 }

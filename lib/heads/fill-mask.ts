@@ -3,7 +3,7 @@
 // pipeline gives them, targets included (a target outside the vocabulary becomes its first sub-token, as HF does).
 import { BertrtError, invalidArgument } from '../errors';
 import { gelu, layerNorm, linear, softmax } from './math';
-import type { TaskModel } from './task-model';
+import type { TaskModel, Truncate } from './task-model';
 
 export interface FillMaskResult {
   score: number;
@@ -12,7 +12,7 @@ export interface FillMaskResult {
   sequence: string;
 }
 
-export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[] } = {}): Promise<FillMaskResult[][][]> {
+export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[]; truncate?: Truncate } = {}): Promise<FillMaskResult[][][]> {
   const maskId = m.tokenizer.tokenToId('[MASK]');
   if (maskId === undefined) throw new BertrtError('the tokenizer has no [MASK] token', 'E_MODEL_FORMAT');
   const distil = m.config.modelType === 'distilbert';
@@ -39,9 +39,9 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
     return ids[0];
   });
   const topK = options.topK ?? (targetIds ? targetIds.length : 5);
-  const encs = texts.map((t) => {
+  const encs = texts.map((t, i) => {
     if (typeof t !== 'string') throw invalidArgument('fill-mask: inputs must be strings');
-    const e = m.tokenizer.encode(t, null, { maxLength: m.maxLength, returnOverflowing: false });
+    const e = m.encode(t, null, options.truncate, 'longest_first', `texts[${i}]`);
     if (!e.ids.includes(maskId)) throw invalidArgument(`fill-mask: no [MASK] token in ${JSON.stringify(t)}`);
     return e;
   });

@@ -5,7 +5,7 @@
 // then grouped. Offsets are UTF-16 code units of the input.
 import { invalidArgument } from '../errors';
 import { linear, softmax } from './math';
-import type { TaskModel } from './task-model';
+import type { TaskModel, Truncate } from './task-model';
 
 export interface TokenEntity {
   entity: string;
@@ -35,7 +35,7 @@ function tag(entity: string): [string, string] {
 export async function tokenClassify(
   m: TaskModel,
   texts: string[],
-  options: { aggregation?: Aggregation; ignoreLabels?: string[] } = {},
+  options: { aggregation?: Aggregation; ignoreLabels?: string[]; truncate?: Truncate } = {},
 ): Promise<Array<TokenEntity[] | EntityGroup[]>> {
   const aggregation = options.aggregation ?? 'none';
   if (!['none', 'simple', 'first', 'average', 'max'].includes(aggregation)) {
@@ -46,9 +46,9 @@ export async function tokenClassify(
   const labels = m.labels;
   const H = m.config.hiddenSize;
   const unk = m.tokenizer.tokenToId('[UNK]');
-  const encs = texts.map((t) => {
+  const encs = texts.map((t, i) => {
     if (typeof t !== 'string') throw invalidArgument('token-classification: inputs must be strings');
-    return m.tokenizer.encode(t, null, { maxLength: m.maxLength, returnOverflowing: false });
+    return m.encode(t, null, options.truncate, 'longest_first', `texts[${i}]`);
   });
   const hidden = await m.hidden(encs);
   return encs.map((e, n) => {

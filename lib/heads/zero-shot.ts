@@ -4,7 +4,7 @@
 // scored alone by softmax over its [contradiction, entailment] logits.
 import { BertrtError, invalidArgument } from '../errors';
 import { classificationLogits } from './classification';
-import type { TaskModel } from './task-model';
+import type { TaskModel, Truncate } from './task-model';
 
 export interface ZeroShotResult {
   sequence: string;
@@ -16,7 +16,7 @@ export async function zeroShot(
   m: TaskModel,
   text: string,
   candidateLabels: string[] | string,
-  options: { hypothesisTemplate?: string; multiLabel?: boolean } = {},
+  options: { hypothesisTemplate?: string; multiLabel?: boolean; truncate?: Truncate } = {},
 ): Promise<ZeroShotResult> {
   if (typeof text !== 'string') throw invalidArgument('zero-shot-classification: the text must be a string');
   const labels = typeof candidateLabels === 'string' ? candidateLabels.split(',').map((l) => l.trim()).filter(Boolean) : candidateLabels;
@@ -33,6 +33,7 @@ export async function zeroShot(
     m,
     labels.map((l) => ({ text, text_pair: template.replace('{}', l) })),
     'only_first',
+    options.truncate,
   );
   let scores: number[];
   if (options.multiLabel || labels.length === 1) {

@@ -174,6 +174,14 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     return list as string[];
   }
 
+  /** TEI's `truncate` (default false: a long input is refused with 413) and `truncation_direction`. */
+  function truncation(b: Record<string, unknown>): 'right' | 'left' | 'error' {
+    if (b.truncate !== true) return 'error';
+    const dir = String(b.truncation_direction ?? 'right').toLowerCase();
+    if (dir !== 'right' && dir !== 'left') throw new HttpError(422, 'Validation', '`truncation_direction` must be "right" or "left"');
+    return dir;
+  }
+
   function encodeAll(m: Model, texts: string[], truncate: boolean, direction: 'right' | 'left'): Encoding[] {
     const t0 = performance.now();
     const max = m.embedder.maxSeqLength;
@@ -334,8 +342,9 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     }
     if (list.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${list.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
     const heads = m.heads(watchClient(reply));
-    if (!heads.has('classifier.weight', 'classifier.bias', 'pooler.dense.weight')) throw new HttpError(424, 'Backend', `model "${m.name}" has no sequence-classification head`);
-    const r = await classify(heads, (list as Array<string | [string, string]>).map((x) => (typeof x === 'string' ? x : { text: x[0], text_pair: x[1] })), null);
+    if (!heads.hasSequenceHead()) throw new HttpError(424, 'Backend', `model "${m.name}" has no sequence-classification head`);
+    const inputsList = (list as Array<string | [string, string]>).map((x) => (typeof x === 'string' ? x : { text: x[0], text_pair: x[1] }));
+    const r = await classify(heads, inputsList, null, truncation(b));
     return one ? r[0] : r;
   });
 
@@ -347,9 +356,9 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     if (!Array.isArray(b.texts) || !b.texts.every((x) => typeof x === 'string')) throw new HttpError(422, 'Validation', '`texts` must be an array of strings');
     if (b.texts.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${b.texts.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
     const heads = m.heads(watchClient(reply));
-    if (!heads.has('classifier.weight', 'classifier.bias', 'pooler.dense.weight')) throw new HttpError(424, 'Backend', `model "${m.name}" is not a cross-encoder`);
+    if (!heads.hasSequenceHead()) throw new HttpError(424, 'Backend', `model "${m.name}" is not a cross-encoder`);
     const topN = b.top_n === undefined || b.top_n === null ? undefined : Number(b.top_n);
-    return rerank(heads, b.query, b.texts as string[], { topN, returnDocuments: b.return_text === true, rawScores: b.raw_scores === true });
+    return rerank(heads, b.query, b.texts as string[], { topN, returnDocuments: b.return_text === true, rawScores: b.raw_scores === true, truncate: truncation(b) });
   });
 
   app.post('/tokenize', async (req) => {
