@@ -4,7 +4,8 @@
 No fine-tuned head checkpoints are available offline, so this script makes them: seeded random BERT encoders
 (2 layers, hidden 16, 2 heads) over the multilingual test vocabulary (tests/fixtures/tokenizer/
 multilingual.tokenizer.json, ~9,900 tokens), each with a real head and a real config (id2label, problem_type),
-saved as HF directories with model.safetensors. initializer_range is raised so outputs are far from uniform and
+saved as HF directories with model.safetensors (F16, to keep the fixtures small; references run in FP32 on the
+F16-rounded weights). initializer_range is raised so outputs are far from uniform and
 rankings are not decided by rounding. Models:
   classifier   BertForSequenceClassification, 3 labels (softmax)
   multilabel   BertForSequenceClassification, 3 labels, problem_type multi_label_classification (sigmoid)
@@ -57,7 +58,10 @@ def config(**kw):
 def save(model, name, tok):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
-    model.save_pretrained(d, safe_serialization=True)
+    # F16 on disk keeps the fixtures small; the in-memory model and every reference below run in FP32 on the
+    # same F16-rounded weights
+    model.half().save_pretrained(d, safe_serialization=True)
+    model.float()
     tok.save_pretrained(d)
     for f in ["vocab.txt", "special_tokens_map.json"]:
         p = os.path.join(d, f)
@@ -72,7 +76,7 @@ def make_chunk_fixture(tok):
     windows combined (mean weighted by each window's non-special tokens, or element-wise max) and L2-normalized."""
     from transformers import BertModel
     text = " ".join([TEXTS[1], TEXTS[2], TEXTS[7], TEXTS[3], TEXTS[0]] * 4)
-    model = BertModel.from_pretrained(os.path.join(OUT, "classifier"), add_pooling_layer=False).eval()
+    model = BertModel.from_pretrained(os.path.join(OUT, "classifier"), add_pooling_layer=False, dtype=torch.float32).eval()
     enc = tok(text, max_length=64, truncation=True, stride=8, return_overflowing_tokens=True, return_special_tokens_mask=True)
     vecs, weights = [], []
     with torch.no_grad():
@@ -96,7 +100,7 @@ def make_dense_fixture():
     from torch import nn
     from sentence_transformers import SentenceTransformer, models as st_models
     torch.manual_seed(10)
-    tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64)
+    tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64, model_kwargs={"dtype": torch.float32})
     mods = [tr, st_models.Pooling(16, pooling_mode="mean"),
             st_models.Dense(16, 12, activation_function=nn.Tanh()),
             st_models.Dense(12, 12, activation_function=nn.GELU(), use_residual=True),
@@ -133,7 +137,7 @@ def main():
     cls = BertForSequenceClassification(config(num_labels=3, id2label={0: "negative", 1: "neutral", 2: "positive"},
                                                label2id={"negative": 0, "neutral": 1, "positive": 2})).eval()
     d = save(cls, "classifier", tok)
-    p = pipeline("text-classification", model=d, tokenizer=d, device="cpu")
+    p = pipeline("text-classification", model=d, tokenizer=d, device="cpu", dtype=torch.float32)
     out["classifier"] = {
         "single": [p(t, top_k=None) for t in TEXTS],
         "top2": [p(t, top_k=2) for t in TEXTS],
@@ -146,7 +150,7 @@ def main():
                                               id2label={0: "sports", 1: "politics", 2: "science"},
                                               label2id={"sports": 0, "politics": 1, "science": 2})).eval()
     d = save(ml, "multilabel", tok)
-    p = pipeline("text-classification", model=d, tokenizer=d, device="cpu")
+    p = pipeline("text-classification", model=d, tokenizer=d, device="cpu", dtype=torch.float32)
     out["multilabel"] = {"single": [p(t, top_k=None) for t in TEXTS]}
     torch.manual_seed(3)
     ner = BertForTokenClassification(config(num_labels=len(NER_LABELS), id2label=dict(enumerate(NER_LABELS)),
@@ -154,14 +158,14 @@ def main():
     d = save(ner, "ner", tok)
     out["ner"] = {}
     for agg in ["none", "simple", "first", "average", "max"]:
-        p = pipeline("token-classification", model=d, tokenizer=d, device="cpu", aggregation_strategy=agg,
+        p = pipeline("token-classification", model=d, tokenizer=d, device="cpu", dtype=torch.float32, aggregation_strategy=agg,
                      ignore_labels=[])
         res = [p(t) for t in TEXTS]
         out["ner"][agg] = [[{k: (float(v) if k == "score" else v) for k, v in e.items()} for e in r] for r in res]
     torch.manual_seed(4)
     mlm = BertForMaskedLM(config()).eval()
     d = save(mlm, "mlm", tok)
-    p = pipeline("fill-mask", model=d, tokenizer=d, device="cpu")
+    p = pipeline("fill-mask", model=d, tokenizer=d, device="cpu", dtype=torch.float32)
     masked = ["The weather is [MASK] today.", "Paris is the [MASK] of France.", "[MASK]"]
     out["mlm"] = {
         "texts": masked,
@@ -181,7 +185,7 @@ def main():
     nli = BertForSequenceClassification(config(num_labels=3, id2label={0: "contradiction", 1: "neutral", 2: "entailment"},
                                                label2id={"contradiction": 0, "neutral": 1, "entailment": 2})).eval()
     d = save(nli, "nli", tok)
-    p = pipeline("zero-shot-classification", model=d, tokenizer=d, device="cpu")
+    p = pipeline("zero-shot-classification", model=d, tokenizer=d, device="cpu", dtype=torch.float32)
     labels = ["travel", "cooking", "dancing", "politics"]
     out["zeroshot"] = [
         {"text": t, "labels": labels, "multi_label": ml, "template": tpl, "result": p(t, candidate_labels=labels, multi_label=ml, hypothesis_template=tpl)}
@@ -191,11 +195,11 @@ def main():
     from sentence_transformers import SentenceTransformer, models as st_models
     out["pooling"] = {}
     for mode in ["weightedmean", "lasttoken"]:
-        tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64)
+        tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64, model_kwargs={"dtype": torch.float32})
         st = SentenceTransformer(modules=[tr, st_models.Pooling(16, pooling_mode=mode)], device="cpu")
         out["pooling"][mode] = st.encode([t for t in TEXTS if t], convert_to_numpy=True).tolist()
     texts = [t for t in TEXTS if t]
-    tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64)
+    tr = st_models.Transformer(os.path.join(OUT, "classifier"), max_seq_length=64, model_kwargs={"dtype": torch.float32})
     st = SentenceTransformer(modules=[tr, st_models.Pooling(16, pooling_mode=("cls", "max", "mean_sqrt_len_tokens"))], device="cpu")
     out["pooling"]["cls+max+mean_sqrt_len_tokens"] = st.encode(texts, convert_to_numpy=True).tolist()
     for mode in ["mean", "cls", "weightedmean"]:
