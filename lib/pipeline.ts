@@ -2,7 +2,7 @@
 // transformers.js (top_k, aggregation_strategy, hypothesis_template, ...; camelCase spellings work too), so code
 // moves over by changing the import; results are plain objects and typed arrays. Each pipeline holds a native
 // model until dispose().
-import { BertrtError } from './errors';
+import { BertrtError, invalidArgument } from './errors';
 import { Embedder, type EmbedOptions } from './embedder';
 import { classify, nextSentence, rerank, type ClassificationInput, type LabelScore, type RerankResult } from './heads/classification';
 import { fillMask, type FillMaskResult } from './heads/fill-mask';
@@ -34,6 +34,8 @@ export type Task =
 type Disposable = { dispose(): Promise<void> };
 
 export type FeatureExtractionPipeline = ((texts: string | string[], options?: EmbedOptions) => Promise<Float32Array[]>) & Disposable;
+/** (source, sentences) → the cosine similarity of each sentence to the source (HF's sentence-similarity task). */
+export type SentenceSimilarityPipeline = ((source: string, sentences: string[], options?: EmbedOptions) => Promise<number[]>) & Disposable;
 export type TextClassificationPipeline = ((
   input: ClassificationInput | ClassificationInput[],
   options?: { top_k?: number | null; topK?: number | null; truncate?: Truncate },
@@ -77,7 +79,8 @@ function withDispose<F extends (...args: never[]) => unknown>(fn: F, close: () =
   return Object.assign(fn, { dispose: close });
 }
 
-export async function pipeline(task: 'feature-extraction' | 'sentence-similarity', model?: string, options?: EngineOptions): Promise<FeatureExtractionPipeline>;
+export async function pipeline(task: 'feature-extraction', model?: string, options?: EngineOptions): Promise<FeatureExtractionPipeline>;
+export async function pipeline(task: 'sentence-similarity', model?: string, options?: EngineOptions): Promise<SentenceSimilarityPipeline>;
 export async function pipeline(task: 'text-classification' | 'sentiment-analysis', model?: string, options?: EngineOptions): Promise<TextClassificationPipeline>;
 export async function pipeline(task: 'token-classification' | 'ner', model?: string, options?: EngineOptions): Promise<TokenClassificationPipeline>;
 export async function pipeline(task: 'fill-mask', model?: string, options?: EngineOptions): Promise<FillMaskPipeline>;
@@ -87,10 +90,18 @@ export async function pipeline(task: 'next-sentence-prediction', model?: string,
 export async function pipeline(task: 'rerank', model?: string, options?: EngineOptions): Promise<RerankPipeline>;
 export async function pipeline(task: Task, model?: string, options: EngineOptions = {}): Promise<unknown> {
   switch (task) {
-    case 'feature-extraction':
-    case 'sentence-similarity': {
+    case 'feature-extraction': {
       const e = await Embedder.load(model, options);
       return withDispose(async (texts: string | string[], o: EmbedOptions = {}) => e.embed(typeof texts === 'string' ? [texts] : texts, o), () => e.close());
+    }
+    case 'sentence-similarity': {
+      const e = await Embedder.load(model, options);
+      return withDispose(async (source: string, sentences: string[], o: EmbedOptions = {}) => {
+        if (typeof source !== 'string' || !Array.isArray(sentences)) throw invalidArgument('sentence-similarity: (source: string, sentences: string[])');
+        if (sentences.length === 0) return [];
+        const [s, ...others] = await e.embed([source, ...sentences], { ...o, normalize: true });
+        return others.map((v) => v.reduce((acc, x, i) => acc + x * s[i], 0));
+      }, () => e.close());
     }
     case 'text-classification':
     case 'sentiment-analysis': {

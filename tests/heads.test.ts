@@ -130,6 +130,17 @@ describe('task heads vs HF pipelines', function () {
     assert.equal(v.length, 384);
     await p.dispose();
   });
+
+  it("sentence-similarity gives sentence-transformers' cosine similarities (the quickstart figures)", async () => {
+    const golden = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'golden-minilm.json'), 'utf8'));
+    const q = golden.quickstart_similarity;
+    const p = await pipeline('sentence-similarity');
+    const got = await p(q.texts[0], q.texts.slice(1));
+    // computed by sentence-transformers on the same F16 weights, rounded there to 4 decimals
+    got.forEach((x, i) => assert.ok(Math.abs(x - q.computed[0][i + 1]) < 1e-4, `${x} vs ${q.computed[0][i + 1]}`));
+    assert.deepEqual(await p('x', []), []);
+    await p.dispose();
+  });
 });
 
 describe('DistilBERT weights', function () {
