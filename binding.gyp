@@ -14,6 +14,7 @@
         "native/cpu/kernels_avx512.cc",
         "native/model/weights.cc",
         "native/model/bert.cc",
+        "native/model/cuda_backend.cc",
         "native/bench/microbench.cc",
         "native/addon/addon.cc"
       ],
@@ -31,6 +32,7 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++1y", "-std=gnu++14"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
       "ldflags": ["-static-libstdc++", "-static-libgcc", "-pthread"],
+      "libraries": ["-ldl"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "c++17" }
     }
   ]

@@ -6,7 +6,7 @@ import { BertrtError } from './errors';
 import { readSentenceConfig, sentenceDimension } from './heads/pooling';
 import { readConfig } from './model/config';
 import { resolveModelDir } from './model/resolve';
-import { native, type Precision } from './native';
+import { cudaLibrary, type Device, native, type Precision } from './native';
 
 function intOption(v: string): number {
   const n = Number(v);
@@ -25,8 +25,9 @@ program
   .option('--no-normalize', 'do not L2-normalize the vectors')
   .option('-t, --threads <n>', 'threads (default: physical cores)', intOption)
   .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
-  .action(async (texts: string[], opts: { model?: string; normalize: boolean; threads?: number; precision: string }) => {
-    const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision });
+  .option('-d, --device <d>', "cpu (default), cuda (falls back to the CPU, saying why) or auto", 'cpu')
+  .action(async (texts: string[], opts: { model?: string; normalize: boolean; threads?: number; precision: string; device: string }) => {
+    const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision, device: opts.device as Device });
     try {
       const vecs = await e.embed(texts, { normalize: opts.normalize });
       process.stdout.write(JSON.stringify(vecs.map((v) => Array.from(v))) + '\n');
@@ -54,7 +55,8 @@ program
       layers: c.numHiddenLayers,
       heads: c.numAttentionHeads,
       maxPositions: c.maxPositionEmbeddings,
-      build: { version: i.version, compiler: i.compiler, cuda: i.cuda },
+      build: { version: i.version, compiler: i.compiler },
+      cuda: native().cudaInfo(cudaLibrary()),
       cpu: { brand: i.cpu, flags: i.cpuFlags, kernels: i.isa, int8Kernels: i.int8Isa, bf16: i.bf16, available: i.isas, physicalCores: i.physicalCores },
       threads: i.threads,
     };
@@ -68,6 +70,7 @@ program
   .option('--host <host>', 'address to bind', '127.0.0.1')
   .option('--port <port>', 'port (0: any free one)', intOption, 8080)
   .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
+  .option('-d, --device <d>', "cpu (default), cuda (falls back to the CPU, saying why) or auto", 'cpu')
   .option('-t, --threads <n>', 'engine threads (default: physical cores)', intOption)
   .option('--max-batch-tokens <n>', 'tokens per engine batch', intOption, 16384)
   .option('--max-batch-requests <n>', 'requests per engine batch', intOption, 256)
@@ -88,6 +91,7 @@ program
     const server = await createServer({
       models,
       precision: opts.precision,
+      device: opts.device,
       threads: opts.threads,
       maxBatchTokens: opts.maxBatchTokens,
       maxBatchRequests: opts.maxBatchRequests,

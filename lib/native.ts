@@ -1,5 +1,6 @@
 // Loads the native addon (a prebuild from prebuilds/, else build/Release from a local compile) and types its
 // whole surface. Nothing else in lib/ touches the addon object directly.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError } from './errors';
 
@@ -25,7 +26,16 @@ export interface NativeTensorDesc {
 }
 
 export interface NativeEngine {
-  load(config: NativeConfig, weightsPath: string, tensors: NativeTensorDesc[], threads: number, precision: Precision): Promise<void>;
+  /** device 'cuda' / 'auto' try libbertrt_cuda.so (at cudaLibrary) first and fall back to the CPU engine. */
+  load(
+    config: NativeConfig,
+    weightsPath: string,
+    tensors: NativeTensorDesc[],
+    threads: number,
+    precision: Precision,
+    device?: Device,
+    cudaLibrary?: string,
+  ): Promise<void>;
   /** Packed batch in, hidden states [tokens × hiddenSize] out. */
   run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array): Promise<Float32Array>;
   /** Rows x [rows × hiddenSize] against the word-embedding matrix (the tied MLM decoder): [rows × vocabSize]. */
@@ -33,8 +43,25 @@ export interface NativeEngine {
   close(): void;
   readonly hiddenSize: number | undefined;
   readonly weightBytes: number | undefined;
-  /** kernel table the GEMMs run on, e.g. "avx512" */
+  /** kernel table the GEMMs run on, e.g. "avx512", or "cuda-fp16" / "cuda-int8" */
   readonly gemmIsa: string | undefined;
+  /** "cpu" or "cuda:0 (<GPU name, compute capability, memory>)" */
+  readonly device: string | undefined;
+  /** why a CUDA request runs on the CPU; '' when it did not fall back */
+  readonly deviceNote: string | undefined;
+}
+
+/** Where inference runs: the CPU engine, the CUDA backend, or CUDA when usable and the CPU otherwise. */
+export type Device = 'cpu' | 'cuda' | 'auto';
+
+export interface CudaInfo {
+  available: boolean;
+  /** the libbertrt_cuda.so that was tried ('' when none was found) */
+  library: string;
+  /** GPU name, compute capability and memory, when available */
+  device: string;
+  /** why CUDA is unavailable */
+  reason: string;
 }
 
 /** What the encoder's GEMMs compute in; LayerNorm, softmax, GELU and the residual stream stay FP32. */
@@ -53,7 +80,6 @@ export interface NativeInfo {
   physicalCores: number;
   threads: number;
   compiler: string;
-  cuda: boolean;
 }
 
 export interface MicrobenchSpec {
@@ -88,9 +114,21 @@ export interface NativeAddon {
   setErrorClass(cls: typeof BertrtError): void;
   info(): NativeInfo;
   microbench(spec: MicrobenchSpec): Promise<MicrobenchResult>;
+  cudaInfo(library: string): CudaInfo;
 }
 
 export const packageRoot = path.resolve(__dirname, '..');
+
+/** The CUDA backend library: $BERTRT_CUDA_LIB, else the prebuilt one for this platform, else a local
+ *  `npm run build:cuda` build; '' when there is none. */
+export function cudaLibrary(): string {
+  if (process.env.BERTRT_CUDA_LIB) return process.env.BERTRT_CUDA_LIB;
+  const candidates = [
+    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'libbertrt_cuda.so'),
+    path.join(packageRoot, 'build', 'cuda', 'libbertrt_cuda.so'),
+  ];
+  return candidates.find((c) => fs.existsSync(c)) ?? '';
+}
 
 let addon: NativeAddon | undefined;
 

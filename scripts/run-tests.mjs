@@ -34,12 +34,18 @@ function step(name, cmd, argv, opts) {
 }
 
 // Builds the C++ tests in `dir` with extra cmake flags and runs them under ctest, adding their counts.
-function nativeSuite(name, dir, flags, env = {}) {
+// A test that exits 77 is reported by ctest as skipped; its `SKIP <test>: <reason>` line counts as one skip.
+function nativeSuite(name, dir, flags, env = {}, only = null) {
+  // only: { targets, test } builds just those targets and runs just that test
   const ok =
     step(`${name}: cmake configure`, 'cmake', ['-S', '.', '-B', dir, '-DBERTRT_TESTS=ON', ...flags], { capture: true }) &&
-    step(`${name}: build`, 'cmake', ['--build', dir, '-j', String(Math.max(2, os.availableParallelism?.() ?? 2))], { capture: true });
+    step(`${name}: build`, 'cmake', ['--build', dir, '-j', String(Math.max(2, os.availableParallelism?.() ?? 2)), ...(only ? ['--target', ...only.targets] : [])], { capture: true });
   if (!ok) return;
-  const r = run('ctest', ['--test-dir', dir, '--output-on-failure', '-V'], { capture: true, env });
+  const r = run('ctest', ['--test-dir', dir, '--output-on-failure', '-V', ...(only ? ['-R', `^${only.test}$`] : [])], { capture: true, env });
+  for (const m of (r.stdout ?? '').matchAll(/^\d+: SKIP (\S+): (.*)$/gm)) {
+    totals.skipped += 1;
+    console.log(`skipped ${m[1]}: ${m[2]}`);
+  }
   // Each test executable prints its own `N passed, N failed`; sum them.
   let failedHere = 0;
   for (const m of (r.stdout ?? '').matchAll(/^\d+: (\d+) passed, (\d+) failed$/gm)) {
@@ -61,6 +67,22 @@ if (!jsOnly) {
     });
   } else {
     console.log('sanitized native tests skipped (BERTRT_SKIP_SANITIZE is set)');
+  }
+}
+
+// The CUDA backend: compiled wherever nvcc can be had (here it is fetched from PyPI by scripts/get-nvcc.mjs), so
+// the device code cannot rot; its tests run where a GPU is and are skipped, with the reason, where none is.
+// BERTRT_SKIP_CUDA=1 leaves it out of quick local runs.
+if (!jsOnly && !process.env.BERTRT_SKIP_CUDA) {
+  const nvcc = spawnSync(process.execPath, [path.join(root, 'scripts', 'get-nvcc.mjs')], { cwd: root, encoding: 'utf8' });
+  if (nvcc.status !== 0) {
+    console.error(`\nCUDA backend: no nvcc could be found or fetched:\n${nvcc.stderr}`);
+    totals.failed += 1;
+  } else {
+    nativeSuite('CUDA backend', path.join(root, 'build', 'cuda'), ['-DCMAKE_BUILD_TYPE=Release', '-DBERTRT_CUDA=ON', `-DCMAKE_CUDA_COMPILER=${nvcc.stdout.trim()}`], {}, {
+      targets: ['bertrt_cuda', 'test_cuda'],
+      test: 'test_cuda',
+    });
   }
 }
 

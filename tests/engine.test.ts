@@ -54,3 +54,73 @@ describe('native engine boundary', function () {
     assert.ok(i.physicalCores >= 1);
   });
 });
+
+describe('device selection: the CUDA backend or the CPU, never silently wrong', function () {
+  const { Embedder } = require('../lib') as typeof import('../lib');
+  const { native, cudaLibrary } = require('../lib/native') as typeof import('../lib/native');
+  const texts = ['The weather is lovely today.', 'He drove to the stadium.'];
+  const cosine = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+
+  it("device 'cuda' runs on the GPU when one is usable, else on the CPU with a warning naming the reason", async () => {
+    const cpu = await Embedder.load();
+    const want = await cpu.embed(texts);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const e = await Embedder.load(undefined, { device: 'cuda' });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    const probe = native().cudaInfo(cudaLibrary());
+    const got = await e.embed(texts);
+    if (probe.available) {
+      assert.match(e.encoder.device!, /^cuda:0 \(/);
+      assert.equal(e.encoder.deviceNote, '');
+      // FP16 GEMM inputs on the GPU vs the FP32 CPU engine
+      got.forEach((v, i) => assert.ok(cosine(v, want[i]) > 0.999, `cosine ${cosine(v, want[i])}`));
+    } else {
+      assert.equal(e.encoder.device, 'cpu');
+      assert.ok(e.encoder.deviceNote && e.encoder.deviceNote === probe.reason, `note: ${e.encoder.deviceNote}`);
+      assert.ok(warnings.some((w) => w.includes(probe.reason) && w.includes('runs on the CPU')), warnings.join('\n'));
+      assert.deepEqual(got, want, 'the CPU fallback gives the CPU engine’s bits');
+    }
+    await e.close();
+    await cpu.close();
+  });
+
+  it("device 'auto' falls back without a warning; a missing or foreign library is a reason, not a crash", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const e = await Embedder.load(undefined, { device: 'auto' });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    if (e.encoder.device === 'cpu') assert.equal(warnings.length, 0);
+    await e.close();
+    const saved = process.env.BERTRT_CUDA_LIB;
+    try {
+      process.env.BERTRT_CUDA_LIB = '/nonexistent/libbertrt_cuda.so';
+      const missing = await Embedder.load(undefined, { device: 'auto' });
+      assert.equal(missing.encoder.device, 'cpu');
+      assert.match(missing.encoder.deviceNote!, /cannot load \/nonexistent\/libbertrt_cuda\.so/);
+      await missing.close();
+      // a shared library that is not bertrt's CUDA backend (the CPU addon itself)
+      process.env.BERTRT_CUDA_LIB = require('node:path').join(__dirname, '..', 'build', 'Release', 'bertrt.node');
+      const foreign = await Embedder.load(undefined, { device: 'auto' });
+      assert.equal(foreign.encoder.device, 'cpu');
+      assert.match(foreign.encoder.deviceNote!, /lacks the bertrt_cuda_\* entry points/);
+      await foreign.close();
+    } finally {
+      if (saved === undefined) delete process.env.BERTRT_CUDA_LIB;
+      else process.env.BERTRT_CUDA_LIB = saved;
+    }
+    await assert.rejects(Embedder.load(undefined, { device: 'gpu' as 'cuda' }), { code: 'E_INVALID_ARGUMENT' });
+  });
+
+  it('CI builds the CUDA backend (npm test compiles it before mocha runs)', function () {
+    const lib = cudaLibrary();
+    if (!lib) this.skip(); // a local run with BERTRT_SKIP_CUDA
+    const probe = native().cudaInfo(lib);
+    assert.equal(probe.library, lib);
+    assert.ok(probe.available || probe.reason.length > 0, 'unavailable always says why');
+  });
+});

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, invalidArgument } from '../errors';
-import { type NativeEngine, native, type Precision } from '../native';
+import { cudaLibrary, type Device, type NativeEngine, native, type Precision } from '../native';
 import { checkEncoderWeights } from './bert';
 import { type ModelConfig, readConfig } from './config';
 import { readSafetensorsHeader, toNativeTensors } from './safetensors';
@@ -13,6 +13,10 @@ export interface EngineOptions {
   /** 'fp32' (default, the reference), 'int8' (weights quantized per channel at load, activations per token) or
    *  'bf16' (bfloat16 GEMM inputs, FP32 sums; CPUs with AVX512-BF16 only, E_UNSUPPORTED elsewhere). */
   precision?: Precision;
+  /** 'cpu' (default), 'cuda' (the CUDA backend; if it cannot run, the CPU with a warning saying why) or 'auto'
+   *  (CUDA when usable, else the CPU, silently). On CUDA, 'fp32' runs FP16 tensor-core GEMMs with FP32
+   *  accumulation, LayerNorm, softmax and residual stream; 'int8' runs INT8 tensor-core GEMMs; 'bf16' is CPU-only. */
+  device?: Device;
 }
 
 /** A packed batch: sequence i owns tokens [cuSeqlens[i], cuSeqlens[i+1]). */
@@ -44,14 +48,27 @@ export class Encoder {
     if (!fs.existsSync(file)) throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');
     const tensors = toNativeTensors(readSafetensorsHeader(file), config.modelType);
     checkEncoderWeights(config, tensors, file);
+    const device = options.device ?? 'cpu';
+    if (!['cpu', 'cuda', 'auto'].includes(device)) throw invalidArgument(`device must be 'cpu', 'cuda' or 'auto', got ${JSON.stringify(device)}`);
     const engine = new (native().Engine)();
-    await engine.load(config, file, tensors, threads, precision);
+    await engine.load(config, file, tensors, threads, precision, device, device === 'cpu' ? '' : cudaLibrary());
+    if (device === 'cuda' && engine.deviceNote) process.emitWarning(`bertrt: CUDA is not usable (${engine.deviceNote}); ${dir} runs on the CPU`, 'BertrtWarning');
     return new Encoder(dir, config, precision, engine);
   }
 
   /** kernel table the GEMMs run on */
   get gemmIsa(): string | undefined {
     return this.#engine?.gemmIsa;
+  }
+
+  /** "cpu" or "cuda:0 (<GPU>)" */
+  get device(): string | undefined {
+    return this.#engine?.device;
+  }
+
+  /** Why a CUDA request runs on the CPU ('' when it did not fall back). */
+  get deviceNote(): string | undefined {
+    return this.#engine?.deviceNote;
   }
 
   get hiddenSize(): number {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { BertrtError } from '../errors';
 import { Embedder } from '../embedder';
 import { sentenceVector } from '../heads/pooling';
-import type { Precision } from '../native';
+import type { Device, Precision } from '../native';
 import { native } from '../native';
 import type { Encoding } from '../tokenizer/tokenizer';
 import { classify, rerank } from '../heads/classification';
@@ -20,6 +20,8 @@ export interface ServerOptions {
   /** name → model directory; the first is the default model (TEI routes use it) */
   models: Array<{ name: string; dir?: string }>;
   precision?: Precision;
+  /** 'cpu' (default), 'cuda' or 'auto' (see EngineOptions.device) */
+  device?: Device;
   threads?: number;
   maxBatchTokens?: number;
   maxBatchRequests?: number;
@@ -77,7 +79,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   try {
     for (const m of opts.models) {
       if (models.has(m.name)) throw new BertrtError(`model name "${m.name}" given twice`, 'E_INVALID_ARGUMENT');
-      const embedder = await Embedder.load(m.dir, { threads: opts.threads, precision: opts.precision });
+      const embedder = await Embedder.load(m.dir, { threads: opts.threads, precision: opts.precision, device: opts.device });
       const batcher = new Batcher(embedder.encoder, { maxBatchTokens: o.maxBatchTokens, maxBatchRequests: o.maxBatchRequests, maxWaitMs: o.maxWaitMs, maxQueue: o.maxConcurrentRequests }, metrics, m.name);
       models.set(m.name, {
         name: m.name,
@@ -251,7 +253,8 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       max_concurrent_requests: o.maxConcurrentRequests,
       max_client_batch_size: o.maxClientBatchSize,
       models: [...models.keys()],
-      device: `cpu (${i.cpu}, kernels ${m.embedder.encoder.gemmIsa})`,
+      device: m.embedder.encoder.device === 'cpu' ? `cpu (${i.cpu}, kernels ${m.embedder.encoder.gemmIsa})` : `${m.embedder.encoder.device}, kernels ${m.embedder.encoder.gemmIsa}`,
+      ...(m.embedder.encoder.deviceNote ? { device_note: m.embedder.encoder.deviceNote } : {}),
       threads: i.threads,
       version: VERSION,
     };

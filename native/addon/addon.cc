@@ -11,6 +11,7 @@
 #include "../bench/microbench.h"
 #include "../core/cpu_features.h"
 #include "../core/runtime.h"
+#include "../model/cuda_backend.h"
 #include "../cpu/kernels.h"
 #include "bertrt/model.h"
 
@@ -181,16 +182,22 @@ class Engine : public Napi::ObjectWrap<Engine> {
                        {InstanceMethod<&Engine::Load>("load"), InstanceMethod<&Engine::Run>("run"),
                         InstanceMethod<&Engine::VocabLogits>("vocabLogits"),
                         InstanceMethod<&Engine::Close>("close"), InstanceAccessor<&Engine::HiddenSize>("hiddenSize"),
-                        InstanceAccessor<&Engine::WeightBytes>("weightBytes"), InstanceAccessor<&Engine::GemmIsa>("gemmIsa")});
+                        InstanceAccessor<&Engine::WeightBytes>("weightBytes"), InstanceAccessor<&Engine::GemmIsa>("gemmIsa"),
+                        InstanceAccessor<&Engine::Device>("device"), InstanceAccessor<&Engine::DeviceNote>("deviceNote")});
   }
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {}
 
  private:
-  // load(config, weightsPath, tensors, threads, precision) -> Promise<void>
+  // load(config, weightsPath, tensors, threads, precision, device?, cudaLibrary?) -> Promise<void>
+  // device 'cuda' or 'auto' tries the CUDA backend first and falls back to the CPU engine, keeping the reason.
   Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 5 || !info[0].IsObject() || !info[1].IsString() || !info[3].IsNumber() || !info[4].IsString())
-      throw_error(env, Code::kInvalidArgument, "load(config, weightsPath, tensors, threads, precision)");
+      throw_error(env, Code::kInvalidArgument, "load(config, weightsPath, tensors, threads, precision, device?, cudaLibrary?)");
+    const std::string device = info.Length() > 5 && info[5].IsString() ? info[5].As<Napi::String>().Utf8Value() : "cpu";
+    if (device != "cpu" && device != "cuda" && device != "auto")
+      throw_error(env, Code::kInvalidArgument, "device must be 'cpu', 'cuda' or 'auto', got '" + device + "'");
+    const std::string cuda_lib = info.Length() > 6 && info[6].IsString() ? info[6].As<Napi::String>().Utf8Value() : "";
     const std::string prec = info[4].As<Napi::String>().Utf8Value();
     bertrt::Precision precision;
     if (prec == "fp32") precision = bertrt::Precision::kFP32;
@@ -206,6 +213,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     bertrt::Runtime::get().request_threads(threads_);
     loading_ = true;
     auto slot = std::make_shared<std::unique_ptr<bertrt::BertModel>>();
+    auto placed = std::make_shared<std::pair<std::string, std::string>>();  // (device, fallback reason)
     auto job = std::make_unique<Job>(env);
     Napi::ObjectReference self = Napi::Persistent(Value());
     auto self_ref = std::make_shared<Napi::ObjectReference>(std::move(self));
@@ -213,11 +221,22 @@ class Engine : public Napi::ObjectWrap<Engine> {
       loading_ = false;  // a failed load leaves the engine unloaded, and load may be called again
       self_ref->Reset();
     };
-    job->settle = [this, slot](Napi::Env e) -> Napi::Value {
+    job->settle = [this, slot, placed](Napi::Env e) -> Napi::Value {
       model_ = std::shared_ptr<const bertrt::BertModel>(std::move(*slot));
+      device_ = placed->first;
+      device_note_ = placed->second;
       return e.Undefined();
     };
-    return submit(env, std::move(job), [cfg, path, tensors, slot, precision](bertrt::ThreadPool&) {
+    return submit(env, std::move(job), [cfg, path, tensors, slot, placed, precision, device, cuda_lib](bertrt::ThreadPool&) {
+      if (device != "cpu") {
+        bertrt::Status st = bertrt::load_cuda_model(cfg, path, *tensors, precision, cuda_lib, slot.get());
+        if (st.ok()) {
+          placed->first = "cuda:0 (" + bertrt::cuda_info(cuda_lib).device + ")";
+          return st;
+        }
+        placed->second = st.message();
+      }
+      placed->first = "cpu";
       return bertrt::BertModel::load(cfg, path, *tensors, precision, slot.get());
     });
   }
@@ -308,7 +327,16 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return model_ ? Napi::Number::New(info.Env(), static_cast<double>(model_->weight_bytes())) : info.Env().Undefined();
   }
 
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::String::New(info.Env(), device_) : info.Env().Undefined();
+  }
+  // why a CUDA request runs on the CPU ('' when it did not fall back)
+  Napi::Value DeviceNote(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::String::New(info.Env(), device_note_) : info.Env().Undefined();
+  }
+
   std::shared_ptr<const bertrt::BertModel> model_;
+  std::string device_ = "cpu", device_note_;
   int threads_ = 0;
   bool loading_ = false;
   bool closed_ = false;
@@ -343,7 +371,6 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 #else
   o.Set("compiler", "unknown");
 #endif
-  o.Set("cuda", false);
   return o;
 }
 
@@ -412,6 +439,19 @@ Napi::Value Microbench(const Napi::CallbackInfo& info) {
   });
 }
 
+// cudaInfo(library) -> { available, library, device, reason }: loads and probes the CUDA backend library.
+Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string lib = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  const bertrt::CudaInfo c = bertrt::cuda_info(lib);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", c.available);
+  o.Set("library", c.library);
+  o.Set("device", c.device);
+  o.Set("reason", c.reason);
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -420,6 +460,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", engine);
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
+  exports.Set("cudaInfo", Napi::Function::New<CudaInfo>(env, "cudaInfo"));
   exports.Set("microbench", Napi::Function::New<Microbench>(env, "microbench"));
   return exports;
 }

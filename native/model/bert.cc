@@ -11,6 +11,7 @@
 #include "../core/mapped_file.h"
 #include "../cpu/kernels.h"
 #include "bertrt/model.h"
+#include "internal.h"
 #include "weights.h"
 
 namespace bertrt {
@@ -99,6 +100,8 @@ class Bert final : public BertModel {
   size_t bytes_ = 0;
 };
 
+}  // namespace
+
 Status check_config(const BertConfig& c) {
   auto bad = [](const std::string& m) { return Status(Code::kModelFormat, "config.json: " + m); };
   if (c.vocab_size <= 0 || c.vocab_size > (1 << 24)) return bad("vocab_size out of range");
@@ -113,6 +116,8 @@ Status check_config(const BertConfig& c) {
   if (c.hidden_act != "gelu") return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported (only 'gelu', the erf form)"};
   return Status::Ok();
 }
+
+namespace {
 
 Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision precision) {
   cfg_ = cfg;
@@ -165,13 +170,14 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   return Status::Ok();
 }
 
-Status Bert::vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const {
-  const int64_t V = cfg_.vocab_size, H = cfg_.hidden_size;
+}  // namespace
+
+Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x, int rows, const float* bias,
+                        float* out, ThreadPool& pool, int nth) {
   if (rows < 0 || (rows > 0 && (!x || !out))) return {Code::kInvalidArgument, "vocab_logits: missing input or output"};
   if (rows == 0) return Status::Ok();
   // 128 vocabulary rows (128 * H floats: 192 KB at H = 384) per task: each is read from memory once for all rows of x
   constexpr int64_t kBlock = 128;
-  const float* word = word_.data();
   pool.parallel_for(
       (V + kBlock - 1) / kBlock,
       [&](int64_t task, int) {
@@ -192,6 +198,12 @@ Status Bert::vocab_logits(const float* x, int rows, const float* bias, float* ou
       },
       nth);
   return Status::Ok();
+}
+
+namespace {
+
+Status Bert::vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const {
+  return vocab_logits_cpu(word_.data(), cfg_.vocab_size, cfg_.hidden_size, x, rows, bias, out, pool, nth);
 }
 
 Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) const {

@@ -1,0 +1,25 @@
+// Fused multi-head self-attention over a packed variable-length batch (no padding anywhere): for each sequence
+// (cu_seqlens), head and block of 64 queries, softmax(Q K^T / sqrt(d)) V is computed FlashAttention-2 style:
+// key/value blocks of 64 stream through shared memory, scores and the probability block live only on chip, an
+// online softmax (running max and sum per query, FP32) rescales the FP32 output accumulator, and Q K^T and P V run
+// on tensor cores (FP16 inputs, FP32 accumulation). Keys past a sequence's end are masked; queries past it are
+// computed but not written.
+#pragma once
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+namespace bertrt_cuda {
+
+// Head sizes the kernel is built for.
+bool attention_supports(int head_dim);
+
+// qkv: [tokens][3 * hidden] (Q | K | V, heads contiguous within each), ctx: [tokens][hidden].
+// cu_seqlens: device array of n_seqs + 1 offsets; max_len: the longest sequence (grid size).
+// Returns an error message, empty on success.
+std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, int max_len, int heads, int head_dim,
+                      __half* ctx, cudaStream_t stream);
+
+}  // namespace bertrt_cuda

@@ -1,0 +1,79 @@
+/* The C interface of libbertrt_cuda.so, the optional CUDA backend. The CPU addon never links CUDA: it dlopens this
+ * library when a model is loaded with device 'cuda' or 'auto', checks the ABI version, probes for a usable GPU and
+ * falls back to the CPU engine with the reason if any step fails. Plain C so that the two sides may be built by
+ * different compilers; every function reports failure by return code and a message, never by exception or abort. */
+#ifndef BERTRT_CUDA_H
+#define BERTRT_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BERTRT_CUDA_ABI_VERSION 1
+
+#if defined(__GNUC__)
+#define BERTRT_CUDA_EXPORT __attribute__((visibility("default")))
+#else
+#define BERTRT_CUDA_EXPORT
+#endif
+
+typedef struct {
+  int vocab_size;
+  int hidden_size;
+  int num_layers;
+  int num_heads;
+  int intermediate_size;
+  int max_positions;
+  int type_vocab_size; /* 0: no token-type embeddings */
+  float layer_norm_eps;
+} bertrt_cuda_config;
+
+/* Host FP32 weights, PyTorch layout (Linear weights [out][in]); read during bertrt_cuda_create only. */
+typedef struct {
+  const float *word, *pos, *type; /* [vocab][H], [max_positions][H], [type_vocab][H] or NULL */
+  const float *ln_g, *ln_b;       /* [H] */
+} bertrt_cuda_embeddings;
+
+typedef struct {
+  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* [H][H], [H] */
+  const float *o_w, *o_b;                         /* attention output [H][H], [H] */
+  const float *ln1_g, *ln1_b;                     /* [H] */
+  const float *i_w, *i_b;                         /* intermediate [I][H], [I] */
+  const float *f_w, *f_b;                         /* output [H][I], [H] */
+  const float *ln2_g, *ln2_b;                     /* [H] */
+} bertrt_cuda_layer;
+
+enum { BERTRT_CUDA_FP16 = 0, BERTRT_CUDA_INT8 = 1 };
+
+typedef int (*bertrt_cuda_abi_fn)(void);
+typedef int (*bertrt_cuda_probe_fn)(int device, char* info, size_t info_size);
+typedef int (*bertrt_cuda_create_fn)(const bertrt_cuda_config* config, const bertrt_cuda_embeddings* embeddings,
+                                     const bertrt_cuda_layer* layers, int precision, int device, void** model,
+                                     char* err, size_t err_size);
+typedef int (*bertrt_cuda_forward_fn)(void* model, const int32_t* ids, const int32_t* type_ids,
+                                      const int32_t* cu_seqlens, int n_seqs, int tokens, float* out, char* err,
+                                      size_t err_size);
+typedef void (*bertrt_cuda_destroy_fn)(void* model);
+
+/* BERTRT_CUDA_ABI_VERSION of the library. */
+BERTRT_CUDA_EXPORT int bertrt_cuda_abi(void);
+/* 0 when `device` is usable (info: its name, compute capability and memory); else non-zero, info says why. */
+BERTRT_CUDA_EXPORT int bertrt_cuda_probe(int device, char* info, size_t info_size);
+/* Uploads the weights (FP16, or INT8 with per-channel scales) and returns a model; 0 on success. */
+BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* config, const bertrt_cuda_embeddings* embeddings,
+                       const bertrt_cuda_layer* layers, int precision, int device, void** model, char* err,
+                       size_t err_size);
+/* A packed batch (sequence s owns tokens [cu_seqlens[s], cu_seqlens[s+1])) to hidden states out[tokens][H] (host
+ * memory). type_ids may be NULL. Checks every id and length. Thread-safe (calls on one model are serialized). */
+BERTRT_CUDA_EXPORT int bertrt_cuda_forward(void* model, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens,
+                        int n_seqs, int tokens, float* out, char* err, size_t err_size);
+BERTRT_CUDA_EXPORT void bertrt_cuda_destroy(void* model);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BERTRT_CUDA_H */

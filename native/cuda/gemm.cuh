@@ -1,0 +1,30 @@
+// Tensor-core GEMMs of the encoder's linear layers: C[M][N] = A[M][K] . W[N][K]^T (W in PyTorch's [out][in]
+// layout, which is the "col-major B" the tensor cores take), FP32 accumulation, and a fused epilogue:
+// + bias[N], then GELU (erf), then + residual[M][N] (FP32), written as FP32 and/or FP16.
+//   gemm_f16: FP16 inputs (mma via WMMA 16x16x16).
+//   gemm_s8:  INT8 inputs, INT32 accumulation (IMMA via WMMA 16x16x16), dequantized in the epilogue with the
+//             per-row (token) scale of A times the per-column (output channel) scale of W.
+// Tiles of 64x64 with 4 warps, K staged through shared memory by cp.async in two stages.
+#pragma once
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace bertrt_cuda {
+
+struct Epilogue {
+  const float* bias = nullptr;      // [N]
+  bool gelu = false;
+  const float* residual = nullptr;  // [M][N]
+  float* c32 = nullptr;             // [M][N]
+  __half* c16 = nullptr;            // [M][N]
+};
+
+// K must be a multiple of 8 (FP16) or 16 (INT8): rows are read in 16-byte pieces. Returns false (launching
+// nothing) when a shape is unsupported.
+bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilogue& e, cudaStream_t stream);
+bool gemm_s8(const int8_t* a, const float* a_scale, const int8_t* w, const float* w_scale, int m, int n, int k,
+             const Epilogue& e, cudaStream_t stream);
+
+}  // namespace bertrt_cuda

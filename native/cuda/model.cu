@@ -1,0 +1,336 @@
+// libbertrt_cuda.so: the BERT encoder on an NVIDIA GPU behind the C interface of bertrt_cuda.h. One forward pass
+// is one stream of kernels with no device-to-host synchronization until the hidden states are copied back:
+//   embedding + LayerNorm -> per layer: QKV GEMM (bias fused) -> fused varlen attention -> output GEMM (bias and
+//   residual fused) -> LayerNorm -> FFN-in GEMM (bias and GELU fused) -> FFN-out GEMM (bias and residual fused)
+//   -> LayerNorm.
+// FP16 mode: GEMM inputs FP16. INT8 mode: weights s8 per output channel, activations s8 per token; the LayerNorms
+// quantize their output for the next GEMM in the same pass, and the attention and GELU outputs are quantized by a
+// row kernel. The residual stream, LayerNorm, softmax and GELU are FP32 in both modes.
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "attention.cuh"
+#include "bertrt_cuda.h"
+#include "common.cuh"
+#include "gemm.cuh"
+#include "norm.cuh"
+
+namespace bertrt_cuda {
+namespace {
+
+void set_message(char* buf, size_t n, const std::string& msg) {
+  if (!buf || n == 0) return;
+  const size_t len = std::min(n - 1, msg.size());
+  std::memcpy(buf, msg.data(), len);
+  buf[len] = '\0';
+}
+
+// A device allocation that frees itself.
+template <typename T>
+struct DeviceBuffer {
+  T* ptr = nullptr;
+  size_t count = 0;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr(o.ptr), count(o.count) { o.ptr = nullptr, o.count = 0; }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) release(), ptr = o.ptr, count = o.count, o.ptr = nullptr, o.count = 0;
+    return *this;
+  }
+  ~DeviceBuffer() { release(); }
+  void release() {
+    if (ptr) cudaFree(ptr);
+    ptr = nullptr;
+    count = 0;
+  }
+  std::string reserve(size_t n) {  // grows, never shrinks; contents are not kept
+    if (n <= count) return {};
+    release();
+    BERTRT_CUDA_TRY(cudaMalloc(&ptr, std::max<size_t>(n, 1) * sizeof(T)));
+    count = n;
+    return {};
+  }
+  std::string upload(const T* host, size_t n) {
+    std::string e = reserve(n);
+    if (!e.empty()) return e;
+    BERTRT_CUDA_TRY(cudaMemcpy(ptr, host, n * sizeof(T), cudaMemcpyHostToDevice));
+    return {};
+  }
+};
+
+// One linear layer on the device: FP16 weights, or s8 weights with one scale per output channel.
+struct Linear {
+  int n = 0, k = 0;
+  DeviceBuffer<__half> w16;
+  DeviceBuffer<int8_t> w8;
+  DeviceBuffer<float> w_scale;
+  DeviceBuffer<float> bias;
+
+  // rows: the weight matrices stacked along the output dimension (QKV is three [H][H] matrices).
+  std::string upload(const std::vector<const float*>& w_parts, const std::vector<const float*>& b_parts, int part_n,
+                     int k_, bool int8) {
+    n = part_n * static_cast<int>(w_parts.size());
+    k = k_;
+    std::vector<float> b(static_cast<size_t>(n));
+    for (size_t p = 0; p < b_parts.size(); ++p) std::memcpy(&b[p * part_n], b_parts[p], sizeof(float) * part_n);
+    std::string e = bias.upload(b.data(), b.size());
+    if (!e.empty()) return e;
+    const size_t total = static_cast<size_t>(n) * k;
+    if (!int8) {
+      std::vector<__half> h(total);
+      for (size_t p = 0; p < w_parts.size(); ++p)
+        for (size_t i = 0; i < static_cast<size_t>(part_n) * k; ++i) h[p * part_n * k + i] = __float2half_rn(w_parts[p][i]);
+      return w16.upload(h.data(), total);
+    }
+    std::vector<int8_t> q(total);
+    std::vector<float> s(static_cast<size_t>(n));
+    for (int r = 0; r < n; ++r) {
+      const float* row = w_parts[r / part_n] + static_cast<size_t>(r % part_n) * k;
+      float amax = 0.f;
+      for (int j = 0; j < k; ++j) amax = std::max(amax, std::fabs(row[j]));
+      s[r] = amax > 0.f ? amax / 127.f : 1.f;
+      for (int j = 0; j < k; ++j)
+        q[static_cast<size_t>(r) * k + j] = static_cast<int8_t>(std::lround(std::min(127.f, std::max(-127.f, row[j] / s[r]))));
+    }
+    e = w8.upload(q.data(), total);
+    if (!e.empty()) return e;
+    return w_scale.upload(s.data(), s.size());
+  }
+};
+
+struct Layer {
+  Linear qkv, out, ffn_in, ffn_out;
+  DeviceBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;
+};
+
+class Model {
+ public:
+  std::string create(const bertrt_cuda_config& c, const bertrt_cuda_embeddings& emb, const bertrt_cuda_layer* layers,
+                     int precision, int device) {
+    cfg_ = c;
+    int8_ = precision == BERTRT_CUDA_INT8;
+    device_ = device;
+    const int H = c.hidden_size, I = c.intermediate_size;
+    if (H <= 0 || I <= 0 || c.num_heads <= 0 || H % c.num_heads != 0) return "invalid config";
+    if (!attention_supports(H / c.num_heads))
+      return "head size " + std::to_string(H / c.num_heads) + " is not supported by the CUDA attention kernel (32, 64 or 128)";
+    if (H % 16 != 0 || I % 16 != 0) return "hidden and intermediate sizes must be multiples of 16 on CUDA";
+    BERTRT_CUDA_TRY(cudaSetDevice(device));
+    BERTRT_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    std::string e;
+    auto up = [&](DeviceBuffer<float>& d, const float* h, size_t n) {
+      if (e.empty()) e = d.upload(h, n);
+    };
+    up(word_, emb.word, static_cast<size_t>(c.vocab_size) * H);
+    up(pos_, emb.pos, static_cast<size_t>(c.max_positions) * H);
+    if (c.type_vocab_size > 0) up(type_, emb.type, static_cast<size_t>(c.type_vocab_size) * H);
+    up(emb_g_, emb.ln_g, H);
+    up(emb_b_, emb.ln_b, H);
+    layers_.resize(c.num_layers);
+    for (int l = 0; l < c.num_layers && e.empty(); ++l) {
+      const bertrt_cuda_layer& s = layers[l];
+      Layer& L = layers_[l];
+      e = L.qkv.upload({s.q_w, s.k_w, s.v_w}, {s.q_b, s.k_b, s.v_b}, H, H, int8_);
+      if (e.empty()) e = L.out.upload({s.o_w}, {s.o_b}, H, H, int8_);
+      if (e.empty()) e = L.ffn_in.upload({s.i_w}, {s.i_b}, I, H, int8_);
+      if (e.empty()) e = L.ffn_out.upload({s.f_w}, {s.f_b}, H, I, int8_);
+      up(L.ln1_g, s.ln1_g, H);
+      up(L.ln1_b, s.ln1_b, H);
+      up(L.ln2_g, s.ln2_g, H);
+      up(L.ln2_b, s.ln2_b, H);
+    }
+    return e;
+  }
+
+  ~Model() {
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  std::string forward(const int32_t* ids, const int32_t* type_ids, const int32_t* cu, int n_seqs, int tokens, float* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int H = cfg_.hidden_size, I = cfg_.intermediate_size, heads = cfg_.num_heads;
+    // every size and index that came from the caller, before anything reaches the device
+    if (n_seqs < 0 || tokens < 0 || !cu) return "batch: missing lengths";
+    if (n_seqs > 65535) return "batch: at most 65535 sequences per call on CUDA";
+    if (cu[0] != 0 || cu[n_seqs] != tokens) return "batch: cuSeqlens must start at 0 and end at the token count";
+    int max_len = 0;
+    positions_.resize(static_cast<size_t>(tokens));
+    for (int s = 0; s < n_seqs; ++s) {
+      const int len = cu[s + 1] - cu[s];
+      if (len < 0) return "batch: cuSeqlens must not decrease";
+      if (len > cfg_.max_positions) return "batch: a sequence is longer than max_position_embeddings";
+      max_len = std::max(max_len, len);
+      for (int i = 0; i < len; ++i) positions_[cu[s] + i] = i;
+    }
+    if (tokens == 0) return {};
+    if (!ids || !out) return "batch: missing ids or output";
+    for (int t = 0; t < tokens; ++t) {
+      if (ids[t] < 0 || ids[t] >= cfg_.vocab_size) return "batch: token id " + std::to_string(ids[t]) + " out of range";
+      if (type_ids && (type_ids[t] < 0 || type_ids[t] >= std::max(1, cfg_.type_vocab_size)))
+        return "batch: token type id " + std::to_string(type_ids[t]) + " out of range";
+    }
+    BERTRT_CUDA_TRY(cudaSetDevice(device_));
+    const size_t T = static_cast<size_t>(tokens);
+    std::string e;
+    for (auto r : {d_ids_.reserve(T), d_types_.reserve(T), d_pos_.reserve(T), d_cu_.reserve(n_seqs + 1),
+                   x32_.reserve(T * H), y32_.reserve(T * H), qkv16_.reserve(T * 3 * H), ctx16_.reserve(T * H),
+                   x16_.reserve(T * H), inter16_.reserve(T * I), q8_.reserve(T * std::max(H, I)), qs_.reserve(T)}) {
+      if (!r.empty()) return r;
+    }
+    BERTRT_CUDA_TRY(cudaMemcpyAsync(d_ids_.ptr, ids, T * 4, cudaMemcpyHostToDevice, stream_));
+    if (type_ids) BERTRT_CUDA_TRY(cudaMemcpyAsync(d_types_.ptr, type_ids, T * 4, cudaMemcpyHostToDevice, stream_));
+    BERTRT_CUDA_TRY(cudaMemcpyAsync(d_pos_.ptr, positions_.data(), T * 4, cudaMemcpyHostToDevice, stream_));
+    BERTRT_CUDA_TRY(cudaMemcpyAsync(d_cu_.ptr, cu, (n_seqs + 1) * 4, cudaMemcpyHostToDevice, stream_));
+
+    // the next GEMM's input: FP16 in x16_, or INT8 in q8_ with per-row scales in qs_
+    RowOut norm_out;
+    norm_out.x32 = x32_.ptr;
+    if (int8_) norm_out.q8 = q8_.ptr, norm_out.q_scale = qs_.ptr;
+    else norm_out.x16 = x16_.ptr;
+    embed_layernorm(d_ids_.ptr, type_ids ? d_types_.ptr : nullptr, d_pos_.ptr, tokens, H, word_.ptr, pos_.ptr,
+                    cfg_.type_vocab_size > 0 ? type_.ptr : nullptr, emb_g_.ptr, emb_b_.ptr, cfg_.layer_norm_eps,
+                    norm_out, stream_);
+    for (const Layer& L : layers_) {
+      Epilogue qkv_e;
+      qkv_e.bias = L.qkv.bias.ptr, qkv_e.c16 = qkv16_.ptr;
+      if (!linear(L.qkv, tokens, qkv_e)) return "QKV GEMM: unsupported shape";
+      e = attention(qkv16_.ptr, d_cu_.ptr, n_seqs, max_len, heads, H / heads, ctx16_.ptr, stream_);
+      if (!e.empty()) return e;
+      Epilogue out_e;
+      out_e.bias = L.out.bias.ptr, out_e.residual = x32_.ptr, out_e.c32 = y32_.ptr;
+      if (!linear(L.out, tokens, out_e, ctx16_.ptr)) return "attention output GEMM: unsupported shape";
+      layernorm(y32_.ptr, tokens, H, L.ln1_g.ptr, L.ln1_b.ptr, cfg_.layer_norm_eps, norm_out, stream_);
+      Epilogue in_e;
+      in_e.bias = L.ffn_in.bias.ptr, in_e.gelu = true, in_e.c16 = inter16_.ptr;  // GELU output [T][I], FP16
+      if (!linear(L.ffn_in, tokens, in_e)) return "FFN-in GEMM: unsupported shape";
+      Epilogue ffo_e;
+      ffo_e.bias = L.ffn_out.bias.ptr, ffo_e.residual = x32_.ptr, ffo_e.c32 = y32_.ptr;
+      if (!linear(L.ffn_out, tokens, ffo_e, inter16_.ptr)) return "FFN-out GEMM: unsupported shape";
+      layernorm(y32_.ptr, tokens, H, L.ln2_g.ptr, L.ln2_b.ptr, cfg_.layer_norm_eps, norm_out, stream_);
+    }
+    BERTRT_CUDA_TRY(cudaGetLastError());
+    BERTRT_CUDA_TRY(cudaMemcpyAsync(out, x32_.ptr, T * H * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    BERTRT_CUDA_TRY(cudaStreamSynchronize(stream_));
+    return {};
+  }
+
+ private:
+  // y = x . W^T with e's epilogue. x: the FP16 input `a16` (FP16 mode; default x16_), or in INT8 mode q8_ as
+  // quantized by the last LayerNorm, unless `a16` is given, which is quantized per row first.
+  bool linear(const Linear& w, int m, const Epilogue& e, const __half* a16 = nullptr) {
+    if (!int8_) return gemm_f16(a16 ? a16 : x16_.ptr, w.w16.ptr, m, w.n, w.k, e, stream_);
+    if (a16) quantize_rows(a16, m, w.k, q8_.ptr, qs_.ptr, stream_);
+    return gemm_s8(q8_.ptr, qs_.ptr, w.w8.ptr, w.w_scale.ptr, m, w.n, w.k, e, stream_);
+  }
+
+  bertrt_cuda_config cfg_{};
+  bool int8_ = false;
+  int device_ = 0;
+  cudaStream_t stream_ = nullptr;
+  std::mutex mu_;
+  DeviceBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
+  std::vector<Layer> layers_;
+  std::vector<int32_t> positions_;
+  DeviceBuffer<int32_t> d_ids_, d_types_, d_pos_, d_cu_;
+  DeviceBuffer<float> x32_, y32_, qs_;
+  DeviceBuffer<__half> qkv16_, ctx16_, x16_, inter16_;
+  DeviceBuffer<int8_t> q8_;
+};
+
+}  // namespace
+}  // namespace bertrt_cuda
+
+using bertrt_cuda::Model;
+using bertrt_cuda::set_message;
+
+extern "C" {
+
+int bertrt_cuda_abi(void) { return BERTRT_CUDA_ABI_VERSION; }
+
+int bertrt_cuda_probe(int device, char* info, size_t info_size) {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    // without any driver the runtime says "driver version is insufficient": name what is actually missing
+    const bool driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL) != nullptr;
+    set_message(info, info_size, driver ? std::string("no usable CUDA device: ") + cudaGetErrorString(e)
+                                         : std::string("no NVIDIA driver (libcuda.so.1 cannot be loaded)"));
+    return 1;
+  }
+  if (device < 0 || device >= count) {
+    set_message(info, info_size, "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) + " found)");
+    return 1;
+  }
+  cudaDeviceProp p{};
+  e = cudaGetDeviceProperties(&p, device);
+  if (e != cudaSuccess) {
+    set_message(info, info_size, std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(e));
+    return 1;
+  }
+  const std::string desc = std::string(p.name) + ", compute capability " + std::to_string(p.major) + "." +
+                           std::to_string(p.minor) + ", " + std::to_string(p.totalGlobalMem >> 20) + " MiB";
+  if (p.major < 8) {
+    set_message(info, info_size, desc + ": bertrt's CUDA kernels need compute capability 8.0 or newer");
+    return 1;
+  }
+  set_message(info, info_size, desc);
+  return 0;
+}
+
+int bertrt_cuda_create(const bertrt_cuda_config* config, const bertrt_cuda_embeddings* embeddings,
+                       const bertrt_cuda_layer* layers, int precision, int device, void** model, char* err,
+                       size_t err_size) {
+  if (!config || !embeddings || !layers || !model) {
+    set_message(err, err_size, "bertrt_cuda_create: null argument");
+    return 1;
+  }
+  *model = nullptr;
+  if (precision != BERTRT_CUDA_FP16 && precision != BERTRT_CUDA_INT8) {
+    set_message(err, err_size, "bertrt_cuda_create: unknown precision");
+    return 1;
+  }
+  try {
+    auto* m = new Model();
+    std::string e = m->create(*config, *embeddings, layers, precision, device);
+    if (!e.empty()) {
+      delete m;
+      set_message(err, err_size, e);
+      return 1;
+    }
+    *model = m;
+    return 0;
+  } catch (const std::exception& ex) {  // host allocation failures; nothing may escape a C interface
+    set_message(err, err_size, std::string("bertrt_cuda_create: ") + ex.what());
+    return 1;
+  }
+}
+
+int bertrt_cuda_forward(void* model, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens,
+                        int n_seqs, int tokens, float* out, char* err, size_t err_size) {
+  if (!model) {
+    set_message(err, err_size, "bertrt_cuda_forward: null model");
+    return 1;
+  }
+  try {
+    std::string e = static_cast<Model*>(model)->forward(ids, type_ids, cu_seqlens, n_seqs, tokens, out);
+    if (!e.empty()) {
+      set_message(err, err_size, e);
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& ex) {
+    set_message(err, err_size, std::string("bertrt_cuda_forward: ") + ex.what());
+    return 1;
+  }
+}
+
+void bertrt_cuda_destroy(void* model) { delete static_cast<Model*>(model); }
+
+}  // extern "C"

@@ -1,0 +1,100 @@
+#include "common.cuh"
+#include "norm.cuh"
+
+namespace bertrt_cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+// Writes the normalized row (values recomputed by `value(j)`, which each thread calls for its own columns only)
+// to every requested output.
+template <typename Value>
+__device__ void normalize_row(Value value, int row, int cols, const float* gamma, const float* beta, float eps,
+                              RowOut out) {
+  __shared__ float scratch[32];
+  float s = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) s += value(j);
+  const float mean = block_sum(s, scratch) / cols;
+  float v = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float d = value(j) - mean;
+    v += d * d;
+  }
+  const float rstd = rsqrtf(block_sum(v, scratch) / cols + eps);
+  const size_t base = static_cast<size_t>(row) * cols;
+  float amax = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float y = (value(j) - mean) * rstd * gamma[j] + beta[j];
+    out.x32[base + j] = y;
+    if (out.x16) out.x16[base + j] = __float2half_rn(y);
+    amax = fmaxf(amax, fabsf(y));
+  }
+  if (out.q8) {
+    amax = block_max(amax, scratch);
+    const float scale = amax > 0.f ? amax / 127.f : 1.f;
+    const float inv = 1.f / scale;
+    // each thread re-reads only the x32 entries it wrote itself, so no barrier is needed
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+      const float q = fminf(fmaxf(rintf(out.x32[base + j] * inv), -127.f), 127.f);
+      out.q8[base + j] = static_cast<int8_t>(q);
+    }
+    if (threadIdx.x == 0) out.q_scale[row] = scale;
+  }
+}
+
+__global__ void embed_layernorm_kernel(const int32_t* __restrict__ ids, const int32_t* __restrict__ type_ids,
+                                       const int32_t* __restrict__ positions, int cols, const float* __restrict__ word,
+                                       const float* __restrict__ pos, const float* __restrict__ type,
+                                       const float* __restrict__ gamma, const float* __restrict__ beta, float eps,
+                                       RowOut out) {
+  const int t = blockIdx.x;
+  const float* w = word + static_cast<size_t>(ids[t]) * cols;
+  const float* p = pos + static_cast<size_t>(positions[t]) * cols;
+  const float* ty = type ? type + static_cast<size_t>(type_ids ? type_ids[t] : 0) * cols : nullptr;
+  normalize_row([&](int j) { return w[j] + p[j] + (ty ? ty[j] : 0.f); }, t, cols, gamma, beta, eps, out);
+}
+
+__global__ void layernorm_kernel(const float* __restrict__ in, int cols, const float* __restrict__ gamma,
+                                 const float* __restrict__ beta, float eps, RowOut out) {
+  const float* x = in + static_cast<size_t>(blockIdx.x) * cols;
+  normalize_row([&](int j) { return x[j]; }, blockIdx.x, cols, gamma, beta, eps, out);
+}
+
+__global__ void quantize_rows_kernel(const __half* __restrict__ in, int cols, int8_t* __restrict__ q,
+                                     float* __restrict__ scale) {
+  __shared__ float scratch[32];
+  const size_t base = static_cast<size_t>(blockIdx.x) * cols;
+  float amax = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) amax = fmaxf(amax, fabsf(__half2float(in[base + j])));
+  amax = block_max(amax, scratch);
+  const float s = amax > 0.f ? amax / 127.f : 1.f;
+  const float inv = 1.f / s;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float v = fminf(fmaxf(rintf(__half2float(in[base + j]) * inv), -127.f), 127.f);
+    q[base + j] = static_cast<int8_t>(v);
+  }
+  if (threadIdx.x == 0) scale[blockIdx.x] = s;
+}
+
+}  // namespace
+
+void embed_layernorm(const int32_t* ids, const int32_t* type_ids, const int32_t* positions, int tokens, int cols,
+                     const float* word, const float* pos, const float* type, const float* gamma, const float* beta,
+                     float eps, RowOut out, cudaStream_t stream) {
+  if (tokens <= 0) return;
+  embed_layernorm_kernel<<<tokens, kThreads, 0, stream>>>(ids, type_ids, positions, cols, word, pos, type, gamma,
+                                                          beta, eps, out);
+}
+
+void layernorm(const float* in, int rows, int cols, const float* gamma, const float* beta, float eps, RowOut out,
+               cudaStream_t stream) {
+  if (rows <= 0) return;
+  layernorm_kernel<<<rows, kThreads, 0, stream>>>(in, cols, gamma, beta, eps, out);
+}
+
+void quantize_rows(const __half* in, int rows, int cols, int8_t* q, float* scale, cudaStream_t stream) {
+  if (rows <= 0) return;
+  quantize_rows_kernel<<<rows, kThreads, 0, stream>>>(in, cols, q, scale);
+}
+
+}  // namespace bertrt_cuda

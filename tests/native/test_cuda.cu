@@ -1,0 +1,334 @@
+// The CUDA backend against float64 references: each kernel (FP16 and INT8 tensor-core GEMMs with their fused
+// epilogues, LayerNorm / embedding / quantization rows, varlen attention) on random inputs, then the whole encoder
+// through the library's C interface against the float64 BERT of tiny_bert.h. Exits 77 (ctest: skipped) with the
+// reason when no usable GPU is present, as in CI.
+//
+// Error bounds (norm_err: max |got - want| / (1 + max |want|); NaN always fails):
+//   FP32 outputs of FP16/INT8 GEMMs: 1e-5 (inputs exact in FP16 / INT8, products exact in FP32, FP32 sums);
+//   FP16 outputs: 1e-3 (one rounding to FP16, 2^-11 relative); LayerNorm FP32 outputs: 1e-5;
+//   attention: 2e-3 (probabilities rounded to FP16 before P.V, output rounded to FP16);
+//   whole encoder, FP16 mode: 1e-2 (every GEMM input rounded to FP16, two layers); INT8 mode: 0.1 and cosine per
+//   token >= 0.99 (per-token activation and per-channel weight quantization, as on the CPU).
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "attention.cuh"
+#include "bertrt_cuda.h"
+#include "gemm.cuh"
+#include "harness.h"
+#include "norm.cuh"
+#include "tiny_bert.h"
+
+using namespace bertrt_cuda;
+
+namespace {
+
+template <typename T>
+struct Dev {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Dev(size_t count) : n(count) {
+    if (cudaMalloc(&p, std::max<size_t>(1, n) * sizeof(T)) != cudaSuccess) p = nullptr;
+  }
+  explicit Dev(const std::vector<T>& v) : Dev(v.size()) {
+    if (p) cudaMemcpy(p, v.data(), n * sizeof(T), cudaMemcpyHostToDevice);
+  }
+  ~Dev() { cudaFree(p); }
+  std::vector<T> get() const {
+    std::vector<T> v(n);
+    cudaDeviceSynchronize();
+    cudaMemcpy(v.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost);
+    return v;
+  }
+};
+
+std::vector<float> to_float(const std::vector<__half>& h) {
+  std::vector<float> f(h.size());
+  for (size_t i = 0; i < h.size(); ++i) f[i] = __half2float(h[i]);
+  return f;
+}
+
+std::vector<__half> random_half(th::Rng& rng, size_t n, float lo, float hi) {
+  std::vector<__half> h(n);
+  for (auto& x : h) x = __float2half_rn(rng.uniform(lo, hi));
+  return h;
+}
+
+double gelu(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
+
+std::string shape(int m, int n, int k) { return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k); }
+
+void check_err(double err, double bound, const std::string& what) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " (err %.2e, bound %.0e)", err, bound);
+  th::check(err <= bound, what + buf);
+}
+
+void test_gemm_f16(th::Rng& rng) {
+  struct Case { int m, n, k; bool bias, gelu, residual; };
+  for (const Case c : {Case{1, 64, 64, true, false, false}, Case{77, 200, 40, true, true, false},
+                       Case{130, 1152, 384, true, false, true}, Case{300, 96, 1536, true, true, true}, Case{65, 8, 8, false, false, false}}) {
+    auto a = random_half(rng, size_t(c.m) * c.k, -1, 1), w = random_half(rng, size_t(c.n) * c.k, -1, 1);
+    std::vector<float> bias(c.n), res(size_t(c.m) * c.n);
+    rng.fill(bias), rng.fill(res);
+    Dev<__half> da(a), dw(w), c16(size_t(c.m) * c.n);
+    Dev<float> db(bias), dr(res), c32(size_t(c.m) * c.n);
+    Epilogue e;
+    e.bias = c.bias ? db.p : nullptr, e.gelu = c.gelu, e.residual = c.residual ? dr.p : nullptr, e.c32 = c32.p, e.c16 = c16.p;
+    th::check(gemm_f16(da.p, dw.p, c.m, c.n, c.k, e, 0), "gemm_f16 accepts " + shape(c.m, c.n, c.k));
+    std::vector<double> want(size_t(c.m) * c.n);
+    for (int i = 0; i < c.m; ++i)
+      for (int j = 0; j < c.n; ++j) {
+        double s = c.bias ? bias[j] : 0;
+        for (int k = 0; k < c.k; ++k) s += double(__half2float(a[size_t(i) * c.k + k])) * __half2float(w[size_t(j) * c.k + k]);
+        if (c.gelu) s = gelu(s);
+        if (c.residual) s += res[size_t(i) * c.n + j];
+        want[size_t(i) * c.n + j] = s;
+      }
+    check_err(th::norm_err(c32.get().data(), want), 1e-5, "gemm_f16 " + shape(c.m, c.n, c.k) + " FP32 out");
+    check_err(th::norm_err(to_float(c16.get()).data(), want), 1e-3, "gemm_f16 " + shape(c.m, c.n, c.k) + " FP16 out");
+  }
+  Epilogue e;
+  th::check(!gemm_f16(nullptr, nullptr, 4, 4, 12, e, 0), "gemm_f16 refuses K not a multiple of 8");
+}
+
+void test_gemm_s8(th::Rng& rng) {
+  for (auto [m, n, k] : {std::tuple{1, 64, 64}, std::tuple{70, 130, 48}, std::tuple{200, 1536, 384}}) {
+    std::vector<int8_t> a(size_t(m) * k), w(size_t(n) * k);
+    for (auto& x : a) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
+    for (auto& x : w) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
+    // extreme rows: all +127, all -127, all zero
+    for (int j = 0; j < k; ++j) a[j] = 127, w[j] = -127;
+    if (m > 2) for (int j = 0; j < k; ++j) a[size_t(1) * k + j] = -127, a[size_t(2) * k + j] = 0;
+    std::vector<float> sa(m), sw(n), bias(n), res(size_t(m) * n);
+    rng.fill(sa, 0.001f, 0.02f), rng.fill(sw, 0.001f, 0.02f), rng.fill(bias), rng.fill(res);
+    Dev<int8_t> da(a), dw(w);
+    Dev<float> dsa(sa), dsw(sw), db(bias), dr(res), c32(size_t(m) * n);
+    Epilogue e;
+    e.bias = db.p, e.gelu = true, e.residual = dr.p, e.c32 = c32.p;
+    th::check(gemm_s8(da.p, dsa.p, dw.p, dsw.p, m, n, k, e, 0), "gemm_s8 accepts " + shape(m, n, k));
+    std::vector<double> want(size_t(m) * n);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        int64_t acc = 0;
+        for (int q = 0; q < k; ++q) acc += int64_t(a[size_t(i) * k + q]) * w[size_t(j) * k + q];
+        want[size_t(i) * n + j] = gelu(double(acc) * sa[i] * sw[j] + bias[j]) + res[size_t(i) * n + j];
+      }
+    check_err(th::norm_err(c32.get().data(), want), 1e-5, "gemm_s8 " + shape(m, n, k) + " (exact int32 sums, scales, GELU, residual)");
+  }
+  Epilogue e;
+  th::check(!gemm_s8(nullptr, nullptr, nullptr, nullptr, 4, 4, 24, e, 0), "gemm_s8 refuses K not a multiple of 16");
+}
+
+void test_rows(th::Rng& rng) {
+  const int rows = 5, cols = 384;
+  std::vector<float> x(size_t(rows) * cols), g(cols), b(cols);
+  rng.fill(x, -3, 3), rng.fill(g, 0.5f, 1.5f), rng.fill(b, -0.2f, 0.2f);
+  Dev<float> dx(x), dg(g), db(b), y32(x.size()), scale(rows);
+  Dev<__half> y16(x.size());
+  Dev<int8_t> q8(x.size());
+  RowOut out;
+  out.x32 = y32.p, out.x16 = y16.p, out.q8 = q8.p, out.q_scale = scale.p;
+  layernorm(dx.p, rows, cols, dg.p, db.p, 1e-12f, out, 0);
+  std::vector<double> want(x.size());
+  for (int r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int j = 0; j < cols; ++j) mean += x[r * cols + j];
+    mean /= cols;
+    for (int j = 0; j < cols; ++j) var += (x[r * cols + j] - mean) * (x[r * cols + j] - mean);
+    const double rstd = 1 / std::sqrt(var / cols + 1e-12);
+    for (int j = 0; j < cols; ++j) want[r * cols + j] = (x[r * cols + j] - mean) * rstd * g[j] + b[j];
+  }
+  const auto got = y32.get();
+  check_err(th::norm_err(got.data(), want), 1e-5, "layernorm FP32 out");
+  check_err(th::norm_err(to_float(y16.get()).data(), want), 1e-3, "layernorm FP16 out");
+  const auto q = q8.get();
+  const auto s = scale.get();
+  int off = 0;
+  for (int r = 0; r < rows; ++r) {
+    double amax = 0;
+    for (int j = 0; j < cols; ++j) amax = std::max(amax, std::fabs(double(got[r * cols + j])));
+    off += std::fabs(s[r] - amax / 127) > 1e-6 * amax;
+    for (int j = 0; j < cols; ++j) off += std::abs(q[r * cols + j] - std::lround(got[r * cols + j] / s[r])) > 1;
+  }
+  th::check(off == 0, "layernorm's fused INT8 output: scale max|y|/127, values round(y/scale)");
+
+  // embeddings + LayerNorm, with token types and positions
+  const int vocab = 10, tokens = 6;
+  std::vector<float> word(size_t(vocab) * cols), pos(size_t(8) * cols), type(size_t(2) * cols);
+  rng.fill(word), rng.fill(pos), rng.fill(type);
+  std::vector<int32_t> ids = {3, 0, 9, 9, 1, 4}, types = {0, 0, 1, 1, 0, 1}, positions = {0, 1, 2, 0, 1, 7};
+  Dev<float> dword(word), dpos(pos), dtype(type), e32(size_t(tokens) * cols);
+  Dev<int32_t> dids(ids), dtypes(types), dposi(positions);
+  RowOut eo;
+  eo.x32 = e32.p;
+  embed_layernorm(dids.p, dtypes.p, dposi.p, tokens, cols, dword.p, dpos.p, dtype.p, dg.p, db.p, 1e-12f, eo, 0);
+  std::vector<double> ew(size_t(tokens) * cols);
+  for (int t = 0; t < tokens; ++t) {
+    std::vector<double> v(cols);
+    double mean = 0, var = 0;
+    for (int j = 0; j < cols; ++j) mean += v[j] = double(word[ids[t] * cols + j]) + pos[positions[t] * cols + j] + type[types[t] * cols + j];
+    mean /= cols;
+    for (int j = 0; j < cols; ++j) var += (v[j] - mean) * (v[j] - mean);
+    for (int j = 0; j < cols; ++j) ew[t * cols + j] = (v[j] - mean) / std::sqrt(var / cols + 1e-12) * g[j] + b[j];
+  }
+  check_err(th::norm_err(e32.get().data(), ew), 1e-5, "embedding + LayerNorm");
+
+  // per-row quantization of an FP16 matrix, an all-zero row included
+  auto h = random_half(rng, size_t(3) * 100, -5, 5);
+  for (int j = 0; j < 100; ++j) h[100 + j] = __float2half_rn(0.f);
+  Dev<__half> dh(h);
+  Dev<int8_t> dq(h.size());
+  Dev<float> ds(3);
+  quantize_rows(dh.p, 3, 100, dq.p, ds.p, 0);
+  const auto qq = dq.get();
+  const auto ss = ds.get();
+  int bad = ss[1] != 1.f;
+  for (int r = 0; r < 3; ++r)
+    for (int j = 0; j < 100; ++j) bad += std::abs(qq[r * 100 + j] - std::lround(__half2float(h[r * 100 + j]) / ss[r])) > 1;
+  th::check(bad == 0, "quantize_rows: per-row scale, values, zero row");
+}
+
+void test_attention(th::Rng& rng) {
+  const std::vector<int> lens = {1, 7, 64, 65, 150};
+  std::vector<int32_t> cu = {0};
+  for (int l : lens) cu.push_back(cu.back() + l);
+  const int T = cu.back(), max_len = 150, heads = 2;
+  for (int d : {32, 64, 128}) {
+    const int H = heads * d;
+    auto qkv = random_half(rng, size_t(T) * 3 * H, -2, 2);
+    Dev<__half> dqkv(qkv), ctx(size_t(T) * H);
+    Dev<int32_t> dcu(cu);
+    std::string e = attention(dqkv.p, dcu.p, int(lens.size()), max_len, heads, d, ctx.p, 0);
+    th::check(e.empty(), "attention launches, head size " + std::to_string(d) + (e.empty() ? "" : ": " + e));
+    std::vector<double> want(size_t(T) * H);
+    auto at = [&](int t, int part, int h, int i) { return double(__half2float(qkv[size_t(t) * 3 * H + part * H + h * d + i])); };
+    for (size_t s = 0; s < lens.size(); ++s)
+      for (int h = 0; h < heads; ++h)
+        for (int i = cu[s]; i < cu[s + 1]; ++i) {
+          std::vector<double> p(lens[s]);
+          double mx = -INFINITY, sum = 0;
+          for (int j = 0; j < lens[s]; ++j) {
+            double dot = 0;
+            for (int c = 0; c < d; ++c) dot += at(i, 0, h, c) * at(cu[s] + j, 1, h, c);
+            mx = std::max(mx, p[j] = dot / std::sqrt(double(d)));
+          }
+          for (auto& z : p) sum += z = std::exp(z - mx);
+          for (int c = 0; c < d; ++c) {
+            double o = 0;
+            for (int j = 0; j < lens[s]; ++j) o += p[j] / sum * at(cu[s] + j, 2, h, c);
+            want[size_t(i) * H + h * d + c] = o;
+          }
+        }
+    const auto got = to_float(ctx.get());
+    check_err(th::norm_err(got.data(), want), 2e-3, "attention, head size " + std::to_string(d) + ", lengths 1/7/64/65/150");
+  }
+  th::check(!attention_supports(48), "attention refuses head size 48");
+}
+
+// The whole encoder through the C interface against the float64 BERT.
+void test_model(int precision) {
+  const char* name = precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16";
+  tiny::Tiny m = tiny::make_tiny(11, 64, 2, 128, 160);
+  auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
+  bertrt_cuda_config c{};
+  c.vocab_size = m.cfg.vocab_size, c.hidden_size = m.cfg.hidden_size, c.num_layers = m.cfg.num_hidden_layers;
+  c.num_heads = m.cfg.num_attention_heads, c.intermediate_size = m.cfg.intermediate_size;
+  c.max_positions = m.cfg.max_position_embeddings, c.type_vocab_size = m.cfg.type_vocab_size, c.layer_norm_eps = 1e-12f;
+  bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), W("embeddings.position_embeddings.weight"),
+                             W("embeddings.token_type_embeddings.weight"), W("embeddings.LayerNorm.weight"),
+                             W("embeddings.LayerNorm.bias")};
+  std::vector<bertrt_cuda_layer> layers(c.num_layers);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    layers[l] = {W(p + "attention.self.query.weight"), W(p + "attention.self.query.bias"), W(p + "attention.self.key.weight"),
+                 W(p + "attention.self.key.bias"), W(p + "attention.self.value.weight"), W(p + "attention.self.value.bias"),
+                 W(p + "attention.output.dense.weight"), W(p + "attention.output.dense.bias"),
+                 W(p + "attention.output.LayerNorm.weight"), W(p + "attention.output.LayerNorm.bias"),
+                 W(p + "intermediate.dense.weight"), W(p + "intermediate.dense.bias"), W(p + "output.dense.weight"),
+                 W(p + "output.dense.bias"), W(p + "output.LayerNorm.weight"), W(p + "output.LayerNorm.bias")};
+  }
+  char err[512] = "";
+  void* model = nullptr;
+  th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err) == 0, std::string(name) + " model created " + err);
+  if (!model) return;
+  th::Rng rng(5);
+  const std::vector<int> lens = {1, 9, 33, 150};
+  std::vector<int32_t> ids, types, cu = {0};
+  for (int l : lens) {
+    for (int i = 0; i < l; ++i) ids.push_back(int32_t(rng.next() % 64)), types.push_back(i >= l / 2);
+    cu.push_back(cu.back() + l);
+  }
+  const int H = c.hidden_size, T = cu.back();
+  std::vector<float> out(size_t(T) * H);
+  int rc = bertrt_cuda_forward(model, ids.data(), types.data(), cu.data(), int(lens.size()), T, out.data(), err, sizeof err);
+  th::check(rc == 0, std::string(name) + " forward " + err);
+  double worst = 0, worst_cos = 1;
+  bool same = true;
+  for (size_t s = 0; s < lens.size(); ++s) {
+    std::vector<int32_t> sid(ids.begin() + cu[s], ids.begin() + cu[s + 1]), sty(types.begin() + cu[s], types.begin() + cu[s + 1]);
+    const auto want = tiny::reference(m, sid, sty);
+    const float* got = out.data() + size_t(cu[s]) * H;
+    worst = std::max(worst, th::norm_err(got, want));
+    for (int t = 0; t < lens[s]; ++t) {
+      double dot = 0, a = 0, b = 0;
+      for (int j = 0; j < H; ++j) dot += got[t * H + j] * want[t * H + j], a += double(got[t * H + j]) * got[t * H + j], b += want[t * H + j] * want[t * H + j];
+      worst_cos = std::min(worst_cos, dot / std::sqrt(a * b));
+    }
+    // the same sequence alone gives the same bits: no padding, no dependence on the batch
+    std::vector<float> alone(size_t(lens[s]) * H);
+    int32_t cu1[2] = {0, lens[s]};
+    bertrt_cuda_forward(model, sid.data(), sty.data(), cu1, 1, lens[s], alone.data(), err, sizeof err);
+    same = same && std::equal(alone.begin(), alone.end(), got);
+  }
+  const double bound = precision == BERTRT_CUDA_INT8 ? 0.1 : 1e-2;
+  check_err(worst, bound, std::string(name) + " encoder vs float64 BERT, lengths 1/9/33/150");
+  if (precision == BERTRT_CUDA_INT8) th::check(worst_cos >= 0.99, std::string(name) + " cosine per token >= 0.99 (" + std::to_string(worst_cos) + ")");
+  th::check(same, std::string(name) + ": packed batch equals each sequence run alone, bit for bit");
+
+  // bad input from a caller: refused with a message, and the model still works afterwards
+  std::vector<int32_t> bad_ids = {1, 64};
+  int32_t cu2[2] = {0, 2};
+  th::check(bertrt_cuda_forward(model, bad_ids.data(), nullptr, cu2, 1, 2, out.data(), err, sizeof err) != 0 &&
+                std::string(err).find("out of range") != std::string::npos, std::string(name) + " refuses an id past the vocabulary");
+  int32_t cu_bad[2] = {1, 2};
+  th::check(bertrt_cuda_forward(model, ids.data(), nullptr, cu_bad, 1, 2, out.data(), err, sizeof err) != 0, std::string(name) + " refuses cuSeqlens not starting at 0");
+  std::vector<int32_t> long_ids(161, 1);
+  int32_t cu_long[2] = {0, 161};
+  th::check(bertrt_cuda_forward(model, long_ids.data(), nullptr, cu_long, 1, 161, out.data(), err, sizeof err) != 0, std::string(name) + " refuses a sequence past max positions");
+  std::vector<float> again(size_t(T) * H);
+  bertrt_cuda_forward(model, ids.data(), types.data(), cu.data(), int(lens.size()), T, again.data(), err, sizeof err);
+  th::check(again == out, std::string(name) + " gives the same bits after refused calls");
+  bertrt_cuda_destroy(model);
+}
+
+}  // namespace
+
+int main() {
+  char info[256] = "";
+  if (bertrt_cuda_abi() != BERTRT_CUDA_ABI_VERSION) {
+    std::printf("ABI mismatch\n0 passed, 1 failed\n");
+    return 1;
+  }
+  if (bertrt_cuda_probe(0, info, sizeof info) != 0) {
+    std::printf("SKIP test_cuda: %s\n", info);
+    return 77;
+  }
+  std::printf("device: %s\n", info);
+  th::Rng rng(2024);
+  test_gemm_f16(rng);
+  test_gemm_s8(rng);
+  test_rows(rng);
+  test_attention(rng);
+  test_model(BERTRT_CUDA_FP16);
+  test_model(BERTRT_CUDA_INT8);
+  cudaError_t e = cudaDeviceSynchronize();
+  th::check(e == cudaSuccess, std::string("no CUDA error at the end: ") + cudaGetErrorString(e));
+  return th::finish();
+}

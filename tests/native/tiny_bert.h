@@ -1,0 +1,198 @@
+// A tiny random BERT for the native tests: its weights (exactly representable in the dtype each is stored as), a
+// safetensors writer, and a float64 encoder written from the paper's equations as the reference.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bertrt/model.h"
+#include "harness.h"
+
+namespace tiny {
+
+using bertrt::BertConfig;
+using bertrt::DType;
+using bertrt::TensorDesc;
+
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;  // values exactly representable in the dtype they are stored as
+  DType dtype;
+};
+
+inline uint16_t to_half_exact(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  if ((b & 0x7fffffff) == 0) return static_cast<uint16_t>(b >> 16);
+  uint32_t sign = (b >> 16) & 0x8000, e = (b >> 23) & 0xff, m = b & 0x7fffff;
+  return static_cast<uint16_t>(sign | ((e - 127 + 15) << 10) | (m >> 13));
+}
+
+// Writes a safetensors file; returns the descriptors the TS side would derive from its header.
+inline std::vector<TensorDesc> write_safetensors(const std::string& path, const std::map<std::string, Tensor>& ts) {
+  std::string header = "{";
+  std::vector<TensorDesc> descs;
+  uint64_t off = 0;
+  std::string body;
+  for (auto& [name, t] : ts) {
+    TensorDesc d;
+    d.name = name, d.dtype = t.dtype, d.shape = t.shape;
+    size_t es = t.dtype == DType::kF32 ? 4 : 2;
+    std::string bytes(t.data.size() * es, '\0');
+    for (size_t i = 0; i < t.data.size(); ++i) {
+      if (t.dtype == DType::kF32) {
+        std::memcpy(&bytes[i * 4], &t.data[i], 4);
+      } else {
+        uint32_t b;
+        std::memcpy(&b, &t.data[i], 4);
+        uint16_t h = t.dtype == DType::kBF16 ? static_cast<uint16_t>(b >> 16) : to_half_exact(t.data[i]);
+        std::memcpy(&bytes[i * 2], &h, 2);
+      }
+    }
+    const char* dt = t.dtype == DType::kF32 ? "F32" : t.dtype == DType::kF16 ? "F16" : "BF16";
+    std::string shape;
+    for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? "," : "") + std::to_string(t.shape[i]);
+    if (header.size() > 1) header += ",";
+    header += "\"" + name + "\":{\"dtype\":\"" + dt + "\",\"shape\":[" + shape + "],\"data_offsets\":[" +
+              std::to_string(off) + "," + std::to_string(off + bytes.size()) + "]}";
+    d.begin = off;
+    d.end = off + bytes.size();
+    descs.push_back(d);
+    off += bytes.size();
+    body += bytes;
+  }
+  header += "}";
+  while (header.size() % 8) header += ' ';
+  uint64_t n = header.size();
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f << header << body;
+  for (auto& d : descs) d.begin += 8 + n, d.end += 8 + n;
+  return descs;
+}
+
+struct Tiny {
+  BertConfig cfg;
+  std::map<std::string, Tensor> w;
+};
+
+// A random two-layer BERT; tensors stored as F32, F16 and BF16 in turn.
+inline Tiny make_tiny(uint64_t seed, int H = 48, int heads = 4, int I = 96, int max_pos = 32) {
+  Tiny m;
+  m.cfg.vocab_size = 64, m.cfg.hidden_size = H, m.cfg.num_hidden_layers = 2, m.cfg.num_attention_heads = heads;
+  m.cfg.intermediate_size = I, m.cfg.max_position_embeddings = max_pos, m.cfg.type_vocab_size = 2, m.cfg.layer_norm_eps = 1e-12f;
+  th::Rng rng(seed);
+  int which = 0;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float lo, float hi) {
+    Tensor t;
+    t.shape = shape;
+    size_t n = 1;
+    for (auto d : shape) n *= d;
+    t.dtype = which % 3 == 0 ? DType::kF32 : which % 3 == 1 ? DType::kF16 : DType::kBF16;
+    ++which;
+    t.data.resize(n);
+    for (auto& x : t.data) {
+      // multiples of 1/256 in [lo, hi]: exact in F16 and in BF16 (|k| < 256 keeps BF16's 8-bit mantissa)
+      float v = rng.uniform(lo, hi);
+      x = std::round(v * 256.f) / 256.f;
+      if (t.dtype == DType::kBF16) x = std::fmax(std::fmin(x, 255.f / 256.f), -255.f / 256.f);
+    }
+    m.w[name] = t;
+  };
+  const float s = 0.25f * std::sqrt(48.f / H);  // keeps pre-activations at the same scale for any width
+  add("embeddings.word_embeddings.weight", {64, H}, -1, 1);
+  add("embeddings.position_embeddings.weight", {max_pos, H}, -0.5, 0.5);
+  add("embeddings.token_type_embeddings.weight", {2, H}, -0.5, 0.5);
+  add("embeddings.LayerNorm.weight", {H}, 0.5, 0.99);
+  add("embeddings.LayerNorm.bias", {H}, -0.2, 0.2);
+  for (int l = 0; l < 2; ++l) {
+    std::string p = "encoder.layer." + std::to_string(l) + ".";
+    for (const char* q : {"query", "key", "value"}) {
+      add(p + "attention.self." + q + ".weight", {H, H}, -s, s);
+      add(p + "attention.self." + q + ".bias", {H}, -0.1, 0.1);
+    }
+    add(p + "attention.output.dense.weight", {H, H}, -s, s);
+    add(p + "attention.output.dense.bias", {H}, -0.1, 0.1);
+    add(p + "attention.output.LayerNorm.weight", {H}, 0.5, 0.99);
+    add(p + "attention.output.LayerNorm.bias", {H}, -0.2, 0.2);
+    add(p + "intermediate.dense.weight", {I, H}, -s, s);
+    add(p + "intermediate.dense.bias", {I}, -0.1, 0.1);
+    add(p + "output.dense.weight", {H, I}, -s, s);
+    add(p + "output.dense.bias", {H}, -0.1, 0.1);
+    add(p + "output.LayerNorm.weight", {H}, 0.5, 0.99);
+    add(p + "output.LayerNorm.bias", {H}, -0.2, 0.2);
+  }
+  return m;
+}
+
+// Float64 BERT for one sequence.
+inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& types) {
+  const int H = m.cfg.hidden_size, I = m.cfg.intermediate_size, nh = m.cfg.num_attention_heads, dh = H / nh, L = int(ids.size());
+  auto W = [&](const std::string& n) -> const std::vector<float>& { return m.w.at(n).data; };
+  auto ln = [&](std::vector<double>& x, const std::string& n) {
+    for (int t = 0; t < L; ++t) {
+      double mean = 0, var = 0;
+      for (int j = 0; j < H; ++j) mean += x[t * H + j];
+      mean /= H;
+      for (int j = 0; j < H; ++j) var += (x[t * H + j] - mean) * (x[t * H + j] - mean);
+      var /= H;
+      for (int j = 0; j < H; ++j)
+        x[t * H + j] = (x[t * H + j] - mean) / std::sqrt(var + 1e-12) * W(n + ".weight")[j] + W(n + ".bias")[j];
+    }
+  };
+  auto linear = [&](const std::vector<double>& x, int in, const std::string& n, int outd) {
+    std::vector<double> y(size_t(L) * outd);
+    for (int t = 0; t < L; ++t)
+      for (int o = 0; o < outd; ++o) {
+        double s = W(n + ".bias")[o];
+        for (int i = 0; i < in; ++i) s += x[t * in + i] * W(n + ".weight")[size_t(o) * in + i];
+        y[size_t(t) * outd + o] = s;
+      }
+    return y;
+  };
+  std::vector<double> x(size_t(L) * H);
+  for (int t = 0; t < L; ++t)
+    for (int j = 0; j < H; ++j)
+      x[t * H + j] = double(W("embeddings.word_embeddings.weight")[ids[t] * H + j]) + W("embeddings.position_embeddings.weight")[t * H + j] +
+                     W("embeddings.token_type_embeddings.weight")[types[t] * H + j];
+  ln(x, "embeddings.LayerNorm");
+  for (int l = 0; l < m.cfg.num_hidden_layers; ++l) {
+    std::string p = "encoder.layer." + std::to_string(l) + ".";
+    auto q = linear(x, H, p + "attention.self.query", H), k = linear(x, H, p + "attention.self.key", H),
+         v = linear(x, H, p + "attention.self.value", H);
+    std::vector<double> ctx(size_t(L) * H);
+    for (int h = 0; h < nh; ++h)
+      for (int i = 0; i < L; ++i) {
+        std::vector<double> s(L);
+        double mx = -INFINITY, sum = 0;
+        for (int j = 0; j < L; ++j) {
+          double d = 0;
+          for (int e = 0; e < dh; ++e) d += q[i * H + h * dh + e] * k[j * H + h * dh + e];
+          s[j] = d / std::sqrt(double(dh));
+          mx = std::fmax(mx, s[j]);
+        }
+        for (auto& z : s) sum += (z = std::exp(z - mx));
+        for (int e = 0; e < dh; ++e) {
+          double o = 0;
+          for (int j = 0; j < L; ++j) o += s[j] / sum * v[j * H + h * dh + e];
+          ctx[i * H + h * dh + e] = o;
+        }
+      }
+    auto a = linear(ctx, H, p + "attention.output.dense", H);
+    for (size_t i = 0; i < a.size(); ++i) a[i] += x[i];
+    ln(a, p + "attention.output.LayerNorm");
+    auto f = linear(a, H, p + "intermediate.dense", I);
+    for (auto& z : f) z = 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
+    auto o = linear(f, I, p + "output.dense", H);
+    for (size_t i = 0; i < o.size(); ++i) o[i] += a[i];
+    ln(o, p + "output.LayerNorm");
+    x = o;
+  }
+  return x;
+}
+
+}  // namespace tiny
