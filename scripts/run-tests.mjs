@@ -80,7 +80,7 @@ if (!jsOnly && !process.env.BERTRT_SKIP_CUDA) {
     totals.failed += 1;
   } else {
     nativeSuite('CUDA backend', path.join(root, 'build', 'cuda'), ['-DCMAKE_BUILD_TYPE=Release', '-DBERTRT_CUDA=ON', `-DCMAKE_CUDA_COMPILER=${nvcc.stdout.trim()}`], {}, {
-      targets: ['bertrt_cuda', 'test_cuda'],
+      targets: ['bertrt_cuda', 'test_cuda', 'bench_cuda'],
       test: 'test_cuda',
     });
   }

@@ -67,7 +67,8 @@ BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* config, cons
                        const bertrt_cuda_layer* layers, int precision, int device, void** model, char* err,
                        size_t err_size);
 /* A packed batch (sequence s owns tokens [cu_seqlens[s], cu_seqlens[s+1])) to hidden states out[tokens][H] (host
- * memory). type_ids may be NULL. Checks every id and length. Thread-safe (calls on one model are serialized). */
+ * memory; NULL leaves them on the device, for benchmarks of the device work alone). type_ids may be NULL. Checks
+ * every id and length. Thread-safe (calls on one model are serialized). Returns once the work is done. */
 BERTRT_CUDA_EXPORT int bertrt_cuda_forward(void* model, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens,
                         int n_seqs, int tokens, float* out, char* err, size_t err_size);
 BERTRT_CUDA_EXPORT void bertrt_cuda_destroy(void* model);

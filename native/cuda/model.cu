@@ -170,7 +170,7 @@ class Model {
       for (int i = 0; i < len; ++i) positions_[cu[s] + i] = i;
     }
     if (tokens == 0) return {};
-    if (!ids || !out) return "batch: missing ids or output";
+    if (!ids) return "batch: missing ids";
     for (int t = 0; t < tokens; ++t) {
       if (ids[t] < 0 || ids[t] >= cfg_.vocab_size) return "batch: token id " + std::to_string(ids[t]) + " out of range";
       if (type_ids && (type_ids[t] < 0 || type_ids[t] >= std::max(1, cfg_.type_vocab_size)))
@@ -216,7 +216,7 @@ class Model {
       layernorm(y32_.ptr, tokens, H, L.ln2_g.ptr, L.ln2_b.ptr, cfg_.layer_norm_eps, norm_out, stream_);
     }
     BERTRT_CUDA_TRY(cudaGetLastError());
-    BERTRT_CUDA_TRY(cudaMemcpyAsync(out, x32_.ptr, T * H * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    if (out) BERTRT_CUDA_TRY(cudaMemcpyAsync(out, x32_.ptr, T * H * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     BERTRT_CUDA_TRY(cudaStreamSynchronize(stream_));
     return {};
   }

@@ -72,7 +72,8 @@ class CudaBert final : public BertModel {
   ~CudaBert() override { lib_.destroy(model_); }
 
   Status forward(const BatchView& b, float* out, ThreadPool&, int) const override {
-    if (b.n_seqs < 0 || b.tokens < 0 || !b.cu_seqlens) return {Code::kInvalidArgument, "batch: missing lengths"};
+    if (b.n_seqs < 0 || b.tokens < 0 || !b.cu_seqlens || (b.tokens > 0 && !out))
+      return {Code::kInvalidArgument, "batch: missing lengths or output"};
     char err[512] = "";
     if (lib_.forward(model_, b.ids, b.type_ids, b.cu_seqlens, b.n_seqs, b.tokens, out, err, sizeof err) != 0) {
       const std::string msg(err);
