@@ -136,14 +136,15 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const __half* __res
 }
 
 template <int D>
+std::string prepare() {
+  BERTRT_CUDA_TRY(cudaFuncSetAttribute(attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(Smem<D>::bytes)));
+  return {};
+}
+
+template <int D>
 std::string launch(const __half* qkv, const int32_t* cu, int n_seqs, int max_len, int heads, __half* ctx,
                    cudaStream_t stream) {
-  static bool configured = false;  // raising the shared-memory limit once per head size (and device) suffices
-  if (!configured) {
-    BERTRT_CUDA_TRY(cudaFuncSetAttribute(attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(Smem<D>::bytes)));
-    configured = true;
-  }
   const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(D));
   dim3 grid((max_len + kBlock - 1) / kBlock, heads, n_seqs);
   attention_kernel<D><<<grid, kThreads, Smem<D>::bytes, stream>>>(qkv, cu, heads * D, scale_log2, ctx);
@@ -153,6 +154,15 @@ std::string launch(const __half* qkv, const int32_t* cu, int n_seqs, int max_len
 }  // namespace
 
 bool attention_supports(int head_dim) { return head_dim == 32 || head_dim == 64 || head_dim == 128; }
+
+std::string attention_prepare(int head_dim) {
+  switch (head_dim) {
+    case 32: return prepare<32>();
+    case 64: return prepare<64>();
+    case 128: return prepare<128>();
+    default: return "attention: head size " + std::to_string(head_dim) + " is not supported (32, 64 or 128)";
+  }
+}
 
 std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, int max_len, int heads, int head_dim,
                       __half* ctx, cudaStream_t stream) {

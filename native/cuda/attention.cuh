@@ -16,6 +16,10 @@ namespace bertrt_cuda {
 // Head sizes the kernel is built for.
 bool attention_supports(int head_dim);
 
+// Raises the kernel's shared-memory limit for head_dim on the current device; once, before any launch (and
+// outside graph capture). Returns an error message, empty on success.
+std::string attention_prepare(int head_dim);
+
 // qkv: [tokens][3 * hidden] (Q | K | V, heads contiguous within each), ctx: [tokens][hidden].
 // cu_seqlens: device array of n_seqs + 1 offsets; max_len: the longest sequence (grid size).
 // Returns an error message, empty on success.

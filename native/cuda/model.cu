@@ -11,7 +11,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <cstdlib>
+#include <map>
 #include <mutex>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -57,10 +60,36 @@ struct DeviceBuffer {
     count = n;
     return {};
   }
+  std::string reserve(size_t n, size_t& generation) {  // as reserve(n), counting moves
+    if (n > count) ++generation;
+    return reserve(n);
+  }
   std::string upload(const T* host, size_t n) {
     std::string e = reserve(n);
     if (!e.empty()) return e;
     BERTRT_CUDA_TRY(cudaMemcpy(ptr, host, n * sizeof(T), cudaMemcpyHostToDevice));
+    return {};
+  }
+};
+
+// Page-locked host memory (copies from it can be captured in a CUDA graph); grows, never shrinks.
+template <typename T>
+struct PinnedBuffer {
+  T* ptr = nullptr;
+  size_t count = 0;
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() {
+    if (ptr) cudaFreeHost(ptr);
+  }
+  std::string reserve(size_t n, size_t& generation) {
+    if (n <= count) return {};
+    ++generation;
+    if (ptr) cudaFreeHost(ptr);
+    ptr = nullptr, count = 0;
+    BERTRT_CUDA_TRY(cudaMallocHost(&ptr, std::max<size_t>(n, 1) * sizeof(T)));
+    count = n;
     return {};
   }
 };
@@ -124,6 +153,11 @@ class Model {
     if (H % 16 != 0 || I % 16 != 0) return "hidden and intermediate sizes must be multiples of 16 on CUDA";
     BERTRT_CUDA_TRY(cudaSetDevice(device));
     BERTRT_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    const char* graphs = std::getenv("BERTRT_CUDA_GRAPHS");
+    graphs_enabled_ = !(graphs && std::string(graphs) == "0");
+    // kernel attributes are set here, never while a graph is being captured
+    std::string prepared = attention_prepare(H / c.num_heads);
+    if (!prepared.empty()) return prepared;
     std::string e;
     auto up = [&](DeviceBuffer<float>& d, const float* h, size_t n) {
       if (e.empty()) e = d.upload(h, n);
@@ -150,24 +184,23 @@ class Model {
   }
 
   ~Model() {
+    drop_graphs();
     if (stream_) cudaStreamDestroy(stream_);
   }
 
   std::string forward(const int32_t* ids, const int32_t* type_ids, const int32_t* cu, int n_seqs, int tokens, float* out) {
     std::lock_guard<std::mutex> lock(mu_);
-    const int H = cfg_.hidden_size, I = cfg_.intermediate_size, heads = cfg_.num_heads;
+    const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
     // every size and index that came from the caller, before anything reaches the device
     if (n_seqs < 0 || tokens < 0 || !cu) return "batch: missing lengths";
     if (n_seqs > 65535) return "batch: at most 65535 sequences per call on CUDA";
     if (cu[0] != 0 || cu[n_seqs] != tokens) return "batch: cuSeqlens must start at 0 and end at the token count";
     int max_len = 0;
-    positions_.resize(static_cast<size_t>(tokens));
     for (int s = 0; s < n_seqs; ++s) {
       const int len = cu[s + 1] - cu[s];
       if (len < 0) return "batch: cuSeqlens must not decrease";
       if (len > cfg_.max_positions) return "batch: a sequence is longer than max_position_embeddings";
       max_len = std::max(max_len, len);
-      for (int i = 0; i < len; ++i) positions_[cu[s] + i] = i;
     }
     if (tokens == 0) return {};
     if (!ids) return "batch: missing ids";
@@ -178,30 +211,102 @@ class Model {
     }
     BERTRT_CUDA_TRY(cudaSetDevice(device_));
     const size_t T = static_cast<size_t>(tokens);
-    std::string e;
-    for (auto r : {d_ids_.reserve(T), d_types_.reserve(T), d_pos_.reserve(T), d_cu_.reserve(n_seqs + 1),
-                   x32_.reserve(T * H), y32_.reserve(T * H), qkv16_.reserve(T * 3 * H), ctx16_.reserve(T * H),
-                   x16_.reserve(T * H), inter16_.reserve(T * I), q8_.reserve(T * std::max(H, I)), qs_.reserve(T)}) {
+    // inputs staged in pinned memory as [ids | types | positions | cu_seqlens], one copy to the device
+    const size_t n_in = 3 * T + n_seqs + 1;
+    const size_t before = generation_;
+    for (auto r : {stage_.reserve(n_in, generation_), d_in_.reserve(n_in, generation_), x32_.reserve(T * H, generation_),
+                   y32_.reserve(T * H, generation_), qkv16_.reserve(T * 3 * H, generation_),
+                   ctx16_.reserve(T * H, generation_), x16_.reserve(T * H, generation_), inter16_.reserve(T * I, generation_),
+                   q8_.reserve(T * std::max(H, I), generation_), qs_.reserve(T, generation_)}) {
       if (!r.empty()) return r;
     }
-    BERTRT_CUDA_TRY(cudaMemcpyAsync(d_ids_.ptr, ids, T * 4, cudaMemcpyHostToDevice, stream_));
-    if (type_ids) BERTRT_CUDA_TRY(cudaMemcpyAsync(d_types_.ptr, type_ids, T * 4, cudaMemcpyHostToDevice, stream_));
-    BERTRT_CUDA_TRY(cudaMemcpyAsync(d_pos_.ptr, positions_.data(), T * 4, cudaMemcpyHostToDevice, stream_));
-    BERTRT_CUDA_TRY(cudaMemcpyAsync(d_cu_.ptr, cu, (n_seqs + 1) * 4, cudaMemcpyHostToDevice, stream_));
+    if (generation_ != before) drop_graphs();  // captured graphs point at the old buffers
+    int32_t* in = stage_.ptr;
+    std::memcpy(in, ids, T * 4);
+    if (type_ids) std::memcpy(in + T, type_ids, T * 4);
+    for (int s = 0; s < n_seqs; ++s)
+      for (int i = cu[s]; i < cu[s + 1]; ++i) in[2 * T + i] = i - cu[s];
+    std::memcpy(in + 3 * T, cu, (n_seqs + 1) * 4);
 
+    // Shapes that repeat run as a CUDA graph (captured the second time a shape is seen): one launch instead of
+    // ~7 per layer, which is most of the time of a short batch. BERTRT_CUDA_GRAPHS=0 turns this off.
+    const Key key{tokens, n_seqs, max_len, type_ids != nullptr};
+    if (graphs_.size() >= 256 && !graphs_.count(key)) drop_graphs();  // many distinct shapes: start over, not grow
+    Graph& g = graphs_[key];
+    if (graphs_enabled_ && !g.exec && ++g.seen >= 2) {
+      BERTRT_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      std::string e = enqueue(key);
+      cudaGraph_t graph = nullptr;
+      const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+      if (e.empty()) e = cuda_error(end, "cudaStreamEndCapture");
+      if (e.empty()) e = cuda_error(cudaGraphInstantiate(&g.exec, graph, 0), "cudaGraphInstantiate");
+      if (graph) cudaGraphDestroy(graph);
+      if (!e.empty()) {
+        g.exec = nullptr;
+        return e;
+      }
+    }
+    if (g.exec) {
+      BERTRT_CUDA_TRY(cudaGraphLaunch(g.exec, stream_));
+    } else {
+      std::string e = enqueue(key);
+      if (!e.empty()) return e;
+    }
+    return finish(key, out);
+  }
+
+ private:
+  struct Key {
+    int tokens, n_seqs, max_len;
+    bool types;
+    bool operator<(const Key& o) const {
+      return std::tie(tokens, n_seqs, max_len, types) < std::tie(o.tokens, o.n_seqs, o.max_len, o.types);
+    }
+  };
+  struct Graph {
+    int seen = 0;
+    cudaGraphExec_t exec = nullptr;
+  };
+
+  // Copies the hidden states back (when asked) and waits for the stream: the only synchronization of a batch.
+  std::string finish(const Key& key, float* out) {
+    if (out)
+      BERTRT_CUDA_TRY(cudaMemcpyAsync(out, x32_.ptr, static_cast<size_t>(key.tokens) * cfg_.hidden_size * sizeof(float),
+                                      cudaMemcpyDeviceToHost, stream_));
+    BERTRT_CUDA_TRY(cudaStreamSynchronize(stream_));
+    BERTRT_CUDA_TRY(cudaGetLastError());
+    return {};
+  }
+
+  void drop_graphs() {
+    for (auto& [k, g] : graphs_)
+      if (g.exec) cudaGraphExecDestroy(g.exec);
+    graphs_.clear();
+  }
+
+  // The whole encoder on stream_, from the staged inputs to x32_: no host synchronization, no allocation, so that
+  // it can be captured as a graph.
+  std::string enqueue(const Key& key) {
+    const int H = cfg_.hidden_size, heads = cfg_.num_heads, tokens = key.tokens;
+    const size_t T = static_cast<size_t>(tokens);
+    const size_t n_in = 3 * T + key.n_seqs + 1;
+    BERTRT_CUDA_TRY(cudaMemcpyAsync(d_in_.ptr, stage_.ptr, n_in * 4, cudaMemcpyHostToDevice, stream_));
+    const int32_t* d_ids = d_in_.ptr;
+    const int32_t* d_types = key.types ? d_in_.ptr + T : nullptr;
+    const int32_t* d_pos = d_in_.ptr + 2 * T;
+    const int32_t* d_cu = d_in_.ptr + 3 * T;
     // the next GEMM's input: FP16 in x16_, or INT8 in q8_ with per-row scales in qs_
     RowOut norm_out;
     norm_out.x32 = x32_.ptr;
     if (int8_) norm_out.q8 = q8_.ptr, norm_out.q_scale = qs_.ptr;
     else norm_out.x16 = x16_.ptr;
-    embed_layernorm(d_ids_.ptr, type_ids ? d_types_.ptr : nullptr, d_pos_.ptr, tokens, H, word_.ptr, pos_.ptr,
-                    cfg_.type_vocab_size > 0 ? type_.ptr : nullptr, emb_g_.ptr, emb_b_.ptr, cfg_.layer_norm_eps,
-                    norm_out, stream_);
+    embed_layernorm(d_ids, d_types, d_pos, tokens, H, word_.ptr, pos_.ptr, cfg_.type_vocab_size > 0 ? type_.ptr : nullptr,
+                    emb_g_.ptr, emb_b_.ptr, cfg_.layer_norm_eps, norm_out, stream_);
     for (const Layer& L : layers_) {
       Epilogue qkv_e;
       qkv_e.bias = L.qkv.bias.ptr, qkv_e.c16 = qkv16_.ptr;
       if (!linear(L.qkv, tokens, qkv_e)) return "QKV GEMM: unsupported shape";
-      e = attention(qkv16_.ptr, d_cu_.ptr, n_seqs, max_len, heads, H / heads, ctx16_.ptr, stream_);
+      std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_);
       if (!e.empty()) return e;
       Epilogue out_e;
       out_e.bias = L.out.bias.ptr, out_e.residual = x32_.ptr, out_e.c32 = y32_.ptr;
@@ -215,13 +320,9 @@ class Model {
       if (!linear(L.ffn_out, tokens, ffo_e, inter16_.ptr)) return "FFN-out GEMM: unsupported shape";
       layernorm(y32_.ptr, tokens, H, L.ln2_g.ptr, L.ln2_b.ptr, cfg_.layer_norm_eps, norm_out, stream_);
     }
-    BERTRT_CUDA_TRY(cudaGetLastError());
-    if (out) BERTRT_CUDA_TRY(cudaMemcpyAsync(out, x32_.ptr, T * H * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    BERTRT_CUDA_TRY(cudaStreamSynchronize(stream_));
-    return {};
+    return cuda_error(cudaGetLastError(), "encoder kernel launch");
   }
 
- private:
   // y = x . W^T with e's epilogue. x: the FP16 input `a16` (FP16 mode; default x16_), or in INT8 mode q8_ as
   // quantized by the last LayerNorm, unless `a16` is given, which is quantized per row first.
   bool linear(const Linear& w, int m, const Epilogue& e, const __half* a16 = nullptr) {
@@ -237,8 +338,11 @@ class Model {
   std::mutex mu_;
   DeviceBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
   std::vector<Layer> layers_;
-  std::vector<int32_t> positions_;
-  DeviceBuffer<int32_t> d_ids_, d_types_, d_pos_, d_cu_;
+  std::map<Key, Graph> graphs_;
+  bool graphs_enabled_ = true;
+  size_t generation_ = 0;  // bumped whenever a workspace buffer moves
+  PinnedBuffer<int32_t> stage_;
+  DeviceBuffer<int32_t> d_in_;
   DeviceBuffer<float> x32_, y32_, qs_;
   DeviceBuffer<__half> qkv16_, ctx16_, x16_, inter16_;
   DeviceBuffer<int8_t> q8_;
