@@ -7,12 +7,30 @@ export { readConfig, type ModelConfig } from './model/config';
 export { readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from './model/safetensors';
 export { defaultModelDir, DEFAULT_MODEL } from './model/resolve';
 export { pack } from './batch';
-export { pipeline, type Task } from './pipeline';
-export { TaskModel } from './heads/task-model';
+export {
+  pipeline,
+  type Task,
+  type FeatureExtractionPipeline,
+  type SentenceSimilarityPipeline,
+  type TextClassificationPipeline,
+  type TokenClassificationPipeline,
+  type FillMaskPipeline,
+  type QuestionAnsweringPipeline,
+  type ZeroShotPipeline,
+  type NextSentencePipeline,
+  type RerankPipeline,
+} from './pipeline';
+export { TaskModel, type Truncate } from './heads/task-model';
+export type { LabelScore, RerankResult, ClassificationInput } from './heads/classification';
+export type { TokenEntity, EntityGroup, Aggregation } from './heads/token-classification';
+export type { FillMaskResult } from './heads/fill-mask';
+export type { QAAnswer, QAInput, QAOptions } from './heads/question-answering';
+export type { ZeroShotResult } from './heads/zero-shot';
+export type { PoolingMode } from './heads/pooling';
 export { createServer, type ServerOptions, type BertrtServer } from './server/app';
 
 import { native, type NativeInfo } from './native';
-export type { Precision } from './native';
+export type { Precision, Device, CudaInfo } from './native';
 
 /** Build and CPU facts: version, kernel ISA in use, CPU flags, threads. */
 export function info(): NativeInfo {

@@ -160,6 +160,19 @@ std::vector<bertrt::TensorDesc> parse_tensors(Napi::Env env, Napi::Value v) {
   return out;
 }
 
+// Runs work(pool, out's data) on the job thread and resolves with `out`, which stays referenced until then.
+Napi::Promise submit_filling(Napi::Env env, Napi::Float32Array out, std::function<Status(bertrt::ThreadPool&, float*)> work) {
+  auto out_ref = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(out));
+  float* data = out.Data();
+  auto job = std::make_unique<Job>(env);
+  job->settle = [out_ref](Napi::Env) -> Napi::Value {
+    Napi::Value v = out_ref->Value();
+    out_ref->Reset();
+    return v;
+  };
+  return submit(env, std::move(job), [work = std::move(work), data](bertrt::ThreadPool& pool) { return work(pool, data); });
+}
+
 std::vector<int32_t> copy_int32(Napi::Env env, Napi::Value v, const char* what) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     throw_error(env, Code::kInvalidArgument, std::string(what) + " must be an Int32Array");
@@ -256,18 +269,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (cu->empty()) throw_error(env, Code::kInvalidArgument, "cuSeqlens must hold at least one element (0)");
     const size_t hidden = static_cast<size_t>(model_->config().hidden_size);
     if (ids->size() > (size_t(1) << 31) / hidden) throw_error(env, Code::kInvalidArgument, "batch too large");
-    Napi::Float32Array out = Napi::Float32Array::New(env, ids->size() * hidden);
-    auto out_ref = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(out));
-    float* out_ptr = out.Data();
-    auto job = std::make_unique<Job>(env);
-    job->settle = [out_ref](Napi::Env) -> Napi::Value {
-      Napi::Value v = out_ref->Value();
-      out_ref->Reset();
-      return v;
-    };
     std::shared_ptr<const bertrt::BertModel> model = model_;
     int nth = threads_;
-    return submit(env, std::move(job), [model, ids, types, cu, out_ptr, nth](bertrt::ThreadPool& pool) {
+    Napi::Float32Array out = Napi::Float32Array::New(env, ids->size() * hidden);
+    return submit_filling(env, out, [model, ids, types, cu, nth](bertrt::ThreadPool& pool, float* out_ptr) {
       bertrt::BatchView b;
       b.ids = ids->data();
       b.type_ids = types->empty() ? nullptr : types->data();
@@ -294,18 +299,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
       *bias = copy_float32(env, info[1], "bias");
       if (bias->size() != V) throw_error(env, Code::kInvalidArgument, "bias must hold vocab_size floats");
     }
-    Napi::Float32Array out = Napi::Float32Array::New(env, rows * V);
-    auto out_ref = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(out));
-    float* out_ptr = out.Data();
-    auto job = std::make_unique<Job>(env);
-    job->settle = [out_ref](Napi::Env) -> Napi::Value {
-      Napi::Value v = out_ref->Value();
-      out_ref->Reset();
-      return v;
-    };
     std::shared_ptr<const bertrt::BertModel> model = model_;
     int nth = threads_;
-    return submit(env, std::move(job), [model, x, bias, rows, out_ptr, nth](bertrt::ThreadPool& pool) {
+    Napi::Float32Array out = Napi::Float32Array::New(env, rows * V);
+    return submit_filling(env, out, [model, x, bias, rows, nth](bertrt::ThreadPool& pool, float* out_ptr) {
       return model->vocab_logits(x->data(), static_cast<int>(rows), bias->empty() ? nullptr : bias->data(), out_ptr, pool, nth);
     });
   }
