@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Where INT8's error comes from on all-MiniLM-L6-v2: quantize-dequantize simulations in PyTorch FP32 (so only the
+rounding differs) over the same corpus and measures as bench/accuracy.ts, written to
+bench/results/quant-simulation.md. Schemes: bertrt's INT8 (s8 weights per output channel, s8 activations per
+token), weights alone, block scales along K for both, BF16 everywhere, and INT8 with some GEMMs kept in BF16.
+Run: tools/.venv/bin/python tools/simulate_quantization.py   (about 3 minutes on 2 cores)"""
+import os
+import time
+
+import torch
+from transformers import AutoTokenizer, BertModel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = os.path.join(ROOT, "models", "all-MiniLM-L6-v2")
+PAIRS = [("The weather is lovely today.", "It's so sunny outside!"), ("The weather is lovely today.", "He drove to the stadium."),
+         ("It's so sunny outside!", "He drove to the stadium.")]
+
+
+def q_rows(x, block=None):
+    """Symmetric s8 along the last axis: one scale per row, or per block of `block` columns."""
+    if block:
+        shape = x.shape
+        x = x.reshape(*shape[:-1], shape[-1] // block, block)
+    s = x.abs().amax(-1, keepdim=True).clamp_min(1e-12) / 127
+    y = torch.round(x / s).clamp(-127, 127) * s
+    return y.reshape(shape) if block else y
+
+
+def bf16(x):
+    return x.to(torch.bfloat16).to(torch.float32)
+
+
+def main():
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(MODEL)
+    model = BertModel.from_pretrained(MODEL, dtype=torch.float32).eval()
+    texts = [l for l in open(os.path.join(ROOT, "bench", "data", "sentences.txt"), encoding="utf-8").read().split("\n") if l]
+    linears = {n: (m, m.weight.data.clone()) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and "encoder" in n}
+    for m, _ in linears.values():
+        m.register_forward_pre_hook(lambda mod, inp: (mod.pre(inp[0]),) if getattr(mod, "pre", None) else None)
+
+    def kind(name):
+        return "qkv" if "attention.self" in name else "out" if "attention.output" in name else "ffn_in" if "intermediate" in name else "ffn_out"
+
+    def configure(scheme):
+        for name, (m, w) in linears.items():
+            mode = scheme(kind(name))
+            if mode == "fp32":
+                m.weight.data, m.pre = w.clone(), None
+            elif mode == "bf16":
+                m.weight.data, m.pre = bf16(w), bf16
+            elif mode == "w8":
+                m.weight.data, m.pre = q_rows(w), None
+            elif mode.startswith("block"):
+                b = int(mode[5:])
+                m.weight.data, m.pre = q_rows(w, b), (lambda x, b=b: q_rows(x, b))
+            else:  # int8: per output channel, per token
+                m.weight.data, m.pre = q_rows(w), q_rows
+
+    @torch.no_grad()
+    def embed(batch):
+        out = []
+        for i in range(0, len(batch), 64):
+            enc = tok(batch[i:i + 64], padding=True, truncation=True, max_length=256, return_tensors="pt")
+            h = model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).float()
+            out.append(torch.nn.functional.normalize((h * mask).sum(1) / mask.sum(1), dim=-1))
+        return torch.cat(out)
+
+    def top1(v):
+        s = v @ v.T
+        s.fill_diagonal_(-9)
+        return s.argmax(1)
+
+    def pairs():
+        return [float(torch.dot(*embed([a, b]))) for a, b in PAIRS]
+
+    configure(lambda k: "fp32")
+    ref, ref_pairs = embed(texts), pairs()
+    ref_top = top1(ref)
+    schemes = [
+        ("bertrt INT8: weights s8 per channel, activations s8 per token", lambda k: "int8"),
+        ("weights s8 per channel, activations FP32", lambda k: "w8"),
+        ("weights and activations in blocks of 128 along K", lambda k: "block128"),
+        ("blocks of 64", lambda k: "block64"),
+        ("blocks of 32", lambda k: "block32"),
+        ("INT8, Q/K/V projections in BF16", lambda k: "bf16" if k == "qkv" else "int8"),
+        ("INT8, FFN-in in BF16", lambda k: "bf16" if k == "ffn_in" else "int8"),
+        ("INT8, Q/K/V and attention output in BF16", lambda k: "bf16" if k in ("qkv", "out") else "int8"),
+        ("BF16 everywhere (bertrt's BF16)", lambda k: "bf16"),
+    ]
+    rows = []
+    for name, scheme in schemes:
+        configure(scheme)
+        v = embed(texts)
+        cos = (v * ref).sum(1)
+        rows.append((name, float(cos.mean()), float(cos.min()), float((top1(v) == ref_top).float().mean()) * 100,
+                     max(abs(a - b) for a, b in zip(pairs(), ref_pairs))))
+        print(rows[-1], flush=True)
+    lines = [
+        "# Quantization error by scheme — all-MiniLM-L6-v2 (simulation)",
+        "",
+        f"Made {time.strftime('%Y-%m-%d')} by `tools/simulate_quantization.py`: PyTorch FP32 with GEMM inputs and weights",
+        "quantized and dequantized in place, so only the rounding differs from FP32; the same 1,200 sentences",
+        "(bench/data/sentences.txt), mean pooling, and the same measures and gates as bench/results/accuracy.md",
+        "(gates: mean ≥ 0.995, min ≥ 0.98, top-1 ≥ 97%, pairs Δ ≤ 0.005).",
+        "",
+        "| scheme | cosine mean | cosine min | top-1 unchanged | quickstart pairs, largest Δ |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *[f"| {n} | {m:.5f} | {mn:.4f} | {t:.1f}% | {p:.4f} |" for n, m, mn, t, p in rows],
+        "",
+        "Reading: top-1 agreement on this corpus of short quotations (many near-tied neighbours) stays below 97% for",
+        "every scheme with 8-bit weights, even with FP32 activations or with the most sensitive GEMMs in BF16; only",
+        "BF16 weights reach it. Pair similarities within 0.005 are reachable: with block scales of 64 or 32 along K,",
+        "or with INT8 keeping FFN-in (or Q/K/V and the attention output) in BF16.",
+    ]
+    out = os.path.join(ROOT, "bench", "results", "quant-simulation.md")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main()
