@@ -459,6 +459,7 @@ const Kernels* make_kernels(const char* name) {
                          &embed_layernorm<V>,
                          &pack_weights_s8<V>,
                          &quantize_rows<V>,
+                         &layernorm_quantize<V>,
                          &gemm_s8<V>,
 #if defined(BERTRT_SIMD_AVX512)
                          std::is_same_v<V, simd::Avx512> ? &pack_weights_bf16 : nullptr,

@@ -53,32 +53,52 @@ void pack_weights_s8(const float* w, int n, int k, QuantMatrix* out) {
 // q = nearbyint(x * (127 / max|row|)) + 128. One multiply and round-to-nearest-even on every path, so the
 // integers agree exactly whichever ISA runs.
 template <class V>
-void quantize_rows(const float* x, int m, int k, int ldx, QuantRows* out, ThreadPool& pool, int nth) {
+inline void quantize_row(const float* row, int k, int kp, uint8_t* q, float* scale) {
   using R = typename V::reg;
   constexpr int W = V::W;
+  R mv = V::zero();
+  int i = 0;
+  for (; i + W <= k; i += W) mv = V::max(mv, V::abs(V::loadu(row + i)));
+  float mx = V::reduce_max(mv);
+  for (; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
+  const float inv = mx > 0.f ? 127.f / mx : 0.f;
+  *scale = mx > 0.f ? mx / 127.f : 0.f;
+  const R iv = V::set1(inv);
+  alignas(64) float tmp[W];
+  i = 0;
+  for (; i + W <= k; i += W) {
+    V::store(tmp, V::round(V::mul(V::loadu(row + i), iv)));
+    for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]) + 128);
+  }
+  for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[i] * inv)) + 128);
+  for (; i < kp; ++i) q[i] = 128;
+}
+
+inline void size_rows(QuantRows* out, int m, int k) {
   out->m = m, out->k = k, out->kpad = round_up4(k);
   out->data.resize(static_cast<size_t>(m) * out->kpad);
   out->scale.resize(m);
-  const int kp = out->kpad;
+}
+
+template <class V>
+void quantize_rows(const float* x, int m, int k, int ldx, QuantRows* out, ThreadPool& pool, int nth) {
+  size_rows(out, m, k);
   parallel_rows(pool, m, nth, [&](int r) {
-    const float* row = x + static_cast<size_t>(r) * ldx;
-    uint8_t* q = out->data.data() + static_cast<size_t>(r) * kp;
-    R mv = V::zero();
-    int i = 0;
-    for (; i + W <= k; i += W) mv = V::max(mv, V::abs(V::loadu(row + i)));
-    float mx = V::reduce_max(mv);
-    for (; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
-    const float inv = mx > 0.f ? 127.f / mx : 0.f;
-    out->scale.data()[r] = mx > 0.f ? mx / 127.f : 0.f;
-    const R iv = V::set1(inv);
-    alignas(64) float tmp[W];
-    i = 0;
-    for (; i + W <= k; i += W) {
-      V::store(tmp, V::round(V::mul(V::loadu(row + i), iv)));
-      for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]) + 128);
-    }
-    for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[i] * inv)) + 128);
-    for (; i < kp; ++i) q[i] = 128;
+    quantize_row<V>(x + static_cast<size_t>(r) * ldx, k, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad,
+                    out->scale.data() + r);
+  });
+}
+
+// x[r] = LayerNorm(x[r]) in place, and its INT8 form for the next GEMM in the same pass over each row (the row is
+// still in L1 when it is quantized): the same integers as layernorm then quantize_rows.
+template <class V>
+void layernorm_quantize(float* x, const float* gamma, const float* beta, int rows, int h, float eps, QuantRows* out,
+                        ThreadPool& pool, int nth) {
+  size_rows(out, rows, h);
+  parallel_rows(pool, rows, nth, [&](int r) {
+    float* xr = x + static_cast<size_t>(r) * h;
+    layernorm_row<V>(xr, gamma, beta, h, eps);
+    quantize_row<V>(xr, h, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad, out->scale.data() + r);
   });
 }
 

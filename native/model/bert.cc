@@ -52,8 +52,9 @@ class Bert final : public BertModel {
     const cpu::Bf16Matrix& bf;
   };
 
+  // INT8: `quantized` says s.q already holds x in INT8 form (written by the LayerNorm that produced x).
   void linear(const float* x, int lda, int k, const Weights& w, const float* bias, bool gelu, const float* residual,
-              float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth) const {
+              float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth, bool quantized = false) const {
     cpu::Epilogue epi;
     epi.bias = bias, epi.gelu = gelu, epi.residual = residual, epi.ldr = ldc, epi.c = c, epi.ldc = ldc;
     if (precision_ == Precision::kBF16) {
@@ -63,7 +64,7 @@ class Bert final : public BertModel {
       g.a = &s.bq, g.w = &w.bf;
       kbf_->gemm_bf16(g, pool, nth);
     } else if (precision_ == Precision::kINT8) {
-      ks8_->quantize_rows(x, m, k, lda, &s.q, pool, nth);
+      if (!quantized) ks8_->quantize_rows(x, m, k, lda, &s.q, pool, nth);
       cpu::GemmS8Args g;
       static_cast<cpu::Epilogue&>(g) = epi;
       g.a = &s.q, g.w = &w.q;
@@ -261,8 +262,15 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   k_->embed_layernorm(e, pool, nth);
 
   const float scale = 1.f / std::sqrt(static_cast<float>(H / cfg_.num_attention_heads));
+  // INT8: the LayerNorm before a GEMM also quantizes its output for that GEMM, in the same pass over each row
+  const bool int8 = precision_ == Precision::kINT8;
+  auto layernorm = [&](float* v, const AlignedBuffer<float>& g, const AlignedBuffer<float>& bt) {
+    if (int8) ks8_->layernorm_quantize(v, g.data(), bt.data(), T, H, cfg_.layer_norm_eps, &scratch.q, pool, nth);
+    else k_->add_layernorm(v, nullptr, g.data(), bt.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+  };
+  bool x_quantized = false;  // the embeddings come unquantized
   for (const Layer& L : layers_) {
-    linear(x, H, H, {L.qkv, L.qqkv, L.bqkv}, L.qkv_b.data(), false, nullptr, qkv.data(), 3 * H, T, scratch, pool, nth);
+    linear(x, H, H, {L.qkv, L.qqkv, L.bqkv}, L.qkv_b.data(), false, nullptr, qkv.data(), 3 * H, T, scratch, pool, nth, x_quantized);
 
     cpu::AttentionArgs at;
     at.qkv = qkv.data(), at.ld_qkv = 3 * H, at.out = ctx.data(), at.ld_out = H;
@@ -271,10 +279,11 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
     k_->attention(at, pool, nth);
 
     linear(ctx.data(), H, H, {L.attn_out, L.qattn_out, L.battn_out}, L.attn_out_b.data(), false, x, y.data(), H, T, scratch, pool, nth);
-    k_->add_layernorm(y.data(), nullptr, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
-    linear(y.data(), H, H, {L.inter, L.qinter, L.binter}, L.inter_b.data(), true, nullptr, inter.data(), I, T, scratch, pool, nth);
+    layernorm(y.data(), L.ln1_g, L.ln1_b);
+    linear(y.data(), H, H, {L.inter, L.qinter, L.binter}, L.inter_b.data(), true, nullptr, inter.data(), I, T, scratch, pool, nth, int8);
     linear(inter.data(), I, I, {L.out, L.qout, L.bout}, L.out_b.data(), false, y.data(), x, H, T, scratch, pool, nth);
-    k_->add_layernorm(x, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+    layernorm(x, L.ln2_g, L.ln2_b);
+    x_quantized = int8;
   }
   return Status::Ok();
 }

@@ -224,6 +224,26 @@ void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
   }
 }
 
+// The fused LayerNorm + quantize gives exactly what LayerNorm then quantize_rows give, on every INT8 path.
+void test_layernorm_quantize(ThreadPool& pool, int rows, int h, uint64_t seed) {
+  th::Rng rng(seed);
+  std::vector<float> x(size_t(rows) * h), g(h), b(h);
+  rng.fill(x, -4, 4), rng.fill(g, 0.5f, 1.5f), rng.fill(b, -0.3f, 0.3f);
+  char base[64];
+  std::snprintf(base, sizeof base, "layernorm_quantize rows=%d h=%d", rows, h);
+  for (const std::string& isa : cpu::runnable_s8_isas()) {
+    const cpu::Kernels* k = cpu::kernels_for(isa);
+    std::vector<float> fused = x, plain = x;
+    cpu::QuantRows qf, qp;
+    k->layernorm_quantize(fused.data(), g.data(), b.data(), rows, h, 1e-12f, &qf, pool, 0);
+    k->add_layernorm(plain.data(), nullptr, g.data(), b.data(), rows, h, 1e-12f, pool, 0);
+    k->quantize_rows(plain.data(), rows, h, h, &qp, pool, 0);
+    th::check(fused == plain && qf.kpad == qp.kpad && std::memcmp(qf.data.data(), qp.data.data(), qp.data.size()) == 0 &&
+                  std::memcmp(qf.scale.data(), qp.scale.data(), sizeof(float) * rows) == 0,
+              isa + " " + base + ": same FP32 rows and the same integers and scales as LayerNorm then quantize_rows");
+  }
+}
+
 double bf16_value(float f) {
   uint32_t b = uint32_t(cpu::float_to_bf16(f)) << 16;
   float r;
@@ -298,6 +318,7 @@ int main() {
   const int s8shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {64, 1536, 384}, {65, 384, 1536}, {7, 40, 257}, {100, 64, 3072}};
   for (auto& sh : s8shapes)
     for (int mode = 0; mode < 2; ++mode) test_s8(pool, sh[0], sh[1], sh[2], mode, seed++);
+  for (int h : {1, 7, 384, 1000}) test_layernorm_quantize(pool, 13, h, seed++);
   if (cpu::kernels_bf16()) {
     const int bshapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {100, 1536, 384}, {65, 384, 1536}, {7, 40, 257}};
     for (auto& sh : bshapes)
