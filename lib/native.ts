@@ -83,7 +83,7 @@ export interface NativeInfo {
 }
 
 export interface MicrobenchSpec {
-  op: 'peak' | 'peak-int8' | 'gemm' | 'gemm_s8' | 'gemm_bf16' | 'quantize' | 'attention' | 'layernorm';
+  op: 'peak' | 'peak-int8' | 'gemm' | 'gemm_s8' | 'gemm_bf16' | 'quantize' | 'attention' | 'attention_bf16' | 'layernorm';
   /** kernel table to use (default: the one in use) */
   isa?: string;
   m?: number;

@@ -409,9 +409,11 @@ Napi::Value Microbench(const Napi::CallbackInfo& info) {
     int m = num("m", 1, 65536, 0), n = num("n", 1, 65536, 0), k = num("k", 1, 65536, 0);
     bool gelu = o.Get("gelu").ToBoolean();
     fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::gemm(pool, isa, m, n, k, gelu, min_s); };
-  } else if (op == "attention") {
+  } else if (op == "attention" || op == "attention_bf16") {
     int b = num("batch", 1, 4096, 0), l = num("len", 1, 4096, 0), h = num("heads", 1, 256, 0), d = num("headDim", 1, 1024, 0);
-    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::attention(pool, isa, b, l, h, d, min_s); };
+    const bool bf16 = op == "attention_bf16";
+    if (bf16 && !bertrt::cpu::kernels_bf16()) throw_error(env, Code::kUnsupported, "attention_bf16 needs AVX512-BF16");
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::attention(pool, isa, b, l, h, d, min_s, bf16); };
   } else if (op == "layernorm") {
     int r = num("rows", 1, 1 << 20, 0), h = num("hidden", 1, 65536, 0);
     fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::layernorm(pool, isa, r, h, min_s); };

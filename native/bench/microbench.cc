@@ -214,8 +214,9 @@ Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool 
   return r;
 }
 
-Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds) {
-  const cpu::Kernels& kk = pick(isa);
+Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds,
+                 bool bf16) {
+  const cpu::Kernels& kk = bf16 ? *cpu::kernels_bf16() : pick(isa);
   const int H = heads * head_dim, T = batch * len;
   AlignedBuffer<float> qkv, out(static_cast<size_t>(T) * H);
   fill(qkv, static_cast<size_t>(T) * 3 * H, 4);
@@ -225,10 +226,10 @@ Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, i
   g.qkv = qkv.data(), g.ld_qkv = 3 * H, g.out = out.data(), g.ld_out = H, g.cu_seqlens = cu.data(), g.n_seqs = batch;
   g.n_heads = heads, g.head_dim = head_dim, g.scale = 1.f / std::sqrt(float(head_dim));
   Result r;
-  r.op = "attention";
+  r.op = bf16 ? "attention_bf16" : "attention";
   r.isa = kk.name;
   r.shape = std::to_string(batch) + "x" + std::to_string(len) + " h" + std::to_string(heads) + "x" + std::to_string(head_dim);
-  r.seconds = best_of([&] { kk.attention(g, pool, 0); }, min_seconds);
+  r.seconds = best_of([&] { bf16 ? kk.attention_bf16(g, pool, 0) : kk.attention(g, pool, 0); }, min_seconds);
   r.gflops = 4.0 * batch * heads * double(len) * len * head_dim / r.seconds / 1e9;
   return r;
 }

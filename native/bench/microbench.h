@@ -28,7 +28,9 @@ Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bo
 Result gemm_bf16(ThreadPool& pool, int m, int n, int k, bool gelu, double min_seconds);
 Result quantize(ThreadPool& pool, const std::string& isa, int m, int k, double min_seconds);
 Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds);
-Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds);
+// bf16: the AVX512-BF16 kernel (the caller checks cpu::kernels_bf16() first)
+Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds,
+                 bool bf16 = false);
 Result layernorm(ThreadPool& pool, const std::string& isa, int rows, int hidden, double min_seconds);
 
 }  // namespace bertrt::bench

@@ -131,6 +131,8 @@ struct Kernels {
   void (*pack_weights_bf16)(const float* w, int n, int k, Bf16Matrix* out);
   void (*convert_rows_bf16)(const float* x, int m, int k, int ldx, Bf16Rows* out, ThreadPool& pool, int nth);
   void (*gemm_bf16)(const GemmBf16Args& args, ThreadPool& pool, int nth);
+  // attention with Q.K and P.V on vdpbf16ps (bf16 inputs, FP32 softmax and sums)
+  void (*attention_bf16)(const AttentionArgs& args, ThreadPool& pool, int nth);
 };
 
 const Kernels* kernels_generic();

@@ -114,6 +114,186 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
       },
       nth);
 }
+
+// ------------------------------------------------------------------------------------------ BF16 attention
+// The attention of kernels_impl.h with its two matrix products on vdpbf16ps: Q and K rounded to bfloat16 for the
+// scores (pairs along head_dim), the softmax probabilities and V rounded for P.V (pairs along the keys); softmax,
+// sums and the output stay FP32. Per (sequence, head) task, K is packed as [head_dim/2][keys][2] and V as
+// [keys/2][head_dim][2], so one 64-byte load gives 16 keys (or 16 output columns) times a pair.
+struct AttnBf16Scratch {
+  AlignedBuffer<uint16_t> k;   // [dh/2][lp][2]
+  AlignedBuffer<uint16_t> v;   // [lp/2][dvp][2]
+  AlignedBuffer<uint16_t> q;   // [8][dh]
+  AlignedBuffer<uint16_t> p;   // [8][lp]
+  AlignedBuffer<float> s;      // [8][lp]
+};
+
+// n floats to bfloat16 (round to nearest even, as float_to_bf16), 16 at a time.
+inline void to_bf16_row(const float* x, int n, uint16_t* out) {
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256bh v = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), reinterpret_cast<const __m256i&>(v));
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i));
+    _mm256_mask_storeu_epi16(out + i, m, reinterpret_cast<const __m256i&>(v));
+  }
+}
+
+// Scores of SR query rows (bf16 pairs along head_dim) against all keys, 4 vectors of 16 keys at a time:
+// 4 x 4 accumulators stay in registers.
+template <int SR>
+inline void attn_bf16_scores(const uint32_t* q32, int pairs, const uint16_t* kb, int lp, float* s) {
+  for (int j = 0; j < lp; j += 64) {
+    const int nv = std::min(4, (lp - j) / 16);
+    __m512 acc[SR][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < SR; ++r)
+#pragma GCC unroll 4
+      for (int x = 0; x < 4; ++x) acc[r][x] = _mm512_setzero_ps();
+    for (int dp = 0; dp < pairs; ++dp) {
+      __m512i kv[4];
+#pragma GCC unroll 4
+      for (int x = 0; x < 4; ++x)
+        kv[x] = x < nv ? _mm512_load_si512(kb + (static_cast<size_t>(dp) * lp + j + 16 * x) * 2) : _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int r = 0; r < SR; ++r) {
+        const __m512i qv = _mm512_set1_epi32(static_cast<int>(q32[r * pairs + dp]));
+#pragma GCC unroll 4
+        for (int x = 0; x < 4; ++x)
+          acc[r][x] = _mm512_dpbf16_ps(acc[r][x], reinterpret_cast<const __m512bh&>(qv), reinterpret_cast<const __m512bh&>(kv[x]));
+      }
+    }
+    for (int r = 0; r < SR; ++r)
+      for (int x = 0; x < nv; ++x) _mm512_store_ps(s + r * lp + j + 16 * x, acc[r][x]);
+  }
+}
+
+template <int RI>
+inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int i0, AttnBf16Scratch& sc, int lp,
+                           int dvp) {
+  using V = simd::Avx512;
+  const int dh = g.head_dim, pairs = dh / 2;
+  // this tile's queries, in bfloat16
+  for (int r = 0; r < RI; ++r) to_bf16_row(g.qkv + static_cast<size_t>(row0 + i0 + r) * g.ld_qkv + h * dh, dh, sc.q.data() + r * dh);
+  const uint32_t* q32 = reinterpret_cast<const uint32_t*>(sc.q.data());
+  float* s = sc.s.data();
+  if constexpr (RI > 4) {
+    static_assert(RI == 8, "score tiles split the row tile in two halves");
+    attn_bf16_scores<4>(q32, pairs, sc.k.data(), lp, s);
+    attn_bf16_scores<4>(q32 + 4 * pairs, pairs, sc.k.data(), lp, s + 4 * lp);
+  } else {
+    attn_bf16_scores<RI>(q32, pairs, sc.k.data(), lp, s);
+  }
+  // softmax in FP32, then the probabilities in bfloat16
+  float inv_sum[RI];
+  const __m512 scale = _mm512_set1_ps(g.scale);
+  for (int r = 0; r < RI; ++r) {
+    float* sr = s + r * lp;
+    for (int j = len; j < lp; ++j) sr[j] = -std::numeric_limits<float>::infinity();
+    __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int j = 0; j < lp; j += 16) mx = _mm512_max_ps(mx, _mm512_load_ps(sr + j));
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx) * g.scale);
+    __m512 sum = _mm512_setzero_ps();
+    uint16_t* pr = sc.p.data() + r * lp;
+    for (int j = 0; j < lp; j += 32) {  // lp is a multiple of 32
+      const __m512 e0 = simd::exp_neg<V>(_mm512_sub_ps(_mm512_mul_ps(_mm512_load_ps(sr + j), scale), m));
+      const __m512 e1 = simd::exp_neg<V>(_mm512_sub_ps(_mm512_mul_ps(_mm512_load_ps(sr + j + 16), scale), m));
+      sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+      __m512bh pb = _mm512_cvtne2ps_pbh(e1, e0);
+      _mm512_storeu_si512(pr + j, reinterpret_cast<__m512i&>(pb));
+    }
+    inv_sum[r] = 1.f / _mm512_reduce_add_ps(sum);
+  }
+  // P.V over key pairs, 2 vectors of 16 output columns at a time
+  const int kpairs = (len + 1) / 2;
+  const uint16_t* vb = sc.v.data();
+  for (int d0 = 0; d0 < dvp; d0 += 32) {
+    const int nv = std::min(2, (dvp - d0) / 16);
+    __m512 acc[RI][2];
+    for (int r = 0; r < RI; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int jp = 0; jp < kpairs; ++jp) {
+      const __m512i v0 = _mm512_load_si512(vb + (static_cast<size_t>(jp) * dvp + d0) * 2);
+      const __m512i v1 = nv > 1 ? _mm512_load_si512(vb + (static_cast<size_t>(jp) * dvp + d0 + 16) * 2) : _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int r = 0; r < RI; ++r) {
+        int32_t p2;
+        std::memcpy(&p2, sc.p.data() + r * lp + 2 * jp, 4);
+        const __m512i pv = _mm512_set1_epi32(p2);
+        acc[r][0] = _mm512_dpbf16_ps(acc[r][0], reinterpret_cast<const __m512bh&>(pv), reinterpret_cast<const __m512bh&>(v0));
+        acc[r][1] = _mm512_dpbf16_ps(acc[r][1], reinterpret_cast<const __m512bh&>(pv), reinterpret_cast<const __m512bh&>(v1));
+      }
+    }
+    for (int r = 0; r < RI; ++r) {
+      float* out = g.out + static_cast<size_t>(row0 + i0 + r) * g.ld_out + h * dh;
+      for (int x = 0; x < nv; ++x) {
+        const int c = d0 + 16 * x;
+        if (c >= dh) break;
+        const __m512 y = _mm512_mul_ps(acc[r][x], _mm512_set1_ps(inv_sum[r]));
+        const int n = std::min(16, dh - c);
+        _mm512_mask_storeu_ps(out + c, static_cast<__mmask16>((1u << n) - 1), y);
+      }
+    }
+  }
+}
+
+void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
+  const int dh = g.head_dim, hidden = g.n_heads * g.head_dim;
+  // pairs along head_dim need an even size; the row buffer below bounds it
+  if (dh % 2 != 0 || dh > 1024) return attention<simd::Avx512>(g, pool, nth);
+  pool.parallel_for(
+      static_cast<int64_t>(g.n_seqs) * g.n_heads,
+      [&](int64_t t, int) {
+        static thread_local AttnBf16Scratch sc;
+        const int sq = static_cast<int>(t / g.n_heads), h = static_cast<int>(t % g.n_heads);
+        const int row0 = g.cu_seqlens[sq], len = g.cu_seqlens[sq + 1] - row0;
+        if (len <= 0) return;
+        const int lp = (len + 31) / 32 * 32;  // keys, padded to whole pairs of vectors
+        const int dvp = (dh + 15) / 16 * 16;  // output columns, padded to whole vectors
+        sc.k.resize(static_cast<size_t>(dh) * lp);
+        sc.v.resize(static_cast<size_t>(lp) * dvp);
+        sc.q.resize(static_cast<size_t>(8) * dh);
+        sc.p.resize(static_cast<size_t>(8) * lp);
+        sc.s.resize(static_cast<size_t>(8) * lp);
+        // K: a key's row in bfloat16 is already its head_dim pairs; they are scattered to [pair][key]
+        uint32_t* kb = reinterpret_cast<uint32_t*>(sc.k.data());
+        const int pairs = dh / 2;
+        alignas(64) uint16_t row[1024];
+        for (int j = 0; j < lp; ++j) {
+          if (j < len) {
+            to_bf16_row(g.qkv + static_cast<size_t>(row0 + j) * g.ld_qkv + hidden + h * dh, dh, row);
+            const uint32_t* r32 = reinterpret_cast<const uint32_t*>(row);
+            for (int dp = 0; dp < pairs; ++dp) kb[static_cast<size_t>(dp) * lp + j] = r32[dp];
+          } else {
+            for (int dp = 0; dp < pairs; ++dp) kb[static_cast<size_t>(dp) * lp + j] = 0;
+          }
+        }
+        // V: rows 2jp and 2jp+1 interleaved column by column, 16 columns per conversion
+        const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
+                                                    22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        uint16_t* vb = sc.v.data();
+        for (int jp = 0; jp < lp / 2; ++jp) {
+          const int j = 2 * jp;
+          const float* v0 = g.qkv + static_cast<size_t>(row0 + j) * g.ld_qkv + 2 * hidden + h * dh;
+          const float* v1 = v0 + g.ld_qkv;
+          for (int d0 = 0; d0 < dvp; d0 += 16) {
+            const __mmask16 m = static_cast<__mmask16>(d0 + 16 <= dh ? 0xffff : d0 < dh ? (1u << (dh - d0)) - 1 : 0);
+            const __m512 a = j < len ? _mm512_maskz_loadu_ps(m, v0 + d0) : _mm512_setzero_ps();
+            const __m512 b = j + 1 < len ? _mm512_maskz_loadu_ps(m, v1 + d0) : _mm512_setzero_ps();
+            const __m512bh ab = _mm512_cvtne2ps_pbh(b, a);  // [a0..a15, b0..b15]
+            _mm512_store_si512(vb + (static_cast<size_t>(jp) * dvp + d0) * 2,
+                               _mm512_permutexvar_epi16(interleave, reinterpret_cast<const __m512i&>(ab)));
+          }
+        }
+        int i = 0;
+        for (; i + 8 <= len; i += 8) attn_bf16_rows<8>(g, row0, len, h, i, sc, lp, dvp);
+        for (; i + 4 <= len; i += 4) attn_bf16_rows<4>(g, row0, len, h, i, sc, lp, dvp);
+        for (; i < len; ++i) attn_bf16_rows<1>(g, row0, len, h, i, sc, lp, dvp);
+      },
+      nth);
+}
 #endif
 
 }  // namespace

@@ -276,7 +276,9 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
     at.qkv = qkv.data(), at.ld_qkv = 3 * H, at.out = ctx.data(), at.ld_out = H;
     at.cu_seqlens = b.cu_seqlens, at.n_seqs = b.n_seqs;
     at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads, at.scale = scale;
-    k_->attention(at, pool, nth);
+    // INT8 and BF16 run attention's two products in bfloat16 where the CPU has AVX512-BF16 (FP32 softmax and sums)
+    if (precision_ != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
+    else k_->attention(at, pool, nth);
 
     linear(ctx.data(), H, H, {L.attn_out, L.qattn_out, L.battn_out}, L.attn_out_b.data(), false, x, y.data(), H, T, scratch, pool, nth);
     layernorm(y.data(), L.ln1_g, L.ln1_b);

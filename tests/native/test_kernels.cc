@@ -17,6 +17,9 @@ namespace {
 // k = 1536 while still catching any indexing or epilogue mistake (those give errors of order 1).
 constexpr double kGemmTol = 2e-6;
 constexpr double kAttnTol = 2e-6;
+// bf16 probabilities (relative rounding 2^-9) in a convex combination of values |v| <= 2: the output moves by at
+// most 2^-9 * 2 / (1 + 2) ~ 1.3e-3 normalized; 2e-3 leaves room for FP32 sums
+constexpr double kAttnBf16Tol = 2e-3;
 constexpr double kLnTol = 2e-6;
 
 double gelu64(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
@@ -49,7 +52,17 @@ void test_gemm(const cpu::Kernels& k, ThreadPool& pool, int m, int n, int kk, bo
   th::check(e <= kGemmTol, name);
 }
 
-void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> lens, int heads, int dh, uint64_t seed) {
+double bf16_value(float f) {
+  uint32_t b = uint32_t(cpu::float_to_bf16(f)) << 16;
+  float r;
+  std::memcpy(&r, &b, 4);
+  return r;
+}
+
+// bf16: the kernel is k.attention_bf16, compared with a float64 reference over bf16-rounded Q, K and V (its
+// remaining error: the probabilities rounded to bf16 before P.V, 2^-9 relative).
+void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> lens, int heads, int dh, uint64_t seed,
+                    bool bf16 = false) {
   th::Rng rng(seed);
   std::vector<int32_t> cu{0};
   for (int l : lens) cu.push_back(cu.back() + l);
@@ -59,7 +72,10 @@ void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> le
   cpu::AttentionArgs g;
   g.qkv = qkv.data(), g.ld_qkv = 3 * H, g.out = out.data(), g.ld_out = H, g.cu_seqlens = cu.data();
   g.n_seqs = int(lens.size()), g.n_heads = heads, g.head_dim = dh, g.scale = 1.f / std::sqrt(float(dh));
-  k.attention(g, pool, 0);
+  if (bf16) k.attention_bf16(g, pool, 0);
+  else k.attention(g, pool, 0);
+  const bool rounded = bf16 && dh % 2 == 0;  // an odd head size runs the FP32 kernel
+  auto in = [&](size_t idx) { return rounded ? bf16_value(qkv[idx]) : double(qkv[idx]); };
   std::vector<double> want(size_t(T) * H);
   for (size_t s = 0; s < lens.size(); ++s)
     for (int h = 0; h < heads; ++h)
@@ -68,7 +84,7 @@ void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> le
         double mx = -INFINITY;
         for (int j = cu[s]; j < cu[s + 1]; ++j) {
           double d = 0;
-          for (int x = 0; x < dh; ++x) d += double(qkv[size_t(i) * 3 * H + h * dh + x]) * qkv[size_t(j) * 3 * H + H + h * dh + x];
+          for (int x = 0; x < dh; ++x) d += in(size_t(i) * 3 * H + h * dh + x) * in(size_t(j) * 3 * H + H + h * dh + x);
           sc.push_back(d * g.scale);
           mx = std::max(mx, sc.back());
         }
@@ -76,16 +92,17 @@ void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> le
         for (auto& v : sc) sum += (v = std::exp(v - mx));
         for (int x = 0; x < dh; ++x) {
           double o = 0;
-          for (int j = cu[s]; j < cu[s + 1]; ++j) o += sc[j - cu[s]] * qkv[size_t(j) * 3 * H + 2 * H + h * dh + x];
+          for (int j = cu[s]; j < cu[s + 1]; ++j) o += sc[j - cu[s]] * in(size_t(j) * 3 * H + 2 * H + h * dh + x);
           want[size_t(i) * H + h * dh + x] = o / sum;
         }
       }
   double e = th::norm_err(out.data(), want);
-  std::string name = std::string(k.name) + " attention heads=" + std::to_string(heads) + " dh=" + std::to_string(dh) + " lens=";
+  std::string name = std::string(k.name) + (bf16 ? " attention_bf16" : " attention") + " heads=" + std::to_string(heads) +
+                     " dh=" + std::to_string(dh) + " lens=";
   for (int l : lens) name += std::to_string(l) + ",";
   char buf[32];
   std::snprintf(buf, sizeof buf, " err=%.2e", e);
-  th::check(e <= kAttnTol, name + buf);
+  th::check(e <= (rounded ? kAttnBf16Tol : kAttnTol), name + buf);
 }
 
 void test_layernorm(const cpu::Kernels& k, ThreadPool& pool, int rows, int h, bool residual, uint64_t seed) {
@@ -244,13 +261,6 @@ void test_layernorm_quantize(ThreadPool& pool, int rows, int h, uint64_t seed) {
   }
 }
 
-double bf16_value(float f) {
-  uint32_t b = uint32_t(cpu::float_to_bf16(f)) << 16;
-  float r;
-  std::memcpy(&r, &b, 4);
-  return r;
-}
-
 void test_bf16(ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed) {
   const cpu::Kernels* k = cpu::kernels_bf16();
   th::Rng rng(seed);
@@ -320,6 +330,15 @@ int main() {
     for (int mode = 0; mode < 2; ++mode) test_s8(pool, sh[0], sh[1], sh[2], mode, seed++);
   for (int h : {1, 7, 384, 1000}) test_layernorm_quantize(pool, 13, h, seed++);
   if (cpu::kernels_bf16()) {
+    const cpu::Kernels& kb = *cpu::kernels_bf16();
+    test_attention(kb, pool, {1}, 1, 32, seed++, true);
+    test_attention(kb, pool, {3, 17, 1, 64}, 3, 32, seed++, true);
+    test_attention(kb, pool, {129, 5}, 2, 64, seed++, true);
+    test_attention(kb, pool, {17, 33}, 2, 24, seed++, true);
+    test_attention(kb, pool, {7}, 4, 5, seed++, true);  // odd head size: the FP32 kernel takes over
+    test_attention(kb, pool, {256, 31, 32, 33}, 12, 32, seed++, true);
+    test_attention(kb, pool, {0, 4, 0}, 2, 32, seed++, true);
+    test_attention(kb, pool, {100}, 1, 128, seed++, true);
     const int bshapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {100, 1536, 384}, {65, 384, 1536}, {7, 40, 257}};
     for (auto& sh : bshapes)
       for (int gl = 0; gl < 2; ++gl) test_bf16(pool, sh[0], sh[1], sh[2], gl == 1, seed++);
