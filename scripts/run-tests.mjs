@@ -70,14 +70,16 @@ if (!jsOnly) {
   }
 }
 
-// The CUDA backend: compiled wherever nvcc can be had (here it is fetched from PyPI by scripts/get-nvcc.mjs), so
-// the device code cannot rot; its tests run where a GPU is and are skipped, with the reason, where none is.
-// BERTRT_SKIP_CUDA=1 leaves it out of quick local runs.
+// The CUDA backend: compiled wherever nvcc can be had (scripts/get-nvcc.mjs fetches it from PyPI once), so the
+// device code cannot rot; its tests run where a GPU is and are skipped, with the reason, where none is. Offline and
+// without nvcc the build is skipped with the reason, unless BERTRT_REQUIRE_CUDA_BUILD=1 (set by CI) makes that a
+// failure. BERTRT_SKIP_CUDA=1 leaves it out of quick local runs.
 if (!jsOnly && !process.env.BERTRT_SKIP_CUDA) {
   const nvcc = spawnSync(process.execPath, [path.join(root, 'scripts', 'get-nvcc.mjs')], { cwd: root, encoding: 'utf8' });
   if (nvcc.status !== 0) {
-    console.error(`\nCUDA backend: no nvcc could be found or fetched:\n${nvcc.stderr}`);
-    totals.failed += 1;
+    console.error(`\nCUDA backend not built: no nvcc could be found or fetched:\n${nvcc.stderr}`);
+    if (process.env.BERTRT_REQUIRE_CUDA_BUILD) totals.failed += 1;
+    else totals.skipped += 1;
   } else {
     nativeSuite('CUDA backend', path.join(root, 'build', 'cuda'), ['-DCMAKE_BUILD_TYPE=Release', '-DBERTRT_CUDA=ON', `-DCMAKE_CUDA_COMPILER=${nvcc.stdout.trim()}`], {}, {
       targets: ['bertrt_cuda', 'test_cuda', 'bench_cuda'],
