@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     `| cosine, minimum | ${r.cosine.min.toFixed(4)} | ≥ ${GATES.minCosine} | ${mark(r.cosine.min >= GATES.minCosine)} |`,
     `| cosine, 1st percentile | ${r.cosine.p1.toFixed(4)} | | |`,
     `| top-1 neighbour unchanged | ${(100 * r.top1Agreement).toFixed(1)}% | ≥ ${100 * GATES.top1Agreement}% | ${mark(r.top1Agreement >= GATES.top1Agreement)} |`,
+    `| top-1 unchanged where FP32's top-1 leads its runner-up by ≥ ${r.top1ClearMargin.margin} (${r.top1ClearMargin.texts} of ${r.texts} texts) | ${(100 * r.top1ClearMargin.agreement).toFixed(1)}% | | |`,
     `| published quickstart similarities, largest change | ${worstPair.toFixed(4)} | ≤ ${GATES.pairDelta} | ${mark(worstPair <= GATES.pairDelta)} |`,
     '',
     '| pair | FP32 | INT8 |',
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
           `| cosine(BF16, FP32), mean | ${bf.cosine.mean.toFixed(6)} | ≥ 0.9999 | ${mark(bf.cosine.mean >= 0.9999)} |`,
           `| cosine, minimum | ${bf.cosine.min.toFixed(5)} | ≥ 0.999 | ${mark(bf.cosine.min >= 0.999)} |`,
           `| top-1 neighbour unchanged | ${(100 * bf.top1Agreement).toFixed(1)}% | | |`,
+          `| top-1 unchanged where FP32's top-1 leads by ≥ ${bf.top1ClearMargin.margin} (${bf.top1ClearMargin.texts} texts) | ${(100 * bf.top1ClearMargin.agreement).toFixed(1)}% | | |`,
           `| published quickstart similarities, largest change | ${Math.max(...bf.pairs.map((p) => Math.abs(p.reduced - p.fp32))).toFixed(4)} | | |`,
         ].join('\n')
       : 'Not measured: this CPU has no AVX512-BF16.',

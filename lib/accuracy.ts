@@ -10,6 +10,9 @@ export interface AccuracyReport {
   cosine: { mean: number; min: number; p1: number; worst: Array<{ text: string; cosine: number }> };
   /** fraction of texts whose top-1 neighbour (cosine, among the other texts) is the same under both precisions */
   top1Agreement: number;
+  /** the same over the texts whose FP32 top-1 neighbour beats the runner-up by at least `margin` cosine: how much of
+   *  the disagreement is near-ties */
+  top1ClearMargin: { margin: number; texts: number; agreement: number };
   pairs: Array<{ a: string; b: string; fp32: number; reduced: number }>;
 }
 
@@ -19,21 +22,30 @@ function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-function top1(v: Float32Array[]): Int32Array {
-  const out = new Int32Array(v.length);
+/** Each text's nearest other text, and by how much it beats the second nearest. */
+function top1(v: Float32Array[]): { index: Int32Array; gap: Float64Array } {
+  const index = new Int32Array(v.length);
+  const gap = new Float64Array(v.length);
   for (let i = 0; i < v.length; i++) {
     let best = -Infinity;
+    let second = -Infinity;
     for (let j = 0; j < v.length; j++) {
       if (j === i) continue;
       const d = dot(v[i], v[j]);
       if (d > best) {
+        second = best;
         best = d;
-        out[i] = j;
+        index[i] = j;
+      } else if (d > second) {
+        second = d;
       }
     }
+    gap[i] = best - second;
   }
-  return out;
+  return { index, gap };
 }
+
+const CLEAR_MARGIN = 0.01;
 
 export async function compareToFp32(modelDir: string | undefined, precision: Precision, texts: string[], pairs: Array<[string, string]> = []): Promise<AccuracyReport> {
   const ref = await Embedder.load(modelDir);
@@ -45,7 +57,16 @@ export async function compareToFp32(modelDir: string | undefined, precision: Pre
     const ta = top1(a);
     const tb = top1(b);
     let agree = 0;
-    for (let i = 0; i < texts.length; i++) if (ta[i] === tb[i]) agree++;
+    let clear = 0;
+    let clearAgree = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const same = ta.index[i] === tb.index[i];
+      if (same) agree++;
+      if (ta.gap[i] >= CLEAR_MARGIN) {
+        clear++;
+        if (same) clearAgree++;
+      }
+    }
     const pairResults = [];
     for (const [x, y] of pairs) {
       const [ra, rb] = await ref.embed([x, y]);
@@ -62,6 +83,7 @@ export async function compareToFp32(modelDir: string | undefined, precision: Pre
         worst: cos.map((c, i) => ({ text: texts[i], cosine: c })).sort((x, y) => x.cosine - y.cosine).slice(0, 5),
       },
       top1Agreement: agree / texts.length,
+      top1ClearMargin: { margin: CLEAR_MARGIN, texts: clear, agreement: clear ? clearAgree / clear : 1 },
       pairs: pairResults,
     };
   } finally {
