@@ -25,15 +25,18 @@ struct PackedMatrix {
 struct QuantMatrix {
   AlignedBuffer<int8_t> data;    // packed panels; AVX2 stores the values widened to s16 pairs (see kernels_s8.h)
   AlignedBuffer<float> scale;    // [n]
-  AlignedBuffer<int32_t> comp;   // [n]
+  AlignedBuffer<int32_t> comp;   // [n] sum of each output channel's s8 weights (times an activation row's zero point,
+                                 // it cancels that zero point from the u8 x s8 sums)
   int n = 0, k = 0, kpad = 0, nr = 0, kgroup = 0;
   int panels() const { return (n + nr - 1) / nr; }
 };
 
-// Activations quantized per row: q = round(x * 127 / max|row|) + 128 as u8, scale = max|row| / 127.
+// Activations quantized per row, asymmetric: the row's range [min(x, 0), max(x, 0)] mapped onto u8,
+// scale = range / 255, q = round(x / scale) + zero, zero = round(-min / scale), so x ~ scale * (q - zero).
 struct QuantRows {
-  AlignedBuffer<uint8_t> data;  // [m][kpad], zero-padded past k (the value 128 there: padded weights are 0)
+  AlignedBuffer<uint8_t> data;  // [m][kpad], padded past k (any value there: padded weights are 0)
   AlignedBuffer<float> scale;   // [m]
+  AlignedBuffer<int32_t> zero;  // [m]
   int m = 0, k = 0, kpad = 0;
 };
 

@@ -31,7 +31,7 @@ void pack_weights_s8(const float* w, int n, int k, QuantMatrix* out) {
   for (int r = 0; r < n; ++r) {
     int32_t s = 0;
     for (int i = 0; i < k; ++i) s += q[static_cast<size_t>(r) * k + i];
-    out->comp.data()[r] = 128 * s;
+    out->comp.data()[r] = s;
   }
   const int panels = (n + NR - 1) / NR, kp = out->kpad;
   const size_t elem = KG == 2 ? 2 : 1;  // AVX2 keeps s16
@@ -50,34 +50,47 @@ void pack_weights_s8(const float* w, int n, int k, QuantMatrix* out) {
         }
 }
 
-// q = nearbyint(x * (127 / max|row|)) + 128. One multiply and round-to-nearest-even on every path, so the
-// integers agree exactly whichever ISA runs.
+// Asymmetric per-row quantization onto u8 (see QuantRows): the range always includes 0, so 0 is exact. One
+// multiply and round-to-nearest-even on every path, so the integers agree exactly whichever ISA runs.
 template <class V>
-inline void quantize_row(const float* row, int k, int kp, uint8_t* q, float* scale) {
+inline void quantize_row(const float* row, int k, int kp, uint8_t* q, float* scale, int32_t* zero) {
   using R = typename V::reg;
   constexpr int W = V::W;
-  R mv = V::zero();
+  R vlo = V::zero(), vhi = V::zero();
   int i = 0;
-  for (; i + W <= k; i += W) mv = V::max(mv, V::abs(V::loadu(row + i)));
-  float mx = V::reduce_max(mv);
-  for (; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
-  const float inv = mx > 0.f ? 127.f / mx : 0.f;
-  *scale = mx > 0.f ? mx / 127.f : 0.f;
-  const R iv = V::set1(inv);
+  for (; i + W <= k; i += W) {
+    const R x = V::loadu(row + i);
+    vlo = V::min(vlo, x);
+    vhi = V::max(vhi, x);
+  }
+  float lo = -V::reduce_max(V::sub(V::zero(), vlo)), hi = V::reduce_max(vhi);
+  for (; i < k; ++i) lo = std::min(lo, row[i]), hi = std::max(hi, row[i]);
+  if (!(hi - lo > 0.f)) {  // an all-zero row
+    *scale = 0.f, *zero = 0;
+    std::fill(q, q + kp, uint8_t{0});
+    return;
+  }
+  const float s = (hi - lo) / 255.f;
+  const float inv = 1.f / s;
+  const int z = std::min(255, std::max(0, static_cast<int>(std::nearbyint(-lo * inv))));
+  *scale = s, *zero = z;
+  // round, shift and clamp in float (all exact on integers this small), so the store loop is a plain conversion
+  const R iv = V::set1(inv), zv = V::set1(static_cast<float>(z)), top = V::set1(255.f);
   alignas(64) float tmp[W];
   i = 0;
   for (; i + W <= k; i += W) {
-    V::store(tmp, V::round(V::mul(V::loadu(row + i), iv)));
-    for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]) + 128);
+    V::store(tmp, V::min(V::max(V::add(V::round(V::mul(V::loadu(row + i), iv)), zv), V::zero()), top));
+    for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]));
   }
-  for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[i] * inv)) + 128);
-  for (; i < kp; ++i) q[i] = 128;
+  for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::min(255.f, std::max(0.f, std::nearbyint(row[i] * inv) + z))));
+  for (; i < kp; ++i) q[i] = static_cast<uint8_t>(z);
 }
 
 inline void size_rows(QuantRows* out, int m, int k) {
   out->m = m, out->k = k, out->kpad = round_up4(k);
   out->data.resize(static_cast<size_t>(m) * out->kpad);
   out->scale.resize(m);
+  out->zero.resize(m);
 }
 
 template <class V>
@@ -85,7 +98,7 @@ void quantize_rows(const float* x, int m, int k, int ldx, QuantRows* out, Thread
   size_rows(out, m, k);
   parallel_rows(pool, m, nth, [&](int r) {
     quantize_row<V>(x + static_cast<size_t>(r) * ldx, k, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad,
-                    out->scale.data() + r);
+                    out->scale.data() + r, out->zero.data() + r);
   });
 }
 
@@ -98,7 +111,8 @@ void layernorm_quantize(float* x, const float* gamma, const float* beta, int row
   parallel_rows(pool, rows, nth, [&](int r) {
     float* xr = x + static_cast<size_t>(r) * h;
     layernorm_row<V>(xr, gamma, beta, h, eps);
-    quantize_row<V>(xr, h, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad, out->scale.data() + r);
+    quantize_row<V>(xr, h, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad, out->scale.data() + r,
+                    out->zero.data() + r);
   });
 }
 
@@ -206,8 +220,12 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
           for (int i = 0; i < rows; ++i) {
             const int r = m0 + i0 + i;
             const int32_t* ai = acc + i * NR;
+            // the row's zero point times each channel's weight sum: sum (q - zero) * w = sum q * w - zero * comp
+            alignas(64) int32_t zc[NR] = {};
+            const int32_t zr = A.zero.data()[r];
+            for (int j = 0; j < nvalid; ++j) zc[j] = zr * comp[j];
             if (g.raw) {
-              for (int j = 0; j < nvalid; ++j) g.raw[static_cast<size_t>(r) * n + n0 + j] = ai[j] - comp[j];
+              for (int j = 0; j < nvalid; ++j) g.raw[static_cast<size_t>(r) * n + n0 + j] = ai[j] - zc[j];
               continue;
             }
             const R sa = V::set1(A.scale.data()[r]);
@@ -216,7 +234,7 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
             if (nvalid == NR) {
 #pragma GCC unroll 4
               for (int j = 0; j < NR; j += W) {
-                R v = V::mul(V::cvt_sub_i32(ai + j, comp + j), V::mul(sa, V::loadu(sw + j)));
+                R v = V::mul(V::cvt_sub_i32(ai + j, zc + j), V::mul(sa, V::loadu(sw + j)));
                 if (g.bias) v = V::add(v, V::loadu(g.bias + n0 + j));
                 if (g.gelu) v = simd::gelu_erf<V>(v);
                 if (rrow) v = V::add(v, V::loadu(rrow + j));
@@ -226,16 +244,14 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
             }
             // partial last panel: the same arithmetic through a padded row
             alignas(64) float tmp[NR];
-            alignas(64) int32_t ci[NR] = {};
             alignas(64) float s_pad[NR] = {}, b_pad[NR] = {}, r_pad[NR] = {};
             for (int j = 0; j < nvalid; ++j) {
-              ci[j] = comp[j];
               s_pad[j] = sw[j];
               b_pad[j] = g.bias ? g.bias[n0 + j] : 0.f;
               r_pad[j] = rrow ? rrow[j] : 0.f;
             }
             for (int j = 0; j < NR; j += W) {
-              R v = V::add(V::mul(V::cvt_sub_i32(ai + j, ci + j), V::mul(sa, V::load(s_pad + j))), V::load(b_pad + j));
+              R v = V::add(V::mul(V::cvt_sub_i32(ai + j, zc + j), V::mul(sa, V::load(s_pad + j))), V::load(b_pad + j));
               if (g.gelu) v = simd::gelu_erf<V>(v);
               V::store(tmp + j, V::add(v, V::load(r_pad + j)));
             }

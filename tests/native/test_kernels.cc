@@ -182,6 +182,8 @@ S8Case run_s8(const cpu::Kernels& k, ThreadPool& pool, const std::vector<float>&
     std::memcpy(qa_out->data.data(), qa.data.data(), qa.data.size());
     qa_out->scale.resize(m);
     std::memcpy(qa_out->scale.data(), qa.scale.data(), sizeof(float) * m);
+    qa_out->zero.resize(m);
+    std::memcpy(qa_out->zero.data(), qa.zero.data(), sizeof(int32_t) * m);
   }
   return r;
 }
@@ -207,13 +209,13 @@ void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
     results.push_back(run_s8(*cpu::kernels_for(isa), pool, a, w, bias, m, n, kk, results.empty() ? &qa : nullptr));
     names.push_back(isa);
   }
-  // int64 reference from the quantized values: sum (qa - 128) * qw
+  // int64 reference from the quantized values: sum (qa - zero) * qw
   std::vector<int32_t> want(size_t(m) * n);
   std::vector<double> want_f(size_t(m) * n);
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
       int64_t s = 0;
-      for (int p = 0; p < kk; ++p) s += int64_t(int(qa.data.data()[size_t(i) * qa.kpad + p]) - 128) * qw[size_t(j) * kk + p];
+      for (int p = 0; p < kk; ++p) s += int64_t(int(qa.data.data()[size_t(i) * qa.kpad + p]) - qa.zero.data()[i]) * qw[size_t(j) * kk + p];
       want[size_t(i) * n + j] = int32_t(s);
       want_f[size_t(i) * n + j] = double(s) * qa.scale.data()[i] * sw[j] + bias[j];
     }
@@ -224,19 +226,25 @@ void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
     double e = th::norm_err(results[r].out.data(), want_f);
     th::check(e <= 1e-6, names[r] + " " + base + " float epilogue err=" + std::to_string(e));
   }
-  // quantization: every value within half a step of the original, integers identical on every path
-  double worst = 0;
+  // quantization: every value within half a step of the original (one step at the ends of the u8 range, where the
+  // rounded zero point can push the extreme value one past 255), integers identical on every path
+  double worst = 0, worst_end = 0;
   for (int i = 0; i < m; ++i)
     for (int p = 0; p < kk; ++p) {
-      double deq = (int(qa.data.data()[size_t(i) * qa.kpad + p]) - 128) * double(qa.scale.data()[i]);
-      worst = std::max(worst, std::fabs(deq - a[size_t(i) * kk + p]) / (qa.scale.data()[i] > 0 ? qa.scale.data()[i] : 1.0));
+      const int q = qa.data.data()[size_t(i) * qa.kpad + p];
+      double deq = (q - qa.zero.data()[i]) * double(qa.scale.data()[i]);
+      double err = std::fabs(deq - a[size_t(i) * kk + p]) / (qa.scale.data()[i] > 0 ? qa.scale.data()[i] : 1.0);
+      (q == 0 || q == 255 ? worst_end : worst) = std::max(q == 0 || q == 255 ? worst_end : worst, err);
     }
-  th::check(worst <= 0.5 + 1e-4, std::string(base) + ": activation round trip within half a quantization step (" + std::to_string(worst) + ")");
+  th::check(worst <= 0.5 + 1e-4 && worst_end <= 1.0 + 1e-4,
+            std::string(base) + ": activation round trip within half a quantization step (" + std::to_string(worst) + ", ends " +
+                std::to_string(worst_end) + ")");
   for (const std::string& isa : cpu::runnable_s8_isas()) {
     cpu::QuantRows q2;
     cpu::kernels_for(isa)->quantize_rows(a.data(), m, kk, kk, &q2, pool, 0);
     th::check(std::memcmp(q2.data.data(), qa.data.data(), qa.data.size()) == 0 &&
-                  std::memcmp(q2.scale.data(), qa.scale.data(), sizeof(float) * m) == 0,
+                  std::memcmp(q2.scale.data(), qa.scale.data(), sizeof(float) * m) == 0 &&
+                  std::memcmp(q2.zero.data(), qa.zero.data(), sizeof(int32_t) * m) == 0,
               isa + " " + base + ": quantized activations identical to the first path");
   }
 }
@@ -256,7 +264,8 @@ void test_layernorm_quantize(ThreadPool& pool, int rows, int h, uint64_t seed) {
     k->add_layernorm(plain.data(), nullptr, g.data(), b.data(), rows, h, 1e-12f, pool, 0);
     k->quantize_rows(plain.data(), rows, h, h, &qp, pool, 0);
     th::check(fused == plain && qf.kpad == qp.kpad && std::memcmp(qf.data.data(), qp.data.data(), qp.data.size()) == 0 &&
-                  std::memcmp(qf.scale.data(), qp.scale.data(), sizeof(float) * rows) == 0,
+                  std::memcmp(qf.scale.data(), qp.scale.data(), sizeof(float) * rows) == 0 &&
+                  std::memcmp(qf.zero.data(), qp.zero.data(), sizeof(int32_t) * rows) == 0,
               isa + " " + base + ": same FP32 rows and the same integers and scales as LayerNorm then quantize_rows");
   }
 }
