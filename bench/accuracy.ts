@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     '# Reduced-precision accuracy — all-MiniLM-L6-v2, INT8 and BF16 vs FP32 (bertrt in every mode)',
     '',
     `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench:accuracy\` (bench/accuracy.ts) on ${r.texts} real sentences (bench/data/sentences.txt).`,
-    `Scheme: weights s8 per output channel, activations u8 per token (dynamic), int32 accumulation; LayerNorm, softmax, GELU and the residual stream in FP32; attention's two products ${info().bf16 ? 'in BF16 (this CPU has AVX512-BF16)' : 'in FP32 (no AVX512-BF16 here)'}.`,
+    `Scheme: weights s8 per output channel, activations u8 per token (dynamic, asymmetric: the row's range including 0, with a zero point), int32 accumulation; LayerNorm, softmax, GELU and the residual stream in FP32; attention's two products ${info().bf16 ? 'in BF16 (this CPU has AVX512-BF16)' : 'in FP32 (no AVX512-BF16 here)'}.`,
     '',
     '| measure | value | gate | |',
     '| --- | ---: | ---: | --- |',

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Where INT8's error comes from on all-MiniLM-L6-v2: quantize-dequantize simulations in PyTorch FP32 (so only the
 rounding differs) over the same corpus and measures as bench/accuracy.ts, written to
-bench/results/quant-simulation.md. Schemes: bertrt's INT8 (s8 weights per output channel, s8 activations per
-token), weights alone, block scales along K for both, BF16 everywhere, and INT8 with some GEMMs kept in BF16.
+bench/results/quant-simulation.md. Schemes: bertrt's INT8 (s8 weights per output channel, u8 activations per token
+with a zero point), the symmetric s8 activations it used before, weights alone, block scales along K, BF16
+everywhere, and INT8 with some GEMMs kept in BF16.
 Run: tools/.venv/bin/python tools/simulate_quantization.py   (about 3 minutes on 2 cores)"""
 import os
 import time
@@ -24,6 +25,15 @@ def q_rows(x, block=None):
     s = x.abs().amax(-1, keepdim=True).clamp_min(1e-12) / 127
     y = torch.round(x / s).clamp(-127, 127) * s
     return y.reshape(shape) if block else y
+
+
+def q_rows_asym(x):
+    """u8 along the last axis with a zero point: the row's range including 0 onto 0..255 (bertrt's activations)."""
+    lo = x.amin(-1, keepdim=True).clamp_max(0)
+    hi = x.amax(-1, keepdim=True).clamp_min(0)
+    s = ((hi - lo) / 255).clamp_min(1e-12)
+    z = torch.round(-lo / s).clamp(0, 255)
+    return (torch.round(x / s + z).clamp(0, 255) - z) * s
 
 
 def bf16(x):
@@ -54,8 +64,10 @@ def main():
             elif mode.startswith("block"):
                 b = int(mode[5:])
                 m.weight.data, m.pre = q_rows(w, b), (lambda x, b=b: q_rows(x, b))
-            else:  # int8: per output channel, per token
+            elif mode == "int8sym":  # per output channel, symmetric per token
                 m.weight.data, m.pre = q_rows(w), q_rows
+            else:  # int8: per output channel, asymmetric per token (bertrt)
+                m.weight.data, m.pre = q_rows(w), q_rows_asym
 
     @torch.no_grad()
     def embed(batch):
@@ -79,7 +91,8 @@ def main():
     ref, ref_pairs = embed(texts), pairs()
     ref_top = top1(ref)
     schemes = [
-        ("bertrt INT8: weights s8 per channel, activations s8 per token", lambda k: "int8"),
+        ("bertrt INT8: weights s8 per channel, activations u8 per token with a zero point", lambda k: "int8"),
+        ("weights s8 per channel, activations s8 per token (symmetric, bertrt before)", lambda k: "int8sym"),
         ("weights s8 per channel, activations FP32", lambda k: "w8"),
         ("weights and activations in blocks of 128 along K", lambda k: "block128"),
         ("blocks of 64", lambda k: "block64"),

@@ -220,12 +220,10 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
           for (int i = 0; i < rows; ++i) {
             const int r = m0 + i0 + i;
             const int32_t* ai = acc + i * NR;
-            // the row's zero point times each channel's weight sum: sum (q - zero) * w = sum q * w - zero * comp
-            alignas(64) int32_t zc[NR] = {};
+            // minus the row's zero point times each channel's weight sum: sum (q - zero) * w = sum q * w - zero * comp
             const int32_t zr = A.zero.data()[r];
-            for (int j = 0; j < nvalid; ++j) zc[j] = zr * comp[j];
             if (g.raw) {
-              for (int j = 0; j < nvalid; ++j) g.raw[static_cast<size_t>(r) * n + n0 + j] = ai[j] - zc[j];
+              for (int j = 0; j < nvalid; ++j) g.raw[static_cast<size_t>(r) * n + n0 + j] = ai[j] - zr * comp[j];
               continue;
             }
             const R sa = V::set1(A.scale.data()[r]);
@@ -234,7 +232,7 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
             if (nvalid == NR) {
 #pragma GCC unroll 4
               for (int j = 0; j < NR; j += W) {
-                R v = V::mul(V::cvt_sub_i32(ai + j, zc + j), V::mul(sa, V::loadu(sw + j)));
+                R v = V::mul(V::cvt_sub_i32(ai + j, zr, comp + j), V::mul(sa, V::loadu(sw + j)));
                 if (g.bias) v = V::add(v, V::loadu(g.bias + n0 + j));
                 if (g.gelu) v = simd::gelu_erf<V>(v);
                 if (rrow) v = V::add(v, V::loadu(rrow + j));
@@ -244,14 +242,16 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
             }
             // partial last panel: the same arithmetic through a padded row
             alignas(64) float tmp[NR];
+            alignas(64) int32_t c_pad[NR] = {};
             alignas(64) float s_pad[NR] = {}, b_pad[NR] = {}, r_pad[NR] = {};
             for (int j = 0; j < nvalid; ++j) {
+              c_pad[j] = comp[j];
               s_pad[j] = sw[j];
               b_pad[j] = g.bias ? g.bias[n0 + j] : 0.f;
               r_pad[j] = rrow ? rrow[j] : 0.f;
             }
             for (int j = 0; j < NR; j += W) {
-              R v = V::add(V::mul(V::cvt_sub_i32(ai + j, zc + j), V::mul(sa, V::load(s_pad + j))), V::load(b_pad + j));
+              R v = V::add(V::mul(V::cvt_sub_i32(ai + j, zr, c_pad + j), V::mul(sa, V::load(s_pad + j))), V::load(b_pad + j));
               if (g.gelu) v = simd::gelu_erf<V>(v);
               V::store(tmp + j, V::add(v, V::load(r_pad + j)));
             }

@@ -43,8 +43,8 @@ struct Generic {
   // a * 2^n for integral n in [-126, 127]
   static inline reg ldexp(reg a, reg n) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::ldexp(a.v[i], static_cast<int>(n.v[i])); return r; }
   static inline float reduce_add(reg a) { float s = 0.f; for (int i = 0; i < W; ++i) s += a.v[i]; return s; }
-  // float(a[i] - b[i]) for W int32 lanes (the INT8 GEMM epilogue)
-  static inline reg cvt_sub_i32(const int32_t* a, const int32_t* b) { reg r; for (int i = 0; i < W; ++i) r.v[i] = static_cast<float>(a[i] - b[i]); return r; }
+  // float(a[i] - z * b[i]) for W int32 lanes (the INT8 GEMM epilogue: sums minus zero point times weight sums)
+  static inline reg cvt_sub_i32(const int32_t* a, int32_t z, const int32_t* b) { reg r; for (int i = 0; i < W; ++i) r.v[i] = static_cast<float>(a[i] - z * b[i]); return r; }
   static inline float reduce_max(reg a) { float s = a.v[0]; for (int i = 1; i < W; ++i) s = s > a.v[i] ? s : a.v[i]; return s; }
 };
 
@@ -75,9 +75,9 @@ struct Avx2 {
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(a, _mm256_castsi256_ps(e));
   }
-  static inline reg cvt_sub_i32(const int32_t* a, const int32_t* b) {
-    return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)),
-                                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b))));
+  static inline reg cvt_sub_i32(const int32_t* a, int32_t z, const int32_t* b) {
+    const __m256i zb = _mm256_mullo_epi32(_mm256_set1_epi32(z), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)));
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)), zb));
   }
   static inline float reduce_add(reg a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -120,8 +120,9 @@ struct Avx512 {
   static inline reg round(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static inline reg ldexp(reg a, reg n) { return _mm512_scalef_ps(a, n); }
   static inline float reduce_add(reg a) { return _mm512_reduce_add_ps(a); }
-  static inline reg cvt_sub_i32(const int32_t* a, const int32_t* b) {
-    return _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512(a), _mm512_loadu_si512(b)));
+  static inline reg cvt_sub_i32(const int32_t* a, int32_t z, const int32_t* b) {
+    const __m512i zb = _mm512_mullo_epi32(_mm512_set1_epi32(z), _mm512_loadu_si512(b));
+    return _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512(a), zb));
   }
   static inline float reduce_max(reg a) { return _mm512_reduce_max_ps(a); }
 };
