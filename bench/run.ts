@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
     software: { node: process.version, bertrt: sys.version, kernels: sys.isa, compiler: sys.compiler, onnxruntimeNode: peer?.version ?? null },
-    model: `all-MiniLM-L6-v2 (${precision === 'int8' ? 'INT8 GEMMs: s8 per-channel weights, u8 per-token activations' : precision === 'bf16' ? 'BF16 GEMMs, FP32 sums; the peer runs FP32, as neither onnxruntime nor transformers.js has BF16 on CPU' : 'FP32 compute'}; 6 layers, hidden 384, 12 heads)`,
+    model: `all-MiniLM-L6-v2 (${precision === 'int8' ? 'INT8 GEMMs: s8 per-channel weights, u8 per-token activations with a zero point' : precision === 'bf16' ? 'BF16 GEMMs, FP32 sums; the peer runs FP32, as neither onnxruntime nor transformers.js has BF16 on CPU' : 'FP32 compute'}; 6 layers, hidden 384, 12 heads)`,
     precision,
     threads: THREADS,
     peak,

@@ -21,7 +21,7 @@ struct PackedMatrix {
 
 // INT8 weights: W[n][k] quantized per output channel (symmetric s8, scale = max|W[n]|/127) and packed for one
 // ISA's integer micro-kernel: K in groups of `kgroup` (4 for VNNI's vpdpbusd, 2 for AVX2's vpmaddwd), panels of
-// `nr` columns. comp[n] = 128 * sum_k Wq[n][k] cancels the +128 shift of the u8 activations.
+// `nr` columns. comp[n] = sum_k Wq[n][k]: times a row's zero point, it cancels the u8 activations' offset.
 struct QuantMatrix {
   AlignedBuffer<int8_t> data;    // packed panels; AVX2 stores the values widened to s16 pairs (see kernels_s8.h)
   AlignedBuffer<float> scale;    // [n]
