@@ -71,9 +71,9 @@ if (!jsOnly) {
 }
 
 // The CUDA backend: compiled wherever nvcc can be had (scripts/get-nvcc.mjs fetches it from PyPI once), so the
-// device code cannot rot; its tests run where a GPU is and are skipped, with the reason, where none is. Offline and
-// without nvcc the build is skipped with the reason, unless BERTRT_REQUIRE_CUDA_BUILD=1 (set by CI) makes that a
-// failure. BERTRT_SKIP_CUDA=1 leaves it out of quick local runs.
+// device code cannot rot: a compile error fails the run. Its tests run where a GPU is and are skipped, with the
+// reason, where none is. With no nvcc and no way to fetch one (offline), the build is skipped with the reason,
+// unless BERTRT_REQUIRE_CUDA_BUILD=1 makes that a failure. BERTRT_SKIP_CUDA=1 leaves it out of quick local runs.
 if (!jsOnly && !process.env.BERTRT_SKIP_CUDA) {
   const nvcc = spawnSync(process.execPath, [path.join(root, 'scripts', 'get-nvcc.mjs')], { cwd: root, encoding: 'utf8' });
   if (nvcc.status !== 0) {
