@@ -16,6 +16,10 @@ describe('INT8 precision', function () {
     assert.ok(r.cosine.min >= 0.98, `min ${r.cosine.min}`);
     // not a gate, a tripwire: a broken kernel scores far below (a random vector scores ~0)
     assert.ok(r.top1Agreement >= 0.85, `top-1 agreement ${r.top1Agreement}`);
+    // the top-1 gate's 97%, over the texts whose FP32 nearest neighbour is not a near-tie (leads by >= 0.01): INT8
+    // keeps 99.4% of those here; the asymmetric activations are what make it (symmetric s8 gave 97.6%)
+    assert.ok(r.top1ClearMargin.texts >= 900, `${r.top1ClearMargin.texts} texts with a clear nearest neighbour`);
+    assert.ok(r.top1ClearMargin.agreement >= 0.97, `top-1 agreement without near-ties ${r.top1ClearMargin.agreement}`);
   });
 
   it('stays close to the HF reference on the golden sentences (mean cosine >= 0.995)', async () => {
