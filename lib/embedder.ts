@@ -6,6 +6,7 @@ import { checkDenseChain, l2normalize, readSentenceConfig, sentenceDimension, se
 import { Encoder, type EngineOptions } from './model/engine';
 import { resolveModelDir } from './model/resolve';
 import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
+import { encodeWithin } from './truncate';
 
 export interface EmbedderOptions extends EngineOptions {}
 
@@ -93,15 +94,7 @@ export class Embedder {
     if (dim !== undefined && (!Number.isInteger(dim) || dim < 1 || dim > this.dimension)) throw invalidArgument(`embed: truncateDim must be in [1, ${this.dimension}]`);
     const maxLength = this.maxSeqLength;
     if (truncate === 'chunk') return this.embedChunked(texts.map((t) => prefix + t), options, promptTokens, normalize);
-    const encodings = texts.map((t, i) => {
-      const text = prefix + t;
-      if (truncate === 'error') {
-        const e = this.tokenizer.encode(text);
-        if (e.ids.length > maxLength) throw new BertrtError(`embed: texts[${i}] has ${e.ids.length} tokens, the model takes at most ${maxLength}`, 'E_INPUT_TOO_LONG');
-        return e;
-      }
-      return this.tokenizer.encode(text, null, { truncation: { maxLength, direction: truncate }, returnOverflowing: false });
-    });
+    const encodings = texts.map((t, i) => encodeWithin(this.tokenizer, prefix + t, null, maxLength, truncate, `embed: texts[${i}]`));
     const out: Float32Array[] = new Array(texts.length);
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
       out[i] = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, this.sentence, dim, normalize, promptTokens);

@@ -18,18 +18,13 @@ text-classification, token-classification and fill-mask pipelines.
 """
 import json
 import os
-import shutil
 
 import torch
 from transformers import (BertConfig, BertForQuestionAnswering, BertTokenizerFast, DistilBertConfig, DistilBertTokenizerFast,
                           DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForSequenceClassification,
                           DistilBertForTokenClassification, pipeline)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "tests", "fixtures", "heads")
-TOKENIZER = os.path.join(ROOT, "tests", "fixtures", "tokenizer", "multilingual.tokenizer.json")
-VOCAB = len(json.load(open(TOKENIZER, encoding="utf-8"))["model"]["vocab"])
-NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+from make_head_models import NER_LABELS, OUT, TOKENIZER, VOCAB, save  # F16 save, same tokenizer and labels
 
 LONG = ("The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. It is named after the "
         "engineer Gustave Eiffel, whose company designed and built the tower from 1887 to 1889. Locally nicknamed "
@@ -56,19 +51,6 @@ def bert_config(**kw):
 def distil_config(**kw):
     return DistilBertConfig(vocab_size=VOCAB, dim=16, n_layers=2, n_heads=2, hidden_dim=32, max_position_embeddings=64,
                             initializer_range=0.5, **kw)
-
-
-def save(model, name, tok):
-    """Saves model as F16 and returns a pipeline-ready directory (weights read back as FP32 by the pipelines)."""
-    d = os.path.join(OUT, name)
-    shutil.rmtree(d, ignore_errors=True)
-    model.half().save_pretrained(d, safe_serialization=True)
-    tok.save_pretrained(d)
-    for f in ["vocab.txt", "special_tokens_map.json"]:
-        p = os.path.join(d, f)
-        if os.path.exists(p):
-            os.remove(p)
-    return d
 
 
 def pipe(task, d, **kw):

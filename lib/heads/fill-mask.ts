@@ -52,9 +52,13 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
   if (bias.length !== V) throw new BertrtError(`fill-mask: the decoder bias has ${bias.length} entries for a vocabulary of ${V}`, 'E_SHAPE');
   const transformed = new Float32Array(masks.length * H);
   masks.forEach(({ n, k }, i) => transformed.set(layerNorm(linear(hidden[n].subarray(k * H, (k + 1) * H), tw, tb, H).map(gelu), lg, lb, m.config.layerNormEps), i * H));
-  const logits = decoder
-    ? Float32Array.from(masks.flatMap((_, i) => Array.from(linear(transformed.subarray(i * H, (i + 1) * H), decoder, bias, V))))
-    : await m.encoder.vocabLogits(transformed, bias);
+  let logits: Float32Array;
+  if (decoder) {
+    logits = new Float32Array(masks.length * V);
+    masks.forEach((_, i) => logits.set(linear(transformed.subarray(i * H, (i + 1) * H), decoder, bias, V), i * V));
+  } else {
+    logits = await m.encoder.vocabLogits(transformed, bias);
+  }
   let next = 0;
   return encs.map((e) =>
     Array.from(e.ids.entries())

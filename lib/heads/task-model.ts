@@ -3,15 +3,14 @@
 // E_MODEL_FORMAT naming them.
 import * as path from 'node:path';
 import { pack } from '../batch';
-import { BertrtError, invalidArgument } from '../errors';
+import { BertrtError } from '../errors';
 import { Encoder, type EngineOptions } from '../model/engine';
 import { resolveModelDir } from '../model/resolve';
 import { readSafetensorsHeader, readTensor, type SafetensorsHeader } from '../model/safetensors';
 import { type Encoding, Tokenizer, type TruncationStrategy } from '../tokenizer/tokenizer';
+import { encodeWithin, type Truncate } from '../truncate';
 
-/** What a head does with an input longer than the model's positions: cut tokens from the right (default) or the
- *  left, or refuse with E_INPUT_TOO_LONG. Never silent: the policy is the caller's choice, documented per task. */
-export type Truncate = 'right' | 'left' | 'error';
+export type { Truncate } from '../truncate';
 
 export class TaskModel {
   private constructor(
@@ -57,15 +56,7 @@ export class TaskModel {
 
   /** Tokenizes one input (or pair) for a head under the long-input policy `truncate`. */
   encode(a: string, b: string | null, truncate: Truncate = 'right', strategy: TruncationStrategy = 'longest_first', what = 'input'): Encoding {
-    if (truncate === 'error') {
-      const e = this.tokenizer.encode(a, b);
-      if (e.ids.length > this.maxLength) {
-        throw new BertrtError(`${what} has ${e.ids.length} tokens, the model takes at most ${this.maxLength}`, 'E_INPUT_TOO_LONG');
-      }
-      return e;
-    }
-    if (truncate !== 'right' && truncate !== 'left') throw invalidArgument(`truncate must be 'right', 'left' or 'error' (got ${String(truncate)})`);
-    return this.tokenizer.encode(a, b, { truncation: { maxLength: this.maxLength, strategy, direction: truncate }, returnOverflowing: false });
+    return encodeWithin(this.tokenizer, a, b, this.maxLength, truncate, what, strategy);
   }
 
   /** Whether the file has a sequence-classification head (BERT's pooler or DistilBERT's pre_classifier). */

@@ -48,6 +48,10 @@ typedef struct {
 
 enum { BERTRT_CUDA_FP16 = 0, BERTRT_CUDA_INT8 = 1 };
 
+/* What bertrt_cuda_forward returns: the caller's batch was malformed, a sequence was longer than the position
+ * table, or the device failed (the message says how). */
+enum { BERTRT_CUDA_OK = 0, BERTRT_CUDA_EINPUT = 1, BERTRT_CUDA_ETOOLONG = 2, BERTRT_CUDA_EDEVICE = 3 };
+
 typedef int (*bertrt_cuda_abi_fn)(void);
 typedef int (*bertrt_cuda_probe_fn)(int device, char* info, size_t info_size);
 typedef int (*bertrt_cuda_create_fn)(const bertrt_cuda_config* config, const bertrt_cuda_embeddings* embeddings,
@@ -68,7 +72,8 @@ BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* config, cons
                        size_t err_size);
 /* A packed batch (sequence s owns tokens [cu_seqlens[s], cu_seqlens[s+1])) to hidden states out[tokens][H] (host
  * memory; NULL leaves them on the device, for benchmarks of the device work alone). type_ids may be NULL. Checks
- * every id and length. Thread-safe (calls on one model are serialized). Returns once the work is done. */
+ * every id and length. Thread-safe (calls on one model are serialized). Returns once the work is done, with one of
+ * the BERTRT_CUDA_OK / E* codes above. */
 BERTRT_CUDA_EXPORT int bertrt_cuda_forward(void* model, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens,
                         int n_seqs, int tokens, float* out, char* err, size_t err_size);
 BERTRT_CUDA_EXPORT void bertrt_cuda_destroy(void* model);

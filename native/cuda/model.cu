@@ -34,65 +34,49 @@ void set_message(char* buf, size_t n, const std::string& msg) {
   buf[len] = '\0';
 }
 
-// A device allocation that frees itself.
-template <typename T>
-struct DeviceBuffer {
+// An allocation that frees itself, on the device or (Pinned) in page-locked host memory, which copies captured in a
+// CUDA graph need. It grows, never shrinks, and does not keep its contents when it grows.
+template <typename T, bool Pinned = false>
+struct Buffer {
   T* ptr = nullptr;
   size_t count = 0;
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr(o.ptr), count(o.count) { o.ptr = nullptr, o.count = 0; }
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  Buffer(Buffer&& o) noexcept : ptr(o.ptr), count(o.count) { o.ptr = nullptr, o.count = 0; }
+  Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) release(), ptr = o.ptr, count = o.count, o.ptr = nullptr, o.count = 0;
     return *this;
   }
-  ~DeviceBuffer() { release(); }
+  ~Buffer() { release(); }
   void release() {
-    if (ptr) cudaFree(ptr);
+    if (ptr) Pinned ? cudaFreeHost(ptr) : cudaFree(ptr);
     ptr = nullptr;
     count = 0;
   }
-  std::string reserve(size_t n) {  // grows, never shrinks; contents are not kept
+  std::string reserve(size_t n) {
     if (n <= count) return {};
     release();
-    BERTRT_CUDA_TRY(cudaMalloc(&ptr, std::max<size_t>(n, 1) * sizeof(T)));
+    const size_t bytes = std::max<size_t>(n, 1) * sizeof(T);
+    BERTRT_CUDA_TRY(Pinned ? cudaMallocHost(reinterpret_cast<void**>(&ptr), bytes) : cudaMalloc(reinterpret_cast<void**>(&ptr), bytes));
     count = n;
     return {};
   }
-  std::string reserve(size_t n, size_t& generation) {  // as reserve(n), counting moves
+  std::string reserve(size_t n, size_t& generation) {  // as reserve(n), counting moves (captured graphs hold pointers)
     if (n > count) ++generation;
     return reserve(n);
   }
   std::string upload(const T* host, size_t n) {
     std::string e = reserve(n);
     if (!e.empty()) return e;
-    BERTRT_CUDA_TRY(cudaMemcpy(ptr, host, n * sizeof(T), cudaMemcpyHostToDevice));
+    BERTRT_CUDA_TRY(cudaMemcpy(ptr, host, n * sizeof(T), Pinned ? cudaMemcpyHostToHost : cudaMemcpyHostToDevice));
     return {};
   }
 };
-
-// Page-locked host memory (copies from it can be captured in a CUDA graph); grows, never shrinks.
 template <typename T>
-struct PinnedBuffer {
-  T* ptr = nullptr;
-  size_t count = 0;
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() {
-    if (ptr) cudaFreeHost(ptr);
-  }
-  std::string reserve(size_t n, size_t& generation) {
-    if (n <= count) return {};
-    ++generation;
-    if (ptr) cudaFreeHost(ptr);
-    ptr = nullptr, count = 0;
-    BERTRT_CUDA_TRY(cudaMallocHost(&ptr, std::max<size_t>(n, 1) * sizeof(T)));
-    count = n;
-    return {};
-  }
-};
+using DeviceBuffer = Buffer<T, false>;
+template <typename T>
+using PinnedBuffer = Buffer<T, true>;
 
 // One linear layer on the device: FP16 weights, or s8 weights with one scale per output channel.
 struct Linear {
@@ -188,27 +172,39 @@ class Model {
     if (stream_) cudaStreamDestroy(stream_);
   }
 
-  std::string forward(const int32_t* ids, const int32_t* type_ids, const int32_t* cu, int n_seqs, int tokens, float* out) {
-    std::lock_guard<std::mutex> lock(mu_);
-    const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
-    // every size and index that came from the caller, before anything reaches the device
-    if (n_seqs < 0 || tokens < 0 || !cu) return "batch: missing lengths";
-    if (n_seqs > 65535) return "batch: at most 65535 sequences per call on CUDA";
-    if (cu[0] != 0 || cu[n_seqs] != tokens) return "batch: cuSeqlens must start at 0 and end at the token count";
-    int max_len = 0;
+  // Checks every size and index that came from the caller, before anything reaches the device: BERTRT_CUDA_OK,
+  // or EINPUT / ETOOLONG with the reason in *err; *max_len is the longest sequence.
+  int check(const int32_t* ids, const int32_t* type_ids, const int32_t* cu, int n_seqs, int tokens, int* max_len,
+            std::string* err) const {
+    auto bad = [&](int code, std::string msg) {
+      *err = "batch: " + std::move(msg);
+      return code;
+    };
+    if (n_seqs < 0 || tokens < 0 || !cu) return bad(BERTRT_CUDA_EINPUT, "missing lengths");
+    if (n_seqs > 65535) return bad(BERTRT_CUDA_EINPUT, "at most 65535 sequences per call on CUDA");
+    if (cu[0] != 0 || cu[n_seqs] != tokens) return bad(BERTRT_CUDA_EINPUT, "cuSeqlens must start at 0 and end at the token count");
+    *max_len = 0;
     for (int s = 0; s < n_seqs; ++s) {
       const int len = cu[s + 1] - cu[s];
-      if (len < 0) return "batch: cuSeqlens must not decrease";
-      if (len > cfg_.max_positions) return "batch: a sequence is longer than max_position_embeddings";
-      max_len = std::max(max_len, len);
+      if (len < 0) return bad(BERTRT_CUDA_EINPUT, "cuSeqlens must not decrease");
+      if (len > cfg_.max_positions) return bad(BERTRT_CUDA_ETOOLONG, "a sequence is longer than max_position_embeddings");
+      *max_len = std::max(*max_len, len);
     }
-    if (tokens == 0) return {};
-    if (!ids) return "batch: missing ids";
+    if (tokens > 0 && !ids) return bad(BERTRT_CUDA_EINPUT, "missing ids");
     for (int t = 0; t < tokens; ++t) {
-      if (ids[t] < 0 || ids[t] >= cfg_.vocab_size) return "batch: token id " + std::to_string(ids[t]) + " out of range";
+      if (ids[t] < 0 || ids[t] >= cfg_.vocab_size) return bad(BERTRT_CUDA_EINPUT, "token id " + std::to_string(ids[t]) + " out of range");
       if (type_ids && (type_ids[t] < 0 || type_ids[t] >= std::max(1, cfg_.type_vocab_size)))
-        return "batch: token type id " + std::to_string(type_ids[t]) + " out of range";
+        return bad(BERTRT_CUDA_EINPUT, "token type id " + std::to_string(type_ids[t]) + " out of range");
     }
+    return BERTRT_CUDA_OK;
+  }
+
+  // A checked batch on the device; an error message (a device failure) or empty.
+  std::string forward(const int32_t* ids, const int32_t* type_ids, const int32_t* cu, int n_seqs, int tokens, int max_len,
+                      float* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+    if (tokens == 0) return {};
     BERTRT_CUDA_TRY(cudaSetDevice(device_));
     const size_t T = static_cast<size_t>(tokens);
     // inputs staged in pinned memory as [ids | types | positions | cu_seqlens], one copy to the device
@@ -420,18 +416,20 @@ int bertrt_cuda_forward(void* model, const int32_t* ids, const int32_t* type_ids
                         int n_seqs, int tokens, float* out, char* err, size_t err_size) {
   if (!model) {
     set_message(err, err_size, "bertrt_cuda_forward: null model");
-    return 1;
+    return BERTRT_CUDA_EINPUT;
   }
   try {
-    std::string e = static_cast<Model*>(model)->forward(ids, type_ids, cu_seqlens, n_seqs, tokens, out);
-    if (!e.empty()) {
-      set_message(err, err_size, e);
-      return 1;
-    }
-    return 0;
+    Model* m = static_cast<Model*>(model);
+    std::string e;
+    int max_len = 0;
+    const int code = m->check(ids, type_ids, cu_seqlens, n_seqs, tokens, &max_len, &e);
+    if (code == BERTRT_CUDA_OK) e = m->forward(ids, type_ids, cu_seqlens, n_seqs, tokens, max_len, out);
+    if (e.empty()) return BERTRT_CUDA_OK;
+    set_message(err, err_size, e);
+    return code == BERTRT_CUDA_OK ? BERTRT_CUDA_EDEVICE : code;
   } catch (const std::exception& ex) {
     set_message(err, err_size, std::string("bertrt_cuda_forward: ") + ex.what());
-    return 1;
+    return BERTRT_CUDA_EDEVICE;
   }
 }
 

@@ -129,43 +129,30 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   if (precision == Precision::kBF16 && !kbf_)
     return {Code::kUnsupported, "precision 'bf16' needs AVX512-BF16, which this CPU does not have (use 'fp32' or 'int8')"};
   const int H = cfg.hidden_size, I = cfg.intermediate_size;
-  BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &word_));
-  BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &pos_));
-  if (cfg.type_vocab_size > 0)
-    BERTRT_RETURN_IF_ERROR(src.read("embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, H}, &type_));
-  BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.weight", {H}, &emb_g_));
-  BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.bias", {H}, &emb_b_));
+  EmbeddingWeights emb;
+  BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &emb));
+  word_ = std::move(emb.word), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
+  emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b);
 
   layers_.resize(cfg.num_hidden_layers);
-  AlignedBuffer<float> w, b;
+  AlignedBuffer<float> qkv(static_cast<size_t>(3) * H * H);
   for (int l = 0; l < cfg.num_hidden_layers; ++l) {
-    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    LayerWeights lw;  // one layer's FP32 tensors at a time, packed, then dropped
+    BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw));
     Layer& L = layers_[l];
     // Q, K and V stacked into one [3H][H] matrix: one GEMM reads the activations once for all three.
-    w.resize(static_cast<size_t>(3) * H * H);
     L.qkv_b.resize(static_cast<size_t>(3) * H);
-    const char* parts[3] = {"query", "key", "value"};
+    const AlignedBuffer<float>* parts[3][2] = {{&lw.q_w, &lw.q_b}, {&lw.k_w, &lw.k_b}, {&lw.v_w, &lw.v_b}};
     for (int i = 0; i < 3; ++i) {
-      AlignedBuffer<float> part, pb;
-      BERTRT_RETURN_IF_ERROR(src.read(p + "attention.self." + parts[i] + ".weight", {H, H}, &part));
-      BERTRT_RETURN_IF_ERROR(src.read(p + "attention.self." + parts[i] + ".bias", {H}, &pb));
-      std::memcpy(w.data() + static_cast<size_t>(i) * H * H, part.data(), sizeof(float) * H * H);
-      std::memcpy(L.qkv_b.data() + static_cast<size_t>(i) * H, pb.data(), sizeof(float) * H);
+      std::memcpy(qkv.data() + static_cast<size_t>(i) * H * H, parts[i][0]->data(), sizeof(float) * H * H);
+      std::memcpy(L.qkv_b.data() + static_cast<size_t>(i) * H, parts[i][1]->data(), sizeof(float) * H);
     }
-    pack(w.data(), 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
-    BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.dense.weight", {H, H}, &w));
-    pack(w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
-    BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.dense.bias", {H}, &L.attn_out_b));
-    BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.LayerNorm.weight", {H}, &L.ln1_g));
-    BERTRT_RETURN_IF_ERROR(src.read(p + "attention.output.LayerNorm.bias", {H}, &L.ln1_b));
-    BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.dense.weight", {I, H}, &w));
-    pack(w.data(), I, H, &L.inter, &L.qinter, &L.binter);
-    BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.dense.bias", {I}, &L.inter_b));
-    BERTRT_RETURN_IF_ERROR(src.read(p + "output.dense.weight", {H, I}, &w));
-    pack(w.data(), H, I, &L.out, &L.qout, &L.bout);
-    BERTRT_RETURN_IF_ERROR(src.read(p + "output.dense.bias", {H}, &L.out_b));
-    BERTRT_RETURN_IF_ERROR(src.read(p + "output.LayerNorm.weight", {H}, &L.ln2_g));
-    BERTRT_RETURN_IF_ERROR(src.read(p + "output.LayerNorm.bias", {H}, &L.ln2_b));
+    pack(qkv.data(), 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
+    pack(lw.o_w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
+    pack(lw.i_w.data(), I, H, &L.inter, &L.qinter, &L.binter);
+    pack(lw.f_w.data(), H, I, &L.out, &L.qout, &L.bout);
+    L.attn_out_b = std::move(lw.o_b), L.inter_b = std::move(lw.i_b), L.out_b = std::move(lw.f_b);
+    L.ln1_g = std::move(lw.ln1_g), L.ln1_b = std::move(lw.ln1_b), L.ln2_g = std::move(lw.ln2_g), L.ln2_b = std::move(lw.ln2_b);
   }
   bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
   return Status::Ok();

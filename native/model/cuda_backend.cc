@@ -4,7 +4,7 @@
 
 #include <mutex>
 
-#include "../../native/cuda/bertrt_cuda.h"
+#include "../cuda/bertrt_cuda.h"
 #include "internal.h"
 #include "weights.h"
 
@@ -75,13 +75,12 @@ class CudaBert final : public BertModel {
     if (b.n_seqs < 0 || b.tokens < 0 || !b.cu_seqlens || (b.tokens > 0 && !out))
       return {Code::kInvalidArgument, "batch: missing lengths or output"};
     char err[512] = "";
-    if (lib_.forward(model_, b.ids, b.type_ids, b.cu_seqlens, b.n_seqs, b.tokens, out, err, sizeof err) != 0) {
-      const std::string msg(err);
-      const bool caller = msg.rfind("batch:", 0) == 0;
-      const bool too_long = msg.find("longer than max_position") != std::string::npos;
-      return {too_long ? Code::kInputTooLong : caller ? Code::kInvalidArgument : Code::kInternal, "CUDA: " + msg};
+    switch (lib_.forward(model_, b.ids, b.type_ids, b.cu_seqlens, b.n_seqs, b.tokens, out, err, sizeof err)) {
+      case BERTRT_CUDA_OK: return Status::Ok();
+      case BERTRT_CUDA_EINPUT: return {Code::kInvalidArgument, std::string("CUDA: ") + err};
+      case BERTRT_CUDA_ETOOLONG: return {Code::kInputTooLong, std::string("CUDA: ") + err};
+      default: return {Code::kInternal, std::string("CUDA: ") + err};
     }
-    return Status::Ok();
   }
   Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const override {
     return vocab_logits_cpu(word_.data(), cfg_.vocab_size, cfg_.hidden_size, x, rows, bias, out, pool, nth);
@@ -122,44 +121,19 @@ Status load_cuda_model(const BertConfig& cfg, const std::string& path, const std
   BERTRT_RETURN_IF_ERROR(src.open(path, tensors));
   const int H = cfg.hidden_size, I = cfg.intermediate_size;
   // every tensor as FP32 on the host, checked against the config, then uploaded once
-  std::vector<AlignedBuffer<float>> keep;
-  keep.reserve(5 + 16 * static_cast<size_t>(cfg.num_hidden_layers));
-  auto read = [&](const std::string& name, std::vector<int64_t> shape, const float** dst) -> Status {
-    keep.emplace_back();
-    BERTRT_RETURN_IF_ERROR(src.read(name, shape, &keep.back()));
-    *dst = keep.back().data();
-    return Status::Ok();
-  };
-  bertrt_cuda_embeddings emb{};
-  AlignedBuffer<float> word;
-  BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &word));
-  emb.word = word.data();
-  BERTRT_RETURN_IF_ERROR(read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &emb.pos));
-  if (cfg.type_vocab_size > 0)
-    BERTRT_RETURN_IF_ERROR(read("embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, H}, &emb.type));
-  BERTRT_RETURN_IF_ERROR(read("embeddings.LayerNorm.weight", {H}, &emb.ln_g));
-  BERTRT_RETURN_IF_ERROR(read("embeddings.LayerNorm.bias", {H}, &emb.ln_b));
+  EmbeddingWeights ew;
+  BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &ew));
+  std::vector<LayerWeights> lw(cfg.num_hidden_layers);
   std::vector<bertrt_cuda_layer> layers(cfg.num_hidden_layers);
   for (int l = 0; l < cfg.num_hidden_layers; ++l) {
-    const std::string p = "encoder.layer." + std::to_string(l) + ".";
-    bertrt_cuda_layer& L = layers[l];
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.self.query.weight", {H, H}, &L.q_w));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.self.query.bias", {H}, &L.q_b));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.self.key.weight", {H, H}, &L.k_w));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.self.key.bias", {H}, &L.k_b));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.self.value.weight", {H, H}, &L.v_w));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.self.value.bias", {H}, &L.v_b));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.output.dense.weight", {H, H}, &L.o_w));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.output.dense.bias", {H}, &L.o_b));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.output.LayerNorm.weight", {H}, &L.ln1_g));
-    BERTRT_RETURN_IF_ERROR(read(p + "attention.output.LayerNorm.bias", {H}, &L.ln1_b));
-    BERTRT_RETURN_IF_ERROR(read(p + "intermediate.dense.weight", {I, H}, &L.i_w));
-    BERTRT_RETURN_IF_ERROR(read(p + "intermediate.dense.bias", {I}, &L.i_b));
-    BERTRT_RETURN_IF_ERROR(read(p + "output.dense.weight", {H, I}, &L.f_w));
-    BERTRT_RETURN_IF_ERROR(read(p + "output.dense.bias", {H}, &L.f_b));
-    BERTRT_RETURN_IF_ERROR(read(p + "output.LayerNorm.weight", {H}, &L.ln2_g));
-    BERTRT_RETURN_IF_ERROR(read(p + "output.LayerNorm.bias", {H}, &L.ln2_b));
+    BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw[l]));
+    const LayerWeights& w = lw[l];
+    layers[l] = {w.q_w.data(), w.q_b.data(), w.k_w.data(), w.k_b.data(), w.v_w.data(), w.v_b.data(),
+                 w.o_w.data(), w.o_b.data(), w.ln1_g.data(), w.ln1_b.data(), w.i_w.data(), w.i_b.data(),
+                 w.f_w.data(), w.f_b.data(), w.ln2_g.data(), w.ln2_b.data()};
   }
+  const bertrt_cuda_embeddings emb{ew.word.data(), ew.pos.data(), cfg.type_vocab_size > 0 ? ew.type.data() : nullptr,
+                                   ew.ln_g.data(), ew.ln_b.data()};
   bertrt_cuda_config c{};
   c.vocab_size = cfg.vocab_size, c.hidden_size = H, c.num_layers = cfg.num_hidden_layers;
   c.num_heads = cfg.num_attention_heads, c.intermediate_size = I, c.max_positions = cfg.max_position_embeddings;
@@ -171,7 +145,7 @@ Status load_cuda_model(const BertConfig& cfg, const std::string& path, const std
   const size_t per_layer = 4ull * H * H + 2ull * H * I;
   const size_t bytes = (precision == Precision::kINT8 ? 1 : 2) * per_layer * cfg.num_hidden_layers +
                        4ull * (static_cast<size_t>(cfg.vocab_size) + cfg.max_position_embeddings) * H;
-  *out = std::make_unique<CudaBert>(lib, model, cfg, precision, std::move(word), bytes);
+  *out = std::make_unique<CudaBert>(lib, model, cfg, precision, std::move(ew.word), bytes);
   return Status::Ok();
 }
 

@@ -70,6 +70,37 @@ Status WeightSource::open(const std::string& path, const std::vector<TensorDesc>
   return Status::Ok();
 }
 
+Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out) {
+  const int H = cfg.hidden_size;
+  BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &out->word));
+  BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &out->pos));
+  if (cfg.type_vocab_size > 0)
+    BERTRT_RETURN_IF_ERROR(src.read("embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, H}, &out->type));
+  BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.weight", {H}, &out->ln_g));
+  return src.read("embeddings.LayerNorm.bias", {H}, &out->ln_b);
+}
+
+Status read_layer(const WeightSource& src, const BertConfig& cfg, int layer, LayerWeights* out) {
+  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
+  const std::string p = "encoder.layer." + std::to_string(layer) + ".";
+  const struct {
+    const char* name;
+    std::vector<int64_t> shape;
+    AlignedBuffer<float>* dst;
+  } tensors[] = {
+      {"attention.self.query.weight", {H, H}, &out->q_w},     {"attention.self.query.bias", {H}, &out->q_b},
+      {"attention.self.key.weight", {H, H}, &out->k_w},       {"attention.self.key.bias", {H}, &out->k_b},
+      {"attention.self.value.weight", {H, H}, &out->v_w},     {"attention.self.value.bias", {H}, &out->v_b},
+      {"attention.output.dense.weight", {H, H}, &out->o_w},   {"attention.output.dense.bias", {H}, &out->o_b},
+      {"attention.output.LayerNorm.weight", {H}, &out->ln1_g}, {"attention.output.LayerNorm.bias", {H}, &out->ln1_b},
+      {"intermediate.dense.weight", {I, H}, &out->i_w},       {"intermediate.dense.bias", {I}, &out->i_b},
+      {"output.dense.weight", {H, I}, &out->f_w},             {"output.dense.bias", {H}, &out->f_b},
+      {"output.LayerNorm.weight", {H}, &out->ln2_g},           {"output.LayerNorm.bias", {H}, &out->ln2_b},
+  };
+  for (const auto& t : tensors) BERTRT_RETURN_IF_ERROR(src.read(p + t.name, t.shape, t.dst));
+  return Status::Ok();
+}
+
 Status WeightSource::read(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<float>* out) const {
   auto it = index_.find(name);
   if (it == index_.end()) return {Code::kModelFormat, "weights file '" + path_ + "' has no tensor '" + name + "'"};

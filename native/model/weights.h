@@ -24,6 +24,20 @@ class WeightSource {
   std::map<std::string, TensorDesc> index_;
 };
 
+// The BERT encoder's tensors as FP32, each read and shape-checked against the config: the one list of names and
+// shapes that the CPU engine and the CUDA backend both load from.
+struct EmbeddingWeights {
+  AlignedBuffer<float> word, pos, type, ln_g, ln_b;  // type is empty when the model has no token types
+};
+struct LayerWeights {
+  AlignedBuffer<float> q_w, q_b, k_w, k_b, v_w, v_b;  // attention.self.{query,key,value}
+  AlignedBuffer<float> o_w, o_b, ln1_g, ln1_b;        // attention.output.{dense,LayerNorm}
+  AlignedBuffer<float> i_w, i_b;                      // intermediate.dense
+  AlignedBuffer<float> f_w, f_b, ln2_g, ln2_b;        // output.{dense,LayerNorm}
+};
+Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out);
+Status read_layer(const WeightSource& src, const BertConfig& cfg, int layer, LayerWeights* out);
+
 // Element conversions, exposed for tests.
 float f16_to_f32(uint16_t h);
 float bf16_to_f32(uint16_t b);
