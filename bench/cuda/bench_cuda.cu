@@ -1,17 +1,27 @@
 // GPU benchmark of the CUDA backend, for the machines the `device` tool lends (they have no Node.js): the encoder
 // of BERT-base and of MiniLM-L6 with random weights, FP16 and INT8, batch {1, 32, 128} x sequence {128, 384},
-// through the library's C interface. Each point: 3 warm-up passes, then passes until 1 s or 200 have run; the
+// through the library's C interface. Each point: 3 warm-up passes, then passes until 1 s (BERTRT_BENCH_SECONDS) or 200 have run (at least 10); the
 // median pass gives latency and sequences/s. Two timings per point: "device" (hidden states left on the GPU, as
 // PyTorch's are in bench/cuda/torch_peer.py) and "to host" (copied back, what the Node addon pays).
-// Prints one JSON object per line.
+// Then each kernel alone (bench_cuda kernels): the four linear layers of BERT-base at 16,384 and 128 tokens through
+// both GEMM kernels in FP16 and INT8, and the attention at 128 x 128 and 32 x 384, timed with CUDA events (median of
+// 20 launches after 3) in TFLOP/s; torch_peer.py times cuBLAS (F.linear, torch._int_mm) and SDPA on the same shapes.
+// Prints one JSON object per line. Usage: bench_cuda [kernels|bert-base|minilm-l6]
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <string>
 #include <vector>
 
+#include "attention.cuh"
 #include "bertrt_cuda.h"
+#include "gemm.cuh"
 
 namespace {
 
@@ -25,6 +35,106 @@ double median_ms(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Median time of `launch` in ms over 20 timed runs after 3 warm-ups, by CUDA events; negative on a CUDA error.
+template <typename F>
+double time_kernel(F launch) {
+  cudaEvent_t a, b;
+  cudaEventCreate(&a), cudaEventCreate(&b);
+  std::vector<double> t;
+  for (int it = 0; it < 23; ++it) {
+    cudaEventRecord(a);
+    launch();
+    cudaEventRecord(b);
+    cudaEventSynchronize(b);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, a, b);
+    if (it >= 3) t.push_back(ms);
+  }
+  cudaEventDestroy(a), cudaEventDestroy(b);
+  if (cudaGetLastError() != cudaSuccess) return -1;
+  return median_ms(t);
+}
+
+template <typename T>
+T* device_random(size_t n, uint64_t seed) {
+  std::vector<T> h(n);
+  for (auto& x : h) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    const float u = static_cast<float>(seed >> 40) / 16777216.f - 0.5f;  // [-0.5, 0.5): never all zeros
+    if constexpr (std::is_same<T, __half>::value) x = __float2half_rn(u);
+    else if constexpr (std::is_same<T, int8_t>::value) x = static_cast<int8_t>(u * 250);
+    else x = u;
+  }
+  T* d = nullptr;
+  if (cudaMalloc(&d, n * sizeof(T)) != cudaSuccess) return nullptr;
+  cudaMemcpy(d, h.data(), n * sizeof(T), cudaMemcpyHostToDevice);
+  return d;
+}
+
+int bench_kernels() {
+  std::string e = bertrt_cuda::gemm_prepare();
+  if (e.empty()) e = bertrt_cuda::attention_prepare(64);
+  if (!e.empty()) {
+    std::fprintf(stderr, "bench_cuda: %s\n", e.c_str());
+    return 1;
+  }
+  struct Op { const char* name; int n, k; bool gelu, residual; };
+  const Op ops[] = {{"qkv", 2304, 768, false, false}, {"attn-out", 768, 768, false, true},
+                    {"ffn-in", 3072, 768, true, false}, {"ffn-out", 768, 3072, false, true}};
+  const int max_m = 16384, max_n = 3072, max_k = 3072;
+  auto* a16 = device_random<__half>(size_t(max_m) * max_k, 1);
+  auto* w16 = device_random<__half>(size_t(max_n) * max_k, 2);
+  auto* a8 = device_random<int8_t>(size_t(max_m) * max_k, 3);
+  auto* w8 = device_random<int8_t>(size_t(max_n) * max_k, 4);
+  auto* sa = device_random<float>(max_m, 5);
+  auto* sw = device_random<float>(max_n, 6);
+  auto* bias = device_random<float>(max_n, 7);
+  auto* res = device_random<float>(size_t(max_m) * max_n, 8);
+  float* c32 = device_random<float>(size_t(max_m) * max_n, 9);
+  auto* c16 = device_random<__half>(size_t(max_m) * max_n, 10);
+  if (!a16 || !w16 || !a8 || !w8 || !sa || !sw || !bias || !res || !c32 || !c16) {
+    std::fprintf(stderr, "bench_cuda: out of device memory\n");
+    return 1;
+  }
+  using bertrt_cuda::GemmTile;
+  for (int m : {16384, 128})
+    for (const Op& op : ops)
+      for (GemmTile tile : {GemmTile::kSmall, GemmTile::kLarge})
+        for (int int8 = 0; int8 < 2; ++int8) {
+          bertrt_cuda::Epilogue ep;
+          ep.bias = bias, ep.gelu = op.gelu, ep.residual = op.residual ? res : nullptr;
+          if (op.residual) ep.c32 = c32; else ep.c16 = c16;
+          const double ms = time_kernel([&] {
+            if (int8) bertrt_cuda::gemm_s8(a8, sa, w8, sw, m, op.n, op.k, ep, 0, tile);
+            else bertrt_cuda::gemm_f16(a16, w16, m, op.n, op.k, ep, 0, tile);
+          });
+          std::printf("{\"kernel\": \"gemm\", \"op\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"tile\": \"%s\", "
+                      "\"precision\": \"%s\", \"ms\": %.5f, \"tflops\": %.1f}\n",
+                      op.name, m, op.n, op.k, tile == GemmTile::kSmall ? "64x64-wmma" : "128x128-mma",
+                      int8 ? "int8" : "fp16", ms, 2.0 * m * op.n * op.k / (ms * 1e9));
+          std::fflush(stdout);
+        }
+  for (const auto& shape : {std::pair{128, 128}, std::pair{32, 384}}) {
+    const int seqs = shape.first, len = shape.second;
+    const int heads = 12, d = 64;
+    std::vector<int32_t> cu(seqs + 1);
+    for (int s = 0; s <= seqs; ++s) cu[s] = s * len;
+    int32_t* dcu = nullptr;
+    cudaMalloc(&dcu, cu.size() * 4);
+    cudaMemcpy(dcu, cu.data(), cu.size() * 4, cudaMemcpyHostToDevice);
+    const double ms = time_kernel([&] { bertrt_cuda::attention(a16, dcu, seqs, len, heads, d, c16, 0); });
+    std::printf("{\"kernel\": \"attention\", \"seqs\": %d, \"len\": %d, \"heads\": %d, \"head_dim\": %d, \"ms\": %.5f, "
+                "\"tflops\": %.1f}\n", seqs, len, heads, d, ms, 4.0 * seqs * heads * double(len) * len * d / (ms * 1e9));
+    std::fflush(stdout);
+    cudaFree(dcu);
+  }
+  for (void* p : {static_cast<void*>(a16), static_cast<void*>(w16), static_cast<void*>(a8), static_cast<void*>(w8),
+                  static_cast<void*>(sa), static_cast<void*>(sw), static_cast<void*>(bias), static_cast<void*>(res),
+                  static_cast<void*>(c32), static_cast<void*>(c16)})
+    cudaFree(p);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,6 +145,12 @@ int main(int argc, char** argv) {
     return 77;
   }
   std::printf("{\"device\": \"%s\"}\n", info);
+  if (only.empty() || only == "kernels") {
+    const int rc = bench_kernels();
+    if (rc != 0 || only == "kernels") return rc;
+  }
+  const char* secs = std::getenv("BERTRT_BENCH_SECONDS");
+  const double budget_ms = 1000.0 * (secs ? std::atof(secs) : 1.0);
   const Shape shapes[] = {{"bert-base", 768, 12, 12, 3072}, {"minilm-l6", 384, 6, 12, 1536}};
   uint64_t seed = 1;
   auto rnd = [&]() {  // uniform in [-0.05, 0.05): BERT-like weight scale
@@ -76,7 +192,7 @@ int main(int argc, char** argv) {
             float* dst = host ? out.data() : nullptr;
             std::vector<double> t;
             double total = 0;
-            for (int it = 0; it < 203 && (it < 8 || total < 1000.0); ++it) {
+            for (int it = 0; it < 203 && (it < 13 || total < budget_ms); ++it) {
               auto t0 = std::chrono::steady_clock::now();
               if (bertrt_cuda_forward(model, ids.data(), types.data(), cu.data(), batch, T, dst, err, sizeof err) != 0) {
                 std::fprintf(stderr, "bench_cuda: forward: %s\n", err);

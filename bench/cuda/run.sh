@@ -1,19 +1,53 @@
 #!/bin/sh
 # On a GPU machine (the `device` tool's; no Node.js there): builds the CUDA backend with the machine's nvcc, runs
-# the GPU tests, then bertrt's benchmark and the PyTorch peer in the same session, writing everything to $OUT
-# (or bench/results/cuda/ when OUT is unset). Summarize with: node bench/cuda/report.mjs <dir>
-set -eu
+# the GPU tests, then bertrt's benchmark (each kernel alone, then the encoder) and the PyTorch peer (cuBLAS and SDPA
+# kernels, then transformers' BertModel) in the same session, writing everything to $OUT (or bench/results/cuda/
+# when OUT is unset); compute-sanitizer's memcheck and racecheck over the tests come last. Each step runs even when
+# an earlier one failed, and says so. Summarize with: node bench/cuda/report.mjs <dir>
+#   BERTRT_BENCH_SECONDS  time per benchmark point (default 1)
+#   BERTRT_PREBUILT       a folder holding test_cuda and bench_cuda built elsewhere, used if the build here fails
+set -u
 cd "$(dirname "$0")/../.."
 out="${OUT:-bench/results/cuda}"
 mkdir -p "$out"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" || true
-node_free_build() {
-  nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-  cmake -S . -B build/cuda -DCMAKE_BUILD_TYPE=Release -DBERTRT_CUDA=ON -DBERTRT_TESTS=ON -DBERTRT_BENCH=ON \
-        -DCMAKE_CUDA_COMPILER="$nvcc" -DBERTRT_CUDA_ARCHS="${BERTRT_CUDA_ARCHS:-90-real}" > "$out/cmake.log"
-  cmake --build build/cuda -j 16 --target bertrt_cuda test_cuda bench_cuda >> "$out/cmake.log"
-}
-node_free_build
-./build/cuda/test_cuda | tee "$out/test_cuda.txt"
-./build/cuda/bench_cuda | tee "$out/bench_cuda.jsonl"
-python3 bench/cuda/torch_peer.py | tee "$out/torch_peer.jsonl"
+step() { echo "== $*"; }
+# at most six files: gpu.txt, log.txt (build, disassembly counts, stderr), test_cuda.txt, sanitize.txt and the two
+# .jsonl that report.mjs reads
+log="$out/log.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader > "$out/gpu.txt" 2>&1
+cat "$out/gpu.txt"
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+"$nvcc" --version | tail -2 | tee "$log"
+bin=build/cuda
+step build
+if ! { timeout 240 cmake -S . -B build/cuda -DCMAKE_BUILD_TYPE=Release -DBERTRT_CUDA=ON -DBERTRT_TESTS=ON -DBERTRT_BENCH=ON \
+         -DCMAKE_CUDA_COMPILER="$nvcc" -DBERTRT_CUDA_ARCHS="${BERTRT_CUDA_ARCHS:-90-real}" &&
+       timeout 240 cmake --build build/cuda -j 16 --target test_cuda bench_cuda; } >> "$log" 2>&1; then
+  tail -20 "$log"
+  if [ -n "${BERTRT_PREBUILT:-}" ]; then echo "build failed: using $BERTRT_PREBUILT"; bin="$BERTRT_PREBUILT"; fi
+fi
+command -v cuobjdump > /dev/null && cuobjdump --dump-sass "$bin/bench_cuda" 2>/dev/null |
+  grep -oE '(HMMA|IMMA|HGMMA|LDSM|LDGSTS)[.A-Z0-9]*' | sort | uniq -c >> "$log"
+step test_cuda
+BERTRT_TEST_VERBOSE=1 timeout 90 "$bin/test_cuda" > "$out/test_cuda.txt" 2>&1
+echo "test_cuda exit $?"
+grep -E "FAIL|passed" "$out/test_cuda.txt"
+step bench kernels
+timeout 120 "$bin/bench_cuda" kernels > "$out/bench_cuda.jsonl" 2>> "$log" || tail -3 "$log"
+timeout 90 python3 bench/cuda/torch_peer.py kernels > "$out/torch_peer.jsonl" 2>> "$log" || tail -3 "$log"
+step bench models
+for m in bert-base minilm-l6; do
+  timeout 150 "$bin/bench_cuda" "$m" 2>> "$log" | grep -v '"device"' >> "$out/bench_cuda.jsonl"
+done
+timeout 150 python3 bench/cuda/torch_peer.py bert-base 2>> "$log" | grep -v '"device"' >> "$out/torch_peer.jsonl"
+timeout 90 python3 bench/cuda/torch_peer.py minilm-l6 2>> "$log" | grep -v '"device"' >> "$out/torch_peer.jsonl"
+step sanitizers
+if command -v compute-sanitizer > /dev/null; then
+  for tool in memcheck racecheck; do
+    timeout 90 compute-sanitizer --tool $tool --print-limit 20 "$bin/test_cuda" >> "$out/sanitize.txt" 2>&1
+    echo "$tool exit $?" | tee -a "$out/sanitize.txt"
+    tail -2 "$out/sanitize.txt"
+  done
+fi
+step summary
+cat "$out/bench_cuda.jsonl" "$out/torch_peer.jsonl" | sed 's/"kernel": //; s/"model": //; s/"precision": //' | cut -c1-150

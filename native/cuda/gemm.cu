@@ -1,6 +1,8 @@
 #include <cuda_pipeline.h>
 #include <mma.h>
 
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "common.cuh"
@@ -143,20 +145,225 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(const T* __restrict__ a,
   epilogue<Acc>(Cs, LDC, m0, n0, m, n, e, a_scale, w_scale);
 }
 
+
+// ---- Large-tile kernel: 128x128 tiles, 8 warps (2 x 4, each 64x32 of C), K staged 64 bytes at a time through a
+// 3-stage cp.async pipeline, fragments loaded with ldmatrix and multiplied with mma.sync: m16n8k16 for FP16,
+// m16n8k32 for INT8. Both take 32 bytes of K per step, so the staging, the ldmatrix addressing and the accumulator
+// layout are the same for both types; only the instruction differs. The epilogue works from registers.
+namespace big {
+
+constexpr int BM = 128, BN = 128, kThreads = 256, kStages = 3;
+constexpr int kRowBytes = 64;                  // K bytes staged per row and stage
+constexpr int kLdBytes = kRowBytes + 16;       // padded: 8 consecutive rows' 16-byte chunks hit distinct banks
+constexpr int kTileBytes = (BM + BN) * kLdBytes;
+constexpr int kSmemBytes = kStages * kTileBytes;  // 61,440 bytes: needs the dynamic shared-memory opt-in
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, bypassing L1; `bytes` = 0 zero-fills the destination (src must still be valid).
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+template <typename T>
+struct Mma;
+template <>
+struct Mma<__half> {
+  using Acc = float;
+  __device__ static void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+template <>
+struct Mma<int8_t> {
+  using Acc = int;
+  __device__ static void run(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+// One stage: rows [m0, m0+128) of A and [n0, n0+128) of W, K bytes [kb, kb+64); past the matrix: zeros.
+__device__ __forceinline__ void stage(unsigned char* tile, const unsigned char* a, const unsigned char* w, int m0,
+                                      int n0, int kb, int m, int n, int kbytes) {
+  const uint32_t base = smem_addr(tile);
+  // (128 + 128) rows x 4 chunks = 1024 chunks, 4 per thread
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int p = threadIdx.x + i * kThreads;
+    const int r = p >> 2, c = (p & 3) * 16;
+    const bool is_a = r < BM;
+    const int gr = is_a ? m0 + r : n0 + (r - BM);
+    const bool in = (is_a ? gr < m : gr < n) && kb + c < kbytes;
+    const unsigned char* src = is_a ? a : w;
+    if (in) src += static_cast<size_t>(gr) * kbytes + kb + c;
+    cp_async16(base + r * kLdBytes + c, src, in ? 16 : 0);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) kernel(const T* __restrict__ a, const T* __restrict__ w, int m, int n,
+                                                   int k, Epilogue e, const float* __restrict__ a_scale,
+                                                   const float* __restrict__ w_scale) {
+  using Acc = typename Mma<T>::Acc;
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int kbytes = k * static_cast<int>(sizeof(T));
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
+  const auto* ab = reinterpret_cast<const unsigned char*>(a);
+  const auto* wb = reinterpret_cast<const unsigned char*>(w);
+
+  Acc acc[4][4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[i][j][q] = 0;
+
+  const int ktiles = (kbytes + kRowBytes - 1) / kRowBytes;
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < ktiles) stage(smem + s * kTileBytes, ab, wb, m0, n0, s * kRowBytes, m, n, kbytes);
+    cp_async_commit();
+  }
+  // ldmatrix row addresses of this lane: A rows (lane % 16) at chunk lane / 16; W (as two n8 x k16 pairs) rows
+  // (lane % 8) + 8 (lane / 16) at chunk (lane / 8) % 2
+  const int a_row = wm + (lane & 15), a_chunk = (lane >> 4) * 16;
+  const int w_row = BM + wn + (lane & 7) + ((lane >> 4) << 3), w_chunk = ((lane >> 3) & 1) * 16;
+
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<kStages - 2>();
+    __syncthreads();  // tile kt has landed for everyone; the slot refilled below was consumed by everyone
+    const int next = kt + kStages - 1;
+    if (next < ktiles) stage(smem + (next % kStages) * kTileBytes, ab, wb, m0, n0, next * kRowBytes, m, n, kbytes);
+    cp_async_commit();
+    const uint32_t tile = smem_addr(smem + (kt % kStages) * kTileBytes);
+#pragma unroll
+    for (int ks = 0; ks < kRowBytes; ks += 32) {
+      uint32_t fa[4][4], fb[2][4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) ldmatrix_x4(fa[i], tile + (a_row + 16 * i) * kLdBytes + ks + a_chunk);
+#pragma unroll
+      for (int j = 0; j < 2; ++j) ldmatrix_x4(fb[j], tile + (w_row + 16 * j) * kLdBytes + ks + w_chunk);
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) Mma<T>::run(acc[i][j], fa[i], fb[j >> 1][(j & 1) * 2], fb[j >> 1][(j & 1) * 2 + 1]);
+    }
+  }
+  cp_async_wait<0>();
+
+  // epilogue from registers: acc[i][j] holds rows g and g + 8 of the 16-row tile i, columns 2 t and 2 t + 1 of the
+  // 8-column tile j (g = lane / 4, t = lane % 4)
+  const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int gm = m0 + wm + 16 * i + g + 8 * h;
+      if (gm >= m) continue;
+      const float sa = a_scale ? a_scale[gm] : 1.f;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int gn = n0 + wn + 8 * j + 2 * t;  // even; n is a multiple of 8, so gn + 1 < n when gn < n
+        if (gn >= n) continue;
+        float v0 = static_cast<float>(acc[i][j][2 * h]), v1 = static_cast<float>(acc[i][j][2 * h + 1]);
+        if (a_scale) {
+          const float2 sw = *reinterpret_cast<const float2*>(w_scale + gn);
+          v0 *= sa * sw.x, v1 *= sa * sw.y;
+        }
+        if (e.bias) {
+          const float2 b = *reinterpret_cast<const float2*>(e.bias + gn);
+          v0 += b.x, v1 += b.y;
+        }
+        if (e.gelu) v0 = gelu_erf(v0), v1 = gelu_erf(v1);
+        const size_t o = static_cast<size_t>(gm) * n + gn;
+        if (e.residual) {
+          const float2 r = *reinterpret_cast<const float2*>(e.residual + o);
+          v0 += r.x, v1 += r.y;
+        }
+        if (e.c32) *reinterpret_cast<float2*>(e.c32 + o) = make_float2(v0, v1);
+        if (e.c16) *reinterpret_cast<__half2*>(e.c16 + o) = __floats2half2_rn(v0, v1);
+      }
+    }
+}
+
+}  // namespace big
+
 }  // namespace
 
-bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilogue& e, cudaStream_t stream) {
+namespace {
+
+int g_sm_count = 132;  // set by gemm_prepare; only steers the choice of tile
+
+// The large tile when it is allowed (N a multiple of 8) and its grid still covers every multiprocessor at least
+// once; small problems (one short sequence) spread better over 64x64 tiles. BERTRT_CUDA_GEMM=small|large forces one.
+bool use_large(int m, int n, GemmTile tile) {
+  if (n % 8 != 0) return false;
+  if (tile == GemmTile::kAuto) {
+    static const char* force = std::getenv("BERTRT_CUDA_GEMM");
+    if (force && std::string(force) == "small") tile = GemmTile::kSmall;
+    if (force && std::string(force) == "large") tile = GemmTile::kLarge;
+  }
+  if (tile != GemmTile::kAuto) return tile == GemmTile::kLarge;
+  const long blocks = static_cast<long>((m + big::BM - 1) / big::BM) * ((n + big::BN - 1) / big::BN);
+  return blocks >= g_sm_count;
+}
+
+}  // namespace
+
+std::string gemm_prepare() {
+  int dev = 0;
+  BERTRT_CUDA_TRY(cudaGetDevice(&dev));
+  BERTRT_CUDA_TRY(cudaDeviceGetAttribute(&g_sm_count, cudaDevAttrMultiProcessorCount, dev));
+  BERTRT_CUDA_TRY(cudaFuncSetAttribute(big::kernel<__half>, cudaFuncAttributeMaxDynamicSharedMemorySize, big::kSmemBytes));
+  BERTRT_CUDA_TRY(cudaFuncSetAttribute(big::kernel<int8_t>, cudaFuncAttributeMaxDynamicSharedMemorySize, big::kSmemBytes));
+  return {};
+}
+
+bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilogue& e, cudaStream_t stream,
+              GemmTile tile) {
   if (m < 0 || n <= 0 || k <= 0 || k % 8 != 0) return false;
   if (m == 0) return true;
+  if (use_large(m, n, tile)) {
+    dim3 grid((n + big::BN - 1) / big::BN, (m + big::BM - 1) / big::BM);
+    big::kernel<__half><<<grid, big::kThreads, big::kSmemBytes, stream>>>(a, w, m, n, k, e, nullptr, nullptr);
+    return true;
+  }
   dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
   gemm_kernel<__half, float, 32><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, nullptr, nullptr);
   return true;
 }
 
 bool gemm_s8(const int8_t* a, const float* a_scale, const int8_t* w, const float* w_scale, int m, int n, int k,
-             const Epilogue& e, cudaStream_t stream) {
+             const Epilogue& e, cudaStream_t stream, GemmTile tile) {
   if (m < 0 || n <= 0 || k <= 0 || k % 16 != 0 || !a_scale || !w_scale) return false;
   if (m == 0) return true;
+  if (use_large(m, n, tile)) {
+    dim3 grid((n + big::BN - 1) / big::BN, (m + big::BM - 1) / big::BM);
+    big::kernel<int8_t><<<grid, big::kThreads, big::kSmemBytes, stream>>>(a, w, m, n, k, e, a_scale, w_scale);
+    return true;
+  }
   dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
   gemm_kernel<int8_t, int, 64><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, a_scale, w_scale);
   return true;

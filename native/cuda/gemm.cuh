@@ -4,12 +4,13 @@
 //   gemm_f16: FP16 inputs (mma via WMMA 16x16x16).
 //   gemm_s8:  INT8 inputs, INT32 accumulation (IMMA via WMMA 16x16x16), dequantized in the epilogue with the
 //             per-row (token) scale of A times the per-column (output channel) scale of W.
-// Tiles of 64x64 with 4 warps, K staged through shared memory by cp.async in two stages.
+// Two kernels (GemmTile below), both staging K through shared memory with cp.async.
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 
 namespace bertrt_cuda {
 
@@ -21,10 +22,19 @@ struct Epilogue {
   __half* c16 = nullptr;            // [M][N]
 };
 
+// Which kernel: 64x64 tiles through WMMA (4 warps), or 128x128 tiles through ldmatrix + mma.sync (8 warps, 3-stage
+// cp.async pipeline, N a multiple of 8). kAuto takes the large tile when its grid covers every multiprocessor.
+enum class GemmTile { kAuto, kSmall, kLarge };
+
+// Reads the multiprocessor count and raises the large kernel's shared-memory limit on the current device: once,
+// before any launch and outside graph capture. Returns an error message, empty on success.
+std::string gemm_prepare();
+
 // K must be a multiple of 8 (FP16) or 16 (INT8): rows are read in 16-byte pieces. Returns false (launching
 // nothing) when a shape is unsupported.
-bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilogue& e, cudaStream_t stream);
+bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilogue& e, cudaStream_t stream,
+              GemmTile tile = GemmTile::kAuto);
 bool gemm_s8(const int8_t* a, const float* a_scale, const int8_t* w, const float* w_scale, int m, int n, int k,
-             const Epilogue& e, cudaStream_t stream);
+             const Epilogue& e, cudaStream_t stream, GemmTile tile = GemmTile::kAuto);
 
 }  // namespace bertrt_cuda

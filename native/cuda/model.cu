@@ -141,6 +141,7 @@ class Model {
     graphs_enabled_ = !(graphs && std::string(graphs) == "0");
     // kernel attributes are set here, never while a graph is being captured
     std::string prepared = attention_prepare(H / c.num_heads);
+    if (prepared.empty()) prepared = gemm_prepare();
     if (!prepared.empty()) return prepared;
     std::string e;
     auto up = [&](DeviceBuffer<float>& d, const float* h, size_t n) {

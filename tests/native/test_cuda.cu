@@ -33,8 +33,10 @@ template <typename T>
 struct Dev {
   T* p = nullptr;
   size_t n = 0;
+  // fresh allocations are poisoned (all bits set: NaN as float or half), so an unwritten output cannot pass
   explicit Dev(size_t count) : n(count) {
     if (cudaMalloc(&p, std::max<size_t>(1, n) * sizeof(T)) != cudaSuccess) p = nullptr;
+    else cudaMemset(p, 0xff, std::max<size_t>(1, n) * sizeof(T));
   }
   explicit Dev(const std::vector<T>& v) : Dev(v.size()) {
     if (p) cudaMemcpy(p, v.data(), n * sizeof(T), cudaMemcpyHostToDevice);
@@ -70,10 +72,14 @@ void check_err(double err, double bound, const std::string& what) {
   th::check(err <= bound, what + buf);
 }
 
+const char* tile_name(GemmTile t) { return t == GemmTile::kSmall ? " [64x64 WMMA]" : " [128x128 mma.sync]"; }
+
 void test_gemm_f16(th::Rng& rng) {
   struct Case { int m, n, k; bool bias, gelu, residual; };
+  for (const GemmTile tile : {GemmTile::kSmall, GemmTile::kLarge})
   for (const Case c : {Case{1, 64, 64, true, false, false}, Case{77, 200, 40, true, true, false},
-                       Case{130, 1152, 384, true, false, true}, Case{300, 96, 1536, true, true, true}, Case{65, 8, 8, false, false, false}}) {
+                       Case{130, 1152, 384, true, false, true}, Case{300, 96, 1536, true, true, true}, Case{65, 8, 8, false, false, false},
+                       Case{257, 2304, 72, true, false, false}}) {
     auto a = random_half(rng, size_t(c.m) * c.k, -1, 1), w = random_half(rng, size_t(c.n) * c.k, -1, 1);
     std::vector<float> bias(c.n), res(size_t(c.m) * c.n);
     rng.fill(bias), rng.fill(res);
@@ -81,7 +87,8 @@ void test_gemm_f16(th::Rng& rng) {
     Dev<float> db(bias), dr(res), c32(size_t(c.m) * c.n);
     Epilogue e;
     e.bias = c.bias ? db.p : nullptr, e.gelu = c.gelu, e.residual = c.residual ? dr.p : nullptr, e.c32 = c32.p, e.c16 = c16.p;
-    th::check(gemm_f16(da.p, dw.p, c.m, c.n, c.k, e, 0), "gemm_f16 accepts " + shape(c.m, c.n, c.k));
+    const std::string name = "gemm_f16 " + shape(c.m, c.n, c.k) + tile_name(tile);
+    th::check(gemm_f16(da.p, dw.p, c.m, c.n, c.k, e, 0, tile), name + " accepted");
     std::vector<double> want(size_t(c.m) * c.n);
     for (int i = 0; i < c.m; ++i)
       for (int j = 0; j < c.n; ++j) {
@@ -91,15 +98,45 @@ void test_gemm_f16(th::Rng& rng) {
         if (c.residual) s += res[size_t(i) * c.n + j];
         want[size_t(i) * c.n + j] = s;
       }
-    check_err(th::norm_err(c32.get().data(), want), 1e-5, "gemm_f16 " + shape(c.m, c.n, c.k) + " FP32 out");
-    check_err(th::norm_err(to_float(c16.get()).data(), want), 1e-3, "gemm_f16 " + shape(c.m, c.n, c.k) + " FP16 out");
+    check_err(th::norm_err(c32.get().data(), want), 1e-5, name + " FP32 out");
+    check_err(th::norm_err(to_float(c16.get()).data(), want), 1e-3, name + " FP16 out");
   }
   Epilogue e;
   th::check(!gemm_f16(nullptr, nullptr, 4, 4, 12, e, 0), "gemm_f16 refuses K not a multiple of 8");
 }
 
+// The two kernels give the same bits on the same inputs (same instruction, same K order, same epilogue), so the
+// tile choice, which depends on the batch's token count, cannot make a sequence's result depend on its batch.
+void test_gemm_tiles_agree(th::Rng& rng) {
+  const int m = 200, n = 768, k = 3072;
+  auto a = random_half(rng, size_t(m) * k, -1, 1), w = random_half(rng, size_t(n) * k, -0.1f, 0.1f);
+  std::vector<float> bias(n), res(size_t(m) * n);
+  rng.fill(bias), rng.fill(res);
+  Dev<__half> da(a), dw(w);
+  Dev<float> db(bias), dr(res), small(size_t(m) * n), large(size_t(m) * n);
+  Epilogue e;
+  e.bias = db.p, e.gelu = true, e.residual = dr.p, e.c32 = small.p;
+  gemm_f16(da.p, dw.p, m, n, k, e, 0, GemmTile::kSmall);
+  e.c32 = large.p;
+  gemm_f16(da.p, dw.p, m, n, k, e, 0, GemmTile::kLarge);
+  th::check(small.get() == large.get(), "gemm_f16: 64x64 and 128x128 kernels give identical bits (200x768x3072)");
+  std::vector<int8_t> a8(size_t(m) * k), w8(size_t(n) * k);
+  for (auto& x : a8) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
+  for (auto& x : w8) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
+  std::vector<float> sa(m), sw(n);
+  rng.fill(sa, 0.001f, 0.02f), rng.fill(sw, 0.001f, 0.02f);
+  Dev<int8_t> da8(a8), dw8(w8);
+  Dev<float> dsa(sa), dsw(sw), s8(size_t(m) * n), l8(size_t(m) * n);
+  e.c32 = s8.p;
+  gemm_s8(da8.p, dsa.p, dw8.p, dsw.p, m, n, k, e, 0, GemmTile::kSmall);
+  e.c32 = l8.p;
+  gemm_s8(da8.p, dsa.p, dw8.p, dsw.p, m, n, k, e, 0, GemmTile::kLarge);
+  th::check(s8.get() == l8.get(), "gemm_s8: 64x64 and 128x128 kernels give identical bits (200x768x3072)");
+}
+
 void test_gemm_s8(th::Rng& rng) {
-  for (auto [m, n, k] : {std::tuple{1, 64, 64}, std::tuple{70, 130, 48}, std::tuple{200, 1536, 384}}) {
+  for (const GemmTile tile : {GemmTile::kSmall, GemmTile::kLarge})
+  for (auto [m, n, k] : {std::tuple{1, 64, 64}, std::tuple{70, 136, 48}, std::tuple{200, 1536, 384}, std::tuple{129, 2304, 784}}) {
     std::vector<int8_t> a(size_t(m) * k), w(size_t(n) * k);
     for (auto& x : a) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
     for (auto& x : w) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
@@ -112,7 +149,8 @@ void test_gemm_s8(th::Rng& rng) {
     Dev<float> dsa(sa), dsw(sw), db(bias), dr(res), c32(size_t(m) * n);
     Epilogue e;
     e.bias = db.p, e.gelu = true, e.residual = dr.p, e.c32 = c32.p;
-    th::check(gemm_s8(da.p, dsa.p, dw.p, dsw.p, m, n, k, e, 0), "gemm_s8 accepts " + shape(m, n, k));
+    const std::string name = "gemm_s8 " + shape(m, n, k) + tile_name(tile);
+    th::check(gemm_s8(da.p, dsa.p, dw.p, dsw.p, m, n, k, e, 0, tile), name + " accepted");
     std::vector<double> want(size_t(m) * n);
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j) {
@@ -120,7 +158,7 @@ void test_gemm_s8(th::Rng& rng) {
         for (int q = 0; q < k; ++q) acc += int64_t(a[size_t(i) * k + q]) * w[size_t(j) * k + q];
         want[size_t(i) * n + j] = gelu(double(acc) * sa[i] * sw[j] + bias[j]) + res[size_t(i) * n + j];
       }
-    check_err(th::norm_err(c32.get().data(), want), 1e-5, "gemm_s8 " + shape(m, n, k) + " (exact int32 sums, scales, GELU, residual)");
+    check_err(th::norm_err(c32.get().data(), want), 1e-5, name + " (exact int32 sums, scales, GELU, residual)");
   }
   Epilogue e;
   th::check(!gemm_s8(nullptr, nullptr, nullptr, nullptr, 4, 4, 24, e, 0), "gemm_s8 refuses K not a multiple of 16");
@@ -333,7 +371,10 @@ int main() {
   }
   std::printf("device: %s\n", info);
   th::Rng rng(2024);
+  const std::string prepared = gemm_prepare();
+  th::check(prepared.empty(), "gemm_prepare " + prepared);
   test_gemm_f16(rng);
+  test_gemm_tiles_agree(rng);
   test_gemm_s8(rng);
   test_rows(rng);
   test_attention(rng);
