@@ -99,7 +99,7 @@ int bench_kernels() {
   using bertrt_cuda::GemmTile;
   for (int m : {16384, 128})
     for (const Op& op : ops)
-      for (GemmTile tile : {GemmTile::kSmall, GemmTile::kLarge})
+      for (GemmTile tile : bertrt_cuda::kAllTiles)
         for (int int8 = 0; int8 < 2; ++int8) {
           bertrt_cuda::Epilogue ep;
           ep.bias = bias, ep.gelu = op.gelu, ep.residual = op.residual ? res : nullptr;
@@ -110,7 +110,7 @@ int bench_kernels() {
           });
           std::printf("{\"kernel\": \"gemm\", \"op\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"tile\": \"%s\", "
                       "\"precision\": \"%s\", \"ms\": %.5f, \"tflops\": %.1f}\n",
-                      op.name, m, op.n, op.k, tile == GemmTile::kSmall ? "64x64-wmma" : "128x128-mma",
+                      op.name, m, op.n, op.k, bertrt_cuda::gemm_tile_name(tile),
                       int8 ? "int8" : "fp16", ms, 2.0 * m * op.n * op.k / (ms * 1e9));
           std::fflush(stdout);
         }
@@ -122,10 +122,14 @@ int bench_kernels() {
     int32_t* dcu = nullptr;
     cudaMalloc(&dcu, cu.size() * 4);
     cudaMemcpy(dcu, cu.data(), cu.size() * 4, cudaMemcpyHostToDevice);
-    const double ms = time_kernel([&] { bertrt_cuda::attention(a16, dcu, seqs, len, heads, d, c16, 0); });
-    std::printf("{\"kernel\": \"attention\", \"seqs\": %d, \"len\": %d, \"heads\": %d, \"head_dim\": %d, \"ms\": %.5f, "
-                "\"tflops\": %.1f}\n", seqs, len, heads, d, ms, 4.0 * seqs * heads * double(len) * len * d / (ms * 1e9));
-    std::fflush(stdout);
+    for (auto which : {bertrt_cuda::AttentionKernel::kSmem, bertrt_cuda::AttentionKernel::kRegisters}) {
+      const double ms = time_kernel([&] { bertrt_cuda::attention(a16, dcu, seqs, len, heads, d, c16, 0, which); });
+      std::printf("{\"kernel\": \"attention\", \"variant\": \"%s\", \"seqs\": %d, \"len\": %d, \"heads\": %d, "
+                  "\"head_dim\": %d, \"ms\": %.5f, \"tflops\": %.1f}\n",
+                  which == bertrt_cuda::AttentionKernel::kSmem ? "shared-memory" : "registers", seqs, len, heads, d, ms,
+                  4.0 * seqs * heads * double(len) * len * d / (ms * 1e9));
+      std::fflush(stdout);
+    }
     cudaFree(dcu);
   }
   for (void* p : {static_cast<void*>(a16), static_cast<void*>(w16), static_cast<void*>(a8), static_cast<void*>(w8),

@@ -44,7 +44,7 @@ timeout 90 python3 bench/cuda/torch_peer.py minilm-l6 2>> "$log" | grep -v '"dev
 step sanitizers
 if command -v compute-sanitizer > /dev/null; then
   for tool in memcheck racecheck; do
-    timeout 90 compute-sanitizer --tool $tool --print-limit 20 "$bin/test_cuda" >> "$out/sanitize.txt" 2>&1
+    timeout 75 compute-sanitizer --tool $tool --print-limit 20 "$bin/test_cuda" >> "$out/sanitize.txt" 2>&1
     echo "$tool exit $?" | tee -a "$out/sanitize.txt"
     tail -2 "$out/sanitize.txt"
   done

@@ -13,10 +13,14 @@
 
 namespace bertrt_cuda {
 
-// Head sizes the kernel is built for.
+// Two kernels: kSmem keeps scores and the output accumulator in shared memory (WMMA); kRegisters keeps Q, S, P and
+// O in registers (mma.sync) and double-buffers K/V. kAuto is kRegisters unless BERTRT_CUDA_ATTENTION=smem.
+enum class AttentionKernel { kAuto, kSmem, kRegisters };
+
+// Head sizes the kernels are built for.
 bool attention_supports(int head_dim);
 
-// Raises the kernel's shared-memory limit for head_dim on the current device; once, before any launch (and
+// Raises the kernels' shared-memory limits for head_dim on the current device; once, before any launch (and
 // outside graph capture). Returns an error message, empty on success.
 std::string attention_prepare(int head_dim);
 
@@ -24,6 +28,6 @@ std::string attention_prepare(int head_dim);
 // cu_seqlens: device array of n_seqs + 1 offsets; max_len: the longest sequence (grid size).
 // Returns an error message, empty on success.
 std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, int max_len, int heads, int head_dim,
-                      __half* ctx, cudaStream_t stream);
+                      __half* ctx, cudaStream_t stream, AttentionKernel which = AttentionKernel::kAuto);
 
 }  // namespace bertrt_cuda

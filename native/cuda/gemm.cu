@@ -7,6 +7,7 @@
 
 #include "common.cuh"
 #include "gemm.cuh"
+#include "mma.cuh"
 
 namespace bertrt_cuda {
 namespace {
@@ -146,129 +147,111 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(const T* __restrict__ a,
 }
 
 
-// ---- Large-tile kernel: 128x128 tiles, 8 warps (2 x 4, each 64x32 of C), K staged 64 bytes at a time through a
-// 3-stage cp.async pipeline, fragments loaded with ldmatrix and multiplied with mma.sync: m16n8k16 for FP16,
-// m16n8k32 for INT8. Both take 32 bytes of K per step, so the staging, the ldmatrix addressing and the accumulator
-// layout are the same for both types; only the instruction differs. The epilogue works from registers.
+// ---- Large-tile kernels: ldmatrix + mma.sync (m16n8k16 for FP16, m16n8k32 for INT8), K staged through a
+// multi-stage cp.async pipeline, epilogue from registers. Both instructions take 32 bytes of K per step, so the
+// staging, the ldmatrix addressing and the accumulator layout are the same for both types; only the instruction
+// differs. Tile shapes are template parameters (Tiles below); bench_cuda times each on the GPU.
 namespace big {
 
-constexpr int BM = 128, BN = 128, kThreads = 256, kStages = 3;
-constexpr int kRowBytes = 64;                  // K bytes staged per row and stage
-constexpr int kLdBytes = kRowBytes + 16;       // padded: 8 consecutive rows' 16-byte chunks hit distinct banks
-constexpr int kTileBytes = (BM + BN) * kLdBytes;
-constexpr int kSmemBytes = kStages * kTileBytes;  // 61,440 bytes: needs the dynamic shared-memory opt-in
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, bypassing L1; `bytes` = 0 zero-fills the destination (src must still be valid).
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-template <typename T>
-struct Mma;
-template <>
-struct Mma<__half> {
-  using Acc = float;
-  __device__ static void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-};
-template <>
-struct Mma<int8_t> {
-  using Acc = int;
-  __device__ static void run(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
+template <int BM_, int BN_, int WARPS_M, int WARPS_N, int KBYTES, int STAGES>
+struct Tiles {
+  static constexpr int BM = BM_, BN = BN_, kStages = STAGES;
+  static constexpr int kThreads = 32 * WARPS_M * WARPS_N;
+  static constexpr int kWarpM = BM / WARPS_M, kWarpN = BN / WARPS_N;  // C per warp
+  static constexpr int MI = kWarpM / 16, NI = kWarpN / 8;              // mma tiles per warp
+  static constexpr int kRowBytes = KBYTES;                              // K bytes staged per row and stage
+  static constexpr int kLdBytes = KBYTES + 16;  // padded: 8 consecutive rows' 16-byte chunks hit distinct banks
+  static constexpr int kTileBytes = (BM + BN) * kLdBytes;
+  static constexpr int kSmemBytes = STAGES * kTileBytes;
+  static constexpr int kChunks = (BM + BN) * (KBYTES / 16);  // 16-byte copies per stage
+  static_assert(NI % 2 == 0 && MI >= 1 && KBYTES % 32 == 0 && kChunks % kThreads == 0, "tile shape");
 };
 
-// One stage: rows [m0, m0+128) of A and [n0, n0+128) of W, K bytes [kb, kb+64); past the matrix: zeros.
+// One stage: rows [m0, m0 + BM) of A and [n0, n0 + BN) of W, K bytes [kb, kb + KBYTES); past the matrix: zeros.
+template <typename C>
 __device__ __forceinline__ void stage(unsigned char* tile, const unsigned char* a, const unsigned char* w, int m0,
                                       int n0, int kb, int m, int n, int kbytes) {
+  constexpr int kPerRow = C::kRowBytes / 16;
   const uint32_t base = smem_addr(tile);
-  // (128 + 128) rows x 4 chunks = 1024 chunks, 4 per thread
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int p = threadIdx.x + i * kThreads;
-    const int r = p >> 2, c = (p & 3) * 16;
-    const bool is_a = r < BM;
-    const int gr = is_a ? m0 + r : n0 + (r - BM);
+  for (int i = 0; i < C::kChunks / C::kThreads; ++i) {
+    const int p = threadIdx.x + i * C::kThreads;
+    const int r = p / kPerRow, c = (p % kPerRow) * 16;
+    const bool is_a = r < C::BM;
+    const int gr = is_a ? m0 + r : n0 + (r - C::BM);
     const bool in = (is_a ? gr < m : gr < n) && kb + c < kbytes;
     const unsigned char* src = is_a ? a : w;
     if (in) src += static_cast<size_t>(gr) * kbytes + kb + c;
-    cp_async16(base + r * kLdBytes + c, src, in ? 16 : 0);
+    cp_async16(base + r * C::kLdBytes + c, src, in ? 16 : 0);
   }
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) kernel(const T* __restrict__ a, const T* __restrict__ w, int m, int n,
-                                                   int k, Epilogue e, const float* __restrict__ a_scale,
-                                                   const float* __restrict__ w_scale) {
-  using Acc = typename Mma<T>::Acc;
+struct Acc;
+template <>
+struct Acc<__half> {
+  using type = float;
+  __device__ static void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) { mma_f16(d, a, b0, b1); }
+};
+template <>
+struct Acc<int8_t> {
+  using type = int;
+  __device__ static void mma(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) { mma_s8(d, a, b0, b1); }
+};
+
+template <typename T, typename C>
+__global__ void __launch_bounds__(C::kThreads) kernel(const T* __restrict__ a, const T* __restrict__ w, int m, int n,
+                                                      int k, Epilogue e, const float* __restrict__ a_scale,
+                                                      const float* __restrict__ w_scale) {
+  using A = typename Acc<T>::type;
   extern __shared__ __align__(128) unsigned char smem[];
   const int kbytes = k * static_cast<int>(sizeof(T));
-  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int m0 = blockIdx.y * C::BM, n0 = blockIdx.x * C::BN;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
+  constexpr int kWarpsN = C::BN / C::kWarpN;
+  const int wm = (warp / kWarpsN) * C::kWarpM, wn = (warp % kWarpsN) * C::kWarpN;
   const auto* ab = reinterpret_cast<const unsigned char*>(a);
   const auto* wb = reinterpret_cast<const unsigned char*>(w);
 
-  Acc acc[4][4][4];
+  A acc[C::MI][C::NI][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < C::MI; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < C::NI; ++j)
 #pragma unroll
       for (int q = 0; q < 4; ++q) acc[i][j][q] = 0;
 
-  const int ktiles = (kbytes + kRowBytes - 1) / kRowBytes;
+  const int ktiles = (kbytes + C::kRowBytes - 1) / C::kRowBytes;
 #pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
-    if (s < ktiles) stage(smem + s * kTileBytes, ab, wb, m0, n0, s * kRowBytes, m, n, kbytes);
+  for (int s = 0; s < C::kStages - 1; ++s) {
+    if (s < ktiles) stage<C>(smem + s * C::kTileBytes, ab, wb, m0, n0, s * C::kRowBytes, m, n, kbytes);
     cp_async_commit();
   }
-  // ldmatrix row addresses of this lane: A rows (lane % 16) at chunk lane / 16; W (as two n8 x k16 pairs) rows
-  // (lane % 8) + 8 (lane / 16) at chunk (lane / 8) % 2
+  // ldmatrix row addresses of this lane: A rows (lane % 16) at chunk lane / 16; W (as pairs of n8 x k16 blocks)
+  // rows (lane % 8) + 8 (lane / 16) at chunk (lane / 8) % 2
   const int a_row = wm + (lane & 15), a_chunk = (lane >> 4) * 16;
-  const int w_row = BM + wn + (lane & 7) + ((lane >> 4) << 3), w_chunk = ((lane >> 3) & 1) * 16;
+  const int w_row = C::BM + wn + (lane & 7) + ((lane >> 4) << 3), w_chunk = ((lane >> 3) & 1) * 16;
 
   for (int kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait<kStages - 2>();
+    cp_async_wait<C::kStages - 2>();
     __syncthreads();  // tile kt has landed for everyone; the slot refilled below was consumed by everyone
-    const int next = kt + kStages - 1;
-    if (next < ktiles) stage(smem + (next % kStages) * kTileBytes, ab, wb, m0, n0, next * kRowBytes, m, n, kbytes);
+    const int next = kt + C::kStages - 1;
+    if (next < ktiles)
+      stage<C>(smem + (next % C::kStages) * C::kTileBytes, ab, wb, m0, n0, next * C::kRowBytes, m, n, kbytes);
     cp_async_commit();
-    const uint32_t tile = smem_addr(smem + (kt % kStages) * kTileBytes);
+    const uint32_t tile = smem_addr(smem + (kt % C::kStages) * C::kTileBytes);
 #pragma unroll
-    for (int ks = 0; ks < kRowBytes; ks += 32) {
-      uint32_t fa[4][4], fb[2][4];
+    for (int ks = 0; ks < C::kRowBytes; ks += 32) {
+      uint32_t fa[C::MI][4], fb[C::NI / 2][4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) ldmatrix_x4(fa[i], tile + (a_row + 16 * i) * kLdBytes + ks + a_chunk);
+      for (int i = 0; i < C::MI; ++i) ldmatrix_x4(fa[i], tile + (a_row + 16 * i) * C::kLdBytes + ks + a_chunk);
 #pragma unroll
-      for (int j = 0; j < 2; ++j) ldmatrix_x4(fb[j], tile + (w_row + 16 * j) * kLdBytes + ks + w_chunk);
+      for (int j = 0; j < C::NI / 2; ++j) ldmatrix_x4(fb[j], tile + (w_row + 16 * j) * C::kLdBytes + ks + w_chunk);
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < C::MI; ++i)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) Mma<T>::run(acc[i][j], fa[i], fb[j >> 1][(j & 1) * 2], fb[j >> 1][(j & 1) * 2 + 1]);
+        for (int j = 0; j < C::NI; ++j)
+          Acc<T>::mma(acc[i][j], fa[i], fb[j >> 1][(j & 1) * 2], fb[j >> 1][(j & 1) * 2 + 1]);
     }
   }
   cp_async_wait<0>();
@@ -277,14 +260,14 @@ __global__ void __launch_bounds__(kThreads) kernel(const T* __restrict__ a, cons
   // 8-column tile j (g = lane / 4, t = lane % 4)
   const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < C::MI; ++i)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int gm = m0 + wm + 16 * i + g + 8 * h;
       if (gm >= m) continue;
       const float sa = a_scale ? a_scale[gm] : 1.f;
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < C::NI; ++j) {
         const int gn = n0 + wn + 8 * j + 2 * t;  // even; n is a multiple of 8, so gn + 1 < n when gn < n
         if (gn >= n) continue;
         float v0 = static_cast<float>(acc[i][j][2 * h]), v1 = static_cast<float>(acc[i][j][2 * h + 1]);
@@ -308,6 +291,32 @@ __global__ void __launch_bounds__(kThreads) kernel(const T* __restrict__ a, cons
     }
 }
 
+// The shapes built. Per thread block: BM x BN of C, warps, K bytes per stage, stages.
+using T128x128 = Tiles<128, 128, 2, 4, 64, 3>;   // 8 warps of 64x32;  61,440 B shared
+using T128x128K = Tiles<128, 128, 2, 4, 128, 3>; // the same, 128 K bytes per stage; 110,592 B
+using T128x256 = Tiles<128, 256, 2, 4, 64, 3>;   // 8 warps of 64x64;  92,160 B
+using T256x128 = Tiles<256, 128, 4, 2, 64, 3>;   // 8 warps of 64x64;  92,160 B
+using T128x256K = Tiles<128, 256, 2, 4, 128, 3>; // 8 warps of 64x64; 165,888 B
+// for few tokens (one or two sequences): more, smaller blocks with more K bytes in flight each
+using T64x64K = Tiles<64, 64, 2, 2, 128, 4>;      // 4 warps of 32x32;  73,728 B
+using T32x64K = Tiles<32, 64, 1, 2, 128, 4>;      // 2 warps of 32x32;  55,296 B
+using T64x32K = Tiles<64, 32, 2, 1, 128, 4>;      // 2 warps of 32x32;  55,296 B
+
+template <typename T, typename C>
+bool launch(const T* a, const T* w, int m, int n, int k, const Epilogue& e, const float* a_scale,
+            const float* w_scale, cudaStream_t stream) {
+  dim3 grid((n + C::BN - 1) / C::BN, (m + C::BM - 1) / C::BM);
+  kernel<T, C><<<grid, C::kThreads, C::kSmemBytes, stream>>>(a, w, m, n, k, e, a_scale, w_scale);
+  return true;
+}
+
+template <typename C>
+std::string prepare() {
+  BERTRT_CUDA_TRY(cudaFuncSetAttribute(kernel<__half, C>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
+  BERTRT_CUDA_TRY(cudaFuncSetAttribute(kernel<int8_t, C>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
+  return {};
+}
+
 }  // namespace big
 
 }  // namespace
@@ -316,28 +325,76 @@ namespace {
 
 int g_sm_count = 132;  // set by gemm_prepare; only steers the choice of tile
 
-// The large tile when it is allowed (N a multiple of 8) and its grid still covers every multiprocessor at least
-// once; small problems (one short sequence) spread better over 64x64 tiles. BERTRT_CUDA_GEMM=small|large forces one.
-bool use_large(int m, int n, GemmTile tile) {
-  if (n % 8 != 0) return false;
-  if (tile == GemmTile::kAuto) {
-    static const char* force = std::getenv("BERTRT_CUDA_GEMM");
-    if (force && std::string(force) == "small") tile = GemmTile::kSmall;
-    if (force && std::string(force) == "large") tile = GemmTile::kLarge;
+GemmTile forced_tile() {
+  static const GemmTile forced = [] {
+    const char* f = std::getenv("BERTRT_CUDA_GEMM");
+    const std::string v = f ? f : "";
+    if (v == "small") return GemmTile::kSmall;
+    if (v == "128x128") return GemmTile::k128x128;
+    if (v == "128x128k") return GemmTile::k128x128K;
+    if (v == "128x256") return GemmTile::k128x256;
+    if (v == "256x128") return GemmTile::k256x128;
+    if (v == "128x256k") return GemmTile::k128x256K;
+    if (v == "64x64k") return GemmTile::k64x64K;
+    if (v == "32x64k") return GemmTile::k32x64K;
+    if (v == "64x32k") return GemmTile::k64x32K;
+    return GemmTile::kAuto;
+  }();
+  return forced;
+}
+
+// kAuto: a large tile when it is allowed (N a multiple of 8) and its grid still covers every multiprocessor at
+// least once; small problems (one short sequence) spread better over 64x64 tiles. BERTRT_CUDA_GEMM forces one.
+GemmTile choose(int m, int n, GemmTile tile) {
+  if (tile == GemmTile::kAuto) tile = forced_tile();
+  if (n % 8 != 0) return GemmTile::kSmall;
+  if (tile != GemmTile::kAuto) return tile;
+  using L = big::T128x128;
+  const long blocks = static_cast<long>((m + L::BM - 1) / L::BM) * ((n + L::BN - 1) / L::BN);
+  return blocks >= g_sm_count ? GemmTile::k128x128 : GemmTile::kSmall;
+}
+
+template <typename T>
+bool launch_large(GemmTile tile, const T* a, const T* w, int m, int n, int k, const Epilogue& e, const float* sa,
+                  const float* sw, cudaStream_t stream) {
+  switch (tile) {
+    case GemmTile::k128x128: return big::launch<T, big::T128x128>(a, w, m, n, k, e, sa, sw, stream);
+    case GemmTile::k128x128K: return big::launch<T, big::T128x128K>(a, w, m, n, k, e, sa, sw, stream);
+    case GemmTile::k128x256: return big::launch<T, big::T128x256>(a, w, m, n, k, e, sa, sw, stream);
+    case GemmTile::k256x128: return big::launch<T, big::T256x128>(a, w, m, n, k, e, sa, sw, stream);
+    case GemmTile::k128x256K: return big::launch<T, big::T128x256K>(a, w, m, n, k, e, sa, sw, stream);
+    case GemmTile::k64x64K: return big::launch<T, big::T64x64K>(a, w, m, n, k, e, sa, sw, stream);
+    case GemmTile::k32x64K: return big::launch<T, big::T32x64K>(a, w, m, n, k, e, sa, sw, stream);
+    case GemmTile::k64x32K: return big::launch<T, big::T64x32K>(a, w, m, n, k, e, sa, sw, stream);
+    default: return false;
   }
-  if (tile != GemmTile::kAuto) return tile == GemmTile::kLarge;
-  const long blocks = static_cast<long>((m + big::BM - 1) / big::BM) * ((n + big::BN - 1) / big::BN);
-  return blocks >= g_sm_count;
 }
 
 }  // namespace
+
+const char* gemm_tile_name(GemmTile t) {
+  switch (t) {
+    case GemmTile::kSmall: return "64x64-wmma";
+    case GemmTile::k128x128: return "128x128-mma";
+    case GemmTile::k128x128K: return "128x128-mma-k128";
+    case GemmTile::k128x256: return "128x256-mma";
+    case GemmTile::k256x128: return "256x128-mma";
+    case GemmTile::k128x256K: return "128x256-mma-k128";
+    case GemmTile::k64x64K: return "64x64-mma-k128";
+    case GemmTile::k32x64K: return "32x64-mma-k128";
+    case GemmTile::k64x32K: return "64x32-mma-k128";
+    default: return "auto";
+  }
+}
 
 std::string gemm_prepare() {
   int dev = 0;
   BERTRT_CUDA_TRY(cudaGetDevice(&dev));
   BERTRT_CUDA_TRY(cudaDeviceGetAttribute(&g_sm_count, cudaDevAttrMultiProcessorCount, dev));
-  BERTRT_CUDA_TRY(cudaFuncSetAttribute(big::kernel<__half>, cudaFuncAttributeMaxDynamicSharedMemorySize, big::kSmemBytes));
-  BERTRT_CUDA_TRY(cudaFuncSetAttribute(big::kernel<int8_t>, cudaFuncAttributeMaxDynamicSharedMemorySize, big::kSmemBytes));
+  for (std::string e : {big::prepare<big::T128x128>(), big::prepare<big::T128x128K>(), big::prepare<big::T128x256>(),
+                        big::prepare<big::T256x128>(), big::prepare<big::T128x256K>(), big::prepare<big::T64x64K>(),
+                        big::prepare<big::T32x64K>(), big::prepare<big::T64x32K>()})
+    if (!e.empty()) return e;
   return {};
 }
 
@@ -345,11 +402,8 @@ bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilo
               GemmTile tile) {
   if (m < 0 || n <= 0 || k <= 0 || k % 8 != 0) return false;
   if (m == 0) return true;
-  if (use_large(m, n, tile)) {
-    dim3 grid((n + big::BN - 1) / big::BN, (m + big::BM - 1) / big::BM);
-    big::kernel<__half><<<grid, big::kThreads, big::kSmemBytes, stream>>>(a, w, m, n, k, e, nullptr, nullptr);
-    return true;
-  }
+  tile = choose(m, n, tile);
+  if (tile != GemmTile::kSmall) return launch_large<__half>(tile, a, w, m, n, k, e, nullptr, nullptr, stream);
   dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
   gemm_kernel<__half, float, 32><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, nullptr, nullptr);
   return true;
@@ -359,11 +413,8 @@ bool gemm_s8(const int8_t* a, const float* a_scale, const int8_t* w, const float
              const Epilogue& e, cudaStream_t stream, GemmTile tile) {
   if (m < 0 || n <= 0 || k <= 0 || k % 16 != 0 || !a_scale || !w_scale) return false;
   if (m == 0) return true;
-  if (use_large(m, n, tile)) {
-    dim3 grid((n + big::BN - 1) / big::BN, (m + big::BM - 1) / big::BM);
-    big::kernel<int8_t><<<grid, big::kThreads, big::kSmemBytes, stream>>>(a, w, m, n, k, e, a_scale, w_scale);
-    return true;
-  }
+  tile = choose(m, n, tile);
+  if (tile != GemmTile::kSmall) return launch_large<int8_t>(tile, a, w, m, n, k, e, a_scale, w_scale, stream);
   dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
   gemm_kernel<int8_t, int, 64><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, a_scale, w_scale);
   return true;

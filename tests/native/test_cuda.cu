@@ -72,11 +72,11 @@ void check_err(double err, double bound, const std::string& what) {
   th::check(err <= bound, what + buf);
 }
 
-const char* tile_name(GemmTile t) { return t == GemmTile::kSmall ? " [64x64 WMMA]" : " [128x128 mma.sync]"; }
+std::string tile_name(GemmTile t) { return std::string(" [") + gemm_tile_name(t) + "]"; }
 
 void test_gemm_f16(th::Rng& rng) {
   struct Case { int m, n, k; bool bias, gelu, residual; };
-  for (const GemmTile tile : {GemmTile::kSmall, GemmTile::kLarge})
+  for (const GemmTile tile : kAllTiles)
   for (const Case c : {Case{1, 64, 64, true, false, false}, Case{77, 200, 40, true, true, false},
                        Case{130, 1152, 384, true, false, true}, Case{300, 96, 1536, true, true, true}, Case{65, 8, 8, false, false, false},
                        Case{257, 2304, 72, true, false, false}}) {
@@ -105,37 +105,41 @@ void test_gemm_f16(th::Rng& rng) {
   th::check(!gemm_f16(nullptr, nullptr, 4, 4, 12, e, 0), "gemm_f16 refuses K not a multiple of 8");
 }
 
-// The two kernels give the same bits on the same inputs (same instruction, same K order, same epilogue), so the
-// tile choice, which depends on the batch's token count, cannot make a sequence's result depend on its batch.
+// Every kernel gives the same bits on the same inputs (the same instruction per 16x8 output over the same K order,
+// the same epilogue), so the tile choice, which depends on the batch's token count, cannot make a sequence's result
+// depend on its batch.
 void test_gemm_tiles_agree(th::Rng& rng) {
-  const int m = 200, n = 768, k = 3072;
+  const int m = 300, n = 768, k = 3072;
   auto a = random_half(rng, size_t(m) * k, -1, 1), w = random_half(rng, size_t(n) * k, -0.1f, 0.1f);
   std::vector<float> bias(n), res(size_t(m) * n);
   rng.fill(bias), rng.fill(res);
-  Dev<__half> da(a), dw(w);
-  Dev<float> db(bias), dr(res), small(size_t(m) * n), large(size_t(m) * n);
-  Epilogue e;
-  e.bias = db.p, e.gelu = true, e.residual = dr.p, e.c32 = small.p;
-  gemm_f16(da.p, dw.p, m, n, k, e, 0, GemmTile::kSmall);
-  e.c32 = large.p;
-  gemm_f16(da.p, dw.p, m, n, k, e, 0, GemmTile::kLarge);
-  th::check(small.get() == large.get(), "gemm_f16: 64x64 and 128x128 kernels give identical bits (200x768x3072)");
   std::vector<int8_t> a8(size_t(m) * k), w8(size_t(n) * k);
   for (auto& x : a8) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
   for (auto& x : w8) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
   std::vector<float> sa(m), sw(n);
   rng.fill(sa, 0.001f, 0.02f), rng.fill(sw, 0.001f, 0.02f);
+  Dev<__half> da(a), dw(w);
   Dev<int8_t> da8(a8), dw8(w8);
-  Dev<float> dsa(sa), dsw(sw), s8(size_t(m) * n), l8(size_t(m) * n);
-  e.c32 = s8.p;
-  gemm_s8(da8.p, dsa.p, dw8.p, dsw.p, m, n, k, e, 0, GemmTile::kSmall);
-  e.c32 = l8.p;
-  gemm_s8(da8.p, dsa.p, dw8.p, dsw.p, m, n, k, e, 0, GemmTile::kLarge);
-  th::check(s8.get() == l8.get(), "gemm_s8: 64x64 and 128x128 kernels give identical bits (200x768x3072)");
+  Dev<float> db(bias), dr(res), dsa(sa), dsw(sw);
+  std::vector<float> f16_ref, s8_ref;
+  for (const GemmTile tile : kAllTiles) {
+    Dev<float> c(size_t(m) * n), c8(size_t(m) * n);
+    Epilogue e;
+    e.bias = db.p, e.gelu = true, e.residual = dr.p, e.c32 = c.p;
+    gemm_f16(da.p, dw.p, m, n, k, e, 0, tile);
+    e.c32 = c8.p;
+    gemm_s8(da8.p, dsa.p, dw8.p, dsw.p, m, n, k, e, 0, tile);
+    if (tile == GemmTile::kSmall) {
+      f16_ref = c.get(), s8_ref = c8.get();
+      continue;
+    }
+    th::check(c.get() == f16_ref, "gemm_f16 300x768x3072: " + std::string(gemm_tile_name(tile)) + " gives the bits of 64x64-wmma");
+    th::check(c8.get() == s8_ref, "gemm_s8 300x768x3072: " + std::string(gemm_tile_name(tile)) + " gives the bits of 64x64-wmma");
+  }
 }
 
 void test_gemm_s8(th::Rng& rng) {
-  for (const GemmTile tile : {GemmTile::kSmall, GemmTile::kLarge})
+  for (const GemmTile tile : kAllTiles)
   for (auto [m, n, k] : {std::tuple{1, 64, 64}, std::tuple{70, 136, 48}, std::tuple{200, 1536, 384}, std::tuple{129, 2304, 784}}) {
     std::vector<int8_t> a(size_t(m) * k), w(size_t(n) * k);
     for (auto& x : a) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
@@ -234,18 +238,20 @@ void test_rows(th::Rng& rng) {
 }
 
 void test_attention(th::Rng& rng) {
-  const std::vector<int> lens = {1, 7, 64, 65, 150};
+  const std::vector<int> lens = {1, 7, 64, 65, 150, 128};
   std::vector<int32_t> cu = {0};
   for (int l : lens) cu.push_back(cu.back() + l);
   const int T = cu.back(), max_len = 150, heads = 2;
+  for (const AttentionKernel which : {AttentionKernel::kSmem, AttentionKernel::kRegisters})
   for (int d : {32, 64, 128}) {
+    const std::string kname = which == AttentionKernel::kSmem ? " [shared-memory kernel]" : " [register kernel]";
     const int H = heads * d;
     auto qkv = random_half(rng, size_t(T) * 3 * H, -2, 2);
     Dev<__half> dqkv(qkv), ctx(size_t(T) * H);
     Dev<int32_t> dcu(cu);
     std::string e = attention_prepare(d);
-    if (e.empty()) e = attention(dqkv.p, dcu.p, int(lens.size()), max_len, heads, d, ctx.p, 0);
-    th::check(e.empty(), "attention launches, head size " + std::to_string(d) + (e.empty() ? "" : ": " + e));
+    if (e.empty()) e = attention(dqkv.p, dcu.p, int(lens.size()), max_len, heads, d, ctx.p, 0, which);
+    th::check(e.empty(), "attention launches, head size " + std::to_string(d) + kname + (e.empty() ? "" : ": " + e));
     std::vector<double> want(size_t(T) * H);
     auto at = [&](int t, int part, int h, int i) { return double(__half2float(qkv[size_t(t) * 3 * H + part * H + h * d + i])); };
     for (size_t s = 0; s < lens.size(); ++s)
@@ -266,7 +272,7 @@ void test_attention(th::Rng& rng) {
           }
         }
     const auto got = to_float(ctx.get());
-    check_err(th::norm_err(got.data(), want), 2e-3, "attention, head size " + std::to_string(d) + ", lengths 1/7/64/65/150");
+    check_err(th::norm_err(got.data(), want), 2e-3, "attention, head size " + std::to_string(d) + ", lengths 1/7/64/65/150/128" + kname);
   }
   th::check(!attention_supports(48), "attention refuses head size 48");
 }
