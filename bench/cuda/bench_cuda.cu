@@ -5,7 +5,7 @@
 // PyTorch's are in bench/cuda/torch_peer.py) and "to host" (copied back, what the Node addon pays).
 // Then each kernel alone (bench_cuda kernels): the four linear layers of BERT-base at 16,384 and 128 tokens through
 // both GEMM kernels in FP16 and INT8, and the attention at 128 x 128 and 32 x 384, timed with CUDA events (median of
-// 20 launches after 3) in TFLOP/s; torch_peer.py times cuBLAS (F.linear, torch._int_mm) and SDPA on the same shapes.
+// 20 launches captured in a CUDA graph) in TFLOP/s; torch_peer.py times cuBLAS (F.linear, torch._int_mm) and SDPA on the same shapes.
 // Prints one JSON object per line. Usage: bench_cuda [kernels|bert-base|minilm-l6]
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -35,23 +35,39 @@ double median_ms(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Median time of `launch` in ms over 20 timed runs after 3 warm-ups, by CUDA events; negative on a CUDA error.
+// Time of one launch in ms: `launch(stream)` is captured 20 times into a CUDA graph, so that launches follow each
+// other on the GPU with no host gap (as in the encoder's own graphs); the median of 7 timed replays (after 2), by
+// CUDA events, over 20. Negative on a CUDA error.
 template <typename F>
 double time_kernel(F launch) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a), cudaEventCreate(&b);
+  cudaStream_t st = nullptr;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  cudaEvent_t a = nullptr, b = nullptr;
+  constexpr int kPerGraph = 20;
   std::vector<double> t;
-  for (int it = 0; it < 23; ++it) {
-    cudaEventRecord(a);
-    launch();
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
+  bool ok = cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) == cudaSuccess &&
+            cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+  if (ok) {
+    for (int i = 0; i < kPerGraph; ++i) launch(st);
+    ok = cudaStreamEndCapture(st, &graph) == cudaSuccess && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+  }
+  ok = ok && cudaEventCreate(&a) == cudaSuccess && cudaEventCreate(&b) == cudaSuccess;
+  for (int it = 0; ok && it < 9; ++it) {
+    cudaEventRecord(a, st);
+    cudaGraphLaunch(exec, st);
+    cudaEventRecord(b, st);
+    ok = cudaEventSynchronize(b) == cudaSuccess;
     float ms = 0;
     cudaEventElapsedTime(&ms, a, b);
-    if (it >= 3) t.push_back(ms);
+    if (it >= 2) t.push_back(ms / kPerGraph);
   }
-  cudaEventDestroy(a), cudaEventDestroy(b);
-  if (cudaGetLastError() != cudaSuccess) return -1;
+  if (a) cudaEventDestroy(a);
+  if (b) cudaEventDestroy(b);
+  if (exec) cudaGraphExecDestroy(exec);
+  if (graph) cudaGraphDestroy(graph);
+  if (st) cudaStreamDestroy(st);
+  if (!ok || cudaGetLastError() != cudaSuccess || t.empty()) return -1;
   return median_ms(t);
 }
 
@@ -104,9 +120,9 @@ int bench_kernels() {
           bertrt_cuda::Epilogue ep;
           ep.bias = bias, ep.gelu = op.gelu, ep.residual = op.residual ? res : nullptr;
           if (op.residual) ep.c32 = c32; else ep.c16 = c16;
-          const double ms = time_kernel([&] {
-            if (int8) bertrt_cuda::gemm_s8(a8, sa, w8, sw, m, op.n, op.k, ep, 0, tile);
-            else bertrt_cuda::gemm_f16(a16, w16, m, op.n, op.k, ep, 0, tile);
+          const double ms = time_kernel([&](cudaStream_t st) {
+            if (int8) bertrt_cuda::gemm_s8(a8, sa, w8, sw, m, op.n, op.k, ep, st, tile);
+            else bertrt_cuda::gemm_f16(a16, w16, m, op.n, op.k, ep, st, tile);
           });
           std::printf("{\"kernel\": \"gemm\", \"op\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"tile\": \"%s\", "
                       "\"precision\": \"%s\", \"ms\": %.5f, \"tflops\": %.1f}\n",
@@ -114,7 +130,7 @@ int bench_kernels() {
                       int8 ? "int8" : "fp16", ms, 2.0 * m * op.n * op.k / (ms * 1e9));
           std::fflush(stdout);
         }
-  for (const auto& shape : {std::pair{128, 128}, std::pair{32, 384}}) {
+  for (const auto& shape : {std::pair{128, 128}, std::pair{32, 384}, std::pair{1, 128}}) {
     const int seqs = shape.first, len = shape.second;
     const int heads = 12, d = 64;
     std::vector<int32_t> cu(seqs + 1);
@@ -123,7 +139,7 @@ int bench_kernels() {
     cudaMalloc(&dcu, cu.size() * 4);
     cudaMemcpy(dcu, cu.data(), cu.size() * 4, cudaMemcpyHostToDevice);
     for (auto which : {bertrt_cuda::AttentionKernel::kSmem, bertrt_cuda::AttentionKernel::kRegisters}) {
-      const double ms = time_kernel([&] { bertrt_cuda::attention(a16, dcu, seqs, len, heads, d, c16, 0, which); });
+      const double ms = time_kernel([&](cudaStream_t st) { bertrt_cuda::attention(a16, dcu, seqs, len, heads, d, c16, st, which); });
       std::printf("{\"kernel\": \"attention\", \"variant\": \"%s\", \"seqs\": %d, \"len\": %d, \"heads\": %d, "
                   "\"head_dim\": %d, \"ms\": %.5f, \"tflops\": %.1f}\n",
                   which == bertrt_cuda::AttentionKernel::kSmem ? "shared-memory" : "registers", seqs, len, heads, d, ms,

@@ -6,6 +6,7 @@
 # an earlier one failed, and says so. Summarize with: node bench/cuda/report.mjs <dir>
 #   BERTRT_BENCH_SECONDS  time per benchmark point (default 1)
 #   BERTRT_PREBUILT       a folder holding test_cuda and bench_cuda built elsewhere, used if the build here fails
+#   BERTRT_SANITIZERS=0   skips compute-sanitizer
 set -u
 cd "$(dirname "$0")/../.."
 out="${OUT:-bench/results/cuda}"
@@ -42,7 +43,7 @@ done
 timeout 150 python3 bench/cuda/torch_peer.py bert-base 2>> "$log" | grep -v '"device"' >> "$out/torch_peer.jsonl"
 timeout 90 python3 bench/cuda/torch_peer.py minilm-l6 2>> "$log" | grep -v '"device"' >> "$out/torch_peer.jsonl"
 step sanitizers
-if command -v compute-sanitizer > /dev/null; then
+if [ "${BERTRT_SANITIZERS:-1}" != 0 ] && command -v compute-sanitizer > /dev/null; then
   for tool in memcheck racecheck; do
     timeout 75 compute-sanitizer --tool $tool --print-limit 20 "$bin/test_cuda" >> "$out/sanitize.txt" 2>&1
     echo "$tool exit $?" | tee -a "$out/sanitize.txt"

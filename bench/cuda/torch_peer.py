@@ -4,7 +4,7 @@ BertModel with random weights (BERT-base and MiniLM-L6 shapes) in FP16, attentio
 after 3 warm-ups (until 1 s, BERTRT_BENCH_SECONDS, or 200 passes), hidden states left on the GPU. One JSON object per line.
 With `kernels`: cuBLAS through F.linear (FP16, bias fused) and torch._int_mm (INT8 -> INT32) on BERT-base's four
 linear shapes at 16,384 and 128 tokens, and SDPA at 128 x 128 and 32 x 384, timed as bench_cuda's kernels are
-(CUDA events, median of 20 after 3 warm-ups).
+(each call captured 20 times in a CUDA graph, median of 7 replays by CUDA events).
 Run on the device machine: python3 bench/cuda/torch_peer.py [kernels|bert-base|minilm-l6]"""
 import json
 import sys
@@ -20,17 +20,39 @@ SHAPES = {"bert-base": dict(hidden_size=768, num_hidden_layers=12, num_attention
           "minilm-l6": dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536)}
 
 
-def time_ms(fn):
+def time_ms(fn, per_graph=20):
+    """One call's time in ms: `fn` captured 20 times into a CUDA graph (no host gap between launches, as
+    bench_cuda times its kernels), median of 7 timed replays after 2, by CUDA events."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(per_graph):
+            fn()
     times = []
-    for it in range(23):
+    for it in range(9):
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
-        fn()
+        graph.replay()
         b.record()
         b.synchronize()
-        if it >= 3:
-            times.append(a.elapsed_time(b))
+        if it >= 2:
+            times.append(a.elapsed_time(b) / per_graph)
     return sorted(times)[len(times) // 2]
+
+
+def emit(record, fn, flops):
+    """Times fn and prints record with its ms and TFLOP/s, or with the error if PyTorch refuses it."""
+    try:
+        ms = time_ms(fn)
+        record.update(ms=round(ms, 5), tflops=round(flops / (ms * 1e9), 1))
+    except RuntimeError as e:  # e.g. shapes cuBLASLt's IMMA refuses
+        record.update(error=str(e)[:200])
+    print(json.dumps(record), flush=True)
 
 
 def kernels():
@@ -41,22 +63,15 @@ def kernels():
                 x = torch.rand(m, k, device="cuda", dtype=torch.float16) - 0.5
                 w = torch.rand(n, k, device="cuda", dtype=torch.float16) - 0.5
                 b = torch.rand(n, device="cuda", dtype=torch.float16)
-                ms = time_ms(lambda: torch.nn.functional.linear(x, w, b))
-                print(json.dumps({"kernel": "gemm", "op": name, "m": m, "n": n, "k": k, "peer": "cublas-fp16",
-                                  "ms": round(ms, 5), "tflops": round(2 * m * n * k / (ms * 1e9), 1)}), flush=True)
+                shape = {"kernel": "gemm", "op": name, "m": m, "n": n, "k": k}
+                emit({**shape, "peer": "cublas-fp16"}, lambda: torch.nn.functional.linear(x, w, b), 2 * m * n * k)
                 x8 = torch.randint(-127, 128, (m, k), device="cuda", dtype=torch.int8)
                 w8 = torch.randint(-127, 128, (n, k), device="cuda", dtype=torch.int8)
-                try:
-                    ms = time_ms(lambda: torch._int_mm(x8, w8.t()))
-                    print(json.dumps({"kernel": "gemm", "op": name, "m": m, "n": n, "k": k, "peer": "cublas-int8",
-                                      "ms": round(ms, 5), "tflops": round(2 * m * n * k / (ms * 1e9), 1)}), flush=True)
-                except RuntimeError as e:  # shapes cuBLASLt's IMMA refuses
-                    print(json.dumps({"kernel": "gemm", "op": name, "m": m, "peer": "cublas-int8", "error": str(e)[:200]}), flush=True)
-        for seqs, length in ((128, 128), (32, 384)):
+                emit({**shape, "peer": "cublas-int8"}, lambda: torch._int_mm(x8, w8.t()), 2 * m * n * k)
+        for seqs, length in ((128, 128), (32, 384), (1, 128)):
             q, k_, v = (torch.rand(seqs, 12, length, 64, device="cuda", dtype=torch.float16) - 0.5 for _ in range(3))
-            ms = time_ms(lambda: torch.nn.functional.scaled_dot_product_attention(q, k_, v))
-            print(json.dumps({"kernel": "attention", "seqs": seqs, "len": length, "peer": "sdpa-fp16", "ms": round(ms, 5),
-                              "tflops": round(4 * seqs * 12 * length * length * 64 / (ms * 1e9), 1)}), flush=True)
+            emit({"kernel": "attention", "seqs": seqs, "len": length, "peer": "sdpa-fp16"},
+                 lambda: torch.nn.functional.scaled_dot_product_attention(q, k_, v), 4 * seqs * 12 * length * length * 64)
 
 
 def main():

@@ -301,6 +301,7 @@ using T128x256K = Tiles<128, 256, 2, 4, 128, 3>; // 8 warps of 64x64; 165,888 B
 using T64x64K = Tiles<64, 64, 2, 2, 128, 4>;      // 4 warps of 32x32;  73,728 B
 using T32x64K = Tiles<32, 64, 1, 2, 128, 4>;      // 2 warps of 32x32;  55,296 B
 using T64x32K = Tiles<64, 32, 2, 1, 128, 4>;      // 2 warps of 32x32;  55,296 B
+using T32x64K2 = Tiles<32, 64, 1, 2, 256, 4>;     // 2 warps of 32x32, 256 K bytes per stage; 104,448 B
 
 template <typename T, typename C>
 bool launch(const T* a, const T* w, int m, int n, int k, const Epilogue& e, const float* a_scale,
@@ -338,20 +339,24 @@ GemmTile forced_tile() {
     if (v == "64x64k") return GemmTile::k64x64K;
     if (v == "32x64k") return GemmTile::k32x64K;
     if (v == "64x32k") return GemmTile::k64x32K;
+    if (v == "32x64k256") return GemmTile::k32x64K256;
     return GemmTile::kAuto;
   }();
   return forced;
 }
 
-// kAuto: a large tile when it is allowed (N a multiple of 8) and its grid still covers every multiprocessor at
-// least once; small problems (one short sequence) spread better over 64x64 tiles. BERTRT_CUDA_GEMM forces one.
+// kAuto, chosen from bench_cuda's per-kernel timings on an H200 (bench/results/cuda.md): 128x128 tiles staging 128
+// K bytes when their grid covers every multiprocessor (many tokens), else 32x64 tiles staging 128 K bytes, whose
+// many small blocks keep more loads in flight (one or a few sequences: 1.2-1.7x the 64x64 WMMA kernel there).
+// The WMMA kernel serves N not a multiple of 8. All give the same bits, so the choice never changes a result.
+// BERTRT_CUDA_GEMM forces one.
 GemmTile choose(int m, int n, GemmTile tile) {
   if (tile == GemmTile::kAuto) tile = forced_tile();
   if (n % 8 != 0) return GemmTile::kSmall;
   if (tile != GemmTile::kAuto) return tile;
-  using L = big::T128x128;
+  using L = big::T128x128K;
   const long blocks = static_cast<long>((m + L::BM - 1) / L::BM) * ((n + L::BN - 1) / L::BN);
-  return blocks >= g_sm_count ? GemmTile::k128x128 : GemmTile::kSmall;
+  return blocks >= g_sm_count ? GemmTile::k128x128K : GemmTile::k32x64K;
 }
 
 template <typename T>
@@ -366,6 +371,7 @@ bool launch_large(GemmTile tile, const T* a, const T* w, int m, int n, int k, co
     case GemmTile::k64x64K: return big::launch<T, big::T64x64K>(a, w, m, n, k, e, sa, sw, stream);
     case GemmTile::k32x64K: return big::launch<T, big::T32x64K>(a, w, m, n, k, e, sa, sw, stream);
     case GemmTile::k64x32K: return big::launch<T, big::T64x32K>(a, w, m, n, k, e, sa, sw, stream);
+    case GemmTile::k32x64K256: return big::launch<T, big::T32x64K2>(a, w, m, n, k, e, sa, sw, stream);
     default: return false;
   }
 }
@@ -383,6 +389,7 @@ const char* gemm_tile_name(GemmTile t) {
     case GemmTile::k64x64K: return "64x64-mma-k128";
     case GemmTile::k32x64K: return "32x64-mma-k128";
     case GemmTile::k64x32K: return "64x32-mma-k128";
+    case GemmTile::k32x64K256: return "32x64-mma-k256";
     default: return "auto";
   }
 }
@@ -393,7 +400,7 @@ std::string gemm_prepare() {
   BERTRT_CUDA_TRY(cudaDeviceGetAttribute(&g_sm_count, cudaDevAttrMultiProcessorCount, dev));
   for (std::string e : {big::prepare<big::T128x128>(), big::prepare<big::T128x128K>(), big::prepare<big::T128x256>(),
                         big::prepare<big::T256x128>(), big::prepare<big::T128x256K>(), big::prepare<big::T64x64K>(),
-                        big::prepare<big::T32x64K>(), big::prepare<big::T64x32K>()})
+                        big::prepare<big::T32x64K>(), big::prepare<big::T64x32K>(), big::prepare<big::T32x64K2>()})
     if (!e.empty()) return e;
   return {};
 }

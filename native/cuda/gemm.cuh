@@ -25,10 +25,12 @@ struct Epilogue {
 // Which kernel: 64x64 tiles through WMMA (4 warps), or larger tiles through ldmatrix + mma.sync (8 warps, 3-stage
 // cp.async pipeline, N a multiple of 8; "K" variants stage 128 K bytes per step instead of 64). kAuto takes a large
 // tile when its grid covers every multiprocessor.
-enum class GemmTile { kAuto, kSmall, k128x128, k128x128K, k128x256, k256x128, k128x256K, k64x64K, k32x64K, k64x32K };
-constexpr GemmTile kAllTiles[] = {GemmTile::kSmall,   GemmTile::k128x128, GemmTile::k128x128K, GemmTile::k128x256,
-                                  GemmTile::k256x128, GemmTile::k128x256K, GemmTile::k64x64K,  GemmTile::k32x64K,
-                                  GemmTile::k64x32K};
+enum class GemmTile {
+  kAuto, kSmall, k128x128, k128x128K, k128x256, k256x128, k128x256K, k64x64K, k32x64K, k64x32K, k32x64K256
+};
+constexpr GemmTile kAllTiles[] = {GemmTile::kSmall,    GemmTile::k128x128, GemmTile::k128x128K, GemmTile::k128x256,
+                                  GemmTile::k256x128,  GemmTile::k128x256K, GemmTile::k64x64K,  GemmTile::k32x64K,
+                                  GemmTile::k64x32K,   GemmTile::k32x64K256};
 const char* gemm_tile_name(GemmTile tile);
 
 // Reads the multiprocessor count and raises the large kernels' shared-memory limits on the current device: once,

@@ -7,8 +7,9 @@
 //   FP32 outputs of FP16/INT8 GEMMs: 1e-5 (inputs exact in FP16 / INT8, products exact in FP32, FP32 sums);
 //   FP16 outputs: 1e-3 (one rounding to FP16, 2^-11 relative); LayerNorm FP32 outputs: 1e-5;
 //   attention: 2e-3 (probabilities rounded to FP16 before P.V, output rounded to FP16);
-//   whole encoder, FP16 mode: 1e-2 (every GEMM input rounded to FP16, two layers); INT8 mode: 0.1 and cosine per
-//   token >= 0.99 (per-token activation and per-channel weight quantization, as on the CPU).
+//   whole encoder, FP16 mode: 2e-3 (every GEMM input rounded to FP16, two layers; 3.6e-4 measured on an H200);
+//   INT8 mode: 5e-2 and cosine per token >= 0.99 (per-token activation and per-channel weight quantization, as on
+//   the CPU; 1.5e-2 and 0.99984 measured).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -332,7 +333,7 @@ void test_model(int precision) {
     bertrt_cuda_forward(model, sid.data(), sty.data(), cu1, 1, lens[s], alone.data(), err, sizeof err);
     same = same && std::equal(alone.begin(), alone.end(), got);
   }
-  const double bound = precision == BERTRT_CUDA_INT8 ? 0.1 : 1e-2;
+  const double bound = precision == BERTRT_CUDA_INT8 ? 5e-2 : 2e-3;
   check_err(worst, bound, std::string(name) + " encoder vs float64 BERT, lengths 1/9/33/150");
   if (precision == BERTRT_CUDA_INT8) th::check(worst_cos >= 0.99, std::string(name) + " cosine per token >= 0.99 (" + std::to_string(worst_cos) + ")");
   th::check(same, std::string(name) + ": packed batch equals each sequence run alone, bit for bit");
