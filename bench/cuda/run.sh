@@ -1,7 +1,7 @@
 #!/bin/sh
 # On a GPU machine (the `device` tool's; no Node.js there): builds the CUDA backend with the machine's nvcc, runs
 # the GPU tests, then bertrt's benchmark (each kernel alone, then the encoder) and the PyTorch peer (cuBLAS and SDPA
-# kernels, then transformers' BertModel) in the same session, writing everything to $OUT (or bench/results/cuda/
+# kernels, then transformers' BertModel) in the same session, writing everything to $OUT (or bench/results/cuda-run/
 # when OUT is unset); compute-sanitizer's memcheck and racecheck over the tests come last. Each step runs even when
 # an earlier one failed, and says so. Summarize with: node bench/cuda/report.mjs <dir>
 #   BERTRT_BENCH_SECONDS  time per benchmark point (default 1)
@@ -9,7 +9,7 @@
 #   BERTRT_SANITIZERS=0   skips compute-sanitizer
 set -u
 cd "$(dirname "$0")/../.."
-out="${OUT:-bench/results/cuda}"
+out="${OUT:-bench/results/cuda-run}"
 mkdir -p "$out"
 step() { echo "== $*"; }
 # at most six files: gpu.txt, log.txt (build, disassembly counts, stderr), test_cuda.txt, sanitize.txt and the two
