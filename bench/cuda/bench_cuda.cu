@@ -4,7 +4,7 @@
 // median pass gives latency and sequences/s. Two timings per point: "device" (hidden states left on the GPU, as
 // PyTorch's are in bench/cuda/torch_peer.py) and "to host" (copied back, what the Node addon pays).
 // Then each kernel alone (bench_cuda kernels): the four linear layers of BERT-base at 16,384 and 128 tokens through
-// both GEMM kernels in FP16 and INT8, and the attention at 128 x 128 and 32 x 384, timed with CUDA events (median of
+// every GEMM kernel in FP16 and INT8, and the attention at 128 x 128 and 32 x 384, timed with CUDA events (median of
 // 20 launches captured in a CUDA graph) in TFLOP/s; torch_peer.py times cuBLAS (F.linear, torch._int_mm) and SDPA on the same shapes.
 // Prints one JSON object per line. Usage: bench_cuda [kernels|bert-base|minilm-l6]
 #include <cuda_fp16.h>
@@ -138,14 +138,11 @@ int bench_kernels() {
     int32_t* dcu = nullptr;
     cudaMalloc(&dcu, cu.size() * 4);
     cudaMemcpy(dcu, cu.data(), cu.size() * 4, cudaMemcpyHostToDevice);
-    for (auto which : {bertrt_cuda::AttentionKernel::kSmem, bertrt_cuda::AttentionKernel::kRegisters}) {
-      const double ms = time_kernel([&](cudaStream_t st) { bertrt_cuda::attention(a16, dcu, seqs, len, heads, d, c16, st, which); });
-      std::printf("{\"kernel\": \"attention\", \"variant\": \"%s\", \"seqs\": %d, \"len\": %d, \"heads\": %d, "
-                  "\"head_dim\": %d, \"ms\": %.5f, \"tflops\": %.1f}\n",
-                  which == bertrt_cuda::AttentionKernel::kSmem ? "shared-memory" : "registers", seqs, len, heads, d, ms,
-                  4.0 * seqs * heads * double(len) * len * d / (ms * 1e9));
-      std::fflush(stdout);
-    }
+    const double ms = time_kernel([&](cudaStream_t st) { bertrt_cuda::attention(a16, dcu, seqs, len, heads, d, c16, st); });
+    std::printf("{\"kernel\": \"attention\", \"variant\": \"registers\", \"seqs\": %d, \"len\": %d, \"heads\": %d, "
+                "\"head_dim\": %d, \"ms\": %.5f, \"tflops\": %.1f}\n",
+                seqs, len, heads, d, ms, 4.0 * seqs * heads * double(len) * len * d / (ms * 1e9));
+    std::fflush(stdout);
     cudaFree(dcu);
   }
   for (void* p : {static_cast<void*>(a16), static_cast<void*>(w16), static_cast<void*>(a8), static_cast<void*>(w8),

@@ -1,9 +1,9 @@
 // Fused multi-head self-attention over a packed variable-length batch (no padding anywhere): for each sequence
 // (cu_seqlens), head and block of 64 queries, softmax(Q K^T / sqrt(d)) V is computed FlashAttention-2 style:
-// key/value blocks of 64 stream through shared memory, scores and the probability block live only on chip, an
-// online softmax (running max and sum per query, FP32) rescales the FP32 output accumulator, and Q K^T and P V run
-// on tensor cores (FP16 inputs, FP32 accumulation). Keys past a sequence's end are masked; queries past it are
-// computed but not written.
+// key/value blocks of 64 stream through shared memory (double-buffered by cp.async), while Q, the scores, the
+// probabilities and the output accumulator stay in registers; an online softmax (running max and sum per query,
+// FP32) rescales the FP32 output, and Q K^T and P V run on tensor cores (mma.sync, FP16 inputs, FP32 accumulation).
+// Keys past a sequence's end are masked; queries past it are computed but not written.
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -13,14 +13,10 @@
 
 namespace bertrt_cuda {
 
-// Two kernels: kSmem keeps scores and the output accumulator in shared memory (WMMA); kRegisters keeps Q, S, P and
-// O in registers (mma.sync) and double-buffers K/V. kAuto is kRegisters unless BERTRT_CUDA_ATTENTION=smem.
-enum class AttentionKernel { kAuto, kSmem, kRegisters };
-
 // Head sizes the kernels are built for.
 bool attention_supports(int head_dim);
 
-// Raises the kernels' shared-memory limits for head_dim on the current device; once, before any launch (and
+// Raises the kernel's shared-memory limit for head_dim on the current device; once, before any launch (and
 // outside graph capture). Returns an error message, empty on success.
 std::string attention_prepare(int head_dim);
 
@@ -28,6 +24,6 @@ std::string attention_prepare(int head_dim);
 // cu_seqlens: device array of n_seqs + 1 offsets; max_len: the longest sequence (grid size).
 // Returns an error message, empty on success.
 std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, int max_len, int heads, int head_dim,
-                      __half* ctx, cudaStream_t stream, AttentionKernel which = AttentionKernel::kAuto);
+                      __half* ctx, cudaStream_t stream);
 
 }  // namespace bertrt_cuda

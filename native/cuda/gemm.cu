@@ -147,11 +147,11 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(const T* __restrict__ a,
 }
 
 
-// ---- Large-tile kernels: ldmatrix + mma.sync (m16n8k16 for FP16, m16n8k32 for INT8), K staged through a
+// ---- Tiled kernels on ldmatrix + mma.sync (m16n8k16 for FP16, m16n8k32 for INT8), K staged through a
 // multi-stage cp.async pipeline, epilogue from registers. Both instructions take 32 bytes of K per step, so the
 // staging, the ldmatrix addressing and the accumulator layout are the same for both types; only the instruction
-// differs. Tile shapes are template parameters (Tiles below); bench_cuda times each on the GPU.
-namespace big {
+// differs. Tile shapes are template parameters (Tiles below).
+namespace tiled {
 
 template <int BM_, int BN_, int WARPS_M, int WARPS_N, int KBYTES, int STAGES>
 struct Tiles {
@@ -291,17 +291,10 @@ __global__ void __launch_bounds__(C::kThreads) kernel(const T* __restrict__ a, c
     }
 }
 
-// The shapes built. Per thread block: BM x BN of C, warps, K bytes per stage, stages.
-using T128x128 = Tiles<128, 128, 2, 4, 64, 3>;   // 8 warps of 64x32;  61,440 B shared
-using T128x128K = Tiles<128, 128, 2, 4, 128, 3>; // the same, 128 K bytes per stage; 110,592 B
-using T128x256 = Tiles<128, 256, 2, 4, 64, 3>;   // 8 warps of 64x64;  92,160 B
-using T256x128 = Tiles<256, 128, 4, 2, 64, 3>;   // 8 warps of 64x64;  92,160 B
-using T128x256K = Tiles<128, 256, 2, 4, 128, 3>; // 8 warps of 64x64; 165,888 B
-// for few tokens (one or two sequences): more, smaller blocks with more K bytes in flight each
-using T64x64K = Tiles<64, 64, 2, 2, 128, 4>;      // 4 warps of 32x32;  73,728 B
-using T32x64K = Tiles<32, 64, 1, 2, 128, 4>;      // 2 warps of 32x32;  55,296 B
-using T64x32K = Tiles<64, 32, 2, 1, 128, 4>;      // 2 warps of 32x32;  55,296 B
-using T32x64K2 = Tiles<32, 64, 1, 2, 256, 4>;     // 2 warps of 32x32, 256 K bytes per stage; 104,448 B
+// The shapes kept, chosen on an H200 and an H100 among nine (bench/cuda/NOTES.md; the reports' kernel tables keep
+// the others' timings). Per thread block: BM x BN of C, warps, K bytes per stage, stages.
+using T128x128 = Tiles<128, 128, 2, 4, 128, 3>;  // many tokens: 8 warps of 64x32; 110,592 B shared
+using T32x64 = Tiles<32, 64, 1, 2, 128, 4>;      // few tokens: 2 warps of 32x32, more loads in flight; 55,296 B
 
 template <typename T, typename C>
 bool launch(const T* a, const T* w, int m, int n, int k, const Epilogue& e, const float* a_scale,
@@ -318,7 +311,7 @@ std::string prepare() {
   return {};
 }
 
-}  // namespace big
+}  // namespace tiled
 
 }  // namespace
 
@@ -330,66 +323,41 @@ GemmTile forced_tile() {
   static const GemmTile forced = [] {
     const char* f = std::getenv("BERTRT_CUDA_GEMM");
     const std::string v = f ? f : "";
-    if (v == "small") return GemmTile::kSmall;
+    if (v == "wmma") return GemmTile::kWmma64;
     if (v == "128x128") return GemmTile::k128x128;
-    if (v == "128x128k") return GemmTile::k128x128K;
-    if (v == "128x256") return GemmTile::k128x256;
-    if (v == "256x128") return GemmTile::k256x128;
-    if (v == "128x256k") return GemmTile::k128x256K;
-    if (v == "64x64k") return GemmTile::k64x64K;
-    if (v == "32x64k") return GemmTile::k32x64K;
-    if (v == "64x32k") return GemmTile::k64x32K;
-    if (v == "32x64k256") return GemmTile::k32x64K256;
+    if (v == "32x64") return GemmTile::k32x64;
     return GemmTile::kAuto;
   }();
   return forced;
 }
 
-// kAuto, chosen from bench_cuda's per-kernel timings on an H200 (bench/results/cuda.md): 128x128 tiles staging 128
-// K bytes when their grid covers every multiprocessor (many tokens), else 32x64 tiles staging 128 K bytes, whose
-// many small blocks keep more loads in flight (one or a few sequences: 1.2-1.7x the 64x64 WMMA kernel there).
-// The WMMA kernel serves N not a multiple of 8. All give the same bits, so the choice never changes a result.
-// BERTRT_CUDA_GEMM forces one.
+// kAuto, chosen from bench_cuda's per-kernel timings (bench/results/cuda.md): 128x128 tiles when their grid covers
+// every multiprocessor (many tokens), else 32x64 tiles, whose many small blocks keep more loads in flight (one or
+// a few sequences: 1.3-1.8x the 64x64 WMMA kernel there). The WMMA kernel serves N not a multiple of 8. All give
+// the same bits, so the choice never changes a result. BERTRT_CUDA_GEMM=wmma|128x128|32x64 forces one.
 GemmTile choose(int m, int n, GemmTile tile) {
   if (tile == GemmTile::kAuto) tile = forced_tile();
-  if (n % 8 != 0) return GemmTile::kSmall;
+  if (n % 8 != 0) return GemmTile::kWmma64;
   if (tile != GemmTile::kAuto) return tile;
-  using L = big::T128x128K;
+  using L = tiled::T128x128;
   const long blocks = static_cast<long>((m + L::BM - 1) / L::BM) * ((n + L::BN - 1) / L::BN);
-  return blocks >= g_sm_count ? GemmTile::k128x128K : GemmTile::k32x64K;
+  return blocks >= g_sm_count ? GemmTile::k128x128 : GemmTile::k32x64;
 }
 
 template <typename T>
-bool launch_large(GemmTile tile, const T* a, const T* w, int m, int n, int k, const Epilogue& e, const float* sa,
-                  const float* sw, cudaStream_t stream) {
-  switch (tile) {
-    case GemmTile::k128x128: return big::launch<T, big::T128x128>(a, w, m, n, k, e, sa, sw, stream);
-    case GemmTile::k128x128K: return big::launch<T, big::T128x128K>(a, w, m, n, k, e, sa, sw, stream);
-    case GemmTile::k128x256: return big::launch<T, big::T128x256>(a, w, m, n, k, e, sa, sw, stream);
-    case GemmTile::k256x128: return big::launch<T, big::T256x128>(a, w, m, n, k, e, sa, sw, stream);
-    case GemmTile::k128x256K: return big::launch<T, big::T128x256K>(a, w, m, n, k, e, sa, sw, stream);
-    case GemmTile::k64x64K: return big::launch<T, big::T64x64K>(a, w, m, n, k, e, sa, sw, stream);
-    case GemmTile::k32x64K: return big::launch<T, big::T32x64K>(a, w, m, n, k, e, sa, sw, stream);
-    case GemmTile::k64x32K: return big::launch<T, big::T64x32K>(a, w, m, n, k, e, sa, sw, stream);
-    case GemmTile::k32x64K256: return big::launch<T, big::T32x64K2>(a, w, m, n, k, e, sa, sw, stream);
-    default: return false;
-  }
+bool launch_mma(GemmTile tile, const T* a, const T* w, int m, int n, int k, const Epilogue& e, const float* sa,
+                const float* sw, cudaStream_t stream) {
+  return tile == GemmTile::k128x128 ? tiled::launch<T, tiled::T128x128>(a, w, m, n, k, e, sa, sw, stream)
+                                    : tiled::launch<T, tiled::T32x64>(a, w, m, n, k, e, sa, sw, stream);
 }
 
 }  // namespace
 
 const char* gemm_tile_name(GemmTile t) {
   switch (t) {
-    case GemmTile::kSmall: return "64x64-wmma";
-    case GemmTile::k128x128: return "128x128-mma";
-    case GemmTile::k128x128K: return "128x128-mma-k128";
-    case GemmTile::k128x256: return "128x256-mma";
-    case GemmTile::k256x128: return "256x128-mma";
-    case GemmTile::k128x256K: return "128x256-mma-k128";
-    case GemmTile::k64x64K: return "64x64-mma-k128";
-    case GemmTile::k32x64K: return "32x64-mma-k128";
-    case GemmTile::k64x32K: return "64x32-mma-k128";
-    case GemmTile::k32x64K256: return "32x64-mma-k256";
+    case GemmTile::kWmma64: return "64x64-wmma";
+    case GemmTile::k128x128: return "128x128-mma-k128";
+    case GemmTile::k32x64: return "32x64-mma-k128";
     default: return "auto";
   }
 }
@@ -398,11 +366,8 @@ std::string gemm_prepare() {
   int dev = 0;
   BERTRT_CUDA_TRY(cudaGetDevice(&dev));
   BERTRT_CUDA_TRY(cudaDeviceGetAttribute(&g_sm_count, cudaDevAttrMultiProcessorCount, dev));
-  for (std::string e : {big::prepare<big::T128x128>(), big::prepare<big::T128x128K>(), big::prepare<big::T128x256>(),
-                        big::prepare<big::T256x128>(), big::prepare<big::T128x256K>(), big::prepare<big::T64x64K>(),
-                        big::prepare<big::T32x64K>(), big::prepare<big::T64x32K>(), big::prepare<big::T32x64K2>()})
-    if (!e.empty()) return e;
-  return {};
+  std::string e = tiled::prepare<tiled::T128x128>();
+  return e.empty() ? tiled::prepare<tiled::T32x64>() : e;
 }
 
 bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilogue& e, cudaStream_t stream,
@@ -410,7 +375,7 @@ bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilo
   if (m < 0 || n <= 0 || k <= 0 || k % 8 != 0) return false;
   if (m == 0) return true;
   tile = choose(m, n, tile);
-  if (tile != GemmTile::kSmall) return launch_large<__half>(tile, a, w, m, n, k, e, nullptr, nullptr, stream);
+  if (tile != GemmTile::kWmma64) return launch_mma<__half>(tile, a, w, m, n, k, e, nullptr, nullptr, stream);
   dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
   gemm_kernel<__half, float, 32><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, nullptr, nullptr);
   return true;
@@ -421,7 +386,7 @@ bool gemm_s8(const int8_t* a, const float* a_scale, const int8_t* w, const float
   if (m < 0 || n <= 0 || k <= 0 || k % 16 != 0 || !a_scale || !w_scale) return false;
   if (m == 0) return true;
   tile = choose(m, n, tile);
-  if (tile != GemmTile::kSmall) return launch_large<int8_t>(tile, a, w, m, n, k, e, a_scale, w_scale, stream);
+  if (tile != GemmTile::kWmma64) return launch_mma<int8_t>(tile, a, w, m, n, k, e, a_scale, w_scale, stream);
   dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
   gemm_kernel<int8_t, int, 64><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, a_scale, w_scale);
   return true;

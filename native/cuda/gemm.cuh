@@ -22,18 +22,14 @@ struct Epilogue {
   __half* c16 = nullptr;            // [M][N]
 };
 
-// Which kernel: 64x64 tiles through WMMA (4 warps), or larger tiles through ldmatrix + mma.sync (8 warps, 3-stage
-// cp.async pipeline, N a multiple of 8; "K" variants stage 128 K bytes per step instead of 64). kAuto takes a large
-// tile when its grid covers every multiprocessor.
-enum class GemmTile {
-  kAuto, kSmall, k128x128, k128x128K, k128x256, k256x128, k128x256K, k64x64K, k32x64K, k64x32K, k32x64K256
-};
-constexpr GemmTile kAllTiles[] = {GemmTile::kSmall,    GemmTile::k128x128, GemmTile::k128x128K, GemmTile::k128x256,
-                                  GemmTile::k256x128,  GemmTile::k128x256K, GemmTile::k64x64K,  GemmTile::k32x64K,
-                                  GemmTile::k64x32K,   GemmTile::k32x64K256};
+// Which kernel: 64x64 tiles through WMMA (4 warps; any N), or tiles through ldmatrix + mma.sync with a multi-stage
+// cp.async pipeline (N a multiple of 8): 128x128 (8 warps) for many tokens, 32x64 (2 warps) for few. kAuto picks by
+// the grid's size against the multiprocessor count. Every kernel gives the same bits for the same inputs.
+enum class GemmTile { kAuto, kWmma64, k128x128, k32x64 };
+constexpr GemmTile kAllTiles[] = {GemmTile::kWmma64, GemmTile::k128x128, GemmTile::k32x64};
 const char* gemm_tile_name(GemmTile tile);
 
-// Reads the multiprocessor count and raises the large kernels' shared-memory limits on the current device: once,
+// Reads the multiprocessor count and raises the mma.sync kernels' shared-memory limits on the current device: once,
 // before any launch and outside graph capture. Returns an error message, empty on success.
 std::string gemm_prepare();
 

@@ -130,7 +130,7 @@ void test_gemm_tiles_agree(th::Rng& rng) {
     gemm_f16(da.p, dw.p, m, n, k, e, 0, tile);
     e.c32 = c8.p;
     gemm_s8(da8.p, dsa.p, dw8.p, dsw.p, m, n, k, e, 0, tile);
-    if (tile == GemmTile::kSmall) {
+    if (tile == GemmTile::kWmma64) {
       f16_ref = c.get(), s8_ref = c8.get();
       continue;
     }
@@ -243,16 +243,14 @@ void test_attention(th::Rng& rng) {
   std::vector<int32_t> cu = {0};
   for (int l : lens) cu.push_back(cu.back() + l);
   const int T = cu.back(), max_len = 150, heads = 2;
-  for (const AttentionKernel which : {AttentionKernel::kSmem, AttentionKernel::kRegisters})
   for (int d : {32, 64, 128}) {
-    const std::string kname = which == AttentionKernel::kSmem ? " [shared-memory kernel]" : " [register kernel]";
     const int H = heads * d;
     auto qkv = random_half(rng, size_t(T) * 3 * H, -2, 2);
     Dev<__half> dqkv(qkv), ctx(size_t(T) * H);
     Dev<int32_t> dcu(cu);
     std::string e = attention_prepare(d);
-    if (e.empty()) e = attention(dqkv.p, dcu.p, int(lens.size()), max_len, heads, d, ctx.p, 0, which);
-    th::check(e.empty(), "attention launches, head size " + std::to_string(d) + kname + (e.empty() ? "" : ": " + e));
+    if (e.empty()) e = attention(dqkv.p, dcu.p, int(lens.size()), max_len, heads, d, ctx.p, 0);
+    th::check(e.empty(), "attention launches, head size " + std::to_string(d) + (e.empty() ? "" : ": " + e));
     std::vector<double> want(size_t(T) * H);
     auto at = [&](int t, int part, int h, int i) { return double(__half2float(qkv[size_t(t) * 3 * H + part * H + h * d + i])); };
     for (size_t s = 0; s < lens.size(); ++s)
@@ -273,7 +271,7 @@ void test_attention(th::Rng& rng) {
           }
         }
     const auto got = to_float(ctx.get());
-    check_err(th::norm_err(got.data(), want), 2e-3, "attention, head size " + std::to_string(d) + ", lengths 1/7/64/65/150/128" + kname);
+    check_err(th::norm_err(got.data(), want), 2e-3, "attention, head size " + std::to_string(d) + ", lengths 1/7/64/65/150/128");
   }
   th::check(!attention_supports(48), "attention refuses head size 48");
 }
