@@ -333,8 +333,9 @@ GemmTile forced_tile() {
 
 // kAuto, chosen from bench_cuda's per-kernel timings (bench/results/cuda.md): 128x128 tiles when their grid covers
 // every multiprocessor (many tokens), else 32x64 tiles, whose many small blocks keep more loads in flight (one or
-// a few sequences: 1.5-2.0x the 64x64 WMMA kernel at 128 tokens on the H100). The WMMA kernel serves N not a multiple of 8. All give
-// the same bits, so the choice never changes a result. BERTRT_CUDA_GEMM=wmma|128x128|32x64 forces one.
+// a few sequences: 1.5-2.0x the 64x64 WMMA kernel at 128 tokens on the H100). The WMMA kernel serves N not a
+// multiple of 8. All give the same bits, so the choice never changes a result. BERTRT_CUDA_GEMM=wmma|128x128|32x64
+// forces one.
 GemmTile choose(int m, int n, GemmTile tile) {
   if (tile == GemmTile::kAuto) tile = forced_tile();
   if (n % 8 != 0) return GemmTile::kWmma64;
