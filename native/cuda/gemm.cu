@@ -1,3 +1,4 @@
+// The GEMM kernels of gemm.cuh: the 64x64 WMMA kernel first, then the tiled mma.sync kernels and the dispatch.
 #include <cuda_pipeline.h>
 #include <mma.h>
 
@@ -145,7 +146,6 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(const T* __restrict__ a,
   }
   epilogue<Acc>(Cs, LDC, m0, n0, m, n, e, a_scale, w_scale);
 }
-
 
 // ---- Tiled kernels on ldmatrix + mma.sync (m16n8k16 for FP16, m16n8k32 for INT8), K staged through a
 // multi-stage cp.async pipeline, epilogue from registers. Both instructions take 32 bytes of K per step, so the
