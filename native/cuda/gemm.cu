@@ -291,8 +291,8 @@ __global__ void __launch_bounds__(C::kThreads) kernel(const T* __restrict__ a, c
     }
 }
 
-// The shapes kept, chosen on an H200 and an H100 among nine (bench/cuda/NOTES.md; the reports' kernel tables keep
-// the others' timings). Per thread block: BM x BN of C, warps, K bytes per stage, stages.
+// The shapes kept, chosen on an H200 and an H100 among nine mma.sync shapes (bench/cuda/NOTES.md; the reports'
+// kernel tables keep the others' timings). Per thread block: BM x BN of C, warps, K bytes per stage, stages.
 using T128x128 = Tiles<128, 128, 2, 4, 128, 3>;  // many tokens: 8 warps of 64x32; 110,592 B shared
 using T32x64 = Tiles<32, 64, 1, 2, 128, 4>;      // few tokens: 2 warps of 32x32, more loads in flight; 55,296 B
 
