@@ -60,16 +60,24 @@ describe('device selection: the CUDA backend or the CPU, never silently wrong', 
   const { native, cudaLibrary } = require('../lib/native') as typeof import('../lib/native');
   const texts = ['The weather is lovely today.', 'He drove to the stadium.'];
   const cosine = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+  // the default model on `device`, with the process warnings emitted while it loaded (emitted on the next tick)
+  const loadWatchingWarnings = async (device: 'cuda' | 'auto') => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const embedder = await Embedder.load(undefined, { device });
+      await new Promise((r) => setImmediate(r));
+      return { embedder, warnings };
+    } finally {
+      process.off('warning', onWarning);
+    }
+  };
 
   it("device 'cuda' runs on the GPU when one is usable, else on the CPU with a warning naming the reason", async () => {
     const cpu = await Embedder.load();
     const want = await cpu.embed(texts);
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    const e = await Embedder.load(undefined, { device: 'cuda' });
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
+    const { embedder: e, warnings } = await loadWatchingWarnings('cuda');
     const probe = native().cudaInfo(cudaLibrary());
     const got = await e.embed(texts);
     if (probe.available) {
@@ -88,12 +96,7 @@ describe('device selection: the CUDA backend or the CPU, never silently wrong', 
   });
 
   it("device 'auto' falls back without a warning; a missing or foreign library is a reason, not a crash", async () => {
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    const e = await Embedder.load(undefined, { device: 'auto' });
-    await new Promise((r) => setImmediate(r));
-    process.off('warning', onWarning);
+    const { embedder: e, warnings } = await loadWatchingWarnings('auto');
     if (e.encoder.device === 'cpu') assert.equal(warnings.length, 0);
     await e.close();
     const saved = process.env.BERTRT_CUDA_LIB;

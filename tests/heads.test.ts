@@ -19,6 +19,20 @@ function close(a: number, b: number, what: string) {
   assert.ok(Math.abs(a - b) <= TOL, `${what}: ${a} vs ${b}`);
 }
 
+// A token-classification result against HF's: same count, labels, words, UTF-16 offsets (HF's are code points),
+// scores within close()'s tolerance, and the token index where `withIndex` (aggregation 'none').
+function sameEntities(got: any[], want: any[], text: string, withIndex: boolean) {
+  assert.equal(got.length, want.length, text);
+  got.forEach((e, j) => {
+    const w = want[j];
+    assert.equal(e.entity ?? e.entity_group, w.entity ?? w.entity_group);
+    assert.equal(e.word, w.word);
+    assert.deepEqual([e.start, e.end], [toUtf16(text, w.start), toUtf16(text, w.end)], text);
+    if (withIndex) assert.equal(e.index, w.index);
+    close(e.score, w.score, `${text} #${j}`);
+  });
+}
+
 describe('task heads vs HF pipelines', function () {
   it('text-classification (softmax): labels in order, scores, top-k and pairs', async () => {
     const p = await pipeline('text-classification', path.join(dir, 'classifier'));
@@ -59,16 +73,7 @@ describe('task heads vs HF pipelines', function () {
       const texts: string[] = expected.texts;
       const r = (await p(texts, { aggregationStrategy: agg, ignoreLabels: [] })) as any[][];
       r.forEach((ents, i) => {
-        const want = expected.ner[agg][i];
-        assert.equal(ents.length, want.length, texts[i]);
-        ents.forEach((e, j) => {
-          const w = want[j];
-          assert.equal(e.entity ?? e.entity_group, w.entity ?? w.entity_group);
-          assert.equal(e.word, w.word);
-          assert.deepEqual([e.start, e.end], [toUtf16(texts[i], w.start), toUtf16(texts[i], w.end)], texts[i]);
-          if (agg === 'none') assert.equal(e.index, w.index);
-          close(e.score, w.score, `${texts[i]} #${j}`);
-        });
+        sameEntities(ents, expected.ner[agg][i], texts[i], agg === 'none');
       });
       await p.dispose();
     });
@@ -367,14 +372,7 @@ describe('question answering and DistilBERT heads vs HF pipelines (transformers 
       const p = await pipeline('ner', path.join(dir, 'distilbert-ner'));
       const r = (await p(qa.texts, { aggregation_strategy: agg, ignore_labels: [] })) as any[][];
       r.forEach((ents, i) => {
-        const want = qa.distilbert_ner[agg][i];
-        assert.equal(ents.length, want.length, qa.texts[i]);
-        ents.forEach((e, j) => {
-          assert.equal(e.entity ?? e.entity_group, want[j].entity ?? want[j].entity_group);
-          assert.equal(e.word, want[j].word);
-          assert.deepEqual([e.start, e.end], [toUtf16(qa.texts[i], want[j].start), toUtf16(qa.texts[i], want[j].end)]);
-          close(e.score, want[j].score, qa.texts[i]);
-        });
+        sameEntities(ents, qa.distilbert_ner[agg][i], qa.texts[i], false);
       });
       await p.dispose();
     });

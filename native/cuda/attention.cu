@@ -10,8 +10,6 @@ namespace {
 // never leave registers, the online softmax works on the accumulators directly (a row is spread over the 4 lanes of
 // a quad), P is packed from the S accumulators straight into A fragments, and K/V blocks of 64 keys are double
 // buffered through shared memory by cp.async, the next block loading while the current one is multiplied.
-namespace reg {
-
 constexpr int kQ = 64, kKeys = 64, kThreads = 128;  // 4 warps x 16 query rows; keys per block
 
 template <int D>
@@ -40,7 +38,8 @@ __device__ __forceinline__ void load_rows(uint32_t dst, const __half* qkv, size_
 }
 
 template <int D>
-__global__ void __launch_bounds__(kThreads) kernel(const __half* __restrict__ qkv, const int32_t* __restrict__ cu_seqlens,
+__global__ void __launch_bounds__(kThreads) attention_kernel(const __half* __restrict__ qkv,
+                                                             const int32_t* __restrict__ cu_seqlens,
                                                    int hidden, float scale_log2, __half* __restrict__ ctx) {
   using S = Smem<D>;
   const int seq = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * kQ;
@@ -155,11 +154,9 @@ __global__ void __launch_bounds__(kThreads) kernel(const __half* __restrict__ qk
   }
 }
 
-}  // namespace reg
-
 template <int D>
 std::string prepare() {
-  BERTRT_CUDA_TRY(cudaFuncSetAttribute(reg::kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, reg::Smem<D>::bytes));
+  BERTRT_CUDA_TRY(cudaFuncSetAttribute(attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, Smem<D>::bytes));
   return {};
 }
 
@@ -167,8 +164,8 @@ template <int D>
 std::string launch(const __half* qkv, const int32_t* cu, int n_seqs, int max_len, int heads, __half* ctx,
                    cudaStream_t stream) {
   const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(D));
-  dim3 grid((max_len + reg::kQ - 1) / reg::kQ, heads, n_seqs);
-  reg::kernel<D><<<grid, reg::kThreads, reg::Smem<D>::bytes, stream>>>(qkv, cu, heads * D, scale_log2, ctx);
+  dim3 grid((max_len + kQ - 1) / kQ, heads, n_seqs);
+  attention_kernel<D><<<grid, kThreads, Smem<D>::bytes, stream>>>(qkv, cu, heads * D, scale_log2, ctx);
   return cuda_error(cudaGetLastError(), "attention kernel launch");
 }
 

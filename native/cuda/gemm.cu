@@ -371,26 +371,46 @@ std::string gemm_prepare() {
   return e.empty() ? tiled::prepare<tiled::T32x64>() : e;
 }
 
+namespace {
+
+// The WMMA kernel's instantiation per input type: accumulator type and K elements per stage (64 bytes).
+template <typename T>
+struct Wmma;
+template <>
+struct Wmma<__half> {
+  using Acc = float;
+  static constexpr int kBK = 32;
+};
+template <>
+struct Wmma<int8_t> {
+  using Acc = int;
+  static constexpr int kBK = 64;
+};
+
+// A checked shape on the chosen kernel; a_scale / w_scale are null for FP16.
+template <typename T>
+bool run(const T* a, const float* a_scale, const T* w, const float* w_scale, int m, int n, int k, const Epilogue& e,
+         cudaStream_t stream, GemmTile tile) {
+  if (m == 0) return true;
+  tile = choose(m, n, tile);
+  if (tile != GemmTile::kWmma64) return launch_mma<T>(tile, a, w, m, n, k, e, a_scale, w_scale, stream);
+  dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
+  gemm_kernel<T, typename Wmma<T>::Acc, Wmma<T>::kBK><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, a_scale, w_scale);
+  return true;
+}
+
+}  // namespace
+
 bool gemm_f16(const __half* a, const __half* w, int m, int n, int k, const Epilogue& e, cudaStream_t stream,
               GemmTile tile) {
   if (m < 0 || n <= 0 || k <= 0 || k % 8 != 0) return false;
-  if (m == 0) return true;
-  tile = choose(m, n, tile);
-  if (tile != GemmTile::kWmma64) return launch_mma<__half>(tile, a, w, m, n, k, e, nullptr, nullptr, stream);
-  dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
-  gemm_kernel<__half, float, 32><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, nullptr, nullptr);
-  return true;
+  return run<__half>(a, nullptr, w, nullptr, m, n, k, e, stream, tile);
 }
 
 bool gemm_s8(const int8_t* a, const float* a_scale, const int8_t* w, const float* w_scale, int m, int n, int k,
              const Epilogue& e, cudaStream_t stream, GemmTile tile) {
   if (m < 0 || n <= 0 || k <= 0 || k % 16 != 0 || !a_scale || !w_scale) return false;
-  if (m == 0) return true;
-  tile = choose(m, n, tile);
-  if (tile != GemmTile::kWmma64) return launch_mma<int8_t>(tile, a, w, m, n, k, e, a_scale, w_scale, stream);
-  dim3 grid((n + BN - 1) / BN, (m + BM - 1) / BM);
-  gemm_kernel<int8_t, int, 64><<<grid, kThreads, 0, stream>>>(a, w, m, n, k, e, a_scale, w_scale);
-  return true;
+  return run<int8_t>(a, a_scale, w, w_scale, m, n, k, e, stream, tile);
 }
 
 }  // namespace bertrt_cuda
