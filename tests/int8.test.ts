@@ -1,6 +1,6 @@
-// INT8 against FP32 on 1,200 real sentences: the accuracy gates the per-token INT8 scheme meets, asserted.
-// (Top-1 neighbour agreement and the published-similarity gate are measured and reported by
-// `npm run bench:accuracy` — bench/results/accuracy.md — and are not met yet; see that report.)
+// INT8 against FP32 on 1,200 real sentences: the accuracy gates the INT8 scheme meets, asserted.
+// (Top-1 neighbour agreement is measured and reported by `npm run bench:accuracy` — bench/results/accuracy.md —
+// and is not met yet; see that report.)
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,18 +8,31 @@ import { Embedder } from '../lib';
 import { compareToFp32 } from '../lib/accuracy';
 import { cosine, f32, golden, root } from './helpers/fixtures';
 
+const PAIRS: Array<[string, string]> = [
+  ['The weather is lovely today.', "It's so sunny outside!"],
+  ['The weather is lovely today.', 'He drove to the stadium.'],
+  ["It's so sunny outside!", 'He drove to the stadium.'],
+];
+
 describe('INT8 precision', function () {
-  it('per-text cosine to FP32: mean >= 0.995, min >= 0.98 over 1,200 real sentences', async () => {
+  it('per-text cosine to FP32: mean >= 0.995 (0.999 smoothed), min >= 0.98 over 1,200 real sentences', async () => {
     const texts = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
     const r = await compareToFp32(undefined, 'int8', texts);
     assert.ok(r.cosine.mean >= 0.995, `mean ${r.cosine.mean}`);
     assert.ok(r.cosine.min >= 0.98, `min ${r.cosine.min}`);
+    // the smoothing of the LayerNorm-fed GEMMs' inputs halves the error: 0.99928 measured, 0.99855 without it
+    assert.ok(r.cosine.mean >= 0.999, `mean ${r.cosine.mean} (below what the smoothed INT8 reaches)`);
     // not a gate, a tripwire: a broken kernel scores far below (a random vector scores ~0)
     assert.ok(r.top1Agreement >= 0.85, `top-1 agreement ${r.top1Agreement}`);
     // the top-1 gate's 97%, over the texts whose FP32 nearest neighbour is not a near-tie (leads by >= 0.01): INT8
     // keeps 99.4% of those here; the asymmetric activations are what make it (symmetric s8 gave 97.6%)
     assert.ok(r.top1ClearMargin.texts >= 900, `${r.top1ClearMargin.texts} texts with a clear nearest neighbour`);
     assert.ok(r.top1ClearMargin.agreement >= 0.97, `top-1 agreement without near-ties ${r.top1ClearMargin.agreement}`);
+  });
+
+  it('keeps the published quickstart similarities within 0.005 of FP32 (the pair gate)', async () => {
+    const r = await compareToFp32(undefined, 'int8', PAIRS.flat(), PAIRS);
+    for (const p of r.pairs) assert.ok(Math.abs(p.reduced - p.fp32) <= 0.005, `${p.a} / ${p.b}: ${p.reduced} vs ${p.fp32}`);
   });
 
   it('stays close to the HF reference on the golden sentences (mean cosine >= 0.995)', async () => {

@@ -240,7 +240,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       device_note_ = placed->second;
       return e.Undefined();
     };
-    return submit(env, std::move(job), [cfg, path, tensors, slot, placed, precision, device, cuda_lib](bertrt::ThreadPool&) {
+    return submit(env, std::move(job), [cfg, path, tensors, slot, placed, precision, device, cuda_lib](bertrt::ThreadPool& pool) {
       if (device != "cpu") {
         bertrt::Status st = bertrt::load_cuda_model(cfg, path, *tensors, precision, cuda_lib, slot.get());
         if (st.ok()) {
@@ -250,7 +250,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
         placed->second = st.message();
       }
       placed->first = "cpu";
-      return bertrt::BertModel::load(cfg, path, *tensors, precision, slot.get());
+      return bertrt::BertModel::load(cfg, path, *tensors, precision, pool, slot.get());
     });
   }
 

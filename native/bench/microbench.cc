@@ -131,7 +131,7 @@ Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bo
   cpu::QuantMatrix qw;
   kk.pack_weights_s8(in.w.data(), n, k, &qw);
   cpu::QuantRows qa;
-  kk.quantize_rows(in.a.data(), m, k, k, &qa, pool, 0);
+  kk.quantize_rows(in.a.data(), m, k, k, nullptr, &qa, pool, 0);
   cpu::GemmS8Args g;
   g.a = &qa, g.w = &qw, g.bias = in.b.data(), g.gelu = gelu, g.c = in.c.data(), g.ldc = n;
   Result r;
@@ -168,7 +168,7 @@ Result quantize(ThreadPool& pool, const std::string& isa, int m, int k, double m
   r.op = "quantize";
   r.isa = kk.name;
   r.shape = std::to_string(m) + "x" + std::to_string(k);
-  r.seconds = best_of([&] { kk.quantize_rows(a.data(), m, k, k, &qa, pool, 0); }, min_seconds);
+  r.seconds = best_of([&] { kk.quantize_rows(a.data(), m, k, k, nullptr, &qa, pool, 0); }, min_seconds);
   r.gbps = 5.0 * m * k / r.seconds / 1e9;  // read 4 bytes, write 1
   return r;
 }

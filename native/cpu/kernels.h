@@ -125,10 +125,12 @@ struct Kernels {
   void (*embed_layernorm)(const EmbedArgs& args, ThreadPool& pool, int nth);
   // INT8 (null where the ISA's table has no integer kernels)
   void (*pack_weights_s8)(const float* w, int n, int k, QuantMatrix* out);
-  void (*quantize_rows)(const float* x, int m, int k, int ldx, QuantRows* out, ThreadPool& pool, int nth);
+  // out = per-row u8 form of x[r][i] * col_scale[i] (col_scale null: of x itself)
+  void (*quantize_rows)(const float* x, int m, int k, int ldx, const float* col_scale, QuantRows* out, ThreadPool& pool,
+                        int nth);
   // x[r] = LayerNorm(x[r]) in place and, in the same pass over each row, its quantize_rows form in out
   void (*layernorm_quantize)(float* x, const float* gamma, const float* beta, int rows, int h, float eps,
-                             QuantRows* out, ThreadPool& pool, int nth);
+                             const float* col_scale, QuantRows* out, ThreadPool& pool, int nth);
   void (*gemm_s8)(const GemmS8Args& args, ThreadPool& pool, int nth);
   // BF16 (null except on AVX-512, and usable only where the CPU has AVX512-BF16)
   void (*pack_weights_bf16)(const float* w, int n, int k, Bf16Matrix* out);

@@ -51,20 +51,24 @@ void pack_weights_s8(const float* w, int n, int k, QuantMatrix* out) {
 }
 
 // Asymmetric per-row quantization onto u8 (see QuantRows): the range always includes 0, so 0 is exact. One
-// multiply and round-to-nearest-even on every path, so the integers agree exactly whichever ISA runs.
-template <class V>
-inline void quantize_row(const float* row, int k, int kp, uint8_t* q, float* scale, int32_t* zero) {
+// multiply and round-to-nearest-even on every path, so the integers agree exactly whichever ISA runs. With
+// col_scale, the row quantized is row[i] * col_scale[i] (one float multiply, the same on every path): the
+// smoothing of INT8 GEMM inputs, whose weights were packed with the reciprocal factors (see Bert::bind).
+template <class V, bool kScaled>
+inline void quantize_row_impl(const float* row, const float* cs, int k, int kp, uint8_t* q, float* scale, int32_t* zero) {
   using R = typename V::reg;
   constexpr int W = V::W;
+  auto load = [&](int i) { return kScaled ? V::mul(V::loadu(row + i), V::loadu(cs + i)) : V::loadu(row + i); };
+  auto at = [&](int i) { return kScaled ? row[i] * cs[i] : row[i]; };
   R vlo = V::zero(), vhi = V::zero();
   int i = 0;
   for (; i + W <= k; i += W) {
-    const R x = V::loadu(row + i);
+    const R x = load(i);
     vlo = V::min(vlo, x);
     vhi = V::max(vhi, x);
   }
   float lo = -V::reduce_max(V::sub(V::zero(), vlo)), hi = V::reduce_max(vhi);
-  for (; i < k; ++i) lo = std::min(lo, row[i]), hi = std::max(hi, row[i]);
+  for (; i < k; ++i) lo = std::min(lo, at(i)), hi = std::max(hi, at(i));
   if (!(hi - lo > 0.f)) {  // an all-zero row
     *scale = 0.f, *zero = 0;
     std::fill(q, q + kp, uint8_t{0});
@@ -79,11 +83,17 @@ inline void quantize_row(const float* row, int k, int kp, uint8_t* q, float* sca
   alignas(64) float tmp[W];
   i = 0;
   for (; i + W <= k; i += W) {
-    V::store(tmp, V::min(V::max(V::add(V::round(V::mul(V::loadu(row + i), iv)), zv), V::zero()), top));
+    V::store(tmp, V::min(V::max(V::add(V::round(V::mul(load(i), iv)), zv), V::zero()), top));
     for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]));
   }
-  for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::min(255.f, std::max(0.f, std::nearbyint(row[i] * inv) + z))));
+  for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::min(255.f, std::max(0.f, std::nearbyint(at(i) * inv) + z))));
   for (; i < kp; ++i) q[i] = static_cast<uint8_t>(z);
+}
+
+template <class V>
+inline void quantize_row(const float* row, const float* col_scale, int k, int kp, uint8_t* q, float* scale, int32_t* zero) {
+  if (col_scale) quantize_row_impl<V, true>(row, col_scale, k, kp, q, scale, zero);
+  else quantize_row_impl<V, false>(row, nullptr, k, kp, q, scale, zero);
 }
 
 inline void size_rows(QuantRows* out, int m, int k) {
@@ -94,25 +104,25 @@ inline void size_rows(QuantRows* out, int m, int k) {
 }
 
 template <class V>
-void quantize_rows(const float* x, int m, int k, int ldx, QuantRows* out, ThreadPool& pool, int nth) {
+void quantize_rows(const float* x, int m, int k, int ldx, const float* col_scale, QuantRows* out, ThreadPool& pool, int nth) {
   size_rows(out, m, k);
   parallel_rows(pool, m, nth, [&](int r) {
-    quantize_row<V>(x + static_cast<size_t>(r) * ldx, k, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad,
-                    out->scale.data() + r, out->zero.data() + r);
+    quantize_row<V>(x + static_cast<size_t>(r) * ldx, col_scale, k, out->kpad,
+                    out->data.data() + static_cast<size_t>(r) * out->kpad, out->scale.data() + r, out->zero.data() + r);
   });
 }
 
 // x[r] = LayerNorm(x[r]) in place, and its INT8 form for the next GEMM in the same pass over each row (the row is
 // still in L1 when it is quantized): the same integers as layernorm then quantize_rows.
 template <class V>
-void layernorm_quantize(float* x, const float* gamma, const float* beta, int rows, int h, float eps, QuantRows* out,
-                        ThreadPool& pool, int nth) {
+void layernorm_quantize(float* x, const float* gamma, const float* beta, int rows, int h, float eps,
+                        const float* col_scale, QuantRows* out, ThreadPool& pool, int nth) {
   size_rows(out, rows, h);
   parallel_rows(pool, rows, nth, [&](int r) {
     float* xr = x + static_cast<size_t>(r) * h;
     layernorm_row<V>(xr, gamma, beta, h, eps);
-    quantize_row<V>(xr, h, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad, out->scale.data() + r,
-                    out->zero.data() + r);
+    quantize_row<V>(xr, col_scale, h, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad,
+                    out->scale.data() + r, out->zero.data() + r);
   });
 }
 

@@ -1,11 +1,13 @@
 // The BERT encoder: weights bound by their checkpoint names, Q/K/V fused into one packed GEMM, then per layer
 // fused attention, output projection with the residual in its epilogue, LayerNorm, FFN with GELU in the
-// epilogue, residual, LayerNorm. Activations are FP32 throughout.
+// epilogue, residual, LayerNorm. Activations are FP32 between the GEMMs in every precision.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <new>
+#include <string>
 
 #include "../core/aligned.h"
 #include "../core/mapped_file.h"
@@ -24,6 +26,9 @@ struct Layer {
   cpu::Bf16Matrix bqkv, battn_out, binter, bout;       // BF16
   AlignedBuffer<float> qkv_b, attn_out_b, inter_b, out_b;
   AlignedBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;
+  // INT8: per-input-channel factors 1/s that the inputs of Q/K/V and FFN-in are multiplied by before they are
+  // quantized (their weights were packed multiplied by s; see smooth_factors). Empty: no smoothing.
+  AlignedBuffer<float> qkv_smooth, inter_smooth;
 };
 
 struct Scratch {
@@ -34,7 +39,7 @@ struct Scratch {
 
 class Bert final : public BertModel {
  public:
-  Status bind(const BertConfig& cfg, const WeightSource& src, Precision precision);
+  Status bind(const BertConfig& cfg, const WeightSource& src, Precision precision, ThreadPool& pool);
   Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const override;
   Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const override;
   const BertConfig& config() const override { return cfg_; }
@@ -45,26 +50,28 @@ class Bert final : public BertModel {
   }
 
  private:
-  // One linear layer in the model's precision: y = act(x . W^T + b) + residual.
+  // One linear layer in precision p: y = act(x . W^T + b) + residual.
   struct Weights {
     const cpu::PackedMatrix& fp;
     const cpu::QuantMatrix& q;
     const cpu::Bf16Matrix& bf;
+    const AlignedBuffer<float>* smooth = nullptr;  // INT8: factors for the input before it is quantized, if any
   };
 
   // INT8: `quantized` says s.q already holds x in INT8 form (written by the LayerNorm that produced x).
-  void linear(const float* x, int lda, int k, const Weights& w, const float* bias, bool gelu, const float* residual,
-              float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth, bool quantized = false) const {
+  void linear(Precision p, const float* x, int lda, int k, const Weights& w, const float* bias, bool gelu,
+              const float* residual, float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth,
+              bool quantized = false) const {
     cpu::Epilogue epi;
     epi.bias = bias, epi.gelu = gelu, epi.residual = residual, epi.ldr = ldc, epi.c = c, epi.ldc = ldc;
-    if (precision_ == Precision::kBF16) {
+    if (p == Precision::kBF16) {
       kbf_->convert_rows_bf16(x, m, k, lda, &s.bq, pool, nth);
       cpu::GemmBf16Args g;
       static_cast<cpu::Epilogue&>(g) = epi;
       g.a = &s.bq, g.w = &w.bf;
       kbf_->gemm_bf16(g, pool, nth);
-    } else if (precision_ == Precision::kINT8) {
-      if (!quantized) ks8_->quantize_rows(x, m, k, lda, &s.q, pool, nth);
+    } else if (p == Precision::kINT8) {
+      if (!quantized) ks8_->quantize_rows(x, m, k, lda, smooth_of(w.smooth), &s.q, pool, nth);
       cpu::GemmS8Args g;
       static_cast<cpu::Epilogue&>(g) = epi;
       g.a = &s.q, g.w = &w.q;
@@ -76,6 +83,20 @@ class Bert final : public BertModel {
       k_->gemm(g, pool, nth);
     }
   }
+
+  static const float* smooth_of(const AlignedBuffer<float>* f) { return f && f->size() ? f->data() : nullptr; }
+
+  // One encoder layer in precision p, in place on the residual stream x [T][H]. INT8: x_quantized says scratch.q
+  // already holds x's INT8 form; the closing LayerNorm quantizes its output for the next layer's Q/K/V (with
+  // next_smooth) unless this is the last layer. ln1_max (calibration): per-channel max |.| of the first LayerNorm's
+  // output, folded in.
+  void layer(const Layer& L, Precision p, float* x, const BatchView& b, Scratch& s, ThreadPool& pool, int nth,
+             bool x_quantized, const Layer* next, float* ln1_max) const;
+  // Sizes the scratch for b and writes the embedding LayerNorm of b's tokens to x [T][H].
+  void embed(const BatchView& b, const int32_t* positions, float* x, Scratch& s, ThreadPool& pool, int nth) const;
+
+  // INT8 smoothing (SmoothQuant, Xiao et al. 2022, with alpha = 1/2) of the GEMMs fed by a LayerNorm.
+  Status calibrate_and_pack(const WeightSource& src, ThreadPool& pool);
 
   // Packs W [n][k] for the model's precision.
   void pack(const float* w, int n, int k, cpu::PackedMatrix* fp, cpu::QuantMatrix* q, cpu::Bf16Matrix* bf) {
@@ -120,7 +141,39 @@ Status check_config(const BertConfig& c) {
 
 namespace {
 
-Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision precision) {
+// Q, K and V stacked into one [3H][H] matrix (one GEMM reads the activations once for all three); the layer's
+// biases and LayerNorms moved into L.
+void take_layer(LayerWeights& lw, int H, float* qkv, Layer& L) {
+  L.qkv_b.resize(static_cast<size_t>(3) * H);
+  const AlignedBuffer<float>* parts[3][2] = {{&lw.q_w, &lw.q_b}, {&lw.k_w, &lw.k_b}, {&lw.v_w, &lw.v_b}};
+  for (int i = 0; i < 3; ++i) {
+    std::memcpy(qkv + static_cast<size_t>(i) * H * H, parts[i][0]->data(), sizeof(float) * H * H);
+    std::memcpy(L.qkv_b.data() + static_cast<size_t>(i) * H, parts[i][1]->data(), sizeof(float) * H);
+  }
+  L.attn_out_b = std::move(lw.o_b), L.inter_b = std::move(lw.i_b), L.out_b = std::move(lw.f_b);
+  L.ln1_g = std::move(lw.ln1_g), L.ln1_b = std::move(lw.ln1_b), L.ln2_g = std::move(lw.ln2_g), L.ln2_b = std::move(lw.ln2_b);
+}
+
+// SmoothQuant's factors (alpha = 1/2) for W [n][k] given its inputs' per-channel max |x_j|:
+// s_j = sqrt(max|x_j| / max_i |W_ij|). Multiplies W's column j by s_j in place and returns the 1/s_j the input is
+// multiplied by before it is quantized, so the product is unchanged while the inputs' channels are evened out.
+AlignedBuffer<float> smooth_factors(const std::vector<float>& x_max, float* w, int n, int k) {
+  std::vector<float> w_max(k, 0.f);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < k; ++j) w_max[j] = std::max(w_max[j], std::fabs(w[static_cast<size_t>(i) * k + j]));
+  AlignedBuffer<float> inv(k);
+  std::vector<float> f(k);
+  for (int j = 0; j < k; ++j) {
+    const float sj = std::sqrt(x_max[j] / w_max[j]);
+    f[j] = std::isfinite(sj) && sj > 0.f ? sj : 1.f;  // a dead input channel or weight column: left as it is
+    inv.data()[j] = 1.f / f[j];
+  }
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < k; ++j) w[static_cast<size_t>(i) * k + j] *= f[j];
+  return inv;
+}
+
+Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision precision, ThreadPool& pool) {
   cfg_ = cfg;
   precision_ = precision;
   k_ = &cpu::kernels();
@@ -133,28 +186,71 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &emb));
   word_ = std::move(emb.word), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
   emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b);
+  bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
 
   layers_.resize(cfg.num_hidden_layers);
+  const char* smooth_env = std::getenv("BERTRT_INT8_SMOOTHING");
+  if (precision == Precision::kINT8 && !(smooth_env && std::string(smooth_env) == "0")) return calibrate_and_pack(src, pool);
   AlignedBuffer<float> qkv(static_cast<size_t>(3) * H * H);
   for (int l = 0; l < cfg.num_hidden_layers; ++l) {
     LayerWeights lw;  // one layer's FP32 tensors at a time, packed, then dropped
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw));
     Layer& L = layers_[l];
-    // Q, K and V stacked into one [3H][H] matrix: one GEMM reads the activations once for all three.
-    L.qkv_b.resize(static_cast<size_t>(3) * H);
-    const AlignedBuffer<float>* parts[3][2] = {{&lw.q_w, &lw.q_b}, {&lw.k_w, &lw.k_b}, {&lw.v_w, &lw.v_b}};
-    for (int i = 0; i < 3; ++i) {
-      std::memcpy(qkv.data() + static_cast<size_t>(i) * H * H, parts[i][0]->data(), sizeof(float) * H * H);
-      std::memcpy(L.qkv_b.data() + static_cast<size_t>(i) * H, parts[i][1]->data(), sizeof(float) * H);
-    }
+    take_layer(lw, H, qkv.data(), L);
     pack(qkv.data(), 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
     pack(lw.o_w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
     pack(lw.i_w.data(), I, H, &L.inter, &L.qinter, &L.binter);
     pack(lw.f_w.data(), H, I, &L.out, &L.qout, &L.bout);
-    L.attn_out_b = std::move(lw.o_b), L.inter_b = std::move(lw.i_b), L.out_b = std::move(lw.f_b);
-    L.ln1_g = std::move(lw.ln1_g), L.ln1_b = std::move(lw.ln1_b), L.ln2_g = std::move(lw.ln2_g), L.ln2_b = std::move(lw.ln2_b);
   }
-  bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
+  return Status::Ok();
+}
+
+// INT8 with smoothing. Per-token 8-bit activations lose most where a few input channels carry much larger values
+// than the rest, as BERT's LayerNorm outputs do: the row's one scale is set by those channels. The inputs of the
+// two GEMMs fed by a LayerNorm (Q/K/V and FFN-in) are divided per channel by smooth_factors' s_j, their weights
+// multiplied by it; the division rides on the fused LayerNorm + quantize pass. (Smoothing the attention output and
+// FFN-out inputs too gained nothing in tools/simulate_quantization.py.) max|x_j| is measured here, at load, by the
+// FP32 layers over a fixed batch of 64 x 32 pseudo-random token ids — in the simulation, text and random ids gave
+// the same accuracy — one layer at a time: its FP32 weights are packed, run, then replaced by the INT8 ones.
+Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size, V = cfg_.vocab_size;
+  const int len = std::min(32, cfg_.max_position_embeddings), n_seqs = 16, T = n_seqs * len;
+  std::vector<int32_t> ids(T), positions(T), cu(n_seqs + 1);
+  const int lo = V / 30;  // past the special and unused entries at the start of BERT vocabularies
+  uint64_t state = 0x853c49e6748fea9bull;
+  for (int t = 0; t < T; ++t) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;  // a fixed LCG: the same batch on every load
+    ids[t] = lo + static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(V - lo));
+    positions[t] = t % len;
+  }
+  for (int i = 0; i <= n_seqs; ++i) cu[i] = i * len;
+  BatchView b;
+  b.ids = ids.data(), b.cu_seqlens = cu.data(), b.n_seqs = n_seqs, b.tokens = T;
+  Scratch s;
+  AlignedBuffer<float> x(static_cast<size_t>(T) * H), qkv(static_cast<size_t>(3) * H * H);
+  embed(b, positions.data(), x.data(), s, pool, 0);
+  for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
+    LayerWeights lw;
+    BERTRT_RETURN_IF_ERROR(read_layer(src, cfg_, l, &lw));
+    Layer& L = layers_[l];
+    take_layer(lw, H, qkv.data(), L);
+    k_->pack_weights(qkv.data(), 3 * H, H, &L.qkv);
+    k_->pack_weights(lw.o_w.data(), H, H, &L.attn_out);
+    k_->pack_weights(lw.i_w.data(), I, H, &L.inter);
+    k_->pack_weights(lw.f_w.data(), H, I, &L.out);
+    std::vector<float> x_max(H, 0.f), ln1_max(H, 0.f);
+    for (int t = 0; t < T; ++t)
+      for (int j = 0; j < H; ++j) x_max[j] = std::max(x_max[j], std::fabs(x.data()[static_cast<size_t>(t) * H + j]));
+    layer(L, Precision::kFP32, x.data(), b, s, pool, 0, false, nullptr, ln1_max.data());
+    L.qkv = {}, L.attn_out = {}, L.inter = {}, L.out = {};
+    L.qkv_smooth = smooth_factors(x_max, qkv.data(), 3 * H, H);
+    L.inter_smooth = smooth_factors(ln1_max, lw.i_w.data(), I, H);
+    pack(qkv.data(), 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
+    pack(lw.o_w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
+    pack(lw.i_w.data(), I, H, &L.inter, &L.qinter, &L.binter);
+    pack(lw.f_w.data(), H, I, &L.out, &L.qout, &L.bout);
+    bytes_ += sizeof(float) * 2 * H;
+  }
   return Status::Ok();
 }
 
@@ -195,7 +291,6 @@ Status Bert::vocab_logits(const float* x, int rows, const float* bias, float* ou
 }
 
 Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) const {
-  const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
   if (b.n_seqs < 0 || b.tokens < 0 || !b.cu_seqlens || (b.tokens > 0 && (!b.ids || !out)))
     return {Code::kInvalidArgument, "batch: missing ids, lengths or output"};
   if (b.cu_seqlens[0] != 0) return {Code::kInvalidArgument, "batch: cuSeqlens[0] must be 0"};
@@ -226,66 +321,76 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   // Activations live in a grow-only arena of the calling thread (in the addon, always the one job thread):
   // fresh allocations would page-fault tens of MB on every batch.
   static thread_local Scratch scratch;
-  scratch.y.resize(static_cast<size_t>(T) * H);
-  scratch.qkv.resize(static_cast<size_t>(T) * 3 * H);
-  scratch.ctx.resize(static_cast<size_t>(T) * H);
-  scratch.inter.resize(static_cast<size_t>(T) * I);
-  AlignedBuffer<float>&y = scratch.y, &qkv = scratch.qkv, &ctx = scratch.ctx, &inter = scratch.inter;
   float* x = out;  // the residual stream lives in the caller's output buffer
+  embed(b, positions.data(), x, scratch, pool, nth);
+  for (size_t l = 0; l < layers_.size(); ++l)
+    layer(layers_[l], precision_, x, b, scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
+          l + 1 < layers_.size() ? &layers_[l + 1] : nullptr, nullptr);
+  return Status::Ok();
+}
 
+void Bert::embed(const BatchView& b, const int32_t* positions, float* x, Scratch& s, ThreadPool& pool, int nth) const {
+  const size_t T = static_cast<size_t>(b.tokens), H = cfg_.hidden_size;
+  s.y.resize(T * H);
+  s.qkv.resize(T * 3 * H);
+  s.ctx.resize(T * H);
+  s.inter.resize(T * cfg_.intermediate_size);
   cpu::EmbedArgs e;
   e.word = word_.data();
   e.pos = pos_.data();
   e.type = cfg_.type_vocab_size > 0 ? type_.data() : nullptr;
   e.ids = b.ids;
   e.type_ids = b.type_ids;
-  e.positions = positions.data();
+  e.positions = positions;
   e.gamma = emb_g_.data();
   e.beta = emb_b_.data();
   e.eps = cfg_.layer_norm_eps;
-  e.h = H;
-  e.tokens = T;
+  e.h = cfg_.hidden_size;
+  e.tokens = b.tokens;
   e.out = x;
   k_->embed_layernorm(e, pool, nth);
+}
 
-  const float scale = 1.f / std::sqrt(static_cast<float>(H / cfg_.num_attention_heads));
-  // INT8: the LayerNorm before a GEMM also quantizes its output for that GEMM, in the same pass over each row
-  const bool int8 = precision_ == Precision::kINT8;
-  auto layernorm = [&](float* v, const AlignedBuffer<float>& g, const AlignedBuffer<float>& bt) {
-    if (int8) ks8_->layernorm_quantize(v, g.data(), bt.data(), T, H, cfg_.layer_norm_eps, &scratch.q, pool, nth);
+void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scratch& s, ThreadPool& pool, int nth,
+                 bool x_quantized, const Layer* next, float* ln1_max) const {
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size, T = b.tokens;
+  float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data();
+  const bool int8 = p == Precision::kINT8;
+  // INT8: a LayerNorm before a GEMM also quantizes its output for that GEMM, in the same pass over each row
+  auto layernorm = [&](float* v, const AlignedBuffer<float>& g, const AlignedBuffer<float>& bt, const AlignedBuffer<float>* smooth) {
+    if (smooth) ks8_->layernorm_quantize(v, g.data(), bt.data(), T, H, cfg_.layer_norm_eps, smooth_of(smooth), &s.q, pool, nth);
     else k_->add_layernorm(v, nullptr, g.data(), bt.data(), T, H, cfg_.layer_norm_eps, pool, nth);
   };
-  bool x_quantized = false;  // the embeddings come unquantized
-  for (const Layer& L : layers_) {
-    linear(x, H, H, {L.qkv, L.qqkv, L.bqkv}, L.qkv_b.data(), false, nullptr, qkv.data(), 3 * H, T, scratch, pool, nth, x_quantized);
+  linear(p, x, H, H, {L.qkv, L.qqkv, L.bqkv, &L.qkv_smooth}, L.qkv_b.data(), false, nullptr, qkv, 3 * H, T, s, pool, nth, x_quantized);
 
-    cpu::AttentionArgs at;
-    at.qkv = qkv.data(), at.ld_qkv = 3 * H, at.out = ctx.data(), at.ld_out = H;
-    at.cu_seqlens = b.cu_seqlens, at.n_seqs = b.n_seqs;
-    at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads, at.scale = scale;
-    // INT8 and BF16 run attention's two products in bfloat16 where the CPU has AVX512-BF16 (FP32 softmax and sums)
-    if (precision_ != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
-    else k_->attention(at, pool, nth);
+  cpu::AttentionArgs at;
+  at.qkv = qkv, at.ld_qkv = 3 * H, at.out = ctx, at.ld_out = H;
+  at.cu_seqlens = b.cu_seqlens, at.n_seqs = b.n_seqs;
+  at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads;
+  at.scale = 1.f / std::sqrt(static_cast<float>(at.head_dim));
+  // INT8 and BF16 run attention's two products in bfloat16 where the CPU has AVX512-BF16 (FP32 softmax and sums)
+  if (p != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
+  else k_->attention(at, pool, nth);
 
-    linear(ctx.data(), H, H, {L.attn_out, L.qattn_out, L.battn_out}, L.attn_out_b.data(), false, x, y.data(), H, T, scratch, pool, nth);
-    layernorm(y.data(), L.ln1_g, L.ln1_b);
-    linear(y.data(), H, H, {L.inter, L.qinter, L.binter}, L.inter_b.data(), true, nullptr, inter.data(), I, T, scratch, pool, nth, int8);
-    linear(inter.data(), I, I, {L.out, L.qout, L.bout}, L.out_b.data(), false, y.data(), x, H, T, scratch, pool, nth);
-    layernorm(x, L.ln2_g, L.ln2_b);
-    x_quantized = int8;
-  }
-  return Status::Ok();
+  linear(p, ctx, H, H, {L.attn_out, L.qattn_out, L.battn_out}, L.attn_out_b.data(), false, x, y, H, T, s, pool, nth);
+  layernorm(y, L.ln1_g, L.ln1_b, int8 ? &L.inter_smooth : nullptr);
+  if (ln1_max)
+    for (int t = 0; t < T; ++t)
+      for (int j = 0; j < H; ++j) ln1_max[j] = std::max(ln1_max[j], std::fabs(y[static_cast<size_t>(t) * H + j]));
+  linear(p, y, H, H, {L.inter, L.qinter, L.binter, &L.inter_smooth}, L.inter_b.data(), true, nullptr, inter, I, T, s, pool, nth, int8);
+  linear(p, inter, I, I, {L.out, L.qout, L.bout}, L.out_b.data(), false, y, x, H, T, s, pool, nth);
+  layernorm(x, L.ln2_g, L.ln2_b, int8 && next ? &next->qkv_smooth : nullptr);
 }
 
 }  // namespace
 
 Status BertModel::load(const BertConfig& config, const std::string& path, const std::vector<TensorDesc>& tensors,
-                       Precision precision, std::unique_ptr<BertModel>* out) {
+                       Precision precision, ThreadPool& pool, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(config));
   WeightSource src;
   BERTRT_RETURN_IF_ERROR(src.open(path, tensors));
   auto m = std::make_unique<Bert>();
-  BERTRT_RETURN_IF_ERROR(m->bind(config, src, precision));
+  BERTRT_RETURN_IF_ERROR(m->bind(config, src, precision, pool));
   *out = std::move(m);
   return Status::Ok();
 }

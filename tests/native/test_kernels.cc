@@ -156,6 +156,12 @@ void test_embed(const cpu::Kernels& k, ThreadPool& pool, int tokens, int h, bool
   th::check(e <= kLnTol, name);
 }
 
+bool same_rows(const cpu::QuantRows& x, const cpu::QuantRows& y) {
+  return x.m == y.m && x.kpad == y.kpad && std::memcmp(x.data.data(), y.data.data(), y.data.size()) == 0 &&
+         std::memcmp(x.scale.data(), y.scale.data(), sizeof(float) * y.m) == 0 &&
+         std::memcmp(x.zero.data(), y.zero.data(), sizeof(int32_t) * y.m) == 0;
+}
+
 // INT8: exact sums against an int64 reference built from the same quantized values.
 struct S8Case {
   std::vector<int32_t> raw;
@@ -167,7 +173,7 @@ S8Case run_s8(const cpu::Kernels& k, ThreadPool& pool, const std::vector<float>&
   cpu::QuantMatrix qw;
   k.pack_weights_s8(w.data(), n, kk, &qw);
   cpu::QuantRows qa;
-  k.quantize_rows(a.data(), m, kk, kk, &qa, pool, 0);
+  k.quantize_rows(a.data(), m, kk, kk, nullptr, &qa, pool, 0);
   S8Case r;
   r.raw.assign(size_t(m) * n, 0x7fffffff);
   r.out.assign(size_t(m) * n, NAN);
@@ -241,11 +247,19 @@ void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
                 std::to_string(worst_end) + ")");
   for (const std::string& isa : cpu::runnable_s8_isas()) {
     cpu::QuantRows q2;
-    cpu::kernels_for(isa)->quantize_rows(a.data(), m, kk, kk, &q2, pool, 0);
-    th::check(std::memcmp(q2.data.data(), qa.data.data(), qa.data.size()) == 0 &&
-                  std::memcmp(q2.scale.data(), qa.scale.data(), sizeof(float) * m) == 0 &&
-                  std::memcmp(q2.zero.data(), qa.zero.data(), sizeof(int32_t) * m) == 0,
-              isa + " " + base + ": quantized activations identical to the first path");
+    cpu::kernels_for(isa)->quantize_rows(a.data(), m, kk, kk, nullptr, &q2, pool, 0);
+    th::check(same_rows(q2, qa), isa + " " + base + ": quantized activations identical to the first path");
+  }
+  // per-column factors (INT8 smoothing): the same integers and scales as quantizing the rows multiplied by them
+  std::vector<float> f(kk), scaled(a.size());
+  rng.fill(f, 0.05f, 8.f);
+  for (int i = 0; i < m; ++i)
+    for (int p = 0; p < kk; ++p) scaled[size_t(i) * kk + p] = a[size_t(i) * kk + p] * f[p];
+  for (const std::string& isa : cpu::runnable_s8_isas()) {
+    cpu::QuantRows qs, qr;
+    cpu::kernels_for(isa)->quantize_rows(a.data(), m, kk, kk, f.data(), &qs, pool, 0);
+    cpu::kernels_for(isa)->quantize_rows(scaled.data(), m, kk, kk, nullptr, &qr, pool, 0);
+    th::check(same_rows(qs, qr), isa + " " + base + ": with column factors = the rows multiplied by them, quantized");
   }
 }
 
@@ -256,18 +270,20 @@ void test_layernorm_quantize(ThreadPool& pool, int rows, int h, uint64_t seed) {
   rng.fill(x, -4, 4), rng.fill(g, 0.5f, 1.5f), rng.fill(b, -0.3f, 0.3f);
   char base[64];
   std::snprintf(base, sizeof base, "layernorm_quantize rows=%d h=%d", rows, h);
-  for (const std::string& isa : cpu::runnable_s8_isas()) {
-    const cpu::Kernels* k = cpu::kernels_for(isa);
-    std::vector<float> fused = x, plain = x;
-    cpu::QuantRows qf, qp;
-    k->layernorm_quantize(fused.data(), g.data(), b.data(), rows, h, 1e-12f, &qf, pool, 0);
-    k->add_layernorm(plain.data(), nullptr, g.data(), b.data(), rows, h, 1e-12f, pool, 0);
-    k->quantize_rows(plain.data(), rows, h, h, &qp, pool, 0);
-    th::check(fused == plain && qf.kpad == qp.kpad && std::memcmp(qf.data.data(), qp.data.data(), qp.data.size()) == 0 &&
-                  std::memcmp(qf.scale.data(), qp.scale.data(), sizeof(float) * rows) == 0 &&
-                  std::memcmp(qf.zero.data(), qp.zero.data(), sizeof(int32_t) * rows) == 0,
-              isa + " " + base + ": same FP32 rows and the same integers and scales as LayerNorm then quantize_rows");
-  }
+  std::vector<float> f(h);
+  rng.fill(f, 0.05f, 8.f);
+  for (const std::string& isa : cpu::runnable_s8_isas())
+    for (const float* cs : {static_cast<const float*>(nullptr), static_cast<const float*>(f.data())}) {
+      const cpu::Kernels* k = cpu::kernels_for(isa);
+      std::vector<float> fused = x, plain = x;
+      cpu::QuantRows qf, qp;
+      k->layernorm_quantize(fused.data(), g.data(), b.data(), rows, h, 1e-12f, cs, &qf, pool, 0);
+      k->add_layernorm(plain.data(), nullptr, g.data(), b.data(), rows, h, 1e-12f, pool, 0);
+      k->quantize_rows(plain.data(), rows, h, h, cs, &qp, pool, 0);
+      th::check(fused == plain && same_rows(qf, qp),
+                isa + " " + base + (cs ? " with column factors" : "") +
+                    ": same FP32 rows and the same integers and scales as LayerNorm then quantize_rows");
+    }
 }
 
 void test_bf16(ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed) {

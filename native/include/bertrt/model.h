@@ -53,8 +53,9 @@ struct BatchView {
 class BertModel {
  public:
   virtual ~BertModel() = default;
+  // INT8 runs a calibration batch through the FP32 layers while loading (see Bert::calibrate_and_pack), on pool.
   static Status load(const BertConfig& config, const std::string& weights_path, const std::vector<TensorDesc>& tensors,
-                     Precision precision, std::unique_ptr<BertModel>* out);
+                     Precision precision, ThreadPool& pool, std::unique_ptr<BertModel>* out);
   // Validates the batch, then writes hidden states [tokens][hidden_size] to out. Safe to call concurrently.
   virtual Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const = 0;
   // Scores against the (tied) word-embedding matrix, the MLM decoder: out[r][v] = bias[v] + x[r] . word[v] for
