@@ -53,6 +53,7 @@ struct Epilogue {
 struct GemmS8Args : Epilogue {
   const QuantRows* a = nullptr;
   const QuantMatrix* w = nullptr;
+  int row0 = 0, rows = -1;  // A's rows [row0, row0 + rows) (-1: to the end); output row i is row0 + i's
   int32_t* raw = nullptr;  // tests: when set, exact int32 sums (acc - comp) are written here instead of c, ld = n
 };
 
@@ -72,6 +73,7 @@ struct Bf16Rows {
 struct GemmBf16Args : Epilogue {
   const Bf16Rows* a = nullptr;
   const Bf16Matrix* w = nullptr;
+  int row0 = 0, rows = -1;  // A's rows [row0, row0 + rows) (-1: to the end); output row i is row0 + i's
 };
 
 // C[m][n] = act(A[m][k] . W^T + bias) + residual

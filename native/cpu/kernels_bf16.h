@@ -71,7 +71,7 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
   using V = simd::Avx512;
   const Bf16Rows& A = *g.a;
   const Bf16Matrix& Wm = *g.w;
-  const int m = A.m, n = Wm.n, kp = Wm.kpad;
+  const int a0 = g.row0, m = g.rows >= 0 ? g.rows : A.m - a0, n = Wm.n, kp = Wm.kpad;
   if (m <= 0 || n <= 0) return;
   const int panels = Wm.panels(), mblocks = (m + kBfMC - 1) / kBfMC;
   pool.parallel_for(
@@ -84,7 +84,7 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
         alignas(64) float tmp[kBfNR];
         for (int i0 = 0; i0 < mc; i0 += kBfMR) {
           const int rows = std::min(kBfMR, mc - i0);
-          bf16_tile_rows(rows, kp, A.data.data() + static_cast<size_t>(m0 + i0) * kp, kp, bp, c);
+          bf16_tile_rows(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, c);
           for (int i = 0; i < rows; ++i) {
             const int r = m0 + i0 + i;
             float* crow = g.c + static_cast<size_t>(r) * g.ldc + n0;

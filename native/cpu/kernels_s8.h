@@ -211,7 +211,7 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
   constexpr int W = V::W, MR = S8Shape<V>::MR, NR = S8Shape<V>::NR, MC = S8Shape<V>::MC, KG = S8Shape<V>::KG;
   const QuantRows& A = *g.a;
   const QuantMatrix& Wm = *g.w;
-  const int m = A.m, n = Wm.n, kp = Wm.kpad;
+  const int a0 = g.row0, m = g.rows >= 0 ? g.rows : A.m - a0, n = Wm.n, kp = Wm.kpad;
   if (m <= 0 || n <= 0) return;
   const int panels = Wm.panels(), mblocks = (m + MC - 1) / MC;
   const size_t panel_bytes = static_cast<size_t>(NR) * kp * (KG == 2 ? 2 : 1);
@@ -224,19 +224,19 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
         alignas(64) int32_t acc[MR * NR];
         for (int i0 = 0; i0 < mc; i0 += MR) {
           const int rows = std::min(MR, mc - i0);
-          s8_tile_rows<V>(rows, kp, A.data.data() + static_cast<size_t>(m0 + i0) * kp, kp, bp, acc);
+          s8_tile_rows<V>(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, acc);
           const int32_t* comp = Wm.comp.data() + n0;
           const float* sw = Wm.scale.data() + n0;
           for (int i = 0; i < rows; ++i) {
             const int r = m0 + i0 + i;
             const int32_t* ai = acc + i * NR;
             // minus the row's zero point times each channel's weight sum: sum (q - zero) * w = sum q * w - zero * comp
-            const int32_t zr = A.zero.data()[r];
+            const int32_t zr = A.zero.data()[a0 + r];
             if (g.raw) {
               for (int j = 0; j < nvalid; ++j) g.raw[static_cast<size_t>(r) * n + n0 + j] = ai[j] - zr * comp[j];
               continue;
             }
-            const R sa = V::set1(A.scale.data()[r]);
+            const R sa = V::set1(A.scale.data()[a0 + r]);
             float* crow = g.c + static_cast<size_t>(r) * g.ldc + n0;
             const float* rrow = g.residual ? g.residual + static_cast<size_t>(r) * g.ldr + n0 : nullptr;
             if (nvalid == NR) {
