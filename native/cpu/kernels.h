@@ -130,9 +130,10 @@ struct Kernels {
   // out = per-row u8 form of x[r][i] * col_scale[i] (col_scale null: of x itself)
   void (*quantize_rows)(const float* x, int m, int k, int ldx, const float* col_scale, QuantRows* out, ThreadPool& pool,
                         int nth);
-  // x[r] = LayerNorm(x[r]) in place and, in the same pass over each row, its quantize_rows form in out
+  // x[r] = LayerNorm(x[r]) in place and, in the same pass over each row, its quantize_rows form in out's row
+  // out_row0 + r (out sized here unless it already has those rows at width h)
   void (*layernorm_quantize)(float* x, const float* gamma, const float* beta, int rows, int h, float eps,
-                             const float* col_scale, QuantRows* out, ThreadPool& pool, int nth);
+                             const float* col_scale, QuantRows* out, int out_row0, ThreadPool& pool, int nth);
   void (*gemm_s8)(const GemmS8Args& args, ThreadPool& pool, int nth);
   // BF16 (null except on AVX-512, and usable only where the CPU has AVX512-BF16)
   void (*pack_weights_bf16)(const float* w, int n, int k, Bf16Matrix* out);

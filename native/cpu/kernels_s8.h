@@ -113,16 +113,18 @@ void quantize_rows(const float* x, int m, int k, int ldx, const float* col_scale
 }
 
 // x[r] = LayerNorm(x[r]) in place, and its INT8 form for the next GEMM in the same pass over each row (the row is
-// still in L1 when it is quantized): the same integers as layernorm then quantize_rows.
+// still in L1 when it is quantized): the same integers as layernorm then quantize_rows. Row r goes to out's row
+// out_row0 + r; out is sized here unless it already holds that many rows of width h (then only those rows change).
 template <class V>
 void layernorm_quantize(float* x, const float* gamma, const float* beta, int rows, int h, float eps,
-                        const float* col_scale, QuantRows* out, ThreadPool& pool, int nth) {
-  size_rows(out, rows, h);
+                        const float* col_scale, QuantRows* out, int out_row0, ThreadPool& pool, int nth) {
+  if (out->m < out_row0 + rows || out->k != h) size_rows(out, out_row0 + rows, h);
   parallel_rows(pool, rows, nth, [&](int r) {
     float* xr = x + static_cast<size_t>(r) * h;
+    const size_t o = static_cast<size_t>(out_row0) + r;
     layernorm_row<V>(xr, gamma, beta, h, eps);
-    quantize_row<V>(xr, col_scale, h, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad,
-                    out->scale.data() + r, out->zero.data() + r);
+    quantize_row<V>(xr, col_scale, h, out->kpad, out->data.data() + o * out->kpad, out->scale.data() + o,
+                    out->zero.data() + o);
   });
 }
 

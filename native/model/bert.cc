@@ -1,6 +1,7 @@
 // The BERT encoder: weights bound by their checkpoint names, Q/K/V fused into one packed GEMM, then per layer
 // fused attention, output projection with the residual in its epilogue, LayerNorm, FFN with GELU in the
-// epilogue, residual, LayerNorm. Activations are FP32 between the GEMMs in every precision.
+// epilogue, residual, LayerNorm. Activations are FP32 between the GEMMs in every precision. Each layer runs over
+// groups of whole sequences so that a group's intermediates stay in cache from one step to the next.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -31,10 +32,19 @@ struct Layer {
   AlignedBuffer<float> qkv_smooth, inter_smooth;
 };
 
+// A GEMM input in the form the precision reads: INT8 quantized rows, or rows rounded to BF16 (FP32 reads floats).
+struct Prepared {
+  cpu::QuantRows q;
+  cpu::Bf16Rows bq;
+};
+
+// A layer runs over groups of whole sequences (see chunk_tokens_); everything but the layer's input and output is
+// one group's rows.
 struct Scratch {
-  AlignedBuffer<float> y, qkv, ctx, inter;
-  cpu::QuantRows q;  // the current GEMM's quantized input (INT8)
-  cpu::Bf16Rows bq;  // the current GEMM's input rounded to BF16
+  AlignedBuffer<float> y, qkv, ctx, inter;  // [group rows][H, 3H, H, I]
+  Prepared in;                              // the layer input, all T rows (INT8: written by the LayerNorm before)
+  Prepared local;                           // the group's other GEMM inputs
+  std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
 };
 
 class Bert final : public BertModel {
@@ -60,7 +70,7 @@ class Bert final : public BertModel {
 
   // The GEMM input in the form precision p reads: INT8 quantized rows (unless `quantized` says s.q already holds
   // them, written by the LayerNorm that produced x), BF16 rounded rows; FP32 reads x itself.
-  void prepare(Precision p, const float* x, int lda, int k, int m, const Weights& w, Scratch& s, ThreadPool& pool,
+  void prepare(Precision p, const float* x, int lda, int k, int m, const Weights& w, Prepared& s, ThreadPool& pool,
                int nth, bool quantized) const {
     if (p == Precision::kBF16) kbf_->convert_rows_bf16(x, m, k, lda, &s.bq, pool, nth);
     else if (p == Precision::kINT8 && !quantized) ks8_->quantize_rows(x, m, k, lda, smooth_of(w.smooth), &s.q, pool, nth);
@@ -68,7 +78,7 @@ class Bert final : public BertModel {
 
   // Rows [r0, r0 + m) of a prepared GEMM; epi's c and residual point at row r0's output.
   void gemm_rows(Precision p, const float* x, int lda, const Weights& w, const cpu::Epilogue& epi, int r0, int m,
-                 Scratch& s, ThreadPool& pool, int nth) const {
+                 const Prepared& s, ThreadPool& pool, int nth) const {
     if (p == Precision::kBF16) {
       cpu::GemmBf16Args g;
       static_cast<cpu::Epilogue&>(g) = epi;
@@ -88,7 +98,7 @@ class Bert final : public BertModel {
   }
 
   void linear(Precision p, const float* x, int lda, int k, const Weights& w, const float* bias, bool gelu,
-              const float* residual, float* c, int ldc, int m, Scratch& s, ThreadPool& pool, int nth,
+              const float* residual, float* c, int ldc, int m, Prepared& s, ThreadPool& pool, int nth,
               bool quantized = false) const {
     cpu::Epilogue epi;
     epi.bias = bias, epi.gelu = gelu, epi.residual = residual, epi.ldr = ldc, epi.c = c, epi.ldc = ldc;
@@ -98,13 +108,21 @@ class Bert final : public BertModel {
 
   static const float* smooth_of(const AlignedBuffer<float>* f) { return f && f->size() ? f->data() : nullptr; }
 
-  // One encoder layer in precision p, in place on the residual stream x [T][H]. INT8: x_quantized says scratch.q
-  // already holds x's INT8 form; the closing LayerNorm quantizes its output for the next layer's Q/K/V (with
-  // next_smooth) unless this is the last layer. ln1_max (calibration): per-channel max |.| of the first LayerNorm's
+  // One encoder layer in precision p, in place on the residual stream x [T][H]. INT8: x_quantized says s.in
+  // already holds x's INT8 form; the closing LayerNorm quantizes its output for the next layer's Q/K/V (with its
+  // smoothing) unless this is the last layer. ln1_max (calibration): per-channel max |.| of the first LayerNorm's
   // output, folded in.
   void layer(const Layer& L, Precision p, float* x, const BatchView& b, Scratch& s, ThreadPool& pool, int nth,
              bool x_quantized, const Layer* next, float* ln1_max) const;
-  // Sizes the scratch for b and writes the embedding LayerNorm of b's tokens to x [T][H].
+  // The group of sequences that starts at s0 ends before the returned index: whole sequences while their tokens
+  // stay within chunk_tokens_, at least one.
+  int group_end(const BatchView& b, int s0) const {
+    int s1 = s0 + 1;
+    while (s1 < b.n_seqs && b.cu_seqlens[s1 + 1] - b.cu_seqlens[s0] <= chunk_tokens_) ++s1;
+    return s1;
+  }
+
+  // Sizes the scratch for b's row groups and writes the embedding LayerNorm of b's tokens to x [T][H].
   void embed(const BatchView& b, const int32_t* positions, float* x, Scratch& s, ThreadPool& pool, int nth) const;
 
   // INT8 smoothing (SmoothQuant, Xiao et al. 2022, with alpha = 1/2) of the GEMMs fed by a LayerNorm.
@@ -132,7 +150,7 @@ class Bert final : public BertModel {
   AlignedBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
   std::vector<Layer> layers_;
   size_t bytes_ = 0;
-  int chunk_tokens_ = 0;  // Q/K/V + attention run over groups of whole sequences of at most this many tokens
+  int chunk_tokens_ = 0;  // each layer runs over groups of whole sequences of at most this many tokens (>= 1 sequence)
 };
 
 }  // namespace
@@ -201,10 +219,14 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b);
   bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
 
-  // ~512 KB of Q/K/V rows per group: half of a Zen 4 / Skylake-SP core's L2 (measured on MiniLM-L6 INT8 32x128,
-  // 16 interleaved rounds: 128-token groups +4% over one group, 256 and 512 between). BERTRT_SEQ_CHUNK overrides.
+  // Row groups (see layer()). INT8 and BF16: ~512 KB of Q/K/V rows, half of a Zen 4 / Skylake-SP core's L2
+  // (MiniLM-L6 32x128, interleaved rounds: INT8 +12% median, BF16 +12% over one group). FP32: 768 tokens, eight of
+  // its GEMM's 96-row blocks — 128-token groups cost FP32 4-9% (its B panels amortized over fewer rows), 768 measured
+  // within noise of one group (+2%) while holding the scratch to the group. BERTRT_SEQ_CHUNK overrides.
   const char* chunk_env = std::getenv("BERTRT_SEQ_CHUNK");
-  chunk_tokens_ = chunk_env && std::atoi(chunk_env) > 0 ? std::atoi(chunk_env) : std::max(16, (512 << 10) / (12 * H));
+  chunk_tokens_ = chunk_env && std::atoi(chunk_env) > 0 ? std::atoi(chunk_env)
+                  : precision == Precision::kFP32 ? 768
+                                                  : std::max(16, (512 << 10) / (12 * H));
   layers_.resize(cfg.num_hidden_layers);
   const char* smooth_env = std::getenv("BERTRT_INT8_SMOOTHING");
   if (precision == Precision::kINT8 && !(smooth_env && std::string(smooth_env) == "0")) return calibrate_and_pack(src, pool);
@@ -348,11 +370,17 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
 }
 
 void Bert::embed(const BatchView& b, const int32_t* positions, float* x, Scratch& s, ThreadPool& pool, int nth) const {
-  const size_t T = static_cast<size_t>(b.tokens), H = cfg_.hidden_size;
-  s.y.resize(T * H);
-  s.qkv.resize(T * 3 * H);
-  s.ctx.resize(T * H);
-  s.inter.resize(T * cfg_.intermediate_size);
+  size_t G = 0;  // the largest group's rows
+  for (int s0 = 0; s0 < b.n_seqs;) {
+    const int s1 = group_end(b, s0);
+    G = std::max(G, static_cast<size_t>(b.cu_seqlens[s1] - b.cu_seqlens[s0]));
+    s0 = s1;
+  }
+  const size_t H = cfg_.hidden_size;
+  s.y.resize(G * H);
+  s.qkv.resize(G * 3 * H);
+  s.ctx.resize(G * H);
+  s.inter.resize(G * cfg_.intermediate_size);
   cpu::EmbedArgs e;
   e.word = word_.data();
   e.pos = pos_.data();
@@ -371,45 +399,48 @@ void Bert::embed(const BatchView& b, const int32_t* positions, float* x, Scratch
 
 void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scratch& s, ThreadPool& pool, int nth,
                  bool x_quantized, const Layer* next, float* ln1_max) const {
-  const int H = cfg_.hidden_size, I = cfg_.intermediate_size, T = b.tokens;
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
   float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data();
   const bool int8 = p == Precision::kINT8;
-  // INT8: a LayerNorm before a GEMM also quantizes its output for that GEMM, in the same pass over each row
-  auto layernorm = [&](float* v, const AlignedBuffer<float>& g, const AlignedBuffer<float>& bt, const AlignedBuffer<float>* smooth) {
-    if (smooth) ks8_->layernorm_quantize(v, g.data(), bt.data(), T, H, cfg_.layer_norm_eps, smooth_of(smooth), &s.q, pool, nth);
-    else k_->add_layernorm(v, nullptr, g.data(), bt.data(), T, H, cfg_.layer_norm_eps, pool, nth);
-  };
-  const Weights wqkv{L.qkv, L.qqkv, L.bqkv, &L.qkv_smooth};
-  prepare(p, x, H, H, T, wqkv, s, pool, nth, x_quantized);
+  const Weights wqkv{L.qkv, L.qqkv, L.bqkv, &L.qkv_smooth}, wo{L.attn_out, L.qattn_out, L.battn_out},
+      wi{L.inter, L.qinter, L.binter, &L.inter_smooth}, wf{L.out, L.qout, L.bout};
+  prepare(p, x, H, H, b.tokens, wqkv, s.in, pool, nth, x_quantized);
   cpu::AttentionArgs at;
   at.qkv = qkv, at.ld_qkv = 3 * H, at.out = ctx, at.ld_out = H;
   at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads;
   at.scale = 1.f / std::sqrt(static_cast<float>(at.head_dim));
-  // Q/K/V then attention, a group of whole sequences at a time, so attention reads Q/K/V rows the GEMM has just
-  // left in cache rather than a [T][3H] buffer larger than L2
-  const int chunk = chunk_tokens_;
+  // The whole layer, a group of whole sequences at a time: every step but attention is row by row, and attention
+  // stays within a sequence, so the group's intermediates (Q/K/V, context, FFN activations: ~0.5-2 MB) stay in
+  // cache between the steps instead of passing through [T][3H] and [T][I] buffers far larger than L2.
   for (int s0 = 0; s0 < b.n_seqs;) {
-    int s1 = s0 + 1;
-    while (s1 < b.n_seqs && b.cu_seqlens[s1 + 1] - b.cu_seqlens[s0] <= chunk) ++s1;
-    const int r0 = b.cu_seqlens[s0], rows = b.cu_seqlens[s1] - r0;
-    cpu::Epilogue epi;
-    epi.bias = L.qkv_b.data(), epi.c = qkv + static_cast<size_t>(r0) * 3 * H, epi.ldc = 3 * H;
-    if (rows > 0) gemm_rows(p, x, H, wqkv, epi, r0, rows, s, pool, nth);
-    at.cu_seqlens = b.cu_seqlens + s0, at.n_seqs = s1 - s0;
-    // INT8 and BF16 run attention's two products in bfloat16 where the CPU has AVX512-BF16 (FP32 softmax and sums)
-    if (p != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
-    else k_->attention(at, pool, nth);
+    const int s1 = group_end(b, s0), r0 = b.cu_seqlens[s0], T = b.cu_seqlens[s1] - r0;
+    s.cu.resize(s1 - s0 + 1);
+    for (int i = s0; i <= s1; ++i) s.cu[i - s0] = b.cu_seqlens[i] - r0;
+    float* xg = x + static_cast<size_t>(r0) * H;
+    if (T > 0) {
+      cpu::Epilogue epi;
+      epi.bias = L.qkv_b.data(), epi.c = qkv, epi.ldc = 3 * H;
+      gemm_rows(p, x, H, wqkv, epi, r0, T, s.in, pool, nth);
+      at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0;
+      // INT8 and BF16 run attention's two products in bfloat16 where the CPU has AVX512-BF16 (FP32 softmax, sums)
+      if (p != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
+      else k_->attention(at, pool, nth);
+
+      linear(p, ctx, H, H, wo, L.attn_out_b.data(), false, xg, y, H, T, s.local, pool, nth);
+      // INT8: a LayerNorm before a GEMM also quantizes its output for that GEMM, in the same pass over each row
+      if (int8) ks8_->layernorm_quantize(y, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, smooth_of(&L.inter_smooth), &s.local.q, 0, pool, nth);
+      else k_->add_layernorm(y, nullptr, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+      if (ln1_max)
+        for (int t = 0; t < T; ++t)
+          for (int j = 0; j < H; ++j) ln1_max[j] = std::max(ln1_max[j], std::fabs(y[static_cast<size_t>(t) * H + j]));
+      linear(p, y, H, H, wi, L.inter_b.data(), true, nullptr, inter, I, T, s.local, pool, nth, int8);
+      linear(p, inter, I, I, wf, L.out_b.data(), false, y, xg, H, T, s.local, pool, nth);
+      // the next layer's Q/K/V input: this group's rows of s.in, read above and not again in this layer
+      if (int8 && next) ks8_->layernorm_quantize(xg, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, smooth_of(&next->qkv_smooth), &s.in.q, r0, pool, nth);
+      else k_->add_layernorm(xg, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+    }
     s0 = s1;
   }
-
-  linear(p, ctx, H, H, {L.attn_out, L.qattn_out, L.battn_out}, L.attn_out_b.data(), false, x, y, H, T, s, pool, nth);
-  layernorm(y, L.ln1_g, L.ln1_b, int8 ? &L.inter_smooth : nullptr);
-  if (ln1_max)
-    for (int t = 0; t < T; ++t)
-      for (int j = 0; j < H; ++j) ln1_max[j] = std::max(ln1_max[j], std::fabs(y[static_cast<size_t>(t) * H + j]));
-  linear(p, y, H, H, {L.inter, L.qinter, L.binter, &L.inter_smooth}, L.inter_b.data(), true, nullptr, inter, I, T, s, pool, nth, int8);
-  linear(p, inter, I, I, {L.out, L.qout, L.bout}, L.out_b.data(), false, y, x, H, T, s, pool, nth);
-  layernorm(x, L.ln2_g, L.ln2_b, int8 && next ? &next->qkv_smooth : nullptr);
 }
 
 }  // namespace

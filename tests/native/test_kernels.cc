@@ -277,12 +277,21 @@ void test_layernorm_quantize(ThreadPool& pool, int rows, int h, uint64_t seed) {
       const cpu::Kernels* k = cpu::kernels_for(isa);
       std::vector<float> fused = x, plain = x;
       cpu::QuantRows qf, qp;
-      k->layernorm_quantize(fused.data(), g.data(), b.data(), rows, h, 1e-12f, cs, &qf, pool, 0);
+      k->layernorm_quantize(fused.data(), g.data(), b.data(), rows, h, 1e-12f, cs, &qf, 0, pool, 0);
       k->add_layernorm(plain.data(), nullptr, g.data(), b.data(), rows, h, 1e-12f, pool, 0);
       k->quantize_rows(plain.data(), rows, h, h, cs, &qp, pool, 0);
       th::check(fused == plain && same_rows(qf, qp),
                 isa + " " + base + (cs ? " with column factors" : "") +
                     ": same FP32 rows and the same integers and scales as LayerNorm then quantize_rows");
+      // in two parts, the second into rows past the first of an already-sized output (as the engine's row groups do)
+      std::vector<float> parts = x;
+      cpu::QuantRows qh;
+      k->quantize_rows(plain.data(), rows, h, h, nullptr, &qh, pool, 0);  // sizes qh to all rows; overwritten below
+      const int r1 = rows / 2;
+      k->layernorm_quantize(parts.data(), g.data(), b.data(), r1, h, 1e-12f, cs, &qh, 0, pool, 0);
+      k->layernorm_quantize(parts.data() + size_t(r1) * h, g.data(), b.data(), rows - r1, h, 1e-12f, cs, &qh, r1, pool, 0);
+      th::check(parts == fused && same_rows(qh, qf), isa + " " + base + (cs ? " with column factors" : "") +
+                                                         ": written in two parts at row offsets, the same rows");
     }
 }
 
