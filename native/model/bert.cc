@@ -219,10 +219,10 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b);
   bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
 
-  // Row groups (see layer()). INT8 and BF16: ~512 KB of Q/K/V rows, half of a Zen 4 / Skylake-SP core's L2
-  // (MiniLM-L6 32x128, interleaved rounds: INT8 +12% median, BF16 +12% over one group). FP32: 768 tokens, eight of
-  // its GEMM's 96-row blocks — 128-token groups cost FP32 4-9% (its B panels amortized over fewer rows), 768 measured
-  // within noise of one group (+2%) while holding the scratch to the group. BERTRT_SEQ_CHUNK overrides.
+  // Row groups (see layer()). INT8 and BF16: ~512 KB of Q/K/V rows, half of a Zen 4 / Skylake-SP core's L2. FP32:
+  // 768 tokens, eight of its GEMM's 96-row blocks (128-token groups cost FP32 4-9%: its B panels amortized over
+  // fewer rows). Against one group, bench/results/row-groups.md: INT8 1.17x, BF16 1.11x, FP32 0.97-1.01x at
+  // MiniLM's shapes; the scratch holds one group instead of the whole batch. BERTRT_SEQ_CHUNK overrides.
   const char* chunk_env = std::getenv("BERTRT_SEQ_CHUNK");
   chunk_tokens_ = chunk_env && std::atoi(chunk_env) > 0 ? std::atoi(chunk_env)
                   : precision == Precision::kFP32 ? 768
