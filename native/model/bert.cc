@@ -128,6 +128,15 @@ class Bert final : public BertModel {
   // INT8 smoothing (SmoothQuant, Xiao et al. 2022, with alpha = 1/2) of the GEMMs fed by a LayerNorm.
   Status calibrate_and_pack(const WeightSource& src, ThreadPool& pool);
 
+  // Packs a layer's four weight matrices (Q/K/V stacked in qkv) for the model's precision.
+  void pack_layer(const float* qkv, const LayerWeights& lw, Layer& L) {
+    const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+    pack(qkv, 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
+    pack(lw.o_w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
+    pack(lw.i_w.data(), I, H, &L.inter, &L.qinter, &L.binter);
+    pack(lw.f_w.data(), H, I, &L.out, &L.qout, &L.bout);
+  }
+
   // Packs W [n][k] for the model's precision.
   void pack(const float* w, int n, int k, cpu::PackedMatrix* fp, cpu::QuantMatrix* q, cpu::Bf16Matrix* bf) {
     if (precision_ == Precision::kBF16) {
@@ -212,7 +221,7 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   kbf_ = cpu::kernels_bf16();
   if (precision == Precision::kBF16 && !kbf_)
     return {Code::kUnsupported, "precision 'bf16' needs AVX512-BF16, which this CPU does not have (use 'fp32' or 'int8')"};
-  const int H = cfg.hidden_size, I = cfg.intermediate_size;
+  const int H = cfg.hidden_size;
   EmbeddingWeights emb;
   BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &emb));
   word_ = std::move(emb.word), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
@@ -236,10 +245,7 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw));
     Layer& L = layers_[l];
     take_layer(lw, H, qkv.data(), L);
-    pack(qkv.data(), 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
-    pack(lw.o_w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
-    pack(lw.i_w.data(), I, H, &L.inter, &L.qinter, &L.binter);
-    pack(lw.f_w.data(), H, I, &L.out, &L.qout, &L.bout);
+    pack_layer(qkv.data(), lw, L);
   }
   return Status::Ok();
 }
@@ -285,10 +291,7 @@ Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
     L.qkv = {}, L.attn_out = {}, L.inter = {}, L.out = {};
     L.qkv_smooth = smooth_factors(x_max, qkv.data(), 3 * H, H);
     L.inter_smooth = smooth_factors(ln1_max, lw.i_w.data(), I, H);
-    pack(qkv.data(), 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
-    pack(lw.o_w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
-    pack(lw.i_w.data(), I, H, &L.inter, &L.qinter, &L.binter);
-    pack(lw.f_w.data(), H, I, &L.out, &L.qout, &L.bout);
+    pack_layer(qkv.data(), lw, L);
     bytes_ += sizeof(float) * 2 * H;
   }
   return Status::Ok();
