@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Encoder, info, pack, Tokenizer } from '../dist';
-import { median } from '../dist/bench';
+import { median, syntheticIds } from '../dist/bench';
 import type { Precision } from '../dist/native';
 
 const root = path.resolve(__dirname, '..');
@@ -28,8 +28,7 @@ async function load(precision: Precision, env: Record<string, string | undefined
 }
 
 function batchOf(batch: number, len: number): { ids: Int32Array; typeIds: null; cuSeqlens: Int32Array } {
-  const ids = new Int32Array(batch * len).map((_, i) => 1000 + ((i * 7919) % 20000));
-  return { ids, typeIds: null, cuSeqlens: Int32Array.from({ length: batch + 1 }, (_, i) => i * len) };
+  return { ids: syntheticIds(batch, len), typeIds: null, cuSeqlens: Int32Array.from({ length: batch + 1 }, (_, i) => i * len) };
 }
 
 // Real sentences, tokenized and packed as the embedder does it (truncated at 256 tokens), 32 per batch.

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Embedder, Encoder, info, pack } from '../dist';
-import { fp32Peak, median, microbenchBf16, microbenchInt8, microbenchModel, timeAsync } from '../dist/bench';
+import { fp32Peak, median, microbenchBf16, microbenchInt8, microbenchModel, syntheticIds, timeAsync } from '../dist/bench';
 import { l2normalize, pool } from '../dist/heads/pooling';
 import { native } from '../dist/native';
 
@@ -40,14 +40,6 @@ interface ShapeRow {
 /** Both engines' worker threads spin-wait for a while after a run (onnxruntime's for longer); switching engines
  *  without a pause would time one while the other's threads still burn the cores. */
 const settle = () => new Promise((r) => setTimeout(r, 50));
-
-function syntheticIds(batch: number, len: number): Int32Array {
-  const ids = new Int32Array(batch * len);
-  for (let b = 0; b < batch; b++) {
-    for (let i = 0; i < len; i++) ids[b * len + i] = i === 0 ? 101 : i === len - 1 ? 102 : 1996 + ((b * 7919 + i * 104729) % 25000);
-  }
-  return ids;
-}
 
 async function loadPeer(): Promise<{ ort: OrtModule; session: import('onnxruntime-node').InferenceSession; version: string } | null> {
   if (noPeer) return null;

@@ -21,6 +21,15 @@ export async function timeAsync(fn: () => Promise<unknown>, minRuns = 5, minSeco
   return { median: median(samples), samples };
 }
 
+/** Token ids for `batch` sequences of `len` tokens, packed end to end: [CLS], varied ordinary vocabulary, [SEP]. */
+export function syntheticIds(batch: number, len: number): Int32Array {
+  const ids = new Int32Array(batch * len);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < len; i++) ids[b * len + i] = i === 0 ? 101 : i === len - 1 ? 102 : 1996 + ((b * 7919 + i * 104729) % 25000);
+  }
+  return ids;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

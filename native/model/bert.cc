@@ -122,8 +122,8 @@ class Bert final : public BertModel {
     return s1;
   }
 
-  // Sizes the scratch for b's row groups and writes the embedding LayerNorm of b's tokens to x [T][H].
-  void embed(const BatchView& b, const int32_t* positions, float* x, Scratch& s, ThreadPool& pool, int nth) const;
+  // The embedding LayerNorm of b's tokens, to x [T][H].
+  void embed(const BatchView& b, const int32_t* positions, float* x, ThreadPool& pool, int nth) const;
 
   // INT8 smoothing (SmoothQuant, Xiao et al. 2022, with alpha = 1/2) of the GEMMs fed by a LayerNorm.
   Status calibrate_and_pack(const WeightSource& src, ThreadPool& pool);
@@ -194,13 +194,18 @@ void take_layer(LayerWeights& lw, int H, float* qkv, Layer& L) {
   L.ln1_g = std::move(lw.ln1_g), L.ln1_b = std::move(lw.ln1_b), L.ln2_g = std::move(lw.ln2_g), L.ln2_b = std::move(lw.ln2_b);
 }
 
+// max[j] = the largest of max[j] and |a[r][j]| over the rows of a [rows][k].
+void fold_abs_max(const float* a, int rows, int k, float* max) {
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < k; ++j) max[j] = std::max(max[j], std::fabs(a[static_cast<size_t>(r) * k + j]));
+}
+
 // SmoothQuant's factors (alpha = 1/2) for W [n][k] given its inputs' per-channel max |x_j|:
 // s_j = sqrt(max|x_j| / max_i |W_ij|). Multiplies W's column j by s_j in place and returns the 1/s_j the input is
 // multiplied by before it is quantized, so the product is unchanged while the inputs' channels are evened out.
 AlignedBuffer<float> smooth_factors(const std::vector<float>& x_max, float* w, int n, int k) {
   std::vector<float> w_max(k, 0.f);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < k; ++j) w_max[j] = std::max(w_max[j], std::fabs(w[static_cast<size_t>(i) * k + j]));
+  fold_abs_max(w, n, k, w_max.data());
   AlignedBuffer<float> inv(k);
   std::vector<float> f(k);
   for (int j = 0; j < k; ++j) {
@@ -229,13 +234,12 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
 
   // Row groups (see layer()). INT8 and BF16: ~512 KB of Q/K/V rows, half of a Zen 4 / Skylake-SP core's L2. FP32:
-  // 768 tokens, eight of its GEMM's 96-row blocks (128-token groups cost FP32 4-9%: its B panels amortized over
-  // fewer rows). Against one group, bench/results/row-groups.md: INT8 1.17x, BF16 1.11x, FP32 0.97-1.01x at
+  // 768 tokens, eight of its GEMM's 96-row blocks (in A/B rounds while this was written, 128-token groups cost
+  // FP32 4-9%: its B panels amortized over fewer rows). Against one group, bench/results/row-groups.md: INT8 1.17x, BF16 1.11x, FP32 0.97-1.01x at
   // MiniLM's shapes; the scratch holds one group instead of the whole batch. BERTRT_SEQ_CHUNK overrides.
   const char* chunk_env = std::getenv("BERTRT_SEQ_CHUNK");
-  chunk_tokens_ = chunk_env && std::atoi(chunk_env) > 0 ? std::atoi(chunk_env)
-                  : precision == Precision::kFP32 ? 768
-                                                  : std::max(16, (512 << 10) / (12 * H));
+  const int chunk_set = chunk_env ? std::atoi(chunk_env) : 0;
+  chunk_tokens_ = chunk_set > 0 ? chunk_set : precision == Precision::kFP32 ? 768 : std::max(16, (512 << 10) / (12 * H));
   layers_.resize(cfg.num_hidden_layers);
   const char* smooth_env = std::getenv("BERTRT_INT8_SMOOTHING");
   if (precision == Precision::kINT8 && !(smooth_env && std::string(smooth_env) == "0")) return calibrate_and_pack(src, pool);
@@ -274,7 +278,7 @@ Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
   b.ids = ids.data(), b.cu_seqlens = cu.data(), b.n_seqs = n_seqs, b.tokens = T;
   Scratch s;
   AlignedBuffer<float> x(static_cast<size_t>(T) * H), qkv(static_cast<size_t>(3) * H * H);
-  embed(b, positions.data(), x.data(), s, pool, 0);
+  embed(b, positions.data(), x.data(), pool, 0);
   for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
     LayerWeights lw;
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg_, l, &lw));
@@ -285,8 +289,7 @@ Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
     k_->pack_weights(lw.i_w.data(), I, H, &L.inter);
     k_->pack_weights(lw.f_w.data(), H, I, &L.out);
     std::vector<float> x_max(H, 0.f), ln1_max(H, 0.f);
-    for (int t = 0; t < T; ++t)
-      for (int j = 0; j < H; ++j) x_max[j] = std::max(x_max[j], std::fabs(x.data()[static_cast<size_t>(t) * H + j]));
+    fold_abs_max(x.data(), T, H, x_max.data());
     layer(L, Precision::kFP32, x.data(), b, s, pool, 0, false, nullptr, ln1_max.data());
     L.qkv = {}, L.attn_out = {}, L.inter = {}, L.out = {};
     L.qkv_smooth = smooth_factors(x_max, qkv.data(), 3 * H, H);
@@ -365,25 +368,14 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   // fresh allocations would page-fault tens of MB on every batch.
   static thread_local Scratch scratch;
   float* x = out;  // the residual stream lives in the caller's output buffer
-  embed(b, positions.data(), x, scratch, pool, nth);
+  embed(b, positions.data(), x, pool, nth);
   for (size_t l = 0; l < layers_.size(); ++l)
     layer(layers_[l], precision_, x, b, scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
           l + 1 < layers_.size() ? &layers_[l + 1] : nullptr, nullptr);
   return Status::Ok();
 }
 
-void Bert::embed(const BatchView& b, const int32_t* positions, float* x, Scratch& s, ThreadPool& pool, int nth) const {
-  size_t G = 0;  // the largest group's rows
-  for (int s0 = 0; s0 < b.n_seqs;) {
-    const int s1 = group_end(b, s0);
-    G = std::max(G, static_cast<size_t>(b.cu_seqlens[s1] - b.cu_seqlens[s0]));
-    s0 = s1;
-  }
-  const size_t H = cfg_.hidden_size;
-  s.y.resize(G * H);
-  s.qkv.resize(G * 3 * H);
-  s.ctx.resize(G * H);
-  s.inter.resize(G * cfg_.intermediate_size);
+void Bert::embed(const BatchView& b, const int32_t* positions, float* x, ThreadPool& pool, int nth) const {
   cpu::EmbedArgs e;
   e.word = word_.data();
   e.pos = pos_.data();
@@ -403,13 +395,12 @@ void Bert::embed(const BatchView& b, const int32_t* positions, float* x, Scratch
 void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scratch& s, ThreadPool& pool, int nth,
                  bool x_quantized, const Layer* next, float* ln1_max) const {
   const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
-  float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data();
   const bool int8 = p == Precision::kINT8;
   const Weights wqkv{L.qkv, L.qqkv, L.bqkv, &L.qkv_smooth}, wo{L.attn_out, L.qattn_out, L.battn_out},
       wi{L.inter, L.qinter, L.binter, &L.inter_smooth}, wf{L.out, L.qout, L.bout};
   prepare(p, x, H, H, b.tokens, wqkv, s.in, pool, nth, x_quantized);
   cpu::AttentionArgs at;
-  at.qkv = qkv, at.ld_qkv = 3 * H, at.out = ctx, at.ld_out = H;
+  at.ld_qkv = 3 * H, at.ld_out = H;
   at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads;
   at.scale = 1.f / std::sqrt(static_cast<float>(at.head_dim));
   // The whole layer, a group of whole sequences at a time: every step but attention is row by row, and attention
@@ -417,6 +408,12 @@ void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scra
   // cache between the steps instead of passing through [T][3H] and [T][I] buffers far larger than L2.
   for (int s0 = 0; s0 < b.n_seqs;) {
     const int s1 = group_end(b, s0), r0 = b.cu_seqlens[s0], T = b.cu_seqlens[s1] - r0;
+    s.y.resize(static_cast<size_t>(T) * H);  // grow-only: the largest group's size after the first batches
+    s.qkv.resize(static_cast<size_t>(T) * 3 * H);
+    s.ctx.resize(static_cast<size_t>(T) * H);
+    s.inter.resize(static_cast<size_t>(T) * I);
+    float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data();
+    at.qkv = qkv, at.out = ctx;
     s.cu.resize(s1 - s0 + 1);
     for (int i = s0; i <= s1; ++i) s.cu[i - s0] = b.cu_seqlens[i] - r0;
     float* xg = x + static_cast<size_t>(r0) * H;
@@ -433,9 +430,7 @@ void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scra
       // INT8: a LayerNorm before a GEMM also quantizes its output for that GEMM, in the same pass over each row
       if (int8) ks8_->layernorm_quantize(y, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, smooth_of(&L.inter_smooth), &s.local.q, 0, pool, nth);
       else k_->add_layernorm(y, nullptr, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
-      if (ln1_max)
-        for (int t = 0; t < T; ++t)
-          for (int j = 0; j < H; ++j) ln1_max[j] = std::max(ln1_max[j], std::fabs(y[static_cast<size_t>(t) * H + j]));
+      if (ln1_max) fold_abs_max(y, T, H, ln1_max);
       linear(p, y, H, H, wi, L.inter_b.data(), true, nullptr, inter, I, T, s.local, pool, nth, int8);
       linear(p, inter, I, I, wf, L.out_b.data(), false, y, xg, H, T, s.local, pool, nth);
       // the next layer's Q/K/V input: this group's rows of s.in, read above and not again in this layer

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <memory>
 
@@ -36,6 +37,17 @@ void test_f16_conversion() {
   }
   th::check(bad == 0, "f16_to_f32 exact on all 65536 halves (" + std::to_string(bad) + " wrong)");
   th::check(bf16_to_f32(0x3f80) == 1.0f && bf16_to_f32(0xc040) == -3.0f, "bf16_to_f32");
+}
+
+// Loads a model with the given engine environment variables set for the load (they are read there), then unset.
+std::unique_ptr<BertModel> load_with_env(const Tiny& m, const std::string& path, const std::vector<TensorDesc>& descs,
+                                         Precision p, ThreadPool& pool,
+                                         std::initializer_list<std::pair<const char*, const char*>> env, Status* st) {
+  for (auto& [k, v] : env) setenv(k, v, 1);
+  std::unique_ptr<BertModel> model;
+  *st = BertModel::load(m.cfg, path, descs, p, pool, &model);
+  for (auto& [k, v] : env) unsetenv(k);
+  return model;
 }
 
 void test_forward() {
@@ -77,10 +89,7 @@ void test_forward() {
               "seq " + std::to_string(s) + " alone == in batch, bit for bit");
   }
   // Q/K/V + attention in groups of sequences (here of at most 5 tokens, so nearly one per group): the same bits
-  setenv("BERTRT_SEQ_CHUNK", "5", 1);
-  std::unique_ptr<BertModel> grouped;
-  st = BertModel::load(m.cfg, path, descs, Precision::kFP32, pool, &grouped);
-  unsetenv("BERTRT_SEQ_CHUNK");
+  auto grouped = load_with_env(m, path, descs, Precision::kFP32, pool, {{"BERTRT_SEQ_CHUNK", "5"}}, &st);
   std::vector<float> out_g(out.size(), NAN);
   th::check(st.ok() && grouped->forward(b, out_g.data(), pool, 0).ok() &&
                 std::memcmp(out_g.data(), out.data(), out.size() * 4) == 0,
@@ -120,27 +129,16 @@ void test_int8_smoothing() {
   for (auto& q : seqs) ids.insert(ids.end(), q.begin(), q.end()), cu.push_back(int32_t(ids.size()));
   const int H = m.cfg.hidden_size;
   double err[2] = {0, 0};  // worst relative error per sequence: [unsmoothed, smoothed]
-  std::vector<float> first;
-  for (int run = 0; run < 3; ++run) {
-    const int smooth = run > 0;  // runs 1 and 2: smoothed, the second by groups of sequences of at most 8 tokens
-    if (smooth) unsetenv("BERTRT_INT8_SMOOTHING");
-    else setenv("BERTRT_INT8_SMOOTHING", "0", 1);
-    if (run == 2) setenv("BERTRT_SEQ_CHUNK", "8", 1);
-    std::unique_ptr<BertModel> model;
-    Status st = BertModel::load(m.cfg, path, descs, Precision::kINT8, pool, &model);
-    unsetenv("BERTRT_INT8_SMOOTHING");
-    unsetenv("BERTRT_SEQ_CHUNK");
+  const BatchView b{ids.data(), nullptr, cu.data(), int(seqs.size()), int(ids.size())};
+  std::vector<float> out(ids.size() * H);
+  for (int smooth = 0; smooth < 2; ++smooth) {
+    Status st;
+    auto model = smooth ? load_with_env(m, path, descs, Precision::kINT8, pool, {}, &st)
+                        : load_with_env(m, path, descs, Precision::kINT8, pool, {{"BERTRT_INT8_SMOOTHING", "0"}}, &st);
     th::check(st.ok(), "load tiny INT8 model: " + st.message());
     if (!st.ok()) return;
-    BatchView b{ids.data(), nullptr, cu.data(), int(seqs.size()), int(ids.size())};
-    std::vector<float> out(ids.size() * H, NAN);
+    std::fill(out.begin(), out.end(), NAN);
     th::check(model->forward(b, out.data(), pool, 0).ok(), "INT8 forward");
-    if (run == 1) first = out;
-    if (run == 2) {
-      th::check(std::memcmp(first.data(), out.data(), out.size() * 4) == 0,
-                "INT8: Q/K/V + attention by groups of sequences == all at once, bit for bit");
-      continue;
-    }
     for (size_t q = 0; q < seqs.size(); ++q) {
       std::vector<int32_t> ty(seqs[q].size(), 0);
       err[smooth] = std::max(err[smooth], th::norm_err(out.data() + size_t(cu[q]) * H, reference(m, seqs[q], ty)));
@@ -152,6 +150,13 @@ void test_int8_smoothing() {
                 std::string("INT8") + (smooth ? " smoothed" : "") + " seq " + std::to_string(q) + " alone == in batch, bit for bit");
     }
   }
+  // `out` is the smoothed forward: by groups of sequences of at most 8 tokens, the same bits
+  Status st;
+  auto grouped = load_with_env(m, path, descs, Precision::kINT8, pool, {{"BERTRT_SEQ_CHUNK", "8"}}, &st);
+  std::vector<float> out_g(out.size(), NAN);
+  th::check(st.ok() && grouped->forward(b, out_g.data(), pool, 0).ok() &&
+                std::memcmp(out_g.data(), out.data(), out.size() * 4) == 0,
+            "INT8: Q/K/V + attention by groups of sequences == all at once, bit for bit");
   char name[160];
   std::snprintf(name, sizeof name, "INT8 vs float64 with outlier channels: smoothed err=%.2e, unsmoothed %.2e", err[1], err[0]);
   std::printf("  %s\n", name);
