@@ -80,12 +80,8 @@ inline void quantize_row_impl(const float* row, const float* cs, int k, int kp, 
   *scale = s, *zero = z;
   // round, shift and clamp in float (all exact on integers this small), so the store loop is a plain conversion
   const R iv = V::set1(inv), zv = V::set1(static_cast<float>(z)), top = V::set1(255.f);
-  alignas(64) float tmp[W];
   i = 0;
-  for (; i + W <= k; i += W) {
-    V::store(tmp, V::min(V::max(V::add(V::round(V::mul(load(i), iv)), zv), V::zero()), top));
-    for (int u = 0; u < W; ++u) q[i + u] = static_cast<uint8_t>(static_cast<int>(tmp[u]));
-  }
+  for (; i + W <= k; i += W) V::store_u8(q + i, V::min(V::max(V::add(V::round(V::mul(load(i), iv)), zv), V::zero()), top));
   for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::min(255.f, std::max(0.f, std::nearbyint(at(i) * inv) + z))));
   for (; i < kp; ++i) q[i] = static_cast<uint8_t>(z);
 }

@@ -46,6 +46,8 @@ struct Generic {
   // float(a[i] - z * b[i]) for W int32 lanes (the INT8 GEMM epilogue: sums minus zero point times weight sums)
   static inline reg cvt_sub_i32(const int32_t* a, int32_t z, const int32_t* b) { reg r; for (int i = 0; i < W; ++i) r.v[i] = static_cast<float>(a[i] - z * b[i]); return r; }
   static inline float reduce_max(reg a) { float s = a.v[0]; for (int i = 1; i < W; ++i) s = s > a.v[i] ? s : a.v[i]; return s; }
+  // W lanes that hold whole numbers in [0, 255] (already rounded and clamped), stored as bytes
+  static inline void store_u8(uint8_t* p, reg a) { for (int i = 0; i < W; ++i) p[i] = static_cast<uint8_t>(static_cast<int>(a.v[i])); }
 };
 
 #if defined(BERTRT_SIMD_AVX2)
@@ -91,6 +93,11 @@ struct Avx2 {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
+  static inline void store_u8(uint8_t* p, reg a) {
+    const __m256i i = _mm256_cvttps_epi32(a);
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(w, w));
+  }
 };
 #endif
 
@@ -125,6 +132,9 @@ struct Avx512 {
     return _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512(a), zb));
   }
   static inline float reduce_max(reg a) { return _mm512_reduce_max_ps(a); }
+  static inline void store_u8(uint8_t* p, reg a) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(a)));
+  }
 };
 #endif
 
