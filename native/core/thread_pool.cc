@@ -22,6 +22,7 @@ constexpr int kSpinIterations = 20000;  // ~50-100 µs of spinning before sleepi
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads < 1) n_threads = 1;
+  shares_ = std::vector<Share>(n_threads);
   workers_.reserve(n_threads - 1);
   for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_main(i); });
 }
@@ -37,10 +38,13 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::drain(int ith) {
-  for (;;) {
-    int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (t >= n_tasks_) break;
-    (*fn_)(t, ith);
+  for (int k = 0; k < active_threads_; ++k) {  // own share first, then the others' in turn
+    Share& s = shares_[(ith + k) % active_threads_];
+    for (;;) {
+      const int64_t t = s.next.fetch_add(1, std::memory_order_relaxed);
+      if (t >= s.end) break;
+      (*fn_)(t, ith);
+    }
   }
 }
 
@@ -76,9 +80,11 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
     return;
   }
   fn_ = &fn;
-  n_tasks_ = n_tasks;
   active_threads_ = nth;
-  next_task_.store(0, std::memory_order_relaxed);
+  for (int i = 0; i < nth; ++i) {
+    shares_[i].next.store(n_tasks * i / nth, std::memory_order_relaxed);
+    shares_[i].end = n_tasks * (i + 1) / nth;
+  }
   busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lk(mu_);

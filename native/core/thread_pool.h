@@ -21,8 +21,9 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs fn(task, ith) for every task in [0, n_tasks), tasks handed out dynamically to at most max_threads threads
-  // (0 = all). Returns when every task is done. Not reentrant: call it from one thread at a time.
+  // Runs fn(task, ith) for every task in [0, n_tasks) on at most max_threads threads (0 = all). Each thread starts on
+  // its own contiguous share of the tasks, in order, then takes what is left of the others' shares one task at a
+  // time. Returns when every task is done. Not reentrant: call it from one thread at a time.
   // Each output element must be owned by one task, so results never depend on the schedule.
   void parallel_for(int64_t n_tasks, const std::function<void(int64_t task, int ith)>& fn, int max_threads = 0);
 
@@ -34,9 +35,14 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int64_t> next_task_{0};
+  // A thread's share of the tasks: the next one to take, and its end. One cache line each, so taking a task from
+  // one's own share does not move the line between cores (a single shared counter did, on every task).
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::vector<Share> shares_;
   std::atomic<int> busy_{0};
-  int64_t n_tasks_ = 0;
   int active_threads_ = 0;
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   bool stop_ = false;

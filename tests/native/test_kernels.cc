@@ -1,8 +1,11 @@
 // Every CPU kernel, on every ISA path this machine runs, against a float64 reference on random inputs with odd
 // sizes (1, 3, 17, non-multiples of every tile) as well as BERT's own shapes.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "core/thread_pool.h"
 #include "cpu/kernels.h"
@@ -350,9 +353,33 @@ void test_bf16(ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed)
   th::check(e <= kGemmTol, name);
 }
 
+// The pool runs every task exactly once, whatever the thread and task counts (shares of 0, 1 or many tasks, and
+// tasks of very different lengths, so threads finish their own share early and take the others').
+void test_thread_pool() {
+  for (int threads : {1, 2, 3, 5})
+    for (int max_threads : {0, 1, 2})
+      for (int64_t n : {1, 2, 3, 7, 64, 1001}) {
+        ThreadPool pool(threads);
+        std::vector<std::atomic<int>> runs(static_cast<size_t>(n));
+        for (int rep = 0; rep < 3; ++rep)
+          pool.parallel_for(
+              n,
+              [&](int64_t t, int ith) {
+                if (ith == 0 && t % 5 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+                runs[static_cast<size_t>(t)].fetch_add(1);
+              },
+              max_threads);
+        bool ok = true;
+        for (auto& r : runs) ok = ok && r.load() == 3;
+        th::check(ok, "thread pool: threads=" + std::to_string(threads) + " max_threads=" + std::to_string(max_threads) +
+                          " tasks=" + std::to_string(n) + ": each task ran once per call");
+      }
+}
+
 }  // namespace
 
 int main() {
+  test_thread_pool();
   ThreadPool pool(2);
   for (const std::string& isa : cpu::runnable_isas()) {
     const cpu::Kernels& k = *cpu::kernels_for(isa);
