@@ -142,33 +142,39 @@ inline void to_bf16_row(const float* x, int n, uint16_t* out) {
   }
 }
 
-// Scores of SR query rows (bf16 pairs along head_dim) against all keys, 4 vectors of 16 keys at a time:
-// 4 x 4 accumulators stay in registers.
+// Scores of SR query rows (bf16 pairs along head_dim) against NV vectors of 16 keys from key j: SR x NV
+// accumulators stay in registers (NV is a template argument: a run-time count made GCC keep them in memory).
+template <int SR, int NV>
+inline void attn_bf16_score_tile(const uint32_t* q32, int pairs, const uint16_t* kb, int lp, int j, float* s) {
+  __m512 acc[SR][NV];
+#pragma GCC unroll 4
+  for (int r = 0; r < SR; ++r)
+#pragma GCC unroll 4
+    for (int x = 0; x < NV; ++x) acc[r][x] = _mm512_setzero_ps();
+  for (int dp = 0; dp < pairs; ++dp) {
+    __m512i kv[NV];
+#pragma GCC unroll 4
+    for (int x = 0; x < NV; ++x) kv[x] = _mm512_load_si512(kb + (static_cast<size_t>(dp) * lp + j + 16 * x) * 2);
+#pragma GCC unroll 4
+    for (int r = 0; r < SR; ++r) {
+      const __m512i qv = _mm512_set1_epi32(static_cast<int>(q32[r * pairs + dp]));
+#pragma GCC unroll 4
+      for (int x = 0; x < NV; ++x)
+        acc[r][x] = _mm512_dpbf16_ps(acc[r][x], reinterpret_cast<const __m512bh&>(qv), reinterpret_cast<const __m512bh&>(kv[x]));
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < SR; ++r)
+#pragma GCC unroll 4
+    for (int x = 0; x < NV; ++x) _mm512_store_ps(s + r * lp + j + 16 * x, acc[r][x]);
+}
+
+// All keys (lp is a multiple of 32): 4 vectors at a time, then a last 2 if lp is not a multiple of 64.
 template <int SR>
 inline void attn_bf16_scores(const uint32_t* q32, int pairs, const uint16_t* kb, int lp, float* s) {
-  for (int j = 0; j < lp; j += 64) {
-    const int nv = std::min(4, (lp - j) / 16);
-    __m512 acc[SR][4];
-#pragma GCC unroll 4
-    for (int r = 0; r < SR; ++r)
-#pragma GCC unroll 4
-      for (int x = 0; x < 4; ++x) acc[r][x] = _mm512_setzero_ps();
-    for (int dp = 0; dp < pairs; ++dp) {
-      __m512i kv[4];
-#pragma GCC unroll 4
-      for (int x = 0; x < 4; ++x)
-        kv[x] = x < nv ? _mm512_load_si512(kb + (static_cast<size_t>(dp) * lp + j + 16 * x) * 2) : _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int r = 0; r < SR; ++r) {
-        const __m512i qv = _mm512_set1_epi32(static_cast<int>(q32[r * pairs + dp]));
-#pragma GCC unroll 4
-        for (int x = 0; x < 4; ++x)
-          acc[r][x] = _mm512_dpbf16_ps(acc[r][x], reinterpret_cast<const __m512bh&>(qv), reinterpret_cast<const __m512bh&>(kv[x]));
-      }
-    }
-    for (int r = 0; r < SR; ++r)
-      for (int x = 0; x < nv; ++x) _mm512_store_ps(s + r * lp + j + 16 * x, acc[r][x]);
-  }
+  int j = 0;
+  for (; j + 64 <= lp; j += 64) attn_bf16_score_tile<SR, 4>(q32, pairs, kb, lp, j, s);
+  if (j < lp) attn_bf16_score_tile<SR, 2>(q32, pairs, kb, lp, j, s);
 }
 
 template <int RI>
@@ -241,8 +247,8 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
 
 void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
   const int dh = g.head_dim, hidden = g.n_heads * g.head_dim;
-  // pairs along head_dim need an even size; the row buffer below bounds it
-  if (dh % 2 != 0 || dh > 1024) return attention<simd::Avx512>(g, pool, nth);
+  // pairs along head_dim need an even size
+  if (dh % 2 != 0) return attention<simd::Avx512>(g, pool, nth);
   pool.parallel_for(
       static_cast<int64_t>(g.n_seqs) * g.n_heads,
       [&](int64_t t, int) {
@@ -257,19 +263,28 @@ void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
         sc.q.resize(static_cast<size_t>(8) * dh);
         sc.p.resize(static_cast<size_t>(8) * lp);
         sc.s.resize(static_cast<size_t>(8) * lp);
-        // K: a key's row in bfloat16 is already its head_dim pairs; they are scattered to [pair][key]
-        uint32_t* kb = reinterpret_cast<uint32_t*>(sc.k.data());
+        // K: a key's row in bfloat16 is already its head_dim pairs, one 32-bit lane each; blocks of 16 keys x 16
+        // pairs are transposed in registers to [pair][key]
+        float* kb = reinterpret_cast<float*>(sc.k.data());  // pairs moved as 32-bit lanes
         const int pairs = dh / 2;
-        alignas(64) uint16_t row[1024];
-        for (int j = 0; j < lp; ++j) {
-          if (j < len) {
-            to_bf16_row(g.qkv + static_cast<size_t>(row0 + j) * g.ld_qkv + hidden + h * dh, dh, row);
-            const uint32_t* r32 = reinterpret_cast<const uint32_t*>(row);
-            for (int dp = 0; dp < pairs; ++dp) kb[static_cast<size_t>(dp) * lp + j] = r32[dp];
-          } else {
-            for (int dp = 0; dp < pairs; ++dp) kb[static_cast<size_t>(dp) * lp + j] = 0;
+        const float* k0 = g.qkv + static_cast<size_t>(row0) * g.ld_qkv + hidden + h * dh;
+        for (int j0 = 0; j0 < lp; j0 += 16)
+          for (int p0 = 0; p0 < pairs; p0 += 16) {
+            const int np = std::min(16, pairs - p0), nlo = std::min(16, 2 * np), nhi = 2 * np - nlo;
+            const __mmask16 mlo = static_cast<__mmask16>((1u << nlo) - 1), mhi = static_cast<__mmask16>((1u << nhi) - 1);
+            __m512 r[16], c[16];
+            for (int i = 0; i < 16; ++i) {
+              if (j0 + i >= len) {
+                r[i] = _mm512_setzero_ps();
+                continue;
+              }
+              const float* kr = k0 + static_cast<size_t>(j0 + i) * g.ld_qkv + 2 * p0;
+              const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(mhi, kr + 16), _mm512_maskz_loadu_ps(mlo, kr));
+              r[i] = reinterpret_cast<const __m512&>(b);
+            }
+            transpose16x16(r, c);
+            for (int p = 0; p < np; ++p) _mm512_store_ps(kb + static_cast<size_t>(p0 + p) * lp + j0, c[p]);
           }
-        }
         // V: rows 2jp and 2jp+1 interleaved column by column, 16 columns per conversion
         const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
                                                     22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
