@@ -4,8 +4,9 @@
 // ships without its weights.)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { info } from '../dist';
-import { compareToFp32 } from '../dist/accuracy';
+import { Embedder, info } from '../dist';
+import { type AccuracyReport, compareEmbeddings, compareToFp32 } from '../dist/accuracy';
+import { l2normalize, pool } from '../dist/heads/pooling';
 
 const root = path.resolve(__dirname, '..');
 
@@ -16,6 +17,56 @@ export const PAIRS: Array<[string, string]> = [
   ["It's so sunny outside!", 'He drove to the stadium.'],
 ];
 
+/** onnxruntime's INT8 against its own FP32, the same measures: the ONNX export of the same weights and its
+ *  quantize_dynamic version (per-channel s8 weights, dynamic u8 activations), both made by tools/export_onnx.py
+ *  and used by the speed benchmarks; tokenization is bertrt's (token-for-token HF's), pooling the mean. */
+async function peerInt8(texts: string[]): Promise<AccuracyReport | null> {
+  const cache = path.join(root, 'bench', '.cache');
+  const files = ['all-MiniLM-L6-v2.onnx', 'all-MiniLM-L6-v2-int8.onnx'].map((f) => path.join(cache, f));
+  if (!files.every((f) => fs.existsSync(f))) {
+    console.log('peer skipped: bench/.cache has no ONNX exports; make them with tools/export_onnx.py (see README)');
+    return null;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const emb = await Embedder.load(undefined);
+  const tok = emb.tokenizer;
+  const embedAll = async (file: string, xs: string[]) => {
+    const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all' });
+    const out: Float32Array[] = [];
+    for (let i = 0; i < xs.length; i += 32) {
+      const es = xs.slice(i, i + 32).map((t) => tok.encode(t, null, { maxLength: emb.maxSeqLength }));
+      const L = Math.max(...es.map((e) => e.ids.length));
+      const ids = new BigInt64Array(es.length * L);
+      const mask = new BigInt64Array(es.length * L);
+      es.forEach((e, r) => e.ids.forEach((id, j) => ((ids[r * L + j] = BigInt(id)), (mask[r * L + j] = 1n))));
+      const feeds = {
+        input_ids: new ort.Tensor('int64', ids, [es.length, L]),
+        attention_mask: new ort.Tensor('int64', mask, [es.length, L]),
+        token_type_ids: new ort.Tensor('int64', new BigInt64Array(es.length * L), [es.length, L]),
+      };
+      const hidden = (await session.run(feeds)).last_hidden_state.data as Float32Array;
+      const H = hidden.length / (es.length * L);
+      es.forEach((e, r) => out.push(l2normalize(pool(hidden.subarray(r * L * H, (r + 1) * L * H), H, 0, e.ids.length, 'mean'))));
+    }
+    await session.release();
+    return out;
+  };
+  const [a, b] = [await embedAll(files[0], texts), await embedAll(files[1], texts)];
+  const pairs = [];
+  for (const [x, y] of PAIRS) {
+    const [[ra, rb], [qa, qb]] = [await embedAll(files[0], [x, y]), await embedAll(files[1], [x, y])];
+    pairs.push({ a: x, b: y, fp32: ra.reduce((s, v, i) => s + v * rb[i], 0), reduced: qa.reduce((s, v, i) => s + v * qb[i], 0) });
+  }
+  await emb.close();
+  return compareEmbeddings('onnxruntime int8', texts, a, b, pairs);
+}
+
+function ortVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('onnxruntime-node/package.json') as { version: string }).version;
+}
+
 async function main(): Promise<void> {
   const texts = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
   const bf = info().bf16 ? await compareToFp32(undefined, 'bf16', texts, PAIRS) : null;
@@ -24,6 +75,7 @@ async function main(): Promise<void> {
   process.env.BERTRT_INT8_SMOOTHING = '0';
   const plain = await compareToFp32(undefined, 'int8', texts, PAIRS);
   delete process.env.BERTRT_INT8_SMOOTHING;
+  const peer = await peerInt8(texts);
   const worst = (x: typeof r) => Math.max(...x.pairs.map((p) => Math.abs(p.reduced - p.fp32)));
   const worstPair = worst(r);
   const mark = (ok: boolean) => (ok ? 'pass' : '**fail**');
@@ -57,6 +109,20 @@ async function main(): Promise<void> {
         `| ${name} | ${x.cosine.mean.toFixed(5)} | ${x.cosine.min.toFixed(4)} | ${(100 * x.top1Agreement).toFixed(1)}% | ${(100 * x.top1ClearMargin.agreement).toFixed(1)}% | ${worst(x).toFixed(4)} |`,
     ),
     '',
+    "## The peer's INT8, same corpus and measures",
+    '',
+    peer
+      ? [
+          "onnxruntime-node's INT8 against its own FP32 (the speed benchmark's peer models: the ONNX export of the same weights and its",
+          '`quantize_dynamic` version, per-channel s8 weights and dynamic u8 activations, both from tools/export_onnx.py); same tokens, mean pooling.',
+          '',
+          '| INT8 vs its FP32 | cosine mean | cosine min | top-1 unchanged | top-1, clear leads | pairs, largest change |',
+          '| --- | ---: | ---: | ---: | ---: | ---: |',
+          `| bertrt (above) | ${r.cosine.mean.toFixed(5)} | ${r.cosine.min.toFixed(4)} | ${(100 * r.top1Agreement).toFixed(1)}% | ${(100 * r.top1ClearMargin.agreement).toFixed(1)}% | ${worstPair.toFixed(4)} |`,
+          `| onnxruntime-node ${ortVersion()} | ${peer.cosine.mean.toFixed(5)} | ${peer.cosine.min.toFixed(4)} | ${(100 * peer.top1Agreement).toFixed(1)}% | ${(100 * peer.top1ClearMargin.agreement).toFixed(1)}% | ${worst(peer).toFixed(4)} |`,
+        ].join('\n')
+      : 'Not measured: bench/.cache has no ONNX exports (tools/export_onnx.py makes them).',
+    '',
     '## Where the error comes from',
     '',
     'Quantize-dequantize simulations of other schemes on the same corpus are in [quant-simulation.md](quant-simulation.md)',
@@ -81,7 +147,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const out = path.join(root, 'bench', 'results');
   fs.writeFileSync(path.join(out, 'accuracy.md'), md);
-  fs.writeFileSync(path.join(out, 'accuracy.json'), JSON.stringify({ date: new Date().toISOString(), gates: GATES, int8: r, int8Unsmoothed: plain, bf16: bf }, null, 2) + '\n');
+  fs.writeFileSync(path.join(out, 'accuracy.json'), JSON.stringify({ date: new Date().toISOString(), gates: GATES, int8: r, int8Unsmoothed: plain, peerInt8: peer, bf16: bf }, null, 2) + '\n');
   console.log(md);
 }
 
