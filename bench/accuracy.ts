@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Embedder, info } from '../dist';
 import { type AccuracyReport, compareEmbeddings, compareToFp32 } from '../dist/accuracy';
-import { l2normalize, pool } from '../dist/heads/pooling';
+import { peerEmbed } from './peer';
 
 const root = path.resolve(__dirname, '..');
 
@@ -19,7 +19,7 @@ export const PAIRS: Array<[string, string]> = [
 
 /** onnxruntime's INT8 against its own FP32, the same measures: the ONNX export of the same weights and its
  *  quantize_dynamic version (per-channel s8 weights, dynamic u8 activations), both made by tools/export_onnx.py
- *  and used by the speed benchmarks; tokenization is bertrt's (token-for-token HF's), pooling the mean. */
+ *  and used by the speed benchmarks, embedding as bench/peer.ts does (batches of 32, mean pooling). */
 async function peerInt8(texts: string[]): Promise<AccuracyReport | null> {
   const cache = path.join(root, 'bench', '.cache');
   const files = ['all-MiniLM-L6-v2.onnx', 'all-MiniLM-L6-v2-int8.onnx'].map((f) => path.join(cache, f));
@@ -34,21 +34,7 @@ async function peerInt8(texts: string[]): Promise<AccuracyReport | null> {
   const embedAll = async (file: string, xs: string[]) => {
     const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all' });
     const out: Float32Array[] = [];
-    for (let i = 0; i < xs.length; i += 32) {
-      const es = xs.slice(i, i + 32).map((t) => tok.encode(t, null, { maxLength: emb.maxSeqLength }));
-      const L = Math.max(...es.map((e) => e.ids.length));
-      const ids = new BigInt64Array(es.length * L);
-      const mask = new BigInt64Array(es.length * L);
-      es.forEach((e, r) => e.ids.forEach((id, j) => ((ids[r * L + j] = BigInt(id)), (mask[r * L + j] = 1n))));
-      const feeds = {
-        input_ids: new ort.Tensor('int64', ids, [es.length, L]),
-        attention_mask: new ort.Tensor('int64', mask, [es.length, L]),
-        token_type_ids: new ort.Tensor('int64', new BigInt64Array(es.length * L), [es.length, L]),
-      };
-      const hidden = (await session.run(feeds)).last_hidden_state.data as Float32Array;
-      const H = hidden.length / (es.length * L);
-      es.forEach((e, r) => out.push(l2normalize(pool(hidden.subarray(r * L * H, (r + 1) * L * H), H, 0, e.ids.length, 'mean'))));
-    }
+    for (let i = 0; i < xs.length; i += 32) out.push(...(await peerEmbed(ort, session, tok, xs.slice(i, i + 32), emb.maxSeqLength)));
     await session.release();
     return out;
   };

@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Embedder, Encoder, info, pack } from '../dist';
 import { fp32Peak, median, microbenchBf16, microbenchInt8, microbenchModel, syntheticIds, timeAsync } from '../dist/bench';
-import { l2normalize, pool } from '../dist/heads/pooling';
 import { native } from '../dist/native';
+import { type OrtModule, type OrtSession, peerEmbed, peerFeeds } from './peer';
 
 const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'models', 'all-MiniLM-L6-v2');
@@ -25,8 +25,6 @@ const tag = `cpu-${precision}`;
 const quick = process.argv.includes('--quick');
 const noPeer = process.argv.includes('--no-peer');
 const THREADS = os.availableParallelism?.() ?? os.cpus().length;
-
-type OrtModule = typeof import('onnxruntime-node');
 
 interface ShapeRow {
   batch: number;
@@ -41,7 +39,7 @@ interface ShapeRow {
  *  without a pause would time one while the other's threads still burn the cores. */
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
-async function loadPeer(): Promise<{ ort: OrtModule; session: import('onnxruntime-node').InferenceSession; version: string } | null> {
+async function loadPeer(): Promise<{ ort: OrtModule; session: OrtSession; version: string } | null> {
   if (noPeer) return null;
   if (!fs.existsSync(onnxPath)) {
     console.log(`peer skipped: ${path.relative(root, onnxPath)} is missing; make it with tools/export_onnx.py (see README)`);
@@ -58,15 +56,6 @@ async function loadPeer(): Promise<{ ort: OrtModule; session: import('onnxruntim
     console.log(`peer skipped: onnxruntime-node did not load (${(e as Error).message})`);
     return null;
   }
-}
-
-function peerFeeds(ort: OrtModule, ids: Int32Array, mask: Int32Array, batch: number, len: number) {
-  const n = batch * len;
-  return {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [batch, len]),
-    attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, (x) => BigInt(x)), [batch, len]),
-    token_type_ids: new ort.Tensor('int64', new BigInt64Array(n), [batch, len]),
-  };
 }
 
 async function main(): Promise<void> {
@@ -139,19 +128,7 @@ async function main(): Promise<void> {
   };
   const peerAll = async () => {
     if (!peer) return;
-    for (const b of batches) {
-      const es = b.map((s) => tok.encode(s, null, { maxLength: embedder.maxSeqLength }));
-      const L = Math.max(...es.map((e) => e.ids.length));
-      const ids = new Int32Array(es.length * L);
-      const mask = new Int32Array(es.length * L);
-      es.forEach((e, i) => {
-        ids.set(e.ids, i * L);
-        mask.fill(1, i * L, i * L + e.ids.length);
-      });
-      const out = await peer.session.run(peerFeeds(peer.ort, ids, mask, es.length, L));
-      const hidden = out.last_hidden_state.data as Float32Array;
-      es.forEach((e, i) => l2normalize(pool(hidden.subarray(i * L * 384), 384, 0, e.ids.length, 'mean')));
-    }
+    for (const b of batches) await peerEmbed(peer.ort, peer.session, tok, b, embedder.maxSeqLength);
   };
   const realOurs: number[] = [];
   const realPeer: number[] = [];
