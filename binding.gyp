@@ -12,6 +12,8 @@
         "native/cpu/kernels_generic.cc",
         "native/cpu/kernels_avx2.cc",
         "native/cpu/kernels_avx512.cc",
+        "native/cpu/kernels_avxvnni.cc",
+        "native/cpu/kernels_avxvnni_evex.cc",
         "native/model/weights.cc",
         "native/model/bert.cc",
         "native/model/cuda_backend.cc",

@@ -14,9 +14,17 @@ bool runnable(const Kernels* k) {
   if (!k) return false;
   const CpuFeatures& f = cpu_features();
   std::string n = k->name;
+  const bool avx2 = f.avx2 && f.fma && f.f16c;
   if (n == "avx512") return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma && f.avx2;
-  if (n == "avx2") return f.avx2 && f.fma && f.f16c;
+  if (n == "avx2") return avx2;
+  if (n == "avxvnni") return avx2 && f.avx_vnni;
+  if (n == "avxvnni-evex") return avx2 && f.avx512f && f.avx512vl && f.avx512_vnni;
   return true;
+}
+
+// Every table compiled in, best first; the FP32 ones are the first three (the VNNI tables' FP32 kernels are AVX2's).
+std::vector<const Kernels*> all_tables() {
+  return {kernels_avx512(), kernels_avx2(), kernels_generic(), kernels_avxvnni(), kernels_avxvnni_evex()};
 }
 }  // namespace
 
@@ -28,7 +36,7 @@ std::vector<std::string> runnable_isas() {
 }
 
 const Kernels* kernels_for(const std::string& isa) {
-  for (const Kernels* k : {kernels_avx512(), kernels_avx2(), kernels_generic()})
+  for (const Kernels* k : all_tables())
     if (k && isa == k->name && runnable(k)) return k;
   return nullptr;
 }
@@ -42,7 +50,7 @@ bool runnable_s8(const Kernels* k) {
 
 std::vector<std::string> runnable_s8_isas() {
   std::vector<std::string> out;
-  for (const Kernels* k : {kernels_avx512(), kernels_avx2(), kernels_generic()})
+  for (const Kernels* k : all_tables())
     if (runnable_s8(k)) out.emplace_back(k->name);
   return out;
 }
@@ -53,7 +61,7 @@ const Kernels& kernels_s8() {
       const Kernels* k = kernels_for(env);
       if (runnable_s8(k)) return k;
     }
-    for (const Kernels* k : {kernels_avx512(), kernels_avx2()})
+    for (const Kernels* k : {kernels_avx512(), kernels_avxvnni(), kernels_avx2()})
       if (runnable_s8(k)) return k;
     return kernels_generic();
   }();

@@ -1,4 +1,4 @@
-// The CPU kernel table. Each ISA (generic, avx2, avx512) provides one table built from the same templates
+// The CPU kernel table. Each ISA (generic, avx2, avx512; avxvnni for INT8) provides one table built from the same templates
 // (kernels_impl.h); kernels() picks the best the CPU runs, once, and BERTRT_ISA=<name> forces one (tests and
 // benchmarks use that to run every path the machine has).
 #pragma once
@@ -146,6 +146,10 @@ struct Kernels {
 const Kernels* kernels_generic();
 const Kernels* kernels_avx2();    // null when not compiled in
 const Kernels* kernels_avx512();  // null when not compiled in
+// AVX2 tables with a 256-bit VNNI INT8 micro-kernel (kernels_avxvnni*.cc): AVX-VNNI's VEX form, and the same code
+// in AVX512-VNNI's EVEX form (never chosen by cpuid; lets AVX-512 machines test that path). Null when not compiled in.
+const Kernels* kernels_avxvnni();
+const Kernels* kernels_avxvnni_evex();
 
 // The table in use: BERTRT_ISA if set and runnable, else the best the CPU supports.
 const Kernels& kernels();
@@ -154,7 +158,8 @@ const Kernels* kernels_for(const std::string& isa);
 // Names of every table this binary can run here, best first.
 std::vector<std::string> runnable_isas();
 
-// The table whose INT8 kernels run here: AVX-512 only with VNNI (BERTRT_ISA honoured when it can).
+// The table whose INT8 kernels run here: AVX-512 with VNNI, else AVX-VNNI, else AVX2, else portable (BERTRT_ISA
+// honoured when it can).
 const Kernels& kernels_s8();
 // Every table whose INT8 kernels can run here.
 std::vector<std::string> runnable_s8_isas();

@@ -1,6 +1,7 @@
 // INT8 GEMM, activation quantization and weight packing, included by kernels_impl.h. The integer micro-kernel is
-// ISA-specific (VNNI vpdpbusd on AVX-512, vpmaddwd on s16 pairs for AVX2 — exact, unlike the saturating
-// vpmaddubsw — and plain loops for the portable path); everything else is shared. All paths compute the same
+// ISA-specific (VNNI vpdpbusd on AVX-512 zmm or, built with BERTRT_S8_VNNI256 naming the intrinsic, on AVX2 ymm;
+// vpmaddwd on s16 pairs for plain AVX2 — exact, unlike the saturating vpmaddubsw — and plain loops for the
+// portable path); everything else is shared. All paths compute the same
 // int32 sums; the FP32 epilogue (scales, bias, GELU, residual) is the FP32 GEMM's.
 #pragma once
 
@@ -9,7 +10,12 @@ namespace {
 
 template <class V>
 struct S8Shape { static constexpr int MR = 4, NR = 16, KG = 4, MC = 64; };
-#if defined(BERTRT_SIMD_AVX2)
+#if defined(BERTRT_SIMD_AVX2) && defined(BERTRT_S8_VNNI256)
+// 256-bit VNNI (AVX-VNNI, or AVX512-VNNI's VL form for the -evex build): u8 quads like AVX-512, 6 x 2 ymm
+// accumulators plus two weight vectors and the broadcast fit AVX2's 16 registers.
+template <>
+struct S8Shape<simd::Avx2> { static constexpr int MR = 6, NR = 16, KG = 4, MC = 48; };
+#elif defined(BERTRT_SIMD_AVX2)
 template <>
 struct S8Shape<simd::Avx2> { static constexpr int MR = 4, NR = 16, KG = 2, MC = 64; };
 #endif
@@ -167,7 +173,29 @@ inline void s8_tile(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_
     return;
   }
 #endif
-#if defined(BERTRT_SIMD_AVX2)
+#if defined(BERTRT_SIMD_AVX2) && defined(BERTRT_S8_VNNI256)
+  if constexpr (std::is_same_v<V, simd::Avx2>) {
+    __m256i c[M][2];
+    for (int i = 0; i < M; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();
+    for (int g = 0; g < kpad / 4; ++g) {
+      const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(g) * 64));
+      const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(g) * 64 + 32));
+#pragma GCC unroll 6
+      for (int i = 0; i < M; ++i) {
+        int32_t a4;
+        std::memcpy(&a4, a + static_cast<size_t>(i) * lda + 4 * g, 4);
+        const __m256i av = _mm256_set1_epi32(a4);
+        c[i][0] = BERTRT_S8_VNNI256(c[i][0], av, b0);
+        c[i][1] = BERTRT_S8_VNNI256(c[i][1], av, b1);
+      }
+    }
+    for (int i = 0; i < M; ++i) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * NR), c[i][0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * NR + 8), c[i][1]);
+    }
+    return;
+  }
+#elif defined(BERTRT_SIMD_AVX2)
   if constexpr (std::is_same_v<V, simd::Avx2>) {
     // s16 pairs: lane j of a step holds (w[j][2g], w[j][2g+1]); vpmaddwd with the broadcast pair (a[2g], a[2g+1])
     // gives a0*w0 + a1*w1 exactly (|terms| <= 255*127, no saturation).
