@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const peak = precision === 'int8' ? await native().microbench({ op: 'peak-int8' }) : await fp32Peak();
   console.log(`${precision === 'int8' ? 'INT8 VNNI' : 'FP32 FMA'} peak: ${peak.gflops.toFixed(1)} G(FL)OPS (${peak.shape})`);
   const micro = [];
-  for (const isa of sys.isas.filter((i) => i !== 'generic')) {
+  for (const isa of (precision === 'int8' ? sys.int8Isas : sys.isas).filter((i) => i !== 'generic')) {
     if (precision === 'bf16' && isa !== 'avx512') continue;
     const rs =
       precision === 'int8'
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
           : await microbenchModel(cfg, 32 * 128, 128, isa, quick ? 0.1 : 0.3);
     for (const r of rs) {
       micro.push(r);
-      console.log(`  ${r.isa.padEnd(7)} ${r.op.padEnd(15)} ${r.shape.padEnd(20)} ${(r.seconds * 1e3).toFixed(3).padStart(8)} ms ${r.gflops ? `${r.gflops.toFixed(1)} GFLOPS (${((100 * r.gflops) / peak.gflops).toFixed(0)}% of peak)` : `${r.gbps.toFixed(1)} GB/s`}`);
+      console.log(`  ${r.isa.padEnd(12)} ${r.op.padEnd(15)} ${r.shape.padEnd(20)} ${(r.seconds * 1e3).toFixed(3).padStart(8)} ms ${r.gflops ? `${r.gflops.toFixed(1)} GFLOPS (${((100 * r.gflops) / peak.gflops).toFixed(0)}% of peak)` : `${r.gbps.toFixed(1)} GB/s`}`);
     }
   }
 

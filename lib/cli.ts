@@ -57,7 +57,7 @@ program
       maxPositions: c.maxPositionEmbeddings,
       build: { version: i.version, compiler: i.compiler },
       cuda: native().cudaInfo(cudaLibrary()),
-      cpu: { brand: i.cpu, flags: i.cpuFlags, kernels: i.isa, int8Kernels: i.int8Isa, bf16: i.bf16, available: i.isas, physicalCores: i.physicalCores },
+      cpu: { brand: i.cpu, flags: i.cpuFlags, kernels: i.isa, int8Kernels: i.int8Isa, int8Available: i.int8Isas, bf16: i.bf16, available: i.isas, physicalCores: i.physicalCores },
       threads: i.threads,
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');

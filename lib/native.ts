@@ -73,6 +73,8 @@ export interface NativeInfo {
   isas: string[];
   /** kernel table INT8 runs on (AVX-512 needs VNNI) */
   int8Isa: string;
+  /** every kernel table whose INT8 kernels run here (BERTRT_ISA can force one) */
+  int8Isas: string[];
   /** whether precision 'bf16' can run here (AVX512-BF16) */
   bf16: boolean;
   cpu: string;

@@ -51,6 +51,7 @@ describe('native engine boundary', function () {
     const i = info();
     assert.ok(i.isas.includes('generic'));
     assert.ok(i.isas.includes(i.isa));
+    assert.ok(i.int8Isas.includes(i.int8Isa) && i.int8Isas.includes('generic'));
     assert.ok(i.physicalCores >= 1);
   });
 });

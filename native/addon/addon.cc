@@ -356,6 +356,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   for (const std::string& n : bertrt::cpu::runnable_isas()) isas.Set(i++, n);
   o.Set("isas", isas);
   o.Set("int8Isa", bertrt::cpu::kernels_s8().name);
+  Napi::Array int8_isas = Napi::Array::New(env);
+  i = 0;
+  for (const std::string& n : bertrt::cpu::runnable_s8_isas()) int8_isas.Set(i++, n);
+  o.Set("int8Isas", int8_isas);
   o.Set("bf16", bertrt::cpu::kernels_bf16() != nullptr);
   o.Set("cpu", f.brand);
   o.Set("cpuFlags", f.flags());
