@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// bertrt command line: `bertrt embed`, `bertrt info`.
+// bertrt command line: `bertrt embed`, `bertrt info`, `bertrt serve`, `bertrt bench`.
+import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { Embedder } from './embedder';
 import { BertrtError } from './errors';
@@ -126,19 +127,40 @@ program
 
 program
   .command('bench')
-  .description('kernel microbenchmarks against the measured FP32 peak, and end-to-end sequences/s, on this machine')
+  .description('kernel microbenchmarks against the measured peak and end-to-end sequences/s on this machine; with --accuracy, how close a reduced precision comes to FP32 on your texts')
   .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
   .option('-t, --threads <n>', 'threads (default: physical cores)', intOption)
-  .action(async (opts: { model?: string; threads?: number }) => {
-    const { fp32Peak, microbenchModel, timeAsync } = await import('./bench');
+  .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
+  .option('--accuracy <file>', 'instead of timing: embed each line of FILE in FP32 and at --precision (int8 when that is fp32) and print cosine and nearest-neighbour agreement as JSON')
+  .action(async (opts: { model?: string; threads?: number; precision: string; accuracy?: string }) => {
+    const dir = resolveModelDir(opts.model);
+    if (opts.accuracy !== undefined) {
+      let text: string;
+      try {
+        text = fs.readFileSync(opts.accuracy, 'utf8');
+      } catch (e) {
+        throw new BertrtError(`cannot read the --accuracy file ${opts.accuracy}: ${(e as Error).message}`, 'E_INVALID_ARGUMENT');
+      }
+      const texts = text.split('\n').map((t) => t.trim()).filter(Boolean);
+      if (texts.length < 2) throw new BertrtError(`${opts.accuracy}: --accuracy needs at least 2 texts (one per line), found ${texts.length}`, 'E_INVALID_ARGUMENT');
+      const { compareToFp32 } = await import('./accuracy');
+      const r = await compareToFp32(dir, (opts.precision === 'fp32' ? 'int8' : opts.precision) as Precision, texts);
+      process.stdout.write(JSON.stringify({ precision: r.precision, texts: r.texts, cosine: r.cosine, top1Agreement: r.top1Agreement, top1ClearMargin: r.top1ClearMargin }, null, 2) + '\n');
+      return;
+    }
+    const { fp32Peak, microbenchBf16, microbenchInt8, microbenchModel, timeAsync } = await import('./bench');
     const { Encoder } = await import('./model/engine');
-    const enc = await Encoder.load(resolveModelDir(opts.model), { threads: opts.threads });
+    const precision = opts.precision as Precision;
+    const enc = await Encoder.load(dir, { threads: opts.threads, precision });
     try {
-      const peak = await fp32Peak();
       const i = native().info();
-      process.stdout.write(`${i.cpu}, ${i.physicalCores} cores, kernels ${i.isa}; FP32 FMA peak ${peak.gflops.toFixed(1)} GFLOPS\n`);
-      for (const r of await microbenchModel(enc.config, 32 * 128, 128)) {
-        const perf = r.gflops ? `${r.gflops.toFixed(1)} GFLOPS, ${((100 * r.gflops) / peak.gflops).toFixed(0)}% of peak` : `${r.gbps.toFixed(1)} GB/s`;
+      const int8 = precision === 'int8';
+      const peak = int8 ? await native().microbench({ op: 'peak-int8' }) : await fp32Peak();
+      process.stdout.write(`${i.cpu}, ${i.physicalCores} cores, ${precision} kernels ${int8 ? i.int8Isa : i.isa}; ${int8 ? 'INT8 VNNI' : 'FP32 FMA'} peak ${peak.gflops.toFixed(1)} G${int8 ? 'OPS' : 'FLOPS'}\n`);
+      const tokens = 32 * 128;
+      const micro = int8 ? await microbenchInt8(enc.config, tokens) : precision === 'bf16' ? await microbenchBf16(enc.config, tokens) : await microbenchModel(enc.config, tokens, 128);
+      for (const r of micro) {
+        const perf = r.gflops ? `${r.gflops.toFixed(1)} G${int8 ? 'OPS' : 'FLOPS'}, ${((100 * r.gflops) / peak.gflops).toFixed(0)}% of peak` : `${r.gbps.toFixed(1)} GB/s`;
         process.stdout.write(`  ${r.op.padEnd(15)} ${r.shape.padEnd(20)} ${(r.seconds * 1e3).toFixed(3).padStart(8)} ms  ${perf}\n`);
       }
       for (const [batch, len] of [[1, 16], [8, 128], [32, 128]]) {

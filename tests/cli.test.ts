@@ -1,6 +1,8 @@
 // The CLI as a user runs it (compiled dist/cli.js in a child process).
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { cosine, f32, golden, root } from './helpers/fixtures';
 
@@ -32,6 +34,35 @@ describe('bertrt CLI', function () {
     assert.equal(i.dimension, 384);
     assert.ok(i.cpu.available.includes(i.cpu.kernels));
     assert.equal(typeof i.build.version, 'string');
+  });
+
+  it('bench --accuracy measures INT8 against FP32 on the texts of a file (the INT8 gates of bench/accuracy.ts)', () => {
+    // 60 real sentences of the accuracy corpus: INT8 must stay as close to FP32 as the gates of the full report
+    // (mean >= 0.995, min >= 0.98); the full corpus measures 0.9993 and 0.9965
+    const file = path.join(os.tmpdir(), `bertrt-acc-${process.pid}.txt`);
+    fs.writeFileSync(file, fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').slice(0, 60).join('\n'));
+    try {
+      const r = JSON.parse(execFileSync(process.execPath, [cli, 'bench', '--accuracy', file, '--precision', 'int8'], { encoding: 'utf8' }));
+      assert.equal(r.precision, 'int8');
+      assert.equal(r.texts, 60);
+      assert.ok(r.cosine.mean >= 0.995 && r.cosine.mean < 1, `mean ${r.cosine.mean}`);
+      assert.ok(r.cosine.min >= 0.98 && r.cosine.min <= r.cosine.mean, `min ${r.cosine.min}`);
+      assert.ok(r.top1Agreement > 0.5 && r.top1Agreement <= 1, `top-1 ${r.top1Agreement}`);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('bench --accuracy with fewer than two texts exits 2 and says so', () => {
+    const file = path.join(os.tmpdir(), `bertrt-acc1-${process.pid}.txt`);
+    fs.writeFileSync(file, 'only one line\n\n');
+    try {
+      const r = spawnSync(process.execPath, [cli, 'bench', '--accuracy', file], { encoding: 'utf8' });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /needs at least 2 texts \(one per line\), found 1 \(E_INVALID_ARGUMENT\)/);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it('a missing model directory exits 1 with the error code on stderr', () => {
