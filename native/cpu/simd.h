@@ -31,14 +31,12 @@ struct Generic {
   BERTRT_G_BIN(add, x + y)
   BERTRT_G_BIN(sub, x - y)
   BERTRT_G_BIN(mul, x * y)
-  BERTRT_G_BIN(div, x / y)
   BERTRT_G_BIN(max, x > y ? x : y)
   BERTRT_G_BIN(min, x < y ? x : y)
 #undef BERTRT_G_BIN
   // a*b+c, not std::fma: without hardware FMA in the baseline ISA, std::fma is a slow libm call.
   static inline reg fmadd(reg a, reg b, reg c) { reg r; for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i]; return r; }
   static inline reg abs(reg a) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::fabs(a.v[i]); return r; }
-  static inline reg copysign(reg mag, reg sgn) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::copysign(mag.v[i], sgn.v[i]); return r; }
   static inline reg round(reg a) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::nearbyint(a.v[i]); return r; }
   static inline reg trunc(reg a) { reg r; for (int i = 0; i < W; ++i) r.v[i] = std::trunc(a.v[i]); return r; }
   // table[idx[i]] for lanes holding whole numbers in [0, 15]
@@ -66,15 +64,10 @@ struct Avx2 {
   static inline reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
   static inline reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
   static inline reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
-  static inline reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
   static inline reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
   static inline reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
   static inline reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
   static inline reg abs(reg a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), a); }
-  static inline reg copysign(reg mag, reg sgn) {
-    const reg m = _mm256_set1_ps(-0.f);
-    return _mm256_or_ps(_mm256_andnot_ps(m, mag), _mm256_and_ps(m, sgn));
-  }
   static inline reg round(reg a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static inline reg trunc(reg a) { return _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
   static inline reg lookup16(const float* table, reg idx) {  // two 8-entry permutes, picked by the index's bit 3
@@ -124,16 +117,10 @@ struct Avx512 {
   static inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static inline reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   static inline reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
-  static inline reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
   static inline reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
   static inline reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
   static inline reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static inline reg abs(reg a) { return _mm512_abs_ps(a); }
-  static inline reg copysign(reg mag, reg sgn) {
-    const __m512i m = _mm512_set1_epi32(0x80000000);
-    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_andnot_si512(m, _mm512_castps_si512(mag)),
-                                               _mm512_and_si512(m, _mm512_castps_si512(sgn))));
-  }
   static inline reg round(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static inline reg trunc(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
   static inline reg lookup16(const float* table, reg idx) { return _mm512_permutexvar_ps(_mm512_cvttps_epi32(idx), _mm512_loadu_ps(table)); }
