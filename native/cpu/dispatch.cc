@@ -22,15 +22,17 @@ bool runnable(const Kernels* k) {
   return true;
 }
 
-// Every table compiled in, best first; the FP32 ones are the first three (the VNNI tables' FP32 kernels are AVX2's).
+// The tables with FP32 kernels of their own, best first.
+std::vector<const Kernels*> fp32_tables() { return {kernels_avx512(), kernels_avx2(), kernels_generic()}; }
+// Every table compiled in, best first for INT8 (the VNNI-256 tables' FP32 kernels are AVX2's).
 std::vector<const Kernels*> all_tables() {
-  return {kernels_avx512(), kernels_avx2(), kernels_generic(), kernels_avxvnni(), kernels_avxvnni_evex()};
+  return {kernels_avx512(), kernels_avxvnni(), kernels_avxvnni_evex(), kernels_avx2(), kernels_generic()};
 }
 }  // namespace
 
 std::vector<std::string> runnable_isas() {
   std::vector<std::string> out;
-  for (const Kernels* k : {kernels_avx512(), kernels_avx2(), kernels_generic()})
+  for (const Kernels* k : fp32_tables())
     if (runnable(k)) out.emplace_back(k->name);
   return out;
 }

@@ -1,6 +1,6 @@
-// The CPU kernel table. Each ISA (generic, avx2, avx512; avxvnni for INT8) provides one table built from the same templates
-// (kernels_impl.h); kernels() picks the best the CPU runs, once, and BERTRT_ISA=<name> forces one (tests and
-// benchmarks use that to run every path the machine has).
+// The CPU kernel table. Each ISA (generic, avx2, avx512; avxvnni for INT8) provides one table built from the same
+// templates (kernels_impl.h); kernels() picks the best the CPU runs, once, and BERTRT_ISA=<name> forces one (tests
+// and benchmarks use that to run every path the machine has).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -161,7 +161,7 @@ std::vector<std::string> runnable_isas();
 // The table whose INT8 kernels run here: AVX-512 with VNNI, else AVX-VNNI, else AVX2, else portable (BERTRT_ISA
 // honoured when it can).
 const Kernels& kernels_s8();
-// Every table whose INT8 kernels can run here.
+// Every table whose INT8 kernels can run here, best first.
 std::vector<std::string> runnable_s8_isas();
 
 // The table whose BF16 kernels run here, or null when the CPU lacks AVX512-BF16.
