@@ -3,7 +3,9 @@
 // AVX-VNNI; its FP32 kernels are the AVX2 ones.
 #include "isa_prelude.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+// AVX-VNNI as a target needs GCC 11 or Clang 12; an older compiler builds the addon without this table.
+#if defined(__x86_64__) && defined(__GNUC__) && \
+    (defined(__clang__) ? __clang_major__ >= 12 : __GNUC__ >= 11)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avxvnni")
 #define BERTRT_SIMD_AVX2 1
