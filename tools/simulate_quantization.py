@@ -36,6 +36,21 @@ def q_rows(x, block=None):
     return y.reshape(shape) if block else y
 
 
+def q_rows_mse(w, steps=20):
+    """Symmetric s8 per row with the scale (max|w| times 1, 0.975, ..., 0.5) that minimizes the squared error."""
+    mx = w.abs().amax(-1, keepdim=True).clamp_min(1e-12)
+    best, best_err = None, None
+    for i in range(steps + 1):
+        s = mx * (1.0 - 0.5 * i / steps) / 127
+        q = torch.round(w / s).clamp(-127, 127) * s
+        err = ((q - w) ** 2).sum(-1, keepdim=True)
+        if best is None:
+            best, best_err = q, err
+        else:
+            best, best_err = torch.where(err < best_err, q, best), torch.minimum(err, best_err)
+    return best
+
+
 def q_rows_asym(x):
     """u8 along the last axis with a zero point: the row's range including 0 onto 0..255 (bertrt's activations)."""
     lo = x.amin(-1, keepdim=True).clamp_max(0)
@@ -158,6 +173,12 @@ def main():
                 m.weight.data, m.pre = gptq_w[name].clone(), None
             elif mode == "gptq-int8":
                 m.weight.data, m.pre = gptq_w[name].clone(), q_rows_asym
+            elif mode == "a8":  # FP32 weights, activations u8 per token
+                m.weight.data, m.pre = w.clone(), q_rows_asym
+            elif mode == "int8-mse":  # weights per channel with the squared-error-optimal clipping
+                m.weight.data, m.pre = q_rows_mse(w), q_rows_asym
+            elif mode == "int8-wblock256":  # weights in blocks of 256 along K, activations per token
+                m.weight.data, m.pre = q_rows(w, 256), q_rows_asym
             elif mode in ("smooth", "smooth-gptq"):  # x / s quantized per token, W * s per channel; s folded back
                 s = smooth[name]
                 m.weight.data = (gptq_sw[name] if mode == "smooth-gptq" else q_rows(w * s[None, :])) / s[None, :]
@@ -209,6 +230,13 @@ def main():
          lambda k: "bf16" if k in ("ffn_in", "ffn_out") else "smooth" if k == "qkv" else "int8"),
         ("bertrt INT8, Q/K/V and attention output in BF16 (INT8 only in the FFN)",
          lambda k: "bf16" if k in ("qkv", "out") else "smooth" if k == "ffn_in" else "int8"),
+        # where FFN-out's error comes from: its weights or its activations, and cheaper fixes for the weights
+        ("bertrt INT8, FFN-out weights FP32 (activations still u8 per token)",
+         lambda k: "a8" if k == "ffn_out" else "smooth" if k in ("qkv", "ffn_in") else "int8"),
+        ("bertrt INT8, FFN-out weights s8 in blocks of 256 along K",
+         lambda k: "int8-wblock256" if k == "ffn_out" else "smooth" if k in ("qkv", "ffn_in") else "int8"),
+        ("bertrt INT8, FFN-out weights s8 with squared-error-optimal clipping",
+         lambda k: "int8-mse" if k == "ffn_out" else "smooth" if k in ("qkv", "ffn_in") else "int8"),
     ]
     rows = []
     for name, scheme in schemes:
@@ -241,7 +269,9 @@ def main():
         "GEMMs does no better, and GPTQ on top of the smoothing adds little (top-1 still ~95.5%). The GEMM that costs",
         "the most is FFN-out, whose input is GELU's output: keeping it alone in BF16 on top of bertrt's INT8 meets every",
         "gate here (top-1 97.3%, mean 0.99965), at the price of a third of the GEMM work at BF16's half rate; keeping",
-        "the attention projections in BF16 instead gains little.",
+        "the attention projections in BF16 instead gains little. Even with FFN-out's weights exact (its activations",
+        "still 8-bit) top-1 is 96.6%, and its weights in blocks of 256 along K or clipped for the least squared error",
+        "stay at 95.6-96.0%: no change to the 8-bit scheme alone reaches 97% on this corpus.",
     ]
     out = os.path.join(ROOT, "bench", "results", "quant-simulation.md")
     with open(out, "w", encoding="utf-8") as f:
