@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Embedder, info } from '../dist';
 import { type AccuracyReport, compareEmbeddings, compareToFp32 } from '../dist/accuracy';
-import { peerEmbed } from './peer';
+import { type OrtModule, type OrtSession, ortVersion, peerEmbed } from './peer';
 
 const root = path.resolve(__dirname, '..');
 
@@ -28,29 +28,24 @@ async function peerInt8(texts: string[]): Promise<AccuracyReport | null> {
     return null;
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const ort = require('onnxruntime-node') as OrtModule;
   const emb = await Embedder.load(undefined);
   const tok = emb.tokenizer;
-  const embedAll = async (file: string, xs: string[]) => {
-    const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all' });
+  const [fp32, int8] = await Promise.all(files.map((f) => ort.InferenceSession.create(f, { graphOptimizationLevel: 'all' })));
+  const embedAll = async (session: OrtSession, xs: string[]) => {
     const out: Float32Array[] = [];
     for (let i = 0; i < xs.length; i += 32) out.push(...(await peerEmbed(ort, session, tok, xs.slice(i, i + 32), emb.maxSeqLength)));
-    await session.release();
     return out;
   };
-  const [a, b] = [await embedAll(files[0], texts), await embedAll(files[1], texts)];
+  const dot = (u: Float32Array, v: Float32Array) => u.reduce((sum, x, i) => sum + x * v[i], 0);
+  const [a, b] = [await embedAll(fp32, texts), await embedAll(int8, texts)];
   const pairs = [];
   for (const [x, y] of PAIRS) {
-    const [[ra, rb], [qa, qb]] = [await embedAll(files[0], [x, y]), await embedAll(files[1], [x, y])];
-    pairs.push({ a: x, b: y, fp32: ra.reduce((s, v, i) => s + v * rb[i], 0), reduced: qa.reduce((s, v, i) => s + v * qb[i], 0) });
+    const [[ra, rb], [qa, qb]] = [await embedAll(fp32, [x, y]), await embedAll(int8, [x, y])];
+    pairs.push({ a: x, b: y, fp32: dot(ra, rb), reduced: dot(qa, qb) });
   }
-  await emb.close();
+  await Promise.all([fp32.release(), int8.release(), emb.close()]);
   return compareEmbeddings('onnxruntime int8', texts, a, b, pairs);
-}
-
-function ortVersion(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('onnxruntime-node/package.json') as { version: string }).version;
 }
 
 async function main(): Promise<void> {

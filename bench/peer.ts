@@ -7,6 +7,12 @@ import { l2normalize, pool } from '../dist/heads/pooling';
 export type OrtModule = typeof import('onnxruntime-node');
 export type OrtSession = import('onnxruntime-node').InferenceSession;
 
+/** The installed onnxruntime-node's version, for the reports. */
+export function ortVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('onnxruntime-node/package.json') as { version: string }).version;
+}
+
 export function peerFeeds(ort: OrtModule, ids: Int32Array, mask: Int32Array, batch: number, len: number) {
   const n = batch * len;
   return {

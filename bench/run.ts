@@ -12,7 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Embedder, Encoder, info, pack } from '../dist';
 import { fp32Peak, median, microbenchBf16, microbenchInt8, microbenchModel, syntheticIds, timeAsync } from '../dist/bench';
 import { native } from '../dist/native';
-import { type OrtModule, type OrtSession, peerEmbed, peerFeeds } from './peer';
+import { type OrtModule, type OrtSession, ortVersion, peerEmbed, peerFeeds } from './peer';
 
 const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'models', 'all-MiniLM-L6-v2');
@@ -49,9 +49,7 @@ async function loadPeer(): Promise<{ ort: OrtModule; session: OrtSession; versio
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const ort = require('onnxruntime-node') as OrtModule;
     const session = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const version = (require('onnxruntime-node/package.json') as { version: string }).version;
-    return { ort, session, version };
+    return { ort, session, version: ortVersion() };
   } catch (e) {
     console.log(`peer skipped: onnxruntime-node did not load (${(e as Error).message})`);
     return null;

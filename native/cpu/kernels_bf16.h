@@ -263,28 +263,16 @@ void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
         sc.q.resize(static_cast<size_t>(8) * dh);
         sc.p.resize(static_cast<size_t>(8) * lp);
         sc.s.resize(static_cast<size_t>(8) * lp);
-        // K: a key's row in bfloat16 is already its head_dim pairs, one 32-bit lane each; blocks of 16 keys x 16
-        // pairs are transposed in registers to [pair][key]
-        float* kb = reinterpret_cast<float*>(sc.k.data());  // pairs moved as 32-bit lanes
+        // K: a key's row in bfloat16 is already its head_dim pairs, one 32-bit lane each, transposed to [pair][key]
         const int pairs = dh / 2;
         const float* k0 = g.qkv + static_cast<size_t>(row0) * g.ld_qkv + hidden + h * dh;
-        for (int j0 = 0; j0 < lp; j0 += 16)
-          for (int p0 = 0; p0 < pairs; p0 += 16) {
-            const int np = std::min(16, pairs - p0), nlo = std::min(16, 2 * np), nhi = 2 * np - nlo;
-            const __mmask16 mlo = static_cast<__mmask16>((1u << nlo) - 1), mhi = static_cast<__mmask16>((1u << nhi) - 1);
-            __m512 r[16], c[16];
-            for (int i = 0; i < 16; ++i) {
-              if (j0 + i >= len) {
-                r[i] = _mm512_setzero_ps();
-                continue;
-              }
-              const float* kr = k0 + static_cast<size_t>(j0 + i) * g.ld_qkv + 2 * p0;
-              const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(mhi, kr + 16), _mm512_maskz_loadu_ps(mlo, kr));
-              r[i] = reinterpret_cast<const __m512&>(b);
-            }
-            transpose16x16(r, c);
-            for (int p = 0; p < np; ++p) _mm512_store_ps(kb + static_cast<size_t>(p0 + p) * lp + j0, c[p]);
-          }
+        transpose_rows16(len, lp, pairs, [&](int j, int p0) {
+          const int n = 2 * std::min(16, pairs - p0), nlo = std::min(16, n);  // floats of this block of pairs
+          const float* kr = k0 + static_cast<size_t>(j) * g.ld_qkv + 2 * p0;
+          const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (n - nlo)) - 1), kr + 16),
+                                                 _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << nlo) - 1), kr));
+          return reinterpret_cast<const __m512&>(v);
+        }, reinterpret_cast<float*>(sc.k.data()));
         // V: rows 2jp and 2jp+1 interleaved column by column, 16 columns per conversion
         const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
                                                     22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);

@@ -366,23 +366,33 @@ inline void transpose16x16(const __m512 r[16], __m512 out[16]) {
 }
 #endif
 
-// kt[d][j] = K[j][d] for one head: dh x lp, keys [len, lp) zero. On AVX-512, 16 x 16 blocks go through registers:
-// whole-row vector loads keep many K rows in flight (the scalar copy waited on one cache line at a time, a quarter
-// of the attention's time once the group's Q/K/V outgrew L2).
+#if defined(BERTRT_SIMD_AVX512)
+// dst[c][j] for rows j in [0, lp) (lp a multiple of 16, dst 64-byte aligned) and lanes c in [0, ncols), where
+// load(j, c0) gives row j's lanes c0 .. c0 + 15 (zero past ncols); rows [len, lp) are zero. 16 x 16 blocks go
+// through registers: whole-row vector loads keep many rows in flight (a scalar copy waited on one cache line at a
+// time, a quarter of the attention's time once the group's Q/K/V outgrew L2).
+template <class Load>
+inline void transpose_rows16(int len, int lp, int ncols, Load load, float* dst) {
+  for (int j0 = 0; j0 < lp; j0 += 16)
+    for (int c0 = 0; c0 < ncols; c0 += 16) {
+      __m512 r[16], c[16];
+      for (int i = 0; i < 16; ++i) r[i] = j0 + i < len ? load(j0 + i, c0) : _mm512_setzero_ps();
+      transpose16x16(r, c);
+      const int nc = std::min(16, ncols - c0);
+      for (int i = 0; i < nc; ++i) _mm512_store_ps(dst + static_cast<size_t>(c0 + i) * lp + j0, c[i]);
+    }
+}
+#endif
+
+// kt[d][j] = K[j][d] for one head: dh x lp, keys [len, lp) zero.
 template <class V>
 inline void transpose_keys(const float* k0, int ld, int len, int lp, int dh, float* kt) {
 #if defined(BERTRT_SIMD_AVX512)
   if constexpr (std::is_same_v<V, simd::Avx512>) {
-    for (int j0 = 0; j0 < lp; j0 += 16)
-      for (int d0 = 0; d0 < dh; d0 += 16) {
-        const int nd = std::min(16, dh - d0);
-        const __mmask16 m = static_cast<__mmask16>((1u << nd) - 1);
-        __m512 r[16], c[16];
-        for (int i = 0; i < 16; ++i)
-          r[i] = j0 + i < len ? _mm512_maskz_loadu_ps(m, k0 + static_cast<size_t>(j0 + i) * ld + d0) : _mm512_setzero_ps();
-        transpose16x16(r, c);
-        for (int i = 0; i < nd; ++i) _mm512_store_ps(kt + static_cast<size_t>(d0 + i) * lp + j0, c[i]);
-      }
+    transpose_rows16(len, lp, dh, [&](int j, int d0) {
+      const __mmask16 m = static_cast<__mmask16>((1u << std::min(16, dh - d0)) - 1);
+      return _mm512_maskz_loadu_ps(m, k0 + static_cast<size_t>(j) * ld + d0);
+    }, kt);
     return;
   }
 #endif

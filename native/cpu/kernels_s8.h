@@ -173,44 +173,32 @@ inline void s8_tile(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_
     return;
   }
 #endif
-#if defined(BERTRT_SIMD_AVX2) && defined(BERTRT_S8_VNNI256)
+#if defined(BERTRT_SIMD_AVX2)
   if constexpr (std::is_same_v<V, simd::Avx2>) {
+    // Two ymm of 8 int32 sums per row; each K step reads 64 bytes of the panel (16 columns x KG values).
+    // 256-bit VNNI (BERTRT_S8_VNNI256 names the intrinsic): u8 quads x s8 quads, as on AVX-512. Plain AVX2: s16
+    // pairs, lane j of a step holding (w[j][2g], w[j][2g+1]); vpmaddwd with the broadcast pair (a[2g], a[2g+1])
+    // gives a0*w0 + a1*w1 exactly (|terms| <= 255*127, no saturation, unlike vpmaddubsw).
+    constexpr int KG = S8Shape<V>::KG;
     __m256i c[M][2];
     for (int i = 0; i < M; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();
-    for (int g = 0; g < kpad / 4; ++g) {
-      const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(g) * 64));
-      const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + static_cast<size_t>(g) * 64 + 32));
+    for (int g = 0; g < kpad / KG; ++g) {
+      const __m256i* bg = reinterpret_cast<const __m256i*>(b + static_cast<size_t>(g) * 64);
+      const __m256i b0 = _mm256_load_si256(bg), b1 = _mm256_load_si256(bg + 1);
 #pragma GCC unroll 6
       for (int i = 0; i < M; ++i) {
+        const uint8_t* ar = a + static_cast<size_t>(i) * lda + KG * g;
+#if defined(BERTRT_S8_VNNI256)
         int32_t a4;
-        std::memcpy(&a4, a + static_cast<size_t>(i) * lda + 4 * g, 4);
+        std::memcpy(&a4, ar, 4);
         const __m256i av = _mm256_set1_epi32(a4);
         c[i][0] = BERTRT_S8_VNNI256(c[i][0], av, b0);
         c[i][1] = BERTRT_S8_VNNI256(c[i][1], av, b1);
-      }
-    }
-    for (int i = 0; i < M; ++i) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * NR), c[i][0]);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * NR + 8), c[i][1]);
-    }
-    return;
-  }
-#elif defined(BERTRT_SIMD_AVX2)
-  if constexpr (std::is_same_v<V, simd::Avx2>) {
-    // s16 pairs: lane j of a step holds (w[j][2g], w[j][2g+1]); vpmaddwd with the broadcast pair (a[2g], a[2g+1])
-    // gives a0*w0 + a1*w1 exactly (|terms| <= 255*127, no saturation).
-    const int16_t* b16 = reinterpret_cast<const int16_t*>(b);
-    __m256i c[M][2];
-    for (int i = 0; i < M; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();
-    for (int g = 0; g < kpad / 2; ++g) {
-      const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b16 + static_cast<size_t>(g) * 32));
-      const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b16 + static_cast<size_t>(g) * 32 + 16));
-#pragma GCC unroll 4
-      for (int i = 0; i < M; ++i) {
-        const uint8_t* ar = a + static_cast<size_t>(i) * lda + 2 * g;
+#else
         const __m256i av = _mm256_set1_epi32(static_cast<int32_t>(ar[0]) | (static_cast<int32_t>(ar[1]) << 16));
         c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(av, b0));
         c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(av, b1));
+#endif
       }
     }
     for (int i = 0; i < M; ++i) {
