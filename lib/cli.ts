@@ -80,6 +80,10 @@ program
   .option('--max-client-batch-size <n>', 'inputs per request', intOption, 64)
   .option('--max-body-bytes <n>', 'request body limit', intOption, 4 * 1024 * 1024)
   .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health')
+  .option('--headers-timeout-ms <n>', 'close a connection whose request headers have not all arrived after this long', intOption, 10000)
+  .option('--request-timeout-ms <n>', 'close a connection whose whole request (body included) has not arrived after this long', intOption, 60000)
+  .option('--keep-alive-timeout-ms <n>', 'close an idle keep-alive connection after this long', intOption, 5000)
+  .option('--max-connections <n>', 'open connections at most (one more is closed at once)', intOption, 1024)
   .action(async (opts: Record<string, any>) => {
     const { createServer } = await import('./server/app');
     const { DEFAULT_MODEL } = await import('./model/resolve');
@@ -101,6 +105,10 @@ program
       maxClientBatchSize: opts.maxClientBatchSize,
       maxBodyBytes: opts.maxBodyBytes,
       apiKey: opts.apiKey,
+      headersTimeoutMs: opts.headersTimeoutMs,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
+      maxConnections: opts.maxConnections,
     });
     const address = await server.app.listen({ host: opts.host, port: opts.port });
     const i = native().info();

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { pack } from './batch';
 import { BertrtError, invalidArgument } from './errors';
 import { checkDenseChain, l2normalize, readSentenceConfig, sentenceDimension, sentenceVector, type SentenceConfig } from './heads/pooling';
-import { Encoder, type EngineOptions } from './model/engine';
+import { checkTokenizerFits, Encoder, type EngineOptions } from './model/engine';
 import { resolveModelDir } from './model/resolve';
 import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
-import { encodeWithin } from './truncate';
+import { encodeWithinAsync } from './truncate';
 
 export interface EmbedderOptions extends EngineOptions {}
 
@@ -22,6 +22,9 @@ export interface EmbedOptions {
   /** How window vectors combine with truncate 'chunk': 'mean' (default; weighted by each window's text tokens)
    *  or 'max' (element-wise). Matryoshka truncation and normalization come after. */
   chunkPooling?: 'mean' | 'max';
+  /** Most windows one text may become with truncate 'chunk' (default 64); a longer text is refused with
+   *  E_INPUT_TOO_LONG before anything runs, and tokenizing it stops at the first token past that many windows. */
+  maxChunks?: number;
   /** Text prepended to every input (sentence-transformers' `prompt`). */
   prompt?: string;
   /** A prompt by name from the model's config_sentence_transformers.json (`prompt_name`). */
@@ -32,6 +35,8 @@ export interface EmbedOptions {
 
 /** Tokens per engine call: big enough to keep every core busy, small enough to bound memory. */
 const MAX_BATCH_TOKENS = 16384;
+const DEFAULT_MAX_CHUNKS = 64;
+const MAX_CHUNKS_LIMIT = 1 << 16;
 
 export class Embedder {
   private constructor(
@@ -47,9 +52,7 @@ export class Embedder {
     const sentence = readSentenceConfig(dir);
     const encoder = await Encoder.load(dir, options);
     try {
-      if (tokenizer.vocabSize > encoder.config.vocabSize) {
-        throw new BertrtError(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${encoder.config.vocabSize}`, 'E_MODEL_FORMAT');
-      }
+      checkTokenizerFits(dir, encoder.config, tokenizer, Math.min(sentence.maxSeqLength ?? Infinity, encoder.config.maxPositionEmbeddings));
       checkDenseChain(sentence, encoder.hiddenSize, path.join(dir, 'modules.json'));
     } catch (e) {
       encoder.close();
@@ -84,7 +87,7 @@ export class Embedder {
     if (!['right', 'left', 'error', 'chunk'].includes(truncate)) throw invalidArgument(`embed: truncate must be 'right', 'left', 'error' or 'chunk'`);
     let prefix = options.prompt ?? '';
     if (options.promptName !== undefined) {
-      if (!(options.promptName in this.sentence.prompts)) {
+      if (typeof options.promptName !== 'string' || !Object.hasOwn(this.sentence.prompts, options.promptName)) {
         throw invalidArgument(`embed: unknown promptName ${JSON.stringify(options.promptName)} (the model defines: ${Object.keys(this.sentence.prompts).join(', ') || 'none'})`);
       }
       prefix = this.sentence.prompts[options.promptName];
@@ -94,7 +97,8 @@ export class Embedder {
     if (dim !== undefined && (!Number.isInteger(dim) || dim < 1 || dim > this.dimension)) throw invalidArgument(`embed: truncateDim must be in [1, ${this.dimension}]`);
     const maxLength = this.maxSeqLength;
     if (truncate === 'chunk') return this.embedChunked(texts.map((t) => prefix + t), options, promptTokens, normalize);
-    const encodings = texts.map((t, i) => encodeWithin(this.tokenizer, prefix + t, null, maxLength, truncate, `embed: texts[${i}]`));
+    const encodings: Encoding[] = [];
+    for (let i = 0; i < texts.length; i++) encodings.push(await encodeWithinAsync(this.tokenizer, prefix + texts[i], null, maxLength, truncate, `embed: texts[${i}]`));
     const out: Float32Array[] = new Array(texts.length);
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
       out[i] = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, this.sentence, dim, normalize, promptTokens);
@@ -127,11 +131,18 @@ export class Embedder {
     if (!Number.isInteger(overlap) || overlap < 0 || overlap >= room) throw invalidArgument(`embed: chunkOverlap must be an integer in [0, ${room - 1}] for this model`);
     const how = options.chunkPooling ?? 'mean';
     if (how !== 'mean' && how !== 'max') throw invalidArgument(`embed: chunkPooling must be 'mean' or 'max'`);
+    const maxChunks = options.maxChunks ?? DEFAULT_MAX_CHUNKS;
+    if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > MAX_CHUNKS_LIMIT) throw invalidArgument(`embed: maxChunks must be an integer in [1, ${MAX_CHUNKS_LIMIT}]`);
+    // the most text tokens maxChunks windows hold; one more tells that a text needs more windows
+    const fits = room + (maxChunks - 1) * (room - overlap);
     const windows: Array<{ owner: number; first: boolean; enc: Encoding }> = [];
-    texts.forEach((text, owner) => {
-      const e = this.tokenizer.encode(text, null, { truncation: { maxLength, stride: overlap }, returnOverflowing: true });
+    for (let owner = 0; owner < texts.length; owner++) {
+      const e = await this.tokenizer.encodeAsync(texts[owner], null, { truncation: { maxLength, stride: overlap }, returnOverflowing: true, stopAfter: fits + 1 });
+      if (e.overflowing.length + 1 > maxChunks) {
+        throw new BertrtError(`embed: texts[${owner}] has more than ${fits} tokens, more than maxChunks (${maxChunks}) windows of ${maxLength}`, 'E_INPUT_TOO_LONG');
+      }
       [e, ...e.overflowing].forEach((enc, k) => windows.push({ owner, first: k === 0, enc }));
-    });
+    }
     const width = sentenceDimension(this.sentence, this.encoder.hiddenSize);
     const acc = texts.map(() => (how === 'max' ? new Float64Array(width).fill(-Infinity) : new Float64Array(width)));
     const weight = new Float64Array(texts.length);

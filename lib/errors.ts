@@ -10,6 +10,7 @@ export type BertrtErrorCode =
   | 'E_UNSUPPORTED' // architecture / activation / dtype not implemented
   | 'E_IO'
   | 'E_OUT_OF_MEMORY'
+  | 'E_NON_FINITE' // the model computed NaN or infinity (never serialized as null)
   | 'E_CLOSED' // the engine was closed
   | 'E_NATIVE_UNAVAILABLE' // the addon could not be loaded
   | 'E_INTERNAL';

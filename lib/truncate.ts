@@ -1,9 +1,28 @@
 // The long-input policy every entry point shares: cut tokens from the right (default) or the left, or refuse
 // with E_INPUT_TOO_LONG naming the input and its length. Never silent: the policy is the caller's choice.
+// Work is bounded by the limit, not the text: refusing or cutting from the right tokenizes only up to the
+// first token past it (a 4 MB text costs what its first maxLength tokens cost).
 import { BertrtError, invalidArgument } from './errors';
-import type { Encoding, Tokenizer, TruncationStrategy } from './tokenizer/tokenizer';
+import type { EncodeOptions, Encoding, Tokenizer, TruncationStrategy } from './tokenizer/tokenizer';
 
 export type Truncate = 'right' | 'left' | 'error';
+
+function optionsFor(maxLength: number, truncate: Truncate, strategy: TruncationStrategy): EncodeOptions {
+  if (truncate === 'error') return { stopAfter: maxLength + 1 };
+  if (truncate !== 'right' && truncate !== 'left') throw invalidArgument(`truncate must be 'right', 'left' or 'error' (got ${String(truncate)})`);
+  return { truncation: { maxLength, strategy, direction: truncate }, returnOverflowing: false };
+}
+
+function checked(e: Encoding, maxLength: number, truncate: Truncate, what: string): Encoding {
+  if (truncate === 'error' && e.ids.length > maxLength) {
+    // tokenizing stops at maxLength + 1 tokens of a text: when one text got there, the count is a lower bound
+    const per = [0, 0];
+    for (const s of e.sequenceIds) if (s !== null) per[s]++;
+    const cut = per[0] > maxLength || per[1] > maxLength;
+    throw new BertrtError(`${what} has ${cut ? 'more than ' + maxLength : e.ids.length} tokens, the model takes at most ${maxLength}`, 'E_INPUT_TOO_LONG');
+  }
+  return e;
+}
 
 /** `a` (with `pair`) as at most `maxLength` tokens under `truncate`; `what` names the input in the error. */
 export function encodeWithin(
@@ -15,11 +34,18 @@ export function encodeWithin(
   what = 'input',
   strategy: TruncationStrategy = 'longest_first',
 ): Encoding {
-  if (truncate === 'error') {
-    const e = tokenizer.encode(a, pair);
-    if (e.ids.length > maxLength) throw new BertrtError(`${what} has ${e.ids.length} tokens, the model takes at most ${maxLength}`, 'E_INPUT_TOO_LONG');
-    return e;
-  }
-  if (truncate !== 'right' && truncate !== 'left') throw invalidArgument(`truncate must be 'right', 'left' or 'error' (got ${String(truncate)})`);
-  return tokenizer.encode(a, pair, { truncation: { maxLength, strategy, direction: truncate }, returnOverflowing: false });
+  return checked(tokenizer.encode(a, pair, optionsFor(maxLength, truncate, strategy)), maxLength, truncate, what);
+}
+
+/** encodeWithin on Tokenizer.encodeAsync: a long text never holds the event loop for more than one slice. */
+export async function encodeWithinAsync(
+  tokenizer: Tokenizer,
+  a: string,
+  pair: string | null,
+  maxLength: number,
+  truncate: Truncate = 'right',
+  what = 'input',
+  strategy: TruncationStrategy = 'longest_first',
+): Promise<Encoding> {
+  return checked(await tokenizer.encodeAsync(a, pair, optionsFor(maxLength, truncate, strategy)), maxLength, truncate, what);
 }

@@ -460,7 +460,7 @@ describe('long-input policy of the heads (truncate: right | left | error)', func
     r.forEach((x, j) => close(x.score, expected.classifier.long.right[j].score, 'long'));
     assert.deepEqual(await p(long, { top_k: null, truncate: 'right' }), r);
     assert.notDeepEqual(await p(long, { top_k: null, truncate: 'left' }), r);
-    await assert.rejects(p(['short', long], { truncate: 'error' }), { code: 'E_INPUT_TOO_LONG', message: /inputs\[1\] has \d+ tokens, the model takes at most 64/ });
+    await assert.rejects(p(['short', long], { truncate: 'error' }), { code: 'E_INPUT_TOO_LONG', message: /inputs\[1\] has (more than )?\d+ tokens, the model takes at most 64/ });
     await assert.rejects(p(long, { truncate: 'middle' as 'left' }), { code: 'E_INVALID_ARGUMENT' });
     await p.dispose();
   });

@@ -54,11 +54,19 @@ const ACTIVATIONS: Record<string, (v: number) => number> = {
 
 /** Reads modules.json, 1_Pooling/config.json and sentence_bert_config.json; without them, mean pooling. */
 export function readSentenceConfig(dir: string): SentenceConfig {
-  const out: SentenceConfig = { pooling: ['mean'], includePrompt: true, dense: [], maxSeqLength: null, prompts: {} };
+  const out: SentenceConfig = { pooling: ['mean'], includePrompt: true, dense: [], maxSeqLength: null, prompts: Object.create(null) as Record<string, string> };
   const st = path.join(dir, 'config_sentence_transformers.json');
   if (fs.existsSync(st)) {
     const p = readJson(st).prompts;
-    if (p && typeof p === 'object') out.prompts = p as Record<string, string>;
+    if (p !== undefined && p !== null) {
+      if (typeof p !== 'object' || Array.isArray(p)) throw new BertrtError(`${st}: "prompts" must be an object of name: text`, 'E_MODEL_FORMAT');
+      // a prototype-free object: a prompt name from a request can only find the model's own prompts
+      out.prompts = Object.create(null) as Record<string, string>;
+      for (const [name, text] of Object.entries(p)) {
+        if (typeof text !== 'string') throw new BertrtError(`${st}: prompt "${name}" must be a string`, 'E_MODEL_FORMAT');
+        out.prompts[name] = text;
+      }
+    }
   }
   const modulesFile = path.join(dir, 'modules.json');
   if (fs.existsSync(modulesFile)) {
@@ -68,7 +76,7 @@ export function readSentenceConfig(dir: string): SentenceConfig {
       if (!kind) {
         throw new BertrtError(`${modulesFile}: module "${String(m?.type)}" is not supported; refusing to guess what it does`, 'E_UNSUPPORTED');
       }
-      const sub = path.join(dir, typeof m.path === 'string' ? m.path : '');
+      const sub = moduleDir(dir, m.path, modulesFile);
       if (kind === 'Pooling') Object.assign(out, readPooling(path.join(sub, 'config.json')));
       if (kind === 'Dense') out.dense.push(readDense(sub));
     }
@@ -81,6 +89,27 @@ export function readSentenceConfig(dir: string): SentenceConfig {
     if (typeof v === 'number' && Number.isInteger(v) && v > 0) out.maxSeqLength = v;
   }
   return out;
+}
+
+/** A module's folder: a relative path that stays inside the model folder, symbolic links resolved; anything
+ *  else (`../..`, an absolute path, a link out) is refused, so a model file can make bertrt read only its own. */
+function moduleDir(dir: string, rel: unknown, modulesFile: string): string {
+  if (rel !== undefined && typeof rel !== 'string') throw new BertrtError(`${modulesFile}: a module's "path" must be a string`, 'E_MODEL_FORMAT');
+  const r = rel ?? '';
+  const refuse = () => new BertrtError(`${modulesFile}: module path ${JSON.stringify(r)} leaves the model folder`, 'E_MODEL_FORMAT');
+  if (path.isAbsolute(r) || r.includes('\0')) throw refuse();
+  const root = fs.realpathSync(dir);
+  const sub = path.resolve(root, r);
+  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+  if (!inside(sub)) throw refuse();
+  let real: string;
+  try {
+    real = fs.realpathSync(sub);
+  } catch {
+    return sub; // missing: the module's own reader reports which file it lacks
+  }
+  if (!inside(real)) throw refuse();
+  return real;
 }
 
 // legacy boolean keys, in the order sentence-transformers concatenates their vectors
@@ -110,7 +139,7 @@ function readPooling(file: string): { pooling: PoolingMode[]; includePrompt: boo
   if (c.pooling_mode !== undefined) {
     const names = Array.isArray(c.pooling_mode) ? c.pooling_mode : [c.pooling_mode];
     modes = names.map((n) => {
-      const mode = MODE_NAMES[String(n)];
+      const mode = Object.hasOwn(MODE_NAMES, String(n)) ? MODE_NAMES[String(n)] : undefined;
       if (!mode) throw new BertrtError(`${file}: pooling mode "${String(n)}" is not supported (supported: ${Object.keys(MODE_NAMES).join(', ')})`, 'E_UNSUPPORTED');
       return mode;
     });
@@ -131,7 +160,7 @@ function readDense(dir: string): DenseLayer {
     throw new BertrtError(`${file}: in_features and out_features must be positive integers`, 'E_MODEL_FORMAT');
   }
   const actName = String(c.activation_function ?? 'torch.nn.modules.activation.Tanh');
-  const activation = ACTIVATIONS[actName];
+  const activation = Object.hasOwn(ACTIVATIONS, actName) ? ACTIVATIONS[actName] : undefined;
   if (!activation) {
     throw new BertrtError(`${file}: activation "${actName}" is not supported (supported: ${Object.keys(ACTIVATIONS).map((a) => a.split('.').pop()).join(', ')})`, 'E_UNSUPPORTED');
   }
@@ -268,7 +297,18 @@ export function sentenceVector(
   }
   for (const d of sentence.dense) v = applyDense(v, d);
   if (truncateDim !== undefined) v = v.slice(0, truncateDim);
-  return normalize ? l2normalize(v) : v;
+  if (normalize) l2normalize(v);
+  assertFinite(v, 'a sentence vector');
+  return v;
+}
+
+/** A vector that is about to leave bertrt holds only finite numbers (JSON would turn NaN into null). */
+export function assertFinite(v: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) {
+      throw new BertrtError(`the model produced a non-finite value (${v[i]}) in ${what}: its weights or activations overflow`, 'E_NON_FINITE');
+    }
+  }
 }
 
 export function l2normalize(v: Float32Array): Float32Array {

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { pack } from '../batch';
 import { BertrtError } from '../errors';
-import { Encoder, type EngineOptions } from '../model/engine';
+import { checkTokenizerFits, Encoder, type EngineOptions } from '../model/engine';
 import { resolveModelDir } from '../model/resolve';
 import { readSafetensorsHeader, readTensor, type SafetensorsHeader } from '../model/safetensors';
 import { type Encoding, Tokenizer, type TruncationStrategy } from '../tokenizer/tokenizer';
@@ -25,7 +25,13 @@ export class TaskModel {
     const dir = resolveModelDir(model);
     const tokenizer = Tokenizer.fromDir(dir);
     const encoder = await Encoder.load(dir, options);
-    return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(dir, 'model.safetensors')));
+    try {
+      checkTokenizerFits(dir, encoder.config, tokenizer, encoder.config.maxPositionEmbeddings);
+      return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(dir, 'model.safetensors')));
+    } catch (e) {
+      encoder.close();
+      throw e;
+    }
   }
 
   /** Heads over an encoder loaded elsewhere (the server's), reading the weights file's header once. */

@@ -36,6 +36,16 @@ export function expectedEncoderShapes(c: ModelConfig): Map<string, number[]> {
 
 export function checkEncoderWeights(c: ModelConfig, tensors: NativeTensorDesc[], file: string): void {
   const byName = new Map(tensors.map((t) => [t.name, t]));
+  // the layer count first, from the names alone: a config that claims more layers than the file holds is refused
+  // before one expectation per layer is built
+  let layers = 0;
+  for (const t of tensors) {
+    const m = /^encoder\.layer\.(\d{1,6})\./.exec(t.name);
+    if (m) layers = Math.max(layers, Number(m[1]) + 1);
+  }
+  if (c.numHiddenLayers > layers) {
+    throw new BertrtError(`${file}: missing tensors for a BERT encoder: config.json says ${c.numHiddenLayers} layers, the weights hold ${layers} (nothing under encoder.layer.${layers}.)`, 'E_MODEL_FORMAT');
+  }
   const missing: string[] = [];
   for (const [name, shape] of expectedEncoderShapes(c)) {
     const t = byName.get(name);

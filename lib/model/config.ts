@@ -13,10 +13,24 @@ export interface ModelConfig extends NativeConfig {
 
 const SUPPORTED_TYPES = new Set(['bert', 'distilbert']);
 
-function int(raw: Record<string, unknown>, key: string, file: string, dflt?: number): number {
+/** Bounds on each size, checked before anything is allocated from it (native check_config holds the same). A
+ *  size past them is a broken or hostile file, not a model: the largest encoders in use stay far inside. */
+const LIMITS = {
+  vocabSize: [1, 1 << 24],
+  hiddenSize: [1, 16384],
+  numHiddenLayers: [1, 256],
+  numAttentionHeads: [1, 16384],
+  intermediateSize: [1, 65536],
+  maxPositionEmbeddings: [2, 65536],
+  typeVocabSize: [0, 1024],
+  padTokenId: [0, (1 << 24) - 1],
+} as const;
+
+function int(raw: Record<string, unknown>, key: string, file: string, limit: keyof typeof LIMITS, dflt?: number): number {
   const v = raw[key] ?? dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new BertrtError(`${file}: "${key}" must be a non-negative integer (got ${JSON.stringify(v)})`, 'E_MODEL_FORMAT');
+  const [lo, hi] = LIMITS[limit];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new BertrtError(`${file}: "${key}" must be an integer in [${lo}, ${hi}] (got ${JSON.stringify(v)})`, 'E_MODEL_FORMAT');
   }
   return v;
 }
@@ -70,16 +84,16 @@ export function readConfig(dir: string): ModelConfig {
   const cfg: ModelConfig = {
     modelType,
     architectures: Array.isArray(raw.architectures) ? raw.architectures.map(String) : [],
-    vocabSize: int(raw, 'vocab_size', file),
-    hiddenSize: int(raw, 'hidden_size', file),
-    numHiddenLayers: int(raw, 'num_hidden_layers', file),
-    numAttentionHeads: int(raw, 'num_attention_heads', file),
-    intermediateSize: int(raw, 'intermediate_size', file),
-    maxPositionEmbeddings: int(raw, 'max_position_embeddings', file),
-    typeVocabSize: int(raw, 'type_vocab_size', file, 2),
+    vocabSize: int(raw, 'vocab_size', file, 'vocabSize'),
+    hiddenSize: int(raw, 'hidden_size', file, 'hiddenSize'),
+    numHiddenLayers: int(raw, 'num_hidden_layers', file, 'numHiddenLayers'),
+    numAttentionHeads: int(raw, 'num_attention_heads', file, 'numAttentionHeads'),
+    intermediateSize: int(raw, 'intermediate_size', file, 'intermediateSize'),
+    maxPositionEmbeddings: int(raw, 'max_position_embeddings', file, 'maxPositionEmbeddings'),
+    typeVocabSize: int(raw, 'type_vocab_size', file, 'typeVocabSize', 2),
     layerNormEps: eps,
     hiddenAct,
-    padTokenId: int(raw, 'pad_token_id', file, 0),
+    padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', 0),
     raw,
   };
   if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
@@ -96,16 +110,16 @@ function distilbertConfig(raw: Record<string, unknown>, file: string): ModelConf
   const cfg: ModelConfig = {
     modelType: 'distilbert',
     architectures: Array.isArray(raw.architectures) ? raw.architectures.map(String) : [],
-    vocabSize: int(raw, 'vocab_size', file),
-    hiddenSize: int(raw, 'dim', file),
-    numHiddenLayers: int(raw, 'n_layers', file),
-    numAttentionHeads: int(raw, 'n_heads', file),
-    intermediateSize: int(raw, 'hidden_dim', file),
-    maxPositionEmbeddings: int(raw, 'max_position_embeddings', file),
+    vocabSize: int(raw, 'vocab_size', file, 'vocabSize'),
+    hiddenSize: int(raw, 'dim', file, 'hiddenSize'),
+    numHiddenLayers: int(raw, 'n_layers', file, 'numHiddenLayers'),
+    numAttentionHeads: int(raw, 'n_heads', file, 'numAttentionHeads'),
+    intermediateSize: int(raw, 'hidden_dim', file, 'intermediateSize'),
+    maxPositionEmbeddings: int(raw, 'max_position_embeddings', file, 'maxPositionEmbeddings'),
     typeVocabSize: 0,
     layerNormEps: 1e-12,
     hiddenAct: act,
-    padTokenId: int(raw, 'pad_token_id', file, 0),
+    padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', 0),
     raw,
   };
   if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {

@@ -6,6 +6,7 @@ import { cudaLibrary, type Device, type NativeEngine, native, type Precision } f
 import { checkEncoderWeights } from './bert';
 import { type ModelConfig, readConfig } from './config';
 import { readSafetensorsHeader, toNativeTensors } from './safetensors';
+import type { Tokenizer } from '../tokenizer/tokenizer';
 
 export interface EngineOptions {
   /** Threads for this model's inference (default: physical cores). */
@@ -46,6 +47,7 @@ export class Encoder {
     const config = readConfig(dir);
     const file = path.join(dir, 'model.safetensors');
     if (!fs.existsSync(file)) throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');
+    if (!fs.statSync(file).isFile()) throw new BertrtError(`${file} is not a regular file`, 'E_MODEL_FORMAT');
     const tensors = toNativeTensors(readSafetensorsHeader(file), config.modelType);
     checkEncoderWeights(config, tensors, file);
     const device = options.device ?? 'cpu';
@@ -91,5 +93,17 @@ export class Encoder {
   close(): void {
     this.#engine?.close();
     this.#engine = null;
+  }
+}
+
+/** Refuses, at load, a tokenizer that cannot feed this model: an id it can emit past the embedding table, or a
+ *  length limit that leaves no room for one token of text beside the special tokens (every call would fail). */
+export function checkTokenizerFits(dir: string, config: ModelConfig, tokenizer: Tokenizer, maxLength: number): void {
+  if (tokenizer.maxId >= config.vocabSize) {
+    throw new BertrtError(`${dir}: the tokenizer can emit token id ${tokenizer.maxId} but the model has only ${config.vocabSize} embeddings`, 'E_MODEL_FORMAT');
+  }
+  const special = tokenizer.numSpecialTokens(false);
+  if (maxLength <= special) {
+    throw new BertrtError(`${dir}: the model takes at most ${maxLength} tokens, which leaves no room for text beside its ${special} special tokens`, 'E_MODEL_FORMAT');
   }
 }

@@ -38,7 +38,9 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     throw new BertrtError(`cannot open ${file}: ${(e as Error).message}`, 'E_MODEL_NOT_FOUND');
   }
   try {
-    const fileSize = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw bad(file, 'is not a regular file');
+    const fileSize = st.size;
     if (fileSize < 8) throw bad(file, `file is ${fileSize} bytes, too short for a safetensors header`);
     const lenBuf = Buffer.alloc(8);
     fs.readSync(fd, lenBuf, 0, 8, 0);
@@ -62,13 +64,14 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     let metadata: Record<string, string> = {};
     for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
       if (name === '__metadata__') {
+        if (v !== null && (typeof v !== 'object' || Array.isArray(v))) throw bad(file, '__metadata__ is not an object');
         metadata = (v ?? {}) as Record<string, string>;
         continue;
       }
       const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       if (typeof t !== 'object' || t === null) throw bad(file, `tensor "${name}" has no description`);
       const dtype = t.dtype as DType;
-      if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZE)) throw bad(file, `tensor "${name}" has unknown dtype ${String(t.dtype)}`);
+      if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZE, dtype)) throw bad(file, `tensor "${name}" has unknown dtype ${String(t.dtype)}`);
       if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw bad(file, `tensor "${name}" has an invalid shape ${JSON.stringify(t.shape)}`);
       }
@@ -149,6 +152,9 @@ export function readTensor(h: SafetensorsHeader, name: string): Float32Array {
     for (let i = 0; i < n; i++) out[i] = halfToFloat(buf.readUInt16LE(2 * i));
   } else {
     throw new BertrtError(`${h.path}: tensor "${name}" is ${t.dtype}, not a float type`, 'E_MODEL_FORMAT');
+  }
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(out[i])) throw new BertrtError(`${h.path}: tensor "${name}" holds a non-finite value (${out[i]}) at element ${i}`, 'E_MODEL_FORMAT');
   }
   return out;
 }

@@ -4,6 +4,7 @@
 // { error: { message, type, code } } on /v1), with the status codes clients expect.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { BertrtError } from '../errors';
 import { Embedder } from '../embedder';
@@ -34,6 +35,14 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** bearer token required on every route but /health */
   apiKey?: string;
+  /** a client must send its request headers within this many ms (default 10,000), or the socket is closed */
+  headersTimeoutMs?: number;
+  /** ... and its whole request, body included, within this many ms (default 60,000) */
+  requestTimeoutMs?: number;
+  /** an idle keep-alive connection is closed after this many ms (default 5,000) */
+  keepAliveTimeoutMs?: number;
+  /** open connections at most; one more is closed at once (default 1,024) */
+  maxConnections?: number;
   logger?: boolean;
 }
 
@@ -73,7 +82,14 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     maxConcurrentRequests: opts.maxConcurrentRequests ?? 512,
     maxClientBatchSize: opts.maxClientBatchSize ?? 64,
     maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
+    headersTimeoutMs: opts.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
+    keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5_000,
+    maxConnections: opts.maxConnections ?? 1024,
   };
+  for (const k of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new BertrtError(`createServer: ${k} must be a positive integer`, 'E_INVALID_ARGUMENT');
+  }
   const metrics = createMetrics();
   const models = new Map<string, Model>();
   try {
@@ -98,7 +114,26 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   const defaultModel = models.values().next().value as Model;
   let draining = false;
 
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: o.maxBodyBytes });
+  // Slow or idle clients are bounded by Node's own timers: headers, the whole request, keep-alive idleness,
+  // checked every 500 ms (Node's default of 30 s would let a slowloris socket live far past its timeout), and a
+  // cap on open connections.
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: o.maxBodyBytes,
+    serverFactory: (handler) => {
+      const server = http.createServer(
+        {
+          headersTimeout: o.headersTimeoutMs,
+          requestTimeout: Math.max(o.requestTimeoutMs, o.headersTimeoutMs),
+          keepAliveTimeout: o.keepAliveTimeoutMs,
+          connectionsCheckingInterval: Math.min(500, o.headersTimeoutMs),
+        },
+        handler,
+      );
+      server.maxConnections = o.maxConnections;
+      return server;
+    },
+  });
 
   app.addHook('onRequest', async (req: FastifyRequest) => {
     (req as FastifyRequest & { startedAt: number }).startedAt = performance.now();
@@ -184,16 +219,26 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     return dir;
   }
 
-  function encodeAll(m: Model, texts: string[], truncate: boolean, direction: 'right' | 'left'): Encoding[] {
+  /** Tokenizes a request's texts, bounded by the token limit: refusing or cutting from the right looks at no
+   *  more than the first max + 1 tokens of a text, and every text is tokenized in slices that give the event
+   *  loop a turn (Tokenizer.encodeAsync), so no request body holds the loop for long. */
+  async function encodeAll(m: Model, texts: string[], truncate: boolean, direction: 'right' | 'left', addSpecialTokens = true): Promise<Encoding[]> {
     const t0 = performance.now();
     const max = m.embedder.maxSeqLength;
-    const out = texts.map((t) => {
-      const full = m.embedder.tokenizer.encode(t, null, truncate ? { truncation: { maxLength: max, direction }, returnOverflowing: false } : {});
-      if (!truncate && full.ids.length > max) {
-        throw new HttpError(413, 'Validation', `input validation error: inputs must have at most ${max} tokens, given ${full.ids.length} (set \`truncate\` to cut them)`);
+    const out: Encoding[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      const e = await m.embedder.tokenizer.encodeAsync(
+        texts[i],
+        null,
+        truncate ? { truncation: { maxLength: max, direction }, returnOverflowing: false, addSpecialTokens } : { stopAfter: max + 1, addSpecialTokens },
+      );
+      if (!truncate && e.ids.length > max) {
+        // tokenizing stopped at max + 1 text tokens: past that, the count is only known to exceed the limit
+        const cut = e.sequenceIds.reduce((n: number, s) => n + (s === null ? 0 : 1), 0) > max;
+        throw new HttpError(413, 'Validation', `input validation error: inputs[${i}] must have at most ${max} tokens, given ${cut ? `more than ${max}` : e.ids.length} (set \`truncate\` to cut them)`);
       }
-      return full;
-    });
+      out.push(e);
+    }
     metrics.tokenizationDuration.observe({ model: m.name }, (performance.now() - t0) / 1000);
     return out;
   }
@@ -221,7 +266,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   function withPrompt(m: Model, texts: string[], name: unknown): { texts: string[]; promptTokens: number } {
     if (name === undefined || name === null) return { texts, promptTokens: 0 };
     const prompts = m.embedder.prompts;
-    if (typeof name !== 'string' || !(name in prompts)) {
+    if (typeof name !== 'string' || !Object.hasOwn(prompts, name)) {
       throw new HttpError(422, 'Validation', `unknown prompt_name ${JSON.stringify(name)} (the model defines: ${Object.keys(prompts).join(', ') || 'none'})`);
     }
     return { texts: texts.map((t) => prompts[name] + t), promptTokens: m.embedder.promptTokens(prompts[name]) };
@@ -271,7 +316,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     const { texts, promptTokens } = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
     const dir = String(b.truncation_direction ?? 'right').toLowerCase();
     if (dir !== 'right' && dir !== 'left') throw new HttpError(422, 'Validation', '`truncation_direction` must be "right" or "left"');
-    const encs = encodeAll(m, texts, b.truncate === true, dir);
+    const encs = await encodeAll(m, texts, b.truncate === true, dir);
     const gone = watchClient(reply);
     const late = deadline(req);
     const vecs = await embed(m, encs, b.normalize !== false, dimensions(m, b.dimensions), () => gone() || late(), promptTokens);
@@ -294,7 +339,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       if (input.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${input.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
       encs = (input as number[][]).map((ids) => idsEncoding(m, ids));
     } else {
-      encs = encodeAll(m, stringInputs(input, 'input'), false, 'right');
+      encs = await encodeAll(m, stringInputs(input, 'input'), false, 'right');
     }
     const gone = watchClient(reply);
     const late = deadline(req);
@@ -360,18 +405,20 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     if (b.texts.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${b.texts.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
     const heads = m.heads(watchClient(reply));
     if (!heads.hasSequenceHead()) throw new HttpError(424, 'Backend', `model "${m.name}" is not a cross-encoder`);
-    const topN = b.top_n === undefined || b.top_n === null ? undefined : Number(b.top_n);
+    if (b.texts.length === 0) throw new HttpError(422, 'Empty', '`texts` cannot be empty');
+    if (b.top_n !== undefined && b.top_n !== null && (!Number.isSafeInteger(b.top_n) || (b.top_n as number) < 0)) {
+      throw new HttpError(422, 'Validation', '`top_n` must be a non-negative integer');
+    }
+    const topN = b.top_n === undefined || b.top_n === null ? undefined : (b.top_n as number);
     return rerank(heads, b.query, b.texts as string[], { topN, returnDocuments: b.return_text === true, rawScores: b.raw_scores === true, truncate: truncation(b) });
   });
 
+  // Bounded like /embed: an input over max_input_length tokens is refused with 413 unless `truncate` is set.
   app.post('/tokenize', async (req) => {
     const b = body(req);
-    const tok = defaultModel.embedder.tokenizer;
-    const texts = stringInputs(b.inputs, 'inputs');
-    return texts.map((t) => {
-      const e = tok.encode(t, null, { addSpecialTokens: b.add_special_tokens !== false });
-      return Array.from(e.ids, (id, k) => ({ id, text: e.tokens[k], special: e.specialTokensMask[k] === 1, start: e.offsets[k][0], stop: e.offsets[k][1] }));
-    });
+    const m = defaultModel;
+    const encs = await encodeAll(m, stringInputs(b.inputs, 'inputs'), b.truncate === true, truncation(b) === 'left' ? 'left' : 'right', b.add_special_tokens !== false);
+    return encs.map((e) => Array.from(e.ids, (id, k) => ({ id, text: e.tokens[k], special: e.specialTokensMask[k] === 1, start: e.offsets[k][0], stop: e.offsets[k][1] })));
   });
 
   app.post('/decode', async (req) => {

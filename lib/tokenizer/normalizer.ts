@@ -167,10 +167,16 @@ function isStarter(c: string): boolean {
 /** Replace(pattern, content): each match becomes `content`, aligned as HF does to the match's last char. */
 export class Replace implements Normalizer {
   private readonly re: RegExp;
-  constructor(pattern: { String?: string; Regex?: string }, readonly content: string) {
-    if (pattern.String !== undefined) this.re = new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
-    else if (pattern.Regex !== undefined) this.re = new RegExp(pattern.Regex, 'gu');
-    else throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
+  constructor(pattern: { String?: unknown; Regex?: unknown }, readonly content: string) {
+    if (typeof pattern !== 'object' || pattern === null) throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
+    if (typeof pattern.String === 'string') this.re = new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
+    else if (typeof pattern.Regex === 'string') {
+      try {
+        this.re = new RegExp(pattern.Regex, 'gu');
+      } catch (e) {
+        throw new BertrtError(`tokenizer.json: Replace pattern ${JSON.stringify(pattern.Regex).slice(0, 80)} is not a regular expression bertrt can read (${(e as Error).message})`, 'E_MODEL_FORMAT');
+      }
+    } else throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
   }
 
   normalize(a: Aligned): Aligned {
@@ -238,8 +244,12 @@ export function normalizerFromJson(j: Record<string, unknown> | null): Normalize
     case 'NFKD':
       return new UnicodeNormalizer(j.type);
     case 'Replace':
-      return new Replace(j.pattern as { String?: string; Regex?: string }, String(j.content ?? ''));
+      if (j.content !== undefined && typeof j.content !== 'string') throw new BertrtError('tokenizer.json: Replace content must be a string', 'E_MODEL_FORMAT');
+      return new Replace(j.pattern as { String?: unknown; Regex?: unknown }, j.content ?? '');
     case 'Sequence':
+      if (!Array.isArray(j.normalizers) || !j.normalizers.every((n) => typeof n === 'object' && n !== null)) {
+        throw new BertrtError('tokenizer.json: a Sequence normalizer needs "normalizers", a list of normalizers', 'E_MODEL_FORMAT');
+      }
       return new SequenceNormalizer((j.normalizers as Array<Record<string, unknown>>).map((n) => normalizerFromJson(n)!));
     default:
       throw new BertrtError(`tokenizer.json: normalizer type "${String(j.type)}" is not supported`, 'E_UNSUPPORTED');

@@ -145,6 +145,9 @@ export function preTokenizerFromJson(j: Record<string, unknown> | null): PreToke
     case 'Digits':
       return new Digits(j.individual_digits === true);
     case 'Sequence':
+      if (!Array.isArray(j.pretokenizers) || !j.pretokenizers.every((n) => typeof n === 'object' && n !== null)) {
+        throw new BertrtError('tokenizer.json: a Sequence pre_tokenizer needs "pretokenizers", a list of pre-tokenizers', 'E_MODEL_FORMAT');
+      }
       return new SequencePreTokenizer((j.pretokenizers as Array<Record<string, unknown>>).map(preTokenizerFromJson));
     default:
       throw new BertrtError(`tokenizer.json: pre_tokenizer type "${String(j.type)}" is not supported`, 'E_UNSUPPORTED');

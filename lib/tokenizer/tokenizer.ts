@@ -50,6 +50,34 @@ export interface EncodeOptions {
   /** Fill `overflowing` with the windows truncation cuts off (default true, as HF does). With false, a single
    *  text truncated from the right stops being tokenized once the limit is reached. */
   returnOverflowing?: boolean;
+  /** Stop tokenizing each text once it has this many tokens; the rest of it is never looked at. For callers that
+   *  need only a text's first tokens, or to know that it is longer than a limit (then ask for limit + 1). */
+  stopAfter?: number;
+}
+
+interface EncodePlan {
+  text: string;
+  pair: string | null;
+  truncation: TruncationOptions | null;
+  /** token limit for the first text */
+  limit: number;
+  stopAfter: number;
+}
+
+/** Longest padded encoding, and most tokens a padded batch may hold (64 MiB per Int32Array field). */
+const MAX_PAD_LENGTH = 1 << 20;
+const MAX_PADDED_TOKENS = 1 << 24;
+
+/** Characters one step of tokenizeSteps covers before it yields. */
+const SLICE_UNITS = 16384;
+
+/** Where the single pass may cut a text: BERT's whitespace, at which every word ends. */
+function isBoundary(u: number): boolean {
+  return u === 0x20 || u === 0x0a || u === 0x09 || u === 0x0d;
+}
+
+function wellFormed(s: string): string {
+  return (s as string & { isWellFormed?: () => boolean }).isWellFormed?.() === false ? (s as string & { toWellFormed(): string }).toWellFormed() : s;
 }
 
 export interface TokenizerOptions {
@@ -83,11 +111,23 @@ interface WordTokens {
   wordIds: number[];
 }
 
+const bad = (msg: string) => new BertrtError(`tokenizer.json: ${msg}`, 'E_MODEL_FORMAT');
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < MAX_ID;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A token id bertrt accepts from a file: below 2^24, as native check_config bounds vocab_size. */
+const MAX_ID = 1 << 24;
+
 function parseTemplate(j: Record<string, unknown>): Template {
   const specialIds = new Map<string, number>();
   if (j.type === 'BertProcessing') {
-    const [sep, sepId] = j.sep as [string, number];
-    const [cls, clsId] = j.cls as [string, number];
+    const pair = (k: string): [string, number] => {
+      const v = j[k];
+      if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string' || !isId(v[1])) throw bad(`post_processor.${k} must be [token, id]`);
+      return v as [string, number];
+    };
+    const [sep, sepId] = pair('sep');
+    const [cls, clsId] = pair('cls');
     specialIds.set(sep, sepId).set(cls, clsId);
     return {
       single: [{ special: cls, typeId: 0 }, { sequence: 0, typeId: 0 }, { special: sep, typeId: 0 }],
@@ -104,21 +144,36 @@ function parseTemplate(j: Record<string, unknown>): Template {
   if (j.type !== 'TemplateProcessing') {
     throw new BertrtError(`tokenizer.json: post_processor type "${String(j.type)}" is not supported`, 'E_UNSUPPORTED');
   }
-  const pieces = (list: unknown): TemplatePiece[] =>
-    (list as Array<Record<string, { id: string; type_id: number }>>).map((p) => {
-      if (p.SpecialToken) return { special: p.SpecialToken.id, typeId: p.SpecialToken.type_id };
-      return { sequence: p.Sequence.id === 'A' ? 0 : 1, typeId: p.Sequence.type_id };
-    });
-  for (const [name, v] of Object.entries(j.special_tokens as Record<string, { ids: number[] }>)) {
+  if (!isObject(j.special_tokens)) throw bad('post_processor.special_tokens must be an object');
+  for (const [name, v] of Object.entries(j.special_tokens)) {
+    if (!isObject(v) || !Array.isArray(v.ids) || !v.ids.every(isId)) throw bad(`post_processor special token "${name}" needs "ids", a list of token ids`);
     if (v.ids.length !== 1) throw new BertrtError(`tokenizer.json: special token "${name}" maps to several ids`, 'E_UNSUPPORTED');
     specialIds.set(name, v.ids[0]);
   }
-  return { single: pieces(j.single), pair: pieces(j.pair), specialIds };
+  const pieces = (key: 'single' | 'pair'): TemplatePiece[] => {
+    const list = j[key];
+    if (!Array.isArray(list)) throw bad(`post_processor.${key} must be a list of template pieces`);
+    return list.map((p, i): TemplatePiece => {
+      const where = `post_processor.${key}[${i}]`;
+      const piece = isObject(p) ? (p.SpecialToken ?? p.Sequence) : undefined;
+      if (!isObject(p) || !isObject(piece)) throw bad(`${where} must be {"SpecialToken": …} or {"Sequence": …}`);
+      const typeId = piece.type_id ?? 0;
+      if (!Number.isSafeInteger(typeId) || (typeId as number) < 0 || (typeId as number) > 1023) throw bad(`${where}.type_id must be an integer in [0, 1023]`);
+      if (isObject(p.SpecialToken)) {
+        if (typeof piece.id !== 'string' || !specialIds.has(piece.id)) throw bad(`${where} names special token ${JSON.stringify(piece.id)}, which special_tokens does not define`);
+        return { special: piece.id, typeId: typeId as number };
+      }
+      if (piece.id !== 'A' && piece.id !== 'B') throw bad(`${where}: a Sequence's id must be "A" or "B"`);
+      return { sequence: piece.id === 'A' ? 0 : 1, typeId: typeId as number };
+    });
+  };
+  return { single: pieces('single'), pair: pieces('pair'), specialIds };
 }
 
 export class Tokenizer {
   private readonly addedRegex: RegExp | null;
   private readonly addedByContent: Map<string, AddedToken>;
+  private readonly addedById: Map<number, string>;
   private readonly specialIdSet: Set<number>;
   /** the single-pass path, when the normalizer and pre-tokenizer are BERT's own (see fast-bert.ts) */
   private readonly fast: FastBert | null;
@@ -135,6 +190,7 @@ export class Tokenizer {
     options: TokenizerOptions = {},
   ) {
     this.addedByContent = new Map(addedTokens.map((t) => [t.content, t]));
+    this.addedById = new Map(addedTokens.map((t) => [t.id, t.content]));
     const escaped = [...this.addedByContent.keys()]
       .sort((a, b) => b.length - a.length)
       .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
@@ -150,7 +206,15 @@ export class Tokenizer {
   /** tokenizer.json if the directory has one, else vocab.txt with tokenizer_config.json. */
   static fromDir(dir: string, options: TokenizerOptions = {}): Tokenizer {
     const tj = path.join(dir, 'tokenizer.json');
-    if (fs.existsSync(tj)) return Tokenizer.fromJSON(readJson(tj), options);
+    if (fs.existsSync(tj)) {
+      try {
+        return Tokenizer.fromJSON(readJson(tj), options);
+      } catch (e) {
+        // name the file, not just its kind
+        if (e instanceof BertrtError && e.message.startsWith('tokenizer.json: ')) throw new BertrtError(`${tj}: ${e.message.slice(16)}`, e.code);
+        throw e;
+      }
+    }
     const vocab = path.join(dir, 'vocab.txt');
     if (!fs.existsSync(vocab)) throw new BertrtError(`${dir} has neither tokenizer.json nor vocab.txt`, 'E_MODEL_NOT_FOUND');
     const cfgFile = path.join(dir, 'tokenizer_config.json');
@@ -159,39 +223,73 @@ export class Tokenizer {
   }
 
   static fromJSON(j: Record<string, unknown>, options: TokenizerOptions = {}): Tokenizer {
-    const m = j.model as Record<string, unknown>;
-    if (!m || m.type !== 'WordPiece') {
-      throw new BertrtError(`tokenizer.json: model type "${String(m?.type)}" is not supported (WordPiece only)`, 'E_UNSUPPORTED');
+    try {
+      return Tokenizer.parse(j, options);
+    } catch (e) {
+      if (e instanceof BertrtError) throw e;
+      // a shape no check above foresaw: still a typed error, never a TypeError from deep inside
+      throw bad(`malformed (${(e as Error).message})`);
     }
-    const vocab = new Map(Object.entries(m.vocab as Record<string, number>));
+  }
+
+  private static parse(j: Record<string, unknown>, options: TokenizerOptions): Tokenizer {
+    if (!isObject(j)) throw bad('not a JSON object');
+    const m = j.model;
+    if (!isObject(m) || m.type !== 'WordPiece') {
+      throw new BertrtError(`tokenizer.json: model type "${String(isObject(m) ? m.type : m)}" is not supported (WordPiece only)`, 'E_UNSUPPORTED');
+    }
+    if (!isObject(m.vocab)) throw bad('model.vocab must be an object of token: id');
+    const vocab = new Map<string, number>();
+    for (const [token, id] of Object.entries(m.vocab)) {
+      if (!isId(id)) throw bad(`model.vocab: token ${JSON.stringify(token).slice(0, 80)} has id ${JSON.stringify(id)}, not an integer in [0, ${MAX_ID})`);
+      vocab.set(token, id);
+    }
+    const str = (v: unknown, field: string, d: string) => {
+      if (v === undefined || v === null) return d;
+      if (typeof v !== 'string') throw bad(`${field} must be a string`);
+      return v;
+    };
+    const maxChars = m.max_input_chars_per_word ?? 100;
+    if (!Number.isSafeInteger(maxChars) || (maxChars as number) < 1) throw bad('model.max_input_chars_per_word must be a positive integer');
     const wp = new WordPiece(vocab, {
-      unkToken: String(m.unk_token ?? '[UNK]'),
-      continuingSubwordPrefix: String(m.continuing_subword_prefix ?? '##'),
-      maxInputCharsPerWord: Number(m.max_input_chars_per_word ?? 100),
+      unkToken: str(m.unk_token, 'model.unk_token', '[UNK]'),
+      continuingSubwordPrefix: str(m.continuing_subword_prefix, 'model.continuing_subword_prefix', '##'),
+      maxInputCharsPerWord: maxChars as number,
     });
-    const added = ((j.added_tokens as Array<Record<string, unknown>>) ?? []).map((t) => {
+    if (j.added_tokens !== undefined && j.added_tokens !== null && !Array.isArray(j.added_tokens)) throw bad('added_tokens must be a list');
+    const added = ((j.added_tokens as unknown[]) ?? []).map((t, i) => {
+      if (!isObject(t) || !isId(t.id) || typeof t.content !== 'string' || t.content === '') throw bad(`added_tokens[${i}] needs an integer "id" and a non-empty "content"`);
       if (t.normalized === true && t.special !== true) {
-        throw new BertrtError(`tokenizer.json: normalized added token "${String(t.content)}" is not supported`, 'E_UNSUPPORTED');
+        throw new BertrtError(`tokenizer.json: normalized added token "${t.content}" is not supported`, 'E_UNSUPPORTED');
       }
-      return { id: Number(t.id), content: String(t.content), special: t.special === true };
+      return { id: t.id, content: t.content, special: t.special === true };
     });
-    const pp = j.post_processor as Record<string, unknown> | null;
+    const pp = j.post_processor;
+    if (pp !== undefined && pp !== null && !isObject(pp)) throw bad('post_processor must be an object');
     const template = pp
       ? parseTemplate(pp)
       : { single: [{ sequence: 0 as const, typeId: 0 }], pair: [{ sequence: 0 as const, typeId: 0 }, { sequence: 1 as const, typeId: 1 }], specialIds: new Map() };
+    for (const k of ['normalizer', 'pre_tokenizer', 'decoder', 'padding'] as const) {
+      if (j[k] !== undefined && j[k] !== null && !isObject(j[k])) throw bad(`${k} must be an object`);
+    }
     const dec = (j.decoder as Record<string, unknown> | null) ?? { prefix: '##', cleanup: true };
     const pad = j.padding as { pad_token?: string; pad_id?: number } | null;
-    return new Tokenizer(
+    const tok = new Tokenizer(
       wp,
       normalizerFromJson(j.normalizer as Record<string, unknown> | null),
       preTokenizerFromJson(j.pre_tokenizer as Record<string, unknown> | null),
       template,
       added,
-      String(dec.prefix ?? '##'),
+      str(dec.prefix, 'decoder.prefix', '##'),
       dec.cleanup !== false,
-      pad && typeof pad.pad_token === 'string' && typeof pad.pad_id === 'number' ? { token: pad.pad_token, id: pad.pad_id } : null,
+      pad && typeof pad.pad_token === 'string' && isId(pad.pad_id) ? { token: pad.pad_token, id: pad.pad_id } : null,
       options,
     );
+    // every id the tokenizer can emit must name a token it knows (checked against the model when one loads)
+    for (const [name, id] of template.specialIds) {
+      if (tok.idToToken(id) === undefined) throw bad(`post_processor: special token "${name}" has id ${id}, which neither the vocabulary nor added_tokens has`);
+    }
+    return tok;
   }
 
   /** The classic BERT files: one token per line in vocab.txt, options from tokenizer_config.json. */
@@ -218,6 +316,7 @@ export class Tokenizer {
       stripAccents: typeof cfg.strip_accents === 'boolean' ? cfg.strip_accents : null,
       lowercase: lower,
     });
+    for (const t of [unk, cls, sep]) if (!vocab.has(t)) throw new BertrtError(`vocab.txt has no ${JSON.stringify(t)} token`, 'E_MODEL_FORMAT');
     const template = parseTemplate({ type: 'BertProcessing', sep: [sep, vocab.get(sep)], cls: [cls, vocab.get(cls)] });
     const wp = new WordPiece(vocab, { unkToken: unk, continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
     return new Tokenizer(wp, normalizer, new BertPreTokenizer(), template, added, '##', true, null, options);
@@ -225,6 +324,20 @@ export class Tokenizer {
 
   get vocabSize(): number {
     return this.model.size;
+  }
+
+  /** The token string of an id: the vocabulary's, else an added token's. */
+  idToToken(id: number): string | undefined {
+    return this.model.idToTokenString(id) ?? this.addedById.get(id);
+  }
+
+  /** The largest id an encoding can hold (vocabulary, added tokens, template and padding): a model that runs
+   *  this tokenizer needs at least maxId + 1 embedding rows. */
+  get maxId(): number {
+    let m = this.model.size - 1;
+    for (const t of this.addedTokens) m = Math.max(m, t.id);
+    for (const id of this.template.specialIds.values()) m = Math.max(m, id);
+    return Math.max(m, this.padId);
   }
 
   tokenToId(token: string): number | undefined {
@@ -236,14 +349,30 @@ export class Tokenizer {
     return (pair ? this.template.pair : this.template.single).filter((p) => 'special' in p).length;
   }
 
-  /** Tokens of one text; with `limit`, stops (on the single-pass path) once that many tokens exist. */
-  private tokenizeText(text: string, limit = Infinity): WordTokens {
+  /** Tokens of one text; with `limit`, stops once that many tokens exist (at the next word boundary). A
+   *  generator: it yields after each slice of about SLICE_UNITS characters, cut where the text's own word
+   *  boundaries are, so a caller can give the event loop a turn between slices (encodeAsync) and the result is
+   *  the same as in one go. */
+  private *tokenizeSteps(text: string, limit = Infinity): Generator<void, WordTokens> {
     const out: WordTokens = { tokens: [], wordIds: [] };
     let word = 0;
-    const runPlain = (begin: number, end: number) => {
+    let since = 0; // characters covered since the last yield
+    const fast = this.fast;
+    function* runPlain(this: Tokenizer, begin: number, end: number): Generator<void> {
       if (end <= begin) return;
-      if (this.fast) {
-        word = this.fast.run(text, begin, end, out.tokens, out.wordIds, word, limit);
+      if (fast) {
+        // cut at whitespace: the single pass closes every word there, so the slices add up to the whole
+        for (let b = begin; b < end && out.tokens.length < limit; ) {
+          let e = Math.min(end, b + SLICE_UNITS - since);
+          while (e < end && !isBoundary(text.charCodeAt(e))) e++;
+          word = fast.run(text, b, e, out.tokens, out.wordIds, word, limit);
+          since += e - b;
+          b = e;
+          if (since >= SLICE_UNITS) {
+            since = 0;
+            yield;
+          }
+        }
         return;
       }
       let a = alignedFrom(text.slice(begin, end));
@@ -253,40 +382,94 @@ export class Tokenizer {
       }
       if (this.normalizer) a = this.normalizer.normalize(a);
       for (const w of this.preTokenizer.split(a)) {
+        if (out.tokens.length >= limit) break;
         const before = out.tokens.length;
         this.model.tokenize(w, out.tokens);
         for (let i = before; i < out.tokens.length; i++) out.wordIds.push(word);
         word++;
+        since += w.chars.length;
+        if (since >= SLICE_UNITS) {
+          since = 0;
+          yield;
+        }
       }
-    };
+    }
     let last = 0;
     if (this.addedRegex) {
       this.addedRegex.lastIndex = 0;
       for (const m of text.matchAll(this.addedRegex)) {
         if (out.tokens.length >= limit) break;
-        runPlain(last, m.index);
+        yield* runPlain.call(this, last, m.index);
         const t = this.addedByContent.get(m[0])!;
         out.tokens.push({ id: t.id, start: m.index, end: m.index + m[0].length });
         out.wordIds.push(word++);
         last = m.index + m[0].length;
       }
     }
-    runPlain(last, text.length);
+    if (out.tokens.length < limit) yield* runPlain.call(this, last, text.length);
     return out;
   }
 
+  private tokenizeText(text: string, limit = Infinity): WordTokens {
+    const g = this.tokenizeSteps(text, limit);
+    for (;;) {
+      const r = g.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  private async tokenizeTextAsync(text: string, limit = Infinity): Promise<WordTokens> {
+    const g = this.tokenizeSteps(text, limit);
+    for (;;) {
+      const r = g.next();
+      if (r.done) return r.value;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Tokenizes `text` (and `pair`) and builds the encoding as HF does; see EncodeOptions. */
   encode(text: string, pair?: string | null, options: EncodeOptions = {}): Encoding {
+    const plan = this.plan(text, pair, options);
+    const a = this.tokenizeText(plan.text, plan.limit);
+    const b = plan.pair !== null ? this.tokenizeText(plan.pair, plan.stopAfter) : null;
+    return this.finish(plan, a, b, options);
+  }
+
+  /** encode() that gives the event loop a turn after every slice of about 16k characters: a long text never
+   *  holds it for more than one slice. Same result as encode(). */
+  async encodeAsync(text: string, pair?: string | null, options: EncodeOptions = {}): Promise<Encoding> {
+    const plan = this.plan(text, pair, options);
+    const a = await this.tokenizeTextAsync(plan.text, plan.limit);
+    const b = plan.pair !== null ? await this.tokenizeTextAsync(plan.pair, plan.stopAfter) : null;
+    return this.finish(plan, a, b, options);
+  }
+
+  private plan(text: string, pair: string | null | undefined, options: EncodeOptions): EncodePlan {
     if (typeof text !== 'string') throw invalidArgument(`encode: text must be a string, got ${typeof text}`);
     if (pair !== undefined && pair !== null && typeof pair !== 'string') {
       throw invalidArgument(`encode: pair must be a string, got ${typeof pair}`);
     }
-    const addSpecial = options.addSpecialTokens !== false;
     const hasPair = typeof pair === 'string';
     const t = options.truncation ?? (options.maxLength !== undefined ? { maxLength: options.maxLength } : null);
+    const stopAfter = options.stopAfter ?? Infinity;
+    if (stopAfter !== Infinity && (!Number.isInteger(stopAfter) || stopAfter < 1)) throw invalidArgument('encode: stopAfter must be a positive integer');
     // Without overflow windows, a single text cut from the right needs only its first maxLength tokens.
     const early = t && !hasPair && options.returnOverflowing === false && (t.direction ?? 'right') === 'right' ? t.maxLength + 1 : Infinity;
-    const a = this.tokenizeText(text, early);
-    const b = hasPair ? this.tokenizeText(pair) : null;
+    // Ill-formed UTF-16 (a lone surrogate) is read as U+FFFD, the replacement character, which is what HF's
+    // bindings receive for such a string; the offsets do not move (both are one code unit).
+    return {
+      text: wellFormed(text),
+      pair: hasPair ? wellFormed(pair) : null,
+      truncation: t,
+      limit: Math.min(early, stopAfter),
+      stopAfter,
+    };
+  }
+
+  private finish(plan: EncodePlan, a: WordTokens, b: WordTokens | null, options: EncodeOptions): Encoding {
+    const { text, pair, truncation: t } = plan;
+    const addSpecial = options.addSpecialTokens !== false;
+    const hasPair = pair !== null;
     let parts: [Window[], Window[] | null] = [[whole(a)], b ? [whole(b)] : null];
     if (t) parts = this.truncate(a, b, t, addSpecial);
     const unit = options.offsets ?? 'utf16';
@@ -316,11 +499,22 @@ export class Tokenizer {
 
   /** Pads encodings in place with the pad token (attention mask 0, special-tokens mask 1, offsets [0, 0]). */
   pad(encodings: Encoding[], options: PaddingOptions = {}): void {
-    let len = options.length ?? Math.max(0, ...encodings.map((e) => e.ids.length));
+    if (!Array.isArray(encodings)) throw invalidArgument('pad: encodings must be an array');
+    if (typeof options !== 'object' || options === null) throw invalidArgument('padding must be an object');
+    // bounded by what a caller can mean: a padded length past MAX_PAD_LENGTH is a mistake, not a batch, and
+    // would otherwise make V8 abort the process for want of memory
+    if (options.length !== undefined && (!Number.isInteger(options.length) || options.length < 0 || options.length > MAX_PAD_LENGTH)) {
+      throw invalidArgument(`padding.length must be an integer in [0, ${MAX_PAD_LENGTH}]`);
+    }
+    if (options.direction !== undefined && options.direction !== 'right' && options.direction !== 'left') throw invalidArgument(`padding.direction must be 'right' or 'left'`);
+    let len = options.length ?? encodings.reduce((a, e) => Math.max(a, e.ids.length), 0);
     const m = options.padToMultipleOf;
     if (m !== undefined) {
-      if (!Number.isInteger(m) || m <= 0) throw invalidArgument('padToMultipleOf must be a positive integer');
+      if (!Number.isInteger(m) || m <= 0 || m > MAX_PAD_LENGTH) throw invalidArgument(`padToMultipleOf must be an integer in [1, ${MAX_PAD_LENGTH}]`);
       len = Math.ceil(len / m) * m;
+    }
+    if (len * encodings.length > MAX_PADDED_TOKENS) {
+      throw invalidArgument(`padding ${encodings.length} encodings to ${len} tokens makes ${len * encodings.length} tokens, more than ${MAX_PADDED_TOKENS}`);
     }
     const left = options.direction === 'left';
     for (const e of encodings) {
@@ -437,7 +631,7 @@ export class Tokenizer {
         e.offsets[k] = cp ? [cp[t.start], cp[t.end]] : [t.start, t.end];
         e.wordIds[k] = s.wordIds[i];
         e.sequenceIds[k] = p.sequence;
-        e.tokens[k] = this.model.idToTokenString(t.id) ?? '';
+        e.tokens[k] = this.idToToken(t.id) ?? '';
       }
     }
     return e;

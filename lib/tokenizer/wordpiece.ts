@@ -1,5 +1,8 @@
 // WordPiece: greedy longest-match-first over each word, "##" marking continuations; a word with any
 // unmatchable rest, or longer than maxInputCharsPerWord characters, becomes the unknown token.
+//
+// Cost is O(word × longest piece): a match is never looked for past the longest entry of the vocabulary (in
+// UTF-16 units, its continuation prefix left out), so a long word costs what its pieces cost, not its square.
 import { BertrtError } from '../errors';
 import type { Aligned } from './aligned';
 
@@ -21,7 +24,11 @@ const CACHE_LIMIT = 100_000;
 export class WordPiece {
   readonly unkId: number;
   private readonly idToToken: string[];
-  // word -> [id, charBegin, charEnd] triples, the pieces' spans in chars of the word
+  /** the longest piece in UTF-16 units (a continuation counted without its prefix) */
+  private readonly maxPieceUnits: number;
+  /** continuation pieces by their text without the prefix, so a lookup needs no concatenation */
+  private readonly continuations = new Map<string, number>();
+  // word -> [id, begin, end] triples, the pieces' spans in UTF-16 units of the word
   private readonly cache = new Map<string, Int32Array>();
 
   constructor(
@@ -32,7 +39,16 @@ export class WordPiece {
     if (unk === undefined) throw new BertrtError(`vocabulary has no unknown token "${options.unkToken}"`, 'E_MODEL_FORMAT');
     this.unkId = unk;
     this.idToToken = [];
-    for (const [t, id] of vocab) this.idToToken[id] = t;
+    const prefix = options.continuingSubwordPrefix;
+    let longest = 0;
+    for (const [t, id] of vocab) {
+      this.idToToken[id] = t;
+      if (t.length > longest) longest = t.length;
+      if (t.startsWith(prefix)) {
+        this.continuations.set(t.slice(prefix.length), id); // one entry per vocabulary string, so no collisions
+      }
+    }
+    this.maxPieceUnits = longest;
   }
 
   tokenToId(token: string): number | undefined {
@@ -47,23 +63,26 @@ export class WordPiece {
     return this.idToToken.length;
   }
 
-  private pieces(chars: string[]): Int32Array {
-    const n = chars.length;
-    if (n > this.options.maxInputCharsPerWord) return Int32Array.of(this.unkId, 0, n);
+  /** Pieces of one word as [id, begin, end] triples in UTF-16 units of `word`. */
+  private pieces(word: string): Int32Array {
+    const n = word.length;
+    // more code points than the limit (a string has at least half as many code points as units): unknown at once
+    if (n > this.options.maxInputCharsPerWord && (n > 2 * this.options.maxInputCharsPerWord || codePoints(word) > this.options.maxInputCharsPerWord)) {
+      return Int32Array.of(this.unkId, 0, n);
+    }
     const out: number[] = [];
     let start = 0;
     while (start < n) {
-      let end = n;
+      let end = Math.min(n, start + this.maxPieceUnits);
+      if (end < n && isLow(word.charCodeAt(end)) && isHigh(word.charCodeAt(end - 1))) end--; // never split a pair
       let found = -1;
       while (start < end) {
-        let sub = chars.slice(start, end).join('');
-        if (start > 0) sub = this.options.continuingSubwordPrefix + sub;
-        const id = this.vocab.get(sub);
+        const id = (start > 0 ? this.continuations : this.vocab).get(word.slice(start, end));
         if (id !== undefined) {
           found = id;
           break;
         }
-        end--;
+        end -= end - 2 >= start && isLow(word.charCodeAt(end - 1)) && isHigh(word.charCodeAt(end - 2)) ? 2 : 1;
       }
       if (found < 0) return Int32Array.of(this.unkId, 0, n);
       out.push(found, start, end);
@@ -72,42 +91,51 @@ export class WordPiece {
     return Int32Array.from(out);
   }
 
-  /** WordPiece over a word given as a string; starts/ends give each UTF-16 unit's original range. */
-  tokenizeString(word: string, starts: number[], ends: number[], out: Token[]): void {
-    if (word.length > 2 * this.options.maxInputCharsPerWord) {
-      // more code points than the limit whatever its surrogates: the unknown token, without looking further
-      out.push({ id: this.unkId, start: starts[0], end: ends[word.length - 1] });
-      return;
-    }
+  private cached(word: string): Int32Array {
     let p = this.cache.get(word);
     if (!p) {
-      p = this.pieces([...word]);
+      p = this.pieces(word);
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(word, p);
     }
-    // pieces are in code points; convert to UTF-16 positions of the word when it holds surrogate pairs
-    let units: number[] | null = null;
-    if (word.length !== p[p.length - 1] && /[\ud800-\udbff]/.test(word)) {
-      units = [0];
-      for (const c of word) units.push(units[units.length - 1] + c.length);
-    }
-    for (let i = 0; i < p.length; i += 3) {
-      const b = units ? units[p[i + 1]] : p[i + 1];
-      const e = units ? units[p[i + 2]] : p[i + 2];
-      out.push({ id: p[i], start: starts[b], end: ends[e - 1] });
-    }
+    return p;
   }
 
+  /** WordPiece over a word given as a string; starts/ends give each UTF-16 unit's original range. */
+  tokenizeString(word: string, starts: number[], ends: number[], out: Token[]): void {
+    const p = this.cached(word);
+    for (let i = 0; i < p.length; i += 3) out.push({ id: p[i], start: starts[p[i + 1]], end: ends[p[i + 2] - 1] });
+  }
+
+  /** WordPiece over a word whose chars (code points) carry their original ranges. */
   tokenize(word: Aligned, out: Token[]): void {
     const key = word.chars.join('');
-    let p = this.cache.get(key);
-    if (!p) {
-      p = this.pieces(word.chars);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(key, p);
+    const p = this.cached(key);
+    // spans are in UTF-16 units of the word; the aligned arrays are per code point
+    let cp: Int32Array | null = null;
+    if (key.length !== word.chars.length) {
+      cp = new Int32Array(key.length + 1);
+      let u = 0;
+      word.chars.forEach((c, i) => {
+        cp![u] = i;
+        if (c.length === 2) cp![u + 1] = i;
+        u += c.length;
+      });
+      cp[key.length] = word.chars.length;
     }
     for (let i = 0; i < p.length; i += 3) {
-      out.push({ id: p[i], start: word.starts[p[i + 1]], end: word.ends[p[i + 2] - 1] });
+      const b = cp ? cp[p[i + 1]] : p[i + 1];
+      const e = cp ? cp[p[i + 2]] : p[i + 2];
+      out.push({ id: p[i], start: word.starts[b], end: word.ends[e - 1] });
     }
   }
+}
+
+const isHigh = (u: number) => u >= 0xd800 && u <= 0xdbff;
+const isLow = (u: number) => u >= 0xdc00 && u <= 0xdfff;
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++, n++) if (isHigh(s.charCodeAt(i)) && i + 1 < s.length && isLow(s.charCodeAt(i + 1))) i++;
+  return n;
 }

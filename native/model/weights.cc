@@ -2,6 +2,7 @@
 // the tensor, never an out-of-bounds read.
 #include "weights.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -130,6 +131,15 @@ Status WeightSource::read(const std::string& name, const std::vector<int64_t>& s
         dst[i] = bf16_to_f32(h);
       }
       break;
+  }
+  // A NaN or infinity in a weight poisons every output that touches it; refuse the file instead of serving nulls.
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(dst[i])) {
+      out->resize(0);
+      return {Code::kModelFormat, "tensor '" + name + "' in '" + path_ + "' holds a non-finite value (" +
+                                      (std::isnan(dst[i]) ? std::string("NaN") : std::string("infinity")) + ") at element " +
+                                      std::to_string(i)};
+    }
   }
   return Status::Ok();
 }
