@@ -10,7 +10,8 @@ export type Truncate = 'right' | 'left' | 'error';
 function optionsFor(maxLength: number, truncate: Truncate, strategy: TruncationStrategy): EncodeOptions {
   if (truncate === 'error') return { stopAfter: maxLength + 1 };
   if (truncate !== 'right' && truncate !== 'left') throw invalidArgument(`truncate must be 'right', 'left' or 'error' (got ${String(truncate)})`);
-  return { truncation: { maxLength, strategy, direction: truncate }, returnOverflowing: false };
+  // fromEnd: cutting from the left tokenizes only the text's end (word ids then count from there)
+  return { truncation: { maxLength, strategy, direction: truncate }, returnOverflowing: false, fromEnd: true };
 }
 
 function checked(e: Encoding, maxLength: number, truncate: Truncate, what: string): Encoding {

@@ -97,6 +97,26 @@ describe('hardening: the tokenizer', function () {
     assert.throws(() => tok.encode('x', null, { stopAfter: 0 }), isTyped('E_INVALID_ARGUMENT'));
   });
 
+  it('fromEnd: left truncation of a long text tokenizes only its end, with the full encoding\'s ids and offsets', () => {
+    const r = rng(5);
+    const parts = ['word', 'naïve', 'e\u0301\u0316', '[MASK]', '日本', 'x'.repeat(101), '\n', '  ', 'ok.', '🙂', 'tokenization'];
+    for (const n of [10, 300, 3000, 40_000]) {
+      let text = '';
+      while (text.length < n) text += parts[Math.floor(r() * parts.length)] + (r() < 0.7 ? ' ' : '');
+      for (const maxLength of [8, 128]) {
+        const opts = { truncation: { maxLength, direction: 'left' as const }, returnOverflowing: false };
+        const full = tok.encode(text, null, opts);
+        const tail = tok.encode(text, null, { ...opts, fromEnd: true });
+        assert.deepEqual(tail.ids, full.ids, `${n} chars, ${maxLength} tokens`);
+        assert.deepEqual(tail.offsets, full.offsets);
+        assert.deepEqual(tail.specialTokensMask, full.specialTokensMask);
+        // word ids: the same words, counted from the first one tokenized
+        const shift = (full.wordIds[1] ?? 0) - (tail.wordIds[1] ?? 0);
+        assert.deepEqual(tail.wordIds.map((w) => (w === null ? null : w + shift)), full.wordIds);
+      }
+    }
+  });
+
   it('lone surrogates are read as U+FFFD, which is what HF receives for them; offsets stay in place', async () => {
     for (const text of ['a\ud800b', '\udc00', 'x \ud83d', 'caf\udfffé ok', '\ud800\ud800']) {
       const ours = tok.encode(text);

@@ -120,6 +120,10 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: o.maxBodyBytes,
+    // Bodies are read field by field and never merged into other objects, so an own "__proto__" key is inert;
+    // the scan for one (a regular expression over the whole body) was most of the cost of a large hostile body.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
     serverFactory: (handler) => {
       const server = http.createServer(
         {
@@ -230,7 +234,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       const e = await m.embedder.tokenizer.encodeAsync(
         texts[i],
         null,
-        truncate ? { truncation: { maxLength: max, direction }, returnOverflowing: false, addSpecialTokens } : { stopAfter: max + 1, addSpecialTokens },
+        truncate ? { truncation: { maxLength: max, direction }, returnOverflowing: false, fromEnd: true, addSpecialTokens } : { stopAfter: max + 1, addSpecialTokens },
       );
       if (!truncate && e.ids.length > max) {
         // tokenizing stopped at max + 1 text tokens: past that, the count is only known to exceed the limit

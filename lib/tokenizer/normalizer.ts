@@ -56,7 +56,9 @@ export class BertNormalizer implements Normalizer {
       });
     }
     if (o.handleChineseChars) s = mapChars(s, (c) => (isChineseChar(c.codePointAt(0)!) ? ` ${c} ` : c));
-    if (o.stripAccents ?? o.lowercase) s = mapChars(s, (c) => (c.charCodeAt(0) < 0xc0 ? c : dropNonspacing(c.normalize('NFD'))));
+    // HF strips accents as NFD over the whole string, then drops nonspacing marks: a run of marks that NFD
+    // reorders keeps positional alignment (UnicodeNormalizer's rule), so the clusters go through it
+    if (o.stripAccents ?? o.lowercase) s = mapChars(NFD.normalize(s), (c) => (c.charCodeAt(0) < 0xc0 ? c : dropNonspacing(c)));
     if (o.lowercase) s = mapChars(s, hfLowercase);
     return s;
   }
@@ -86,11 +88,12 @@ export class UnicodeNormalizer implements Normalizer {
     if (whole.normalize(this.form) === whole) return a;
     const out: Aligned = { chars: [], starts: [], ends: [] };
     const decomposes = this.form === 'NFC' || this.form === 'NFD' ? hfDecomposesCanonical : hfDecomposesCompat;
-    // A char that this engine's Unicode would decompose but HF's older tables do not is left as it is, alone.
+    // A char that this engine's Unicode would decompose but HF's older tables do not is left as it is, alone; so
+    // is a mark newer than HF's tables, which HF takes for a starter (combining class 0) that nothing reorders.
     const frozen = (c: string) => !decomposes(c.codePointAt(0)!) && c.normalize(this.form) !== c;
     let i = 0;
     while (i < a.chars.length) {
-      if (frozen(a.chars[i])) {
+      if (frozen(a.chars[i]) || (isStarter(a.chars[i]) && JS_MARK.test(a.chars[i]))) {
         out.chars.push(a.chars[i]);
         out.starts.push(a.starts[i]);
         out.ends.push(a.ends[i]);
@@ -152,13 +155,18 @@ export class UnicodeNormalizer implements Normalizer {
   }
 }
 
+const NFD = new UnicodeNormalizer('NFD');
+
+const JS_MARK = /^\p{M}$/u;
+
 const STARTER_CACHE = new Map<string, boolean>();
-/** Canonical combining class 0 (approximated by: not a mark), and not a Hangul vowel or trailing jamo. */
+/** Canonical combining class 0 as HF's tables see it (approximated by: not a mark there), and not a Hangul vowel
+ *  or trailing jamo. */
 function isStarter(c: string): boolean {
   let v = STARTER_CACHE.get(c);
   if (v === undefined) {
     const cp = c.codePointAt(0)!;
-    v = !/^\p{M}$/u.test(c) && !(cp >= 0x1161 && cp <= 0x11ff) && !(cp >= 0xd7b0 && cp <= 0xd7ff) && c !== '\u200d';
+    v = !isHfCombiningMark(cp) && !(cp >= 0x1161 && cp <= 0x11ff) && !(cp >= 0xd7b0 && cp <= 0xd7ff) && c !== '\u200d';
     if (STARTER_CACHE.size < 10000) STARTER_CACHE.set(c, v);
   }
   return v;

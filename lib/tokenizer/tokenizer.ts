@@ -53,6 +53,10 @@ export interface EncodeOptions {
   /** Stop tokenizing each text once it has this many tokens; the rest of it is never looked at. For callers that
    *  need only a text's first tokens, or to know that it is longer than a limit (then ask for limit + 1). */
   stopAfter?: number;
+  /** With left truncation and returnOverflowing false: tokenize only as much of the text's end as the kept
+   *  tokens need, so a long text costs what its last maxLength tokens cost. Ids, offsets and masks are exactly
+   *  those of the full encoding; word ids count from the first word tokenized instead of the text's start. */
+  fromEnd?: boolean;
 }
 
 interface EncodePlan {
@@ -62,14 +66,19 @@ interface EncodePlan {
   /** token limit for the first text */
   limit: number;
   stopAfter: number;
+  /** > 0: tokenize only enough of the first text's end for this many tokens */
+  tail: number;
 }
 
 /** Longest padded encoding, and most tokens a padded batch may hold (64 MiB per Int32Array field). */
 const MAX_PAD_LENGTH = 1 << 20;
 const MAX_PADDED_TOKENS = 1 << 24;
 
+/** Two combining marks in a row, once clean_text has dropped what lies between them: where NFD can reorder. */
+const MARK_PAIR = /\p{M}[\p{C}\ufffd]*\p{M}/u;
+
 /** Characters one step of tokenizeSteps covers before it yields. */
-const SLICE_UNITS = 16384;
+const SLICE_UNITS = 2048;
 
 /** Where the single pass may cut a text: BERT's whitespace, at which every word ends. */
 function isBoundary(u: number): boolean {
@@ -177,6 +186,9 @@ export class Tokenizer {
   private readonly specialIdSet: Set<number>;
   /** the single-pass path, when the normalizer and pre-tokenizer are BERT's own (see fast-bert.ts) */
   private readonly fast: FastBert | null;
+  private readonly fastStripsAccents: boolean;
+  /** no added token holds whitespace, so a cut at whitespace never splits one (see EncodeOptions.fromEnd) */
+  private readonly tailSafe: boolean;
 
   private constructor(
     readonly model: WordPiece,
@@ -201,6 +213,8 @@ export class Tokenizer {
         ? new FastBert(normalizer.options, model)
         : null;
     for (const id of template.specialIds.values()) this.specialIdSet.add(id);
+    this.fastStripsAccents = normalizer instanceof BertNormalizer && (normalizer.options.stripAccents ?? normalizer.options.lowercase);
+    this.tailSafe = addedTokens.every((t) => ![...t.content].some((c) => isBoundary(c.charCodeAt(0))));
   }
 
   /** tokenizer.json if the directory has one, else vocab.txt with tokenizer_config.json. */
@@ -358,36 +372,41 @@ export class Tokenizer {
     let word = 0;
     let since = 0; // characters covered since the last yield
     const fast = this.fast;
-    function* runPlain(this: Tokenizer, begin: number, end: number): Generator<void> {
-      if (end <= begin) return;
-      if (fast) {
-        // cut at whitespace: the single pass closes every word there, so the slices add up to the whole
-        for (let b = begin; b < end && out.tokens.length < limit; ) {
-          let e = Math.min(end, b + SLICE_UNITS - since);
-          while (e < end && !isBoundary(text.charCodeAt(e))) e++;
-          word = fast.run(text, b, e, out.tokens, out.wordIds, word, limit);
-          since += e - b;
-          b = e;
-          if (since >= SLICE_UNITS) {
-            since = 0;
-            yield;
-          }
-        }
-        return;
-      }
+    const tokenizer = this;
+    // The composed path over [begin, end): normalizer, pre-tokenizer, model.
+    function* composed(begin: number, end: number): Generator<void> {
       let a = alignedFrom(text.slice(begin, end));
       if (begin > 0) {
         a.starts = a.starts.map((s) => s + begin);
         a.ends = a.ends.map((e) => e + begin);
       }
-      if (this.normalizer) a = this.normalizer.normalize(a);
-      for (const w of this.preTokenizer.split(a)) {
+      if (tokenizer.normalizer) a = tokenizer.normalizer.normalize(a);
+      for (const w of tokenizer.preTokenizer.split(a)) {
         if (out.tokens.length >= limit) break;
         const before = out.tokens.length;
-        this.model.tokenize(w, out.tokens);
+        tokenizer.model.tokenize(w, out.tokens);
         for (let i = before; i < out.tokens.length; i++) out.wordIds.push(word);
         word++;
         since += w.chars.length;
+        if (since >= SLICE_UNITS) {
+          since = 0;
+          yield;
+        }
+      }
+    }
+    function* runPlain(begin: number, end: number): Generator<void> {
+      if (end <= begin) return;
+      if (!fast) return yield* composed(begin, end);
+      // Slices cut at whitespace: the single pass closes every word there, so the slices add up to the whole.
+      // The single pass normalizes one code point at a time; where accents are stripped, two marks in a row may be
+      // reordered by NFD, whose alignment is positional over the cluster: such a slice takes the composed path.
+      for (let b = begin; b < end && out.tokens.length < limit; ) {
+        let e = Math.min(end, b + SLICE_UNITS - since);
+        while (e < end && !isBoundary(text.charCodeAt(e))) e++;
+        if (tokenizer.fastStripsAccents && MARK_PAIR.test(text.slice(b, e))) yield* composed(b, e);
+        else word = fast.run(text, b, e, out.tokens, out.wordIds, word, limit);
+        since += e - b;
+        b = e;
         if (since >= SLICE_UNITS) {
           since = 0;
           yield;
@@ -399,27 +418,47 @@ export class Tokenizer {
       this.addedRegex.lastIndex = 0;
       for (const m of text.matchAll(this.addedRegex)) {
         if (out.tokens.length >= limit) break;
-        yield* runPlain.call(this, last, m.index);
+        yield* runPlain(last, m.index);
         const t = this.addedByContent.get(m[0])!;
         out.tokens.push({ id: t.id, start: m.index, end: m.index + m[0].length });
         out.wordIds.push(word++);
         last = m.index + m[0].length;
       }
     }
-    if (out.tokens.length < limit) yield* runPlain.call(this, last, text.length);
+    if (out.tokens.length < limit) yield* runPlain(last, text.length);
     return out;
   }
 
-  private tokenizeText(text: string, limit = Infinity): WordTokens {
-    const g = this.tokenizeSteps(text, limit);
+  /** The tokens of the first text under the plan: all of them (up to its limit), or with `tail`, those of just
+   *  enough of the text's end. */
+  private *firstSteps(plan: EncodePlan): Generator<void, WordTokens> {
+    if (plan.tail === 0) return yield* this.tokenizeSteps(plan.text, plan.limit);
+    const text = plan.text;
+    // Suffixes cut at whitespace, growing fourfold until they hold `tail` tokens or are the whole text. The single
+    // pass ends a word at every whitespace character, so a suffix's tokens are the text's last tokens exactly.
+    for (let units = Math.max(1024, plan.tail * 16); ; units *= 4) {
+      let start = Math.max(0, text.length - units);
+      while (start > 0 && !isBoundary(text.charCodeAt(start))) start--;
+      const w = yield* this.tokenizeSteps(start > 0 ? text.slice(start) : text);
+      if (start === 0) return w;
+      if (w.tokens.length >= plan.tail) {
+        for (const t of w.tokens) {
+          t.start += start;
+          t.end += start;
+        }
+        return w;
+      }
+    }
+  }
+
+  private static drive<T>(g: Generator<void, T>): T {
     for (;;) {
       const r = g.next();
       if (r.done) return r.value;
     }
   }
 
-  private async tokenizeTextAsync(text: string, limit = Infinity): Promise<WordTokens> {
-    const g = this.tokenizeSteps(text, limit);
+  private static async driveAsync<T>(g: Generator<void, T>): Promise<T> {
     for (;;) {
       const r = g.next();
       if (r.done) return r.value;
@@ -427,20 +466,24 @@ export class Tokenizer {
     }
   }
 
+  private tokenizeText(text: string, limit = Infinity): WordTokens {
+    return Tokenizer.drive(this.tokenizeSteps(text, limit));
+  }
+
   /** Tokenizes `text` (and `pair`) and builds the encoding as HF does; see EncodeOptions. */
   encode(text: string, pair?: string | null, options: EncodeOptions = {}): Encoding {
     const plan = this.plan(text, pair, options);
-    const a = this.tokenizeText(plan.text, plan.limit);
+    const a = Tokenizer.drive(this.firstSteps(plan));
     const b = plan.pair !== null ? this.tokenizeText(plan.pair, plan.stopAfter) : null;
     return this.finish(plan, a, b, options);
   }
 
-  /** encode() that gives the event loop a turn after every slice of about 16k characters: a long text never
+  /** encode() that gives the event loop a turn after every slice of about 2,048 characters: a long text never
    *  holds it for more than one slice. Same result as encode(). */
   async encodeAsync(text: string, pair?: string | null, options: EncodeOptions = {}): Promise<Encoding> {
     const plan = this.plan(text, pair, options);
-    const a = await this.tokenizeTextAsync(plan.text, plan.limit);
-    const b = plan.pair !== null ? await this.tokenizeTextAsync(plan.pair, plan.stopAfter) : null;
+    const a = await Tokenizer.driveAsync(this.firstSteps(plan));
+    const b = plan.pair !== null ? await Tokenizer.driveAsync(this.tokenizeSteps(plan.pair, plan.stopAfter)) : null;
     return this.finish(plan, a, b, options);
   }
 
@@ -457,12 +500,19 @@ export class Tokenizer {
     const early = t && !hasPair && options.returnOverflowing === false && (t.direction ?? 'right') === 'right' ? t.maxLength + 1 : Infinity;
     // Ill-formed UTF-16 (a lone surrogate) is read as U+FFFD, the replacement character, which is what HF's
     // bindings receive for such a string; the offsets do not move (both are one code unit).
+    // Cut from the left, with no overflow windows and `fromEnd`: only the text's end needs tokenizing, which is
+    // exact where whitespace always ends a word (the single pass, with no added token holding whitespace).
+    const tail =
+      options.fromEnd === true && t && !hasPair && options.returnOverflowing === false && t.direction === 'left' && this.fast !== null && this.tailSafe
+        ? t.maxLength + 1
+        : 0;
     return {
       text: wellFormed(text),
       pair: hasPair ? wellFormed(pair) : null,
       truncation: t,
       limit: Math.min(early, stopAfter),
       stopAfter,
+      tail,
     };
   }
 
@@ -471,7 +521,7 @@ export class Tokenizer {
     const addSpecial = options.addSpecialTokens !== false;
     const hasPair = pair !== null;
     let parts: [Window[], Window[] | null] = [[whole(a)], b ? [whole(b)] : null];
-    if (t) parts = this.truncate(a, b, t, addSpecial);
+    if (t) parts = this.truncate(a, b, t, addSpecial, options.returnOverflowing !== false);
     const unit = options.offsets ?? 'utf16';
     if (unit !== 'utf16' && unit !== 'codepoint') throw invalidArgument(`encode: offsets must be 'utf16' or 'codepoint'`);
     const conv = unit === 'codepoint' ? [codePointIndex(text), hasPair ? codePointIndex(pair) : null] : [null, null];
@@ -547,7 +597,7 @@ export class Tokenizer {
 
   // HF's truncate_encodings: the token budget (max length less the special tokens) split between the sequences,
   // each cut into its kept window plus overflowing windows.
-  private truncate(a: WordTokens, b: WordTokens | null, t: TruncationOptions, addSpecial: boolean): [Window[], Window[] | null] {
+  private truncate(a: WordTokens, b: WordTokens | null, t: TruncationOptions, addSpecial: boolean, overflow = true): [Window[], Window[] | null] {
     const stride = t.stride ?? 0;
     const strategy = t.strategy ?? 'longest_first';
     const dir = t.direction ?? 'right';
@@ -560,7 +610,7 @@ export class Tokenizer {
     const max = t.maxLength - special;
     const n1 = a.tokens.length;
     const n2 = b ? b.tokens.length : 0;
-    const cut = (w: WordTokens, keep: number) => windows(w, keep, stride, dir);
+    const cut = (w: WordTokens, keep: number) => windows(w, keep, stride, dir, overflow);
     if (n1 + n2 <= max) return [[whole(a)], b ? [whole(b)] : null];
     if (strategy === 'longest_first') {
       if (!b) return [cut(a, max), null];
@@ -674,11 +724,16 @@ function whole(w: WordTokens): Window {
 
 /** HF's Encoding::truncate: the kept window of `keep` tokens, then the overflowing windows, stepping by
  *  keep - stride, from the right end (direction 'right' keeps the start) or from the left. */
-function windows(w: WordTokens, keep: number, stride: number, dir: 'right' | 'left'): Window[] {
+function windows(w: WordTokens, keep: number, stride: number, dir: 'right' | 'left', overflow = true): Window[] {
   const n = w.tokens.length;
   if (keep >= n) return [whole(w)];
   if (keep === 0) return [{ tokens: [], wordIds: [] }, whole(w)];
   if (stride >= keep) throw invalidArgument(`truncation: stride ${stride} must be smaller than the ${keep} tokens kept per window`);
+  if (!overflow) {
+    // only the kept window is wanted (returnOverflowing false): no slices of the rest
+    const [s, e] = dir === 'right' ? [0, keep] : [n - keep, n];
+    return [{ tokens: w.tokens.slice(s, e), wordIds: w.wordIds.slice(s, e) }];
+  }
   const step = keep - stride;
   const ranges: Array<[number, number]> = [];
   if (dir === 'right') {

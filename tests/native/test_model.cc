@@ -206,6 +206,19 @@ void test_bad_files() {
   expect(descs, m.cfg, Code::kOk, "", "the unmodified file loads");
   Status st = BertModel::load(m.cfg, "/nonexistent/model.safetensors", descs, Precision::kFP32, pool, &model);
   th::check(st.code() == Code::kIo, "missing file: " + st.message());
+  // a NaN or an infinity in a weight is refused at load, naming the tensor, in every precision
+  for (float bad : {NAN, INFINITY, -INFINITY}) {
+    Tiny t = make_tiny(9);
+    t.w["encoder.layer.1.output.dense.weight"].data[5] = bad;
+    const std::string p2 = "/tmp/bertrt_test_nonfinite.safetensors";
+    auto d2 = write_safetensors(p2, t.w);
+    for (Precision prec : {Precision::kFP32, Precision::kINT8}) {
+      Status s2 = BertModel::load(t.cfg, p2, d2, prec, pool, &model);
+      th::check(s2.code() == Code::kModelFormat && s2.message().find("encoder.layer.1.output.dense.weight") != std::string::npos &&
+                    s2.message().find("non-finite") != std::string::npos,
+                "non-finite weight refused: " + s2.message());
+    }
+  }
 }
 
 }  // namespace

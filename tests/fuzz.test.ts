@@ -1,0 +1,41 @@
+// The permanent fuzzers' CI slice (issue 15), seeded so a failure reproduces: the differential tokenizer fuzzer
+// against HF tokenizers, 20,000 inputs per tokenizer configuration (100,000 in all), and the structure-aware
+// fuzzers of the tokenizer.json loader, the model folder (config, safetensors header and bytes, sentence-
+// transformers files) and the server's request bodies. `npm run fuzz` runs the same with a million inputs.
+import assert from 'node:assert/strict';
+import { fuzzModelFiles, fuzzTokenizerJson } from '../fuzz/files';
+import { fuzzServer } from '../fuzz/server';
+import { configs, engines, fuzz } from '../fuzz/tokenizer';
+
+const SEED = 20261201;
+
+describe('fuzzing (seeded CI slice)', function () {
+  this.timeout(600_000);
+
+  for (const c of configs()) {
+    it(`tokenizer "${c.name}": 20,000 random inputs identical to HF tokenizers (ids, offsets, masks, word ids)`, async () => {
+      const r = await fuzz(engines(c), SEED, 20_000);
+      assert.equal(r.inputs, 20_000);
+      assert.deepEqual(r.crashes, []);
+      assert.equal(r.mismatches.length, 0, r.mismatches.slice(0, 5).map((m) => `minimized ${JSON.stringify(m.minimized)}: ${m.why}`).join('\n'));
+    });
+  }
+
+  it('tokenizer.json: 2,000 mutated files, each loaded or refused with a BertrtError; loaded ones encode', async () => {
+    const r = await fuzzTokenizerJson(SEED, 2000);
+    assert.deepEqual(r.failures, []);
+    assert.ok(r.accepted > 100 && r.accepted < 1900, `${r.accepted} accepted: the mutations should both pass and fail the checks`);
+  });
+
+  it('model folders: 400 mutated tiny models, each loaded (and giving finite vectors) or refused with a BertrtError', async () => {
+    const r = await fuzzModelFiles(SEED, 400);
+    assert.deepEqual(r.failures, []);
+    assert.ok(r.accepted > 10, `${r.accepted} accepted`);
+  });
+
+  it('server: 1,000 mutated request bodies, each a 2xx or a shaped 4xx, never a 5xx; healthy afterwards', async () => {
+    const r = await fuzzServer(SEED, 1000);
+    assert.deepEqual(r.failures, []);
+    assert.ok(r.accepted > 50, `${r.accepted} accepted`);
+  });
+});
