@@ -117,6 +117,13 @@ describe('hardening: the tokenizer', function () {
     }
   });
 
+  it('overflowing windows are bounded: a stride one short of the window over a long text is refused, not built', () => {
+    const long = 'word '.repeat(70_000);
+    assert.throws(() => tok.encode(long, null, { truncation: { maxLength: 384, stride: 381 } }), isTyped('E_INPUT_TOO_LONG', /windows/));
+    const ok = tok.encode('word '.repeat(1000), null, { truncation: { maxLength: 384, stride: 128 } });
+    assert.equal(ok.overflowing.length, 3);
+  });
+
   it('lone surrogates are read as U+FFFD, which is what HF receives for them; offsets stay in place', async () => {
     for (const text of ['a\ud800b', '\udc00', 'x \ud83d', 'caf\udfffé ok', '\ud800\ud800']) {
       const ours = tok.encode(text);

@@ -70,6 +70,10 @@ interface EncodePlan {
   tail: number;
 }
 
+/** Most overflowing windows one encoding may have, and most tokens they may hold together. */
+const MAX_WINDOWS = 1 << 16;
+const MAX_WINDOW_TOKENS = 1 << 24;
+
 /** Longest padded encoding, and most tokens a padded batch may hold (64 MiB per Int32Array field). */
 const MAX_PAD_LENGTH = 1 << 20;
 const MAX_PADDED_TOKENS = 1 << 24;
@@ -735,6 +739,12 @@ function windows(w: WordTokens, keep: number, stride: number, dir: 'right' | 'le
     return [{ tokens: w.tokens.slice(s, e), wordIds: w.wordIds.slice(s, e) }];
   }
   const step = keep - stride;
+  // bounded before any window is sliced: a stride close to the kept length over a long text makes one window per
+  // token, each `keep` long
+  const count = 1 + Math.ceil((n - keep) / step);
+  if (count > MAX_WINDOWS || count * keep > MAX_WINDOW_TOKENS) {
+    throw new BertrtError(`truncation: ${n} tokens in windows of ${keep} with stride ${stride} make ${count} windows (${count * keep} tokens), more than ${MAX_WINDOWS} windows or ${MAX_WINDOW_TOKENS} tokens`, 'E_INPUT_TOO_LONG');
+  }
   const ranges: Array<[number, number]> = [];
   if (dir === 'right') {
     for (let start = 0; start < n; start += step) {
