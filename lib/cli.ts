@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// bertrt command line: `bertrt embed`, `bertrt info`, `bertrt serve`, `bertrt bench`.
+// bertrt command line: `bertrt embed`, `bertrt tokenize`, `bertrt info`, `bertrt serve`, `bertrt bench`.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command } from 'commander';
-import { Embedder } from './embedder';
+import type { EmbedCliOptions } from './cli-embed';
 import { BertrtError } from './errors';
 import { readSentenceConfig, sentenceDimension } from './heads/pooling';
 import { readConfig } from './model/config';
@@ -15,26 +16,49 @@ function intOption(v: string): number {
   return n;
 }
 
+const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+
 const program = new Command();
-program.name('bertrt').description('BERT inference for Node.js').showHelpAfterError();
+program.name('bertrt').description('BERT inference for Node.js').version(VERSION, '-V, --version').showHelpAfterError();
 
 program
   .command('embed')
-  .description('print the sentence embedding of each TEXT as a JSON array of vectors')
-  .argument('<text...>', 'texts to embed')
+  .description('embed each TEXT, or each line of --input, and print the vectors: a JSON array of them for TEXT arguments, one JSON array per line (JSONL, in input order) for --input')
+  .argument('[text...]', 'texts to embed (or use --input)')
   .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
+  .option('-i, --input <file>', "read texts from FILE ('-': standard input), one per line; streamed, in constant memory")
+  .option('--field <name>', 'the input is JSONL: embed this string field of each line')
+  .option('-o, --output <file>', 'write to FILE instead of standard output')
+  .option('-f, --format <f>', 'jsonl (one vector per line; the default with --input), json (one array) or npy (a float32 matrix; needs --output)')
+  .option('--truncate <policy>', 'texts longer than the model takes: right (cut, the default), left, error (refuse) or chunk (pool every window)', 'right')
+  .option('--prompt-name <name>', "a prompt of the model's config_sentence_transformers.json, prepended to every text")
+  .option('--dimensions <n>', 'keep the first N dimensions (Matryoshka models), before normalizing', intOption)
+  .option('--batch-lines <n>', 'texts per engine call', intOption, 256)
+  .option('--shard <i/n>', 'embed every n-th line from line i (0-based), so a job runner can split a corpus: lines i, i+n, i+2n, ...')
   .option('--no-normalize', 'do not L2-normalize the vectors')
   .option('-t, --threads <n>', 'threads (default: physical cores)', intOption)
   .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
   .option('-d, --device <d>', "cpu (default), cuda (falls back to the CPU, saying why) or auto", 'cpu')
-  .action(async (texts: string[], opts: { model?: string; normalize: boolean; threads?: number; precision: string; device: string }) => {
-    const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision, device: opts.device as Device });
-    try {
-      const vecs = await e.embed(texts, { normalize: opts.normalize });
-      process.stdout.write(JSON.stringify(vecs.map((v) => Array.from(v))) + '\n');
-    } finally {
-      await e.close();
+  .action(async (texts: string[], opts: EmbedCliOptions) => {
+    const { embedCommand } = await import('./cli-embed');
+    await embedCommand(texts, opts);
+  });
+
+program
+  .command('tokenize')
+  .description("print each TEXT's tokens as JSON: ids, tokens, offsets (UTF-16, [start, end)), special-token mask")
+  .argument('<text...>', 'texts to tokenize')
+  .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
+  .option('--no-special-tokens', 'do not add [CLS] / [SEP] (or the model\'s own)')
+  .action(async (texts: string[], opts: { model?: string; specialTokens: boolean }) => {
+    const { Tokenizer } = await import('./tokenizer/tokenizer');
+    const tok = Tokenizer.fromDir(resolveModelDir(opts.model));
+    const out = [];
+    for (const t of texts) {
+      const e = await tok.encodeAsync(t, null, { addSpecialTokens: opts.specialTokens });
+      out.push({ text: t, ids: Array.from(e.ids), tokens: e.tokens, offsets: e.offsets, specialTokensMask: Array.from(e.specialTokensMask) });
     }
+    process.stdout.write(JSON.stringify(out) + '\n');
   });
 
 program

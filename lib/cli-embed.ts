@@ -1,0 +1,159 @@
+// `bertrt embed`: texts from the arguments, or streamed from a file or standard input one line at a time (plain
+// text or a JSONL field), embedded in groups of --batch-lines, written in input order as JSONL, one JSON array or
+// a float32 .npy matrix. Memory stays constant in the input's size: a group is read, embedded and written (with
+// the output's backpressure respected) before the next is read. Ends with a one-line summary on stderr.
+import * as fs from 'node:fs';
+import * as readline from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { Embedder, type EmbedOptions } from './embedder';
+import { invalidArgument } from './errors';
+import type { Device, Precision } from './native';
+
+export interface EmbedCliOptions {
+  model?: string;
+  input?: string;
+  field?: string;
+  output?: string;
+  format?: string;
+  truncate: string;
+  promptName?: string;
+  dimensions?: number;
+  batchLines: number;
+  shard?: string;
+  normalize: boolean;
+  threads?: number;
+  precision: string;
+  device: string;
+}
+
+/** "i/n" → [i, n] with 0 <= i < n. */
+export function parseShard(v: string | undefined): [number, number] {
+  if (v === undefined) return [0, 1];
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const [i, n] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(n >= 1) || !(i >= 0 && i < n)) throw invalidArgument(`--shard must be i/n with 0 <= i < n (got ${JSON.stringify(v)})`);
+  return [i, n];
+}
+
+/** The .npy header (format 1.0) of a little-endian float32 [rows × cols] matrix, padded to 128 bytes so a
+ *  header rewritten with the final row count has the same length. */
+function npyHeader(rows: number, cols: number): Buffer {
+  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+  const total = 128;
+  const head = Buffer.alloc(total, 0x20);
+  Buffer.from([0x93]).copy(head, 0);
+  head.write('NUMPY', 1, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(total - 10, 8);
+  head.write(dict, 10, 'latin1');
+  head[total - 1] = 0x0a;
+  return head;
+}
+
+async function write(out: Writable, chunk: string | Buffer): Promise<void> {
+  if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+}
+
+async function* lines(input: Readable, field: string | undefined, shard: [number, number]): AsyncGenerator<string> {
+  const rl = readline.createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of rl) {
+    const k = n++;
+    if (k % shard[1] !== shard[0]) continue;
+    if (field === undefined) {
+      yield line;
+      continue;
+    }
+    let v: unknown;
+    try {
+      v = (JSON.parse(line) as Record<string, unknown>)[field];
+    } catch (e) {
+      throw invalidArgument(`input line ${k + 1} is not JSON (${(e as Error).message})`);
+    }
+    if (typeof v !== 'string') throw invalidArgument(`input line ${k + 1} has no string field "${field}"`);
+    yield v;
+  }
+}
+
+export async function embedCommand(args: string[], opts: EmbedCliOptions): Promise<void> {
+  if (args.length > 0 && opts.input !== undefined) throw invalidArgument('embed: give texts as arguments or --input, not both');
+  if (args.length === 0 && opts.input === undefined) throw invalidArgument('embed: no texts (give them as arguments, or --input FILE, or --input - for standard input)');
+  const format = opts.format ?? (opts.input !== undefined ? 'jsonl' : 'json');
+  if (!['jsonl', 'json', 'npy'].includes(format)) throw invalidArgument(`--format must be jsonl, json or npy (got ${JSON.stringify(format)})`);
+  if (format === 'npy' && opts.output === undefined) throw invalidArgument('--format npy needs --output FILE (its header holds the row count, written last)');
+  if (!['right', 'left', 'error', 'chunk'].includes(opts.truncate)) throw invalidArgument(`--truncate must be right, left, error or chunk (got ${JSON.stringify(opts.truncate)})`);
+  if (opts.batchLines < 1) throw invalidArgument('--batch-lines must be at least 1');
+  const shard = parseShard(opts.shard);
+  const embedOptions: EmbedOptions = {
+    normalize: opts.normalize,
+    truncate: opts.truncate as EmbedOptions['truncate'],
+    promptName: opts.promptName,
+    truncateDim: opts.dimensions,
+  };
+
+  let input: Readable | null = null;
+  if (opts.input !== undefined) {
+    if (opts.input === '-') input = process.stdin;
+    else {
+      try {
+        fs.accessSync(opts.input, fs.constants.R_OK);
+      } catch (e) {
+        throw invalidArgument(`cannot read --input ${opts.input}: ${(e as Error).message}`);
+      }
+      input = fs.createReadStream(opts.input);
+    }
+  }
+  const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision, device: opts.device as Device });
+  const out: Writable = opts.output !== undefined ? fs.createWriteStream(opts.output) : process.stdout;
+  const t0 = performance.now();
+  let count = 0;
+  let cut = 0;
+  const max = e.maxSeqLength;
+  const width = opts.dimensions ?? e.dimension;
+  try {
+    const texts: AsyncIterable<string> | string[] = input ? lines(input, opts.field, shard) : args.filter((_, k) => k % shard[1] === shard[0]);
+    if (format === 'npy') await write(out, npyHeader(0, width));
+    if (format === 'json') await write(out, '[');
+    let group: string[] = [];
+    const flush = async () => {
+      if (group.length === 0) return;
+      // the texts the policy will cut: counted for the summary (tokenizing stops one token past the limit)
+      if (opts.truncate === 'right' || opts.truncate === 'left') for (const t of group) if ((await e.tokenizer.encodeAsync(t, null, { stopAfter: max + 1 })).ids.length > max) cut++;
+      const vecs = await e.embed(group, embedOptions);
+      if (format === 'npy') {
+        await write(out, Buffer.concat(vecs.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
+      } else {
+        const sep = format === 'json' ? ',' : '\n';
+        const body = vecs.map((v) => JSON.stringify(Array.from(v))).join(sep);
+        await write(out, (format === 'json' && count > 0 ? ',' : '') + body + (format === 'jsonl' ? '\n' : ''));
+      }
+      count += group.length;
+      group = [];
+    };
+    for await (const t of texts) {
+      group.push(t);
+      if (group.length >= opts.batchLines) await flush();
+    }
+    await flush();
+    if (format === 'json') await write(out, ']\n');
+  } finally {
+    await e.close();
+    if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+  if (format === 'npy') {
+    // the real row count, over the placeholder
+    const fd = fs.openSync(opts.output!, 'r+');
+    try {
+      fs.writeSync(fd, npyHeader(count, width), 0, 128, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  const s = (performance.now() - t0) / 1000;
+  if (opts.input !== undefined || cut > 0) {
+    const note = cut > 0 ? `; ${cut} longer than ${max} tokens, cut from the ${opts.truncate} (--truncate error refuses them)` : '';
+    process.stderr.write(`bertrt: embedded ${count} texts in ${s.toFixed(1)} s (${(count / Math.max(s, 1e-9)).toFixed(0)} texts/s)${note}\n`);
+  }
+}
+
