@@ -108,6 +108,7 @@ program
   .option('--request-timeout-ms <n>', 'close a connection whose whole request (body included) has not arrived after this long', intOption, 60000)
   .option('--keep-alive-timeout-ms <n>', 'close an idle keep-alive connection after this long', intOption, 5000)
   .option('--max-connections <n>', 'open connections at most (one more is closed at once)', intOption, 1024)
+  .option('--auto-truncate', 'cut inputs longer than the model takes instead of answering 413, on every route')
   .action(async (opts: Record<string, any>) => {
     const { createServer } = await import('./server/app');
     const { DEFAULT_MODEL } = await import('./model/resolve');
@@ -133,6 +134,7 @@ program
       requestTimeoutMs: opts.requestTimeoutMs,
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
       maxConnections: opts.maxConnections,
+      autoTruncate: opts.autoTruncate === true,
     });
     const address = await server.app.listen({ host: opts.host, port: opts.port });
     const i = native().info();

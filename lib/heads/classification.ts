@@ -19,13 +19,14 @@ export async function classificationLogits(
   inputs: ClassificationInput[],
   strategy: 'longest_first' | 'only_first' = 'longest_first',
   truncate: Truncate = 'right',
+  field = 'inputs',
 ): Promise<Float64Array[]> {
   const H = m.config.hiddenSize;
   const head = sequenceHead(m);
   const encs = inputs.map((x, i) => {
     const [a, b] = typeof x === 'string' ? [x, null] : [x?.text, x?.text_pair ?? null];
     if (typeof a !== 'string' || (b !== null && typeof b !== 'string')) throw invalidArgument('text-classification: inputs are strings or { text, text_pair }');
-    return m.encode(a, b, truncate, b === null ? 'longest_first' : strategy, `inputs[${i}]`);
+    return m.encode(a, b, truncate, b === null ? 'longest_first' : strategy, `${field}[${i}]`);
   });
   const hidden = await m.hidden(encs);
   return hidden.map((h) => head(h.subarray(0, H)));
@@ -78,7 +79,7 @@ export async function rerank(
     throw invalidArgument('rerank(query: string, documents: string[])');
   }
   if (documents.length === 0) return [];
-  const logits = await classificationLogits(m, documents.map((d) => ({ text: query, text_pair: d })), 'longest_first', options.truncate);
+  const logits = await classificationLogits(m, documents.map((d) => ({ text: query, text_pair: d })), 'longest_first', options.truncate, 'texts');
   if (logits[0].length !== 1) {
     throw new BertrtError(`rerank needs a cross-encoder with one output, this model has ${logits[0].length} labels`, 'E_UNSUPPORTED');
   }

@@ -43,6 +43,8 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
   /** open connections at most; one more is closed at once (default 1,024) */
   maxConnections?: number;
+  /** cut inputs longer than the model takes instead of answering 413, on every route (TEI's --auto-truncate) */
+  autoTruncate?: boolean;
   logger?: boolean;
 }
 
@@ -86,6 +88,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
     keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5_000,
     maxConnections: opts.maxConnections ?? 1024,
+    autoTruncate: opts.autoTruncate ?? false,
   };
   for (const k of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new BertrtError(`createServer: ${k} must be a positive integer`, 'E_INVALID_ARGUMENT');
@@ -112,6 +115,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     throw e;
   }
   const defaultModel = models.values().next().value as Model;
+  const startedAt = Math.floor(Date.now() / 1000);
   let draining = false;
 
   // Slow or idle clients are bounded by Node's own timers: headers, the whole request, keep-alive idleness,
@@ -217,7 +221,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
 
   /** TEI's `truncate` (default false: a long input is refused with 413) and `truncation_direction`. */
   function truncation(b: Record<string, unknown>): 'right' | 'left' | 'error' {
-    if (b.truncate !== true) return 'error';
+    if (!flag(b, 'truncate', o.autoTruncate)) return 'error';
     const dir = String(b.truncation_direction ?? 'right').toLowerCase();
     if (dir !== 'right' && dir !== 'left') throw new HttpError(422, 'Validation', '`truncation_direction` must be "right" or "left"');
     return dir;
@@ -281,6 +285,41 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     return req.body as Record<string, unknown>;
   };
 
+  // Unknown routes and methods answer in the same error shape as everything else (fastify's own would be
+  // { message, error, statusCode }): 405 with Allow when the path exists under another method, else 404.
+  const methodsByPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', (r) => {
+    const set = methodsByPath.get(r.url) ?? new Set<string>();
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) set.add(m);
+    methodsByPath.set(r.url, set);
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    const p = req.url.split('?')[0];
+    const allowed = methodsByPath.get(p);
+    if (allowed && !allowed.has(req.method)) {
+      reply.header('allow', [...allowed].filter((m) => m !== 'HEAD').join(', '));
+      throw new HttpError(405, 'Validation', `${req.method} is not allowed on ${p} (allowed: ${[...allowed].filter((m) => m !== 'HEAD').join(', ')})`);
+    }
+    throw new HttpError(404, 'NotFound', `no route ${req.method} ${p}`);
+  });
+
+  /** The model a request names in `model` (the default one when it names none); 404 for a name not served. */
+  function pick(b: Record<string, unknown>): Model {
+    if (b.model === undefined || b.model === null) return defaultModel;
+    if (typeof b.model !== 'string') throw new HttpError(422, 'Validation', '`model` must be a string');
+    const m = models.get(b.model);
+    if (!m) throw new HttpError(404, 'ModelNotFound', `model "${b.model}" is not served here (available: ${[...models.keys()].join(', ')})`);
+    return m;
+  }
+
+  /** A boolean field: absent gives `dflt`; anything but true or false is a 422 naming it. */
+  function flag(b: Record<string, unknown>, field: string, dflt: boolean): boolean {
+    const v = b[field];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'boolean') throw new HttpError(422, 'Validation', `\`${field}\` must be true or false`);
+    return v;
+  }
+
   // ---------------------------------------------------------------------------------------------- routes
   app.get('/health', async (_req, reply) => {
     if (draining) return reply.status(503).send({ error: 'shutting down', error_type: 'Unhealthy' });
@@ -316,22 +355,20 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
 
   app.post('/embed', async (req, reply) => {
     const b = body(req);
-    const m = defaultModel;
+    const m = pick(b);
     const { texts, promptTokens } = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
-    const dir = String(b.truncation_direction ?? 'right').toLowerCase();
-    if (dir !== 'right' && dir !== 'left') throw new HttpError(422, 'Validation', '`truncation_direction` must be "right" or "left"');
-    const encs = await encodeAll(m, texts, b.truncate === true, dir);
+    const t = truncation(b);
+    const encs = await encodeAll(m, texts, t !== 'error', t === 'left' ? 'left' : 'right');
+    const normalize = flag(b, 'normalize', true);
     const gone = watchClient(reply);
     const late = deadline(req);
-    const vecs = await embed(m, encs, b.normalize !== false, dimensions(m, b.dimensions), () => gone() || late(), promptTokens);
+    const vecs = await embed(m, encs, normalize, dimensions(m, b.dimensions), () => gone() || late(), promptTokens);
     return vecs.map((v) => Array.from(v));
   });
 
   app.post('/v1/embeddings', async (req, reply) => {
     const b = body(req);
-    const name = b.model === undefined ? defaultModel.name : String(b.model);
-    const m = models.get(name);
-    if (!m) throw new HttpError(404, 'ModelNotFound', `model "${name}" is not served here (available: ${[...models.keys()].join(', ')})`);
+    const m = pick(b);
     const fmt = b.encoding_format ?? 'float';
     if (fmt !== 'float' && fmt !== 'base64') throw new HttpError(422, 'Validation', '`encoding_format` must be "float" or "base64"');
     let encs: Encoding[];
@@ -343,7 +380,9 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       if (input.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${input.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
       encs = (input as number[][]).map((ids) => idsEncoding(m, ids));
     } else {
-      encs = await encodeAll(m, stringInputs(input, 'input'), false, 'right');
+      // `truncate` (bertrt's extension; OpenAI's API has none) or --auto-truncate cut instead of answering 413
+      const t = truncation(b);
+      encs = await encodeAll(m, stringInputs(input, 'input'), t !== 'error', t === 'left' ? 'left' : 'right');
     }
     const gone = watchClient(reply);
     const late = deadline(req);
@@ -384,7 +423,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   // Sequence classification (TEI /predict): inputs is a text, a [text, pair], or an array of either.
   app.post('/predict', async (req, reply) => {
     const b = body(req);
-    const m = defaultModel;
+    const m = pick(b);
     const inputs = b.inputs;
     const isPair = (x: unknown) => Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === 'string');
     const one = typeof inputs === 'string' || isPair(inputs);
@@ -403,7 +442,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   // Cross-encoder reranking (TEI /rerank): [{ index, score, text? }], best first.
   app.post('/rerank', async (req, reply) => {
     const b = body(req);
-    const m = defaultModel;
+    const m = pick(b);
     if (typeof b.query !== 'string') throw new HttpError(422, 'Validation', '`query` must be a string');
     if (!Array.isArray(b.texts) || !b.texts.every((x) => typeof x === 'string')) throw new HttpError(422, 'Validation', '`texts` must be an array of strings');
     if (b.texts.length > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${b.texts.length} > maximum allowed batch size ${o.maxClientBatchSize}`);
@@ -414,28 +453,36 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       throw new HttpError(422, 'Validation', '`top_n` must be a non-negative integer');
     }
     const topN = b.top_n === undefined || b.top_n === null ? undefined : (b.top_n as number);
-    return rerank(heads, b.query, b.texts as string[], { topN, returnDocuments: b.return_text === true, rawScores: b.raw_scores === true, truncate: truncation(b) });
+    return rerank(heads, b.query, b.texts as string[], { topN, returnDocuments: flag(b, 'return_text', false), rawScores: flag(b, 'raw_scores', false), truncate: truncation(b) });
   });
 
   // Bounded like /embed: an input over max_input_length tokens is refused with 413 unless `truncate` is set.
   app.post('/tokenize', async (req) => {
     const b = body(req);
-    const m = defaultModel;
-    const encs = await encodeAll(m, stringInputs(b.inputs, 'inputs'), b.truncate === true, truncation(b) === 'left' ? 'left' : 'right', b.add_special_tokens !== false);
+    const m = pick(b);
+    const t = truncation(b);
+    const encs = await encodeAll(m, stringInputs(b.inputs, 'inputs'), t !== 'error', t === 'left' ? 'left' : 'right', flag(b, 'add_special_tokens', true));
     return encs.map((e) => Array.from(e.ids, (id, k) => ({ id, text: e.tokens[k], special: e.specialTokensMask[k] === 1, start: e.offsets[k][0], stop: e.offsets[k][1] })));
   });
 
   app.post('/decode', async (req) => {
     const b = body(req);
-    const tok = defaultModel.embedder.tokenizer;
+    const tok = pick(b).embedder.tokenizer;
     const ids = b.ids;
     const one = Array.isArray(ids) && ids.every((x) => Number.isInteger(x));
     const lists = one ? [ids as number[]] : ids;
     if (!Array.isArray(lists) || lists.length === 0 || !lists.every((l) => Array.isArray(l) && l.every((x) => Number.isInteger(x)))) {
       throw new HttpError(422, 'Validation', '`ids` must be an array of token ids or an array of such arrays');
     }
-    return (lists as number[][]).map((l) => tok.decode(l, { skipSpecialTokens: b.skip_special_tokens !== false }));
+    const skip = flag(b, 'skip_special_tokens', true);
+    return (lists as number[][]).map((l) => tok.decode(l, { skipSpecialTokens: skip }));
   });
+
+  // OpenAI's model list: every model this server serves
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: [...models.keys()].map((id) => ({ id, object: 'model', created: startedAt, owned_by: 'bertrt' })),
+  }));
 
   return {
     app,
