@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { pack } from './batch';
 import { BertrtError, invalidArgument } from './errors';
-import { checkDenseChain, l2normalize, readSentenceConfig, sentenceDimension, sentenceVector, type SentenceConfig } from './heads/pooling';
+import { assertFinite, checkDenseChain, l2normalize, type PoolingMode, readSentenceConfig, sentenceDimension, sentenceVector, type SentenceConfig } from './heads/pooling';
 import { checkTokenizerFits, Encoder, type EngineOptions } from './model/engine';
 import { resolveModelDir } from './model/resolve';
 import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
@@ -31,7 +31,12 @@ export interface EmbedOptions {
   promptName?: string;
   /** Keep the first N dimensions (Matryoshka models), before normalizing. */
   truncateDim?: number;
+  /** Pool this way instead of as the model's Pooling module says (transformers.js' `pooling`); the model's Dense
+   *  and Normalize modules still follow. */
+  pooling?: PoolingMode;
 }
+
+const POOLING_MODES: PoolingMode[] = ['mean', 'cls', 'max', 'mean_sqrt_len', 'weightedmean', 'lasttoken'];
 
 /** Tokens per engine call: big enough to keep every core busy, small enough to bound memory. */
 const MAX_BATCH_TOKENS = 16384;
@@ -96,12 +101,34 @@ export class Embedder {
     const dim = options.truncateDim;
     if (dim !== undefined && (!Number.isInteger(dim) || dim < 1 || dim > this.dimension)) throw invalidArgument(`embed: truncateDim must be in [1, ${this.dimension}]`);
     const maxLength = this.maxSeqLength;
+    let sentence = this.sentence;
+    if (options.pooling !== undefined) {
+      if (!POOLING_MODES.includes(options.pooling)) throw invalidArgument(`embed: pooling must be one of ${POOLING_MODES.join(', ')}`);
+      sentence = { ...sentence, pooling: [options.pooling] };
+    }
     if (truncate === 'chunk') return this.embedChunked(texts.map((t) => prefix + t), options, promptTokens, normalize);
     const encodings: Encoding[] = [];
     for (let i = 0; i < texts.length; i++) encodings.push(await encodeWithinAsync(this.tokenizer, prefix + texts[i], null, maxLength, truncate, `embed: texts[${i}]`));
     const out: Float32Array[] = new Array(texts.length);
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
-      out[i] = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, this.sentence, dim, normalize, promptTokens);
+      out[i] = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, sentence, dim, normalize, promptTokens);
+    });
+    return out;
+  }
+
+  /** Every token's hidden state, one [tokens × hiddenSize] Float32Array per text (special tokens included), as
+   *  sentence-transformers' output_value='token_embeddings' and transformers.js' pooling 'none' give. */
+  async embedTokens(texts: string[], options: Pick<EmbedOptions, 'truncate' | 'prompt'> = {}): Promise<Float32Array[]> {
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidArgument('embedTokens: texts must be an array of strings');
+    const truncate = options.truncate ?? 'right';
+    if (truncate === 'chunk') throw invalidArgument("embedTokens: truncate 'chunk' has no meaning for token vectors");
+    const encodings: Encoding[] = [];
+    for (let i = 0; i < texts.length; i++) encodings.push(await encodeWithinAsync(this.tokenizer, (options.prompt ?? '') + texts[i], null, this.maxSeqLength, truncate, `embedTokens: texts[${i}]`));
+    const H = this.encoder.hiddenSize;
+    const out: Float32Array[] = new Array(texts.length);
+    await this.forEachVector(encodings, (i, hidden, begin, end) => {
+      out[i] = hidden.slice(begin * H, end * H);
+      assertFinite(out[i], `the token vectors of texts[${i}]`);
     });
     return out;
   }

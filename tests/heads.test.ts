@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BertrtError, pipeline } from '../lib';
+import { BertrtError, Embedder, pipeline } from '../lib';
 import { root } from './helpers/fixtures';
 
 const dir = path.join(root, 'tests', 'fixtures', 'heads');
@@ -92,6 +92,9 @@ describe('task heads vs HF pipelines', function () {
       const t = (await p(text, { targets: ['Paris', 'the', 'is'] })) as Array<{ token: number; score: number }>;
       assert.deepEqual(t.map((x) => x.token), expected.mlm.targets[i].map((x: any) => x.token));
       t.forEach((x, j) => close(x.score, expected.mlm.targets[i][j].score, 'target'));
+      // targets naming one token twice score it once (HF de-duplicates them, with a warning)
+      const twice = (await p(text, { targets: ['Paris', 'the', 'is', 'the'] })) as Array<{ token: number; score: number }>;
+      assert.deepEqual(twice.map((x) => x.token), t.map((x) => x.token));
     }
     await assert.rejects(p('no mask here'), { code: 'E_INVALID_ARGUMENT' });
     await p.dispose();
@@ -115,25 +118,52 @@ describe('task heads vs HF pipelines', function () {
     await p.dispose();
   });
 
-  it('a task whose head weights are missing fails with E_MODEL_FORMAT naming the tensors', async () => {
-    const p = await pipeline('fill-mask', path.join(dir, 'classifier'));
-    await assert.rejects(p('a [MASK] b'), (e: unknown) => {
+  it('a task whose head weights are missing is refused when the pipeline is made, with E_MODEL_FORMAT naming the tensors', async () => {
+    await assert.rejects(pipeline('fill-mask', path.join(dir, 'classifier')), (e: unknown) => {
       assert.ok(e instanceof BertrtError);
       assert.equal(e.code, 'E_MODEL_FORMAT');
       assert.match(e.message, /cls\.predictions\.transform\.dense\.weight/);
       return true;
     });
-    await p.dispose();
-    const t = await pipeline('text-classification', path.join(dir, 'mlm'));
-    await assert.rejects(t('x'), /pooler\.dense\.weight|classifier\.weight/);
-    await t.dispose();
+    await assert.rejects(pipeline('text-classification', path.join(dir, 'mlm')), /pooler\.dense\.weight|classifier\.weight/);
+    await assert.rejects(pipeline('ner', path.join(dir, 'mlm')), /classifier\.weight/);
+    await assert.rejects(pipeline('rerank', path.join(dir, 'mlm')), /classifier\.weight/);
   });
 
-  it('feature-extraction is the Embedder', async () => {
+  it('feature-extraction is the Embedder, with a Tensor-like result (data, dims, type, tolist)', async () => {
     const p = await pipeline('feature-extraction');
-    const [v] = await p('hello');
-    assert.equal(v.length, 384);
+    const e = await Embedder.load();
+    const r = await p(['hello', 'a second text']);
+    const want = await e.embed(['hello', 'a second text']);
+    assert.deepEqual([...r], want);
+    assert.deepEqual(r.dims, [2, 384]);
+    assert.equal(r.type, 'float32');
+    assert.deepEqual(r.data, Float32Array.from([...want[0], ...want[1]]));
+    assert.deepEqual(r.tolist(), want.map((v) => Array.from(v)));
     await p.dispose();
+    await e.close();
+  });
+
+  it("feature-extraction: pooling 'cls' and 'mean' override the model's, 'none' gives every token's vector; unknown options are refused", async () => {
+    const p = await pipeline('embeddings'); // transformers.js' alias
+    const e = await Embedder.load();
+    const tokens = await e.embedTokens(['hello world']);
+    const H = 384;
+    // the [CLS] row, normalized, is pooling 'cls'
+    const cls = Float32Array.from(tokens[0].subarray(0, H));
+    const n = Math.hypot(...cls);
+    const [c] = await p('hello world', { pooling: 'cls' });
+    c.forEach((x, j) => assert.ok(Math.abs(x - cls[j] / n) < 1e-6));
+    // mean over the tokens is the model's own pooling here (all-MiniLM-L6-v2 pools by mean)
+    assert.deepEqual([...(await p('hello world', { pooling: 'mean' }))], await e.embed(['hello world']));
+    const none = await p(['hello world', 'hi'], { pooling: 'none' });
+    assert.deepEqual(none[0], tokens[0]);
+    assert.deepEqual(none.dims, [2, tokens[0].length / H, H]);
+    assert.equal(none[1].length, 3 * H); // [CLS] hi [SEP], unpadded
+    await assert.rejects(p('x', { poolling: 'cls' } as never), { code: 'E_INVALID_ARGUMENT', message: /unknown option "poolling"/ });
+    await assert.rejects(p('x', { pooling: 'sum' } as never), { code: 'E_INVALID_ARGUMENT' });
+    await p[Symbol.asyncDispose]();
+    await e.close();
   });
 
   it("sentence-similarity gives sentence-transformers' cosine similarities (the quickstart figures)", async () => {
@@ -183,9 +213,7 @@ describe('zero-shot classification and transformers.js option names', function (
     }
     await assert.rejects(p('x', []), { code: 'E_INVALID_ARGUMENT' });
     await p.dispose();
-    const notNli = await pipeline('zero-shot-classification', path.join(dir, 'classifier'));
-    await assert.rejects(notNli('x', ['a', 'b']), { code: 'E_UNSUPPORTED' });
-    await notNli.dispose();
+    await assert.rejects(pipeline('zero-shot-classification', path.join(dir, 'classifier')), { code: 'E_UNSUPPORTED' });
   });
 
   it('snake_case options as transformers.js spells them give the same results as camelCase', async () => {
@@ -299,9 +327,7 @@ describe('next-sentence prediction', function () {
     got.forEach((v, i) => close(v, expected.nsp[i][0], `pair ${i}`));
     close((await p(expected.pairs[0])) as number, expected.nsp[0][0], 'single pair');
     await p.dispose();
-    const noHead = await pipeline('next-sentence-prediction', path.join(dir, 'classifier'));
-    await assert.rejects(noHead(['a', 'b']), /cls\.seq_relationship/);
-    await noHead.dispose();
+    await assert.rejects(pipeline('next-sentence-prediction', path.join(dir, 'classifier')), /cls\.seq_relationship/);
   });
 });
 
@@ -352,9 +378,7 @@ describe('question answering and DistilBERT heads vs HF pipelines (transformers 
     const ok = (await p('Who?', 'Some context.')) as Answer;
     assert.equal(typeof ok.answer, 'string');
     await p.dispose();
-    const noHead = await pipeline('question-answering', path.join(dir, 'classifier'));
-    await assert.rejects(noHead('Who?', 'Some context.'), { code: 'E_MODEL_FORMAT', message: /qa_outputs\.weight/ });
-    await noHead.dispose();
+    await assert.rejects(pipeline('question-answering', path.join(dir, 'classifier')), { code: 'E_MODEL_FORMAT', message: /qa_outputs\.weight/ });
   });
 
   it('DistilBERT text-classification (pre_classifier + ReLU) gives HF labels and scores', async () => {

@@ -34,7 +34,7 @@ export async function classificationLogits(
 
 /** The head over the first token's hidden state: BERT's pooler (dense + tanh) then the classifier, or
  *  DistilBERT's pre_classifier (dense + ReLU) then the classifier. */
-function sequenceHead(m: TaskModel): (cls: Float32Array) => Float64Array {
+export function sequenceHead(m: TaskModel): (cls: Float32Array) => Float64Array {
   const H = m.config.hiddenSize;
   const distil = m.config.modelType === 'distilbert';
   const [pw, pb, cw, cb] = distil
@@ -92,13 +92,18 @@ export async function rerank(
   return options.topN !== undefined ? out.slice(0, options.topN) : out;
 }
 
+/** The NSP head's tensors: the pooler, then cls.seq_relationship. */
+export function nextSentenceHead(m: TaskModel): Float32Array[] {
+  return m.tensors('next-sentence-prediction', 'pooler.dense.weight', 'pooler.dense.bias', 'cls.seq_relationship.weight', 'cls.seq_relationship.bias');
+}
+
 /** Next-sentence prediction (BertForNextSentencePrediction: pooler, then cls.seq_relationship): the probability
  *  that `b` follows `a`, softmax over the head's two logits (index 0 = "is next", as BERT was trained). */
 export async function nextSentence(m: TaskModel, pairs: Array<[string, string]>, truncate: Truncate = 'right'): Promise<number[]> {
   if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string'))) {
     throw invalidArgument('next-sentence-prediction: inputs are [first, second] pairs of strings');
   }
-  const [pw, pb, sw, sb] = m.tensors('next-sentence-prediction', 'pooler.dense.weight', 'pooler.dense.bias', 'cls.seq_relationship.weight', 'cls.seq_relationship.bias');
+  const [pw, pb, sw, sb] = nextSentenceHead(m);
   const H = m.config.hiddenSize;
   const encs = pairs.map(([a, b], i) => m.encode(a, b, truncate, 'longest_first', `pairs[${i}]`));
   const hidden = await m.hidden(encs);

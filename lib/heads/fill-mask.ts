@@ -12,9 +12,9 @@ export interface FillMaskResult {
   sequence: string;
 }
 
-export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[]; truncate?: Truncate } = {}): Promise<FillMaskResult[][][]> {
-  const maskId = m.tokenizer.tokenToId('[MASK]');
-  if (maskId === undefined) throw new BertrtError('the tokenizer has no [MASK] token', 'E_MODEL_FORMAT');
+/** The MLM head's tensors: transform (dense, LayerNorm), the output bias, and the decoder matrix when the
+ *  checkpoint does not tie it to the word embeddings (null when tied: the engine applies its own copy). */
+export function mlmHead(m: TaskModel): [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array | null] {
   const distil = m.config.modelType === 'distilbert';
   const [tw, tb, lg, lb, bias] = distil
     ? m.tensors('fill-mask (MLM)', 'vocab_transform.weight', 'vocab_transform.bias', 'vocab_layer_norm.weight', 'vocab_layer_norm.bias', 'vocab_projector.bias')
@@ -30,6 +30,13 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
   // already holds; an untied checkpoint's own decoder matrix is read and applied here instead.
   const untied = m.config.raw.tie_word_embeddings === false;
   const decoder = untied ? m.tensors('fill-mask (MLM)', distil ? 'vocab_projector.weight' : 'cls.predictions.decoder.weight')[0] : null;
+  return [tw, tb, lg, lb, bias, decoder];
+}
+
+export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[]; truncate?: Truncate } = {}): Promise<FillMaskResult[][][]> {
+  const maskId = m.tokenizer.tokenToId('[MASK]');
+  if (maskId === undefined) throw new BertrtError('the tokenizer has no [MASK] token', 'E_MODEL_FORMAT');
+  const [tw, tb, lg, lb, bias, decoder] = mlmHead(m);
   const H = m.config.hiddenSize;
   const targetIds = options.targets?.map((t) => {
     const id = m.tokenizer.tokenToId(t);
@@ -38,6 +45,11 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
     if (ids.length === 0) throw invalidArgument(`fill-mask: target ${JSON.stringify(t)} has no tokens`);
     return ids[0];
   });
+  // targets that name the same token count once, as HF's pipeline does (with a warning)
+  if (targetIds && new Set(targetIds).size < targetIds.length) {
+    process.emitWarning(`fill-mask: some targets map to the same token; each token is scored once`, 'BertrtWarning');
+    targetIds.splice(0, targetIds.length, ...new Set(targetIds));
+  }
   const topK = options.topK ?? (targetIds ? targetIds.length : 5);
   const encs = texts.map((t, i) => {
     if (typeof t !== 'string') throw invalidArgument('fill-mask: inputs must be strings');

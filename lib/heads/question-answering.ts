@@ -58,6 +58,11 @@ function bestSpans(start: Float64Array, end: Float64Array, allowed: boolean[], k
   return cands.slice(0, k);
 }
 
+/** The extractive-QA head's tensors (start and end logits per token). */
+export function qaHead(m: TaskModel): Float32Array[] {
+  return m.tensors('question-answering', 'qa_outputs.weight', 'qa_outputs.bias');
+}
+
 export async function answerQuestions(m: TaskModel, inputs: QAInput[], options: QAOptions = {}): Promise<QAAnswer[][]> {
   const topK = positiveInt(options.topK ?? 1, 'topK');
   const maxAnswerLen = positiveInt(options.maxAnswerLen ?? 15, 'maxAnswerLen');
@@ -68,7 +73,7 @@ export async function answerQuestions(m: TaskModel, inputs: QAInput[], options: 
   if (docStride > maxSeqLen) throw invalidArgument(`question-answering: docStride (${docStride}) is larger than maxSeqLen (${maxSeqLen})`);
   const align = options.alignToWords ?? true;
   const impossible = options.handleImpossibleAnswer ?? false;
-  const [qw, qb] = m.tensors('question-answering', 'qa_outputs.weight', 'qa_outputs.bias');
+  const [qw, qb] = qaHead(m);
   if (qb.length !== 2) throw invalidArgument(`question-answering: qa_outputs has ${qb.length} outputs, not 2 (start, end)`);
   const H = m.config.hiddenSize;
 

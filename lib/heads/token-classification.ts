@@ -32,6 +32,11 @@ function tag(entity: string): [string, string] {
   return ['I', entity];
 }
 
+/** The token-classification head's tensors (a linear layer over every token's hidden state). */
+export function tokenHead(m: TaskModel): Float32Array[] {
+  return m.tensors('token-classification', 'classifier.weight', 'classifier.bias');
+}
+
 export async function tokenClassify(
   m: TaskModel,
   texts: string[],
@@ -42,7 +47,7 @@ export async function tokenClassify(
     throw invalidArgument(`aggregation must be 'none', 'simple', 'first', 'average' or 'max' (got ${String(aggregation)})`);
   }
   const ignore = new Set(options.ignoreLabels ?? ['O']);
-  const [cw, cb] = m.tensors('token-classification', 'classifier.weight', 'classifier.bias');
+  const [cw, cb] = tokenHead(m);
   const labels = m.labels;
   const H = m.config.hiddenSize;
   const unk = m.tokenizer.tokenToId('[UNK]');

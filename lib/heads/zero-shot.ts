@@ -12,6 +12,13 @@ export interface ZeroShotResult {
   scores: number[];
 }
 
+/** The index of the "entailment" label of an NLI model (E_UNSUPPORTED for a model without one). */
+export function entailmentIndex(m: TaskModel): number {
+  const entail = m.labels.map((l) => l.toLowerCase()).findIndex((l) => l.startsWith('entail'));
+  if (entail < 0) throw new BertrtError('zero-shot-classification needs an NLI model with an "entailment" label in id2label', 'E_UNSUPPORTED');
+  return entail;
+}
+
 export async function zeroShot(
   m: TaskModel,
   text: string,
@@ -25,9 +32,8 @@ export async function zeroShot(
   }
   const template = options.hypothesisTemplate ?? 'This example is {}.';
   if (!template.includes('{}')) throw invalidArgument(`hypothesis template ${JSON.stringify(template)} has no {} for the label`);
-  const names = m.labels.map((l) => l.toLowerCase());
-  const entail = names.findIndex((l) => l.startsWith('entail'));
-  if (entail < 0) throw new BertrtError('zero-shot-classification needs an NLI model with an "entailment" label in id2label', 'E_UNSUPPORTED');
+  const names = m.labels;
+  const entail = entailmentIndex(m);
   const contra = entail === 0 ? names.length - 1 : 0;
   const logits = await classificationLogits(
     m,
