@@ -136,3 +136,16 @@ describe('model loading errors', function () {
     assert.deepEqual(again, before1);
   });
 });
+
+describe('model folders in other formats', function () {
+  it('only pytorch_model.bin: E_UNSUPPORTED saying bertrt reads no pickles and how to convert', async () => {
+    const dir = writeTinyModel();
+    fs.renameSync(path.join(dir, 'model.safetensors'), path.join(dir, 'pytorch_model.bin'));
+    await expectLoadError(dir, 'E_UNSUPPORTED', /pytorch_model\.bin.*no model\.safetensors.*safe_serialization=True/);
+  });
+  it('only an ONNX file: E_UNSUPPORTED saying so', async () => {
+    const dir = writeTinyModel();
+    fs.renameSync(path.join(dir, 'model.safetensors'), path.join(dir, 'model.onnx'));
+    await expectLoadError(dir, 'E_UNSUPPORTED', /ONNX/);
+  });
+});

@@ -46,7 +46,20 @@ export class Encoder {
     if (!['fp32', 'int8', 'bf16'].includes(precision)) throw invalidArgument(`precision must be 'fp32', 'int8' or 'bf16', got ${JSON.stringify(precision)}`);
     const config = readConfig(dir);
     const file = path.join(dir, 'model.safetensors');
-    if (!fs.existsSync(file)) throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');
+    if (!fs.existsSync(file)) {
+      // say what the folder has instead, and how to get the file bertrt reads
+      if (fs.existsSync(path.join(dir, 'pytorch_model.bin'))) {
+        throw new BertrtError(
+          `${dir} has pytorch_model.bin but no model.safetensors: bertrt does not read pickles (loading one runs code). Convert it once with ` +
+            `python -c "from transformers import AutoModel as M; M.from_pretrained('${dir}').save_pretrained('${dir}', safe_serialization=True)"`,
+          'E_UNSUPPORTED',
+        );
+      }
+      if (fs.existsSync(path.join(dir, 'model.onnx')) || fs.existsSync(path.join(dir, 'onnx'))) {
+        throw new BertrtError(`${dir} has an ONNX model but no model.safetensors: bertrt does not run ONNX files yet; use the checkpoint's safetensors weights`, 'E_UNSUPPORTED');
+      }
+      throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');
+    }
     if (!fs.statSync(file).isFile()) throw new BertrtError(`${file} is not a regular file`, 'E_MODEL_FORMAT');
     const tensors = toNativeTensors(readSafetensorsHeader(file), config.modelType);
     checkEncoderWeights(config, tensors, file);
