@@ -10,18 +10,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { type Encoding, Tokenizer } from '../lib';
+import { rng } from '../tests/helpers/fixtures';
 
 export const root = path.resolve(__dirname, '..');
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
+export { rng };
 
 export interface Config {
   name: string;

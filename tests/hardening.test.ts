@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { BertrtError, createServer, Embedder, Tokenizer } from '../lib';
-import { defaultModel, safetensorsBytes, tinyTensors, tmpDir, writeTinyModel } from './helpers/fixtures';
+import { defaultModel, rng, safetensorsBytes, tinyTensors, tmpDir, writeTinyModel } from './helpers/fixtures';
 
 function isTyped(code: string, pattern?: RegExp) {
   return (err: unknown) => {
@@ -27,15 +27,6 @@ function patchFloat(dir: string, name: string, index: number, value: number): vo
   fs.writeFileSync(f, b);
 }
 
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hf = require('tokenizers') as { Tokenizer: { fromFile(p: string): any } };

@@ -51,6 +51,17 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d / Math.sqrt(na * nb);
 }
 
+/** A seeded xorshift32 generator of numbers in [0, 1): the tests', fuzzers' and soak's one source of randomness. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
 export function tmpDir(prefix = 'bertrt-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
