@@ -103,6 +103,7 @@ program
   .option('--max-concurrent-requests <n>', 'pending requests per model before answering 429', intOption, 512)
   .option('--max-client-batch-size <n>', 'inputs per request', intOption, 64)
   .option('--max-body-bytes <n>', 'request body limit', intOption, 4 * 1024 * 1024)
+  .option('--payload-limit <n>', "TEI's name for --max-body-bytes", intOption)
   .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health')
   .option('--headers-timeout-ms <n>', 'close a connection whose request headers have not all arrived after this long', intOption, 10000)
   .option('--request-timeout-ms <n>', 'close a connection whose whole request (body included) has not arrived after this long', intOption, 60000)
@@ -128,7 +129,7 @@ program
       maxWaitMs: opts.maxWaitMs,
       maxConcurrentRequests: opts.maxConcurrentRequests,
       maxClientBatchSize: opts.maxClientBatchSize,
-      maxBodyBytes: opts.maxBodyBytes,
+      maxBodyBytes: opts.payloadLimit ?? opts.maxBodyBytes,
       apiKey: opts.apiKey,
       headersTimeoutMs: opts.headersTimeoutMs,
       requestTimeoutMs: opts.requestTimeoutMs,

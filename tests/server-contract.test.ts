@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { createServer, Embedder, type BertrtServer } from '../lib';
+import { maxAbsDiff } from './helpers/fixtures';
 
 const heads = path.join(__dirname, 'fixtures', 'heads');
 
@@ -112,5 +113,42 @@ describe('server contract', function () {
     // an explicit truncate: false still refuses
     assert.equal((await call(a.url, '/embed', { inputs: long, truncate: false })).status, 413);
     await a.s.close();
+  });
+});
+
+describe('server: /embed_all and /similarity (TEI)', function () {
+  let s: BertrtServer;
+  let url: string;
+  let ref: Embedder;
+  before(async () => {
+    ({ s, url } = await start());
+    ref = await Embedder.load();
+  });
+  after(async () => {
+    await s.close();
+    await ref.close();
+  });
+
+  it("/embed_all gives every token's hidden state, as Embedder.embedTokens does", async () => {
+    const r = await call(url, '/embed_all', { inputs: ['hello world', 'hi'] });
+    assert.equal(r.status, 200);
+    const want = await ref.embedTokens(['hello world', 'hi']);
+    r.body.forEach((rows: number[][], i: number) => {
+      assert.equal(rows.length, want[i].length / 384);
+      // bit for bit, but for the sign of zero, which JSON does not keep
+      assert.equal(maxAbsDiff(Float32Array.from(rows.flat()), want[i]), 0);
+    });
+    const big = await call(url, '/embed_all', { inputs: Array(20).fill('word '.repeat(250)) });
+    assert.equal(big.status, 413);
+    assert.match(big.body.error, /at most 4096 tokens/);
+  });
+
+  it('/similarity gives the cosine of each sentence to the source', async () => {
+    const r = await call(url, '/similarity', { inputs: { source_sentence: 'The weather is lovely today.', sentences: ["It's so sunny outside!", 'He drove to the stadium.'] } });
+    assert.equal(r.status, 200);
+    const [a, b, c] = await ref.embed(['The weather is lovely today.', "It's so sunny outside!", 'He drove to the stadium.']);
+    const dot = (x: Float32Array, y: Float32Array) => x.reduce((acc, v, j) => acc + v * y[j], 0);
+    assert.ok(Math.abs(r.body[0] - dot(a, b)) < 1e-6 && Math.abs(r.body[1] - dot(a, c)) < 1e-6);
+    assert.equal((await call(url, '/similarity', { inputs: { sentences: ['x'] } })).status, 422);
   });
 });

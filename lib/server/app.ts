@@ -1,5 +1,5 @@
-// The HTTP server: HF text-embeddings-inference routes (/embed, /rerank, /predict, /tokenize, /decode, /health,
-// /info, /metrics) and
+// The HTTP server: HF text-embeddings-inference routes (/embed, /embed_all, /similarity, /rerank, /predict,
+// /tokenize, /decode, /health, /info, /metrics) and
 // OpenAI's /v1/embeddings, over one dynamic batcher per model. Errors are TEI's { error, error_type } (OpenAI's
 // { error: { message, type, code } } on /v1), with the status codes clients expect.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { BertrtError } from '../errors';
 import { Embedder } from '../embedder';
-import { sentenceVector } from '../heads/pooling';
+import { assertFinite, sentenceVector } from '../heads/pooling';
 import type { Device, Precision } from '../native';
 import { native } from '../native';
 import type { Encoding } from '../tokenizer/tokenizer';
@@ -72,6 +72,9 @@ export interface BertrtServer {
   /** stop accepting, finish what is in flight, free the models */
   close(): Promise<void>;
 }
+
+/** Tokens one /embed_all request may ask for: its answer holds tokens × hidden numbers as JSON. */
+const EMBED_ALL_MAX_TOKENS = 4096;
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -364,6 +367,51 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     const late = deadline(req);
     const vecs = await embed(m, encs, normalize, dimensions(m, b.dimensions), () => gone() || late(), promptTokens);
     return vecs.map((v) => Array.from(v));
+  });
+
+  // TEI's /embed_all: every token's hidden state, [inputs][tokens][hidden], special tokens included, not normalized.
+  // Bounded by tokens per request: the answer is tokens × hidden numbers of JSON.
+  app.post('/embed_all', async (req, reply) => {
+    const b = body(req);
+    const m = pick(b);
+    const { texts } = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
+    const t = truncation(b);
+    const encs = await encodeAll(m, texts, t !== 'error', t === 'left' ? 'left' : 'right');
+    const tokens = encs.reduce((n, e) => n + e.ids.length, 0);
+    if (tokens > EMBED_ALL_MAX_TOKENS) throw new HttpError(413, 'Validation', `/embed_all answers at most ${EMBED_ALL_MAX_TOKENS} tokens per request, given ${tokens}`);
+    const gone = watchClient(reply);
+    const late = deadline(req);
+    let rows: Float32Array[];
+    try {
+      rows = await m.batcher.submit(encs, () => gone() || late());
+    } catch (e) {
+      if (e instanceof CancelledError) throw new HttpError(408, 'Cancelled', 'request cancelled or past its deadline before it ran');
+      throw e;
+    }
+    const H = m.embedder.encoder.hiddenSize;
+    return rows.map((r, i) => {
+      assertFinite(r, `the token vectors of inputs[${i}]`);
+      return Array.from({ length: r.length / H }, (_, k) => Array.from(r.subarray(k * H, (k + 1) * H)));
+    });
+  });
+
+  // TEI's /similarity: the cosine similarity of each of `sentences` to `source_sentence`.
+  app.post('/similarity', async (req, reply) => {
+    const b = body(req);
+    const m = pick(b);
+    const inputs = b.inputs as Record<string, unknown> | undefined;
+    if (typeof inputs !== 'object' || inputs === null || typeof inputs.source_sentence !== 'string') {
+      throw new HttpError(422, 'Validation', '`inputs` must be { source_sentence: string, sentences: string[] }');
+    }
+    const sentences = stringInputs(inputs.sentences, 'inputs.sentences');
+    if (sentences.length + 1 > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${sentences.length + 1} > maximum allowed batch size ${o.maxClientBatchSize}`);
+    const { texts, promptTokens } = withPrompt(m, [inputs.source_sentence, ...sentences], b.prompt_name);
+    const t = truncation(b);
+    const encs = await encodeAll(m, texts, t !== 'error', t === 'left' ? 'left' : 'right');
+    const gone = watchClient(reply);
+    const late = deadline(req);
+    const [src, ...others] = await embed(m, encs, true, undefined, () => gone() || late(), promptTokens);
+    return others.map((v) => v.reduce((acc, x, j) => acc + x * src[j], 0));
   });
 
   app.post('/v1/embeddings', async (req, reply) => {
