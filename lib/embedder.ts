@@ -34,6 +34,13 @@ export interface EmbedOptions {
   /** Pool this way instead of as the model's Pooling module says (transformers.js' `pooling`); the model's Dense
    *  and Normalize modules still follow. */
   pooling?: PoolingMode;
+  /** Cancels the call: work not started yet is dropped (the engine batch running finishes and is discarded), and
+   *  the promise rejects with E_ABORTED. */
+  signal?: AbortSignal;
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BertrtError(`aborted${signal.reason instanceof Error ? `: ${signal.reason.message}` : ''}`, 'E_ABORTED');
 }
 
 const POOLING_MODES: PoolingMode[] = ['mean', 'cls', 'max', 'mean_sqrt_len', 'weightedmean', 'lasttoken'];
@@ -108,35 +115,42 @@ export class Embedder {
     }
     if (truncate === 'chunk') return this.embedChunked(texts.map((t) => prefix + t), options, promptTokens, normalize);
     const encodings: Encoding[] = [];
-    for (let i = 0; i < texts.length; i++) encodings.push(await encodeWithinAsync(this.tokenizer, prefix + texts[i], null, maxLength, truncate, `embed: texts[${i}]`));
+    for (let i = 0; i < texts.length; i++) {
+      checkAborted(options.signal);
+      encodings.push(await encodeWithinAsync(this.tokenizer, prefix + texts[i], null, maxLength, truncate, `embed: texts[${i}]`));
+    }
     const out: Float32Array[] = new Array(texts.length);
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
       out[i] = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, sentence, dim, normalize, promptTokens);
-    });
+    }, options.signal);
     return out;
   }
 
   /** Every token's hidden state, one [tokens × hiddenSize] Float32Array per text (special tokens included), as
    *  sentence-transformers' output_value='token_embeddings' and transformers.js' pooling 'none' give. */
-  async embedTokens(texts: string[], options: Pick<EmbedOptions, 'truncate' | 'prompt'> = {}): Promise<Float32Array[]> {
+  async embedTokens(texts: string[], options: Pick<EmbedOptions, 'truncate' | 'prompt' | 'signal'> = {}): Promise<Float32Array[]> {
     if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidArgument('embedTokens: texts must be an array of strings');
     const truncate = options.truncate ?? 'right';
     if (truncate === 'chunk') throw invalidArgument("embedTokens: truncate 'chunk' has no meaning for token vectors");
     const encodings: Encoding[] = [];
-    for (let i = 0; i < texts.length; i++) encodings.push(await encodeWithinAsync(this.tokenizer, (options.prompt ?? '') + texts[i], null, this.maxSeqLength, truncate, `embedTokens: texts[${i}]`));
+    for (let i = 0; i < texts.length; i++) {
+      checkAborted(options.signal);
+      encodings.push(await encodeWithinAsync(this.tokenizer, (options.prompt ?? '') + texts[i], null, this.maxSeqLength, truncate, `embedTokens: texts[${i}]`));
+    }
     const H = this.encoder.hiddenSize;
     const out: Float32Array[] = new Array(texts.length);
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
       out[i] = hidden.slice(begin * H, end * H);
       assertFinite(out[i], `the token vectors of texts[${i}]`);
-    });
+    }, options.signal);
     return out;
   }
 
   /** Runs encodings through the engine in batches of at most MAX_BATCH_TOKENS, handing each one's hidden rows on. */
-  private async forEachVector(encodings: Encoding[], each: (i: number, hidden: Float32Array, begin: number, end: number) => void): Promise<void> {
+  private async forEachVector(encodings: Encoding[], each: (i: number, hidden: Float32Array, begin: number, end: number) => void, signal?: AbortSignal): Promise<void> {
     const withTypes = this.encoder.config.typeVocabSize > 0;
     for (let start = 0; start < encodings.length; ) {
+      checkAborted(signal);
       let end = start;
       let tokens = 0;
       while (end < encodings.length && (end === start || tokens + encodings[end].ids.length <= MAX_BATCH_TOKENS)) {
@@ -145,6 +159,7 @@ export class Embedder {
       }
       const batch = pack(encodings.slice(start, end), withTypes);
       const hidden = await this.encoder.run(batch);
+      checkAborted(signal);
       for (let i = start; i < end; i++) each(i, hidden, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1]);
       start = end;
     }
@@ -184,7 +199,7 @@ export class Embedder {
         weight[owner] += w;
         for (let j = 0; j < width; j++) a[j] += w * v[j];
       }
-    });
+    }, options.signal);
     return acc.map((a, owner) => {
       let v = Float32Array.from(how === 'max' ? a : a.map((x) => x / weight[owner]));
       if (options.truncateDim !== undefined) v = v.slice(0, options.truncateDim);

@@ -11,6 +11,7 @@ export type BertrtErrorCode =
   | 'E_IO'
   | 'E_OUT_OF_MEMORY'
   | 'E_NON_FINITE' // the model computed NaN or infinity (never serialized as null)
+  | 'E_ABORTED' // the caller's AbortSignal fired before the work was done
   | 'E_CLOSED' // the engine was closed
   | 'E_NATIVE_UNAVAILABLE' // the addon could not be loaded
   | 'E_INTERNAL';

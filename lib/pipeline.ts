@@ -47,7 +47,7 @@ function asTensor(vectors: Float32Array[], width: number, tokens: boolean): Tens
   return vectors as TensorLike;
 }
 
-const EMBED_OPTIONS = ['pooling', 'normalize', 'truncate', 'chunkOverlap', 'chunkPooling', 'maxChunks', 'prompt', 'promptName', 'prompt_name', 'truncateDim', 'truncate_dim'];
+const EMBED_OPTIONS = ['signal', 'pooling', 'normalize', 'truncate', 'chunkOverlap', 'chunkPooling', 'maxChunks', 'prompt', 'promptName', 'prompt_name', 'truncateDim', 'truncate_dim'];
 
 export type Task =
   | 'feature-extraction'
@@ -148,7 +148,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
         delete base.truncate_dim;
         if (o.pooling === 'none') {
           // every token's hidden state; `normalize` then normalizes each token vector, as transformers.js does
-          const vs = await e.embedTokens(list, { truncate: o.truncate as Truncate | undefined, prompt: o.prompt });
+          const vs = await e.embedTokens(list, { truncate: o.truncate as Truncate | undefined, prompt: o.prompt, signal: o.signal });
           const H = e.encoder.hiddenSize;
           if (o.normalize === true) for (const v of vs) for (let r = 0; r < v.length; r += H) l2normalize(v.subarray(r, r + H));
           return asTensor(vs, H, true);

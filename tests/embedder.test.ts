@@ -137,3 +137,29 @@ describe('Embedder options', function () {
     small.forEach((x, i) => assert.ok(Math.abs(x - head[i] / n) < 1e-6));
   });
 });
+
+describe('Embedder cancellation (AbortSignal)', function () {
+  it('an aborted signal rejects with E_ABORTED; a signal aborted mid-call drops the batches not yet run; the embedder still works', async () => {
+    const { Embedder: E, BertrtError: Err } = await import('../lib');
+    const e = await E.load();
+    const before = new AbortController();
+    before.abort();
+    await assert.rejects(e.embed(['x'], { signal: before.signal }), (err: unknown) => err instanceof Err && err.code === 'E_ABORTED');
+    // many engine batches (16k tokens each): abort once the first has started; count the batches that ran
+    const texts = Array.from({ length: 400 }, (_, i) => `text ${i} ` + 'word '.repeat(200));
+    const mid = new AbortController();
+    const run = e.encoder.run.bind(e.encoder);
+    let batches = 0;
+    (e.encoder as { run: typeof run }).run = (b) => {
+      batches++;
+      mid.abort(new Error('user gave up'));
+      return run(b);
+    };
+    await assert.rejects(e.embed(texts, { signal: mid.signal }), (err: unknown) => err instanceof Err && err.code === 'E_ABORTED' && /user gave up/.test(err.message));
+    assert.equal(batches, 1, 'the batches after the abort never ran');
+    (e.encoder as { run: typeof run }).run = run;
+    const [v] = await e.embed(['still working']);
+    assert.equal(v.length, 384);
+    await e.close();
+  });
+});
