@@ -115,12 +115,10 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
     const texts: AsyncIterable<string> | string[] = input ? lines(input, opts.field, shard) : args.filter((_, k) => k % shard[1] === shard[0]);
     if (format === 'npy') await write(out, npyHeader(0, width));
     if (format === 'json') await write(out, '[');
-    let group: string[] = [];
-    const flush = async () => {
-      if (group.length === 0) return;
-      // the texts the policy will cut: counted for the summary (tokenizing stops one token past the limit)
-      if (opts.truncate === 'right' || opts.truncate === 'left') for (const t of group) if ((await e.tokenizer.encodeAsync(t, null, { stopAfter: max + 1 })).ids.length > max) cut++;
-      const vecs = await e.embed(group, embedOptions);
+    // One group's vectors are written while the next group runs on the engine's threads: serializing and writing
+    // (main thread) overlap with inference (the engine's pool) instead of taking turns with it.
+    const room = max - e.tokenizer.numSpecialTokens(false);
+    const writeVecs = async (vecs: Float32Array[]) => {
       if (format === 'npy') {
         await write(out, Buffer.concat(vecs.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
       } else {
@@ -128,14 +126,30 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
         const body = vecs.map((v) => JSON.stringify(Array.from(v))).join(sep);
         await write(out, (format === 'json' && count > 0 ? ',' : '') + body + (format === 'jsonl' ? '\n' : ''));
       }
-      count += group.length;
+      count += vecs.length;
+    };
+    let inFlight: Promise<Float32Array[]> | null = null;
+    let group: string[] = [];
+    const flush = async () => {
+      if (group.length === 0) return;
+      const g = group;
       group = [];
+      // the texts the policy will cut, counted for the summary: tokenizing stops one token past the limit, and a
+      // text of fewer UTF-16 units than the limit's text tokens cannot pass it (every token spans one at least)
+      if (opts.truncate === 'right' || opts.truncate === 'left') {
+        for (const t of g) if (t.length > room && (await e.tokenizer.encodeAsync(t, null, { stopAfter: max + 1 })).ids.length > max) cut++;
+      }
+      const next = e.embed(g, embedOptions);
+      next.catch(() => {}); // awaited below; marked handled so a failure while the previous group is written is not "unhandled"
+      if (inFlight) await writeVecs(await inFlight);
+      inFlight = next;
     };
     for await (const t of texts) {
       group.push(t);
       if (group.length >= opts.batchLines) await flush();
     }
     await flush();
+    if (inFlight) await writeVecs(await inFlight);
     if (format === 'json') await write(out, ']\n');
   } finally {
     await e.close();

@@ -33,7 +33,7 @@ program
   .option('--truncate <policy>', 'texts longer than the model takes: right (cut, the default), left, error (refuse) or chunk (pool every window)', 'right')
   .option('--prompt-name <name>', "a prompt of the model's config_sentence_transformers.json, prepended to every text")
   .option('--dimensions <n>', 'keep the first N dimensions (Matryoshka models), before normalizing', intOption)
-  .option('--batch-lines <n>', 'texts per engine call', intOption, 256)
+  .option('--batch-lines <n>', 'texts read, embedded and written at a time', intOption, 1024)
   .option('--shard <i/n>', 'embed every n-th line from line i (0-based), so a job runner can split a corpus: lines i, i+n, i+2n, ...')
   .option('--no-normalize', 'do not L2-normalize the vectors')
   .option('-t, --threads <n>', 'threads (default: physical cores)', intOption)
