@@ -2,6 +2,8 @@
 // transformers.js, in one process, on the same tokenizer.json (the embedded all-MiniLM-L6-v2's):
 //   corpus  the 5,600-string conformance corpus (13 scripts, emoji, control characters, random code points)
 //   short   10,000 short sentences (the 1,200 of bench/data/sentences.txt, cycled)
+//   long words  500 texts of 20 distinct random words of 60-100 letters each (WordPiece's worst case: many pieces
+//           per word; words past 100 characters are one [UNK] at once and would not test it)
 // Each engine encodes every string with special tokens and no padding; tokens/s counts the ids produced.
 // Measures the compiled package (dist/, what users run; `npm run compile` first). Writes bench/results/tokenizer.{md,json}.
 import * as fs from 'node:fs';
@@ -10,6 +12,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Tokenizer } from '../dist';
 import { median } from '../dist/bench';
+import { rng } from '../tests/helpers/fixtures';
 
 const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'models', 'all-MiniLM-L6-v2');
@@ -32,6 +35,9 @@ async function main(): Promise<void> {
   const corpus: string[] = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'tokenizer', 'corpus.json.gz'))).toString());
   const sentences = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
   const short = Array.from({ length: 10000 }, (_, i) => sentences[i % sentences.length]);
+  const r = rng(3);
+  const word = () => Array.from({ length: 60 + Math.floor(r() * 41) }, () => String.fromCharCode(97 + Math.floor(r() * 26))).join('');
+  const longWords = Array.from({ length: 500 }, () => Array.from({ length: 20 }, word).join(' '));
   const pkgVersion = (name: string) => (JSON.parse(fs.readFileSync(path.join(root, 'node_modules', ...name.split('/'), 'package.json'), 'utf8')) as { version: string }).version;
 
   const ours = Tokenizer.fromDir(modelDir);
@@ -95,11 +101,12 @@ async function main(): Promise<void> {
   for (const [workload, texts] of [
     ['corpus (5,600 strings)', corpus],
     ['short (10,000 sentences)', short],
+    ['long words (500 × 20 words of 60-100 letters)', longWords],
   ] as const) {
     for (const r of runners) {
       const { seconds, tokens } = await timeRuns(r, texts as string[], 5);
       rows.push({ workload, engine: r.name, version: r.version, seconds, tokens, tokensPerSecond: tokens / seconds });
-      console.log(`${workload.padEnd(26)} ${r.name.padEnd(40)} ${(tokens / seconds / 1e6).toFixed(2)} M tokens/s (${tokens} tokens, ${(seconds * 1e3).toFixed(0)} ms)`);
+      console.log(`${workload.padEnd(48)} ${r.name.padEnd(40)} ${(tokens / seconds / 1e6).toFixed(2)} M tokens/s (${tokens} tokens, ${(seconds * 1e3).toFixed(0)} ms)`);
     }
   }
   const outDir = path.join(root, 'bench', 'results');

@@ -7,6 +7,7 @@ import * as readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { Embedder, type EmbedOptions } from './embedder';
 import { invalidArgument } from './errors';
+import { lengthPastLimit, policyOptions } from './truncate';
 import type { Device, Precision } from './native';
 
 export interface EmbedCliOptions {
@@ -137,7 +138,7 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
       // the texts the policy will cut, counted for the summary: tokenizing stops one token past the limit, and a
       // text of fewer UTF-16 units than the limit's text tokens cannot pass it (every token spans one at least)
       if (opts.truncate === 'right' || opts.truncate === 'left') {
-        for (const t of g) if (t.length > room && (await e.tokenizer.encodeAsync(t, null, { stopAfter: max + 1 })).ids.length > max) cut++;
+        for (const t of g) if (t.length > room && lengthPastLimit(await e.tokenizer.encodeAsync(t, null, policyOptions(max, 'error')), max)) cut++;
       }
       const next = e.embed(g, embedOptions);
       next.catch(() => {}); // awaited below; marked handled so a failure while the previous group is written is not "unhandled"

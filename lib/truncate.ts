@@ -7,21 +7,26 @@ import type { EncodeOptions, Encoding, Tokenizer, TruncationStrategy } from './t
 
 export type Truncate = 'right' | 'left' | 'error';
 
-function optionsFor(maxLength: number, truncate: Truncate, strategy: TruncationStrategy): EncodeOptions {
+/** The encode options that carry out `truncate` within `maxLength` tokens. */
+export function policyOptions(maxLength: number, truncate: Truncate, strategy: TruncationStrategy = 'longest_first'): EncodeOptions {
   if (truncate === 'error') return { stopAfter: maxLength + 1 };
   if (truncate !== 'right' && truncate !== 'left') throw invalidArgument(`truncate must be 'right', 'left' or 'error' (got ${String(truncate)})`);
   // fromEnd: cutting from the left tokenizes only the text's end (word ids then count from there)
   return { truncation: { maxLength, strategy, direction: truncate }, returnOverflowing: false, fromEnd: true };
 }
 
+/** For an encoding made under policyOptions(maxLength, 'error'): null if it fits, else its length as far as it is
+ *  known — "300", or "more than 256" where tokenizing one of its texts stopped at maxLength + 1 tokens. */
+export function lengthPastLimit(e: Encoding, maxLength: number): string | null {
+  if (e.ids.length <= maxLength) return null;
+  const per = [0, 0];
+  for (const s of e.sequenceIds) if (s !== null) per[s]++;
+  return per[0] > maxLength || per[1] > maxLength ? `more than ${maxLength}` : String(e.ids.length);
+}
+
 function checked(e: Encoding, maxLength: number, truncate: Truncate, what: string): Encoding {
-  if (truncate === 'error' && e.ids.length > maxLength) {
-    // tokenizing stops at maxLength + 1 tokens of a text: when one text got there, the count is a lower bound
-    const per = [0, 0];
-    for (const s of e.sequenceIds) if (s !== null) per[s]++;
-    const cut = per[0] > maxLength || per[1] > maxLength;
-    throw new BertrtError(`${what} has ${cut ? 'more than ' + maxLength : e.ids.length} tokens, the model takes at most ${maxLength}`, 'E_INPUT_TOO_LONG');
-  }
+  const over = truncate === 'error' ? lengthPastLimit(e, maxLength) : null;
+  if (over) throw new BertrtError(`${what} has ${over} tokens, the model takes at most ${maxLength}`, 'E_INPUT_TOO_LONG');
   return e;
 }
 
@@ -35,7 +40,7 @@ export function encodeWithin(
   what = 'input',
   strategy: TruncationStrategy = 'longest_first',
 ): Encoding {
-  return checked(tokenizer.encode(a, pair, optionsFor(maxLength, truncate, strategy)), maxLength, truncate, what);
+  return checked(tokenizer.encode(a, pair, policyOptions(maxLength, truncate, strategy)), maxLength, truncate, what);
 }
 
 /** encodeWithin on Tokenizer.encodeAsync: a long text never holds the event loop for more than one slice. */
@@ -48,5 +53,5 @@ export async function encodeWithinAsync(
   what = 'input',
   strategy: TruncationStrategy = 'longest_first',
 ): Promise<Encoding> {
-  return checked(await tokenizer.encodeAsync(a, pair, optionsFor(maxLength, truncate, strategy)), maxLength, truncate, what);
+  return checked(await tokenizer.encodeAsync(a, pair, policyOptions(maxLength, truncate, strategy)), maxLength, truncate, what);
 }

@@ -114,20 +114,6 @@ describe('server contract', function () {
     assert.equal((await call(a.url, '/embed', { inputs: long, truncate: false })).status, 413);
     await a.s.close();
   });
-});
-
-describe('server: /embed_all and /similarity (TEI)', function () {
-  let s: BertrtServer;
-  let url: string;
-  let ref: Embedder;
-  before(async () => {
-    ({ s, url } = await start());
-    ref = await Embedder.load();
-  });
-  after(async () => {
-    await s.close();
-    await ref.close();
-  });
 
   it("/embed_all gives every token's hidden state, as Embedder.embedTokens does", async () => {
     const r = await call(url, '/embed_all', { inputs: ['hello world', 'hi'] });

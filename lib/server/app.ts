@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { BertrtError } from '../errors';
+import { lengthPastLimit, policyOptions } from '../truncate';
 import { Embedder } from '../embedder';
 import { assertFinite, sentenceVector } from '../heads/pooling';
 import type { Device, Precision } from '../native';
@@ -233,35 +234,33 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   /** Tokenizes a request's texts, bounded by the token limit: refusing or cutting from the right looks at no
    *  more than the first max + 1 tokens of a text, and every text is tokenized in slices that give the event
    *  loop a turn (Tokenizer.encodeAsync), so no request body holds the loop for long. */
-  async function encodeAll(m: Model, texts: string[], truncate: boolean, direction: 'right' | 'left', addSpecialTokens = true): Promise<Encoding[]> {
+  async function encodeAll(m: Model, texts: string[], policy: 'right' | 'left' | 'error', addSpecialTokens = true): Promise<Encoding[]> {
     const t0 = performance.now();
     const max = m.embedder.maxSeqLength;
+    const options = { ...policyOptions(max, policy), addSpecialTokens };
     const out: Encoding[] = [];
     for (let i = 0; i < texts.length; i++) {
-      const e = await m.embedder.tokenizer.encodeAsync(
-        texts[i],
-        null,
-        truncate ? { truncation: { maxLength: max, direction }, returnOverflowing: false, fromEnd: true, addSpecialTokens } : { stopAfter: max + 1, addSpecialTokens },
-      );
-      if (!truncate && e.ids.length > max) {
-        // tokenizing stopped at max + 1 text tokens: past that, the count is only known to exceed the limit
-        const cut = e.sequenceIds.reduce((n: number, s) => n + (s === null ? 0 : 1), 0) > max;
-        throw new HttpError(413, 'Validation', `input validation error: inputs[${i}] must have at most ${max} tokens, given ${cut ? `more than ${max}` : e.ids.length} (set \`truncate\` to cut them)`);
-      }
+      const e = await m.embedder.tokenizer.encodeAsync(texts[i], null, options);
+      const over = policy === 'error' ? lengthPastLimit(e, max) : null;
+      if (over) throw new HttpError(413, 'Validation', `input validation error: inputs[${i}] must have at most ${max} tokens, given ${over} (set \`truncate\` to cut them)`);
       out.push(e);
     }
     metrics.tokenizationDuration.observe({ model: m.name }, (performance.now() - t0) / 1000);
     return out;
   }
 
-  async function embed(m: Model, encs: Encoding[], normalize: boolean, dims: number | undefined, cancelled: () => boolean, promptTokens = 0): Promise<Float32Array[]> {
-    let rows: Float32Array[];
+  /** Each encoding's hidden rows, through the model's batcher; a request dropped before it ran is a 408. */
+  async function hiddenRows(m: Model, encs: Encoding[], cancelled: () => boolean): Promise<Float32Array[]> {
     try {
-      rows = await m.batcher.submit(encs, cancelled);
+      return await m.batcher.submit(encs, cancelled);
     } catch (e) {
       if (e instanceof CancelledError) throw new HttpError(408, 'Cancelled', 'request cancelled or past its deadline before it ran');
       throw e;
     }
+  }
+
+  async function embed(m: Model, encs: Encoding[], normalize: boolean, dims: number | undefined, cancelled: () => boolean, promptTokens = 0): Promise<Float32Array[]> {
+    const rows = await hiddenRows(m, encs, cancelled);
     const H = m.embedder.encoder.hiddenSize;
     return rows.map((r) => sentenceVector(r, H, 0, r.length / H, m.embedder.sentence, dims, normalize, promptTokens));
   }
@@ -360,8 +359,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     const b = body(req);
     const m = pick(b);
     const { texts, promptTokens } = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
-    const t = truncation(b);
-    const encs = await encodeAll(m, texts, t !== 'error', t === 'left' ? 'left' : 'right');
+    const encs = await encodeAll(m, texts, truncation(b));
     const normalize = flag(b, 'normalize', true);
     const gone = watchClient(reply);
     const late = deadline(req);
@@ -375,19 +373,12 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     const b = body(req);
     const m = pick(b);
     const { texts } = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
-    const t = truncation(b);
-    const encs = await encodeAll(m, texts, t !== 'error', t === 'left' ? 'left' : 'right');
+    const encs = await encodeAll(m, texts, truncation(b));
     const tokens = encs.reduce((n, e) => n + e.ids.length, 0);
     if (tokens > EMBED_ALL_MAX_TOKENS) throw new HttpError(413, 'Validation', `/embed_all answers at most ${EMBED_ALL_MAX_TOKENS} tokens per request, given ${tokens}`);
     const gone = watchClient(reply);
     const late = deadline(req);
-    let rows: Float32Array[];
-    try {
-      rows = await m.batcher.submit(encs, () => gone() || late());
-    } catch (e) {
-      if (e instanceof CancelledError) throw new HttpError(408, 'Cancelled', 'request cancelled or past its deadline before it ran');
-      throw e;
-    }
+    const rows = await hiddenRows(m, encs, () => gone() || late());
     const H = m.embedder.encoder.hiddenSize;
     return rows.map((r, i) => {
       assertFinite(r, `the token vectors of inputs[${i}]`);
@@ -406,8 +397,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     const sentences = stringInputs(inputs.sentences, 'inputs.sentences');
     if (sentences.length + 1 > o.maxClientBatchSize) throw new HttpError(413, 'Validation', `batch size ${sentences.length + 1} > maximum allowed batch size ${o.maxClientBatchSize}`);
     const { texts, promptTokens } = withPrompt(m, [inputs.source_sentence, ...sentences], b.prompt_name);
-    const t = truncation(b);
-    const encs = await encodeAll(m, texts, t !== 'error', t === 'left' ? 'left' : 'right');
+    const encs = await encodeAll(m, texts, truncation(b));
     const gone = watchClient(reply);
     const late = deadline(req);
     const [src, ...others] = await embed(m, encs, true, undefined, () => gone() || late(), promptTokens);
@@ -429,8 +419,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       encs = (input as number[][]).map((ids) => idsEncoding(m, ids));
     } else {
       // `truncate` (bertrt's extension; OpenAI's API has none) or --auto-truncate cut instead of answering 413
-      const t = truncation(b);
-      encs = await encodeAll(m, stringInputs(input, 'input'), t !== 'error', t === 'left' ? 'left' : 'right');
+      encs = await encodeAll(m, stringInputs(input, 'input'), truncation(b));
     }
     const gone = watchClient(reply);
     const late = deadline(req);
@@ -508,8 +497,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   app.post('/tokenize', async (req) => {
     const b = body(req);
     const m = pick(b);
-    const t = truncation(b);
-    const encs = await encodeAll(m, stringInputs(b.inputs, 'inputs'), t !== 'error', t === 'left' ? 'left' : 'right', flag(b, 'add_special_tokens', true));
+    const encs = await encodeAll(m, stringInputs(b.inputs, 'inputs'), truncation(b), flag(b, 'add_special_tokens', true));
     return encs.map((e) => Array.from(e.ids, (id, k) => ({ id, text: e.tokens[k], special: e.specialTokensMask[k] === 1, start: e.offsets[k][0], stop: e.offsets[k][1] })));
   });
 

@@ -124,6 +124,13 @@ interface WordTokens {
   wordIds: number[];
 }
 
+/** Where one text's tokenization stands: its tokens so far, the next word index, characters since a yield. */
+interface TokenizeState {
+  out: WordTokens;
+  word: number;
+  since: number;
+}
+
 const bad = (msg: string) => new BertrtError(`tokenizer.json: ${msg}`, 'E_MODEL_FORMAT');
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < MAX_ID;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -229,7 +236,8 @@ export class Tokenizer {
         return Tokenizer.fromJSON(readJson(tj), options);
       } catch (e) {
         // name the file, not just its kind
-        if (e instanceof BertrtError && e.message.startsWith('tokenizer.json: ')) throw new BertrtError(`${tj}: ${e.message.slice(16)}`, e.code);
+        const kind = 'tokenizer.json: ';
+        if (e instanceof BertrtError && e.message.startsWith(kind)) throw new BertrtError(`${tj}: ${e.message.slice(kind.length)}`, e.code);
         throw e;
       }
     }
@@ -372,71 +380,70 @@ export class Tokenizer {
    *  boundaries are, so a caller can give the event loop a turn between slices (encodeAsync) and the result is
    *  the same as in one go. */
   private *tokenizeSteps(text: string, limit = Infinity): Generator<void, WordTokens> {
-    const out: WordTokens = { tokens: [], wordIds: [] };
-    let word = 0;
-    let since = 0; // characters covered since the last yield
-    const fast = this.fast;
-    const tokenizer = this;
-    // The composed path over [begin, end): normalizer, pre-tokenizer, model.
-    function* composed(begin: number, end: number): Generator<void> {
-      let a = alignedFrom(text.slice(begin, end));
-      if (begin > 0) {
-        a.starts = a.starts.map((s) => s + begin);
-        a.ends = a.ends.map((e) => e + begin);
-      }
-      if (tokenizer.normalizer) a = tokenizer.normalizer.normalize(a);
-      for (const w of tokenizer.preTokenizer.split(a)) {
-        if (out.tokens.length >= limit) break;
-        const before = out.tokens.length;
-        tokenizer.model.tokenize(w, out.tokens);
-        for (let i = before; i < out.tokens.length; i++) out.wordIds.push(word);
-        word++;
-        since += w.chars.length;
-        if (since >= SLICE_UNITS) {
-          since = 0;
-          yield;
+    const st: TokenizeState = { out: { tokens: [], wordIds: [] }, word: 0, since: 0 };
+    const out = st.out;
+    const matches = this.addedRegex ? text.matchAll(this.addedRegex) : null;
+    // Plain text between the added tokens; on the single pass in slices cut at whitespace, where it closes every
+    // word, so the slices add up to the whole. One generator per text and plain calls per slice: a short text
+    // pays for no machinery it does not use.
+    for (let last = 0; ; ) {
+      const m = matches?.next();
+      const end = m && !m.done ? m.value.index : text.length;
+      if (this.fast) {
+        for (let b = last; b < end && out.tokens.length < limit; ) {
+          let e = Math.min(end, b + SLICE_UNITS - st.since);
+          while (e < end && !isBoundary(text.charCodeAt(e))) e++;
+          // The single pass normalizes one code point at a time; where accents are stripped, two marks in a row
+          // may be reordered by NFD, whose alignment is positional over the cluster: such a slice is composed.
+          const marks = this.fastStripsAccents && MARK_PAIR.test(b === 0 && e === text.length ? text : text.slice(b, e));
+          if (marks) {
+            Tokenizer.drive(this.composedSteps(text, b, e, st, limit)); // counts its own characters
+          } else {
+            st.word = this.fast.run(text, b, e, out.tokens, out.wordIds, st.word, limit);
+            st.since += e - b;
+          }
+          b = e;
+          if (st.since >= SLICE_UNITS) {
+            st.since = 0;
+            yield;
+          }
         }
+      } else if (end > last) {
+        yield* this.composedSteps(text, last, end, st, limit);
       }
+      if (!m || m.done || out.tokens.length >= limit) return out;
+      const t = this.addedByContent.get(m.value[0])!;
+      out.tokens.push({ id: t.id, start: m.value.index, end: m.value.index + m.value[0].length });
+      out.wordIds.push(st.word++);
+      last = m.value.index + m.value[0].length;
     }
-    function* runPlain(begin: number, end: number): Generator<void> {
-      if (end <= begin) return;
-      if (!fast) return yield* composed(begin, end);
-      // Slices cut at whitespace: the single pass closes every word there, so the slices add up to the whole.
-      // The single pass normalizes one code point at a time; where accents are stripped, two marks in a row may be
-      // reordered by NFD, whose alignment is positional over the cluster: such a slice takes the composed path.
-      for (let b = begin; b < end && out.tokens.length < limit; ) {
-        let e = Math.min(end, b + SLICE_UNITS - since);
-        while (e < end && !isBoundary(text.charCodeAt(e))) e++;
-        if (tokenizer.fastStripsAccents && MARK_PAIR.test(text.slice(b, e))) yield* composed(b, e);
-        else word = fast.run(text, b, e, out.tokens, out.wordIds, word, limit);
-        since += e - b;
-        b = e;
-        if (since >= SLICE_UNITS) {
-          since = 0;
-          yield;
-        }
-      }
-    }
-    let last = 0;
-    if (this.addedRegex) {
-      this.addedRegex.lastIndex = 0;
-      for (const m of text.matchAll(this.addedRegex)) {
-        if (out.tokens.length >= limit) break;
-        yield* runPlain(last, m.index);
-        const t = this.addedByContent.get(m[0])!;
-        out.tokens.push({ id: t.id, start: m.index, end: m.index + m[0].length });
-        out.wordIds.push(word++);
-        last = m.index + m[0].length;
-      }
-    }
-    if (out.tokens.length < limit) yield* runPlain(last, text.length);
-    return out;
   }
 
-  /** The tokens of the first text under the plan: all of them (up to its limit), or with `tail`, those of just
-   *  enough of the text's end. */
-  private *firstSteps(plan: EncodePlan): Generator<void, WordTokens> {
-    if (plan.tail === 0) return yield* this.tokenizeSteps(plan.text, plan.limit);
+  /** The composed path over text[begin, end): normalizer, pre-tokenizer, model, yielding between words once
+   *  SLICE_UNITS characters have gone by. */
+  private *composedSteps(text: string, begin: number, end: number, st: TokenizeState, limit: number): Generator<void> {
+    let a = alignedFrom(text.slice(begin, end));
+    if (begin > 0) {
+      a.starts = a.starts.map((s) => s + begin);
+      a.ends = a.ends.map((e) => e + begin);
+    }
+    if (this.normalizer) a = this.normalizer.normalize(a);
+    for (const w of this.preTokenizer.split(a)) {
+      if (st.out.tokens.length >= limit) break;
+      const before = st.out.tokens.length;
+      this.model.tokenize(w, st.out.tokens);
+      for (let i = before; i < st.out.tokens.length; i++) st.out.wordIds.push(st.word);
+      st.word++;
+      st.since += w.chars.length;
+      if (st.since >= SLICE_UNITS) {
+        st.since = 0;
+        yield;
+      }
+    }
+  }
+
+  /** With `tail`, the tokens of just enough of the first text's end. */
+  private *tailSteps(plan: EncodePlan): Generator<void, WordTokens> {
     const text = plan.text;
     // Suffixes cut at whitespace, growing fourfold until they hold `tail` tokens or are the whole text. The single
     // pass ends a word at every whitespace character, so a suffix's tokens are the text's last tokens exactly.
@@ -477,7 +484,7 @@ export class Tokenizer {
   /** Tokenizes `text` (and `pair`) and builds the encoding as HF does; see EncodeOptions. */
   encode(text: string, pair?: string | null, options: EncodeOptions = {}): Encoding {
     const plan = this.plan(text, pair, options);
-    const a = Tokenizer.drive(this.firstSteps(plan));
+    const a = Tokenizer.drive(plan.tail ? this.tailSteps(plan) : this.tokenizeSteps(plan.text, plan.limit));
     const b = plan.pair !== null ? this.tokenizeText(plan.pair, plan.stopAfter) : null;
     return this.finish(plan, a, b, options);
   }
@@ -486,7 +493,7 @@ export class Tokenizer {
    *  holds it for more than one slice. Same result as encode(). */
   async encodeAsync(text: string, pair?: string | null, options: EncodeOptions = {}): Promise<Encoding> {
     const plan = this.plan(text, pair, options);
-    const a = await Tokenizer.driveAsync(this.firstSteps(plan));
+    const a = await Tokenizer.driveAsync(plan.tail ? this.tailSteps(plan) : this.tokenizeSteps(plan.text, plan.limit));
     const b = plan.pair !== null ? await Tokenizer.driveAsync(this.tokenizeSteps(plan.pair, plan.stopAfter)) : null;
     return this.finish(plan, a, b, options);
   }
