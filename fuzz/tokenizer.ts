@@ -28,7 +28,7 @@ export function configs(): Config[] {
   const dir = path.join(root, 'tests', 'fixtures', 'tokenizer');
   const out: Config[] = [];
   for (const name of ['minilm', 'cased', 'multilingual', 'nfkc-split', 'nfd-strip']) {
-    const f = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${name}.json.gz`))).toString('utf8')).tokenizer;
+    const f = JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(dir, `${name}.json.br`))).toString("utf8")).tokenizer;
     let json: Record<string, any>;
     if (f.file) json = JSON.parse(fs.readFileSync(path.join(root, f.file), 'utf8'));
     else {

@@ -42,6 +42,20 @@ export class FastBert {
     return n;
   }
 
+  /** The text as the normalizer spells it (clean_text, Chinese chars spaced, accents, case), for finding the
+   *  normalized added tokens a slice may hold. */
+  normalizedText(text: string): string {
+    let out = '';
+    for (const c of text) {
+      const cp = c.codePointAt(0)!;
+      if (this.opts.cleanText && isHfControl(cp)) continue;
+      if (isHfSpace(cp)) out += ' ';
+      else if (this.opts.handleChineseChars && isChineseChar(cp)) out += ` ${c} `;
+      else out += this.normalizeCp(cp, c);
+    }
+    return out;
+  }
+
   /** Tokenizes text[begin, end) (offsets are into `text`), appending tokens and their word indices; stops at the
    *  first word boundary after `limit` tokens exist. Returns the next word index. */
   run(text: string, begin: number, end: number, tokens: Token[], wordIds: number[], firstWord: number, limit = Infinity): number {

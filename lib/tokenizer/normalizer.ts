@@ -3,7 +3,10 @@
 // source char keeps that char's range; extra chars of an expansion share it; a char composed from several source
 // chars takes the range of the first of them.
 import { BertrtError } from '../errors';
-import { type Aligned, mapChars } from './aligned';
+import { type Aligned, mapChars, prepend, slice } from './aligned';
+import { BYTE_CHARS } from './bytelevel';
+import { Precompiled } from './precompiled';
+import { compile, escape } from './regex';
 import { hfDecomposesCanonical, hfDecomposesCompat, hfLowercase, isHfCombiningMark, isHfControl, isHfNonspacingMark, isHfSpace } from './unicode';
 
 export interface Normalizer {
@@ -86,7 +89,7 @@ export class UnicodeNormalizer implements Normalizer {
   normalize(a: Aligned): Aligned {
     const whole = a.chars.join('');
     if (whole.normalize(this.form) === whole) return a;
-    const out: Aligned = { chars: [], starts: [], ends: [] };
+    const out: Aligned = { chars: [], starts: [], ends: [], origin: a.origin };
     const decomposes = this.form === 'NFC' || this.form === 'NFD' ? hfDecomposesCanonical : hfDecomposesCompat;
     // A char that this engine's Unicode would decompose but HF's older tables do not is left as it is, alone; so
     // is a mark newer than HF's tables, which HF takes for a starter (combining class 0) that nothing reorders.
@@ -177,14 +180,9 @@ export class Replace implements Normalizer {
   private readonly re: RegExp;
   constructor(pattern: { String?: unknown; Regex?: unknown }, readonly content: string) {
     if (typeof pattern !== 'object' || pattern === null) throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
-    if (typeof pattern.String === 'string') this.re = new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
-    else if (typeof pattern.Regex === 'string') {
-      try {
-        this.re = new RegExp(pattern.Regex, 'gu');
-      } catch (e) {
-        throw new BertrtError(`tokenizer.json: Replace pattern ${JSON.stringify(pattern.Regex).slice(0, 80)} is not a regular expression bertrt can read (${(e as Error).message})`, 'E_MODEL_FORMAT');
-      }
-    } else throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
+    if (typeof pattern.String === 'string') this.re = new RegExp(escape(pattern.String), 'gu');
+    else if (typeof pattern.Regex === 'string') this.re = compile(pattern.Regex, 'Replace');
+    else throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
   }
 
   normalize(a: Aligned): Aligned {
@@ -197,7 +195,7 @@ export class Replace implements Normalizer {
       for (let u = 0; u < c.length; u++) charAt.push(i);
     });
     charAt.push(a.chars.length);
-    const out: Aligned = { chars: [], starts: [], ends: [] };
+    const out: Aligned = { chars: [], starts: [], ends: [], origin: a.origin };
     let ci = 0;
     this.re.lastIndex = 0;
     for (const m of text.matchAll(this.re)) {
@@ -222,6 +220,73 @@ export class Replace implements Normalizer {
       out.ends.push(a.ends[ci]);
     }
     return out;
+  }
+}
+
+/** Strip: whitespace (White_Space) removed from the start and/or the end. */
+export class Strip implements Normalizer {
+  constructor(
+    readonly left: boolean,
+    readonly right: boolean,
+  ) {}
+  normalize(a: Aligned): Aligned {
+    let b = 0;
+    let e = a.chars.length;
+    if (this.left) while (b < e && WHITE.test(a.chars[b])) b++;
+    if (this.right) while (e > b && WHITE.test(a.chars[e - 1])) e--;
+    return b === 0 && e === a.chars.length ? a : slice(a, b, e);
+  }
+}
+
+const WHITE = /^\p{White_Space}$/u;
+
+/** Prepend: a prefix before any non-empty string, aligned to its first char. */
+export class Prepend implements Normalizer {
+  constructor(readonly prefix: string) {}
+  normalize(a: Aligned): Aligned {
+    return prepend(a, this.prefix);
+  }
+}
+
+/** ByteLevel as a normalizer: every char spelled as the byte-level chars of its UTF-8 bytes. */
+export class ByteLevelNormalizer implements Normalizer {
+  normalize(a: Aligned): Aligned {
+    return toByteLevel(a);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** HF's byte-level transformation: each char becomes one char per UTF-8 byte, all aligned to it. */
+export function toByteLevel(a: Aligned): Aligned {
+  const out: Aligned = { chars: [], starts: [], ends: [], origin: a.origin };
+  for (let i = 0; i < a.chars.length; i++) {
+    const c = a.chars[i];
+    const u = c.charCodeAt(0);
+    if (u < 0x80) {
+      out.chars.push(BYTE_CHARS[u]);
+      out.starts.push(a.starts[i]);
+      out.ends.push(a.ends[i]);
+      continue;
+    }
+    for (const b of encoder.encode(c)) {
+      out.chars.push(BYTE_CHARS[b]);
+      out.starts.push(a.starts[i]);
+      out.ends.push(a.ends[i]);
+    }
+  }
+  return out;
+}
+
+/** Nmt: ASCII control chars removed, other spaces (and U+2581, U+FFFD) made a plain space. */
+export class Nmt implements Normalizer {
+  normalize(a: Aligned): Aligned {
+    return mapChars(a, (c) => {
+      const u = c.codePointAt(0)!;
+      if ((u >= 1 && u <= 8) || u === 0x0b || (u >= 0x0e && u <= 0x1f) || u === 0x7f || u === 0x8f || u === 0x9f) return '';
+      if (u === 9 || u === 0x0a || u === 0x0c || u === 0x0d || u === 0x1680 || (u >= 0x200b && u <= 0x200f) || u === 0x2028 || u === 0x2029 || u === 0x2581 || u === 0xfeff || u === 0xfffd) return ' ';
+      return c;
+    });
   }
 }
 
@@ -254,6 +319,17 @@ export function normalizerFromJson(j: Record<string, unknown> | null): Normalize
     case 'Replace':
       if (j.content !== undefined && typeof j.content !== 'string') throw new BertrtError('tokenizer.json: Replace content must be a string', 'E_MODEL_FORMAT');
       return new Replace(j.pattern as { String?: unknown; Regex?: unknown }, j.content ?? '');
+    case 'Precompiled':
+      return Precompiled.fromBase64(j.precompiled_charsmap);
+    case 'Strip':
+      return new Strip(j.strip_left !== false, j.strip_right !== false);
+    case 'Prepend':
+      if (typeof j.prepend !== 'string') throw new BertrtError('tokenizer.json: a Prepend normalizer needs "prepend", a string', 'E_MODEL_FORMAT');
+      return new Prepend(j.prepend);
+    case 'ByteLevel':
+      return new ByteLevelNormalizer();
+    case 'Nmt':
+      return new Nmt();
     case 'Sequence':
       if (!Array.isArray(j.normalizers) || !j.normalizers.every((n) => typeof n === 'object' && n !== null)) {
         throw new BertrtError('tokenizer.json: a Sequence normalizer needs "normalizers", a list of normalizers', 'E_MODEL_FORMAT');

@@ -1,9 +1,11 @@
 // Pre-tokenizers, one class per tokenizer.json "pre_tokenizer" type: each splits the normalized text into words
 // (aligned slices). A Sequence applies its steps to every word the previous step produced, as HF does.
 import { BertrtError } from '../errors';
-import { type Aligned, slice } from './aligned';
+import { type Aligned, mapChars, prepend, slice } from './aligned';
+import { toByteLevel } from './normalizer';
+import { compile, escape } from './regex';
 import { isWhitespace } from './normalizer';
-import { isHfNumeric, isHfPunctuation, isHfWord } from './unicode';
+import { isGpt2Letter, isGpt2Number, isGpt2Space, isHfNumeric, isHfPunctuation, isHfWord } from './unicode';
 
 export interface PreTokenizer {
   split(a: Aligned): Aligned[];
@@ -21,27 +23,83 @@ const WHITE_SPACE = /^\p{White_Space}$/u;
 const isRustWhitespace = (c: string) => WHITE_SPACE.test(c);
 const isNumeric = (c: string) => isHfNumeric(c.codePointAt(0)!);
 
-type Behavior = 'removed' | 'isolated' | 'contiguous';
+type Behavior = 'removed' | 'isolated' | 'contiguous' | 'merged_with_previous' | 'merged_with_next';
 
-/** Splits where pred holds: 'removed' drops those chars, 'isolated' makes each one a word, 'contiguous' makes
- *  each run of them a word. Everything between matches is a word. */
-function splitOn(a: Aligned, pred: (c: string) => boolean, behavior: Behavior, out: Aligned[]): void {
-  let start = 0;
-  const n = a.chars.length;
-  let i = 0;
-  while (i < n) {
-    if (!pred(a.chars[i])) {
-      i++;
-      continue;
+/** HF's NormalizedString::split: `spans` cover the string (char indices, each a match or not); the behavior says
+ *  what becomes of the matches. Empty pieces are dropped, as PreTokenizedString drops them. */
+function splitSpans(a: Aligned, spans: Array<[number, number, boolean]>, behavior: Behavior, out: Aligned[]): void {
+  let pieces: Array<[number, number, boolean]>; // [begin, end, removed]
+  if (behavior === 'isolated') pieces = spans.map(([b, e]) => [b, e, false]);
+  else if (behavior === 'removed') pieces = spans;
+  else if (behavior === 'contiguous' || behavior === 'merged_with_previous') {
+    pieces = [];
+    let previous = false;
+    for (const [b, e, m] of spans) {
+      const merge = behavior === 'contiguous' ? m === previous : m && !previous;
+      if (merge && pieces.length) pieces[pieces.length - 1][1] = e;
+      else pieces.push([b, e, false]);
+      previous = m;
     }
-    if (i > start) out.push(slice(a, start, i));
-    let j = i + 1;
-    if (behavior === 'contiguous') while (j < n && pred(a.chars[j])) j++;
-    if (behavior !== 'removed') out.push(slice(a, i, j));
-    i = j;
-    start = j;
+  } else {
+    pieces = [];
+    let previous = false;
+    for (let i = spans.length - 1; i >= 0; i--) {
+      const [b, e, m] = spans[i];
+      if (m && !previous && pieces.length) pieces[pieces.length - 1][0] = b;
+      else pieces.push([b, e, false]);
+      previous = m;
+    }
+    pieces.reverse();
   }
-  if (start < n) out.push(slice(a, start, n));
+  for (const [b, e, removed] of pieces) if (!removed && e > b) out.push(slice(a, b, e));
+}
+
+/** The spans of a char predicate: each matching char a match of its own. */
+function charSpans(a: Aligned, pred: (c: string) => boolean): Array<[number, number, boolean]> {
+  const spans: Array<[number, number, boolean]> = [];
+  let last = 0;
+  for (let i = 0; i < a.chars.length; i++) {
+    if (!pred(a.chars[i])) continue;
+    if (last < i) spans.push([last, i, false]);
+    spans.push([i, i + 1, true]);
+    last = i + 1;
+  }
+  if (last < a.chars.length) spans.push([last, a.chars.length, false]);
+  return spans;
+}
+
+/** The spans of a regular expression's matches over the string (UTF-16 positions mapped to chars). */
+function regexSpans(a: Aligned, re: RegExp): Array<[number, number, boolean]> {
+  const text = a.chars.join('');
+  if (text.length === 0) return [];
+  let charAt: Int32Array | null = null;
+  if (text.length !== a.chars.length) {
+    charAt = new Int32Array(text.length + 1);
+    let u = 0;
+    for (let i = 0; i < a.chars.length; i++) {
+      charAt[u] = i;
+      if (a.chars[i].length === 2) charAt[u + 1] = i;
+      u += a.chars[i].length;
+    }
+    charAt[text.length] = a.chars.length;
+  }
+  const ci = (u: number) => (charAt ? charAt[u] : u);
+  const spans: Array<[number, number, boolean]> = [];
+  let prev = 0;
+  re.lastIndex = 0;
+  for (const m of text.matchAll(re)) {
+    const b = ci(m.index);
+    const e = ci(m.index + m[0].length);
+    if (prev !== b) spans.push([prev, b, false]);
+    spans.push([b, e, true]);
+    prev = e;
+  }
+  if (prev !== a.chars.length) spans.push([prev, a.chars.length, false]);
+  return spans;
+}
+
+function splitOn(a: Aligned, pred: (c: string) => boolean, behavior: Behavior, out: Aligned[]): void {
+  splitSpans(a, charSpans(a, pred), behavior, out);
 }
 
 /** BERT's: whitespace separates and disappears; every punctuation character is a word of its own. */
@@ -116,6 +174,115 @@ export class Digits implements PreTokenizer {
   }
 }
 
+export class CharDelimiterSplit implements PreTokenizer {
+  constructor(readonly delimiter: string) {}
+  split(a: Aligned): Aligned[] {
+    const out: Aligned[] = [];
+    splitOn(a, (c) => c === this.delimiter, 'removed', out);
+    return out;
+  }
+}
+
+/** Split: a string or regular expression pattern, a behavior, and `invert` (the pieces between are the matches). */
+export class Split implements PreTokenizer {
+  constructor(
+    private readonly re: RegExp | null,
+    readonly behavior: Behavior,
+    readonly invert: boolean,
+  ) {}
+  split(a: Aligned): Aligned[] {
+    const out: Aligned[] = [];
+    let spans: Array<[number, number, boolean]> = this.re ? regexSpans(a, this.re) : [[0, a.chars.length, false]];
+    if (this.invert) spans = spans.map(([b, e, m]) => [b, e, !m]);
+    splitSpans(a, spans, this.behavior, out);
+    return out;
+  }
+}
+
+export type PrependScheme = 'first' | 'always' | 'never';
+
+/** Metaspace: spaces become the replacement char (U+2581 by default), which is prepended (always, to the text's
+ *  first piece only, or never) and starts every word when `split`. */
+export class Metaspace implements PreTokenizer {
+  constructor(
+    readonly replacement: string,
+    readonly prependScheme: PrependScheme,
+    readonly splitWords: boolean,
+  ) {}
+  split(a: Aligned): Aligned[] {
+    let s = mapChars(a, (c) => (c === ' ' ? this.replacement : c));
+    const prefix = this.prependScheme === 'always' || (this.prependScheme === 'first' && (a.origin ?? 0) === 0);
+    if (prefix && s.chars[0] !== this.replacement) s = prepend(s, this.replacement);
+    if (!this.splitWords) return s.chars.length ? [s] : [];
+    const out: Aligned[] = [];
+    splitOn(s, (c) => c === this.replacement, 'merged_with_next', out);
+    return out;
+  }
+}
+
+const LETTER = 1;
+const NUMBER = 2;
+const SPACE = 3;
+const OTHER = 4;
+const classOf = (c: string): number => {
+  const cp = c.codePointAt(0)!;
+  return isGpt2Letter(cp) ? LETTER : isGpt2Number(cp) ? NUMBER : isGpt2Space(cp) ? SPACE : OTHER;
+};
+const CONTRACTIONS = ['s', 't', 're', 've', 'm', 'll', 'd'];
+
+/** GPT-2's split, 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+, as a scanner over
+ *  the chars with HF's (Oniguruma's) character classes: the matches, as spans covering the string. */
+function gpt2Spans(a: Aligned): Array<[number, number, boolean]> {
+  const ch = a.chars;
+  const n = ch.length;
+  const cls = new Uint8Array(n);
+  for (let i = 0; i < n; i++) cls[i] = classOf(ch[i]);
+  const spans: Array<[number, number, boolean]> = [];
+  let i = 0;
+  while (i < n) {
+    let e = -1;
+    if (ch[i] === "'") {
+      for (const c of CONTRACTIONS) {
+        if (ch[i + 1] === c[0] && (c.length === 1 || ch[i + 2] === c[1])) {
+          e = i + 1 + c.length;
+          break;
+        }
+      }
+    }
+    if (e < 0) {
+      const j = ch[i] === ' ' && i + 1 < n && cls[i + 1] !== SPACE ? i + 1 : i;
+      const k = cls[j];
+      if (k !== SPACE) {
+        e = j + 1;
+        while (e < n && cls[e] === k) e++;
+      } else {
+        // whitespace: the run less its last char when a non-space follows (\s+(?!\S)), else all of it (\s+)
+        let r = i + 1;
+        while (r < n && cls[r] === SPACE) r++;
+        e = r < n && r - i > 1 ? r - 1 : r;
+      }
+    }
+    spans.push([i, e, true]);
+    i = e;
+  }
+  return spans;
+}
+
+/** ByteLevel: an optional leading space, GPT-2's split, then every word in byte-level chars. */
+export class ByteLevelPreTokenizer implements PreTokenizer {
+  constructor(
+    readonly addPrefixSpace: boolean,
+    readonly useRegex: boolean,
+  ) {}
+  split(a: Aligned): Aligned[] {
+    const s = this.addPrefixSpace && a.chars[0] !== ' ' ? prepend(a, ' ') : a;
+    const words: Aligned[] = [];
+    if (this.useRegex) splitSpans(s, gpt2Spans(s), 'isolated', words);
+    else if (s.chars.length) words.push(s);
+    return words.map(toByteLevel);
+  }
+}
+
 export class SequencePreTokenizer implements PreTokenizer {
   constructor(readonly steps: PreTokenizer[]) {}
   split(a: Aligned): Aligned[] {
@@ -126,9 +293,20 @@ export class SequencePreTokenizer implements PreTokenizer {
 }
 
 function behaviorOf(v: unknown): Behavior {
-  const b = String(v ?? 'Isolated').toLowerCase();
-  if (b === 'isolated' || b === 'removed' || b === 'contiguous') return b;
+  const b = String(v ?? 'Isolated').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  if (b === 'isolated' || b === 'removed' || b === 'contiguous' || b === 'merged_with_previous' || b === 'merged_with_next') return b;
   throw new BertrtError(`tokenizer.json: split behavior "${String(v)}" is not supported`, 'E_UNSUPPORTED');
+}
+
+/** prepend_scheme, or the legacy add_prefix_space (false means never); HF's default is always. */
+export function prependSchemeOf(j: Record<string, unknown>): PrependScheme {
+  const scheme = j.prepend_scheme ?? 'always';
+  if (scheme !== 'first' && scheme !== 'always' && scheme !== 'never') throw new BertrtError(`tokenizer.json: Metaspace prepend_scheme ${JSON.stringify(scheme)} is not first, always or never`, 'E_MODEL_FORMAT');
+  if (j.add_prefix_space === false) {
+    if (scheme !== 'never' && j.prepend_scheme !== undefined) throw new BertrtError('tokenizer.json: Metaspace add_prefix_space false contradicts its prepend_scheme', 'E_MODEL_FORMAT');
+    return 'never';
+  }
+  return scheme;
 }
 
 export function preTokenizerFromJson(j: Record<string, unknown> | null): PreTokenizer {
@@ -144,6 +322,24 @@ export function preTokenizerFromJson(j: Record<string, unknown> | null): PreToke
       return new Punctuation(behaviorOf(j.behavior));
     case 'Digits':
       return new Digits(j.individual_digits === true);
+    case 'CharDelimiterSplit':
+      if (typeof j.delimiter !== 'string' || [...j.delimiter].length !== 1) throw new BertrtError('tokenizer.json: CharDelimiterSplit needs "delimiter", one char', 'E_MODEL_FORMAT');
+      return new CharDelimiterSplit(j.delimiter);
+    case 'Split': {
+      const p = j.pattern as { String?: unknown; Regex?: unknown } | null;
+      if (typeof p !== 'object' || p === null || (typeof p.String !== 'string' && typeof p.Regex !== 'string')) {
+        throw new BertrtError('tokenizer.json: a Split pre_tokenizer needs "pattern": {"String": …} or {"Regex": …}', 'E_MODEL_FORMAT');
+      }
+      const re = typeof p.String === 'string' ? (p.String === '' ? null : new RegExp(escape(p.String), 'gu')) : compile(p.Regex as string, 'Split');
+      return new Split(re, behaviorOf(j.behavior), j.invert === true);
+    }
+    case 'Metaspace': {
+      const rep = j.replacement ?? '\u2581';
+      if (typeof rep !== 'string' || [...rep].length !== 1) throw new BertrtError('tokenizer.json: Metaspace replacement must be one char', 'E_MODEL_FORMAT');
+      return new Metaspace(rep, prependSchemeOf(j), j.split !== false);
+    }
+    case 'ByteLevel':
+      return new ByteLevelPreTokenizer(j.add_prefix_space !== false, j.use_regex !== false);
     case 'Sequence':
       if (!Array.isArray(j.pretokenizers) || !j.pretokenizers.every((n) => typeof n === 'object' && n !== null)) {
         throw new BertrtError('tokenizer.json: a Sequence pre_tokenizer needs "pretokenizers", a list of pre-tokenizers', 'E_MODEL_FORMAT');

@@ -1,14 +1,22 @@
-// The tokenizer: added tokens split out of the raw text, then normalizer → pre-tokenizer → WordPiece → template
-// post-processor, as tokenizer.json composes them. Loads tokenizer.json, or vocab.txt + tokenizer_config.json.
+// The tokenizer: added tokens split out of the raw text, then normalizer → pre-tokenizer → model (WordPiece, BPE,
+// Unigram, WordLevel) → post-processor, as tokenizer.json composes them; a decoder back to text. Loads
+// tokenizer.json, or the legacy files: vocab.txt (+ tokenizer_config.json), vocab.json + merges.txt.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, invalidArgument } from '../errors';
 import { readJson } from '../model/config';
-import { alignedFrom } from './aligned';
-import { BertNormalizer, type Normalizer, normalizerFromJson } from './normalizer';
-import { BertPreTokenizer, type PreTokenizer, preTokenizerFromJson } from './pretokenizer';
+import { type AddedMatch, AddedMatcher, type AddedToken } from './added';
+import { type Aligned, alignedFrom, slice } from './aligned';
+import { BYTE_SPACE } from './bytelevel';
+import { type Decoder, ByteLevelDecoder, decoderFromJson, WordPieceDecoder } from './decoder';
 import { FastBert } from './fast-bert';
-import { type Token, WordPiece } from './wordpiece';
+import type { Token, TokenModel } from './model';
+import { BertNormalizer, type Normalizer, normalizerFromJson } from './normalizer';
+import { type PostProcessor, plainProcessor, postProcessorFromJson, type TemplatePiece } from './postprocessor';
+import { BertPreTokenizer, ByteLevelPreTokenizer, type PreTokenizer, preTokenizerFromJson } from './pretokenizer';
+import { modelFromJson, WordPiece } from './models';
+
+export type { AddedToken } from './added';
 
 export interface Encoding {
   ids: Int32Array;
@@ -105,20 +113,6 @@ export interface PaddingOptions {
   direction?: 'right' | 'left';
 }
 
-interface AddedToken {
-  id: number;
-  content: string;
-  special: boolean;
-}
-
-type TemplatePiece = { special: string; typeId: number } | { sequence: 0 | 1; typeId: number };
-
-interface Template {
-  single: TemplatePiece[];
-  pair: TemplatePiece[];
-  specialIds: Map<string, number>;
-}
-
 interface WordTokens {
   tokens: Token[];
   wordIds: number[];
@@ -138,62 +132,25 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** A token id bertrt accepts from a file: below 2^24, as native check_config bounds vocab_size. */
 const MAX_ID = 1 << 24;
 
-function parseTemplate(j: Record<string, unknown>): Template {
-  const specialIds = new Map<string, number>();
-  if (j.type === 'BertProcessing') {
-    const pair = (k: string): [string, number] => {
-      const v = j[k];
-      if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string' || !isId(v[1])) throw bad(`post_processor.${k} must be [token, id]`);
-      return v as [string, number];
-    };
-    const [sep, sepId] = pair('sep');
-    const [cls, clsId] = pair('cls');
-    specialIds.set(sep, sepId).set(cls, clsId);
-    return {
-      single: [{ special: cls, typeId: 0 }, { sequence: 0, typeId: 0 }, { special: sep, typeId: 0 }],
-      pair: [
-        { special: cls, typeId: 0 },
-        { sequence: 0, typeId: 0 },
-        { special: sep, typeId: 0 },
-        { sequence: 1, typeId: 1 },
-        { special: sep, typeId: 1 },
-      ],
-      specialIds,
-    };
-  }
-  if (j.type !== 'TemplateProcessing') {
-    throw new BertrtError(`tokenizer.json: post_processor type "${String(j.type)}" is not supported`, 'E_UNSUPPORTED');
-  }
-  if (!isObject(j.special_tokens)) throw bad('post_processor.special_tokens must be an object');
-  for (const [name, v] of Object.entries(j.special_tokens)) {
-    if (!isObject(v) || !Array.isArray(v.ids) || !v.ids.every(isId)) throw bad(`post_processor special token "${name}" needs "ids", a list of token ids`);
-    if (v.ids.length !== 1) throw new BertrtError(`tokenizer.json: special token "${name}" maps to several ids`, 'E_UNSUPPORTED');
-    specialIds.set(name, v.ids[0]);
-  }
-  const pieces = (key: 'single' | 'pair'): TemplatePiece[] => {
-    const list = j[key];
-    if (!Array.isArray(list)) throw bad(`post_processor.${key} must be a list of template pieces`);
-    return list.map((p, i): TemplatePiece => {
-      const where = `post_processor.${key}[${i}]`;
-      const piece = isObject(p) ? (p.SpecialToken ?? p.Sequence) : undefined;
-      if (!isObject(p) || !isObject(piece)) throw bad(`${where} must be {"SpecialToken": …} or {"Sequence": …}`);
-      const typeId = piece.type_id ?? 0;
-      if (!Number.isSafeInteger(typeId) || (typeId as number) < 0 || (typeId as number) > 1023) throw bad(`${where}.type_id must be an integer in [0, 1023]`);
-      if (isObject(p.SpecialToken)) {
-        if (typeof piece.id !== 'string' || !specialIds.has(piece.id)) throw bad(`${where} names special token ${JSON.stringify(piece.id)}, which special_tokens does not define`);
-        return { special: piece.id, typeId: typeId as number };
-      }
-      if (piece.id !== 'A' && piece.id !== 'B') throw bad(`${where}: a Sequence's id must be "A" or "B"`);
-      return { sequence: piece.id === 'A' ? 0 : 1, typeId: typeId as number };
-    });
+/** A token named in tokenizer_config.json: a string, or an AddedToken object { content, ... }. */
+function configToken(cfg: Record<string, unknown>) {
+  return (k: string, d: string): string => {
+    const v = cfg[k];
+    if (v && typeof v === 'object' && 'content' in v) return String((v as { content: unknown }).content);
+    return typeof v === 'string' ? v : d;
   };
-  return { single: pieces('single'), pair: pieces('pair'), specialIds };
+}
+
+function specialToken(id: number, content: string): AddedToken {
+  return { id, content, special: true, normalized: false, lstrip: false, rstrip: false, singleWord: false };
 }
 
 export class Tokenizer {
-  private readonly addedRegex: RegExp | null;
-  private readonly addedByContent: Map<string, AddedToken>;
-  private readonly addedById: Map<number, string>;
+  /** non-normalized added tokens, found in the raw text; normalized ones, found in each normalized piece */
+  private readonly rawAdded: AddedMatcher;
+  private readonly normAdded: AddedMatcher;
+  private readonly addedById: Map<number, AddedToken>;
+  private readonly specialContents: Set<string>;
   private readonly specialIdSet: Set<number>;
   /** the single-pass path, when the normalizer and pre-tokenizer are BERT's own (see fast-bert.ts) */
   private readonly fast: FastBert | null;
@@ -202,35 +159,45 @@ export class Tokenizer {
   private readonly tailSafe: boolean;
 
   private constructor(
-    readonly model: WordPiece,
+    readonly model: TokenModel,
     private readonly normalizer: Normalizer | null,
     private readonly preTokenizer: PreTokenizer,
-    private readonly template: Template,
+    private readonly post: PostProcessor,
     readonly addedTokens: AddedToken[],
-    private readonly decoderPrefix: string,
-    private readonly cleanup: boolean,
+    private readonly decoder: Decoder | null,
     private readonly padding: { token: string; id: number } | null = null,
     options: TokenizerOptions = {},
   ) {
-    this.addedByContent = new Map(addedTokens.map((t) => [t.content, t]));
-    this.addedById = new Map(addedTokens.map((t) => [t.id, t.content]));
-    const escaped = [...this.addedByContent.keys()]
-      .sort((a, b) => b.length - a.length)
-      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    this.addedRegex = escaped.length ? new RegExp(escaped.join('|'), 'gu') : null;
+    this.addedById = new Map(addedTokens.map((t) => [t.id, t]));
+    this.rawAdded = new AddedMatcher(addedTokens.filter((t) => !t.normalized).map((t) => ({ pattern: t.content, token: t })));
+    // a normalized token is matched as the normalizer spells it (HF's normalized_cache)
+    this.normAdded = new AddedMatcher(
+      addedTokens.filter((t) => t.normalized).map((t) => ({ pattern: normalizer ? normalizer.normalize(alignedFrom(t.content)).chars.join('') : t.content, token: t })),
+    );
+    this.specialContents = new Set(addedTokens.filter((t) => t.special).map((t) => t.content));
     this.specialIdSet = new Set(addedTokens.filter((t) => t.special).map((t) => t.id));
+    for (const sp of post.specials.values()) for (const id of sp.ids) this.specialIdSet.add(id);
+    const spaced = (t: AddedToken) => /\s/u.test(t.content) || t.lstrip || t.rstrip;
     this.fast =
-      options.singlePass !== false && normalizer instanceof BertNormalizer && normalizer.options.cleanText && preTokenizer instanceof BertPreTokenizer
+      options.singlePass !== false &&
+      model instanceof WordPiece &&
+      normalizer instanceof BertNormalizer &&
+      normalizer.options.cleanText &&
+      preTokenizer instanceof BertPreTokenizer &&
+      !addedTokens.some((t) => t.normalized && spaced(t))
         ? new FastBert(normalizer.options, model)
         : null;
-    for (const id of template.specialIds.values()) this.specialIdSet.add(id);
     this.fastStripsAccents = normalizer instanceof BertNormalizer && (normalizer.options.stripAccents ?? normalizer.options.lowercase);
-    this.tailSafe = addedTokens.every((t) => ![...t.content].some((c) => isBoundary(c.charCodeAt(0))));
+    this.tailSafe = addedTokens.every((t) => ![...t.content].some((c) => isBoundary(c.charCodeAt(0))) && !t.lstrip && !t.rstrip);
   }
 
-  /** tokenizer.json if the directory has one, else vocab.txt with tokenizer_config.json. */
+  /** tokenizer.json if the directory has one; else the legacy files: vocab.txt (BERT's WordPiece, options from
+   *  tokenizer_config.json) or vocab.json + merges.txt (RoBERTa's byte-level BPE). A SentencePiece .model alone is
+   *  refused with the conversion to run. */
   static fromDir(dir: string, options: TokenizerOptions = {}): Tokenizer {
     const tj = path.join(dir, 'tokenizer.json');
+    const cfgFile = path.join(dir, 'tokenizer_config.json');
+    const cfg = () => (fs.existsSync(cfgFile) ? readJson(cfgFile) : {});
     if (fs.existsSync(tj)) {
       try {
         return Tokenizer.fromJSON(readJson(tj), options);
@@ -242,10 +209,18 @@ export class Tokenizer {
       }
     }
     const vocab = path.join(dir, 'vocab.txt');
-    if (!fs.existsSync(vocab)) throw new BertrtError(`${dir} has neither tokenizer.json nor vocab.txt`, 'E_MODEL_NOT_FOUND');
-    const cfgFile = path.join(dir, 'tokenizer_config.json');
-    const cfg = fs.existsSync(cfgFile) ? readJson(cfgFile) : {};
-    return Tokenizer.fromVocab(fs.readFileSync(vocab, 'utf8'), cfg, options);
+    if (fs.existsSync(vocab)) return Tokenizer.fromVocab(fs.readFileSync(vocab, 'utf8'), cfg(), options);
+    const vj = path.join(dir, 'vocab.json');
+    const merges = path.join(dir, 'merges.txt');
+    if (fs.existsSync(vj) && fs.existsSync(merges)) return Tokenizer.fromBpeFiles(readJson(vj), fs.readFileSync(merges, 'utf8'), cfg(), options);
+    const spm = ['sentencepiece.bpe.model', 'spiece.model', 'tokenizer.model'].find((f) => fs.existsSync(path.join(dir, f)));
+    if (spm) {
+      throw new BertrtError(
+        `${dir} has a SentencePiece ${spm} but no tokenizer.json; bertrt reads tokenizer.json. Convert it once with Python transformers: AutoTokenizer.from_pretrained(dir).save_pretrained(dir)`,
+        'E_UNSUPPORTED',
+      );
+    }
+    throw new BertrtError(`${dir} has no tokenizer.json, vocab.txt or vocab.json + merges.txt`, 'E_MODEL_NOT_FOUND');
   }
 
   static fromJSON(j: Record<string, unknown>, options: TokenizerOptions = {}): Tokenizer {
@@ -260,60 +235,46 @@ export class Tokenizer {
 
   private static parse(j: Record<string, unknown>, options: TokenizerOptions): Tokenizer {
     if (!isObject(j)) throw bad('not a JSON object');
-    const m = j.model;
-    if (!isObject(m) || m.type !== 'WordPiece') {
-      throw new BertrtError(`tokenizer.json: model type "${String(isObject(m) ? m.type : m)}" is not supported (WordPiece only)`, 'E_UNSUPPORTED');
-    }
-    if (!isObject(m.vocab)) throw bad('model.vocab must be an object of token: id');
-    const vocab = new Map<string, number>();
-    for (const [token, id] of Object.entries(m.vocab)) {
-      if (!isId(id)) throw bad(`model.vocab: token ${JSON.stringify(token).slice(0, 80)} has id ${JSON.stringify(id)}, not an integer in [0, ${MAX_ID})`);
-      vocab.set(token, id);
-    }
-    const str = (v: unknown, field: string, d: string) => {
-      if (v === undefined || v === null) return d;
-      if (typeof v !== 'string') throw bad(`${field} must be a string`);
+    const model = modelFromJson(j.model);
+    if (j.added_tokens !== undefined && j.added_tokens !== null && !Array.isArray(j.added_tokens)) throw bad('added_tokens must be a list');
+    const flag = (t: Record<string, unknown>, k: string, d: boolean, i: number) => {
+      const v = t[k] ?? d;
+      if (typeof v !== 'boolean') throw bad(`added_tokens[${i}].${k} must be true or false`);
       return v;
     };
-    const maxChars = m.max_input_chars_per_word ?? 100;
-    if (!Number.isSafeInteger(maxChars) || (maxChars as number) < 1) throw bad('model.max_input_chars_per_word must be a positive integer');
-    const wp = new WordPiece(vocab, {
-      unkToken: str(m.unk_token, 'model.unk_token', '[UNK]'),
-      continuingSubwordPrefix: str(m.continuing_subword_prefix, 'model.continuing_subword_prefix', '##'),
-      maxInputCharsPerWord: maxChars as number,
-    });
-    if (j.added_tokens !== undefined && j.added_tokens !== null && !Array.isArray(j.added_tokens)) throw bad('added_tokens must be a list');
-    const added = ((j.added_tokens as unknown[]) ?? []).map((t, i) => {
+    const added = ((j.added_tokens as unknown[]) ?? []).map((t, i): AddedToken => {
       if (!isObject(t) || !isId(t.id) || typeof t.content !== 'string' || t.content === '') throw bad(`added_tokens[${i}] needs an integer "id" and a non-empty "content"`);
-      if (t.normalized === true && t.special !== true) {
-        throw new BertrtError(`tokenizer.json: normalized added token "${t.content}" is not supported`, 'E_UNSUPPORTED');
-      }
-      return { id: t.id, content: t.content, special: t.special === true };
+      const special = flag(t, 'special', false, i);
+      return {
+        id: t.id,
+        content: t.content,
+        special,
+        normalized: flag(t, 'normalized', !special, i),
+        lstrip: flag(t, 'lstrip', false, i),
+        rstrip: flag(t, 'rstrip', false, i),
+        singleWord: flag(t, 'single_word', false, i),
+      };
     });
-    const pp = j.post_processor;
-    if (pp !== undefined && pp !== null && !isObject(pp)) throw bad('post_processor must be an object');
-    const template = pp
-      ? parseTemplate(pp)
-      : { single: [{ sequence: 0 as const, typeId: 0 }], pair: [{ sequence: 0 as const, typeId: 0 }, { sequence: 1 as const, typeId: 1 }], specialIds: new Map() };
-    for (const k of ['normalizer', 'pre_tokenizer', 'decoder', 'padding'] as const) {
+    for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder', 'padding'] as const) {
       if (j[k] !== undefined && j[k] !== null && !isObject(j[k])) throw bad(`${k} must be an object`);
     }
-    const dec = (j.decoder as Record<string, unknown> | null) ?? { prefix: '##', cleanup: true };
+    const pp = j.post_processor as Record<string, unknown> | null | undefined;
+    const post = pp ? postProcessorFromJson(pp) : plainProcessor();
+    const dec = j.decoder as Record<string, unknown> | null | undefined;
     const pad = j.padding as { pad_token?: string; pad_id?: number } | null;
     const tok = new Tokenizer(
-      wp,
-      normalizerFromJson(j.normalizer as Record<string, unknown> | null),
-      preTokenizerFromJson(j.pre_tokenizer as Record<string, unknown> | null),
-      template,
+      model,
+      normalizerFromJson((j.normalizer as Record<string, unknown> | null) ?? null),
+      preTokenizerFromJson((j.pre_tokenizer as Record<string, unknown> | null) ?? null),
+      post,
       added,
-      str(dec.prefix, 'decoder.prefix', '##'),
-      dec.cleanup !== false,
+      dec ? decoderFromJson(dec) : null,
       pad && typeof pad.pad_token === 'string' && isId(pad.pad_id) ? { token: pad.pad_token, id: pad.pad_id } : null,
       options,
     );
     // every id the tokenizer can emit must name a token it knows (checked against the model when one loads)
-    for (const [name, id] of template.specialIds) {
-      if (tok.idToToken(id) === undefined) throw bad(`post_processor: special token "${name}" has id ${id}, which neither the vocabulary nor added_tokens has`);
+    for (const [name, sp] of post.specials) {
+      for (const id of sp.ids) if (tok.idToToken(id) === undefined) throw bad(`post_processor: special token "${name}" has id ${id}, which neither the vocabulary nor added_tokens has`);
     }
     return tok;
   }
@@ -324,17 +285,12 @@ export class Tokenizer {
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     const vocab = new Map<string, number>();
     lines.forEach((l, i) => vocab.set(l.replace(/\r$/, ''), i));
-    const tok = (k: string, d: string) => {
-      const v = cfg[k];
-      // tokenizer_config.json may hold a token as a string or as an AddedToken object { content, ... }
-      if (v && typeof v === 'object' && 'content' in v) return String((v as { content: unknown }).content);
-      return typeof v === 'string' ? v : d;
-    };
+    const tok = configToken(cfg);
     const unk = tok('unk_token', '[UNK]');
     const cls = tok('cls_token', '[CLS]');
     const sep = tok('sep_token', '[SEP]');
     const specials = [tok('pad_token', '[PAD]'), unk, cls, sep, tok('mask_token', '[MASK]')];
-    const added = specials.filter((s) => vocab.has(s)).map((s) => ({ id: vocab.get(s)!, content: s, special: true }));
+    const added = specials.filter((s) => vocab.has(s)).map((s) => specialToken(vocab.get(s)!, s));
     const lower = cfg.do_lower_case !== false;
     const normalizer = new BertNormalizer({
       cleanText: true,
@@ -343,9 +299,37 @@ export class Tokenizer {
       lowercase: lower,
     });
     for (const t of [unk, cls, sep]) if (!vocab.has(t)) throw new BertrtError(`vocab.txt has no ${JSON.stringify(t)} token`, 'E_MODEL_FORMAT');
-    const template = parseTemplate({ type: 'BertProcessing', sep: [sep, vocab.get(sep)], cls: [cls, vocab.get(cls)] });
+    const post = postProcessorFromJson({ type: 'BertProcessing', sep: [sep, vocab.get(sep)], cls: [cls, vocab.get(cls)] });
     const wp = new WordPiece(vocab, { unkToken: unk, continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
-    return new Tokenizer(wp, normalizer, new BertPreTokenizer(), template, added, '##', true, null, options);
+    return new Tokenizer(wp, normalizer, new BertPreTokenizer(), post, added, new WordPieceDecoder('##', true), null, options);
+  }
+
+  /** RoBERTa's legacy files: vocab.json (token → id) and merges.txt, byte-level, `<s> A </s></s> B </s>`; what
+   *  transformers' RobertaTokenizerFast builds from them (add_prefix_space from tokenizer_config.json). */
+  static fromBpeFiles(vocabJson: Record<string, unknown>, mergesText: string, cfg: Record<string, unknown>, options: TokenizerOptions = {}): Tokenizer {
+    const merges = mergesText
+      .split('\n')
+      .map((l) => l.replace(/\r$/, ''))
+      .filter((l, i) => l !== '' && !(i === 0 && l.startsWith('#version')));
+    const tok = configToken(cfg);
+    const bos = tok('bos_token', '<s>');
+    const eos = tok('eos_token', '</s>');
+    const cls = tok('cls_token', bos);
+    const sep = tok('sep_token', eos);
+    const prefixSpace = cfg.add_prefix_space === true;
+    const model = modelFromJson({ type: 'BPE', vocab: vocabJson, merges, unk_token: null }, 'vocab.json / merges.txt');
+    const need = (t: string) => {
+      const id = model.tokenToId(t);
+      if (id === undefined) throw new BertrtError(`vocab.json has no ${JSON.stringify(t)} token`, 'E_MODEL_FORMAT');
+      return id;
+    };
+    const added = [bos, tok('pad_token', '<pad>'), eos, tok('unk_token', '<unk>'), cls, sep]
+      .filter((t, i, all) => all.indexOf(t) === i && model.tokenToId(t) !== undefined)
+      .map((t) => specialToken(model.tokenToId(t)!, t));
+    const mask = tok('mask_token', '<mask>');
+    if (model.tokenToId(mask) !== undefined) added.push({ ...specialToken(model.tokenToId(mask)!, mask), lstrip: true });
+    const post = postProcessorFromJson({ type: 'RobertaProcessing', sep: [sep, need(sep)], cls: [cls, need(cls)], trim_offsets: true, add_prefix_space: prefixSpace });
+    return new Tokenizer(model, null, new ByteLevelPreTokenizer(prefixSpace, true), post, added, new ByteLevelDecoder(), null, options);
   }
 
   get vocabSize(): number {
@@ -354,7 +338,7 @@ export class Tokenizer {
 
   /** The token string of an id: the vocabulary's, else an added token's. */
   idToToken(id: number): string | undefined {
-    return this.model.idToTokenString(id) ?? this.addedById.get(id);
+    return this.addedById.get(id)?.content ?? this.model.idToTokenString(id);
   }
 
   /** The largest id an encoding can hold (vocabulary, added tokens, template and padding): a model that runs
@@ -362,17 +346,34 @@ export class Tokenizer {
   get maxId(): number {
     let m = this.model.size - 1;
     for (const t of this.addedTokens) m = Math.max(m, t.id);
-    for (const id of this.template.specialIds.values()) m = Math.max(m, id);
+    for (const sp of this.post.specials.values()) for (const id of sp.ids) m = Math.max(m, id);
     return Math.max(m, this.padId);
   }
 
+  /** An added token's id, else the vocabulary's (HF's token_to_id). */
   tokenToId(token: string): number | undefined {
+    for (const t of this.addedTokens) if (t.content === token) return t.id;
     return this.model.tokenToId(token);
+  }
+
+  /** The special token among the added tokens (and the template's) that looks like `kind`: the mask token
+   *  ([MASK], <mask>), unknown, padding, classifier or separator token, or undefined. */
+  specialTokenFor(kind: 'mask' | 'unk' | 'pad' | 'cls' | 'sep'): string | undefined {
+    const names: Record<typeof kind, string[]> = {
+      mask: ['[MASK]', '<mask>'],
+      unk: ['[UNK]', '<unk>'],
+      pad: ['[PAD]', '<pad>'],
+      cls: ['[CLS]', '<s>'],
+      sep: ['[SEP]', '</s>'],
+    };
+    return names[kind].find((n) => this.tokenToId(n) !== undefined);
   }
 
   /** Number of special tokens the template adds around one text (pair=false) or two. */
   numSpecialTokens(pair: boolean): number {
-    return (pair ? this.template.pair : this.template.single).filter((p) => 'special' in p).length;
+    let n = 0;
+    for (const p of pair ? this.post.pair : this.post.single) if ('special' in p) n += this.post.specials.get(p.special)!.ids.length;
+    return n;
   }
 
   /** Tokens of one text; with `limit`, stops once that many tokens exist (at the next word boundary). A
@@ -382,21 +383,24 @@ export class Tokenizer {
   private *tokenizeSteps(text: string, limit = Infinity): Generator<void, WordTokens> {
     const st: TokenizeState = { out: { tokens: [], wordIds: [] }, word: 0, since: 0 };
     const out = st.out;
-    const matches = this.addedRegex ? text.matchAll(this.addedRegex) : null;
+    const matches = this.rawAdded.empty ? null : this.rawAdded.matches(text);
     // Plain text between the added tokens; on the single pass in slices cut at whitespace, where it closes every
     // word, so the slices add up to the whole. One generator per text and plain calls per slice: a short text
     // pays for no machinery it does not use.
     for (let last = 0; ; ) {
-      const m = matches?.next();
-      const end = m && !m.done ? m.value.index : text.length;
+      const r = matches?.next();
+      const m = r && !r.done ? r.value : null;
+      const end = m ? m.start : text.length;
       if (this.fast) {
         for (let b = last; b < end && out.tokens.length < limit; ) {
           let e = Math.min(end, b + SLICE_UNITS - st.since);
           while (e < end && !isBoundary(text.charCodeAt(e))) e++;
           // The single pass normalizes one code point at a time; where accents are stripped, two marks in a row
           // may be reordered by NFD, whose alignment is positional over the cluster: such a slice is composed.
-          const marks = this.fastStripsAccents && MARK_PAIR.test(b === 0 && e === text.length ? text : text.slice(b, e));
-          if (marks) {
+          // So is a slice whose normalized text holds a normalized added token.
+          const piece = b === 0 && e === text.length ? text : text.slice(b, e);
+          const composed = (this.fastStripsAccents && MARK_PAIR.test(piece)) || (!this.normAdded.empty && this.normAdded.test(this.fast.normalizedText(piece)));
+          if (composed) {
             Tokenizer.drive(this.composedSteps(text, b, e, st, limit)); // counts its own characters
           } else {
             st.word = this.fast.run(text, b, e, out.tokens, out.wordIds, st.word, limit);
@@ -411,35 +415,70 @@ export class Tokenizer {
       } else if (end > last) {
         yield* this.composedSteps(text, last, end, st, limit);
       }
-      if (!m || m.done || out.tokens.length >= limit) return out;
-      const t = this.addedByContent.get(m.value[0])!;
-      out.tokens.push({ id: t.id, start: m.value.index, end: m.value.index + m.value[0].length });
+      if (!m || out.tokens.length >= limit) return out;
+      out.tokens.push({ id: m.token.id, start: m.start, end: m.end });
       out.wordIds.push(st.word++);
-      last = m.value.index + m.value[0].length;
+      last = m.end;
     }
   }
 
-  /** The composed path over text[begin, end): normalizer, pre-tokenizer, model, yielding between words once
-   *  SLICE_UNITS characters have gone by. */
+  /** The composed path over text[begin, end): normalizer, the normalized added tokens, pre-tokenizer, model,
+   *  yielding between words once SLICE_UNITS characters have gone by. */
   private *composedSteps(text: string, begin: number, end: number, st: TokenizeState, limit: number): Generator<void> {
-    let a = alignedFrom(text.slice(begin, end));
-    if (begin > 0) {
-      a.starts = a.starts.map((s) => s + begin);
-      a.ends = a.ends.map((e) => e + begin);
-    }
+    let a = alignedFrom(text.slice(begin, end), begin);
     if (this.normalizer) a = this.normalizer.normalize(a);
-    for (const w of this.preTokenizer.split(a)) {
+    // HF slices the normalized piece again, so it begins where its first char came from (what Metaspace's
+    // prepend_scheme "first" looks at)
+    if (a.chars.length) a.origin = a.starts[0];
+    for (const piece of this.splitNormalizedAdded(a)) {
       if (st.out.tokens.length >= limit) break;
-      const before = st.out.tokens.length;
-      this.model.tokenize(w, st.out.tokens);
-      for (let i = before; i < st.out.tokens.length; i++) st.out.wordIds.push(st.word);
-      st.word++;
-      st.since += w.chars.length;
-      if (st.since >= SLICE_UNITS) {
-        st.since = 0;
-        yield;
+      if ('token' in piece) {
+        st.out.tokens.push({ id: piece.token.id, start: piece.start, end: piece.end });
+        st.out.wordIds.push(st.word++);
+        continue;
+      }
+      for (const w of this.preTokenizer.split(piece)) {
+        if (st.out.tokens.length >= limit) break;
+        if (w.chars.length === 0) continue;
+        const before = st.out.tokens.length;
+        this.model.tokenize(w, st.out.tokens);
+        for (let i = before; i < st.out.tokens.length; i++) st.out.wordIds.push(st.word);
+        st.word++;
+        st.since += w.chars.length;
+        if (st.since >= SLICE_UNITS) {
+          st.since = 0;
+          yield;
+        }
       }
     }
+  }
+
+  /** A normalized piece cut at the normalized added tokens it holds: the pieces between, and the tokens with
+   *  their original ranges. */
+  private splitNormalizedAdded(a: Aligned): Array<Aligned | AddedMatch> {
+    if (this.normAdded.empty || a.chars.length === 0) return [a];
+    const s = a.chars.join('');
+    const ms = this.normAdded.find(s);
+    if (ms.length === 0) return [a];
+    const charAt = new Int32Array(s.length + 1);
+    let u = 0;
+    for (let i = 0; i < a.chars.length; i++) {
+      charAt[u] = i;
+      if (a.chars[i].length === 2) charAt[u + 1] = i;
+      u += a.chars[i].length;
+    }
+    charAt[s.length] = a.chars.length;
+    const out: Array<Aligned | AddedMatch> = [];
+    let last = 0;
+    for (const m of ms) {
+      const b = charAt[m.start];
+      const e = charAt[m.end];
+      if (b > last) out.push(slice(a, last, b));
+      out.push({ start: a.starts[b], end: a.ends[e - 1], token: m.token });
+      last = e;
+    }
+    if (last < a.chars.length) out.push(slice(a, last, a.chars.length));
+    return out;
   }
 
   /** With `tail`, the tokens of just enough of the first text's end. */
@@ -648,15 +687,15 @@ export class Tokenizer {
   private assemble(wa: Window, wb: Window | null, addSpecial: boolean, cpa: Int32Array | null, cpb: Int32Array | null): Encoding {
     const layout: TemplatePiece[] = addSpecial
       ? wb
-        ? this.template.pair
-        : this.template.single
+        ? this.post.pair
+        : this.post.single
       : wb
-        ? [{ sequence: 0, typeId: 0 }, { sequence: 1, typeId: 1 }]
-        : [{ sequence: 0, typeId: 0 }];
+        ? this.post.pair.filter((x) => 'sequence' in x)
+        : this.post.single.filter((x) => 'sequence' in x);
     const seqs = [wa, wb];
     const conv = [cpa, cpb];
     let n = 0;
-    for (const p of layout) n += 'special' in p ? 1 : seqs[p.sequence]!.tokens.length;
+    for (const p of layout) n += 'special' in p ? this.post.specials.get(p.special)!.ids.length : seqs[p.sequence]!.tokens.length;
     const e: Encoding = {
       ids: new Int32Array(n),
       typeIds: new Int32Array(n),
@@ -668,59 +707,60 @@ export class Tokenizer {
       tokens: new Array<string>(n),
       overflowing: [],
     };
+    const trim = this.post.trim;
     let k = 0;
     for (const p of layout) {
       if ('special' in p) {
-        const id = this.template.specialIds.get(p.special);
-        if (id === undefined) throw new BertrtError(`special token ${p.special} has no id`, 'E_MODEL_FORMAT');
-        e.ids[k] = id;
-        e.typeIds[k] = p.typeId;
-        e.specialTokensMask[k] = 1;
-        e.offsets[k] = [0, 0];
-        e.wordIds[k] = null;
-        e.sequenceIds[k] = null;
-        e.tokens[k] = p.special;
-        k++;
+        const sp = this.post.specials.get(p.special)!;
+        for (let x = 0; x < sp.ids.length; x++, k++) {
+          e.ids[k] = sp.ids[x];
+          e.typeIds[k] = p.typeId;
+          e.specialTokensMask[k] = 1;
+          e.offsets[k] = [0, 0];
+          e.wordIds[k] = null;
+          e.sequenceIds[k] = null;
+          e.tokens[k] = sp.tokens[x];
+        }
         continue;
       }
       const s = seqs[p.sequence]!;
       const cp = conv[p.sequence];
       for (let i = 0; i < s.tokens.length; i++, k++) {
         const t = s.tokens[i];
+        const token = this.idToToken(t.id) ?? '';
+        let start = t.start;
+        let end = t.end;
+        if (trim) [start, end] = trimOffsets(token, start, end, i === 0, trim.addPrefixSpace);
         e.ids[k] = t.id;
         e.typeIds[k] = p.typeId;
-        e.offsets[k] = cp ? [cp[t.start], cp[t.end]] : [t.start, t.end];
+        e.offsets[k] = cp ? [cp[start], cp[end]] : [start, end];
         e.wordIds[k] = s.wordIds[i];
         e.sequenceIds[k] = p.sequence;
-        e.tokens[k] = this.idToToken(t.id) ?? '';
+        e.tokens[k] = token;
       }
     }
     return e;
   }
 
-  /** The WordPiece decoder: continuation pieces glued to the previous token, others after a space, and HF's
-   *  cleanup (no space before . , ! ? and English contractions) applied token by token as HF applies it. */
+  /** HF's decode: ids to token strings (an added token's content first, the vocabulary's else; special tokens
+   *  left out unless skipSpecialTokens is false), then the decoder, joined. */
   decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
     const skip = options.skipSpecialTokens !== false;
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (skip && this.specialIdSet.has(id)) continue;
-      const t = this.model.idToTokenString(id);
+      const t = this.idToToken(id);
       if (t === undefined) throw invalidArgument(`decode: id ${id} is not in the vocabulary`);
+      if (skip && (this.specialContents.has(t) || (this.specialIdSet.has(id) && !this.addedById.has(id)))) continue;
       tokens.push(t);
     }
     return this.decodeTokens(tokens);
   }
 
-  /** The decoder over token strings (HF's convert_tokens_to_string). */
+  /** The decoder over token strings (HF's convert_tokens_to_string); with no decoder, tokens joined by spaces. */
   decodeTokens(tokens: string[]): string {
-    let out = '';
-    tokens.forEach((t, i) => {
-      const piece = i === 0 ? t : t.startsWith(this.decoderPrefix) ? t.slice(this.decoderPrefix.length) : ' ' + t;
-      out += this.cleanup ? cleanupSpaces(piece) : piece;
-    });
-    return out;
+    if (!this.decoder) return tokens.join(' ');
+    return this.decoder.chain(tokens).join('');
   }
 }
 
@@ -789,18 +829,23 @@ function codePointIndex(s: string): Int32Array {
   return m;
 }
 
-/** The WordPiece decoder's cleanup: no space before punctuation and English contractions. */
-function cleanupSpaces(s: string): string {
-  return s
-    .replace(/ \./g, '.')
-    .replace(/ \?/g, '?')
-    .replace(/ !/g, '!')
-    .replace(/ ,/g, ',')
-    .replace(/ ' /g, "'")
-    .replace(/ n't/g, "n't")
-    .replace(/ 'm/g, "'m")
-    .replace(/ do not/g, " don't")
-    .replace(/ 's/g, "'s")
-    .replace(/ 've/g, "'ve")
-    .replace(/ 're/g, "'re");
+/** HF's process_offsets (ByteLevel, RobertaProcessing trim_offsets): the token's leading and trailing spaces
+ *  (the byte-level space, or whitespace) leave its offsets; a first token keeps the one space add_prefix_space
+ *  put there. */
+function trimOffsets(token: string, start: number, end: number, first: boolean, addPrefixSpace: boolean): [number, number] {
+  const space = (c: string) => c === BYTE_SPACE || WHITE.test(c);
+  const chars = [...token];
+  let lead = 0;
+  while (lead < chars.length && space(chars[lead])) lead++;
+  let trail = 0;
+  while (trail < chars.length && space(chars[chars.length - 1 - trail])) trail++;
+  if (lead === 0 && trail === 0) return [start, end];
+  if (lead > 0) {
+    if ((first || start === 0) && addPrefixSpace && lead === 1) lead = 0;
+    start = Math.min(start + lead, end);
+  }
+  if (trail > 0 && end >= trail) end = Math.max(end - trail, start);
+  return [start, end];
 }
+
+const WHITE = /^\p{White_Space}$/u;

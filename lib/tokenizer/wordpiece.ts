@@ -5,13 +5,9 @@
 // UTF-16 units, its continuation prefix left out), so a long word costs what its pieces cost, not its square.
 import { BertrtError } from '../errors';
 import type { Aligned } from './aligned';
+import { emitTriples, type Token, type TokenModel } from './model';
 
-export interface Token {
-  id: number;
-  /** UTF-16 range in the original text */
-  start: number;
-  end: number;
-}
+export type { Token } from './model';
 
 export interface WordPieceOptions {
   unkToken: string;
@@ -21,7 +17,7 @@ export interface WordPieceOptions {
 
 const CACHE_LIMIT = 100_000;
 
-export class WordPiece {
+export class WordPiece implements TokenModel {
   readonly unkId: number;
   private readonly idToToken: string[];
   /** the longest piece in UTF-16 units (a continuation counted without its prefix) */
@@ -110,24 +106,7 @@ export class WordPiece {
   /** WordPiece over a word whose chars (code points) carry their original ranges. */
   tokenize(word: Aligned, out: Token[]): void {
     const key = word.chars.join('');
-    const p = this.cached(key);
-    // spans are in UTF-16 units of the word; the aligned arrays are per code point
-    let cp: Int32Array | null = null;
-    if (key.length !== word.chars.length) {
-      cp = new Int32Array(key.length + 1);
-      let u = 0;
-      word.chars.forEach((c, i) => {
-        cp![u] = i;
-        if (c.length === 2) cp![u + 1] = i;
-        u += c.length;
-      });
-      cp[key.length] = word.chars.length;
-    }
-    for (let i = 0; i < p.length; i += 3) {
-      const b = cp ? cp[p[i + 1]] : p[i + 1];
-      const e = cp ? cp[p[i + 2]] : p[i + 2];
-      out.push({ id: p[i], start: word.starts[b], end: word.ends[e - 1] });
-    }
+    emitTriples(word, key, this.cached(key), out);
   }
 }
 

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 
 export const root = path.resolve(__dirname, '..', '..');
 export const defaultModel = path.join(root, 'models', 'all-MiniLM-L6-v2');
@@ -157,4 +158,11 @@ export function writeTinyModel(opts: { config?: Record<string, unknown>; weights
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true }));
   fs.writeFileSync(path.join(dir, 'model.safetensors'), opts.weights ?? safetensorsBytes(tinyTensors()));
   return dir;
+}
+
+/** A committed fixture: JSON, brotli- (.br) or gzip-compressed (.gz) or plain. */
+export function readFixture(file: string): any {
+  const raw = fs.readFileSync(file);
+  const text = file.endsWith('.br') ? zlib.brotliDecompressSync(raw) : file.endsWith('.gz') ? zlib.gunzipSync(raw) : raw;
+  return JSON.parse(text.toString('utf8'));
 }

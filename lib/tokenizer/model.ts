@@ -1,0 +1,65 @@
+// What every tokenizer.json "model" (WordPiece, BPE, Unigram) gives the pipeline: the tokens of one pre-tokenized
+// word, with ranges in the original text, and the vocabulary both ways.
+import type { Aligned } from './aligned';
+
+export interface Token {
+  id: number;
+  /** UTF-16 range in the original text */
+  start: number;
+  end: number;
+}
+
+export interface TokenModel {
+  /** Appends the tokens of one word (a pre-tokenizer's output) to `out`. */
+  tokenize(word: Aligned, out: Token[]): void;
+  tokenToId(token: string): number | undefined;
+  idToTokenString(id: number): string | undefined;
+  /** one more than the largest id of the vocabulary */
+  readonly size: number;
+}
+
+/** Words longer than this (in UTF-16 units) are not cached, as HF caches only words under 256 bytes. */
+export const CACHEABLE = 256;
+export const CACHE_LIMIT = 100_000;
+
+/** Emits cached [id, begin, end] triples (UTF-16 units of the word's string `key`) as tokens with the word's
+ *  original ranges: a token starts where its first char came from and ends where its last did. */
+export function emitTriples(word: Aligned, key: string, p: Int32Array, out: Token[]): void {
+  let cp: Int32Array | null = null;
+  if (key.length !== word.chars.length) {
+    // spans are in UTF-16 units of the word; the aligned arrays are per code point
+    cp = new Int32Array(key.length + 1);
+    let u = 0;
+    for (let i = 0; i < word.chars.length; i++) {
+      cp[u] = i;
+      if (word.chars[i].length === 2) cp[u + 1] = i;
+      u += word.chars[i].length;
+    }
+    cp[key.length] = word.chars.length;
+  }
+  for (let i = 0; i < p.length; i += 3) {
+    const b = cp ? cp[p[i + 1]] : p[i + 1];
+    const e = cp ? cp[p[i + 2]] : p[i + 2];
+    out.push({ id: p[i], start: word.starts[b], end: word.ends[e - 1] });
+  }
+}
+
+/** "<0xAB>" names of the UTF-8 bytes of `s`, for byte fallback. */
+export function byteTokens(s: string): string[] {
+  return [...Buffer.from(s, 'utf8')].map((b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+}
+
+export const isHighSurrogate = (u: number) => u >= 0xd800 && u <= 0xdbff;
+export const isLowSurrogate = (u: number) => u >= 0xdc00 && u <= 0xdfff;
+
+/** A vocabulary string HF can hold: well-formed UTF-16 (serde refuses a lone surrogate in tokenizer.json). */
+export function wellFormedPiece(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const u = s.charCodeAt(i);
+    if (isHighSurrogate(u)) {
+      if (i + 1 >= s.length || !isLowSurrogate(s.charCodeAt(i + 1))) return false;
+      i++;
+    } else if (isLowSurrogate(u)) return false;
+  }
+  return true;
+}
