@@ -23,14 +23,19 @@ export interface Config {
 }
 
 /** The tokenizer configurations the conformance fixtures cover: the embedded MiniLM and four variants of its
- *  normalizer and pre-tokenizer (cased, multilingual, NFKC + split, NFD + strip). */
+ *  normalizer and pre-tokenizer (cased, multilingual, NFKC + split, NFD + strip), then Tokenizers II's (mpnet,
+ *  XLM-R, Unigram with byte fallback, RoBERTa, ModernBERT, char BPE). */
 export function configs(): Config[] {
   const dir = path.join(root, 'tests', 'fixtures', 'tokenizer');
   const out: Config[] = [];
-  for (const name of ['minilm', 'cased', 'multilingual', 'nfkc-split', 'nfd-strip']) {
-    const f = JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(dir, `${name}.json.br`))).toString("utf8")).tokenizer;
+  const read = (file: string) => {
+    const raw = fs.readFileSync(file);
+    return JSON.parse((file.endsWith('.br') ? zlib.brotliDecompressSync(raw) : raw).toString('utf8'));
+  };
+  for (const name of ['minilm', 'cased', 'multilingual', 'nfkc-split', 'nfd-strip', 'mpnet', 'xlmr', 'unigram-first', 'roberta', 'modernbert', 'char-bpe']) {
+    const f = read(path.join(dir, `${name}.json.br`)).tokenizer;
     let json: Record<string, any>;
-    if (f.file) json = JSON.parse(fs.readFileSync(path.join(root, f.file), 'utf8'));
+    if (f.file) json = read(path.join(root, f.file.replace(/\.gz$/, '.br')));
     else {
       json = structuredClone(f.json);
       json.model.vocab = JSON.parse(fs.readFileSync(path.join(root, f.vocab_from), 'utf8')).model.vocab;
@@ -114,7 +119,8 @@ export function engines(config: Config): Engines {
   const hf = hfMod.Tokenizer.fromFile(file);
   hf.disablePadding();
   hf.disableTruncation();
-  const vocab = Object.keys((config.json.model as { vocab: Record<string, number> }).vocab);
+  const v = (config.json.model as { vocab: Record<string, number> | Array<[string, number]> }).vocab;
+  const vocab = Array.isArray(v) ? v.map((x) => x[0]) : Object.keys(v);
   const added = ((config.json.added_tokens as Array<{ content: string }>) ?? []).map((t) => t.content);
   return { config, ours: Tokenizer.fromJSON(config.json), composed: Tokenizer.fromJSON(config.json, { singlePass: false }), hf, vocab, added };
 }

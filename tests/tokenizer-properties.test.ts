@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Tokenizer } from '../lib';
-import { defaultModel, root } from './helpers/fixtures';
+import { defaultModel, readFixture, root } from './helpers/fixtures';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -108,4 +108,56 @@ describe('tokenizer properties', function () {
     assert.deepEqual(e.tokens, ['[CLS]', '[UNK]', '[SEP]']);
     assert.deepEqual(e.offsets[1], [0, 10_000_000]);
   });
+});
+
+describe('tokenizer properties: Unigram, BPE, Metaspace, ByteLevel (Tokenizers II)', function () {
+  this.timeout(300_000);
+  const dir = path.join(root, 'tests', 'fixtures', 'tokenizer');
+  const load = (name: string) => Tokenizer.fromJSON(readFixture(path.join(dir, `${name}.tokenizer.json.br`)));
+  const sentences = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
+  const text = (bytes: number) => {
+    let s = '';
+    for (let i = 0; s.length < bytes; i++) s += sentences[i % sentences.length] + (i % 7 === 6 ? '\n' : ' ');
+    return s.slice(0, bytes);
+  };
+
+  for (const name of ['mpnet', 'xlmr', 'unigram-first', 'roberta', 'modernbert', 'char-bpe']) {
+    describe(name, () => {
+      const tok = load(name);
+
+      it('on 10,000 random strings (lone surrogates included): never throws, ids known, offsets in range and ordered', () => {
+        const r = rng(7);
+        for (let i = 0; i < 10000; i++) {
+          const s = randomString(r);
+          const e = tok.encode(s, i % 3 === 0 ? randomString(r) : null);
+          let last = [0, 0];
+          e.offsets.forEach(([a, b], k) => {
+            assert.ok(e.ids[k] >= 0 && e.ids[k] <= tok.maxId && tok.idToToken(e.ids[k]) !== undefined, `id ${e.ids[k]}`);
+            if (e.specialTokensMask[k]) return;
+            const seq = e.sequenceIds[k]!;
+            const len = seq === 0 ? s.length : Infinity;
+            // byte-level tokens of one char share its range; trimmed offsets may be empty
+            assert.ok(a <= b && b <= len && (seq !== 0 || a >= last[0]), `string ${i} ${JSON.stringify(s)} token ${k}: [${a}, ${b})`);
+            if (seq === 0) last = [a, b];
+          });
+          assert.equal(typeof tok.decode(e.ids), 'string');
+        }
+      });
+
+      it('a 10 MB text tokenizes in linear time (10 MB costs at most 20x 1 MB)', () => {
+        const small = text(1 << 20);
+        const big = text(10 << 20);
+        tok.encode(small.slice(0, 1 << 16)); // warm-up
+        let t = performance.now();
+        const n1 = tok.encode(small).ids.length;
+        const t1 = performance.now() - t;
+        t = performance.now();
+        const n10 = tok.encode(big).ids.length;
+        const t10 = performance.now() - t;
+        console.log(`      ${name}: ${(t1).toFixed(0)} ms per MB at 1 MB, ${(t10 / 10).toFixed(0)} ms per MB at 10 MB (${n10} tokens)`);
+        assert.ok(n10 > 9 * n1, `${n10} tokens for 10 MB vs ${n1} for 1 MB`);
+        assert.ok(t10 < 20 * t1 + 200, `10 MB took ${t10.toFixed(0)} ms, 1 MB ${t1.toFixed(0)} ms`);
+      });
+    });
+  }
 });

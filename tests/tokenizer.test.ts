@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Tokenizer } from '../lib';
-import { defaultModel, golden, tmpDir } from './helpers/fixtures';
+import { BertrtError, Tokenizer } from '../lib';
+import { defaultModel, golden, readFixture, rng, root, tmpDir } from './helpers/fixtures';
 
 describe('Tokenizer', function () {
   const tok = Tokenizer.fromDir(defaultModel);
@@ -111,5 +111,69 @@ describe('Tokenizer padding', function () {
     const [y] = tok.encodeBatch(['hello world'], { padding: { padToMultipleOf: 8 } });
     assert.equal(y.ids.length, 8);
     assert.throws(() => tok.encodeBatch(['x'], { padding: { padToMultipleOf: 0 } }), { code: 'E_INVALID_ARGUMENT' });
+  });
+});
+
+describe('Tokenizer: legacy files and components (Tokenizers II)', () => {
+  const fixtures = path.join(root, 'tests', 'fixtures', 'tokenizer');
+  const corpus: string[] = readFixture(path.join(fixtures, 'corpus.json.gz'));
+
+  it("vocab.json + merges.txt give what the same model's tokenizer.json gives (RoBERTa's byte-level BPE)", () => {
+    const spec = readFixture(path.join(fixtures, 'roberta.tokenizer.json.br'));
+    const dir = tmpDir();
+    // RoBERTa's vocab.json holds its special tokens too
+    const vocab = { ...spec.model.vocab, ...Object.fromEntries(spec.added_tokens.map((t: { content: string; id: number }) => [t.content, t.id])) };
+    fs.writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify(vocab));
+    fs.writeFileSync(path.join(dir, 'merges.txt'), '#version: 0.2\n' + spec.model.merges.map((m: string | string[]) => (Array.isArray(m) ? m.join(' ') : m)).join('\n') + '\n');
+    const legacy = Tokenizer.fromDir(dir);
+    const ref = Tokenizer.fromJSON(spec);
+    for (const s of [...corpus.slice(0, 1500), 'a <mask> b', 'Hello world']) {
+      const a = legacy.encode(s, null, { offsets: 'codepoint' });
+      const b = ref.encode(s, null, { offsets: 'codepoint' });
+      assert.deepEqual(Array.from(a.ids), Array.from(b.ids), JSON.stringify(s));
+      assert.deepEqual(a.offsets, b.offsets, JSON.stringify(s));
+      assert.equal(legacy.decode(a.ids), ref.decode(b.ids));
+    }
+  });
+
+  it('a folder with only a SentencePiece model is refused with the conversion to run', () => {
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'sentencepiece.bpe.model'), Buffer.alloc(16));
+    assert.throws(() => Tokenizer.fromDir(dir), (e: BertrtError) => e.code === 'E_UNSUPPORTED' && /save_pretrained/.test(e.message));
+  });
+
+  it('components bertrt does not implement are refused naming them, never approximated', () => {
+    const spec = readFixture(path.join(fixtures, 'roberta.tokenizer.json.br'));
+    for (const [field, value, name] of [
+      ['pre_tokenizer', { type: 'UnicodeScripts' }, 'UnicodeScripts'],
+      ['normalizer', { type: 'Future' }, 'Future'],
+      ['decoder', { type: 'Future' }, 'Future'],
+    ] as const) {
+      const j = { ...spec, [field]: value };
+      assert.throws(() => Tokenizer.fromJSON(j), (e: BertrtError) => e.code === 'E_UNSUPPORTED' && e.message.includes(name));
+    }
+    assert.throws(() => Tokenizer.fromJSON({ ...spec, model: { ...spec.model, dropout: 0.1 } }), (e: BertrtError) => e.code === 'E_UNSUPPORTED' && /dropout/.test(e.message));
+  });
+
+  it('a corrupt Precompiled charsmap is refused at load, and odd bytes in it never crash a lookup', () => {
+    const spec = readFixture(path.join(fixtures, 'xlmr.tokenizer.json.br'));
+    const map: string = spec.normalizer.normalizers[0].precompiled_charsmap;
+    const bad = (charsmap: string) => Tokenizer.fromJSON({ ...spec, normalizer: { type: 'Precompiled', precompiled_charsmap: charsmap } });
+    assert.throws(() => bad('AAA='), (e: BertrtError) => e.code === 'E_MODEL_FORMAT');
+    assert.throws(() => bad('not base64!'), (e: BertrtError) => e.code === 'E_MODEL_FORMAT');
+    // the trie's units flipped at random: loads or is refused, and encodes without throwing anything else
+    const bytes = Buffer.from(map, 'base64');
+    const r = rng(11);
+    for (let k = 0; k < 20; k++) {
+      const b = Buffer.from(bytes);
+      for (let i = 0; i < 200; i++) b[4 + Math.floor(r() * (b.length - 4))] = Math.floor(r() * 256);
+      let tok: Tokenizer | null = null;
+      try {
+        tok = bad(b.toString('base64'));
+      } catch (e) {
+        assert.ok(e instanceof BertrtError, String(e));
+      }
+      for (const s of corpus.slice(0, 200)) tok?.encode(s);
+    }
   });
 });

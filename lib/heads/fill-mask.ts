@@ -34,8 +34,9 @@ export function mlmHead(m: TaskModel): [Float32Array, Float32Array, Float32Array
 }
 
 export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[]; truncate?: Truncate } = {}): Promise<FillMaskResult[][][]> {
-  const maskId = m.tokenizer.tokenToId('[MASK]');
-  if (maskId === undefined) throw new BertrtError('the tokenizer has no [MASK] token', 'E_MODEL_FORMAT');
+  const mask = m.tokenizer.specialTokenFor('mask');
+  const maskId = mask === undefined ? undefined : m.tokenizer.tokenToId(mask);
+  if (maskId === undefined) throw new BertrtError('the tokenizer has no mask token ([MASK] or <mask>)', 'E_MODEL_FORMAT');
   const [tw, tb, lg, lb, bias, decoder] = mlmHead(m);
   const H = m.config.hiddenSize;
   const targetIds = options.targets?.map((t) => {
@@ -54,7 +55,7 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
   const encs = texts.map((t, i) => {
     if (typeof t !== 'string') throw invalidArgument('fill-mask: inputs must be strings');
     const e = m.encode(t, null, options.truncate, 'longest_first', `texts[${i}]`);
-    if (!e.ids.includes(maskId)) throw invalidArgument(`fill-mask: no [MASK] token in ${JSON.stringify(t)}`);
+    if (!e.ids.includes(maskId)) throw invalidArgument(`fill-mask: no ${mask} token in ${JSON.stringify(t)}`);
     return e;
   });
   const hidden = await m.hidden(encs);

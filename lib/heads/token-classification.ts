@@ -50,7 +50,8 @@ export async function tokenClassify(
   const [cw, cb] = tokenHead(m);
   const labels = m.labels;
   const H = m.config.hiddenSize;
-  const unk = m.tokenizer.tokenToId('[UNK]');
+  const unkToken = m.tokenizer.specialTokenFor('unk');
+  const unk = unkToken === undefined ? undefined : m.tokenizer.tokenToId(unkToken);
   const encs = texts.map((t, i) => {
     if (typeof t !== 'string') throw invalidArgument('token-classification: inputs must be strings');
     return m.encode(t, null, options.truncate, 'longest_first', `texts[${i}]`);

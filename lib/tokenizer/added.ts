@@ -53,11 +53,16 @@ export class AddedMatcher {
    *  so a caller that stops early never scans the rest. */
   *matches(text: string, from = 0, to = text.length): Generator<AddedMatch> {
     if (!this.re) return;
-    // a private copy: generators over the same matcher may be live at once (encodeAsync)
-    const re = new RegExp(this.re.source, 'gu');
-    re.lastIndex = from;
+    const re = this.re;
+    // generators over the same matcher may be live at once (encodeAsync): each keeps its own position and sets
+    // it before every search, which runs synchronously between yields
+    let at = from;
     let startOffset = from;
-    for (let m = re.exec(text); m !== null && m.index < to; m = re.exec(text)) {
+    for (;;) {
+      re.lastIndex = at;
+      const m = re.exec(text);
+      if (m === null || m.index >= to) break;
+      at = m.index + m[0].length;
       let start = m.index;
       let end = start + m[0].length;
       if (end > to) break;
@@ -78,9 +83,9 @@ export class AddedMatcher {
         while (e < to && SPACE.test(text[e])) e++;
         end = e;
       }
-      yield { start, end, token };
       startOffset = end;
-      re.lastIndex = end;
+      at = end;
+      yield { start, end, token };
     }
   }
 

@@ -7,6 +7,8 @@ export interface Token {
   /** UTF-16 range in the original text */
   start: number;
   end: number;
+  /** an added token (matched before the model), whose string is the text it matched */
+  added?: true;
 }
 
 export interface TokenModel {

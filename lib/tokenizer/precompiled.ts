@@ -17,6 +17,7 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 const JOINS = /[\p{M}\p{Cf}\r\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\u0e33\u0eb3\u0d4e\u{1f1e6}-\u{1f1ff}\u{1f3fb}-\u{1f3ff}\u{111c2}\u{111c3}\u{11a3a}\u{11a84}-\u{11a89}\u{11d46}]/u;
 
 const EXTEND_LIKE = /[\p{M}\p{Cf}]/u;
+const ASCII = /^[\x00-\x7f]*$/;
 
 export class Precompiled implements Normalizer {
   private readonly trie: Uint32Array;
@@ -82,8 +83,23 @@ export class Precompiled implements Normalizer {
     return null;
   }
 
+  /** ASCII chars the map changes (most maps change none but controls), for a quick pass over ASCII text. */
+  private asciiMapped: RegExp | null | undefined;
+
+  private untouchedAscii(text: string): boolean {
+    if (this.asciiMapped === undefined) {
+      const mapped: string[] = [];
+      for (let u = 0; u < 0x80; u++) if (this.transform(String.fromCharCode(u)) !== null) mapped.push(`\\x${u.toString(16).padStart(2, '0')}`);
+      this.asciiMapped = mapped.length ? new RegExp(`[${mapped.join('')}]`) : null;
+    }
+    return ASCII.test(text) && !(this.asciiMapped?.test(text) ?? false);
+  }
+
   normalize(a: Aligned): Aligned {
     const text = a.chars.join('');
+    // ASCII text is one cluster per char (but CR LF, which the map's CR entry decides), so it is untouched when
+    // no char of it is mapped
+    if (this.untouchedAscii(text)) return a;
     const dest: Change[] = [];
     let modified = false;
     const replace = (old: number, repl: string) => {

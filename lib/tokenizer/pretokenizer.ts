@@ -210,14 +210,35 @@ export class Metaspace implements PreTokenizer {
     readonly splitWords: boolean,
   ) {}
   split(a: Aligned): Aligned[] {
-    let s = mapChars(a, (c) => (c === ' ' ? this.replacement : c));
-    const prefix = this.prependScheme === 'always' || (this.prependScheme === 'first' && (a.origin ?? 0) === 0);
-    if (prefix && s.chars[0] !== this.replacement) s = prepend(s, this.replacement);
-    if (!this.splitWords) return s.chars.length ? [s] : [];
+    const rep = this.replacement;
+    const n = a.chars.length;
+    if (n === 0) return [];
+    const chars = new Array<string>(n);
+    for (let i = 0; i < n; i++) chars[i] = a.chars[i] === ' ' ? rep : a.chars[i];
+    // the prefix takes the first char's range (HF's prepend)
+    const prefix = chars[0] !== rep && (this.prependScheme === 'always' || (this.prependScheme === 'first' && (a.origin ?? 0) === 0));
+    const word = (b: number, e: number, pre: boolean): Aligned => {
+      const w: Aligned = { chars: chars.slice(b, e), starts: a.starts.slice(b, e), ends: a.ends.slice(b, e), origin: a.starts[b] };
+      if (pre) {
+        w.chars.unshift(rep);
+        w.starts.unshift(a.starts[0]);
+        w.ends.unshift(a.ends[0]);
+      }
+      return w;
+    };
+    if (!this.splitWords) return [word(0, n, prefix)];
+    // split before each replacement char (merged with the next word)
     const out: Aligned[] = [];
-    splitOn(s, (c) => c === this.replacement, 'merged_with_next', out);
+    let b = 0;
+    for (let i = 1; i < n; i++) {
+      if (chars[i] !== rep) continue;
+      out.push(word(b, i, prefix && b === 0));
+      b = i;
+    }
+    out.push(word(b, n, prefix && b === 0));
     return out;
   }
+
 }
 
 const LETTER = 1;

@@ -7,7 +7,6 @@ import { BertrtError, invalidArgument } from '../errors';
 import { readJson } from '../model/config';
 import { type AddedMatch, AddedMatcher, type AddedToken } from './added';
 import { type Aligned, alignedFrom, slice } from './aligned';
-import { BYTE_SPACE } from './bytelevel';
 import { type Decoder, ByteLevelDecoder, decoderFromJson, WordPieceDecoder } from './decoder';
 import { FastBert } from './fast-bert';
 import type { Token, TokenModel } from './model';
@@ -15,6 +14,7 @@ import { BertNormalizer, type Normalizer, normalizerFromJson } from './normalize
 import { type PostProcessor, plainProcessor, postProcessorFromJson, type TemplatePiece } from './postprocessor';
 import { BertPreTokenizer, ByteLevelPreTokenizer, type PreTokenizer, preTokenizerFromJson } from './pretokenizer';
 import { modelFromJson, WordPiece } from './models';
+import { isGpt2Space } from './unicode';
 
 export type { AddedToken } from './added';
 
@@ -416,7 +416,7 @@ export class Tokenizer {
         yield* this.composedSteps(text, last, end, st, limit);
       }
       if (!m || out.tokens.length >= limit) return out;
-      out.tokens.push({ id: m.token.id, start: m.start, end: m.end });
+      out.tokens.push({ id: m.token.id, start: m.start, end: m.end, added: true });
       out.wordIds.push(st.word++);
       last = m.end;
     }
@@ -433,7 +433,7 @@ export class Tokenizer {
     for (const piece of this.splitNormalizedAdded(a)) {
       if (st.out.tokens.length >= limit) break;
       if ('token' in piece) {
-        st.out.tokens.push({ id: piece.token.id, start: piece.start, end: piece.end });
+        st.out.tokens.push({ id: piece.token.id, start: piece.start, end: piece.end, added: true });
         st.out.wordIds.push(st.word++);
         continue;
       }
@@ -575,7 +575,7 @@ export class Tokenizer {
     const unit = options.offsets ?? 'utf16';
     if (unit !== 'utf16' && unit !== 'codepoint') throw invalidArgument(`encode: offsets must be 'utf16' or 'codepoint'`);
     const conv = unit === 'codepoint' ? [codePointIndex(text), hasPair ? codePointIndex(pair) : null] : [null, null];
-    const build = (wa: Window, wb: Window | null) => this.assemble(wa, wb, addSpecial, conv[0], conv[1]);
+    const build = (wa: Window, wb: Window | null) => this.assemble(wa, wb, addSpecial, conv[0], conv[1], text, pair);
     // Overflowing windows combine as HF's Encoding::merge_with does: each first-sequence window with the second
     // sequence and its windows, then the first sequence with the second's windows.
     const [wa, wb] = parts;
@@ -684,7 +684,7 @@ export class Tokenizer {
     return strategy === 'only_first' ? [cut(a, keep), b ? [whole(b)] : null] : [[whole(a)], cut(b!, keep)];
   }
 
-  private assemble(wa: Window, wb: Window | null, addSpecial: boolean, cpa: Int32Array | null, cpb: Int32Array | null): Encoding {
+  private assemble(wa: Window, wb: Window | null, addSpecial: boolean, cpa: Int32Array | null, cpb: Int32Array | null, ta: string, tb: string | null): Encoding {
     const layout: TemplatePiece[] = addSpecial
       ? wb
         ? this.post.pair
@@ -725,9 +725,11 @@ export class Tokenizer {
       }
       const s = seqs[p.sequence]!;
       const cp = conv[p.sequence];
+      const src = p.sequence === 0 ? ta : tb!;
       for (let i = 0; i < s.tokens.length; i++, k++) {
         const t = s.tokens[i];
-        const token = this.idToToken(t.id) ?? '';
+        // an added token is the text it matched (with the whitespace lstrip / rstrip took), as HF's token value
+        const token = t.added ? src.slice(t.start, t.end) : (this.model.idToTokenString(t.id) ?? '');
         let start = t.start;
         let end = t.end;
         if (trim) [start, end] = trimOffsets(token, start, end, i === 0, trim.addPrefixSpace);
@@ -832,13 +834,16 @@ function codePointIndex(s: string): Int32Array {
 /** HF's process_offsets (ByteLevel, RobertaProcessing trim_offsets): the token's leading and trailing spaces
  *  (the byte-level space, or whitespace) leave its offsets; a first token keeps the one space add_prefix_space
  *  put there. */
+/** the byte-level space (U+0120) or whitespace: all single UTF-16 units, so tokens are scanned by code unit */
+const trimmable = (u: number) => u === 0x120 || isGpt2Space(u);
+
 function trimOffsets(token: string, start: number, end: number, first: boolean, addPrefixSpace: boolean): [number, number] {
-  const space = (c: string) => c === BYTE_SPACE || WHITE.test(c);
-  const chars = [...token];
   let lead = 0;
-  while (lead < chars.length && space(chars[lead])) lead++;
+  while (lead < token.length && trimmable(token.charCodeAt(lead))) lead++;
+  if (lead === token.length) lead = [...token].length; // all spaces
   let trail = 0;
-  while (trail < chars.length && space(chars[chars.length - 1 - trail])) trail++;
+  while (trail < token.length && trimmable(token.charCodeAt(token.length - 1 - trail))) trail++;
+  if (trail === token.length) trail = lead;
   if (lead === 0 && trail === 0) return [start, end];
   if (lead > 0) {
     if ((first || start === 0) && addPrefixSpace && lead === 1) lead = 0;
@@ -848,4 +853,3 @@ function trimOffsets(token: string, start: number, end: number, first: boolean, 
   return [start, end];
 }
 
-const WHITE = /^\p{White_Space}$/u;
