@@ -94,3 +94,18 @@ export function prepend(a: Aligned, s: string): Aligned {
     origin: a.origin,
   };
 }
+
+/** For a string of `chars` (code points) whose UTF-16 length is `units`: the char index of every UTF-16 position
+ *  (units + 1 entries), or null when every char is one unit and the positions are the indices. */
+export function charIndexOfUnits(chars: string[], units: number): Int32Array | null {
+  if (units === chars.length) return null;
+  const at = new Int32Array(units + 1);
+  let u = 0;
+  for (let i = 0; i < chars.length; i++) {
+    at[u] = i;
+    if (chars[i].length === 2) at[u + 1] = i;
+    u += chars[i].length;
+  }
+  at[units] = chars.length;
+  return at;
+}

@@ -4,7 +4,7 @@
 // has a merge. A heap of candidate merges keeps this O(n log n) per word; stale entries are skipped when popped.
 import { BertrtError } from '../errors';
 import type { Aligned } from './aligned';
-import { byteTokens, CACHE_LIMIT, CACHEABLE, emitTriples, isHighSurrogate, isLowSurrogate, type Token, type TokenModel, wellFormedPiece } from './model';
+import { byteTokens, cachedTriples, emitTriples, isHighSurrogate, isLowSurrogate, type Token, type TokenModel, wellFormedPiece } from './model';
 
 export interface BpeOptions {
   unkToken: string | null;
@@ -69,15 +69,7 @@ export class Bpe implements TokenModel {
   tokenize(word: Aligned, out: Token[]): void {
     const key = word.chars.join('');
     if (key.length === 0) return;
-    let p = this.cache.get(key);
-    if (!p) {
-      p = this.word(key);
-      if (key.length < CACHEABLE) {
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(key, p);
-      }
-    }
-    emitTriples(word, key, p, out);
+    emitTriples(word, key, cachedTriples(this.cache, key, (k) => this.word(k)), out);
   }
 
   /** The symbols of `s` after all merges, as [id, begin, end] triples in UTF-16 units. */

@@ -1,6 +1,6 @@
 // What every tokenizer.json "model" (WordPiece, BPE, Unigram) gives the pipeline: the tokens of one pre-tokenized
 // word, with ranges in the original text, and the vocabulary both ways.
-import type { Aligned } from './aligned';
+import { type Aligned, charIndexOfUnits } from './aligned';
 
 export interface Token {
   id: number;
@@ -27,18 +27,8 @@ export const CACHE_LIMIT = 100_000;
 /** Emits cached [id, begin, end] triples (UTF-16 units of the word's string `key`) as tokens with the word's
  *  original ranges: a token starts where its first char came from and ends where its last did. */
 export function emitTriples(word: Aligned, key: string, p: Int32Array, out: Token[]): void {
-  let cp: Int32Array | null = null;
-  if (key.length !== word.chars.length) {
-    // spans are in UTF-16 units of the word; the aligned arrays are per code point
-    cp = new Int32Array(key.length + 1);
-    let u = 0;
-    for (let i = 0; i < word.chars.length; i++) {
-      cp[u] = i;
-      if (word.chars[i].length === 2) cp[u + 1] = i;
-      u += word.chars[i].length;
-    }
-    cp[key.length] = word.chars.length;
-  }
+  // spans are in UTF-16 units of the word; the aligned arrays are per code point
+  const cp = charIndexOfUnits(word.chars, key.length);
   for (let i = 0; i < p.length; i += 3) {
     const b = cp ? cp[p[i + 1]] : p[i + 1];
     const e = cp ? cp[p[i + 2]] : p[i + 2];
@@ -64,4 +54,17 @@ export function wellFormedPiece(s: string): boolean {
     } else if (isLowSurrogate(u)) return false;
   }
   return true;
+}
+
+/** A word's triples from `cache`, computed by `segment` on a miss (and kept if the word is short). */
+export function cachedTriples(cache: Map<string, Int32Array>, key: string, segment: (s: string) => Int32Array): Int32Array {
+  let p = cache.get(key);
+  if (!p) {
+    p = segment(key);
+    if (key.length < CACHEABLE) {
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(key, p);
+    }
+  }
+  return p;
 }

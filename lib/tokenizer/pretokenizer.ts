@@ -1,7 +1,7 @@
 // Pre-tokenizers, one class per tokenizer.json "pre_tokenizer" type: each splits the normalized text into words
 // (aligned slices). A Sequence applies its steps to every word the previous step produced, as HF does.
 import { BertrtError } from '../errors';
-import { type Aligned, mapChars, prepend, slice } from './aligned';
+import { type Aligned, charIndexOfUnits, prepend, slice } from './aligned';
 import { toByteLevel } from './normalizer';
 import { compile, escape } from './regex';
 import { isWhitespace } from './normalizer';
@@ -72,17 +72,7 @@ function charSpans(a: Aligned, pred: (c: string) => boolean): Array<[number, num
 function regexSpans(a: Aligned, re: RegExp): Array<[number, number, boolean]> {
   const text = a.chars.join('');
   if (text.length === 0) return [];
-  let charAt: Int32Array | null = null;
-  if (text.length !== a.chars.length) {
-    charAt = new Int32Array(text.length + 1);
-    let u = 0;
-    for (let i = 0; i < a.chars.length; i++) {
-      charAt[u] = i;
-      if (a.chars[i].length === 2) charAt[u + 1] = i;
-      u += a.chars[i].length;
-    }
-    charAt[text.length] = a.chars.length;
-  }
+  const charAt = charIndexOfUnits(a.chars, text.length);
   const ci = (u: number) => (charAt ? charAt[u] : u);
   const spans: Array<[number, number, boolean]> = [];
   let prev = 0;

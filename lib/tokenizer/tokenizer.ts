@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { BertrtError, invalidArgument } from '../errors';
 import { readJson } from '../model/config';
 import { type AddedMatch, AddedMatcher, type AddedToken } from './added';
-import { type Aligned, alignedFrom, slice } from './aligned';
+import { type Aligned, alignedFrom, charIndexOfUnits, slice } from './aligned';
 import { type Decoder, ByteLevelDecoder, decoderFromJson, WordPieceDecoder } from './decoder';
 import { FastBert } from './fast-bert';
 import type { Token, TokenModel } from './model';
@@ -460,19 +460,13 @@ export class Tokenizer {
     const s = a.chars.join('');
     const ms = this.normAdded.find(s);
     if (ms.length === 0) return [a];
-    const charAt = new Int32Array(s.length + 1);
-    let u = 0;
-    for (let i = 0; i < a.chars.length; i++) {
-      charAt[u] = i;
-      if (a.chars[i].length === 2) charAt[u + 1] = i;
-      u += a.chars[i].length;
-    }
-    charAt[s.length] = a.chars.length;
+    const at = charIndexOfUnits(a.chars, s.length);
+    const charAt = (u: number) => (at ? at[u] : u);
     const out: Array<Aligned | AddedMatch> = [];
     let last = 0;
     for (const m of ms) {
-      const b = charAt[m.start];
-      const e = charAt[m.end];
+      const b = charAt(m.start);
+      const e = charAt(m.end);
       if (b > last) out.push(slice(a, last, b));
       out.push({ start: a.starts[b], end: a.ends[e - 1], token: m.token });
       last = e;

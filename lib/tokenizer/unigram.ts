@@ -11,7 +11,7 @@
 // so 250,000 pieces cost three typed arrays and no trie of objects.
 import { BertrtError } from '../errors';
 import type { Aligned } from './aligned';
-import { byteTokens, CACHE_LIMIT, CACHEABLE, emitTriples, isHighSurrogate, isLowSurrogate, type Token, type TokenModel, wellFormedPiece } from './model';
+import { byteTokens, cachedTriples, emitTriples, isHighSurrogate, isLowSurrogate, type Token, type TokenModel, wellFormedPiece } from './model';
 
 const UNK_PENALTY = 10;
 
@@ -75,15 +75,7 @@ export class Unigram implements TokenModel {
   tokenize(word: Aligned, out: Token[]): void {
     const key = word.chars.join('');
     if (key.length === 0) return;
-    let p = this.cache.get(key);
-    if (!p) {
-      p = this.segment(key);
-      if (key.length < CACHEABLE) {
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(key, p);
-      }
-    }
-    emitTriples(word, key, p, out);
+    emitTriples(word, key, cachedTriples(this.cache, key, (k) => this.segment(k)), out);
   }
 
   /** First index in sorted[lo, hi) whose code unit at k is >= u (all entries have length > k). */
