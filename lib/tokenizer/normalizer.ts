@@ -255,24 +255,32 @@ export class ByteLevelNormalizer implements Normalizer {
   }
 }
 
-const encoder = new TextEncoder();
-
 /** HF's byte-level transformation: each char becomes one char per UTF-8 byte, all aligned to it. */
 export function toByteLevel(a: Aligned): Aligned {
   const out: Aligned = { chars: [], starts: [], ends: [], origin: a.origin };
+  const push = (b: number, i: number) => {
+    out.chars.push(BYTE_CHARS[b]);
+    out.starts.push(a.starts[i]);
+    out.ends.push(a.ends[i]);
+  };
   for (let i = 0; i < a.chars.length; i++) {
-    const c = a.chars[i];
-    const u = c.charCodeAt(0);
-    if (u < 0x80) {
-      out.chars.push(BYTE_CHARS[u]);
-      out.starts.push(a.starts[i]);
-      out.ends.push(a.ends[i]);
-      continue;
-    }
-    for (const b of encoder.encode(c)) {
-      out.chars.push(BYTE_CHARS[b]);
-      out.starts.push(a.starts[i]);
-      out.ends.push(a.ends[i]);
+    let cp = a.chars[i].codePointAt(0)!;
+    // UTF-8 by hand (TextEncoder per char was a fifth of the byte-level path); a lone surrogate, which encode()
+    // has already replaced, would be U+FFFD as TextEncoder writes it
+    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+    if (cp < 0x80) push(cp, i);
+    else if (cp < 0x800) {
+      push(0xc0 | (cp >> 6), i);
+      push(0x80 | (cp & 63), i);
+    } else if (cp < 0x10000) {
+      push(0xe0 | (cp >> 12), i);
+      push(0x80 | ((cp >> 6) & 63), i);
+      push(0x80 | (cp & 63), i);
+    } else {
+      push(0xf0 | (cp >> 18), i);
+      push(0x80 | ((cp >> 12) & 63), i);
+      push(0x80 | ((cp >> 6) & 63), i);
+      push(0x80 | (cp & 63), i);
     }
   }
   return out;
