@@ -144,7 +144,9 @@ describe('tokenizer properties: Unigram, BPE, Metaspace, ByteLevel (Tokenizers I
         }
       });
 
-      it('a 10 MB text tokenizes in linear time (10 MB costs at most 20x 1 MB)', () => {
+      // Linear is 10x; the composed path's per-char arrays make the 10 MB run pay more for garbage collection (up to
+      // ~2x here, 20.5x seen once in CI), while a quadratic step would cost 100x: the gate is 40x.
+      it('a 10 MB text tokenizes in linear time (10 MB costs at most 40x 1 MB)', () => {
         const small = text(1 << 20);
         const big = text(10 << 20);
         tok.encode(small.slice(0, 1 << 16)); // warm-up
@@ -156,7 +158,7 @@ describe('tokenizer properties: Unigram, BPE, Metaspace, ByteLevel (Tokenizers I
         const t10 = performance.now() - t;
         console.log(`      ${name}: ${(t1).toFixed(0)} ms per MB at 1 MB, ${(t10 / 10).toFixed(0)} ms per MB at 10 MB (${n10} tokens)`);
         assert.ok(n10 > 9 * n1, `${n10} tokens for 10 MB vs ${n1} for 1 MB`);
-        assert.ok(t10 < 20 * t1 + 200, `10 MB took ${t10.toFixed(0)} ms, 1 MB ${t1.toFixed(0)} ms`);
+        assert.ok(t10 < 40 * t1 + 200, `10 MB took ${t10.toFixed(0)} ms, 1 MB ${t1.toFixed(0)} ms`);
       });
     });
   }
