@@ -19,7 +19,7 @@ Tokenizers (the trained ones use tokenizers' own trainers on the corpus; files w
 The real multilingual-e5-small tokenizer (250,002 pieces, 17 MB) is too large to commit: --e5-full writes
 .scratch/e5-conformance.json.gz, which tests/tokenizer-conformance.test.ts checks when it is present.
 
-Run: tools/.venv/bin/python tools/make_tokenizer_fixtures_ii.py --e5 PATH --mpnet PATH [--e5-full]
+Run: tools/.venv/bin/python tools/make_tokenizer_fixtures_ii.py --e5 PATH --mpnet PATH [--e5-full], then node tools/compress_fixtures.mjs
 """
 import argparse
 import gzip

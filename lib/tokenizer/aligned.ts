@@ -88,9 +88,9 @@ export function prepend(a: Aligned, s: string): Aligned {
   if (a.chars.length === 0) return a;
   const pre = [...s];
   return {
-    chars: [...pre, ...a.chars],
-    starts: [...pre.map(() => a.starts[0]), ...a.starts],
-    ends: [...pre.map(() => a.ends[0]), ...a.ends],
+    chars: pre.concat(a.chars),
+    starts: pre.map(() => a.starts[0]).concat(a.starts),
+    ends: pre.map(() => a.ends[0]).concat(a.ends),
     origin: a.origin,
   };
 }

@@ -4,7 +4,7 @@
 // has a merge. A heap of candidate merges keeps this O(n log n) per word; stale entries are skipped when popped.
 import { BertrtError } from '../errors';
 import type { Aligned } from './aligned';
-import { byteTokens, cachedTriples, emitTriples, isHighSurrogate, isLowSurrogate, type Token, type TokenModel, wellFormedPiece } from './model';
+import { byteTokens, cachedTriples, emitTriples, isHighSurrogate, isLowSurrogate, type Token, VocabModel, wellFormedPiece } from './model';
 
 export interface BpeOptions {
   unkToken: string | null;
@@ -18,21 +18,20 @@ export interface BpeOptions {
 const PAIR = 1 << 24; // ids are below 2^24 (checked at load), so a * PAIR + b names a pair exactly
 const POS = 2 ** 26;
 
-export class Bpe implements TokenModel {
-  private readonly idToToken: string[] = [];
+export class Bpe extends VocabModel {
   /** pair → rank * PAIR + merged id */
   private readonly merges = new Map<number, number>();
   private readonly unkId: number | null;
   private readonly cache = new Map<string, Int32Array>();
 
   constructor(
-    readonly vocab: Map<string, number>,
+    vocab: Map<string, number>,
     merges: Array<[string, string]>,
     readonly options: BpeOptions,
   ) {
+    super(vocab);
     for (const [t, id] of vocab) {
       if (!wellFormedPiece(t)) throw new BertrtError(`tokenizer.json: model.vocab has a token that is not well-formed Unicode (id ${id})`, 'E_MODEL_FORMAT');
-      this.idToToken[id] = t;
     }
     if (merges.length >= POS / 4) throw new BertrtError(`tokenizer.json: ${merges.length} merges are more than bertrt reads`, 'E_MODEL_FORMAT');
     const prefixLen = options.continuingSubwordPrefix?.length ?? 0;
@@ -52,18 +51,6 @@ export class Bpe implements TokenModel {
       // HF refuses only when an unknown char shows up; a model whose unknown token is missing is refused here
       this.unkId = u ?? null;
     } else this.unkId = null;
-  }
-
-  get size(): number {
-    return this.idToToken.length;
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.vocab.get(token);
-  }
-
-  idToTokenString(id: number): string | undefined {
-    return this.idToToken[id];
   }
 
   tokenize(word: Aligned, out: Token[]): void {

@@ -3,7 +3,7 @@
 import { BertrtError } from '../errors';
 import { byteLevelBytes } from './bytelevel';
 import { type PrependScheme, prependSchemeOf } from './pretokenizer';
-import { compile, escape } from './regex';
+import { patternFromJson } from './regex';
 
 export interface Decoder {
   chain(tokens: string[]): string[];
@@ -191,14 +191,8 @@ export function decoderFromJson(j: Record<string, unknown>): Decoder {
       return new FuseDecoder();
     case 'Strip':
       return new StripDecoder(str(j, 'content', ' '), count(j, 'start'), count(j, 'stop'));
-    case 'Replace': {
-      const p = j.pattern as { String?: unknown; Regex?: unknown } | null;
-      if (typeof p !== 'object' || p === null || (typeof p.String !== 'string' && typeof p.Regex !== 'string')) {
-        throw new BertrtError('tokenizer.json: a Replace decoder needs "pattern": {"String": …} or {"Regex": …}', 'E_MODEL_FORMAT');
-      }
-      const re = typeof p.String === 'string' ? new RegExp(escape(p.String), 'gu') : compile(p.Regex as string, 'Replace decoder');
-      return new ReplaceDecoder(re, str(j, 'content', ''));
-    }
+    case 'Replace':
+      return new ReplaceDecoder(patternFromJson(j.pattern, 'Replace decoder'), str(j, 'content', ''));
     case 'CTC':
       return new CtcDecoder(str(j, 'pad_token', '<pad>'), str(j, 'word_delimiter_token', '|'), j.cleanup !== false);
     case 'Sequence':

@@ -20,6 +20,29 @@ export interface TokenModel {
   readonly size: number;
 }
 
+/** A model whose vocabulary is a token → id map (WordPiece, BPE, WordLevel): the lookups both ways. */
+export abstract class VocabModel implements TokenModel {
+  protected readonly idToToken: string[] = [];
+
+  constructor(readonly vocab: Map<string, number>) {
+    for (const [t, id] of vocab) this.idToToken[id] = t;
+  }
+
+  abstract tokenize(word: Aligned, out: Token[]): void;
+
+  get size(): number {
+    return this.idToToken.length;
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.vocab.get(token);
+  }
+
+  idToTokenString(id: number): string | undefined {
+    return this.idToToken[id];
+  }
+}
+
 /** Words longer than this (in UTF-16 units) are not cached, as HF caches only words under 256 bytes. */
 export const CACHEABLE = 256;
 export const CACHE_LIMIT = 100_000;

@@ -2,7 +2,7 @@
 import { BertrtError } from '../errors';
 import type { Aligned } from './aligned';
 import { Bpe } from './bpe';
-import type { Token, TokenModel } from './model';
+import { type Token, type TokenModel, VocabModel } from './model';
 import { Unigram } from './unigram';
 import { WordPiece } from './wordpiece';
 
@@ -16,24 +16,14 @@ const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as numbe
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** WordLevel: each word is one token, or the unknown token. */
-export class WordLevel implements TokenModel {
-  private readonly idToToken: string[] = [];
+export class WordLevel extends VocabModel {
   private readonly unkId: number | undefined;
   constructor(
-    readonly vocab: Map<string, number>,
+    vocab: Map<string, number>,
     readonly unkToken: string,
   ) {
-    for (const [t, id] of vocab) this.idToToken[id] = t;
+    super(vocab);
     this.unkId = vocab.get(unkToken);
-  }
-  get size(): number {
-    return this.idToToken.length;
-  }
-  tokenToId(token: string): number | undefined {
-    return this.vocab.get(token);
-  }
-  idToTokenString(id: number): string | undefined {
-    return this.idToToken[id];
   }
   tokenize(word: Aligned, out: Token[]): void {
     if (word.chars.length === 0) return;

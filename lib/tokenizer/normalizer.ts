@@ -6,7 +6,7 @@ import { BertrtError } from '../errors';
 import { type Aligned, mapChars, prepend, slice } from './aligned';
 import { BYTE_CHARS } from './bytelevel';
 import { Precompiled } from './precompiled';
-import { compile, escape } from './regex';
+import { patternFromJson } from './regex';
 import { hfDecomposesCanonical, hfDecomposesCompat, hfLowercase, isHfCombiningMark, isHfControl, isHfNonspacingMark, isHfSpace } from './unicode';
 
 export interface Normalizer {
@@ -178,11 +178,8 @@ function isStarter(c: string): boolean {
 /** Replace(pattern, content): each match becomes `content`, aligned as HF does to the match's last char. */
 export class Replace implements Normalizer {
   private readonly re: RegExp;
-  constructor(pattern: { String?: unknown; Regex?: unknown }, readonly content: string) {
-    if (typeof pattern !== 'object' || pattern === null) throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
-    if (typeof pattern.String === 'string') this.re = new RegExp(escape(pattern.String), 'gu');
-    else if (typeof pattern.Regex === 'string') this.re = compile(pattern.Regex, 'Replace');
-    else throw new BertrtError('tokenizer.json: Replace normalizer without a pattern', 'E_MODEL_FORMAT');
+  constructor(pattern: unknown, readonly content: string) {
+    this.re = patternFromJson(pattern, 'Replace');
   }
 
   normalize(a: Aligned): Aligned {
@@ -326,7 +323,7 @@ export function normalizerFromJson(j: Record<string, unknown> | null): Normalize
       return new UnicodeNormalizer(j.type);
     case 'Replace':
       if (j.content !== undefined && typeof j.content !== 'string') throw new BertrtError('tokenizer.json: Replace content must be a string', 'E_MODEL_FORMAT');
-      return new Replace(j.pattern as { String?: unknown; Regex?: unknown }, j.content ?? '');
+      return new Replace(j.pattern, j.content ?? '');
     case 'Precompiled':
       return Precompiled.fromBase64(j.precompiled_charsmap);
     case 'Strip':

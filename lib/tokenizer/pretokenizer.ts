@@ -3,7 +3,7 @@
 import { BertrtError } from '../errors';
 import { type Aligned, charIndexOfUnits, prepend, slice } from './aligned';
 import { toByteLevel } from './normalizer';
-import { compile, escape } from './regex';
+import { patternFromJson } from './regex';
 import { isWhitespace } from './normalizer';
 import { isGpt2Letter, isGpt2Number, isGpt2Space, isHfNumeric, isHfPunctuation, isHfWord } from './unicode';
 
@@ -205,16 +205,10 @@ export class Metaspace implements PreTokenizer {
     if (n === 0) return [];
     const chars = new Array<string>(n);
     for (let i = 0; i < n; i++) chars[i] = a.chars[i] === ' ' ? rep : a.chars[i];
-    // the prefix takes the first char's range (HF's prepend)
     const prefix = chars[0] !== rep && (this.prependScheme === 'always' || (this.prependScheme === 'first' && (a.origin ?? 0) === 0));
     const word = (b: number, e: number, pre: boolean): Aligned => {
       const w: Aligned = { chars: chars.slice(b, e), starts: a.starts.slice(b, e), ends: a.ends.slice(b, e), origin: a.starts[b] };
-      if (pre) {
-        w.chars.unshift(rep);
-        w.starts.unshift(a.starts[0]);
-        w.ends.unshift(a.ends[0]);
-      }
-      return w;
+      return pre ? prepend(w, rep) : w;
     };
     if (!this.splitWords) return [word(0, n, prefix)];
     // split before each replacement char (merged with the next word)
@@ -337,12 +331,9 @@ export function preTokenizerFromJson(j: Record<string, unknown> | null): PreToke
       if (typeof j.delimiter !== 'string' || [...j.delimiter].length !== 1) throw new BertrtError('tokenizer.json: CharDelimiterSplit needs "delimiter", one char', 'E_MODEL_FORMAT');
       return new CharDelimiterSplit(j.delimiter);
     case 'Split': {
-      const p = j.pattern as { String?: unknown; Regex?: unknown } | null;
-      if (typeof p !== 'object' || p === null || (typeof p.String !== 'string' && typeof p.Regex !== 'string')) {
-        throw new BertrtError('tokenizer.json: a Split pre_tokenizer needs "pattern": {"String": …} or {"Regex": …}', 'E_MODEL_FORMAT');
-      }
-      const re = typeof p.String === 'string' ? (p.String === '' ? null : new RegExp(escape(p.String), 'gu')) : compile(p.Regex as string, 'Split');
-      return new Split(re, behaviorOf(j.behavior), j.invert === true);
+      // an empty string pattern matches nothing: the whole piece is one unmatched span
+      const empty = (j.pattern as { String?: unknown } | null)?.String === '';
+      return new Split(empty ? null : patternFromJson(j.pattern, 'Split'), behaviorOf(j.behavior), j.invert === true);
     }
     case 'Metaspace': {
       const rep = j.replacement ?? '\u2581';

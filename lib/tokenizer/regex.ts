@@ -45,6 +45,16 @@ export function compile(pattern: string, where: string, flags = 'gu'): RegExp {
   }
 }
 
+/** A tokenizer.json pattern, {"String": s} (matched literally) or {"Regex": r}, as a global RegExp. */
+export function patternFromJson(p: unknown, where: string): RegExp {
+  const q = p as { String?: unknown; Regex?: unknown } | null;
+  if (typeof q === 'object' && q !== null) {
+    if (typeof q.String === 'string') return new RegExp(escape(q.String), 'gu');
+    if (typeof q.Regex === 'string') return compile(q.Regex, where);
+  }
+  throw new BertrtError(`tokenizer.json: ${where} without a pattern ({"String": …} or {"Regex": …})`, 'E_MODEL_FORMAT');
+}
+
 export function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

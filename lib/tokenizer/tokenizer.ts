@@ -8,6 +8,7 @@ import { readJson } from '../model/config';
 import { type AddedMatch, AddedMatcher, type AddedToken } from './added';
 import { type Aligned, alignedFrom, charIndexOfUnits, slice } from './aligned';
 import { type Decoder, ByteLevelDecoder, decoderFromJson, WordPieceDecoder } from './decoder';
+import { BYTE_SPACE } from './bytelevel';
 import { FastBert } from './fast-bert';
 import type { Token, TokenModel } from './model';
 import { BertNormalizer, type Normalizer, normalizerFromJson } from './normalizer';
@@ -150,6 +151,7 @@ export class Tokenizer {
   private readonly rawAdded: AddedMatcher;
   private readonly normAdded: AddedMatcher;
   private readonly addedById: Map<number, AddedToken>;
+  private readonly addedByContent: Map<string, AddedToken>;
   private readonly specialContents: Set<string>;
   private readonly specialIdSet: Set<number>;
   /** the single-pass path, when the normalizer and pre-tokenizer are BERT's own (see fast-bert.ts) */
@@ -169,6 +171,7 @@ export class Tokenizer {
     options: TokenizerOptions = {},
   ) {
     this.addedById = new Map(addedTokens.map((t) => [t.id, t]));
+    this.addedByContent = new Map(addedTokens.map((t) => [t.content, t]));
     this.rawAdded = new AddedMatcher(addedTokens.filter((t) => !t.normalized).map((t) => ({ pattern: t.content, token: t })));
     // a normalized token is matched as the normalizer spells it (HF's normalized_cache)
     this.normAdded = new AddedMatcher(
@@ -352,8 +355,7 @@ export class Tokenizer {
 
   /** An added token's id, else the vocabulary's (HF's token_to_id). */
   tokenToId(token: string): number | undefined {
-    for (const t of this.addedTokens) if (t.content === token) return t.id;
-    return this.model.tokenToId(token);
+    return this.addedByContent.get(token)?.id ?? this.model.tokenToId(token);
   }
 
   /** The special token among the added tokens (and the template's) that looks like `kind`: the mask token
@@ -398,8 +400,8 @@ export class Tokenizer {
           // The single pass normalizes one code point at a time; where accents are stripped, two marks in a row
           // may be reordered by NFD, whose alignment is positional over the cluster: such a slice is composed.
           // So is a slice whose normalized text holds a normalized added token.
-          const piece = b === 0 && e === text.length ? text : text.slice(b, e);
-          const composed = (this.fastStripsAccents && MARK_PAIR.test(piece)) || (!this.normAdded.empty && this.normAdded.test(this.fast.normalizedText(piece)));
+          const piece = () => (b === 0 && e === text.length ? text : text.slice(b, e));
+          const composed = (this.fastStripsAccents && MARK_PAIR.test(piece())) || (!this.normAdded.empty && this.normAdded.test(this.fast.normalizedText(piece())));
           if (composed) {
             Tokenizer.drive(this.composedSteps(text, b, e, st, limit)); // counts its own characters
           } else {
@@ -829,15 +831,14 @@ function codePointIndex(s: string): Int32Array {
  *  (the byte-level space, or whitespace) leave its offsets; a first token keeps the one space add_prefix_space
  *  put there. */
 /** the byte-level space (U+0120) or whitespace: all single UTF-16 units, so tokens are scanned by code unit */
-const trimmable = (u: number) => u === 0x120 || isGpt2Space(u);
+const trimmable = (u: number) => u === BYTE_SPACE_UNIT || isGpt2Space(u);
+const BYTE_SPACE_UNIT = BYTE_SPACE.charCodeAt(0);
 
 function trimOffsets(token: string, start: number, end: number, first: boolean, addPrefixSpace: boolean): [number, number] {
   let lead = 0;
   while (lead < token.length && trimmable(token.charCodeAt(lead))) lead++;
-  if (lead === token.length) lead = [...token].length; // all spaces
   let trail = 0;
   while (trail < token.length && trimmable(token.charCodeAt(token.length - 1 - trail))) trail++;
-  if (trail === token.length) trail = lead;
   if (lead === 0 && trail === 0) return [start, end];
   if (lead > 0) {
     if ((first || start === 0) && addPrefixSpace && lead === 1) lead = 0;

@@ -5,7 +5,7 @@
 // UTF-16 units, its continuation prefix left out), so a long word costs what its pieces cost, not its square.
 import { BertrtError } from '../errors';
 import type { Aligned } from './aligned';
-import { emitTriples, type Token, type TokenModel } from './model';
+import { cachedTriples, emitTriples, type Token, VocabModel } from './model';
 
 export type { Token } from './model';
 
@@ -15,11 +15,8 @@ export interface WordPieceOptions {
   maxInputCharsPerWord: number;
 }
 
-const CACHE_LIMIT = 100_000;
-
-export class WordPiece implements TokenModel {
+export class WordPiece extends VocabModel {
   readonly unkId: number;
-  private readonly idToToken: string[];
   /** the longest piece in UTF-16 units (a continuation counted without its prefix) */
   private readonly maxPieceUnits: number;
   /** continuation pieces by their text without the prefix, so a lookup needs no concatenation */
@@ -28,35 +25,22 @@ export class WordPiece implements TokenModel {
   private readonly cache = new Map<string, Int32Array>();
 
   constructor(
-    readonly vocab: Map<string, number>,
+    vocab: Map<string, number>,
     readonly options: WordPieceOptions,
   ) {
+    super(vocab);
     const unk = vocab.get(options.unkToken);
     if (unk === undefined) throw new BertrtError(`vocabulary has no unknown token "${options.unkToken}"`, 'E_MODEL_FORMAT');
     this.unkId = unk;
-    this.idToToken = [];
     const prefix = options.continuingSubwordPrefix;
     let longest = 0;
     for (const [t, id] of vocab) {
-      this.idToToken[id] = t;
       if (t.length > longest) longest = t.length;
       if (t.startsWith(prefix)) {
         this.continuations.set(t.slice(prefix.length), id); // one entry per vocabulary string, so no collisions
       }
     }
     this.maxPieceUnits = longest;
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.vocab.get(token);
-  }
-
-  idToTokenString(id: number): string | undefined {
-    return this.idToToken[id];
-  }
-
-  get size(): number {
-    return this.idToToken.length;
   }
 
   /** Pieces of one word as [id, begin, end] triples in UTF-16 units of `word`. */
@@ -88,14 +72,9 @@ export class WordPiece implements TokenModel {
   }
 
   private cached(word: string): Int32Array {
-    let p = this.cache.get(word);
-    if (!p) {
-      p = this.pieces(word);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(word, p);
-    }
-    return p;
+    return cachedTriples(this.cache, word, (w) => this.pieces(w));
   }
+
 
   /** WordPiece over a word given as a string; starts/ends give each UTF-16 unit's original range. */
   tokenizeString(word: string, starts: number[], ends: number[], out: Token[]): void {
