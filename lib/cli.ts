@@ -79,7 +79,7 @@ program
       dense: sentence.dense.map((d) => `${d.inFeatures}->${d.outFeatures}`),
       layers: c.numHiddenLayers,
       heads: c.numAttentionHeads,
-      maxPositions: c.maxPositionEmbeddings,
+      maxPositions: c.maxTokens,
       build: { version: i.version, compiler: i.compiler },
       cuda: native().cudaInfo(cudaLibrary()),
       cpu: { brand: i.cpu, flags: i.cpuFlags, kernels: i.isa, int8Kernels: i.int8Isa, int8Available: i.int8Isas, bf16: i.bf16, available: i.isas, physicalCores: i.physicalCores },

@@ -64,7 +64,7 @@ export class Embedder {
     const sentence = readSentenceConfig(dir);
     const encoder = await Encoder.load(dir, options);
     try {
-      checkTokenizerFits(dir, encoder.config, tokenizer, Math.min(sentence.maxSeqLength ?? Infinity, encoder.config.maxPositionEmbeddings));
+      checkTokenizerFits(dir, encoder.config, tokenizer, Math.min(sentence.maxSeqLength ?? Infinity, encoder.config.maxTokens));
       checkDenseChain(sentence, encoder.hiddenSize, path.join(dir, 'modules.json'));
     } catch (e) {
       encoder.close();
@@ -81,7 +81,7 @@ export class Embedder {
   /** Inputs longer than this many tokens (special tokens included) are truncated from the right, as
    *  sentence-transformers does with max_seq_length. */
   get maxSeqLength(): number {
-    return Math.min(this.sentence.maxSeqLength ?? Infinity, this.encoder.config.maxPositionEmbeddings);
+    return Math.min(this.sentence.maxSeqLength ?? Infinity, this.encoder.config.maxTokens);
   }
 
   /** Named prompts of config_sentence_transformers.json. */

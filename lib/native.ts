@@ -14,6 +14,11 @@ export interface NativeConfig {
   typeVocabSize: number;
   layerNormEps: number;
   hiddenAct: string;
+  /** RoBERTa's positions: padding_idx (the pad token's id); absent: BERT's 0, 1, 2, ... */
+  paddingIdx?: number;
+  /** MPNet's relative attention: buckets (and their max distance); absent: none */
+  relativeAttentionBuckets?: number;
+  relativeAttentionMaxDistance?: number;
 }
 
 export interface NativeTensorDesc {

@@ -4,33 +4,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, Embedder, pipeline } from '../lib';
-import { root } from './helpers/fixtures';
+import { root, sameEntities, toUtf16 } from './helpers/fixtures';
 
 const dir = path.join(root, 'tests', 'fixtures', 'heads');
 const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8'));
 const TOL = 1e-4; // FP32 engine vs PyTorch FP32 on the same weights: ~1e-6 seen; 1e-4 is the issue's bound
 
-/** HF offsets count code points; JS strings index UTF-16 units. */
-function toUtf16(text: string, cp: number): number {
-  return [...text].slice(0, cp).join('').length;
-}
-
 function close(a: number, b: number, what: string) {
   assert.ok(Math.abs(a - b) <= TOL, `${what}: ${a} vs ${b}`);
-}
-
-// A token-classification result against HF's: same count, labels, words, UTF-16 offsets (HF's are code points),
-// scores within close()'s tolerance, and the token index where `withIndex` (aggregation 'none').
-function sameEntities(got: any[], want: any[], text: string, withIndex: boolean) {
-  assert.equal(got.length, want.length, text);
-  got.forEach((e, j) => {
-    const w = want[j];
-    assert.equal(e.entity ?? e.entity_group, w.entity ?? w.entity_group);
-    assert.equal(e.word, w.word);
-    assert.deepEqual([e.start, e.end], [toUtf16(text, w.start), toUtf16(text, w.end)], text);
-    if (withIndex) assert.equal(e.index, w.index);
-    close(e.score, w.score, `${text} #${j}`);
-  });
 }
 
 describe('task heads vs HF pipelines', function () {

@@ -1,5 +1,6 @@
 // Sequence classification (BertForSequenceClassification: pooler dense + tanh over [CLS], then the classifier;
-// DistilBertForSequenceClassification: pre_classifier dense + ReLU, then the classifier),
+// RoBERTa's, XLM-R's and MPNet's classifier.dense + tanh, then classifier.out_proj; DistilBertForSequenceClassification:
+// pre_classifier dense + ReLU, then the classifier),
 // scores as HF's text-classification pipeline makes them: sigmoid for multi-label models and one-logit models,
 // softmax otherwise. Also the cross-encoder reranker, which is the one-logit case.
 import { invalidArgument, BertrtError } from '../errors';
@@ -32,16 +33,15 @@ export async function classificationLogits(
   return hidden.map((h) => head(h.subarray(0, H)));
 }
 
-/** The head over the first token's hidden state: BERT's pooler (dense + tanh) then the classifier, or
- *  DistilBERT's pre_classifier (dense + ReLU) then the classifier. */
+/** The head over the first token's hidden state (families.ts): BERT's pooler (dense + tanh) then the classifier,
+ *  RoBERTa's and MPNet's classifier.dense + tanh then classifier.out_proj, DistilBERT's pre_classifier (dense +
+ *  ReLU) then the classifier. */
 export function sequenceHead(m: TaskModel): (cls: Float32Array) => Float64Array {
   const H = m.config.hiddenSize;
-  const distil = m.config.modelType === 'distilbert';
-  const [pw, pb, cw, cb] = distil
-    ? m.tensors('sequence-classification', 'pre_classifier.weight', 'pre_classifier.bias', 'classifier.weight', 'classifier.bias')
-    : m.tensors('sequence-classification', 'pooler.dense.weight', 'pooler.dense.bias', 'classifier.weight', 'classifier.bias');
-  const act = distil ? (v: number) => Math.max(v, 0) : Math.tanh;
-  return (cls) => linear(linear(cls, pw, pb, H).map(act), cw, cb, cb.length);
+  const { dense, act, out } = m.config.family.heads.sequence;
+  const [pw, pb, cw, cb] = m.tensors('sequence-classification', `${dense}.weight`, `${dense}.bias`, `${out}.weight`, `${out}.bias`);
+  const f = act === 'relu' ? (v: number) => Math.max(v, 0) : Math.tanh;
+  return (cls) => linear(linear(cls, pw, pb, H).map(f), cw, cb, cb.length);
 }
 
 export function scoresFromLogits(m: TaskModel, logits: Float64Array): Float64Array {

@@ -1,5 +1,6 @@
-// Fill-mask with BERT's MLM head: transform (dense, GELU, LayerNorm) then the decoder, whose weight is the word
-// embedding matrix (tied) plus a bias (DistilBERT: vocab_transform, GELU, vocab_layer_norm, vocab_projector), over the whole vocabulary at each [MASK]. Results as HF's fill-mask
+// Fill-mask with the MLM head (families.ts names it per family: BERT's cls.predictions, RoBERTa's and MPNet's
+// lm_head, DistilBERT's vocab_transform/vocab_layer_norm/vocab_projector): dense, GELU, LayerNorm, then the decoder,
+// whose weight is the word embedding matrix (tied) plus a bias, over the whole vocabulary at each mask token. Results as HF's fill-mask
 // pipeline gives them, targets included (a target outside the vocabulary becomes its first sub-token, as HF does).
 import { BertrtError, invalidArgument } from '../errors';
 import { gelu, layerNorm, linear, softmax } from './math';
@@ -15,22 +16,12 @@ export interface FillMaskResult {
 /** The MLM head's tensors: transform (dense, LayerNorm), the output bias, and the decoder matrix when the
  *  checkpoint does not tie it to the word embeddings (null when tied: the engine applies its own copy). */
 export function mlmHead(m: TaskModel): [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array | null] {
-  const distil = m.config.modelType === 'distilbert';
-  const [tw, tb, lg, lb, bias] = distil
-    ? m.tensors('fill-mask (MLM)', 'vocab_transform.weight', 'vocab_transform.bias', 'vocab_layer_norm.weight', 'vocab_layer_norm.bias', 'vocab_projector.bias')
-    : m.tensors(
-        'fill-mask (MLM)',
-        'cls.predictions.transform.dense.weight',
-        'cls.predictions.transform.dense.bias',
-        'cls.predictions.transform.LayerNorm.weight',
-        'cls.predictions.transform.LayerNorm.bias',
-        'cls.predictions.bias',
-      );
-  // The decoder is the word-embedding matrix (tied, as BERT and DistilBERT are trained), which the native engine
+  const { dense, norm, bias, decoder } = m.config.family.heads.mlm;
+  const t = m.tensors('fill-mask (MLM)', `${dense}.weight`, `${dense}.bias`, `${norm}.weight`, `${norm}.bias`, bias);
+  // The decoder is the word-embedding matrix (tied, as these models are trained), which the native engine
   // already holds; an untied checkpoint's own decoder matrix is read and applied here instead.
   const untied = m.config.raw.tie_word_embeddings === false;
-  const decoder = untied ? m.tensors('fill-mask (MLM)', distil ? 'vocab_projector.weight' : 'cls.predictions.decoder.weight')[0] : null;
-  return [tw, tb, lg, lb, bias, decoder];
+  return [t[0], t[1], t[2], t[3], t[4], untied ? m.tensors('fill-mask (MLM)', decoder)[0] : null];
 }
 
 export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[]; truncate?: Truncate } = {}): Promise<FillMaskResult[][][]> {

@@ -26,7 +26,7 @@ export class TaskModel {
     const tokenizer = Tokenizer.fromDir(dir);
     const encoder = await Encoder.load(dir, options);
     try {
-      checkTokenizerFits(dir, encoder.config, tokenizer, encoder.config.maxPositionEmbeddings);
+      checkTokenizerFits(dir, encoder.config, tokenizer, encoder.config.maxTokens);
       return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(dir, 'model.safetensors')));
     } catch (e) {
       encoder.close();
@@ -50,7 +50,7 @@ export class TaskModel {
   }
 
   get maxLength(): number {
-    return this.config.maxPositionEmbeddings;
+    return this.config.maxTokens;
   }
 
   /** id2label of config.json, by index. */
@@ -65,21 +65,26 @@ export class TaskModel {
     return encodeWithin(this.tokenizer, a, b, this.maxLength, truncate, what, strategy);
   }
 
-  /** Whether the file has a sequence-classification head (BERT's pooler or DistilBERT's pre_classifier). */
+  /** Whether the file has the family's sequence-classification head (families.ts). */
   hasSequenceHead(): boolean {
-    return this.has('classifier.weight', 'classifier.bias') && (this.has('pooler.dense.weight') || this.has('pre_classifier.weight'));
+    const { dense, out } = this.config.family.heads.sequence;
+    return this.has(`${dense}.weight`, `${out}.weight`, `${out}.bias`);
   }
 
   has(...names: string[]): boolean {
     return names.every((n) => this.resolve(n) !== null);
   }
 
+  /** The checkpoint's name for a tensor: as given or under the family's prefix ("bert.pooler..."), or with the
+   *  legacy LayerNorm names (gamma/beta) that old checkpoints use. */
   private resolve(name: string): string | null {
-    for (const n of [name, `${this.config.modelType}.${name}`]) if (this.header.tensors.has(n)) return n;
+    const legacy = name.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta');
+    const prefix = this.config.family.prefix;
+    for (const n of [name, prefix + name, legacy, prefix + legacy]) if (this.header.tensors.has(n)) return n;
     return null;
   }
 
-  /** Head tensors by checkpoint name (with or without the model-type prefix, "bert." or "distilbert."). */
+  /** Head tensors by checkpoint name (with or without the family's prefix, "bert." or "distilbert."). */
   tensors(task: string, ...names: string[]): Float32Array[] {
     const missing = names.filter((n) => this.resolve(n) === null);
     if (missing.length) {

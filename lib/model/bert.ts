@@ -1,4 +1,4 @@
-// Checks a weights file against config.json for the BERT encoder before native code reads it: every tensor the
+// Checks a weights file against config.json for the encoder (every family, under the encoder's names) before native code reads it: every tensor the
 // encoder needs must exist with the shape the config implies. Native re-checks; this gives the friendlier message.
 import { BertrtError } from '../errors';
 import type { NativeTensorDesc } from '../native';
@@ -14,6 +14,7 @@ export function expectedEncoderShapes(c: ModelConfig): Map<string, number[]> {
     ['embeddings.LayerNorm.bias', [H]],
   ]);
   if (c.typeVocabSize > 0) m.set('embeddings.token_type_embeddings.weight', [c.typeVocabSize, H]);
+  if (c.relativeAttentionBuckets) m.set('encoder.relative_attention_bias.weight', [c.relativeAttentionBuckets, c.numAttentionHeads]);
   for (let l = 0; l < c.numHiddenLayers; l++) {
     const p = `encoder.layer.${l}.`;
     for (const q of ['query', 'key', 'value']) {
@@ -44,7 +45,7 @@ export function checkEncoderWeights(c: ModelConfig, tensors: NativeTensorDesc[],
     if (m) layers = Math.max(layers, Number(m[1]) + 1);
   }
   if (c.numHiddenLayers > layers) {
-    throw new BertrtError(`${file}: missing tensors for a BERT encoder: config.json says ${c.numHiddenLayers} layers, the weights hold ${layers} (nothing under encoder.layer.${layers}.)`, 'E_MODEL_FORMAT');
+    throw new BertrtError(`${file}: missing tensors for a ${c.family.name} encoder: config.json says ${c.numHiddenLayers} layers, the weights hold ${layers} (nothing under encoder.layer.${layers}.)`, 'E_MODEL_FORMAT');
   }
   const missing: string[] = [];
   for (const [name, shape] of expectedEncoderShapes(c)) {
@@ -62,6 +63,6 @@ export function checkEncoderWeights(c: ModelConfig, tensors: NativeTensorDesc[],
   }
   if (missing.length > 0) {
     const list = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '');
-    throw new BertrtError(`${file}: missing tensors for a BERT encoder: ${list}`, 'E_MODEL_FORMAT');
+    throw new BertrtError(`${file}: missing tensors for a ${c.family.name} encoder: ${list}`, 'E_MODEL_FORMAT');
   }
 }

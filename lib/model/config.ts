@@ -3,15 +3,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError } from '../errors';
 import type { NativeConfig } from '../native';
+import { type Family, familyOf, SUPPORTED_MODEL_TYPES } from './families';
 
 export interface ModelConfig extends NativeConfig {
   modelType: string;
+  /** the architecture's entry in families.ts */
+  family: Family;
   architectures: string[];
   padTokenId: number;
+  /** the longest sequence the position table takes: max_position_embeddings, less padding_idx + 1 for RoBERTa's
+   *  positions (514 → 512) */
+  maxTokens: number;
   raw: Record<string, unknown>;
 }
-
-const SUPPORTED_TYPES = new Set(['bert', 'distilbert']);
 
 /** Bounds on each size, checked before anything is allocated from it (native check_config holds the same). A
  *  size past them is a broken or hostile file, not a model: the largest encoders in use stay far inside. */
@@ -24,6 +28,7 @@ const LIMITS = {
   maxPositionEmbeddings: [2, 65536],
   typeVocabSize: [0, 1024],
   padTokenId: [0, (1 << 24) - 1],
+  relativeAttentionBuckets: [4, 1024],
 } as const;
 
 function int(raw: Record<string, unknown>, key: string, file: string, limit: keyof typeof LIMITS, dflt?: number): number {
@@ -62,13 +67,28 @@ export function readConfig(dir: string): ModelConfig {
   const file = path.join(dir, 'config.json');
   const raw = readJson(file);
   const modelType = String(raw.model_type ?? '');
-  if (!SUPPORTED_TYPES.has(modelType)) {
-    throw new BertrtError(
-      `${file}: model_type "${modelType}" is not supported (supported: ${[...SUPPORTED_TYPES].join(', ')})`,
-      'E_UNSUPPORTED',
-    );
+  const family = familyOf(modelType);
+  if (!family) {
+    throw new BertrtError(`${file}: model_type "${modelType}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, 'E_UNSUPPORTED');
   }
-  if (modelType === 'distilbert') return distilbertConfig(raw, file);
+  const cfg = family.modelTypes.includes('distilbert') ? distilbertConfig(raw, file, family) : bertConfig(raw, file, family);
+  if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
+    const [h, n] = cfg.modelType === 'distilbert' ? ['dim', 'n_heads'] : ['hidden_size', 'num_attention_heads'];
+    throw new BertrtError(`${file}: ${h} must be a multiple of ${n}`, 'E_MODEL_FORMAT');
+  }
+  if (family.positions === 'padding') {
+    // RoBERTa's positions start after padding_idx (= pad_token_id): the table must hold it and one more
+    if (cfg.padTokenId + 2 > cfg.maxPositionEmbeddings) {
+      throw new BertrtError(`${file}: pad_token_id ${cfg.padTokenId} leaves no room in a position table of ${cfg.maxPositionEmbeddings}`, 'E_MODEL_FORMAT');
+    }
+    cfg.paddingIdx = cfg.padTokenId;
+    cfg.maxTokens = cfg.maxPositionEmbeddings - cfg.padTokenId - 1;
+  }
+  return cfg;
+}
+
+/** BERT's config.json and the families that keep its field names (RoBERTa, XLM-R, CamemBERT, MPNet). */
+function bertConfig(raw: Record<string, unknown>, file: string, family: Family): ModelConfig {
   const posType = raw.position_embedding_type ?? 'absolute';
   if (posType !== 'absolute') {
     throw new BertrtError(`${file}: position_embedding_type "${String(posType)}" is not supported`, 'E_UNSUPPORTED');
@@ -81,49 +101,54 @@ export function readConfig(dir: string): ModelConfig {
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) {
     throw new BertrtError(`${file}: "layer_norm_eps" must be a number in (0, 1)`, 'E_MODEL_FORMAT');
   }
+  const maxPositionEmbeddings = int(raw, 'max_position_embeddings', file, 'maxPositionEmbeddings');
   const cfg: ModelConfig = {
-    modelType,
+    modelType: String(raw.model_type),
+    family,
     architectures: Array.isArray(raw.architectures) ? raw.architectures.map(String) : [],
     vocabSize: int(raw, 'vocab_size', file, 'vocabSize'),
     hiddenSize: int(raw, 'hidden_size', file, 'hiddenSize'),
     numHiddenLayers: int(raw, 'num_hidden_layers', file, 'numHiddenLayers'),
     numAttentionHeads: int(raw, 'num_attention_heads', file, 'numAttentionHeads'),
     intermediateSize: int(raw, 'intermediate_size', file, 'intermediateSize'),
-    maxPositionEmbeddings: int(raw, 'max_position_embeddings', file, 'maxPositionEmbeddings'),
-    typeVocabSize: int(raw, 'type_vocab_size', file, 'typeVocabSize', 2),
+    maxPositionEmbeddings,
+    maxTokens: maxPositionEmbeddings,
+    // MPNet has no token-type table whatever its config says
+    typeVocabSize: family.typeVocabDefault === 0 ? 0 : int(raw, 'type_vocab_size', file, 'typeVocabSize', family.typeVocabDefault),
     layerNormEps: eps,
     hiddenAct,
-    padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', 0),
+    padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', family.positions === 'padding' ? 1 : 0),
     raw,
   };
-  if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
-    throw new BertrtError(`${file}: hidden_size must be a multiple of num_attention_heads`, 'E_MODEL_FORMAT');
+  if (family.relativeAttention) {
+    cfg.relativeAttentionBuckets = int(raw, 'relative_attention_num_buckets', file, 'relativeAttentionBuckets', 32);
+    if (cfg.relativeAttentionBuckets % 2 !== 0) throw new BertrtError(`${file}: "relative_attention_num_buckets" must be even`, 'E_MODEL_FORMAT');
+    cfg.relativeAttentionMaxDistance = 128; // fixed in transformers' MPNet
   }
   return cfg;
 }
 
 /** DistilBERT's config.json under BERT's field names: same encoder, no token types, LayerNorm eps 1e-12. */
-function distilbertConfig(raw: Record<string, unknown>, file: string): ModelConfig {
+function distilbertConfig(raw: Record<string, unknown>, file: string, family: Family): ModelConfig {
   if (raw.sinusoidal_pos_embds === true) throw new BertrtError(`${file}: sinusoidal position embeddings are not supported`, 'E_UNSUPPORTED');
   const act = String(raw.activation ?? 'gelu');
   if (act !== 'gelu') throw new BertrtError(`${file}: activation "${act}" is not supported (only "gelu")`, 'E_UNSUPPORTED');
-  const cfg: ModelConfig = {
+  const maxPositionEmbeddings = int(raw, 'max_position_embeddings', file, 'maxPositionEmbeddings');
+  return {
     modelType: 'distilbert',
+    family,
     architectures: Array.isArray(raw.architectures) ? raw.architectures.map(String) : [],
     vocabSize: int(raw, 'vocab_size', file, 'vocabSize'),
     hiddenSize: int(raw, 'dim', file, 'hiddenSize'),
     numHiddenLayers: int(raw, 'n_layers', file, 'numHiddenLayers'),
     numAttentionHeads: int(raw, 'n_heads', file, 'numAttentionHeads'),
     intermediateSize: int(raw, 'hidden_dim', file, 'intermediateSize'),
-    maxPositionEmbeddings: int(raw, 'max_position_embeddings', file, 'maxPositionEmbeddings'),
+    maxPositionEmbeddings,
+    maxTokens: maxPositionEmbeddings,
     typeVocabSize: 0,
     layerNormEps: 1e-12,
     hiddenAct: act,
     padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', 0),
     raw,
   };
-  if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
-    throw new BertrtError(`${file}: dim must be a multiple of n_heads`, 'E_MODEL_FORMAT');
-  }
-  return cfg;
 }

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import { BertrtError } from '../errors';
 import type { NativeTensorDesc } from '../native';
+import { encoderName, familyOf } from './families';
 
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -100,28 +101,15 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
   }
 }
 
-// DistilBERT's weights under the BERT encoder's names (the blocks are the same post-LayerNorm transformer).
-const DISTILBERT_NAMES: Array<[RegExp, string]> = [
-  [/^transformer\.layer\.(\d+)\.attention\.q_lin\./, 'encoder.layer.$1.attention.self.query.'],
-  [/^transformer\.layer\.(\d+)\.attention\.k_lin\./, 'encoder.layer.$1.attention.self.key.'],
-  [/^transformer\.layer\.(\d+)\.attention\.v_lin\./, 'encoder.layer.$1.attention.self.value.'],
-  [/^transformer\.layer\.(\d+)\.attention\.out_lin\./, 'encoder.layer.$1.attention.output.dense.'],
-  [/^transformer\.layer\.(\d+)\.sa_layer_norm\./, 'encoder.layer.$1.attention.output.LayerNorm.'],
-  [/^transformer\.layer\.(\d+)\.ffn\.lin1\./, 'encoder.layer.$1.intermediate.dense.'],
-  [/^transformer\.layer\.(\d+)\.ffn\.lin2\./, 'encoder.layer.$1.output.dense.'],
-  [/^transformer\.layer\.(\d+)\.output_layer_norm\./, 'encoder.layer.$1.output.LayerNorm.'],
-];
-
-/** Descriptors for native under the BERT encoder's canonical names: checkpoint prefixes removed
- *  (`bert.encoder...` → `encoder...`), DistilBERT's names mapped. */
+/** Descriptors for native under the encoder's names (families.ts: prefix removed, the family's module names and
+ *  legacy LayerNorm names mapped). */
 export function toNativeTensors(h: SafetensorsHeader, modelType = 'bert'): NativeTensorDesc[] {
+  const family = familyOf(modelType);
+  if (!family) throw new BertrtError(`model_type "${modelType}" is not supported`, 'E_UNSUPPORTED');
   const out: NativeTensorDesc[] = [];
-  const prefix = modelType === 'distilbert' ? 'distilbert.' : 'bert.';
   for (const t of h.tensors.values()) {
     if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') continue; // buffers such as position_ids
-    let name = t.name.startsWith(prefix) ? t.name.slice(prefix.length) : t.name;
-    if (modelType === 'distilbert') for (const [re, to] of DISTILBERT_NAMES) name = name.replace(re, to);
-    out.push({ name, dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end });
+    out.push({ name: encoderName(family, t.name), dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end });
   }
   return out;
 }

@@ -122,6 +122,9 @@ bertrt::BertConfig parse_config(Napi::Object o) {
   Napi::Value act = o.Get("hiddenAct");
   if (!act.IsString()) throw_error(o.Env(), Code::kInvalidArgument, "config.hiddenAct must be a string");
   c.hidden_act = act.As<Napi::String>().Utf8Value();
+  c.padding_idx = get_int(o, "paddingIdx", false, -1);
+  c.relative_attention_buckets = get_int(o, "relativeAttentionBuckets", false, 0);
+  c.relative_attention_max_distance = get_int(o, "relativeAttentionMaxDistance", false, 128);
   return c;
 }
 

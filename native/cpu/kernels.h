@@ -97,7 +97,19 @@ struct AttentionArgs {
   int n_heads = 0;
   int head_dim = 0;
   float scale = 1.f;
+  // Optional additive bias by relative position (MPNet): score(h, i, j) += rel_bias[h * (2 * rel_len - 1) +
+  // rel_len - 1 + j - i] after the scale, for sequences of at most rel_len tokens. Null: none.
+  const float* rel_bias = nullptr;
+  int rel_len = 0;
 };
+
+// Adds the relative-position bias of query i of head h to its raw (unscaled) scores s[0, len): divided by the
+// scale, so that the softmax's scaling gives q.k * scale + bias.
+inline void add_relative_bias(const AttentionArgs& g, int h, int i, int len, float* s) {
+  const float* b = g.rel_bias + static_cast<size_t>(h) * (2 * g.rel_len - 1) + (g.rel_len - 1) - i;
+  const float inv = 1.f / g.scale;
+  for (int j = 0; j < len; ++j) s[j] += b[j] * inv;
+}
 
 // word/position/type embedding sum followed by LayerNorm, one output row per token.
 struct EmbedArgs {

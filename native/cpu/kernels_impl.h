@@ -322,6 +322,7 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
   const R scale = V::set1(g.scale);
   for (int r = 0; r < RI; ++r) {
     float* sr = s + r * lp;
+    if (g.rel_bias) add_relative_bias(g, h, i0 + r, len, sr);
     for (int j = len; j < lp; ++j) sr[j] = -std::numeric_limits<float>::infinity();
     R mx = V::set1(-std::numeric_limits<float>::infinity());
     for (int j = 0; j < lp; j += W) mx = V::max(mx, V::load(sr + j));

@@ -45,6 +45,8 @@ struct Scratch {
   Prepared in;                              // the layer input, all T rows (INT8: written by the LayerNorm before)
   Prepared local;                           // the group's other GEMM inputs
   std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
+  AlignedBuffer<float> rel;                 // relative attention: the batch's bias by head and offset (see AttentionArgs)
+  int rel_len = 0;                          // ... for sequences of up to this many tokens
 };
 
 class Bert final : public BertModel {
@@ -124,6 +126,10 @@ class Bert final : public BertModel {
 
   // The embedding LayerNorm of b's tokens, to x [T][H].
   void embed(const BatchView& b, const int32_t* positions, float* x, ThreadPool& pool, int nth) const;
+  // b's position ids (the config's scheme), after checking that each fits the position table.
+  Status positions_of(const BatchView& b, int32_t* positions) const;
+  // Relative attention: s.rel for sequences of up to max_len tokens, from the learned table by bucket.
+  void relative_table(int max_len, Scratch& s) const;
 
   // INT8 smoothing (SmoothQuant, Xiao et al. 2022, with alpha = 1/2) of the GEMMs fed by a LayerNorm.
   Status calibrate_and_pack(const WeightSource& src, ThreadPool& pool);
@@ -157,6 +163,7 @@ class Bert final : public BertModel {
   const cpu::Kernels* ks8_ = nullptr;
   const cpu::Kernels* kbf_ = nullptr;
   AlignedBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
+  AlignedBuffer<float> rel_;  // [buckets][heads], empty without relative attention
   std::vector<Layer> layers_;
   size_t bytes_ = 0;
   int chunk_tokens_ = 0;  // each layer runs over groups of whole sequences of at most this many tokens (>= 1 sequence)
@@ -175,6 +182,14 @@ Status check_config(const BertConfig& c) {
   if (c.max_position_embeddings <= 0 || c.max_position_embeddings > 65536) return bad("max_position_embeddings out of range");
   if (c.type_vocab_size < 0 || c.type_vocab_size > 1024) return bad("type_vocab_size out of range");
   if (!(c.layer_norm_eps > 0.f) || !(c.layer_norm_eps < 1.f)) return bad("layer_norm_eps out of range");
+  if (c.padding_idx < -1 || c.padding_idx > c.max_position_embeddings - 2)
+    return bad("pad_token_id must leave room in the position table (padding_idx + 1 < max_position_embeddings)");
+  if (c.relative_attention_buckets != 0 &&
+      (c.relative_attention_buckets < 4 || c.relative_attention_buckets > 1024 || c.relative_attention_buckets % 2 != 0))
+    return bad("relative_attention_num_buckets must be 0 or an even number in [4, 1024]");
+  if (c.relative_attention_buckets != 0 &&
+      (c.relative_attention_max_distance <= c.relative_attention_buckets / 4 || c.relative_attention_max_distance > 65536))
+    return bad("the relative attention's max distance must be in (buckets / 4, 65536]");
   if (c.hidden_act != "gelu") return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported (only 'gelu', the erf form)"};
   return Status::Ok();
 }
@@ -230,7 +245,7 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   EmbeddingWeights emb;
   BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &emb));
   word_ = std::move(emb.word), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
-  emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b);
+  emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b), rel_ = std::move(emb.rel);
   bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
 
   // Row groups (see layer()). INT8 and BF16: ~512 KB of Q/K/V rows, half of a Zen 4 / Skylake-SP core's L2. FP32:
@@ -264,19 +279,20 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
 // the same mean cosine; in the engine, 16 and 64 random sequences gave the same accuracy, so the cheaper one.)
 Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
   const int H = cfg_.hidden_size, I = cfg_.intermediate_size, V = cfg_.vocab_size;
-  const int len = std::min(32, cfg_.max_position_embeddings), n_seqs = 16, T = n_seqs * len;
+  const int len = std::min(32, cfg_.max_position_embeddings - (cfg_.padding_idx + 1)), n_seqs = 16, T = n_seqs * len;
   std::vector<int32_t> ids(T), positions(T), cu(n_seqs + 1);
   const int lo = V / 30;  // past the special and unused entries at the start of BERT vocabularies
   uint64_t state = 0x853c49e6748fea9bull;
   for (int t = 0; t < T; ++t) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;  // a fixed LCG: the same batch on every load
     ids[t] = lo + static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(V - lo));
-    positions[t] = t % len;
   }
   for (int i = 0; i <= n_seqs; ++i) cu[i] = i * len;
   BatchView b;
   b.ids = ids.data(), b.cu_seqlens = cu.data(), b.n_seqs = n_seqs, b.tokens = T;
+  BERTRT_RETURN_IF_ERROR(positions_of(b, positions.data()));
   Scratch s;
+  relative_table(len, s);
   AlignedBuffer<float> x(static_cast<size_t>(T) * H), qkv(static_cast<size_t>(3) * H * H);
   embed(b, positions.data(), x.data(), pool, 0);
   for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
@@ -340,16 +356,15 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   if (b.n_seqs < 0 || b.tokens < 0 || !b.cu_seqlens || (b.tokens > 0 && (!b.ids || !out)))
     return {Code::kInvalidArgument, "batch: missing ids, lengths or output"};
   if (b.cu_seqlens[0] != 0) return {Code::kInvalidArgument, "batch: cuSeqlens[0] must be 0"};
-  std::vector<int32_t> positions(b.tokens);
+  int max_len = 0;
   for (int s = 0; s < b.n_seqs; ++s) {
     const int32_t a = b.cu_seqlens[s], e = b.cu_seqlens[s + 1];
     if (e < a || e > b.tokens) return {Code::kInvalidArgument, "batch: cuSeqlens must be non-decreasing and end at the token count"};
-    if (e - a > cfg_.max_position_embeddings)
-      return {Code::kInputTooLong, "batch: sequence " + std::to_string(s) + " has " + std::to_string(e - a) +
-                                       " tokens, the model takes at most " + std::to_string(cfg_.max_position_embeddings)};
-    for (int32_t t = a; t < e; ++t) positions[t] = t - a;
+    max_len = std::max(max_len, e - a);
   }
   if (b.cu_seqlens[b.n_seqs] != b.tokens) return {Code::kInvalidArgument, "batch: cuSeqlens must end at the token count"};
+  std::vector<int32_t> positions(b.tokens);
+  BERTRT_RETURN_IF_ERROR(positions_of(b, positions.data()));
   for (int t = 0; t < b.tokens; ++t) {
     if (b.ids[t] < 0 || b.ids[t] >= cfg_.vocab_size)
       return {Code::kInvalidArgument, "batch: token id " + std::to_string(b.ids[t]) + " at " + std::to_string(t) +
@@ -367,12 +382,56 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   // Activations live in a grow-only arena of the calling thread (in the addon, always the one job thread):
   // fresh allocations would page-fault tens of MB on every batch.
   static thread_local Scratch scratch;
+  relative_table(max_len, scratch);
   float* x = out;  // the residual stream lives in the caller's output buffer
   embed(b, positions.data(), x, pool, nth);
   for (size_t l = 0; l < layers_.size(); ++l)
     layer(layers_[l], precision_, x, b, scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
           l + 1 < layers_.size() ? &layers_[l + 1] : nullptr, nullptr);
   return Status::Ok();
+}
+
+// The ids are checked after this; a position only compares them with padding_idx.
+Status Bert::positions_of(const BatchView& b, int32_t* positions) const {
+  const int pad = cfg_.padding_idx;
+  for (int s = 0; s < b.n_seqs; ++s) {
+    const int32_t a = b.cu_seqlens[s], e = b.cu_seqlens[s + 1];
+    int32_t next = pad < 0 ? 0 : pad + 1;
+    for (int32_t t = a; t < e; ++t) positions[t] = pad >= 0 && b.ids[t] == pad ? pad : next++;
+    if (next > cfg_.max_position_embeddings) {
+      const int most = cfg_.max_position_embeddings - (pad < 0 ? 0 : pad + 1);
+      return {Code::kInputTooLong, "batch: sequence " + std::to_string(s) + " has " + std::to_string(e - a) +
+                                       " tokens, the model takes at most " + std::to_string(most)};
+    }
+  }
+  return Status::Ok();
+}
+
+// The bucket of a key `rel` = j - i tokens from its query, as MPNet (after T5) computes it: half the buckets for
+// keys before the query and half for keys after; within a half, distances below a quarter of the buckets each
+// have their own, and longer ones share log-spaced buckets up to max_distance (the last bucket holds the rest).
+// The log is evaluated in FP32 as PyTorch does, so bucket edges fall where the reference puts them.
+int relative_bucket(int rel, int buckets, int max_distance) {
+  const int half = buckets / 2, exact = half / 2;
+  int ret = rel > 0 ? half : 0;  // n = -rel < 0: keys after the query
+  const int n = std::abs(rel);
+  if (n < exact) return ret + n;
+  const float ratio = std::log(static_cast<float>(n) / static_cast<float>(exact)) /
+                      static_cast<float>(std::log(static_cast<double>(max_distance) / exact));
+  const int large = exact + static_cast<int>(ratio * static_cast<float>(half - exact));
+  return ret + std::min(large, half - 1);
+}
+
+void Bert::relative_table(int max_len, Scratch& s) const {
+  s.rel_len = 0;
+  if (rel_.size() == 0 || max_len <= 0) return;
+  const int heads = cfg_.num_attention_heads, n = 2 * max_len - 1, B = cfg_.relative_attention_buckets;
+  s.rel.resize(static_cast<size_t>(heads) * n);
+  for (int d = 0; d < n; ++d) {
+    const int bucket = relative_bucket(d - (max_len - 1), B, cfg_.relative_attention_max_distance);
+    for (int h = 0; h < heads; ++h) s.rel.data()[static_cast<size_t>(h) * n + d] = rel_.data()[static_cast<size_t>(bucket) * heads + h];
+  }
+  s.rel_len = max_len;
 }
 
 void Bert::embed(const BatchView& b, const int32_t* positions, float* x, ThreadPool& pool, int nth) const {
@@ -403,6 +462,7 @@ void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scra
   at.ld_qkv = 3 * H, at.ld_out = H;
   at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads;
   at.scale = 1.f / std::sqrt(static_cast<float>(at.head_dim));
+  if (s.rel_len > 0) at.rel_bias = s.rel.data(), at.rel_len = s.rel_len;
   // The whole layer, a group of whole sequences at a time: every step but attention is row by row, and attention
   // stays within a sequence, so the group's intermediates (Q/K/V, context, FFN activations: ~0.5-2 MB) stay in
   // cache between the steps instead of passing through [T][3H] and [T][I] buffers far larger than L2.

@@ -78,6 +78,9 @@ Status read_embeddings(const WeightSource& src, const BertConfig& cfg, Embedding
   if (cfg.type_vocab_size > 0)
     BERTRT_RETURN_IF_ERROR(src.read("embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, H}, &out->type));
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.weight", {H}, &out->ln_g));
+  if (cfg.relative_attention_buckets > 0)
+    BERTRT_RETURN_IF_ERROR(src.read("encoder.relative_attention_bias.weight",
+                                    {cfg.relative_attention_buckets, cfg.num_attention_heads}, &out->rel));
   return src.read("embeddings.LayerNorm.bias", {H}, &out->ln_b);
 }
 

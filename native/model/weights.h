@@ -28,6 +28,7 @@ class WeightSource {
 // shapes that the CPU engine and the CUDA backend both load from.
 struct EmbeddingWeights {
   AlignedBuffer<float> word, pos, type, ln_g, ln_b;  // type is empty when the model has no token types
+  AlignedBuffer<float> rel;  // encoder.relative_attention_bias.weight [buckets][heads]; empty without relative attention
 };
 struct LayerWeights {
   AlignedBuffer<float> q_w, q_b, k_w, k_b, v_w, v_b;  // attention.self.{query,key,value}

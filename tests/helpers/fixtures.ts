@@ -166,3 +166,24 @@ export function readFixture(file: string): any {
   const text = file.endsWith('.br') ? zlib.brotliDecompressSync(raw) : file.endsWith('.gz') ? zlib.gunzipSync(raw) : raw;
   return JSON.parse(text.toString('utf8'));
 }
+
+/** HF offsets count code points; JS strings index UTF-16 units. */
+export function toUtf16(text: string, cp: number): number {
+  return [...text].slice(0, cp).join('').length;
+}
+
+/** A token-classification result against HF's: same count, labels, words, UTF-16 offsets (HF's are code points),
+ *  scores within tol (1e-4: FP32 engine vs PyTorch FP32 on the same weights, ~1e-6 seen), and the token index where
+ *  `withIndex` (aggregation 'none'). */
+export function sameEntities(got: any[], want: any[], text: string, withIndex: boolean, tol = 1e-4): void {
+  if (got.length !== want.length) throw new Error(`${text}: ${got.length} entities, HF has ${want.length}`);
+  got.forEach((e, j) => {
+    const w = want[j];
+    const where = `${text} #${j}`;
+    if ((e.entity ?? e.entity_group) !== (w.entity ?? w.entity_group)) throw new Error(`${where}: label ${e.entity ?? e.entity_group} vs ${w.entity ?? w.entity_group}`);
+    if (e.word !== w.word) throw new Error(`${where}: word ${JSON.stringify(e.word)} vs ${JSON.stringify(w.word)}`);
+    if (e.start !== toUtf16(text, w.start) || e.end !== toUtf16(text, w.end)) throw new Error(`${where}: span [${e.start}, ${e.end}] vs HF's [${w.start}, ${w.end}]`);
+    if (withIndex && e.index !== w.index) throw new Error(`${where}: index ${e.index} vs ${w.index}`);
+    if (!(Math.abs(e.score - w.score) <= tol)) throw new Error(`${where}: score ${e.score} vs ${w.score}`);
+  });
+}

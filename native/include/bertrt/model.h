@@ -22,6 +22,16 @@ struct BertConfig {
   int type_vocab_size = 0;  // 0: the model has no token-type embeddings (DistilBERT)
   float layer_norm_eps = 1e-12f;
   std::string hidden_act = "gelu";
+  // Position ids. -1: BERT's, 0, 1, 2, ... within each sequence. >= 0: RoBERTa's (and MPNet's) scheme around
+  // padding_idx = the pad token's id: a pad token gets padding_idx, every other token padding_idx + 1 + the number
+  // of non-pad tokens before it in its sequence (so a sequence holds at most max_position_embeddings -
+  // padding_idx - 1 tokens).
+  int padding_idx = -1;
+  // MPNet's relative attention: a learned bias per head and bucket of the key's offset from the query
+  // (encoder.relative_attention_bias.weight [buckets][heads], T5's bidirectional log buckets up to max_distance),
+  // added to every layer's attention scores. 0: none.
+  int relative_attention_buckets = 0;
+  int relative_attention_max_distance = 128;
 };
 
 enum class DType { kF32, kF16, kBF16 };

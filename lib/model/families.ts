@@ -1,0 +1,128 @@
+// The architectures bertrt runs, one entry each: the config.json model_type values it answers to, the prefix its
+// task checkpoints put before the base model's tensors, how its tensor names map onto the encoder's (BERT's
+// names: the native engine binds those), and what its config adds to BERT's (position scheme, relative
+// attention). config.ts reads the config through this table, safetensors.ts maps the names, the task heads look
+// their tensors up through it: one place to add the next family.
+export type PositionScheme = 'absolute' | 'padding';
+
+export interface Family {
+  /** what the README and error messages call it */
+  readonly name: string;
+  readonly modelTypes: readonly string[];
+  /** base_model_prefix in transformers: "bert." in BertForMaskedLM's "bert.encoder.layer.0..." */
+  readonly prefix: string;
+  /** checkpoint name (prefix removed) → encoder name, applied in order; names that match none pass as they are */
+  readonly names: ReadonlyArray<readonly [RegExp, string]>;
+  /** 'absolute': positions 0, 1, ... (BERT). 'padding': RoBERTa's, from pad_token_id + 1, skipping pad tokens. */
+  readonly positions: PositionScheme;
+  /** config.json's token-type table size when it says none; 0: the architecture has no token types */
+  readonly typeVocabDefault: number;
+  /** MPNet: relative-position buckets (config relative_attention_num_buckets; max distance fixed at 128) */
+  readonly relativeAttention: boolean;
+  /** where the task heads' tensors are in this family's checkpoints (looked up with or without the prefix) */
+  readonly heads: Heads;
+}
+
+export interface Heads {
+  /** sequence classification over the first token: dense, activation, then the output layer */
+  readonly sequence: { readonly dense: string; readonly act: 'tanh' | 'relu'; readonly out: string };
+  /** the MLM head: dense, GELU, LayerNorm (eps: the config's, DistilBERT's fixed), then the decoder (tied to the
+   *  word embeddings unless config.json unties it) plus its bias */
+  readonly mlm: { readonly dense: string; readonly norm: string; readonly bias: string; readonly decoder: string };
+}
+
+const BERT_HEADS: Heads = {
+  sequence: { dense: 'pooler.dense', act: 'tanh', out: 'classifier' },
+  mlm: { dense: 'cls.predictions.transform.dense', norm: 'cls.predictions.transform.LayerNorm', bias: 'cls.predictions.bias', decoder: 'cls.predictions.decoder.weight' },
+};
+/** RobertaClassificationHead (also MPNet's): dense + tanh over <s>, then out_proj; RobertaLMHead (also MPNet's). */
+const ROBERTA_HEADS: Heads = {
+  sequence: { dense: 'classifier.dense', act: 'tanh', out: 'classifier.out_proj' },
+  mlm: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', bias: 'lm_head.bias', decoder: 'lm_head.decoder.weight' },
+};
+
+const layer = (from: string, to: string): readonly [RegExp, string] => [new RegExp(`^encoder\\.layer\\.(\\d+)\\.${from}`), `encoder.layer.$1.${to}`];
+
+const BERT: Family = { name: 'BERT', modelTypes: ['bert'], prefix: 'bert.', names: [], positions: 'absolute', typeVocabDefault: 2, relativeAttention: false, heads: BERT_HEADS };
+
+/** RoBERTa, XLM-RoBERTa and CamemBERT checkpoints hold BERT's module names under "roberta."; they differ in the
+ *  positions (from padding_idx + 1) and in having one token type. */
+const ROBERTA: Family = {
+  name: 'RoBERTa / XLM-RoBERTa / CamemBERT',
+  modelTypes: ['roberta', 'xlm-roberta', 'camembert'],
+  prefix: 'roberta.',
+  names: [],
+  positions: 'padding',
+  typeVocabDefault: 1,
+  relativeAttention: false,
+  heads: ROBERTA_HEADS,
+};
+
+/** MPNet: BERT's block with its attention's modules named q/k/v/o and the LayerNorm one level up; no token
+ *  types; RoBERTa's positions; a relative-position bias shared by all layers. */
+const MPNET: Family = {
+  name: 'MPNet',
+  modelTypes: ['mpnet'],
+  prefix: 'mpnet.',
+  names: [
+    layer('attention\\.attn\\.q\\.', 'attention.self.query.'),
+    layer('attention\\.attn\\.k\\.', 'attention.self.key.'),
+    layer('attention\\.attn\\.v\\.', 'attention.self.value.'),
+    layer('attention\\.attn\\.o\\.', 'attention.output.dense.'),
+    layer('attention\\.LayerNorm\\.', 'attention.output.LayerNorm.'),
+  ],
+  positions: 'padding',
+  typeVocabDefault: 0,
+  relativeAttention: true,
+  heads: ROBERTA_HEADS,
+};
+
+/** DistilBERT: the same post-LayerNorm block under other names, no token types. */
+const DISTILBERT: Family = {
+  name: 'DistilBERT',
+  modelTypes: ['distilbert'],
+  prefix: 'distilbert.',
+  names: [
+    [/^transformer\.layer\.(\d+)\.attention\.q_lin\./, 'encoder.layer.$1.attention.self.query.'],
+    [/^transformer\.layer\.(\d+)\.attention\.k_lin\./, 'encoder.layer.$1.attention.self.key.'],
+    [/^transformer\.layer\.(\d+)\.attention\.v_lin\./, 'encoder.layer.$1.attention.self.value.'],
+    [/^transformer\.layer\.(\d+)\.attention\.out_lin\./, 'encoder.layer.$1.attention.output.dense.'],
+    [/^transformer\.layer\.(\d+)\.sa_layer_norm\./, 'encoder.layer.$1.attention.output.LayerNorm.'],
+    [/^transformer\.layer\.(\d+)\.ffn\.lin1\./, 'encoder.layer.$1.intermediate.dense.'],
+    [/^transformer\.layer\.(\d+)\.ffn\.lin2\./, 'encoder.layer.$1.output.dense.'],
+    [/^transformer\.layer\.(\d+)\.output_layer_norm\./, 'encoder.layer.$1.output.LayerNorm.'],
+  ],
+  positions: 'absolute',
+  typeVocabDefault: 0,
+  relativeAttention: false,
+  heads: {
+    sequence: { dense: 'pre_classifier', act: 'relu', out: 'classifier' },
+    mlm: { dense: 'vocab_transform', norm: 'vocab_layer_norm', bias: 'vocab_projector.bias', decoder: 'vocab_projector.weight' },
+  },
+};
+
+export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, DISTILBERT];
+
+const BY_TYPE = new Map(FAMILIES.flatMap((f) => f.modelTypes.map((t) => [t, f] as const)));
+
+export function familyOf(modelType: string): Family | undefined {
+  return BY_TYPE.get(modelType);
+}
+
+export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.flatMap((f) => f.modelTypes);
+
+/** LayerNorm parameters saved under TensorFlow's names (old BERT ports), renamed as transformers renames them. */
+export function modernName(name: string): string {
+  if (name.endsWith('LayerNorm.gamma')) return `${name.slice(0, -5)}weight`;
+  if (name.endsWith('LayerNorm.beta')) return `${name.slice(0, -4)}bias`;
+  return name;
+}
+
+/** A checkpoint tensor's name as the encoder knows it: legacy LayerNorm names renamed, the family's prefix
+ *  removed, its module names mapped. */
+export function encoderName(f: Family, name: string): string {
+  let n = modernName(name);
+  if (n.startsWith(f.prefix)) n = n.slice(f.prefix.length);
+  for (const [re, to] of f.names) n = n.replace(re, to);
+  return n;
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Seeded tiny models of the families past BERT, and transformers' outputs on them, for tests/families.test.ts.
+
+No small real checkpoints of these families exist offline, so each is made here from transformers' own classes with a
+small config (hidden 16, 2 heads, 2 layers), random weights from a fixed seed (initializer_range raised so that
+attention is far from uniform), saved as a sentence-transformers folder (Transformer + mean Pooling + Normalize) with
+model.safetensors in F16 to keep the tree small (the tokenizer.json is not copied: the test takes it from
+tests/fixtures/tokenizer/<name>.tokenizer.json.br); every reference runs in FP32 on the F16-rounded weights.
+  roberta      RobertaModel over tests/fixtures/tokenizer/roberta.tokenizer.json (byte-level BPE, 8,001 ids)
+  xlm-roberta  XLMRobertaModel over xlmr.tokenizer.json (XLM-R's pipeline, Unigram, 8,001 ids)
+  mpnet        MPNetModel over roberta.tokenizer.json (MPNet's own tokenizer is WordPiece over 30,527 ids, 1 MB of
+               embeddings at this size; the encoder is what this fixture checks, the tokenizer has its own),
+               relative_attention_num_buckets 32 and 256 positions so long inputs reach the log-spaced buckets
+Per model, tests/fixtures/families/<name>.json.gz holds: the inputs (200 texts of the tokenizer corpus, long ones,
+pairs, literal pad tokens), HF tokenizers' ids, the last hidden states of the model in FP32 (base64 float32: all tokens of every
+fourth input, the mean over tokens of every input) and sentence-transformers' normalized embeddings of the single
+texts.
+Heads (xlm-roberta and mpnet): the family's sequence-classification head (classifier.dense + out_proj), MLM head
+(lm_head) and token-classification head (classifier) are seeded too and saved into the same
+model.safetensors beside the encoder (their names do not collide; transformers loads each head class from the file
+and ignores the others); the test writes the config.json of each task (architectures, id2label). Outputs of
+transformers' text-classification (single texts and pairs), token-classification (aggregation none and simple) and
+fill-mask (top 5) pipelines are stored under "heads".
+Run: tools/.venv/bin/python tools/make_family_models.py
+"""
+import base64
+import gzip
+import json
+import os
+import shutil
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+from tokenizers import Tokenizer
+from safetensors.torch import load_file, save_file
+from transformers import (AutoConfig, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
+                          MPNetForTokenClassification, MPNetModel,
+                          RobertaConfig, RobertaModel, XLMRobertaConfig, XLMRobertaForMaskedLM,
+                          XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification, XLMRobertaModel,
+                          pipeline)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "tests", "fixtures")
+OUT = os.path.join(FIX, "families")
+
+
+def load_brotli_json(path):
+    import brotli  # pip install brotli (only this script needs it)
+    return json.loads(brotli.decompress(open(path, "rb").read()))
+
+
+def b64(a):
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
+
+
+def inputs(tok, max_tokens):
+    corpus = json.load(gzip.open(os.path.join(FIX, "tokenizer", "corpus.json.gz"), "rt", encoding="utf-8"))
+    texts = [t for t in corpus if t.strip()]
+    rs = np.random.RandomState(17)
+    pick = [texts[i] for i in rs.choice(len(texts), 167, replace=False)]
+    # long inputs: corpus lines joined until the tokenizer's count reaches the model's limit
+    longs = []
+    for k in range(10):
+        s, i = "", k * 37
+        while len(tok.encode(s).ids) < max_tokens - 8:
+            s = (s + " " + texts[i % len(texts)]).strip()
+            i += 1
+        longs.append(s)
+    pairs = [(texts[i], texts[i + 1]) for i in rs.choice(len(texts) - 1, 20, replace=False)]
+    # a literal pad token inside the text: RoBERTa's positions skip it (it takes padding_idx's row)
+    pads = ["Hello <pad> world.", "<pad><pad> starts padded, ends padded <pad>"]
+    return [(t, None) for t in pick + longs + pads] + pairs + [(pads[0], texts[5])]
+
+
+def save(model, name, tok_file, max_seq):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    model.half().save_pretrained(d, safe_serialization=True)
+    model.float()
+    shutil.copy(tok_file, os.path.join(d, "tokenizer.json"))  # for sentence-transformers; removed after
+    json.dump({"model_max_length": max_seq, "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>",
+               "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>",
+               "mask_token": "<mask>"}, open(os.path.join(d, "tokenizer_config.json"), "w"), indent=1)
+    json.dump([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+               {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}],
+              open(os.path.join(d, "modules.json"), "w"), indent=1)
+    json.dump({"max_seq_length": max_seq, "do_lower_case": False}, open(os.path.join(d, "sentence_bert_config.json"), "w"))
+    os.makedirs(os.path.join(d, "1_Pooling"))
+    json.dump({"word_embedding_dimension": model.config.hidden_size, "pooling_mode_mean_tokens": True},
+              open(os.path.join(d, "1_Pooling", "config.json"), "w"))
+    return d
+
+
+def make(name, model, tok_file, max_seq):
+    torch.manual_seed(0)
+    d = save(model, name, tok_file, max_seq)
+    model = type(model).from_pretrained(d, dtype=torch.float32).eval()
+    tok = Tokenizer.from_file(tok_file)
+    tok.enable_truncation(max_seq)
+    items = inputs(tok, max_seq)
+    rec = []
+    with torch.no_grad():
+        for n, (a, b) in enumerate(items):
+            enc = tok.encode(a, b) if b is not None else tok.encode(a)
+            ids = torch.tensor([enc.ids])
+            h = model(input_ids=ids).last_hidden_state[0].numpy()
+            r = {"a": a, "b": b, "ids": enc.ids, "mean": b64(h.mean(0))}
+            if n % 4 == 0:
+                r["hidden"] = b64(h)
+            rec.append(r)
+    st = SentenceTransformer(d, device="cpu", model_kwargs={"dtype": torch.float32})  # the config says float16
+    singles = [r for r in rec if r["b"] is None]
+    emb = st.encode([r["a"] for r in singles], batch_size=16, convert_to_numpy=True)
+    for r, e in zip(singles, emb):
+        r["st"] = b64(e)
+    heads = make_heads(name, d, model.config) if name in HEADS else None
+    os.remove(os.path.join(d, "tokenizer.json"))  # the test takes it from tests/fixtures/tokenizer
+    out = {"heads": heads, "model": name, "tokenizer": os.path.basename(tok_file).replace(".tokenizer.json", ""), "hidden_size": model.config.hidden_size, "max_seq_length": max_seq, "inputs": rec}
+    with gzip.open(os.path.join(OUT, name + ".json.gz"), "wt", encoding="utf-8", compresslevel=9) as f:
+        json.dump(out, f)
+    print(name, len(rec), "inputs,", sum(len(r["ids"]) for r in rec), "tokens")
+
+
+NER = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+SENTIMENT = ["negative", "neutral", "positive"]
+HEADS = {"xlm-roberta": (XLMRobertaForSequenceClassification, XLMRobertaForMaskedLM, XLMRobertaForTokenClassification),
+         "mpnet": (MPNetForSequenceClassification, MPNetForMaskedLM, MPNetForTokenClassification)}
+HEAD_TEXTS = ["The weather is lovely today.", "Mr. O'Neil flew from Paris to New York City.", "Zażółć gęślą jaźń, São Paulo!",
+              "I love NY, best trip ever", "Angela Merkel met Emmanuel Macron in Berlin.", "a"]
+HEAD_PAIRS = [("A man is eating food.", "A man is eating a piece of bread."), ("How old are you?", "The weather is nice.")]
+MASKED = ["The capital of France is<mask>.", "She drank a cup of<mask> this morning.", "<mask> is the best medicine."]
+
+
+def head_config(d, arch, labels):
+    c = json.load(open(os.path.join(d, "config.json")))
+    c["architectures"] = [arch]
+    c["id2label"] = {str(i): l for i, l in enumerate(labels)}
+    c["label2id"] = {l: i for i, l in enumerate(labels)}
+    return c
+
+
+def make_heads(name, d, cfg):
+    """Seeded heads over the saved encoder, saved into its model.safetensors; pipeline outputs on them."""
+    seq_cls, mlm_cls, tok_cls = HEADS[name]
+    prefix = seq_cls.base_model_prefix
+    base = load_file(os.path.join(d, "model.safetensors"))
+    merged = dict(base)
+    models = {}
+    for cls, labels in [(seq_cls, SENTIMENT), (mlm_cls, None), (tok_cls, NER)]:
+        if cls is None:
+            continue
+        c = AutoConfig.from_pretrained(d)
+        if labels:
+            c.num_labels = len(labels)
+        torch.manual_seed(len(models) + 10)
+        m = cls(c)
+        head = {k: v for k, v in m.state_dict().items() if not k.startswith(prefix + ".") and "position_ids" not in k}
+        with torch.no_grad():  # biases away from zero (HF initializes them to 0); lm_head.decoder.bias is lm_head.bias
+            for k, v in head.items():
+                if k.endswith("bias") and k != "lm_head.decoder.bias":
+                    v.normal_(0, 0.5)
+        for k, v in head.items():
+            if not k.startswith("lm_head.decoder."):  # the decoder is tied to the word embeddings
+                merged[k] = v.detach().half().contiguous()
+        models[cls.__name__] = labels
+    save_file(merged, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    tmp = d + ".task"
+    out = {}
+    for cls, labels in [(seq_cls, SENTIMENT), (mlm_cls, None), (tok_cls, NER)]:
+        if cls is None:
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(d, tmp)
+        c = head_config(d, cls.__name__, labels or [])
+        if not labels:
+            c.pop("id2label"), c.pop("label2id")
+        json.dump(c, open(os.path.join(tmp, "config.json"), "w"))
+        kw = dict(model=tmp, tokenizer=tmp, device="cpu", dtype=torch.float32)
+        if cls is seq_cls:
+            p = pipeline("text-classification", **kw)
+            out["classification"] = {"single": [p(t, top_k=None) for t in HEAD_TEXTS],
+                                     "pairs": [p({"text": a, "text_pair": b}, top_k=None) for a, b in HEAD_PAIRS]}
+        elif cls is mlm_cls:
+            p = pipeline("fill-mask", **kw)
+            out["fill_mask"] = [[{"token": r["token"], "token_str": r["token_str"], "score": float(r["score"])} for r in p(t, top_k=5)] for t in MASKED]
+        else:
+            out["ner"] = {}
+            for agg in ["none", "simple"]:
+                p = pipeline("token-classification", aggregation_strategy=agg, **kw)
+                out["ner"][agg] = [[{k: (float(v) if k == "score" else v) for k, v in e.items()} for e in p(t)] for t in HEAD_TEXTS]
+    shutil.rmtree(tmp)
+    out.update({"texts": HEAD_TEXTS, "pairs": HEAD_PAIRS, "masked": MASKED, "sentiment": SENTIMENT, "ner_labels": NER,
+                "architectures": {"classification": seq_cls.__name__, "fill_mask": mlm_cls.__name__,
+                                  "ner": tok_cls.__name__ if tok_cls else None}})
+    return out
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    tmp = os.path.join(OUT, ".tok")
+    os.makedirs(tmp, exist_ok=True)
+    toks = {}
+    for n in ["roberta", "xlmr"]:
+        toks[n] = os.path.join(tmp, n + ".tokenizer.json")
+        json.dump(load_brotli_json(os.path.join(FIX, "tokenizer", n + ".tokenizer.json.br")), open(toks[n], "w"))
+    common = dict(vocab_size=8001, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                  initializer_range=0.5, pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5)
+    torch.manual_seed(1)
+    make("roberta", RobertaModel(RobertaConfig(max_position_embeddings=130, type_vocab_size=1, **common),
+                                 add_pooling_layer=False), toks["roberta"], 128)
+    torch.manual_seed(2)
+    make("xlm-roberta", XLMRobertaModel(XLMRobertaConfig(max_position_embeddings=130, type_vocab_size=1, **common),
+                                        add_pooling_layer=False), toks["xlmr"], 128)
+    torch.manual_seed(3)
+    mp = MPNetModel(MPNetConfig(max_position_embeddings=258, relative_attention_num_buckets=32, **common),
+                    add_pooling_layer=False)
+    with torch.no_grad():  # a bias large enough to matter next to scores of this size
+        mp.encoder.relative_attention_bias.weight.normal_(0, 2.0)
+    make("mpnet", mp, toks["roberta"], 256)
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
