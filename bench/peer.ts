@@ -13,17 +13,20 @@ export function ortVersion(): string {
   return (require('onnxruntime-node/package.json') as { version: string }).version;
 }
 
-export function peerFeeds(ort: OrtModule, ids: Int32Array, mask: Int32Array, batch: number, len: number) {
+/** The feeds of a padded batch; token_type_ids only when the graph takes them (MPNet's has none). */
+export function peerFeeds(ort: OrtModule, ids: Int32Array, mask: Int32Array, batch: number, len: number, types = true) {
   const n = batch * len;
-  return {
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = {
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [batch, len]),
     attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, (x) => BigInt(x)), [batch, len]),
-    token_type_ids: new ort.Tensor('int64', new BigInt64Array(n), [batch, len]),
   };
+  if (types) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(n), [batch, len]);
+  return feeds;
 }
 
 /** One batch of texts through the peer: unit-length mean-pooled vectors, one per text. */
 export async function peerEmbed(ort: OrtModule, session: OrtSession, tok: Tokenizer, texts: string[], maxLength: number): Promise<Float32Array[]> {
+  const types = session.inputNames.includes('token_type_ids');
   const es = texts.map((s) => tok.encode(s, null, { maxLength }));
   const L = Math.max(...es.map((e) => e.ids.length));
   const ids = new Int32Array(es.length * L);
@@ -32,7 +35,7 @@ export async function peerEmbed(ort: OrtModule, session: OrtSession, tok: Tokeni
     ids.set(e.ids, i * L);
     mask.fill(1, i * L, i * L + e.ids.length);
   });
-  const hidden = (await session.run(peerFeeds(ort, ids, mask, es.length, L))).last_hidden_state.data as Float32Array;
+  const hidden = (await session.run(peerFeeds(ort, ids, mask, es.length, L, types))).last_hidden_state.data as Float32Array;
   const H = hidden.length / (es.length * L);
   return es.map((e, i) => l2normalize(pool(hidden.subarray(i * L * H, (i + 1) * L * H), H, 0, e.ids.length, 'mean')));
 }

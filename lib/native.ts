@@ -19,6 +19,10 @@ export interface NativeConfig {
   /** MPNet's relative attention: buckets (and their max distance); absent: none */
   relativeAttentionBuckets?: number;
   relativeAttentionMaxDistance?: number;
+  /** ALBERT, ELECTRA: the embedding tables' width when it is not hiddenSize (then projected) */
+  embeddingSize?: number;
+  /** ALBERT: layers share the weights of their group (encoder.layer.<group>) */
+  layerGroups?: number;
 }
 
 export interface NativeTensorDesc {

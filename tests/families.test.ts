@@ -1,4 +1,4 @@
-// The families past BERT (RoBERTa, XLM-RoBERTa, MPNet) against transformers and sentence-transformers on the seeded
+// The families past BERT (RoBERTa, XLM-RoBERTa, MPNet, ALBERT, ELECTRA) against transformers and sentence-transformers on the seeded
 // models of tools/make_family_models.py: ids, last hidden states and sentence vectors of 200 inputs per model (long
 // ones up to the position limit, pairs, literal pad tokens), in one packed batch. Tolerances: 1e-4 max abs on
 // hidden states (FP32 against FP32 on the same F16-rounded weights: the sums' order differs, nothing else), cosine
@@ -38,7 +38,8 @@ export function familyModel(name: string): { dir: string; fixture: Fixture } {
   const fixture = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(FIX, 'families', `${name}.json.gz`))).toString('utf8')) as Fixture;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bertrt-${name}-`));
   fs.cpSync(path.join(FIX, 'families', name), dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'tokenizer.json'), zlib.brotliDecompressSync(fs.readFileSync(path.join(FIX, 'tokenizer', `${fixture.tokenizer}.tokenizer.json.br`))));
+  const tok = path.join(FIX, 'tokenizer', `${fixture.tokenizer}.tokenizer.json`);
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), fs.existsSync(tok) ? fs.readFileSync(tok) : zlib.brotliDecompressSync(fs.readFileSync(`${tok}.br`)));
   return { dir, fixture };
 }
 
@@ -49,7 +50,7 @@ function meanRows(h: Float32Array, H: number): Float32Array {
   return m;
 }
 
-for (const name of ['roberta', 'xlm-roberta', 'mpnet']) {
+for (const name of ['roberta', 'xlm-roberta', 'mpnet', 'albert', 'electra']) {
   describe(`model family: ${name} vs transformers`, function () {
     let dir: string;
     let fixture: Fixture;
@@ -110,9 +111,10 @@ for (const name of ['roberta', 'xlm-roberta', 'mpnet']) {
     // error 2^-9 per element); INT8 has 255 levels per token row and per weight row. At hidden size 16 each output
     // sums 16-32 products, and a 5-token input's mean averages 5 rows, so the errors cancel far less than in real
     // models (bench/results/accuracy.md measures those): measured here, mean cosine 0.99992-0.99999 (BF16) and
-    // 0.9996-0.9999 (INT8), worst inputs (the shortest) 0.9989 and 0.996. The bounds leave that margin and stay far
+    // 0.9996-0.9999 (INT8), worst inputs (the shortest) 0.9989 and 0.990 (ELECTRA, whose 8-wide embeddings go through
+    // a projection). The bounds leave that margin and stay far
     // above what a wrong position or relative bias gives (cosine < 0.9 on these models).
-    for (const [precision, mean, min] of [['bf16', 0.9999, 0.998], ['int8', 0.999, 0.99]] as const) {
+    for (const [precision, mean, min] of [['bf16', 0.9999, 0.998], ['int8', 0.999, 0.985]] as const) {
       it(`${precision} runs the family: mean-pooled cosine to the FP32 reference >= ${mean} on average, >= ${min} each`, async function () {
         let hs: Float32Array[];
         try {
@@ -143,7 +145,7 @@ for (const name of ['roberta', 'xlm-roberta', 'mpnet']) {
 
 // The families' task heads (RoBERTa's classification head, lm_head, the token classifier) against transformers'
 // pipelines on the same seeded weights: labels and tokens equal, scores within 1e-4.
-for (const name of ['xlm-roberta', 'mpnet']) {
+for (const name of ['xlm-roberta', 'mpnet', 'albert', 'electra']) {
   describe(`model family: ${name} task heads vs transformers pipelines`, function () {
     let dir: string;
     let heads: any;
@@ -174,7 +176,7 @@ for (const name of ['xlm-roberta', 'mpnet']) {
         const pairs = (await p(heads.pairs.map(([a, b]: [string, string]) => ({ text: a, text_pair: b })), { topK: null })) as typeof single;
         for (const [got, want] of [[single, heads.classification.single], [pairs, heads.classification.pairs]]) {
           got.forEach((r, i) => {
-            assert.deepEqual(r.map((x) => x.label), want[i].map((x: any) => x.label));
+            assert.deepEqual(r.map((x) => x.label), want[i].map((x: any) => x.label), `input ${i}: ${JSON.stringify(r)} vs HF ${JSON.stringify(want[i])}`);
             r.forEach((x, j) => close(x.score, want[i][j].score, `input ${i}`));
           });
         }
@@ -199,7 +201,9 @@ for (const name of ['xlm-roberta', 'mpnet']) {
       }
     });
 
-    it('token-classification, aggregation none and simple: entities, words, spans, scores', async () => {
+    it('token-classification, aggregation none and simple: entities, words, spans, scores', async function () {
+      // (ALBERT names its token classifier "classifier" as its sequence classifier: the fixture holds the latter)
+      if (!heads.architectures.ner) return this.skip();
       const d = task(heads.architectures.ner, heads.ner_labels);
       const p = await pipeline('token-classification', d);
       try {

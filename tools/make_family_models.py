@@ -8,6 +8,8 @@ model.safetensors in F16 to keep the tree small (the tokenizer.json is not copie
 tests/fixtures/tokenizer/<name>.tokenizer.json.br); every reference runs in FP32 on the F16-rounded weights.
   roberta      RobertaModel over tests/fixtures/tokenizer/roberta.tokenizer.json (byte-level BPE, 8,001 ids)
   xlm-roberta  XLMRobertaModel over xlmr.tokenizer.json (XLM-R's pipeline, Unigram, 8,001 ids)
+  albert       AlbertModel over xlmr.tokenizer.json: embedding_size 8, 3 layers sharing one group, gelu_new
+  electra      ElectraModel over multilingual.tokenizer.json (BERT's WordPiece, token types): embedding_size 8
   mpnet        MPNetModel over roberta.tokenizer.json (MPNet's own tokenizer is WordPiece over 30,527 ids, 1 MB of
                embeddings at this size; the encoder is what this fixture checks, the tokenizer has its own),
                relative_attention_num_buckets 32 and 256 positions so long inputs reach the log-spaced buckets
@@ -15,7 +17,7 @@ Per model, tests/fixtures/families/<name>.json.gz holds: the inputs (200 texts o
 pairs, literal pad tokens), HF tokenizers' ids, the last hidden states of the model in FP32 (base64 float32: all tokens of every
 fourth input, the mean over tokens of every input) and sentence-transformers' normalized embeddings of the single
 texts.
-Heads (xlm-roberta and mpnet): the family's sequence-classification head (classifier.dense + out_proj), MLM head
+Heads (xlm-roberta, mpnet, albert, electra): the family's sequence-classification head (classifier.dense + out_proj), MLM head
 (lm_head) and token-classification head (classifier) are seeded too and saved into the same
 model.safetensors beside the encoder (their names do not collide; transformers loads each head class from the file
 and ignores the others); the test writes the config.json of each task (architectures, id2label). Outputs of
@@ -25,6 +27,7 @@ Run: tools/.venv/bin/python tools/make_family_models.py
 """
 import base64
 import gzip
+import io
 import json
 import os
 import shutil
@@ -34,7 +37,9 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tokenizers import Tokenizer
 from safetensors.torch import load_file, save_file
-from transformers import (AutoConfig, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
+from transformers import (AlbertConfig, AlbertForMaskedLM, AlbertForSequenceClassification, AlbertForTokenClassification,
+                          AlbertModel, AutoConfig, ElectraConfig, ElectraForMaskedLM, ElectraForSequenceClassification,
+                          ElectraForTokenClassification, ElectraModel, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
                           MPNetForTokenClassification, MPNetModel,
                           RobertaConfig, RobertaModel, XLMRobertaConfig, XLMRobertaForMaskedLM,
                           XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification, XLMRobertaModel,
@@ -73,15 +78,20 @@ def inputs(tok, max_tokens):
     return [(t, None) for t in pick + longs + pads] + pairs + [(pads[0], texts[5])]
 
 
-def save(model, name, tok_file, max_seq):
+def save(model, name, tok_file, max_seq, mask):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
     model.half().save_pretrained(d, safe_serialization=True)
     model.float()
     shutil.copy(tok_file, os.path.join(d, "tokenizer.json"))  # for sentence-transformers; removed after
-    json.dump({"model_max_length": max_seq, "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>",
-               "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>",
-               "mask_token": "<mask>"}, open(os.path.join(d, "tokenizer_config.json"), "w"), indent=1)
+    # (BERT-style: the token types go to the model, as a BertTokenizer's would; PreTrainedTokenizerFast drops them)
+    special = ({"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]",
+                "model_input_names": ["input_ids", "token_type_ids", "attention_mask"]}
+               if mask == "[MASK]" else
+               {"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>", "pad_token": "<pad>",
+                "unk_token": "<unk>", "mask_token": "<mask>"})
+    json.dump({"model_max_length": max_seq, "tokenizer_class": "PreTrainedTokenizerFast", **special},
+              open(os.path.join(d, "tokenizer_config.json"), "w"), indent=1)
     json.dump([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}],
@@ -93,9 +103,9 @@ def save(model, name, tok_file, max_seq):
     return d
 
 
-def make(name, model, tok_file, max_seq):
+def make(name, model, tok_file, max_seq, mask="<mask>"):
     torch.manual_seed(0)
-    d = save(model, name, tok_file, max_seq)
+    d = save(model, name, tok_file, max_seq, mask)
     model = type(model).from_pretrained(d, dtype=torch.float32).eval()
     tok = Tokenizer.from_file(tok_file)
     tok.enable_truncation(max_seq)
@@ -105,7 +115,8 @@ def make(name, model, tok_file, max_seq):
         for n, (a, b) in enumerate(items):
             enc = tok.encode(a, b) if b is not None else tok.encode(a)
             ids = torch.tensor([enc.ids])
-            h = model(input_ids=ids).last_hidden_state[0].numpy()
+            types = {"token_type_ids": torch.tensor([enc.type_ids])} if getattr(model.config, "type_vocab_size", 0) > 1 else {}
+            h = model(input_ids=ids, **types).last_hidden_state[0].numpy()
             r = {"a": a, "b": b, "ids": enc.ids, "mean": b64(h.mean(0))}
             if n % 4 == 0:
                 r["hidden"] = b64(h)
@@ -115,10 +126,10 @@ def make(name, model, tok_file, max_seq):
     emb = st.encode([r["a"] for r in singles], batch_size=16, convert_to_numpy=True)
     for r, e in zip(singles, emb):
         r["st"] = b64(e)
-    heads = make_heads(name, d, model.config) if name in HEADS else None
+    heads = make_heads(name, d, model.config, mask) if name in HEADS else None
     os.remove(os.path.join(d, "tokenizer.json"))  # the test takes it from tests/fixtures/tokenizer
     out = {"heads": heads, "model": name, "tokenizer": os.path.basename(tok_file).replace(".tokenizer.json", ""), "hidden_size": model.config.hidden_size, "max_seq_length": max_seq, "inputs": rec}
-    with gzip.open(os.path.join(OUT, name + ".json.gz"), "wt", encoding="utf-8", compresslevel=9) as f:
+    with gzip.GzipFile(os.path.join(OUT, name + ".json.gz"), "wb", compresslevel=9, mtime=0) as g, io.TextIOWrapper(g, encoding="utf-8") as f:  # mtime 0: the same bytes on every run
         json.dump(out, f)
     print(name, len(rec), "inputs,", sum(len(r["ids"]) for r in rec), "tokens")
 
@@ -126,10 +137,16 @@ def make(name, model, tok_file, max_seq):
 NER = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
 SENTIMENT = ["negative", "neutral", "positive"]
 HEADS = {"xlm-roberta": (XLMRobertaForSequenceClassification, XLMRobertaForMaskedLM, XLMRobertaForTokenClassification),
+         # (ALBERT's token classifier is named "classifier" like its sequence classifier: one of them per file)
+         "albert": (AlbertForSequenceClassification, AlbertForMaskedLM, None),
+         "electra": (ElectraForSequenceClassification, ElectraForMaskedLM, ElectraForTokenClassification),
          "mpnet": (MPNetForSequenceClassification, MPNetForMaskedLM, MPNetForTokenClassification)}
 HEAD_TEXTS = ["The weather is lovely today.", "Mr. O'Neil flew from Paris to New York City.", "Zażółć gęślą jaźń, São Paulo!",
               "I love NY, best trip ever", "Angela Merkel met Emmanuel Macron in Berlin.", "a"]
 HEAD_PAIRS = [("A man is eating food.", "A man is eating a piece of bread."), ("How old are you?", "The weather is nice.")]
+# the MLM decoders (tied to the word embeddings) and the bias aliases they carry
+TIED = {"lm_head.decoder.weight", "lm_head.decoder.bias", "predictions.decoder.weight", "predictions.decoder.bias",
+        "generator_lm_head.weight"}
 MASKED = ["The capital of France is<mask>.", "She drank a cup of<mask> this morning.", "<mask> is the best medicine."]
 
 
@@ -141,7 +158,7 @@ def head_config(d, arch, labels):
     return c
 
 
-def make_heads(name, d, cfg):
+def make_heads(name, d, cfg, mask="<mask>"):
     """Seeded heads over the saved encoder, saved into its model.safetensors; pipeline outputs on them."""
     seq_cls, mlm_cls, tok_cls = HEADS[name]
     prefix = seq_cls.base_model_prefix
@@ -156,13 +173,15 @@ def make_heads(name, d, cfg):
             c.num_labels = len(labels)
         torch.manual_seed(len(models) + 10)
         m = cls(c)
-        head = {k: v for k, v in m.state_dict().items() if not k.startswith(prefix + ".") and "position_ids" not in k}
-        with torch.no_grad():  # biases away from zero (HF initializes them to 0); lm_head.decoder.bias is lm_head.bias
+        # the head's tensors: all but the encoder's (a pooler lives in the base model: ALBERT's and BERT's)
+        head = {k: v for k, v in m.state_dict().items()
+                if (not k.startswith(prefix + ".") or k.startswith(prefix + ".pooler")) and "position_ids" not in k}
+        with torch.no_grad():  # biases away from zero (HF initializes them to 0); a decoder's bias is the head's
             for k, v in head.items():
-                if k.endswith("bias") and k != "lm_head.decoder.bias":
+                if k.endswith("bias") and k not in TIED:
                     v.normal_(0, 0.5)
         for k, v in head.items():
-            if not k.startswith("lm_head.decoder."):  # the decoder is tied to the word embeddings
+            if k not in TIED:  # the decoder is tied to the word embeddings
                 merged[k] = v.detach().half().contiguous()
         models[cls.__name__] = labels
     save_file(merged, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
@@ -184,14 +203,14 @@ def make_heads(name, d, cfg):
                                      "pairs": [p({"text": a, "text_pair": b}, top_k=None) for a, b in HEAD_PAIRS]}
         elif cls is mlm_cls:
             p = pipeline("fill-mask", **kw)
-            out["fill_mask"] = [[{"token": r["token"], "token_str": r["token_str"], "score": float(r["score"])} for r in p(t, top_k=5)] for t in MASKED]
+            out["fill_mask"] = [[{"token": r["token"], "token_str": r["token_str"], "score": float(r["score"])} for r in p(t.replace("<mask>", mask), top_k=5)] for t in MASKED]
         else:
             out["ner"] = {}
             for agg in ["none", "simple"]:
                 p = pipeline("token-classification", aggregation_strategy=agg, **kw)
                 out["ner"][agg] = [[{k: (float(v) if k == "score" else v) for k, v in e.items()} for e in p(t)] for t in HEAD_TEXTS]
     shutil.rmtree(tmp)
-    out.update({"texts": HEAD_TEXTS, "pairs": HEAD_PAIRS, "masked": MASKED, "sentiment": SENTIMENT, "ner_labels": NER,
+    out.update({"texts": HEAD_TEXTS, "pairs": HEAD_PAIRS, "masked": [t.replace("<mask>", mask) for t in MASKED], "sentiment": SENTIMENT, "ner_labels": NER,
                 "architectures": {"classification": seq_cls.__name__, "fill_mask": mlm_cls.__name__,
                                   "ner": tok_cls.__name__ if tok_cls else None}})
     return out
@@ -219,6 +238,17 @@ def main():
     with torch.no_grad():  # a bias large enough to matter next to scores of this size
         mp.encoder.relative_attention_bias.weight.normal_(0, 2.0)
     make("mpnet", mp, toks["roberta"], 256)
+    # ALBERT: embeddings 8 wide projected to 16, the two layers sharing one group's weights, gelu_new
+    torch.manual_seed(4)
+    make("albert", AlbertModel(AlbertConfig(embedding_size=8, num_hidden_groups=1, inner_group_num=1, hidden_act="gelu_new",
+                                            max_position_embeddings=128, type_vocab_size=2, **{**common, "num_hidden_layers": 3}),
+                               add_pooling_layer=False), toks["xlmr"], 128)
+    # ELECTRA (a discriminator's shape): embeddings 8 wide projected to 16, BERT's WordPiece tokenizer with token types
+    torch.manual_seed(5)
+    bert_tok = os.path.join(FIX, "tokenizer", "multilingual.tokenizer.json")
+    vocab = len(json.load(open(bert_tok, encoding="utf-8"))["model"]["vocab"])
+    make("electra", ElectraModel(ElectraConfig(embedding_size=8, max_position_embeddings=128, type_vocab_size=2,
+                                               **{**common, "vocab_size": vocab, "pad_token_id": 0})), bert_tok, 128, mask="[MASK]")
     shutil.rmtree(tmp)
 
 

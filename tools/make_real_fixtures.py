@@ -13,6 +13,7 @@ Run: tools/fetch_real_models.sh && tools/.venv/bin/python tools/make_real_fixtur
 """
 import base64
 import gzip
+import io
 import json
 import os
 
@@ -99,7 +100,7 @@ def main():
             print("skipped", name, "(run tools/fetch_real_models.sh)")
             continue
         out = make()
-        with gzip.open(os.path.join(OUT, name + ".json.gz"), "wt", encoding="utf-8", compresslevel=9) as f:
+        with gzip.GzipFile(os.path.join(OUT, name + ".json.gz"), "wb", compresslevel=9, mtime=0) as g, io.TextIOWrapper(g, encoding="utf-8") as f:  # mtime 0: the same bytes on every run
             json.dump(out, f)
         print(name, "done")
 

@@ -4,7 +4,7 @@
 // scores as HF's text-classification pipeline makes them: sigmoid for multi-label models and one-logit models,
 // softmax otherwise. Also the cross-encoder reranker, which is the one-logit case.
 import { invalidArgument, BertrtError } from '../errors';
-import { linear, sigmoid, softmax } from './math';
+import { gelu, linear, sigmoid, softmax } from './math';
 import type { TaskModel, Truncate } from './task-model';
 
 export interface LabelScore {
@@ -40,7 +40,7 @@ export function sequenceHead(m: TaskModel): (cls: Float32Array) => Float64Array 
   const H = m.config.hiddenSize;
   const { dense, act, out } = m.config.family.heads.sequence;
   const [pw, pb, cw, cb] = m.tensors('sequence-classification', `${dense}.weight`, `${dense}.bias`, `${out}.weight`, `${out}.bias`);
-  const f = act === 'relu' ? (v: number) => Math.max(v, 0) : Math.tanh;
+  const f = act === 'relu' ? (v: number) => Math.max(v, 0) : act === 'gelu' ? gelu : Math.tanh;
   return (cls) => linear(linear(cls, pw, pb, H).map(f), cw, cb, cb.length);
 }
 

@@ -3,7 +3,7 @@
 // whose weight is the word embedding matrix (tied) plus a bias, over the whole vocabulary at each mask token. Results as HF's fill-mask
 // pipeline gives them, targets included (a target outside the vocabulary becomes its first sub-token, as HF does).
 import { BertrtError, invalidArgument } from '../errors';
-import { gelu, layerNorm, linear, softmax } from './math';
+import { gelu, geluTanh, layerNorm, linear, softmax } from './math';
 import type { TaskModel, Truncate } from './task-model';
 
 export interface FillMaskResult {
@@ -54,12 +54,15 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
   const masks = encs.flatMap((e, n) => Array.from(e.ids.entries()).filter(([, id]) => id === maskId).map(([k]) => ({ n, k })));
   const V = m.config.vocabSize;
   if (bias.length !== V) throw new BertrtError(`fill-mask: the decoder bias has ${bias.length} entries for a vocabulary of ${V}`, 'E_SHAPE');
-  const transformed = new Float32Array(masks.length * H);
-  masks.forEach(({ n, k }, i) => transformed.set(layerNorm(linear(hidden[n].subarray(k * H, (k + 1) * H), tw, tb, H).map(gelu), lg, lb, m.config.layerNormEps), i * H));
+  // the transform's width: the word embeddings' (ALBERT's and ELECTRA's are narrower than the hidden states)
+  const E = tb.length;
+  const act = m.config.hiddenAct === 'gelu' || m.config.family.heads.mlm.erf ? gelu : geluTanh;
+  const transformed = new Float32Array(masks.length * E);
+  masks.forEach(({ n, k }, i) => transformed.set(layerNorm(linear(hidden[n].subarray(k * H, (k + 1) * H), tw, tb, E).map(act), lg, lb, m.config.layerNormEps), i * E));
   let logits: Float32Array;
   if (decoder) {
     logits = new Float32Array(masks.length * V);
-    masks.forEach((_, i) => logits.set(linear(transformed.subarray(i * H, (i + 1) * H), decoder, bias, V), i * V));
+    masks.forEach((_, i) => logits.set(linear(transformed.subarray(i * E, (i + 1) * E), decoder, bias, V), i * V));
   } else {
     logits = await m.encoder.vocabLogits(transformed, bias);
   }

@@ -35,6 +35,8 @@ export function erf(x: number): number {
 }
 
 export const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
+/** GELU's tanh form (transformers' gelu_new / gelu_pytorch_tanh) */
+export const geluTanh = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
 
 export function layerNorm(x: Float64Array, g: Float32Array, b: Float32Array, eps: number): Float64Array {
   let mean = 0;

@@ -4,18 +4,28 @@ import { BertrtError } from '../errors';
 import type { NativeTensorDesc } from '../native';
 import type { ModelConfig } from './config';
 
+/** How many layers' weights the file holds: one per layer, or one per group where layers share them (ALBERT). */
+function weightLayers(c: ModelConfig): number {
+  return c.layerGroups ?? c.numHiddenLayers;
+}
+
 export function expectedEncoderShapes(c: ModelConfig): Map<string, number[]> {
   const H = c.hiddenSize;
   const I = c.intermediateSize;
+  const E = c.embeddingSize ?? H;
   const m = new Map<string, number[]>([
-    ['embeddings.word_embeddings.weight', [c.vocabSize, H]],
-    ['embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, H]],
-    ['embeddings.LayerNorm.weight', [H]],
-    ['embeddings.LayerNorm.bias', [H]],
+    ['embeddings.word_embeddings.weight', [c.vocabSize, E]],
+    ['embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, E]],
+    ['embeddings.LayerNorm.weight', [E]],
+    ['embeddings.LayerNorm.bias', [E]],
   ]);
-  if (c.typeVocabSize > 0) m.set('embeddings.token_type_embeddings.weight', [c.typeVocabSize, H]);
+  if (c.embeddingSize) {
+    m.set('embeddings.project.weight', [H, E]);
+    m.set('embeddings.project.bias', [H]);
+  }
+  if (c.typeVocabSize > 0) m.set('embeddings.token_type_embeddings.weight', [c.typeVocabSize, E]);
   if (c.relativeAttentionBuckets) m.set('encoder.relative_attention_bias.weight', [c.relativeAttentionBuckets, c.numAttentionHeads]);
-  for (let l = 0; l < c.numHiddenLayers; l++) {
+  for (let l = 0; l < weightLayers(c); l++) {
     const p = `encoder.layer.${l}.`;
     for (const q of ['query', 'key', 'value']) {
       m.set(`${p}attention.self.${q}.weight`, [H, H]);
@@ -44,8 +54,8 @@ export function checkEncoderWeights(c: ModelConfig, tensors: NativeTensorDesc[],
     const m = /^encoder\.layer\.(\d{1,6})\./.exec(t.name);
     if (m) layers = Math.max(layers, Number(m[1]) + 1);
   }
-  if (c.numHiddenLayers > layers) {
-    throw new BertrtError(`${file}: missing tensors for a ${c.family.name} encoder: config.json says ${c.numHiddenLayers} layers, the weights hold ${layers} (nothing under encoder.layer.${layers}.)`, 'E_MODEL_FORMAT');
+  if (weightLayers(c) > layers) {
+    throw new BertrtError(`${file}: missing tensors for a ${c.family.name} encoder: config.json says ${weightLayers(c)} layers, the weights hold ${layers} (nothing under encoder.layer.${layers}.)`, 'E_MODEL_FORMAT');
   }
   const missing: string[] = [];
   for (const [name, shape] of expectedEncoderShapes(c)) {

@@ -87,15 +87,18 @@ export function readConfig(dir: string): ModelConfig {
   return cfg;
 }
 
+/** the activations the engine runs: GELU's erf form and its tanh form under transformers' two names */
+const GELUS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh'];
+
 /** BERT's config.json and the families that keep its field names (RoBERTa, XLM-R, CamemBERT, MPNet). */
 function bertConfig(raw: Record<string, unknown>, file: string, family: Family): ModelConfig {
   const posType = raw.position_embedding_type ?? 'absolute';
   if (posType !== 'absolute') {
     throw new BertrtError(`${file}: position_embedding_type "${String(posType)}" is not supported`, 'E_UNSUPPORTED');
   }
-  const hiddenAct = String(raw.hidden_act ?? 'gelu');
-  if (hiddenAct !== 'gelu') {
-    throw new BertrtError(`${file}: hidden_act "${hiddenAct}" is not supported (only "gelu")`, 'E_UNSUPPORTED');
+  const hiddenAct = String(raw.hidden_act ?? (family.sharedLayers ? 'gelu_new' : 'gelu'));
+  if (!GELUS.includes(hiddenAct)) {
+    throw new BertrtError(`${file}: hidden_act "${hiddenAct}" is not supported (${GELUS.join(', ')})`, 'E_UNSUPPORTED');
   }
   const eps = raw.layer_norm_eps ?? 1e-12;
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) {
@@ -120,6 +123,17 @@ function bertConfig(raw: Record<string, unknown>, file: string, family: Family):
     padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', family.positions === 'padding' ? 1 : 0),
     raw,
   };
+  if (family.factorized) {
+    const e = int(raw, 'embedding_size', file, 'hiddenSize', family.sharedLayers ? 128 : cfg.hiddenSize);
+    if (e !== cfg.hiddenSize) cfg.embeddingSize = e;
+  }
+  if (family.sharedLayers) {
+    const groups = int(raw, 'num_hidden_groups', file, 'numHiddenLayers', 1);
+    if (cfg.numHiddenLayers % groups !== 0) throw new BertrtError(`${file}: num_hidden_groups ${groups} does not divide num_hidden_layers ${cfg.numHiddenLayers}`, 'E_MODEL_FORMAT');
+    const inner = raw.inner_group_num ?? 1;
+    if (inner !== 1) throw new BertrtError(`${file}: inner_group_num ${JSON.stringify(inner)} is not supported (only 1, as every released ALBERT)`, 'E_UNSUPPORTED');
+    cfg.layerGroups = groups;
+  }
   if (family.relativeAttention) {
     cfg.relativeAttentionBuckets = int(raw, 'relative_attention_num_buckets', file, 'relativeAttentionBuckets', 32);
     if (cfg.relativeAttentionBuckets % 2 !== 0) throw new BertrtError(`${file}: "relative_attention_num_buckets" must be even`, 'E_MODEL_FORMAT');

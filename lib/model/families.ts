@@ -21,14 +21,19 @@ export interface Family {
   readonly relativeAttention: boolean;
   /** where the task heads' tensors are in this family's checkpoints (looked up with or without the prefix) */
   readonly heads: Heads;
+  /** ALBERT, ELECTRA: config embedding_size; narrower embeddings are projected to hidden_size (embeddings.project) */
+  readonly factorized?: boolean;
+  /** ALBERT: config num_hidden_groups; layers share their group's weights (encoder.layer.<group>) */
+  readonly sharedLayers?: boolean;
 }
 
 export interface Heads {
   /** sequence classification over the first token: dense, activation, then the output layer */
-  readonly sequence: { readonly dense: string; readonly act: 'tanh' | 'relu'; readonly out: string };
-  /** the MLM head: dense, GELU, LayerNorm (eps: the config's, DistilBERT's fixed), then the decoder (tied to the
-   *  word embeddings unless config.json unties it) plus its bias */
-  readonly mlm: { readonly dense: string; readonly norm: string; readonly bias: string; readonly decoder: string };
+  readonly sequence: { readonly dense: string; readonly act: 'tanh' | 'relu' | 'gelu'; readonly out: string };
+  /** the MLM head: dense, GELU (the config's hidden_act, or erf's where `erf`: transformers hard-codes it for
+   *  RoBERTa, MPNet and ELECTRA), LayerNorm (eps: the config's), then the decoder (tied to the word embeddings
+   *  unless config.json unties it) plus its bias; its width is the word embeddings' */
+  readonly mlm: { readonly dense: string; readonly norm: string; readonly bias: string; readonly decoder: string; readonly erf?: boolean };
 }
 
 const BERT_HEADS: Heads = {
@@ -38,7 +43,7 @@ const BERT_HEADS: Heads = {
 /** RobertaClassificationHead (also MPNet's): dense + tanh over <s>, then out_proj; RobertaLMHead (also MPNet's). */
 const ROBERTA_HEADS: Heads = {
   sequence: { dense: 'classifier.dense', act: 'tanh', out: 'classifier.out_proj' },
-  mlm: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', bias: 'lm_head.bias', decoder: 'lm_head.decoder.weight' },
+  mlm: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', bias: 'lm_head.bias', decoder: 'lm_head.decoder.weight', erf: true },
 };
 
 const layer = (from: string, to: string): readonly [RegExp, string] => [new RegExp(`^encoder\\.layer\\.(\\d+)\\.${from}`), `encoder.layer.$1.${to}`];
@@ -101,7 +106,56 @@ const DISTILBERT: Family = {
   },
 };
 
-export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, DISTILBERT];
+/** ALBERT: factorized embeddings (embedding_hidden_mapping_in), one layer's weights shared by every layer of a group
+ *  (albert_layer_groups.<g>.albert_layers.0, each module under its own name), GELU's tanh form (gelu_new). */
+const ALBERT: Family = {
+  name: 'ALBERT',
+  modelTypes: ['albert'],
+  prefix: 'albert.',
+  names: [
+    [/^encoder\.embedding_hidden_mapping_in\./, 'embeddings.project.'],
+    ...(
+      [
+        ['attention\\.query\\.', 'attention.self.query.'],
+        ['attention\\.key\\.', 'attention.self.key.'],
+        ['attention\\.value\\.', 'attention.self.value.'],
+        ['attention\\.dense\\.', 'attention.output.dense.'],
+        ['attention\\.LayerNorm\\.', 'attention.output.LayerNorm.'],
+        ['ffn\\.', 'intermediate.dense.'],
+        ['ffn_output\\.', 'output.dense.'],
+        ['full_layer_layer_norm\\.', 'output.LayerNorm.'],
+      ] as const
+    ).map(([from, to]) => [new RegExp(`^encoder\\.albert_layer_groups\\.(\\d+)\\.albert_layers\\.0\\.${from}`), `encoder.layer.$1.${to}`] as const),
+  ],
+  positions: 'absolute',
+  typeVocabDefault: 2,
+  relativeAttention: false,
+  factorized: true,
+  sharedLayers: true,
+  heads: {
+    sequence: { dense: 'pooler', act: 'tanh', out: 'classifier' },
+    mlm: { dense: 'predictions.dense', norm: 'predictions.LayerNorm', bias: 'predictions.bias', decoder: 'predictions.decoder.weight' },
+  },
+};
+
+/** ELECTRA's discriminator (and generator): BERT's encoder, embeddings projected when embedding_size differs from
+ *  hidden_size; its classification head applies GELU, not tanh. */
+const ELECTRA: Family = {
+  name: 'ELECTRA',
+  modelTypes: ['electra'],
+  prefix: 'electra.',
+  names: [[/^embeddings_project\./, 'embeddings.project.']],
+  positions: 'absolute',
+  typeVocabDefault: 2,
+  relativeAttention: false,
+  factorized: true,
+  heads: {
+    sequence: { dense: 'classifier.dense', act: 'gelu', out: 'classifier.out_proj' },
+    mlm: { dense: 'generator_predictions.dense', norm: 'generator_predictions.LayerNorm', bias: 'generator_lm_head.bias', decoder: 'generator_lm_head.weight', erf: true },
+  },
+};
+
+export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, ALBERT, ELECTRA, DISTILBERT];
 
 const BY_TYPE = new Map(FAMILIES.flatMap((f) => f.modelTypes.map((t) => [t, f] as const)));
 

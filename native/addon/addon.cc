@@ -123,6 +123,8 @@ bertrt::BertConfig parse_config(Napi::Object o) {
   if (!act.IsString()) throw_error(o.Env(), Code::kInvalidArgument, "config.hiddenAct must be a string");
   c.hidden_act = act.As<Napi::String>().Utf8Value();
   c.padding_idx = get_int(o, "paddingIdx", false, -1);
+  c.embedding_size = get_int(o, "embeddingSize", false, 0);
+  c.layer_groups = get_int(o, "layerGroups", false, 0);
   c.relative_attention_buckets = get_int(o, "relativeAttentionBuckets", false, 0);
   c.relative_attention_max_distance = get_int(o, "relativeAttentionMaxDistance", false, 128);
   return c;
@@ -291,10 +293,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Env env = info.Env();
     if (!model_) throw_error(env, Code::kClosed, closed_ ? "engine is closed" : "engine is not loaded");
     if (info.Length() < 2) throw_error(env, Code::kInvalidArgument, "vocabLogits(x, bias)");
-    const size_t H = static_cast<size_t>(model_->config().hidden_size);
-    const size_t V = static_cast<size_t>(model_->config().vocab_size);
+    const bertrt::BertConfig& mc = model_->config();
+    const size_t H = static_cast<size_t>(mc.embedding_size > 0 ? mc.embedding_size : mc.hidden_size);  // the word table's width
+    const size_t V = static_cast<size_t>(mc.vocab_size);
     auto x = std::make_shared<std::vector<float>>(copy_float32(env, info[0], "x"));
-    if (x->size() % H != 0) throw_error(env, Code::kInvalidArgument, "x must hold whole rows of hidden_size floats");
+    if (x->size() % H != 0) throw_error(env, Code::kInvalidArgument, "x must hold whole rows of the word embeddings' width");
     const size_t rows = x->size() / H;
     if (rows > (size_t(1) << 28) / V) throw_error(env, Code::kInvalidArgument, "too many rows for one vocabLogits call");
     auto bias = std::make_shared<std::vector<float>>();

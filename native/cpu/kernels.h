@@ -43,7 +43,8 @@ struct QuantRows {
 // What every GEMM does after the dot products: C = act(acc + bias) + residual, written with stride ldc.
 struct Epilogue {
   const float* bias = nullptr;      // [n] or null
-  bool gelu = false;                // exact erf GELU after the bias
+  bool gelu = false;                // GELU after the bias: the exact erf form, or with tanh_gelu its tanh form
+  bool tanh_gelu = false;
   const float* residual = nullptr;  // [m][ldr] or null, added last
   int ldr = 0;
   float* c = nullptr;

@@ -58,6 +58,7 @@ struct TileEpilogue {
   bool gelu;
   const float* residual;  // row 0 of this tile, or null
   int ldr;
+  bool tanh_gelu;
 };
 
 // Row-wise kernels split rows the same way everywhere: chunks of kRowsPerTask, fn(row) for each.
@@ -105,7 +106,7 @@ inline void gemm_ukernel(int kc, const float* a, int lda, const float* b, float*
 #pragma GCC unroll 8
       for (int i = 0; i < M; ++i) {
         R v = V::add(acc[i][j], bias);
-        if (epi->gelu) v = simd::gelu_erf<V>(v);
+        if (epi->gelu) v = simd::gelu<V>(v, epi->tanh_gelu);
         if (epi->residual) v = V::add(v, V::loadu(epi->residual + i * epi->ldr + j * W));
         acc[i][j] = v;
       }
@@ -143,7 +144,7 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
   float* c = g.c + static_cast<size_t>(m0) * g.ldc + n0;
   int ldc = g.ldc;
   TileEpilogue epi{g.bias ? g.bias + n0 : nullptr, g.gelu,
-               g.residual ? g.residual + static_cast<size_t>(m0) * g.ldr + n0 : nullptr, g.ldr};
+               g.residual ? g.residual + static_cast<size_t>(m0) * g.ldr + n0 : nullptr, g.ldr, g.tanh_gelu};
   const bool partial = nvalid < NR;
   if (partial) {
     c = tmp_c;

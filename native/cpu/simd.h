@@ -31,6 +31,7 @@ struct Generic {
   BERTRT_G_BIN(add, x + y)
   BERTRT_G_BIN(sub, x - y)
   BERTRT_G_BIN(mul, x * y)
+  BERTRT_G_BIN(div, x / y)
   BERTRT_G_BIN(max, x > y ? x : y)
   BERTRT_G_BIN(min, x < y ? x : y)
 #undef BERTRT_G_BIN
@@ -64,6 +65,7 @@ struct Avx2 {
   static inline reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
   static inline reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
   static inline reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  static inline reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
   static inline reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
   static inline reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
   static inline reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
@@ -117,6 +119,7 @@ struct Avx512 {
   static inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static inline reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   static inline reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  static inline reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
   static inline reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
   static inline reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
   static inline reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
@@ -192,6 +195,25 @@ inline typename V::reg gelu_erf(typename V::reg x) {
   R p = V::lookup16(kGeluPoly[5], i);
   for (int k = 4; k >= 0; --k) p = V::fmadd(p, t, V::lookup16(kGeluPoly[k], i));
   return V::fmadd(V::abs(x), p, V::mul(x, V::set1(0.5f)));
+}
+
+// GELU's tanh form (transformers' "gelu_new" and "gelu_pytorch_tanh", ALBERT's activation):
+// x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). u has the sign of x, so x tanh(u) = |x| tanh(|u|), and
+// tanh(|u|) = (1 - e) / (1 + e) with e = exp(-2|u|) <= 1 from exp_neg: no overflow, |error| < 1e-7.
+template <class V>
+inline typename V::reg gelu_tanh(typename V::reg x) {
+  using R = typename V::reg;
+  const R ax = V::abs(x);
+  const R u = V::mul(V::mul(V::set1(0.7978845608028654f), ax), V::fmadd(V::set1(0.044715f), V::mul(x, x), V::set1(1.f)));
+  const R e = exp_neg<V>(V::mul(V::set1(-2.f), u));
+  const R t = V::div(V::sub(V::set1(1.f), e), V::add(V::set1(1.f), e));
+  return V::fmadd(V::mul(V::set1(0.5f), ax), t, V::mul(V::set1(0.5f), x));
+}
+
+// The GEMM epilogues' activation: the erf form (BERT's "gelu") or the tanh form.
+template <class V>
+inline typename V::reg gelu(typename V::reg x, bool tanh_form) {
+  return tanh_form ? gelu_tanh<V>(x) : gelu_erf<V>(x);
 }
 
 }  // namespace bertrt::simd

@@ -103,7 +103,7 @@ class Bert final : public BertModel {
               const float* residual, float* c, int ldc, int m, Prepared& s, ThreadPool& pool, int nth,
               bool quantized = false) const {
     cpu::Epilogue epi;
-    epi.bias = bias, epi.gelu = gelu, epi.residual = residual, epi.ldr = ldc, epi.c = c, epi.ldc = ldc;
+    epi.bias = bias, epi.gelu = gelu, epi.tanh_gelu = gelu && tanh_gelu_, epi.residual = residual, epi.ldr = ldc, epi.c = c, epi.ldc = ldc;
     prepare(p, x, lda, k, m, w, s, pool, nth, quantized);
     gemm_rows(p, x, lda, w, epi, 0, m, s, pool, nth);
   }
@@ -164,6 +164,13 @@ class Bert final : public BertModel {
   const cpu::Kernels* kbf_ = nullptr;
   AlignedBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
   AlignedBuffer<float> rel_;  // [buckets][heads], empty without relative attention
+  cpu::PackedMatrix proj_;     // factorized embeddings: [hidden][embedding_size], FP32 in every precision
+  AlignedBuffer<float> proj_b_;
+  bool tanh_gelu_ = false;     // hidden_act is GELU's tanh form
+  // The weights layer l runs: its own, or its group's (ALBERT).
+  const Layer& weights_of(int l) const {
+    return layers_[cfg_.layer_groups > 0 ? l / (cfg_.num_hidden_layers / cfg_.layer_groups) : l];
+  }
   std::vector<Layer> layers_;
   size_t bytes_ = 0;
   int chunk_tokens_ = 0;  // each layer runs over groups of whole sequences of at most this many tokens (>= 1 sequence)
@@ -190,7 +197,11 @@ Status check_config(const BertConfig& c) {
   if (c.relative_attention_buckets != 0 &&
       (c.relative_attention_max_distance <= c.relative_attention_buckets / 4 || c.relative_attention_max_distance > 65536))
     return bad("the relative attention's max distance must be in (buckets / 4, 65536]");
-  if (c.hidden_act != "gelu") return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported (only 'gelu', the erf form)"};
+  if (c.embedding_size < 0 || c.embedding_size > 16384) return bad("embedding_size out of range");
+  if (c.layer_groups < 0 || c.layer_groups > c.num_hidden_layers || (c.layer_groups > 0 && c.num_hidden_layers % c.layer_groups != 0))
+    return bad("num_hidden_groups must divide num_hidden_layers");
+  if (c.hidden_act != "gelu" && c.hidden_act != "gelu_new" && c.hidden_act != "gelu_pytorch_tanh")
+    return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported ('gelu', 'gelu_new', 'gelu_pytorch_tanh')"};
   return Status::Ok();
 }
 
@@ -247,6 +258,12 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   word_ = std::move(emb.word), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
   emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b), rel_ = std::move(emb.rel);
   bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
+  if (cfg.embedding_size > 0) {
+    k_->pack_weights(emb.proj_w.data(), H, cfg.embedding_size, &proj_);
+    proj_b_ = std::move(emb.proj_b);
+    bytes_ += sizeof(float) * proj_.data.size();
+  }
+  tanh_gelu_ = cfg.hidden_act != "gelu";
 
   // Row groups (see layer()). INT8 and BF16: ~512 KB of Q/K/V rows, half of a Zen 4 / Skylake-SP core's L2. FP32:
   // 768 tokens, eight of its GEMM's 96-row blocks (in A/B rounds while this was written, 128-token groups cost
@@ -255,11 +272,15 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   const char* chunk_env = std::getenv("BERTRT_SEQ_CHUNK");
   const int chunk_set = chunk_env ? std::atoi(chunk_env) : 0;
   chunk_tokens_ = chunk_set > 0 ? chunk_set : precision == Precision::kFP32 ? 768 : std::max(16, (512 << 10) / (12 * H));
-  layers_.resize(cfg.num_hidden_layers);
+  const int n_weights = cfg.layer_groups > 0 ? cfg.layer_groups : cfg.num_hidden_layers;
+  layers_.resize(n_weights);
   const char* smooth_env = std::getenv("BERTRT_INT8_SMOOTHING");
-  if (precision == Precision::kINT8 && !(smooth_env && std::string(smooth_env) == "0")) return calibrate_and_pack(src, pool);
+  // (shared layers: one set of smoothing factors would have to serve every position the group runs at; they are
+  // quantized without smoothing)
+  if (precision == Precision::kINT8 && cfg.layer_groups == 0 && !(smooth_env && std::string(smooth_env) == "0"))
+    return calibrate_and_pack(src, pool);
   AlignedBuffer<float> qkv(static_cast<size_t>(3) * H * H);
-  for (int l = 0; l < cfg.num_hidden_layers; ++l) {
+  for (int l = 0; l < n_weights; ++l) {
     LayerWeights lw;  // one layer's FP32 tensors at a time, packed, then dropped
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw));
     Layer& L = layers_[l];
@@ -349,7 +370,7 @@ Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x,
 namespace {
 
 Status Bert::vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const {
-  return vocab_logits_cpu(word_.data(), cfg_.vocab_size, cfg_.hidden_size, x, rows, bias, out, pool, nth);
+  return vocab_logits_cpu(word_.data(), cfg_.vocab_size, embedding_width(cfg_), x, rows, bias, out, pool, nth);
 }
 
 Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) const {
@@ -385,9 +406,10 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   relative_table(max_len, scratch);
   float* x = out;  // the residual stream lives in the caller's output buffer
   embed(b, positions.data(), x, pool, nth);
-  for (size_t l = 0; l < layers_.size(); ++l)
-    layer(layers_[l], precision_, x, b, scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
-          l + 1 < layers_.size() ? &layers_[l + 1] : nullptr, nullptr);
+  const int L = cfg_.num_hidden_layers;
+  for (int l = 0; l < L; ++l)
+    layer(weights_of(l), precision_, x, b, scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
+          l + 1 < L ? &weights_of(l + 1) : nullptr, nullptr);
   return Status::Ok();
 }
 
@@ -435,6 +457,10 @@ void Bert::relative_table(int max_len, Scratch& s) const {
 }
 
 void Bert::embed(const BatchView& b, const int32_t* positions, float* x, ThreadPool& pool, int nth) const {
+  // factorized: the sum and LayerNorm at the tables' width, then embeddings.project to hidden_size
+  static thread_local AlignedBuffer<float> narrow;
+  const int E = embedding_width(cfg_);
+  if (cfg_.embedding_size > 0) narrow.resize(static_cast<size_t>(b.tokens) * E);
   cpu::EmbedArgs e;
   e.word = word_.data();
   e.pos = pos_.data();
@@ -445,10 +471,15 @@ void Bert::embed(const BatchView& b, const int32_t* positions, float* x, ThreadP
   e.gamma = emb_g_.data();
   e.beta = emb_b_.data();
   e.eps = cfg_.layer_norm_eps;
-  e.h = cfg_.hidden_size;
+  e.h = E;
   e.tokens = b.tokens;
-  e.out = x;
+  e.out = cfg_.embedding_size > 0 ? narrow.data() : x;
   k_->embed_layernorm(e, pool, nth);
+  if (cfg_.embedding_size > 0) {
+    cpu::GemmArgs g;
+    g.a = narrow.data(), g.lda = E, g.w = &proj_, g.m = b.tokens, g.bias = proj_b_.data(), g.c = x, g.ldc = cfg_.hidden_size;
+    k_->gemm(g, pool, nth);
+  }
 }
 
 void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scratch& s, ThreadPool& pool, int nth,

@@ -72,7 +72,11 @@ Status WeightSource::open(const std::string& path, const std::vector<TensorDesc>
 }
 
 Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out) {
-  const int H = cfg.hidden_size;
+  const int H = embedding_width(cfg);
+  if (cfg.embedding_size > 0) {
+    BERTRT_RETURN_IF_ERROR(src.read("embeddings.project.weight", {cfg.hidden_size, H}, &out->proj_w));
+    BERTRT_RETURN_IF_ERROR(src.read("embeddings.project.bias", {cfg.hidden_size}, &out->proj_b));
+  }
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &out->word));
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &out->pos));
   if (cfg.type_vocab_size > 0)

@@ -21,7 +21,13 @@ struct BertConfig {
   int max_position_embeddings = 0;
   int type_vocab_size = 0;  // 0: the model has no token-type embeddings (DistilBERT)
   float layer_norm_eps = 1e-12f;
-  std::string hidden_act = "gelu";
+  std::string hidden_act = "gelu";  // "gelu" (erf), or its tanh form: "gelu_new", "gelu_pytorch_tanh"
+  // Factorized embeddings (ALBERT, ELECTRA): the embedding tables and their LayerNorm are embedding_size wide and
+  // embeddings.project.{weight [hidden][embedding_size], bias} maps them to hidden_size. 0: hidden_size wide.
+  int embedding_size = 0;
+  // Layers that share weights (ALBERT): layer l runs group l * layer_groups / num_hidden_layers, whose tensors are
+  // bound under encoder.layer.<group>. 0: every layer has its own.
+  int layer_groups = 0;
   // Position ids. -1: BERT's, 0, 1, 2, ... within each sequence. >= 0: RoBERTa's (and MPNet's) scheme around
   // padding_idx = the pad token's id: a pad token gets padding_idx, every other token padding_idx + 1 + the number
   // of non-pad tokens before it in its sequence (so a sequence holds at most max_position_embeddings -

@@ -1,0 +1,157 @@
+// `npm run bench:families`: bertrt against onnxruntime-node on the families past BERT, real weights:
+// all-mpnet-base-v2 (MPNet, 12 layers, hidden 768) from tools/fetch_real_models.sh, the peer on its ONNX export
+// (tools/export_onnx.py --int8 --model DIR: FP32, and quantize_dynamic per-channel INT8). For FP32 and INT8, in one
+// process, interleaved rounds: a 32x128 batch (sequences/s) and the real-length workload (1,200 real sentences in
+// batches of 32; bertrt packs, the peer pads each batch to its longest text), with the accuracy of each engine's
+// sentence vectors against onnxruntime's FP32 ones beside. Writes bench/results/families.{md,json}.
+// Measures the compiled package (dist/). Options: --quick.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Embedder, Encoder, info } from '../dist';
+import { median, syntheticIds, timeAsync } from '../dist/bench';
+import { type OrtModule, type OrtSession, ortVersion, peerEmbed, peerFeeds } from './peer';
+
+const root = path.resolve(__dirname, '..');
+const models = process.env.BERTRT_REAL_MODELS ?? path.join(root, '.scratch', 'real-models');
+const quick = process.argv.includes('--quick');
+const THREADS = os.availableParallelism?.() ?? os.cpus().length;
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return d / Math.sqrt(na * nb);
+}
+
+interface Row {
+  model: string;
+  precision: 'fp32' | 'int8';
+  shape: { ours: number; peer: number };
+  real: { ours: number; peer: number };
+  accuracy: { oursMean: number; oursMin: number; peerMean: number; peerMin: number };
+}
+
+async function session(ort: OrtModule, file: string): Promise<OrtSession> {
+  return ort.InferenceSession.create(file, { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+}
+
+async function main(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ort = require('onnxruntime-node') as OrtModule;
+  const sys = info();
+  const sentences = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
+  const batches: string[][] = [];
+  for (let i = 0; i < sentences.length; i += 32) batches.push(sentences.slice(i, i + 32));
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  for (const name of ['all-mpnet-base-v2']) {
+    const dir = path.join(models, name);
+    const onnx = path.join(root, 'bench', '.cache', `${name}.onnx`);
+    if (!fs.existsSync(path.join(dir, 'model.safetensors')) || !fs.existsSync(onnx)) {
+      notes.push(`${name} skipped: run tools/fetch_real_models.sh, then tools/export_onnx.py --int8 --model ${path.relative(root, dir)}`);
+      console.log(notes[notes.length - 1]);
+      continue;
+    }
+    const peerFp32 = await session(ort, onnx);
+    // the reference vectors of the accuracy columns: onnxruntime FP32, the ONNX export of the same weights
+    const refEmb = await Embedder.load(dir, { threads: THREADS });
+    const tok = refEmb.tokenizer;
+    const maxLength = refEmb.maxSeqLength;
+    await refEmb.close();
+    const reference: Float32Array[] = [];
+    for (const b of batches) reference.push(...(await peerEmbed(ort, peerFp32, tok, b, maxLength)));
+    for (const precision of ['fp32', 'int8'] as const) {
+      const peerFile = precision === 'int8' ? onnx.replace(/\.onnx$/, '-int8.onnx') : onnx;
+      if (!fs.existsSync(peerFile)) {
+        notes.push(`${name} ${precision} skipped: ${path.relative(root, peerFile)} is missing (tools/export_onnx.py --int8)`);
+        continue;
+      }
+      const peer = precision === 'int8' ? await session(ort, peerFile) : peerFp32;
+      const types = peer.inputNames.includes('token_type_ids');
+      const encoder = await Encoder.load(dir, { threads: THREADS, precision });
+      const embedder = await Embedder.load(dir, { threads: THREADS, precision });
+      // 32 x 128
+      const ids = syntheticIds(32, 128);
+      const cu = Int32Array.from({ length: 33 }, (_, i) => i * 128);
+      const feeds = peerFeeds(ort, ids, new Int32Array(ids.length).fill(1), 32, 128, types);
+      await encoder.run({ ids, typeIds: null, cuSeqlens: cu });
+      await peer.run(feeds);
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      for (let r = 0; r < (quick ? 2 : 4); r++) {
+        await settle();
+        ours.push((await timeAsync(() => encoder.run({ ids, typeIds: null, cuSeqlens: cu }), 2, quick ? 0.5 : 2)).median);
+        await settle();
+        theirs.push((await timeAsync(() => peer.run(feeds), 2, quick ? 0.5 : 2)).median);
+      }
+      // real-length, with the vectors for the accuracy columns
+      const realOurs: number[] = [];
+      const realPeer: number[] = [];
+      let oursVec: Float32Array[] = [];
+      let peerVec: Float32Array[] = [];
+      for (let r = 0; r < (quick ? 1 : 3); r++) {
+        await settle();
+        let t = performance.now();
+        oursVec = [];
+        for (const b of batches) oursVec.push(...(await embedder.embed(b)));
+        realOurs.push((performance.now() - t) / 1000);
+        await settle();
+        t = performance.now();
+        peerVec = [];
+        for (const b of batches) peerVec.push(...(await peerEmbed(ort, peer, tok, b, maxLength)));
+        realPeer.push((performance.now() - t) / 1000);
+      }
+      const co = oursVec.map((v, i) => cosine(v, reference[i]));
+      const cp = peerVec.map((v, i) => cosine(v, reference[i]));
+      const row: Row = {
+        model: name,
+        precision,
+        shape: { ours: 32 / median(ours), peer: 32 / median(theirs) },
+        real: { ours: sentences.length / median(realOurs), peer: sentences.length / median(realPeer) },
+        accuracy: { oursMean: co.reduce((a, b) => a + b) / co.length, oursMin: Math.min(...co), peerMean: cp.reduce((a, b) => a + b) / cp.length, peerMin: Math.min(...cp) },
+      };
+      rows.push(row);
+      console.log(`${name} ${precision}: 32x128 bertrt ${row.shape.ours.toFixed(1)} seq/s, peer ${row.shape.peer.toFixed(1)} (${(row.shape.ours / row.shape.peer).toFixed(2)}x); real-length ${row.real.ours.toFixed(1)} vs ${row.real.peer.toFixed(1)} sentences/s (${(row.real.ours / row.real.peer).toFixed(2)}x); cosine to ORT FP32: ours mean ${row.accuracy.oursMean.toFixed(6)} min ${row.accuracy.oursMin.toFixed(6)}, peer mean ${row.accuracy.peerMean.toFixed(6)} min ${row.accuracy.peerMin.toFixed(6)}`);
+      encoder.close();
+      await embedder.close();
+    }
+  }
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    software: { node: process.version, bertrt: sys.version, kernels: sys.isa, int8Kernels: sys.int8Isa, onnxruntimeNode: ortVersion() },
+    threads: THREADS,
+    rows,
+    notes,
+  };
+  const out = path.join(root, 'bench', 'results');
+  fs.writeFileSync(path.join(out, 'families.json'), JSON.stringify(report, null, 2) + '\n');
+  const L: string[] = [];
+  L.push('# Model families vs onnxruntime-node — CPU', '');
+  L.push(`Measured ${report.date.slice(0, 10)} by \`npm run bench:families\` (bench/families.ts). Regenerate: \`tools/fetch_real_models.sh\`, \`tools/.venv/bin/python tools/export_onnx.py --int8 --model .scratch/real-models/all-mpnet-base-v2\`, \`npm run bench:families\`.`, '');
+  L.push(`- Machine: ${report.machine.cpu}, ${report.machine.physicalCores} cores, ${report.machine.memoryGiB} GiB; flags: ${report.machine.flags}`);
+  L.push(`- Software: Node ${report.software.node}, bertrt ${report.software.bertrt} (kernels ${report.software.kernels}, INT8 ${report.software.int8Kernels}), onnxruntime-node ${report.software.onnxruntimeNode} (graph optimization "all", ${THREADS} intra-op threads)`);
+  L.push('- Peer: the ONNX export of the same weights (tools/export_onnx.py); INT8: onnxruntime quantize_dynamic, per-channel s8 weights, dynamic u8 activations. bertrt INT8: s8 per-channel weights, u8 per-token activations, SmoothQuant at load.');
+  L.push(`- Shapes: one 32×128 batch of synthetic ids; real-length: ${sentences.length} real sentences (bench/data/sentences.txt) in batches of 32, tokenization and mean pooling included for both (bertrt packs, the peer pads per batch). Medians of interleaved rounds.`);
+  L.push('- Accuracy: cosine of each engine\'s sentence vectors (real-length workload) to onnxruntime FP32\'s, mean and min over the sentences.', '');
+  L.push('| model | precision | 32×128 bertrt seq/s | peer seq/s | ratio | real-length bertrt sent/s | peer sent/s | ratio | bertrt cosine mean / min | peer cosine mean / min |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  for (const r of rows) {
+    L.push(`| ${r.model} | ${r.precision.toUpperCase()} | ${r.shape.ours.toFixed(1)} | ${r.shape.peer.toFixed(1)} | ${(r.shape.ours / r.shape.peer).toFixed(2)}× | ${r.real.ours.toFixed(1)} | ${r.real.peer.toFixed(1)} | ${(r.real.ours / r.real.peer).toFixed(2)}× | ${r.accuracy.oursMean.toFixed(6)} / ${r.accuracy.oursMin.toFixed(6)} | ${r.accuracy.peerMean.toFixed(6)} / ${r.accuracy.peerMin.toFixed(6)} |`);
+  }
+  for (const n of notes) L.push('', `Note: ${n}`);
+  L.push('');
+  fs.writeFileSync(path.join(out, 'families.md'), L.join('\n'));
+  console.log('wrote bench/results/families.{md,json}');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
