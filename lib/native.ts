@@ -23,6 +23,8 @@ export interface NativeConfig {
   embeddingSize?: number;
   /** ALBERT: layers share the weights of their group (encoder.layer.<group>) */
   layerGroups?: number;
+  /** ModernBERT's block */
+  modern?: { normBias: boolean; attentionBias: boolean; mlpBias: boolean; ropeThetaGlobal: number; ropeThetaLocal: number; globalEvery: number; localWindow: number };
 }
 
 export interface NativeTensorDesc {

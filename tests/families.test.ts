@@ -50,7 +50,7 @@ function meanRows(h: Float32Array, H: number): Float32Array {
   return m;
 }
 
-for (const name of ['roberta', 'xlm-roberta', 'mpnet', 'albert', 'electra']) {
+for (const name of ['roberta', 'xlm-roberta', 'mpnet', 'albert', 'electra', 'modernbert']) {
   describe(`model family: ${name} vs transformers`, function () {
     let dir: string;
     let fixture: Fixture;

@@ -10,6 +10,7 @@ tests/fixtures/tokenizer/<name>.tokenizer.json.br); every reference runs in FP32
   xlm-roberta  XLMRobertaModel over xlmr.tokenizer.json (XLM-R's pipeline, Unigram, 8,001 ids)
   albert       AlbertModel over xlmr.tokenizer.json: embedding_size 8, 3 layers sharing one group, gelu_new
   electra      ElectraModel over multilingual.tokenizer.json (BERT's WordPiece, token types): embedding_size 8
+  modernbert   ModernBertModel over modernbert.tokenizer.json: 3 layers, layer 1 a 16-token sliding window, RoPE, GeGLU
   mpnet        MPNetModel over roberta.tokenizer.json (MPNet's own tokenizer is WordPiece over 30,527 ids, 1 MB of
                embeddings at this size; the encoder is what this fixture checks, the tokenizer has its own),
                relative_attention_num_buckets 32 and 256 positions so long inputs reach the log-spaced buckets
@@ -39,7 +40,7 @@ from tokenizers import Tokenizer
 from safetensors.torch import load_file, save_file
 from transformers import (AlbertConfig, AlbertForMaskedLM, AlbertForSequenceClassification, AlbertForTokenClassification,
                           AlbertModel, AutoConfig, ElectraConfig, ElectraForMaskedLM, ElectraForSequenceClassification,
-                          ElectraForTokenClassification, ElectraModel, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
+                          ElectraForTokenClassification, ElectraModel, ModernBertConfig, ModernBertModel, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
                           MPNetForTokenClassification, MPNetModel,
                           RobertaConfig, RobertaModel, XLMRobertaConfig, XLMRobertaForMaskedLM,
                           XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification, XLMRobertaModel,
@@ -86,7 +87,7 @@ def save(model, name, tok_file, max_seq, mask):
     shutil.copy(tok_file, os.path.join(d, "tokenizer.json"))  # for sentence-transformers; removed after
     # (BERT-style: the token types go to the model, as a BertTokenizer's would; PreTrainedTokenizerFast drops them)
     special = ({"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]",
-                "model_input_names": ["input_ids", "token_type_ids", "attention_mask"]}
+                **({"model_input_names": ["input_ids", "token_type_ids", "attention_mask"]} if name == "electra" else {})}
                if mask == "[MASK]" else
                {"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>", "pad_token": "<pad>",
                 "unk_token": "<unk>", "mask_token": "<mask>"})
@@ -221,7 +222,7 @@ def main():
     tmp = os.path.join(OUT, ".tok")
     os.makedirs(tmp, exist_ok=True)
     toks = {}
-    for n in ["roberta", "xlmr"]:
+    for n in ["roberta", "xlmr", "modernbert"]:
         toks[n] = os.path.join(tmp, n + ".tokenizer.json")
         json.dump(load_brotli_json(os.path.join(FIX, "tokenizer", n + ".tokenizer.json.br")), open(toks[n], "w"))
     common = dict(vocab_size=8001, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
@@ -249,6 +250,14 @@ def main():
     vocab = len(json.load(open(bert_tok, encoding="utf-8"))["model"]["vocab"])
     make("electra", ElectraModel(ElectraConfig(embedding_size=8, max_position_embeddings=128, type_vocab_size=2,
                                                **{**common, "vocab_size": vocab, "pad_token_id": 0})), bert_tok, 128, mask="[MASK]")
+    # ModernBERT: 3 layers, global every 2nd (0 and 2 global, 1 a sliding window of |i - j| <= 8), no biases, RoPE with
+    # the released thetas, GeGLU
+    torch.manual_seed(6)
+    mb = ModernBertConfig(vocab_size=6002, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=24,
+                          max_position_embeddings=128, global_attn_every_n_layers=2, local_attention=16,
+                          global_rope_theta=160000.0, local_rope_theta=10000.0, initializer_range=0.5, norm_eps=1e-5,
+                          pad_token_id=3, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
+    make("modernbert", ModernBertModel(mb), toks["modernbert"], 128, mask="[MASK]")
     shutil.rmtree(tmp)
 
 

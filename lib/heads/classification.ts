@@ -38,7 +38,9 @@ export async function classificationLogits(
  *  ReLU) then the classifier. */
 export function sequenceHead(m: TaskModel): (cls: Float32Array) => Float64Array {
   const H = m.config.hiddenSize;
-  const { dense, act, out } = m.config.family.heads.sequence;
+  const head = m.config.family.heads.sequence;
+  if (!head) throw new BertrtError(`${m.config.family.name}'s sequence-classification head is not supported yet`, 'E_UNSUPPORTED');
+  const { dense, act, out } = head;
   const [pw, pb, cw, cb] = m.tensors('sequence-classification', `${dense}.weight`, `${dense}.bias`, `${out}.weight`, `${out}.bias`);
   const f = act === 'relu' ? (v: number) => Math.max(v, 0) : act === 'gelu' ? gelu : Math.tanh;
   return (cls) => linear(linear(cls, pw, pb, H).map(f), cw, cb, cb.length);

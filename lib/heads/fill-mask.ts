@@ -16,7 +16,9 @@ export interface FillMaskResult {
 /** The MLM head's tensors: transform (dense, LayerNorm), the output bias, and the decoder matrix when the
  *  checkpoint does not tie it to the word embeddings (null when tied: the engine applies its own copy). */
 export function mlmHead(m: TaskModel): [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array | null] {
-  const { dense, norm, bias, decoder } = m.config.family.heads.mlm;
+  const head = m.config.family.heads.mlm;
+  if (!head) throw new BertrtError(`${m.config.family.name}'s MLM head is not supported yet`, 'E_UNSUPPORTED');
+  const { dense, norm, bias, decoder } = head;
   const t = m.tensors('fill-mask (MLM)', `${dense}.weight`, `${dense}.bias`, `${norm}.weight`, `${norm}.bias`, bias);
   // The decoder is the word-embedding matrix (tied, as these models are trained), which the native engine
   // already holds; an untied checkpoint's own decoder matrix is read and applied here instead.
@@ -56,7 +58,7 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
   if (bias.length !== V) throw new BertrtError(`fill-mask: the decoder bias has ${bias.length} entries for a vocabulary of ${V}`, 'E_SHAPE');
   // the transform's width: the word embeddings' (ALBERT's and ELECTRA's are narrower than the hidden states)
   const E = tb.length;
-  const act = m.config.hiddenAct === 'gelu' || m.config.family.heads.mlm.erf ? gelu : geluTanh;
+  const act = m.config.hiddenAct === 'gelu' || m.config.family.heads.mlm?.erf ? gelu : geluTanh;
   const transformed = new Float32Array(masks.length * E);
   masks.forEach(({ n, k }, i) => transformed.set(layerNorm(linear(hidden[n].subarray(k * H, (k + 1) * H), tw, tb, E).map(act), lg, lb, m.config.layerNormEps), i * E));
   let logits: Float32Array;

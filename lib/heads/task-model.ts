@@ -67,8 +67,8 @@ export class TaskModel {
 
   /** Whether the file has the family's sequence-classification head (families.ts). */
   hasSequenceHead(): boolean {
-    const { dense, out } = this.config.family.heads.sequence;
-    return this.has(`${dense}.weight`, `${out}.weight`, `${out}.bias`);
+    const head = this.config.family.heads.sequence;
+    return !!head && this.has(`${head.dense}.weight`, `${head.out}.weight`, `${head.out}.bias`);
   }
 
   has(...names: string[]): boolean {

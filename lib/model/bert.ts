@@ -9,7 +9,36 @@ function weightLayers(c: ModelConfig): number {
   return c.layerGroups ?? c.numHiddenLayers;
 }
 
+/** ModernBERT's tensors (under the encoder's names, families.ts): biases only where the config has them. */
+function modernShapes(c: ModelConfig): Map<string, number[]> {
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  const m = c.modern!;
+  const out = new Map<string, number[]>([['embeddings.word_embeddings.weight', [c.vocabSize, H]]]);
+  const norm = (n: string) => {
+    out.set(`${n}.weight`, [H]);
+    if (m.normBias) out.set(`${n}.bias`, [H]);
+  };
+  const linear = (n: string, rows: number, cols: number, bias: boolean) => {
+    out.set(`${n}.weight`, [rows, cols]);
+    if (bias) out.set(`${n}.bias`, [rows]);
+  };
+  norm('embeddings.LayerNorm');
+  for (let l = 0; l < c.numHiddenLayers; l++) {
+    const p = `encoder.layer.${l}.`;
+    if (l > 0) norm(`${p}attn_norm`);
+    linear(`${p}attn.Wqkv`, 3 * H, H, m.attentionBias);
+    linear(`${p}attn.Wo`, H, H, m.attentionBias);
+    norm(`${p}mlp_norm`);
+    linear(`${p}mlp.Wi`, 2 * I, H, m.mlpBias);
+    linear(`${p}mlp.Wo`, H, I, m.mlpBias);
+  }
+  norm('encoder.final_norm');
+  return out;
+}
+
 export function expectedEncoderShapes(c: ModelConfig): Map<string, number[]> {
+  if (c.modern) return modernShapes(c);
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const E = c.embeddingSize ?? H;

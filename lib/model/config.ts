@@ -71,7 +71,7 @@ export function readConfig(dir: string): ModelConfig {
   if (!family) {
     throw new BertrtError(`${file}: model_type "${modelType}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, 'E_UNSUPPORTED');
   }
-  const cfg = family.modelTypes.includes('distilbert') ? distilbertConfig(raw, file, family) : bertConfig(raw, file, family);
+  const cfg = family.modelTypes.includes('distilbert') ? distilbertConfig(raw, file, family) : family.modern ? modernConfig(raw, file, family) : bertConfig(raw, file, family);
   if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
     const [h, n] = cfg.modelType === 'distilbert' ? ['dim', 'n_heads'] : ['hidden_size', 'num_attention_heads'];
     throw new BertrtError(`${file}: ${h} must be a multiple of ${n}`, 'E_MODEL_FORMAT');
@@ -140,6 +140,62 @@ function bertConfig(raw: Record<string, unknown>, file: string, family: Family):
     cfg.relativeAttentionMaxDistance = 128; // fixed in transformers' MPNet
   }
   return cfg;
+}
+
+/** ModernBERT's config.json: the Hub's fields (global_attn_every_n_layers, local_attention, global_rope_theta,
+ *  local_rope_theta) or transformers 5's (layer_types, rope_parameters); biases off unless it says otherwise. */
+function modernConfig(raw: Record<string, unknown>, file: string, family: Family): ModelConfig {
+  const act = String(raw.hidden_activation ?? 'gelu');
+  if (!GELUS.includes(act)) throw new BertrtError(`${file}: hidden_activation "${act}" is not supported (${GELUS.join(', ')})`, 'E_UNSUPPORTED');
+  const eps = raw.norm_eps ?? 1e-5;
+  if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw new BertrtError(`${file}: "norm_eps" must be a number in (0, 1)`, 'E_MODEL_FORMAT');
+  const layers = int(raw, 'num_hidden_layers', file, 'numHiddenLayers');
+  let every = int(raw, 'global_attn_every_n_layers', file, 'numHiddenLayers', 3);
+  if (Array.isArray(raw.layer_types)) {
+    // transformers 5 spells the pattern out; the engine runs the periodic one it comes from
+    const types = raw.layer_types.map(String);
+    const n = types.indexOf('full_attention', 1);
+    every = n > 0 ? n : layers;
+    if (types.length !== layers || types.some((t, i) => t !== (i % every === 0 ? 'full_attention' : 'sliding_attention'))) {
+      throw new BertrtError(`${file}: layer_types ${JSON.stringify(types)} is not a global layer every n layers`, 'E_UNSUPPORTED');
+    }
+  }
+  const rope = (raw.rope_parameters ?? {}) as Record<string, { rope_theta?: unknown; rope_type?: unknown } | undefined>;
+  const theta = (kind: 'full_attention' | 'sliding_attention', legacy: string, dflt: number): number => {
+    const p = rope[kind];
+    if (p && p.rope_type !== undefined && p.rope_type !== 'default') throw new BertrtError(`${file}: rope_type "${String(p.rope_type)}" is not supported`, 'E_UNSUPPORTED');
+    const v = p?.rope_theta ?? raw[legacy] ?? dflt;
+    if (typeof v !== 'number' || !(v > 1 && v < 1e12)) throw new BertrtError(`${file}: the ${kind} rope_theta must be a number > 1`, 'E_MODEL_FORMAT');
+    return v;
+  };
+  const local = int(raw, 'local_attention', file, 'maxPositionEmbeddings', 128);
+  const maxPositionEmbeddings = int(raw, 'max_position_embeddings', file, 'maxPositionEmbeddings');
+  return {
+    modelType: 'modernbert',
+    family,
+    architectures: Array.isArray(raw.architectures) ? raw.architectures.map(String) : [],
+    vocabSize: int(raw, 'vocab_size', file, 'vocabSize'),
+    hiddenSize: int(raw, 'hidden_size', file, 'hiddenSize'),
+    numHiddenLayers: layers,
+    numAttentionHeads: int(raw, 'num_attention_heads', file, 'numAttentionHeads'),
+    intermediateSize: int(raw, 'intermediate_size', file, 'intermediateSize'),
+    maxPositionEmbeddings,
+    maxTokens: maxPositionEmbeddings,
+    typeVocabSize: 0,
+    layerNormEps: eps,
+    hiddenAct: act,
+    padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', 0),
+    modern: {
+      normBias: raw.norm_bias === true,
+      attentionBias: raw.attention_bias === true,
+      mlpBias: raw.mlp_bias === true,
+      ropeThetaGlobal: theta('full_attention', 'global_rope_theta', 160000),
+      ropeThetaLocal: theta('sliding_attention', 'local_rope_theta', 10000),
+      globalEvery: every,
+      localWindow: Math.floor(local / 2),
+    },
+    raw,
+  };
 }
 
 /** DistilBERT's config.json under BERT's field names: same encoder, no token types, LayerNorm eps 1e-12. */

@@ -3,7 +3,7 @@
 // names: the native engine binds those), and what its config adds to BERT's (position scheme, relative
 // attention). config.ts reads the config through this table, safetensors.ts maps the names, the task heads look
 // their tensors up through it: one place to add the next family.
-export type PositionScheme = 'absolute' | 'padding';
+export type PositionScheme = 'absolute' | 'padding' | 'rotary';
 
 export interface Family {
   /** what the README and error messages call it */
@@ -13,7 +13,8 @@ export interface Family {
   readonly prefix: string;
   /** checkpoint name (prefix removed) → encoder name, applied in order; names that match none pass as they are */
   readonly names: ReadonlyArray<readonly [RegExp, string]>;
-  /** 'absolute': positions 0, 1, ... (BERT). 'padding': RoBERTa's, from pad_token_id + 1, skipping pad tokens. */
+  /** 'absolute': positions 0, 1, ... (BERT). 'padding': RoBERTa's, from pad_token_id + 1, skipping pad tokens.
+   *  'rotary': no position table, RoPE in the attention (ModernBERT). */
   readonly positions: PositionScheme;
   /** config.json's token-type table size when it says none; 0: the architecture has no token types */
   readonly typeVocabDefault: number;
@@ -25,15 +26,19 @@ export interface Family {
   readonly factorized?: boolean;
   /** ALBERT: config num_hidden_groups; layers share their group's weights (encoder.layer.<group>) */
   readonly sharedLayers?: boolean;
+  /** ModernBERT's block (pre-norm, Wqkv, GeGLU, RoPE, sliding-window layers, final norm): its own config fields and
+   *  tensor names (native BertConfig::modern) */
+  readonly modern?: boolean;
 }
 
+/** A family's task heads; one that is absent is refused naming the family (E_UNSUPPORTED). */
 export interface Heads {
   /** sequence classification over the first token: dense, activation, then the output layer */
-  readonly sequence: { readonly dense: string; readonly act: 'tanh' | 'relu' | 'gelu'; readonly out: string };
+  readonly sequence?: { readonly dense: string; readonly act: 'tanh' | 'relu' | 'gelu'; readonly out: string };
   /** the MLM head: dense, GELU (the config's hidden_act, or erf's where `erf`: transformers hard-codes it for
    *  RoBERTa, MPNet and ELECTRA), LayerNorm (eps: the config's), then the decoder (tied to the word embeddings
    *  unless config.json unties it) plus its bias; its width is the word embeddings' */
-  readonly mlm: { readonly dense: string; readonly norm: string; readonly bias: string; readonly decoder: string; readonly erf?: boolean };
+  readonly mlm?: { readonly dense: string; readonly norm: string; readonly bias: string; readonly decoder: string; readonly erf?: boolean };
 }
 
 const BERT_HEADS: Heads = {
@@ -155,7 +160,27 @@ const ELECTRA: Family = {
   },
 };
 
-export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, ALBERT, ELECTRA, DISTILBERT];
+/** ModernBERT: no position table (RoPE, a global and a local theta), pre-LayerNorm without biases, a fused Wqkv, a
+ *  GeGLU MLP, every global_attn_every_n_layers-th layer global and the rest a local_attention-token sliding window, a
+ *  final LayerNorm. Its heads (pooling + dense + norm + classifier) are not built yet. */
+const MODERNBERT: Family = {
+  name: 'ModernBERT',
+  modelTypes: ['modernbert'],
+  prefix: 'model.',
+  names: [
+    [/^embeddings\.tok_embeddings\./, 'embeddings.word_embeddings.'],
+    [/^embeddings\.norm\./, 'embeddings.LayerNorm.'],
+    [/^layers\.(\d+)\./, 'encoder.layer.$1.'],
+    [/^final_norm\./, 'encoder.final_norm.'],
+  ],
+  positions: 'rotary',
+  typeVocabDefault: 0,
+  relativeAttention: false,
+  modern: true,
+  heads: {},
+};
+
+export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, ALBERT, ELECTRA, DISTILBERT, MODERNBERT];
 
 const BY_TYPE = new Map(FAMILIES.flatMap((f) => f.modelTypes.map((t) => [t, f] as const)));
 

@@ -3,6 +3,7 @@
 // through a thread-safe function. C++ exceptions stop here: jobs catch everything and report a Status.
 #include <napi.h>
 
+#include <cmath>
 #include <memory>
 #include <new>
 #include <string>
@@ -125,6 +126,24 @@ bertrt::BertConfig parse_config(Napi::Object o) {
   c.padding_idx = get_int(o, "paddingIdx", false, -1);
   c.embedding_size = get_int(o, "embeddingSize", false, 0);
   c.layer_groups = get_int(o, "layerGroups", false, 0);
+  Napi::Value modern = o.Get("modern");
+  if (modern.IsObject()) {  // ModernBERT's block: { normBias, attentionBias, mlpBias, ropeThetaGlobal, ropeThetaLocal, globalEvery, localWindow }
+    Napi::Object m = modern.As<Napi::Object>();
+    auto num = [&](const char* key) {
+      Napi::Value v = m.Get(key);
+      if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
+        throw_error(o.Env(), Code::kInvalidArgument, std::string("config.modern.") + key + " must be a finite number");
+      return v.As<Napi::Number>().DoubleValue();
+    };
+    c.modern = true;
+    c.norm_bias = m.Get("normBias").ToBoolean();
+    c.attention_bias = m.Get("attentionBias").ToBoolean();
+    c.mlp_bias = m.Get("mlpBias").ToBoolean();
+    c.rope_theta_global = static_cast<float>(num("ropeThetaGlobal"));
+    c.rope_theta_local = static_cast<float>(num("ropeThetaLocal"));
+    c.global_every = get_int(m, "globalEvery");
+    c.local_window = get_int(m, "localWindow");
+  }
   c.relative_attention_buckets = get_int(o, "relativeAttentionBuckets", false, 0);
   c.relative_attention_max_distance = get_int(o, "relativeAttentionMaxDistance", false, 128);
   return c;

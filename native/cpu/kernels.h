@@ -2,7 +2,9 @@
 // templates (kernels_impl.h); kernels() picks the best the CPU runs, once, and BERTRT_ISA=<name> forces one (tests
 // and benchmarks use that to run every path the machine has).
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -102,7 +104,16 @@ struct AttentionArgs {
   // rel_len - 1 + j - i] after the scale, for sequences of at most rel_len tokens. Null: none.
   const float* rel_bias = nullptr;
   int rel_len = 0;
+  // > 0: sliding-window attention (ModernBERT's local layers): query i sees keys j with |i - j| <= window only.
+  int window = 0;
 };
+
+// Keys of query i outside its window get -inf before the softmax (their probability is then exactly 0).
+inline void mask_outside_window(int window, int i, int len, float* s) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int j = 0; j < std::min(len, i - window); ++j) s[j] = ninf;
+  for (int j = std::max(0, i + window + 1); j < len; ++j) s[j] = ninf;
+}
 
 // Adds the relative-position bias of query i of head h to its raw (unscaled) scores s[0, len): divided by the
 // scale, so that the softmax's scaling gives q.k * scale + bias.

@@ -324,6 +324,7 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
   for (int r = 0; r < RI; ++r) {
     float* sr = s + r * lp;
     if (g.rel_bias) add_relative_bias(g, h, i0 + r, len, sr);
+    if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr);
     for (int j = len; j < lp; ++j) sr[j] = -std::numeric_limits<float>::infinity();
     R mx = V::set1(-std::numeric_limits<float>::infinity());
     for (int j = 0; j < lp; j += W) mx = V::max(mx, V::load(sr + j));
@@ -480,15 +481,16 @@ void embed_layernorm(const EmbedArgs& g, ThreadPool& pool, int nth) {
   parallel_rows(pool, g.tokens, nth, [&](int r) {
     float* o = g.out + static_cast<size_t>(r) * h;
     const float* we = g.word + static_cast<size_t>(g.ids[r]) * h;
-    const float* pe = g.pos + static_cast<size_t>(g.positions[r]) * h;
+    const float* pe = g.pos ? g.pos + static_cast<size_t>(g.positions[r]) * h : nullptr;
     const float* te = g.type ? g.type + static_cast<size_t>(g.type_ids ? g.type_ids[r] : 0) * h : nullptr;
     int i = 0;
     for (; i + W <= h; i += W) {
-      R v = V::add(V::loadu(we + i), V::loadu(pe + i));
+      R v = V::loadu(we + i);
+      if (pe) v = V::add(v, V::loadu(pe + i));
       if (te) v = V::add(v, V::loadu(te + i));
       V::storeu(o + i, v);
     }
-    for (; i < h; ++i) o[i] = we[i] + pe[i] + (te ? te[i] : 0.f);
+    for (; i < h; ++i) o[i] = we[i] + (pe ? pe[i] : 0.f) + (te ? te[i] : 0.f);
     layernorm_row<V>(o, g.gamma, g.beta, h, g.eps);
   });
 }

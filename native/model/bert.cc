@@ -30,6 +30,11 @@ struct Layer {
   // INT8: per-input-channel factors 1/s that the inputs of Q/K/V and FFN-in are multiplied by before they are
   // quantized (their weights were packed multiplied by s; see smooth_factors). Empty: no smoothing.
   AlignedBuffer<float> qkv_smooth, inter_smooth;
+  // ModernBERT's GeGLU: inter holds Wi's GELU-input rows, gate its gate rows
+  cpu::PackedMatrix gate;
+  cpu::QuantMatrix qgate;
+  cpu::Bf16Matrix bgate;
+  AlignedBuffer<float> gate_b;
 };
 
 // A GEMM input in the form the precision reads: INT8 quantized rows, or rows rounded to BF16 (FP32 reads floats).
@@ -45,6 +50,7 @@ struct Scratch {
   Prepared in;                              // the layer input, all T rows (INT8: written by the LayerNorm before)
   Prepared local;                           // the group's other GEMM inputs
   std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
+  AlignedBuffer<float> gate, normed;        // ModernBERT: the GeGLU's gate rows [group rows][I]; a LayerNorm's output [T][H]
   AlignedBuffer<float> rel;                 // relative attention: the batch's bias by head and offset (see AttentionArgs)
   int rel_len = 0;                          // ... for sequences of up to this many tokens
 };
@@ -114,6 +120,11 @@ class Bert final : public BertModel {
   // already holds x's INT8 form; the closing LayerNorm quantizes its output for the next layer's Q/K/V (with its
   // smoothing) unless this is the last layer. ln1_max (calibration): per-channel max |.| of the first LayerNorm's
   // output, folded in.
+  // ModernBERT's layer l, in place on x [T][H] (positions: each token's, for the rotary embedding).
+  void modern_layer(const Layer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
+                    Scratch& s, ThreadPool& pool, int nth) const;
+  // Rotates the Q and K parts of qkv rows [0, rows) (positions[r] each) by RoPE with table t (0 global, 1 local).
+  void rotate(float* qkv, int rows, const int32_t* positions, int t) const;
   void layer(const Layer& L, Precision p, float* x, const BatchView& b, Scratch& s, ThreadPool& pool, int nth,
              bool x_quantized, const Layer* next, float* ln1_max) const;
   // The group of sequences that starts at s0 ends before the returned index: whole sequences while their tokens
@@ -143,6 +154,21 @@ class Bert final : public BertModel {
     pack(lw.f_w.data(), H, I, &L.out, &L.qout, &L.bout);
   }
 
+  // ModernBERT's layer: Wqkv as it is (already fused), Wi split into its GELU-input and gate halves.
+  void pack_modern_layer(LayerWeights& lw, Layer& L) {
+    const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+    pack(lw.q_w.data(), 3 * H, H, &L.qkv, &L.qqkv, &L.bqkv);
+    pack(lw.o_w.data(), H, H, &L.attn_out, &L.qattn_out, &L.battn_out);
+    pack(lw.i_w.data(), I, H, &L.inter, &L.qinter, &L.binter);
+    pack(lw.i_w.data() + static_cast<size_t>(I) * H, I, H, &L.gate, &L.qgate, &L.bgate);
+    pack(lw.f_w.data(), H, I, &L.out, &L.qout, &L.bout);
+    L.qkv_b = std::move(lw.q_b), L.attn_out_b = std::move(lw.o_b), L.out_b = std::move(lw.f_b);
+    L.inter_b.resize(I), L.gate_b.resize(I);
+    std::memcpy(L.inter_b.data(), lw.i_b.data(), sizeof(float) * I);
+    std::memcpy(L.gate_b.data(), lw.i_b.data() + I, sizeof(float) * I);
+    L.ln1_g = std::move(lw.ln1_g), L.ln1_b = std::move(lw.ln1_b), L.ln2_g = std::move(lw.ln2_g), L.ln2_b = std::move(lw.ln2_b);
+  }
+
   // Packs W [n][k] for the model's precision.
   void pack(const float* w, int n, int k, cpu::PackedMatrix* fp, cpu::QuantMatrix* q, cpu::Bf16Matrix* bf) {
     if (precision_ == Precision::kBF16) {
@@ -167,6 +193,8 @@ class Bert final : public BertModel {
   cpu::PackedMatrix proj_;     // factorized embeddings: [hidden][embedding_size], FP32 in every precision
   AlignedBuffer<float> proj_b_;
   bool tanh_gelu_ = false;     // hidden_act is GELU's tanh form
+  AlignedBuffer<float> final_g_, final_b_;    // ModernBERT's final LayerNorm
+  AlignedBuffer<float> rope_cos_[2], rope_sin_[2];  // ModernBERT: [max positions][head_dim / 2], global then local theta
   // The weights layer l runs: its own, or its group's (ALBERT).
   const Layer& weights_of(int l) const {
     return layers_[cfg_.layer_groups > 0 ? l / (cfg_.num_hidden_layers / cfg_.layer_groups) : l];
@@ -200,6 +228,10 @@ Status check_config(const BertConfig& c) {
   if (c.embedding_size < 0 || c.embedding_size > 16384) return bad("embedding_size out of range");
   if (c.layer_groups < 0 || c.layer_groups > c.num_hidden_layers || (c.layer_groups > 0 && c.num_hidden_layers % c.layer_groups != 0))
     return bad("num_hidden_groups must divide num_hidden_layers");
+  if (c.modern && (c.global_every < 1 || c.global_every > 1024 || c.local_window < 0 || c.local_window > 65536 ||
+                   !(c.rope_theta_global > 1.f) || !(c.rope_theta_local > 1.f) || (c.hidden_size / c.num_attention_heads) % 2 != 0 ||
+                   c.embedding_size > 0 || c.layer_groups > 0 || c.padding_idx >= 0 || c.relative_attention_buckets > 0))
+    return bad("ModernBERT's global_attn_every_n_layers, local_attention, rope thetas or head size are out of range");
   if (c.hidden_act != "gelu" && c.hidden_act != "gelu_new" && c.hidden_act != "gelu_pytorch_tanh")
     return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported ('gelu', 'gelu_new', 'gelu_pytorch_tanh')"};
   return Status::Ok();
@@ -264,6 +296,23 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
     bytes_ += sizeof(float) * proj_.data.size();
   }
   tanh_gelu_ = cfg.hidden_act != "gelu";
+  if (cfg.modern) {
+    final_g_ = std::move(emb.final_g), final_b_ = std::move(emb.final_b);
+    // cos and sin of position * theta^(-2i / head_dim), in FP32 as transformers computes them
+    const int half = H / cfg.num_attention_heads / 2, P = cfg.max_position_embeddings;
+    for (int t = 0; t < 2; ++t) {
+      const float theta = t == 0 ? cfg.rope_theta_global : cfg.rope_theta_local;
+      rope_cos_[t].resize(static_cast<size_t>(P) * half), rope_sin_[t].resize(static_cast<size_t>(P) * half);
+      for (int i = 0; i < half; ++i) {
+        const float inv = 1.f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(2 * half));
+        for (int p = 0; p < P; ++p) {
+          const float a = static_cast<float>(p) * inv;
+          rope_cos_[t].data()[static_cast<size_t>(p) * half + i] = std::cos(a);
+          rope_sin_[t].data()[static_cast<size_t>(p) * half + i] = std::sin(a);
+        }
+      }
+    }
+  }
 
   // Row groups (see layer()). INT8 and BF16: ~512 KB of Q/K/V rows, half of a Zen 4 / Skylake-SP core's L2. FP32:
   // 768 tokens, eight of its GEMM's 96-row blocks (in A/B rounds while this was written, 128-token groups cost
@@ -277,13 +326,18 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   const char* smooth_env = std::getenv("BERTRT_INT8_SMOOTHING");
   // (shared layers: one set of smoothing factors would have to serve every position the group runs at; they are
   // quantized without smoothing)
-  if (precision == Precision::kINT8 && cfg.layer_groups == 0 && !(smooth_env && std::string(smooth_env) == "0"))
+  // (ModernBERT's LayerNorms run before their GEMMs as separate steps; it is quantized without smoothing too)
+  if (precision == Precision::kINT8 && cfg.layer_groups == 0 && !cfg.modern && !(smooth_env && std::string(smooth_env) == "0"))
     return calibrate_and_pack(src, pool);
   AlignedBuffer<float> qkv(static_cast<size_t>(3) * H * H);
   for (int l = 0; l < n_weights; ++l) {
     LayerWeights lw;  // one layer's FP32 tensors at a time, packed, then dropped
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw));
     Layer& L = layers_[l];
+    if (cfg.modern) {
+      pack_modern_layer(lw, L);
+      continue;
+    }
     take_layer(lw, H, qkv.data(), L);
     pack_layer(qkv.data(), lw, L);
   }
@@ -407,6 +461,11 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   float* x = out;  // the residual stream lives in the caller's output buffer
   embed(b, positions.data(), x, pool, nth);
   const int L = cfg_.num_hidden_layers;
+  if (cfg_.modern) {
+    for (int l = 0; l < L; ++l) modern_layer(layers_[l], l, precision_, x, b, positions.data(), scratch, pool, nth);
+    k_->add_layernorm(x, nullptr, final_g_.data(), final_b_.data(), T, cfg_.hidden_size, cfg_.layer_norm_eps, pool, nth);
+    return Status::Ok();
+  }
   for (int l = 0; l < L; ++l)
     layer(weights_of(l), precision_, x, b, scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
           l + 1 < L ? &weights_of(l + 1) : nullptr, nullptr);
@@ -463,7 +522,7 @@ void Bert::embed(const BatchView& b, const int32_t* positions, float* x, ThreadP
   if (cfg_.embedding_size > 0) narrow.resize(static_cast<size_t>(b.tokens) * E);
   cpu::EmbedArgs e;
   e.word = word_.data();
-  e.pos = pos_.data();
+  e.pos = cfg_.modern ? nullptr : pos_.data();  // (ModernBERT: rotary positions, in the attention)
   e.type = cfg_.type_vocab_size > 0 ? type_.data() : nullptr;
   e.ids = b.ids;
   e.type_ids = b.type_ids;
@@ -529,6 +588,74 @@ void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scra
       else k_->add_layernorm(xg, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
     }
     s0 = s1;
+  }
+}
+
+void Bert::rotate(float* qkv, int rows, const int32_t* positions, int t) const {
+  const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, half = dh / 2;
+  for (int r = 0; r < rows; ++r) {
+    const float* c = rope_cos_[t].data() + static_cast<size_t>(positions[r]) * half;
+    const float* sn = rope_sin_[t].data() + static_cast<size_t>(positions[r]) * half;
+    float* row = qkv + static_cast<size_t>(r) * 3 * H;
+    for (int part = 0; part < 2; ++part)  // Q, then K
+      for (int h = 0; h < heads; ++h) {
+        float* v = row + part * H + h * dh;
+        for (int d = 0; d < half; ++d) {  // (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin): rotate_half's layout
+          const float a = v[d], b2 = v[d + half];
+          v[d] = a * c[d] - b2 * sn[d];
+          v[d + half] = b2 * c[d] + a * sn[d];
+        }
+      }
+  }
+}
+
+// Pre-LayerNorm: x += Wo(attention(rope(Wqkv(norm(x))))); x += Wo_mlp(gelu(Wi_in(norm(x))) * Wi_gate(norm(x))).
+// A group of whole sequences at a time, as layer() does.
+void Bert::modern_layer(const Layer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
+                        Scratch& s, ThreadPool& pool, int nth) const {
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+  const bool global = l % cfg_.global_every == 0;
+  const Weights wqkv{L.qkv, L.qqkv, L.bqkv}, wo{L.attn_out, L.qattn_out, L.battn_out}, wi{L.inter, L.qinter, L.binter},
+      wg{L.gate, L.qgate, L.bgate}, wf{L.out, L.qout, L.bout};
+  cpu::AttentionArgs at;
+  at.ld_qkv = 3 * H, at.ld_out = H;
+  at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads;
+  at.scale = 1.f / std::sqrt(static_cast<float>(at.head_dim));
+  at.window = global ? 0 : cfg_.local_window;
+  for (int s0 = 0; s0 < b.n_seqs;) {
+    const int g0 = s0, s1 = group_end(b, s0), r0 = b.cu_seqlens[s0], T = b.cu_seqlens[s1] - r0;
+    s0 = s1;
+    if (T == 0) continue;
+    s.y.resize(static_cast<size_t>(T) * H);
+    s.qkv.resize(static_cast<size_t>(T) * 3 * H);
+    s.ctx.resize(static_cast<size_t>(T) * H);
+    s.inter.resize(static_cast<size_t>(T) * I);
+    s.gate.resize(static_cast<size_t>(T) * I);
+    float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data(), *gate = s.gate.data();
+    float* xg = x + static_cast<size_t>(r0) * H;
+    s.cu.resize(s1 - g0 + 1);
+    for (int i = g0; i <= s1; ++i) s.cu[i - g0] = b.cu_seqlens[i] - r0;
+    // attention input: layer 0 reads x as it is, the others its LayerNorm
+    const float* in = xg;
+    if (L.ln1_g.size()) {
+      std::memcpy(y, xg, sizeof(float) * T * H);
+      k_->add_layernorm(y, nullptr, L.ln1_g.data(), L.ln1_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+      in = y;
+    }
+    linear(p, in, H, H, wqkv, L.qkv_b.data(), false, nullptr, qkv, 3 * H, T, s.local, pool, nth);
+    rotate(qkv, T, positions + r0, global ? 0 : 1);
+    at.qkv = qkv, at.out = ctx;
+    at.cu_seqlens = s.cu.data(), at.n_seqs = static_cast<int>(s.cu.size()) - 1;
+    if (p != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
+    else k_->attention(at, pool, nth);
+    linear(p, ctx, H, H, wo, L.attn_out_b.data(), false, xg, xg, H, T, s.local, pool, nth);
+    // the GeGLU MLP on the LayerNorm of the new x
+    std::memcpy(y, xg, sizeof(float) * T * H);
+    k_->add_layernorm(y, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+    linear(p, y, H, H, wi, L.inter_b.data(), true, nullptr, inter, I, T, s.local, pool, nth);
+    linear(p, y, H, H, wg, L.gate_b.data(), false, nullptr, gate, I, T, s.local, pool, nth);
+    for (size_t i = 0; i < static_cast<size_t>(T) * I; ++i) inter[i] *= gate[i];
+    linear(p, inter, I, I, wf, L.out_b.data(), false, xg, xg, H, T, s.local, pool, nth);
   }
 }
 

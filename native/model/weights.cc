@@ -2,6 +2,7 @@
 // the tensor, never an out-of-bounds read.
 #include "weights.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -71,6 +72,16 @@ Status WeightSource::open(const std::string& path, const std::vector<TensorDesc>
   return Status::Ok();
 }
 
+namespace {
+// A bias the config says exists is read; one it says does not is zeros.
+Status read_or_zero(const WeightSource& src, const std::string& name, bool present, int64_t n, AlignedBuffer<float>* out) {
+  if (present) return src.read(name, {n}, out);
+  out->resize(static_cast<size_t>(n));
+  std::fill(out->data(), out->data() + n, 0.f);
+  return Status::Ok();
+}
+}  // namespace
+
 Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out) {
   const int H = embedding_width(cfg);
   if (cfg.embedding_size > 0) {
@@ -78,6 +89,12 @@ Status read_embeddings(const WeightSource& src, const BertConfig& cfg, Embedding
     BERTRT_RETURN_IF_ERROR(src.read("embeddings.project.bias", {cfg.hidden_size}, &out->proj_b));
   }
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &out->word));
+  if (cfg.modern) {  // no position or type tables; LayerNorms maybe without bias; a final norm
+    BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.weight", {H}, &out->ln_g));
+    BERTRT_RETURN_IF_ERROR(read_or_zero(src, "embeddings.LayerNorm.bias", cfg.norm_bias, H, &out->ln_b));
+    BERTRT_RETURN_IF_ERROR(src.read("encoder.final_norm.weight", {H}, &out->final_g));
+    return read_or_zero(src, "encoder.final_norm.bias", cfg.norm_bias, H, &out->final_b);
+  }
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &out->pos));
   if (cfg.type_vocab_size > 0)
     BERTRT_RETURN_IF_ERROR(src.read("embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, H}, &out->type));
@@ -91,6 +108,22 @@ Status read_embeddings(const WeightSource& src, const BertConfig& cfg, Embedding
 Status read_layer(const WeightSource& src, const BertConfig& cfg, int layer, LayerWeights* out) {
   const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
   const std::string p = "encoder.layer." + std::to_string(layer) + ".";
+  if (cfg.modern) {
+    BERTRT_RETURN_IF_ERROR(src.read(p + "attn.Wqkv.weight", {3 * H, H}, &out->q_w));
+    BERTRT_RETURN_IF_ERROR(read_or_zero(src, p + "attn.Wqkv.bias", cfg.attention_bias, 3 * H, &out->q_b));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "attn.Wo.weight", {H, H}, &out->o_w));
+    BERTRT_RETURN_IF_ERROR(read_or_zero(src, p + "attn.Wo.bias", cfg.attention_bias, H, &out->o_b));
+    if (layer > 0) {  // layer 0's attention reads the embeddings' LayerNorm output as it is
+      BERTRT_RETURN_IF_ERROR(src.read(p + "attn_norm.weight", {H}, &out->ln1_g));
+      BERTRT_RETURN_IF_ERROR(read_or_zero(src, p + "attn_norm.bias", cfg.norm_bias, H, &out->ln1_b));
+    }
+    BERTRT_RETURN_IF_ERROR(src.read(p + "mlp_norm.weight", {H}, &out->ln2_g));
+    BERTRT_RETURN_IF_ERROR(read_or_zero(src, p + "mlp_norm.bias", cfg.norm_bias, H, &out->ln2_b));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "mlp.Wi.weight", {2 * I, H}, &out->i_w));
+    BERTRT_RETURN_IF_ERROR(read_or_zero(src, p + "mlp.Wi.bias", cfg.mlp_bias, 2 * I, &out->i_b));
+    BERTRT_RETURN_IF_ERROR(src.read(p + "mlp.Wo.weight", {H, I}, &out->f_w));
+    return read_or_zero(src, p + "mlp.Wo.bias", cfg.mlp_bias, H, &out->f_b);
+  }
   const struct {
     const char* name;
     std::vector<int64_t> shape;

@@ -30,6 +30,7 @@ struct EmbeddingWeights {
   AlignedBuffer<float> word, pos, type, ln_g, ln_b;  // type is empty when the model has no token types
   AlignedBuffer<float> rel;  // encoder.relative_attention_bias.weight [buckets][heads]; empty without relative attention
   AlignedBuffer<float> proj_w, proj_b;  // embeddings.project [hidden][embedding_size], [hidden]; empty unless factorized
+  AlignedBuffer<float> final_g, final_b;  // ModernBERT: encoder.final_norm
 };
 struct LayerWeights {
   AlignedBuffer<float> q_w, q_b, k_w, k_b, v_w, v_b;  // attention.self.{query,key,value}
@@ -38,7 +39,9 @@ struct LayerWeights {
   AlignedBuffer<float> f_w, f_b, ln2_g, ln2_b;        // output.{dense,LayerNorm}
 };
 Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out);
-// `layer` is the index of the weights: the layer's own, or its group's (BertConfig::layer_groups).
+// `layer` is the index of the weights: the layer's own, or its group's (BertConfig::layer_groups). ModernBERT's layers
+// land in the same fields: q_w/q_b its fused Wqkv [3H][H], o the attention's Wo, ln1 attn_norm (empty in layer 0),
+// i its Wi [2I][H] (GELU's input rows, then the gate's), f the MLP's Wo, ln2 mlp_norm; missing biases are zeros.
 Status read_layer(const WeightSource& src, const BertConfig& cfg, int layer, LayerWeights* out);
 // The width of the embedding tables: embedding_size when factorized, else hidden_size.
 inline int embedding_width(const BertConfig& c) { return c.embedding_size > 0 ? c.embedding_size : c.hidden_size; }

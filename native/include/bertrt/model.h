@@ -38,6 +38,18 @@ struct BertConfig {
   // added to every layer's attention scores. 0: none.
   int relative_attention_buckets = 0;
   int relative_attention_max_distance = 128;
+  // ModernBERT's block instead of BERT's: pre-LayerNorm (none before layer 0's attention), a fused Wqkv, rotary
+  // position embeddings (no position table), a GeGLU MLP, every global_every-th layer global and the others a
+  // sliding window of |i - j| <= local_window, a final LayerNorm. Tensor names: encoder.layer.<l>.{attn_norm,
+  // attn.Wqkv, attn.Wo, mlp_norm, mlp.Wi, mlp.Wo}, encoder.final_norm.
+  bool modern = false;
+  bool norm_bias = true;       // LayerNorms carry a bias (ModernBERT: norm_bias, false in released checkpoints)
+  bool attention_bias = true;  // ModernBERT: Wqkv and Wo carry biases
+  bool mlp_bias = true;        // ModernBERT: Wi and Wo carry biases
+  float rope_theta_global = 160000.f;
+  float rope_theta_local = 10000.f;
+  int global_every = 3;
+  int local_window = 64;
 };
 
 enum class DType { kF32, kF16, kBF16 };
