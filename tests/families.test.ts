@@ -43,6 +43,33 @@ export function familyModel(name: string): { dir: string; fixture: Fixture } {
   return { dir, fixture };
 }
 
+/** Writes the tensors of two safetensors files as one (the fixtures' heads beside their encoder). */
+function mergeSafetensors(a: string, b: string, out: string): void {
+  const parts = [a, b].map((f) => {
+    const buf = fs.readFileSync(f);
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    return { buf, data: 8 + n, header };
+  });
+  const header: Record<string, unknown> = {};
+  const chunks: Buffer[] = [];
+  let at = 0;
+  for (const p of parts) {
+    for (const [name, t] of Object.entries(p.header)) {
+      if (name === '__metadata__') continue;
+      const bytes = p.buf.subarray(p.data + t.data_offsets[0], p.data + t.data_offsets[1]);
+      header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + bytes.length] };
+      chunks.push(bytes);
+      at += bytes.length;
+    }
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  fs.writeFileSync(out, Buffer.concat([len, Buffer.from(json), ...chunks]));
+}
+
 function meanRows(h: Float32Array, H: number): Float32Array {
   const n = h.length / H;
   const m = new Float32Array(H);
@@ -145,7 +172,7 @@ for (const name of ['roberta', 'xlm-roberta', 'mpnet', 'albert', 'electra', 'mod
 
 // The families' task heads (RoBERTa's classification head, lm_head, the token classifier) against transformers'
 // pipelines on the same seeded weights: labels and tokens equal, scores within 1e-4.
-for (const name of ['xlm-roberta', 'mpnet', 'albert', 'electra']) {
+for (const name of ['xlm-roberta', 'mpnet', 'albert', 'electra', 'modernbert']) {
   describe(`model family: ${name} task heads vs transformers pipelines`, function () {
     let dir: string;
     let heads: any;
@@ -156,7 +183,8 @@ for (const name of ['xlm-roberta', 'mpnet', 'albert', 'electra']) {
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    /** The folder with the config.json of one task (the weights file holds every head). */
+    /** The folder with the config.json of one task: the weights file holds every head, or (ModernBERT, whose heads
+     *  share names) this task's heads-<class>.safetensors is merged into it. */
     function task(arch: string, labels: string[] | null): string {
       const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
       c.architectures = [arch];
@@ -164,6 +192,8 @@ for (const name of ['xlm-roberta', 'mpnet', 'albert', 'electra']) {
       const d = `${dir}-${arch}`;
       fs.cpSync(dir, d, { recursive: true });
       fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(c));
+      const head = path.join(d, `heads-${arch}.safetensors`);
+      if (fs.existsSync(head)) mergeSafetensors(path.join(d, 'model.safetensors'), head, path.join(d, 'model.safetensors'));
       return d;
     }
     const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-4, `${what}: ${a} vs ${b}`);

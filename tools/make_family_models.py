@@ -18,7 +18,7 @@ Per model, tests/fixtures/families/<name>.json.gz holds: the inputs (200 texts o
 pairs, literal pad tokens), HF tokenizers' ids, the last hidden states of the model in FP32 (base64 float32: all tokens of every
 fourth input, the mean over tokens of every input) and sentence-transformers' normalized embeddings of the single
 texts.
-Heads (xlm-roberta, mpnet, albert, electra): the family's sequence-classification head (classifier.dense + out_proj), MLM head
+Heads (xlm-roberta, mpnet, albert, electra, modernbert): the family's sequence-classification head (classifier.dense + out_proj), MLM head
 (lm_head) and token-classification head (classifier) are seeded too and saved into the same
 model.safetensors beside the encoder (their names do not collide; transformers loads each head class from the file
 and ignores the others); the test writes the config.json of each task (architectures, id2label). Outputs of
@@ -40,7 +40,8 @@ from tokenizers import Tokenizer
 from safetensors.torch import load_file, save_file
 from transformers import (AlbertConfig, AlbertForMaskedLM, AlbertForSequenceClassification, AlbertForTokenClassification,
                           AlbertModel, AutoConfig, ElectraConfig, ElectraForMaskedLM, ElectraForSequenceClassification,
-                          ElectraForTokenClassification, ElectraModel, ModernBertConfig, ModernBertModel, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
+                          ElectraForTokenClassification, ElectraModel, ModernBertConfig, ModernBertForMaskedLM,
+                          ModernBertForSequenceClassification, ModernBertForTokenClassification, ModernBertModel, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
                           MPNetForTokenClassification, MPNetModel,
                           RobertaConfig, RobertaModel, XLMRobertaConfig, XLMRobertaForMaskedLM,
                           XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification, XLMRobertaModel,
@@ -141,13 +142,17 @@ HEADS = {"xlm-roberta": (XLMRobertaForSequenceClassification, XLMRobertaForMaske
          # (ALBERT's token classifier is named "classifier" like its sequence classifier: one of them per file)
          "albert": (AlbertForSequenceClassification, AlbertForMaskedLM, None),
          "electra": (ElectraForSequenceClassification, ElectraForMaskedLM, ElectraForTokenClassification),
-         "mpnet": (MPNetForSequenceClassification, MPNetForMaskedLM, MPNetForTokenClassification)}
+         "mpnet": (MPNetForSequenceClassification, MPNetForMaskedLM, MPNetForTokenClassification),
+         "modernbert": (ModernBertForSequenceClassification, ModernBertForMaskedLM, ModernBertForTokenClassification)}
 HEAD_TEXTS = ["The weather is lovely today.", "Mr. O'Neil flew from Paris to New York City.", "Zażółć gęślą jaźń, São Paulo!",
               "I love NY, best trip ever", "Angela Merkel met Emmanuel Macron in Berlin.", "a"]
 HEAD_PAIRS = [("A man is eating food.", "A man is eating a piece of bread."), ("How old are you?", "The weather is nice.")]
+# families whose heads share names (ModernBERT's head.* and classifier in every task): each head in its own
+# heads-<class>.safetensors beside the encoder, which the test merges into the task's folder
+SEPARATE = {"modernbert"}
 # the MLM decoders (tied to the word embeddings) and the bias aliases they carry
 TIED = {"lm_head.decoder.weight", "lm_head.decoder.bias", "predictions.decoder.weight", "predictions.decoder.bias",
-        "generator_lm_head.weight"}
+        "generator_lm_head.weight", "decoder.weight"}
 MASKED = ["The capital of France is<mask>.", "She drank a cup of<mask> this morning.", "<mask> is the best medicine."]
 
 
@@ -181,9 +186,11 @@ def make_heads(name, d, cfg, mask="<mask>"):
             for k, v in head.items():
                 if k.endswith("bias") and k not in TIED:
                     v.normal_(0, 0.5)
-        for k, v in head.items():
-            if k not in TIED:  # the decoder is tied to the word embeddings
-                merged[k] = v.detach().half().contiguous()
+        kept = {k: v.detach().half().contiguous() for k, v in head.items() if k not in TIED}  # (the decoder is tied)
+        if name in SEPARATE:
+            save_file(kept, os.path.join(d, f"heads-{cls.__name__}.safetensors"), metadata={"format": "pt"})
+        else:
+            merged.update(kept)
         models[cls.__name__] = labels
     save_file(merged, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
     tmp = d + ".task"
@@ -193,6 +200,13 @@ def make_heads(name, d, cfg, mask="<mask>"):
             continue
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(d, tmp)
+        if name in SEPARATE:  # this task's folder: the encoder and this head in one file
+            one = dict(merged)
+            one.update(load_file(os.path.join(d, f"heads-{cls.__name__}.safetensors")))
+            save_file(one, os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})
+            for f in os.listdir(tmp):
+                if f.startswith("heads-"):
+                    os.remove(os.path.join(tmp, f))
         c = head_config(d, cls.__name__, labels or [])
         if not labels:
             c.pop("id2label"), c.pop("label2id")
@@ -256,7 +270,8 @@ def main():
     mb = ModernBertConfig(vocab_size=6002, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=24,
                           max_position_embeddings=128, global_attn_every_n_layers=2, local_attention=16,
                           global_rope_theta=160000.0, local_rope_theta=10000.0, initializer_range=0.5, norm_eps=1e-5,
-                          pad_token_id=3, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
+                          pad_token_id=3, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2,
+                          classifier_pooling="mean")  # (mean pooling: the head path the first-token families do not take)
     make("modernbert", ModernBertModel(mb), toks["modernbert"], 128, mask="[MASK]")
     shutil.rmtree(tmp)
 

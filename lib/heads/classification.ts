@@ -4,7 +4,7 @@
 // scores as HF's text-classification pipeline makes them: sigmoid for multi-label models and one-logit models,
 // softmax otherwise. Also the cross-encoder reranker, which is the one-logit case.
 import { invalidArgument, BertrtError } from '../errors';
-import { gelu, linear, sigmoid, softmax } from './math';
+import { linear, sigmoid, softmax } from './math';
 import type { TaskModel, Truncate } from './task-model';
 
 export interface LabelScore {
@@ -30,20 +30,31 @@ export async function classificationLogits(
     return m.encode(a, b, truncate, b === null ? 'longest_first' : strategy, `${field}[${i}]`);
   });
   const hidden = await m.hidden(encs);
-  return hidden.map((h) => head(h.subarray(0, H)));
+  return hidden.map((h) => head(h));
 }
 
-/** The head over the first token's hidden state (families.ts): BERT's pooler (dense + tanh) then the classifier,
- *  RoBERTa's and MPNet's classifier.dense + tanh then classifier.out_proj, DistilBERT's pre_classifier (dense +
- *  ReLU) then the classifier. */
-export function sequenceHead(m: TaskModel): (cls: Float32Array) => Float64Array {
+/** The head over a sequence's hidden states [tokens × hidden] (families.ts): the first token's row (or the mean of
+ *  all rows, ModernBERT's classifier_pooling "mean"), through BERT's pooler (dense + tanh), RoBERTa's and MPNet's
+ *  classifier.dense + tanh, ELECTRA's dense + GELU, DistilBERT's pre_classifier + ReLU or ModernBERT's prediction
+ *  head (dense, activation, LayerNorm), then the output layer. */
+export function sequenceHead(m: TaskModel): (hidden: Float32Array) => Float64Array {
   const H = m.config.hiddenSize;
   const head = m.config.family.heads.sequence;
   if (!head) throw new BertrtError(`${m.config.family.name}'s sequence-classification head is not supported yet`, 'E_UNSUPPORTED');
-  const { dense, act, out } = head;
-  const [pw, pb, cw, cb] = m.tensors('sequence-classification', `${dense}.weight`, `${dense}.bias`, `${out}.weight`, `${out}.bias`);
-  const f = act === 'relu' ? (v: number) => Math.max(v, 0) : act === 'gelu' ? gelu : Math.tanh;
-  return (cls) => linear(linear(cls, pw, pb, H).map(f), cw, cb, cb.length);
+  const pooling = head.pool === 'classifier_pooling' ? String(m.config.raw.classifier_pooling ?? 'cls') : 'cls';
+  if (pooling !== 'cls' && pooling !== 'mean') throw new BertrtError(`classifier_pooling "${pooling}" is not supported (cls, mean)`, 'E_UNSUPPORTED');
+  const transform = m.transform('sequence-classification', head);
+  const [cw, cb] = m.tensors('sequence-classification', `${head.out}.weight`, `${head.out}.bias`);
+  return (hidden) => {
+    let x: ArrayLike<number> = hidden.subarray(0, H);
+    if (pooling === 'mean') {
+      const n = hidden.length / H;
+      const mean = new Float64Array(H);
+      for (let t = 0; t < n; t++) for (let j = 0; j < H; j++) mean[j] += hidden[t * H + j];
+      x = mean.map((v) => v / n);
+    }
+    return linear(transform(x), cw, cb, cb.length);
+  };
 }
 
 export function scoresFromLogits(m: TaskModel, logits: Float64Array): Float64Array {

@@ -3,7 +3,7 @@
 // whose weight is the word embedding matrix (tied) plus a bias, over the whole vocabulary at each mask token. Results as HF's fill-mask
 // pipeline gives them, targets included (a target outside the vocabulary becomes its first sub-token, as HF does).
 import { BertrtError, invalidArgument } from '../errors';
-import { gelu, geluTanh, layerNorm, linear, softmax } from './math';
+import { linear, softmax } from './math';
 import type { TaskModel, Truncate } from './task-model';
 
 export interface FillMaskResult {
@@ -13,24 +13,25 @@ export interface FillMaskResult {
   sequence: string;
 }
 
-/** The MLM head's tensors: transform (dense, LayerNorm), the output bias, and the decoder matrix when the
- *  checkpoint does not tie it to the word embeddings (null when tied: the engine applies its own copy). */
-export function mlmHead(m: TaskModel): [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array | null] {
+/** The MLM head: its transform of one hidden-state row (dense, activation, LayerNorm; the word embeddings' width),
+ *  the output bias, and the decoder matrix when the checkpoint does not tie it to the word embeddings (null when tied:
+ *  the engine applies its own copy). */
+export function mlmHead(m: TaskModel): { transform: (x: ArrayLike<number>) => Float64Array; bias: Float32Array; decoder: Float32Array | null } {
   const head = m.config.family.heads.mlm;
   if (!head) throw new BertrtError(`${m.config.family.name}'s MLM head is not supported yet`, 'E_UNSUPPORTED');
-  const { dense, norm, bias, decoder } = head;
-  const t = m.tensors('fill-mask (MLM)', `${dense}.weight`, `${dense}.bias`, `${norm}.weight`, `${norm}.bias`, bias);
+  const transform = m.transform('fill-mask (MLM)', { dense: head.dense, act: head.act ?? (head.erf ? 'gelu' : 'hidden_act'), norm: head.norm });
+  const bias = m.bias('fill-mask (MLM)', head.bias, m.config.vocabSize);
   // The decoder is the word-embedding matrix (tied, as these models are trained), which the native engine
   // already holds; an untied checkpoint's own decoder matrix is read and applied here instead.
   const untied = m.config.raw.tie_word_embeddings === false;
-  return [t[0], t[1], t[2], t[3], t[4], untied ? m.tensors('fill-mask (MLM)', decoder)[0] : null];
+  return { transform, bias, decoder: untied ? m.tensors('fill-mask (MLM)', head.decoder)[0] : null };
 }
 
 export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[]; truncate?: Truncate } = {}): Promise<FillMaskResult[][][]> {
   const mask = m.tokenizer.specialTokenFor('mask');
   const maskId = mask === undefined ? undefined : m.tokenizer.tokenToId(mask);
   if (maskId === undefined) throw new BertrtError('the tokenizer has no mask token ([MASK] or <mask>)', 'E_MODEL_FORMAT');
-  const [tw, tb, lg, lb, bias, decoder] = mlmHead(m);
+  const { transform, bias, decoder } = mlmHead(m);
   const H = m.config.hiddenSize;
   const targetIds = options.targets?.map((t) => {
     const id = m.tokenizer.tokenToId(t);
@@ -57,10 +58,10 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
   const V = m.config.vocabSize;
   if (bias.length !== V) throw new BertrtError(`fill-mask: the decoder bias has ${bias.length} entries for a vocabulary of ${V}`, 'E_SHAPE');
   // the transform's width: the word embeddings' (ALBERT's and ELECTRA's are narrower than the hidden states)
-  const E = tb.length;
-  const act = m.config.hiddenAct === 'gelu' || m.config.family.heads.mlm?.erf ? gelu : geluTanh;
+  const rows = masks.map(({ n, k }) => transform(hidden[n].subarray(k * H, (k + 1) * H)));
+  const E = rows.length ? rows[0].length : H;
   const transformed = new Float32Array(masks.length * E);
-  masks.forEach(({ n, k }, i) => transformed.set(layerNorm(linear(hidden[n].subarray(k * H, (k + 1) * H), tw, tb, E).map(act), lg, lb, m.config.layerNormEps), i * E));
+  rows.forEach((r, i) => transformed.set(r, i * E));
   let logits: Float32Array;
   if (decoder) {
     logits = new Float32Array(masks.length * V);

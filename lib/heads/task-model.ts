@@ -9,6 +9,18 @@ import { resolveModelDir } from '../model/resolve';
 import { readSafetensorsHeader, readTensor, type SafetensorsHeader } from '../model/safetensors';
 import { type Encoding, Tokenizer, type TruncationStrategy } from '../tokenizer/tokenizer';
 import { encodeWithin, type Truncate } from '../truncate';
+import type { HeadActivation } from '../model/families';
+import { gelu, geluTanh, layerNorm, linear } from './math';
+
+/** A head activation by name: fixed, or the config's classifier_activation (ModernBERT; default GELU). */
+export function activation(act: HeadActivation, raw: Record<string, unknown>): (v: number) => number {
+  const name = act === 'classifier_activation' ? String(raw.classifier_activation ?? 'gelu') : act === 'hidden_act' ? String(raw.hidden_act ?? raw.activation ?? 'gelu') : act;
+  const f = ({ tanh: Math.tanh, relu: (v: number) => Math.max(v, 0), gelu, gelu_new: geluTanh, gelu_pytorch_tanh: geluTanh } as Record<string, (v: number) => number>)[name];
+  if (!Object.hasOwn({ tanh: 1, relu: 1, gelu: 1, gelu_new: 1, gelu_pytorch_tanh: 1 }, name) || !f) {
+    throw new BertrtError(`head activation "${name}" is not supported (tanh, relu, gelu, gelu_new, gelu_pytorch_tanh)`, 'E_UNSUPPORTED');
+  }
+  return f;
+}
 
 export type { Truncate } from '../truncate';
 
@@ -98,6 +110,27 @@ export class TaskModel {
       }
       return t;
     });
+  }
+
+  /** A head's optional bias: the tensor, or n zeros where the family lets checkpoints leave biases out and this one
+   *  has none (ModernBERT with classifier_bias / norm_bias / decoder_bias false). */
+  bias(task: string, name: string, n: number): Float32Array {
+    if (this.resolve(name) === null && this.config.family.heads.optionalBiases) return new Float32Array(n);
+    return this.tensors(task, name)[0];
+  }
+
+  /** A head's dense (+ activation, + LayerNorm) transform of one hidden-state row: the families' heads (ModernBERT's
+   *  prediction head, RoBERTa's classification head's first half, BERT's pooler). */
+  transform(task: string, spec: { dense: string; act: HeadActivation; norm?: string }): (x: ArrayLike<number>) => Float64Array {
+    const [w] = this.tensors(task, `${spec.dense}.weight`);
+    const n = w.length / this.config.hiddenSize;
+    const b = this.bias(task, `${spec.dense}.bias`, n);
+    const f = activation(spec.act, this.config.raw);
+    if (!spec.norm) return (x) => linear(x, w, b, n).map(f);
+    const [g] = this.tensors(task, `${spec.norm}.weight`);
+    const nb = this.bias(task, `${spec.norm}.bias`, g.length);
+    const eps = this.config.layerNormEps;
+    return (x) => layerNorm(linear(x, w, b, n).map(f), g, nb, eps);
   }
 
   /** Hidden states of each encoding, [tokens × hidden] views, from one packed engine call. */

@@ -32,9 +32,13 @@ function tag(entity: string): [string, string] {
   return ['I', entity];
 }
 
-/** The token-classification head's tensors (a linear layer over every token's hidden state). */
-export function tokenHead(m: TaskModel): Float32Array[] {
-  return m.tensors('token-classification', 'classifier.weight', 'classifier.bias');
+/** The token-classification head: a linear layer over every token's hidden state (after the family's transform,
+ *  ModernBERT's prediction head, where it has one): one row in, the label logits out. */
+export function tokenHead(m: TaskModel): (row: Float32Array) => Float64Array {
+  const [cw, cb] = m.tensors('token-classification', 'classifier.weight', 'classifier.bias');
+  const spec = m.config.family.heads.token;
+  const transform = spec ? m.transform('token-classification', spec) : null;
+  return (row) => linear(transform ? transform(row) : row, cw, cb, cb.length);
 }
 
 export async function tokenClassify(
@@ -47,7 +51,7 @@ export async function tokenClassify(
     throw invalidArgument(`aggregation must be 'none', 'simple', 'first', 'average' or 'max' (got ${String(aggregation)})`);
   }
   const ignore = new Set(options.ignoreLabels ?? ['O']);
-  const [cw, cb] = tokenHead(m);
+  const head = tokenHead(m);
   const labels = m.labels;
   const H = m.config.hiddenSize;
   const unkToken = m.tokenizer.specialTokenFor('unk');
@@ -63,7 +67,7 @@ export async function tokenClassify(
     const pre = [];
     for (let k = 0; k < e.ids.length; k++) {
       if (e.specialTokensMask[k]) continue;
-      const scores = softmax(linear(hidden[n].subarray(k * H, (k + 1) * H), cw, cb, cb.length));
+      const scores = softmax(head(hidden[n].subarray(k * H, (k + 1) * H)));
       const [start, end] = e.offsets[k];
       const source = text.slice(start, end);
       const isUnk = e.ids[k] === unk;

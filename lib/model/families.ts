@@ -31,14 +31,29 @@ export interface Family {
   readonly modern?: boolean;
 }
 
-/** A family's task heads; one that is absent is refused naming the family (E_UNSUPPORTED). */
+/** The activation of a head's dense layer: a fixed one, or the config's classifier_activation (ModernBERT) or
+ *  hidden_act (BERT's and ALBERT's MLM transforms). */
+export type HeadActivation = 'tanh' | 'relu' | 'gelu' | 'classifier_activation' | 'hidden_act';
+
+/** A family's task heads; one that is absent is refused naming the family (E_UNSUPPORTED). Biases a checkpoint
+ *  leaves out (ModernBERT's classifier_bias / norm_bias false) are zeros where `optionalBiases`. */
 export interface Heads {
-  /** sequence classification over the first token: dense, activation, then the output layer */
-  readonly sequence?: { readonly dense: string; readonly act: 'tanh' | 'relu' | 'gelu'; readonly out: string };
-  /** the MLM head: dense, GELU (the config's hidden_act, or erf's where `erf`: transformers hard-codes it for
-   *  RoBERTa, MPNet and ELECTRA), LayerNorm (eps: the config's), then the decoder (tied to the word embeddings
-   *  unless config.json unties it) plus its bias; its width is the word embeddings' */
-  readonly mlm?: { readonly dense: string; readonly norm: string; readonly bias: string; readonly decoder: string; readonly erf?: boolean };
+  /** sequence classification: the first token's hidden state (or, with pool 'classifier_pooling', the config's
+   *  choice of the first token or the mean over all tokens), dense, activation, LayerNorm if `norm`, output layer */
+  readonly sequence?: {
+    readonly pool?: 'first' | 'classifier_pooling';
+    readonly dense: string;
+    readonly act: HeadActivation;
+    readonly norm?: string;
+    readonly out: string;
+  };
+  /** token classification: a transform (dense, activation, LayerNorm) before the per-token classifier, if any */
+  readonly token?: { readonly dense: string; readonly act: HeadActivation; readonly norm: string };
+  /** the MLM head: dense, GELU (the config's hidden_act, erf's where `erf`: transformers hard-codes it for
+   *  RoBERTa, MPNet and ELECTRA; `act` names another), LayerNorm (eps: the config's), then the decoder (tied to the
+   *  word embeddings unless config.json unties it) plus its bias; its width is the word embeddings' */
+  readonly mlm?: { readonly dense: string; readonly norm: string; readonly bias: string; readonly decoder: string; readonly erf?: boolean; readonly act?: HeadActivation };
+  readonly optionalBiases?: boolean;
 }
 
 const BERT_HEADS: Heads = {
@@ -162,7 +177,7 @@ const ELECTRA: Family = {
 
 /** ModernBERT: no position table (RoPE, a global and a local theta), pre-LayerNorm without biases, a fused Wqkv, a
  *  GeGLU MLP, every global_attn_every_n_layers-th layer global and the rest a local_attention-token sliding window, a
- *  final LayerNorm. Its heads (pooling + dense + norm + classifier) are not built yet. */
+ *  final LayerNorm. Its heads put a dense + activation + LayerNorm transform before the output layers. */
 const MODERNBERT: Family = {
   name: 'ModernBERT',
   modelTypes: ['modernbert'],
@@ -177,7 +192,13 @@ const MODERNBERT: Family = {
   typeVocabDefault: 0,
   relativeAttention: false,
   modern: true,
-  heads: {},
+  // ModernBertPredictionHead (dense, classifier_activation, norm) before each task's output layer
+  heads: {
+    sequence: { pool: 'classifier_pooling', dense: 'head.dense', act: 'classifier_activation', norm: 'head.norm', out: 'classifier' },
+    token: { dense: 'head.dense', act: 'classifier_activation', norm: 'head.norm' },
+    mlm: { dense: 'head.dense', norm: 'head.norm', bias: 'decoder.bias', decoder: 'decoder.weight', act: 'classifier_activation' },
+    optionalBiases: true,
+  },
 };
 
 export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, ALBERT, ELECTRA, DISTILBERT, MODERNBERT];
