@@ -3,13 +3,16 @@
 // (tools/export_onnx.py --int8 --model DIR: FP32, and quantize_dynamic per-channel INT8). For FP32 and INT8, in one
 // process, interleaved rounds: a 32x128 batch (sequences/s) and the real-length workload (1,200 real sentences in
 // batches of 32; bertrt packs, the peer pads each batch to its longest text), with the accuracy of each engine's
-// sentence vectors against onnxruntime's FP32 ones beside. Writes bench/results/families.{md,json}.
+// sentence vectors against onnxruntime's FP32 ones beside. Then ModernBERT-base's layer shapes (hidden 768, 12 heads,
+// intermediate 1152, local window 128): one layer's GEMMs and its attention, global and local, per sequence length, so
+// that a local layer's cost is seen against a global one's. Writes bench/results/families.{md,json}.
 // Measures the compiled package (dist/). Options: --quick.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Embedder, Encoder, info } from '../dist';
 import { median, syntheticIds, timeAsync } from '../dist/bench';
+import { native } from '../dist/native';
 import { type OrtModule, type OrtSession, ortVersion, peerEmbed, peerFeeds } from './peer';
 
 const root = path.resolve(__dirname, '..');
@@ -123,12 +126,32 @@ async function main(): Promise<void> {
       await embedder.close();
     }
   }
+  // ModernBERT-base layer shapes, FP32: the GEMMs are the same in both kinds of layer; the attention differs
+  const n = native();
+  const H = 768;
+  const I = 1152;
+  const modern: Array<{ len: number; gemmMs: number; globalMs: number; localMs: number }> = [];
+  for (const len of [128, 512, 1024, 2048]) {
+    const batch = Math.max(1, Math.floor(2048 / len));
+    const tokens = batch * len;
+    let gemm = 0;
+    for (const [nn, k, gelu] of [[3 * H, H, false], [H, H, false], [I, H, true], [I, H, false], [H, I, false]] as const) {
+      gemm += (await n.microbench({ op: 'gemm', m: tokens, n: nn, k, gelu, minSeconds: quick ? 0.1 : 0.3 })).seconds;
+    }
+    const att = async (window: number) => (await n.microbench({ op: 'attention', batch, len, heads: 12, headDim: 64, window, minSeconds: quick ? 0.1 : 0.3 })).seconds;
+    const g = await att(0);
+    const l = await att(64);
+    modern.push({ len, gemmMs: (gemm * 1e3) / batch, globalMs: (g * 1e3) / batch, localMs: (l * 1e3) / batch });
+    console.log(`ModernBERT-base layer, one ${len}-token sequence: GEMMs ${((gemm * 1e3) / batch).toFixed(2)} ms, attention global ${((g * 1e3) / batch).toFixed(2)} ms, local ${((l * 1e3) / batch).toFixed(2)} ms`);
+  }
+
   const report = {
     date: new Date().toISOString(),
     machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     software: { node: process.version, bertrt: sys.version, kernels: sys.isa, int8Kernels: sys.int8Isa, onnxruntimeNode: ortVersion() },
     threads: THREADS,
     rows,
+    modern,
     notes,
   };
   const out = path.join(root, 'bench', 'results');
@@ -144,6 +167,12 @@ async function main(): Promise<void> {
   L.push('| model | precision | 32×128 bertrt seq/s | peer seq/s | ratio | real-length bertrt sent/s | peer sent/s | ratio | bertrt cosine mean / min | peer cosine mean / min |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {
     L.push(`| ${r.model} | ${r.precision.toUpperCase()} | ${r.shape.ours.toFixed(1)} | ${r.shape.peer.toFixed(1)} | ${(r.shape.ours / r.shape.peer).toFixed(2)}× | ${r.real.ours.toFixed(1)} | ${r.real.peer.toFixed(1)} | ${(r.real.ours / r.real.peer).toFixed(2)}× | ${r.accuracy.oursMean.toFixed(6)} / ${r.accuracy.oursMin.toFixed(6)} | ${r.accuracy.peerMean.toFixed(6)} / ${r.accuracy.peerMin.toFixed(6)} |`);
+  }
+  L.push('', '## ModernBERT: a local layer against a global one', '');
+  L.push('ModernBERT-base\'s layer shapes (hidden 768, 12 heads of 64, intermediate 1152 GeGLU, local window |i − j| ≤ 64), FP32 kernels (bertrt\'s microbenchmarks: the layer\'s five GEMMs and its attention), per sequence, at 2,048 tokens per call. Both kinds of layer run the same GEMMs; a local layer\'s attention computes only the keys its window needs (in whole vectors of 16 around each tile of 8 queries). The BF16 and INT8 paths\' attention masks the window instead and costs what a global layer\'s does.', '');
+  L.push('| sequence length | GEMMs ms | global attention ms | local attention ms | global layer ms | local layer ms | local / global |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const m of modern) {
+    L.push(`| ${m.len} | ${m.gemmMs.toFixed(2)} | ${m.globalMs.toFixed(2)} | ${m.localMs.toFixed(2)} | ${(m.gemmMs + m.globalMs).toFixed(2)} | ${(m.gemmMs + m.localMs).toFixed(2)} | ${((m.gemmMs + m.localMs) / (m.gemmMs + m.globalMs)).toFixed(2)} |`);
   }
   for (const n of notes) L.push('', `Note: ${n}`);
   L.push('');

@@ -107,6 +107,8 @@ export interface MicrobenchSpec {
   len?: number;
   heads?: number;
   headDim?: number;
+  /** attention: a sliding window, |i - j| <= window (0: global) */
+  window?: number;
   rows?: number;
   hidden?: number;
   minSeconds?: number;

@@ -43,7 +43,7 @@ export function sequenceHead(m: TaskModel): (hidden: Float32Array) => Float64Arr
   if (!head) throw new BertrtError(`${m.config.family.name}'s sequence-classification head is not supported yet`, 'E_UNSUPPORTED');
   const pooling = head.pool === 'classifier_pooling' ? String(m.config.raw.classifier_pooling ?? 'cls') : 'cls';
   if (pooling !== 'cls' && pooling !== 'mean') throw new BertrtError(`classifier_pooling "${pooling}" is not supported (cls, mean)`, 'E_UNSUPPORTED');
-  const transform = m.transform('sequence-classification', head);
+  const transform = m.transform('sequence-classification', head, [`${head.out}.weight`, `${head.out}.bias`]);
   const [cw, cb] = m.tensors('sequence-classification', `${head.out}.weight`, `${head.out}.bias`);
   return (hidden) => {
     let x: ArrayLike<number> = hidden.subarray(0, H);

@@ -19,7 +19,8 @@ export interface FillMaskResult {
 export function mlmHead(m: TaskModel): { transform: (x: ArrayLike<number>) => Float64Array; bias: Float32Array; decoder: Float32Array | null } {
   const head = m.config.family.heads.mlm;
   if (!head) throw new BertrtError(`${m.config.family.name}'s MLM head is not supported yet`, 'E_UNSUPPORTED');
-  const transform = m.transform('fill-mask (MLM)', { dense: head.dense, act: head.act ?? (head.erf ? 'gelu' : 'hidden_act'), norm: head.norm });
+  const spec = { dense: head.dense, act: head.act ?? (head.erf ? 'gelu' : 'hidden_act'), norm: head.norm } as const;
+  const transform = m.transform('fill-mask (MLM)', spec, m.config.family.heads.optionalBiases ? [] : [head.bias]);
   const bias = m.bias('fill-mask (MLM)', head.bias, m.config.vocabSize);
   // The decoder is the word-embedding matrix (tied, as these models are trained), which the native engine
   // already holds; an untied checkpoint's own decoder matrix is read and applied here instead.

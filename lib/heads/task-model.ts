@@ -121,7 +121,10 @@ export class TaskModel {
 
   /** A head's dense (+ activation, + LayerNorm) transform of one hidden-state row: the families' heads (ModernBERT's
    *  prediction head, RoBERTa's classification head's first half, BERT's pooler). */
-  transform(task: string, spec: { dense: string; act: HeadActivation; norm?: string }): (x: ArrayLike<number>) => Float64Array {
+  transform(task: string, spec: { dense: string; act: HeadActivation; norm?: string }, also: string[] = []): (x: ArrayLike<number>) => Float64Array {
+    // every tensor the head needs at once, so that a refusal names all that are missing (`also`: the output layer's)
+    const optional = this.config.family.heads.optionalBiases;
+    this.tensors(task, `${spec.dense}.weight`, ...(optional ? [] : [`${spec.dense}.bias`]), ...(spec.norm ? [`${spec.norm}.weight`] : []), ...also);
     const [w] = this.tensors(task, `${spec.dense}.weight`);
     const n = w.length / this.config.hiddenSize;
     const b = this.bias(task, `${spec.dense}.bias`, n);

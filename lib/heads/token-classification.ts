@@ -35,9 +35,9 @@ function tag(entity: string): [string, string] {
 /** The token-classification head: a linear layer over every token's hidden state (after the family's transform,
  *  ModernBERT's prediction head, where it has one): one row in, the label logits out. */
 export function tokenHead(m: TaskModel): (row: Float32Array) => Float64Array {
-  const [cw, cb] = m.tensors('token-classification', 'classifier.weight', 'classifier.bias');
   const spec = m.config.family.heads.token;
-  const transform = spec ? m.transform('token-classification', spec) : null;
+  const transform = spec ? m.transform('token-classification', spec, ['classifier.weight', 'classifier.bias']) : null;
+  const [cw, cb] = m.tensors('token-classification', 'classifier.weight', 'classifier.bias');
   return (row) => linear(transform ? transform(row) : row, cw, cb, cb.length);
 }
 

@@ -442,7 +442,8 @@ Napi::Value Microbench(const Napi::CallbackInfo& info) {
     int b = num("batch", 1, 4096, 0), l = num("len", 1, 4096, 0), h = num("heads", 1, 256, 0), d = num("headDim", 1, 1024, 0);
     const bool bf16 = op == "attention_bf16";
     if (bf16 && !bertrt::cpu::kernels_bf16()) throw_error(env, Code::kUnsupported, "attention_bf16 needs AVX512-BF16");
-    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::attention(pool, isa, b, l, h, d, min_s, bf16); };
+    const int w = o.Has("window") ? num("window", 0, 1 << 20, 0) : 0;  // ModernBERT's local layers: |i - j| <= window
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::attention(pool, isa, b, l, h, d, min_s, bf16, w); };
   } else if (op == "layernorm") {
     int r = num("rows", 1, 1 << 20, 0), h = num("hidden", 1, 65536, 0);
     fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::layernorm(pool, isa, r, h, min_s); };

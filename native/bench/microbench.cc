@@ -215,7 +215,7 @@ Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool 
 }
 
 Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds,
-                 bool bf16) {
+                 bool bf16, int window) {
   const cpu::Kernels& kk = bf16 ? *cpu::kernels_bf16() : pick(isa);
   const int H = heads * head_dim, T = batch * len;
   AlignedBuffer<float> qkv, out(static_cast<size_t>(T) * H);
@@ -225,12 +225,19 @@ Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, i
   cpu::AttentionArgs g;
   g.qkv = qkv.data(), g.ld_qkv = 3 * H, g.out = out.data(), g.ld_out = H, g.cu_seqlens = cu.data(), g.n_seqs = batch;
   g.n_heads = heads, g.head_dim = head_dim, g.scale = 1.f / std::sqrt(float(head_dim));
+  g.window = window;
   Result r;
-  r.op = bf16 ? "attention_bf16" : "attention";
+  r.op = std::string(bf16 ? "attention_bf16" : "attention") + (window > 0 ? " w" + std::to_string(window) : "");
   r.isa = kk.name;
   r.shape = std::to_string(batch) + "x" + std::to_string(len) + " h" + std::to_string(heads) + "x" + std::to_string(head_dim);
   r.seconds = best_of([&] { bf16 ? kk.attention_bf16(g, pool, 0) : kk.attention(g, pool, 0); }, min_seconds);
-  r.gflops = 4.0 * batch * heads * double(len) * len * head_dim / r.seconds / 1e9;
+  // (the useful work: the keys within the window)
+  double pairs = double(len) * len;
+  if (window > 0) {
+    pairs = 0;
+    for (int i = 0; i < len; ++i) pairs += std::min(len - 1, i + window) - std::max(0, i - window) + 1;
+  }
+  r.gflops = 4.0 * batch * heads * pairs * head_dim / r.seconds / 1e9;
   return r;
 }
 

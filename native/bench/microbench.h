@@ -30,7 +30,7 @@ Result quantize(ThreadPool& pool, const std::string& isa, int m, int k, double m
 Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds);
 // bf16: the AVX512-BF16 kernel (the caller checks cpu::kernels_bf16() first)
 Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds,
-                 bool bf16 = false);
+                 bool bf16 = false, int window = 0);
 Result layernorm(ThreadPool& pool, const std::string& isa, int rows, int hidden, double min_seconds);
 
 }  // namespace bertrt::bench

@@ -108,11 +108,12 @@ struct AttentionArgs {
   int window = 0;
 };
 
-// Keys of query i outside its window get -inf before the softmax (their probability is then exactly 0).
-inline void mask_outside_window(int window, int i, int len, float* s) {
+// Keys [j0, j1) of query i outside its window get -inf before the softmax (their probability is then exactly 0).
+inline void mask_outside_window(int window, int i, int len, float* s, int j0 = 0, int j1 = -1) {
   const float ninf = -std::numeric_limits<float>::infinity();
-  for (int j = 0; j < std::min(len, i - window); ++j) s[j] = ninf;
-  for (int j = std::max(0, i + window + 1); j < len; ++j) s[j] = ninf;
+  const int end = std::min(len, j1 < 0 ? len : j1);
+  for (int j = j0; j < std::min(end, i - window); ++j) s[j] = ninf;
+  for (int j = std::max(j0, i + window + 1); j < end; ++j) s[j] = ninf;
 }
 
 // Adds the relative-position bias of query i of head h to its raw (unscaled) scores s[0, len): divided by the

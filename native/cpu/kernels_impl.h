@@ -217,13 +217,14 @@ struct AttnScratch {
   AlignedBuffer<float> scores;  // [kAttnMaxRows][lp]
 };
 
+// Scores of RI query rows against keys [j0, j1) (multiples of W; kt and s have row stride lp).
 template <class V, int RI>
-inline void attn_scores(const float* const* q, const float* kt, int lp, int dh, float* s) {
+inline void attn_scores(const float* const* q, const float* kt, int lp, int dh, float* s, int j0, int j1) {
   using R = typename V::reg;
   constexpr int W = V::W;
   constexpr int JV = AttnShape<V>::JV;
-  int j = 0;
-  for (; j + JV * W <= lp; j += JV * W) {
+  int j = j0;
+  for (; j + JV * W <= j1; j += JV * W) {
     R acc[RI][JV];
 #pragma GCC unroll 4
     for (int r = 0; r < RI; ++r)
@@ -246,7 +247,7 @@ inline void attn_scores(const float* const* q, const float* kt, int lp, int dh, 
 #pragma GCC unroll 4
       for (int x = 0; x < JV; ++x) V::store(s + r * lp + j + x * W, acc[r][x]);
   }
-  for (; j < lp; j += W) {
+  for (; j < j1; j += W) {
     R acc[RI];
 #pragma GCC unroll 4
     for (int r = 0; r < RI; ++r) acc[r] = V::zero();
@@ -260,9 +261,10 @@ inline void attn_scores(const float* const* q, const float* kt, int lp, int dh, 
   }
 }
 
+// P.V over keys [j0, len).
 template <class V, int RI>
 inline void attn_pv(const float* s, int lp, int len, const float* v0, int ldv, int dh, float* const* out,
-                    const float* inv_sum) {
+                    const float* inv_sum, int j0) {
   using R = typename V::reg;
   constexpr int W = V::W;
   constexpr int DV = AttnShape<V>::DV;
@@ -274,7 +276,7 @@ inline void attn_pv(const float* s, int lp, int len, const float* v0, int ldv, i
     for (int r = 0; r < RI; ++r)
 #pragma GCC unroll 4
       for (int x = 0; x < DV; ++x) acc[r][x] = V::zero();
-    for (int j = 0; j < len; ++j) {
+    for (int j = j0; j < len; ++j) {
       const float* vr = v0 + static_cast<size_t>(j) * ldv + d0;
       R vv[DV];
 #pragma GCC unroll 4
@@ -293,7 +295,7 @@ inline void attn_pv(const float* s, int lp, int len, const float* v0, int ldv, i
   for (int d = d0; d < dh; ++d) {  // head_dim not a multiple of the vector width
     for (int r = 0; r < RI; ++r) {
       float a = 0.f;
-      for (int j = 0; j < len; ++j) a += s[r * lp + j] * v0[static_cast<size_t>(j) * ldv + d];
+      for (int j = j0; j < len; ++j) a += s[r * lp + j] * v0[static_cast<size_t>(j) * ldv + d];
       out[r][d] = a * inv_sum[r];
     }
   }
@@ -311,26 +313,33 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
     out[r] = g.out + static_cast<size_t>(row0 + i0 + r) * g.ld_out + h * dh;
   }
   float* s = sc.scores.data();
+  // a sliding window needs only the keys within `window` of the tile's rows: [j0, j1) in whole vectors, the rest of
+  // the row never computed (a local layer's attention costs its window, not the sequence)
+  int j0 = 0, j1 = lp;
+  if (g.window > 0) {
+    j0 = std::max(0, i0 - g.window) / W * W;
+    j1 = std::min(lp, (i0 + RI + g.window + W - 1) / W * W);
+  }
   constexpr int SR = AttnShape<V>::SROWS;
   if constexpr (RI > SR) {
     static_assert(RI == 2 * SR, "score tiles split the row tile in two halves");
-    attn_scores<V, SR>(q, sc.kt.data(), lp, dh, s);
-    attn_scores<V, SR>(q + SR, sc.kt.data(), lp, dh, s + SR * lp);
+    attn_scores<V, SR>(q, sc.kt.data(), lp, dh, s, j0, j1);
+    attn_scores<V, SR>(q + SR, sc.kt.data(), lp, dh, s + SR * lp, j0, j1);
   } else {
-    attn_scores<V, RI>(q, sc.kt.data(), lp, dh, s);
+    attn_scores<V, RI>(q, sc.kt.data(), lp, dh, s, j0, j1);
   }
   float inv_sum[RI];
   const R scale = V::set1(g.scale);
   for (int r = 0; r < RI; ++r) {
     float* sr = s + r * lp;
     if (g.rel_bias) add_relative_bias(g, h, i0 + r, len, sr);
-    if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr);
-    for (int j = len; j < lp; ++j) sr[j] = -std::numeric_limits<float>::infinity();
+    if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr, j0, j1);
+    for (int j = std::max(len, j0); j < j1; ++j) sr[j] = -std::numeric_limits<float>::infinity();
     R mx = V::set1(-std::numeric_limits<float>::infinity());
-    for (int j = 0; j < lp; j += W) mx = V::max(mx, V::load(sr + j));
+    for (int j = j0; j < j1; j += W) mx = V::max(mx, V::load(sr + j));
     const R m = V::set1(V::reduce_max(mx) * g.scale);
     R sum = V::zero();
-    for (int j = 0; j < lp; j += W) {
+    for (int j = j0; j < j1; j += W) {
       R e = simd::exp_neg<V>(V::sub(V::mul(V::load(sr + j), scale), m));
       V::store(sr + j, e);
       sum = V::add(sum, e);
@@ -340,7 +349,7 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
     inv_sum[r] = 1.f / V::reduce_add(sum);
   }
   const float* v0 = g.qkv + static_cast<size_t>(row0) * g.ld_qkv + 2 * hidden + h * dh;
-  attn_pv<V, RI>(s, lp, len, v0, g.ld_qkv, dh, out, inv_sum);
+  attn_pv<V, RI>(s, lp, std::min(len, j1), v0, g.ld_qkv, dh, out, inv_sum, j0);
 }
 
 #if defined(BERTRT_SIMD_AVX512)

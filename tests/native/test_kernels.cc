@@ -64,8 +64,9 @@ double bf16_value(float f) {
 
 // bf16: the kernel is k.attention_bf16, compared with a float64 reference over bf16-rounded Q, K and V (its
 // remaining error: the probabilities rounded to bf16 before P.V, 2^-9 relative).
+// window > 0: ModernBERT's sliding window, query i sees keys with |i - j| <= window (the reference masks the rest).
 void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> lens, int heads, int dh, uint64_t seed,
-                    bool bf16 = false) {
+                    bool bf16 = false, int window = 0) {
   th::Rng rng(seed);
   std::vector<int32_t> cu{0};
   for (int l : lens) cu.push_back(cu.back() + l);
@@ -75,6 +76,7 @@ void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> le
   cpu::AttentionArgs g;
   g.qkv = qkv.data(), g.ld_qkv = 3 * H, g.out = out.data(), g.ld_out = H, g.cu_seqlens = cu.data();
   g.n_seqs = int(lens.size()), g.n_heads = heads, g.head_dim = dh, g.scale = 1.f / std::sqrt(float(dh));
+  g.window = window;
   if (bf16) k.attention_bf16(g, pool, 0);
   else k.attention(g, pool, 0);
   const bool rounded = bf16 && dh % 2 == 0;  // an odd head size runs the FP32 kernel
@@ -88,7 +90,7 @@ void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> le
         for (int j = cu[s]; j < cu[s + 1]; ++j) {
           double d = 0;
           for (int x = 0; x < dh; ++x) d += in(size_t(i) * 3 * H + h * dh + x) * in(size_t(j) * 3 * H + H + h * dh + x);
-          sc.push_back(d * g.scale);
+          sc.push_back(window > 0 && std::abs(i - j) > window ? -INFINITY : d * g.scale);
           mx = std::max(mx, sc.back());
         }
         double sum = 0;
@@ -101,7 +103,7 @@ void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> le
       }
   double e = th::norm_err(out.data(), want);
   std::string name = std::string(k.name) + (bf16 ? " attention_bf16" : " attention") + " heads=" + std::to_string(heads) +
-                     " dh=" + std::to_string(dh) + " lens=";
+                     " dh=" + std::to_string(dh) + (window ? " window=" + std::to_string(window) : "") + " lens=";
   for (int l : lens) name += std::to_string(l) + ",";
   char buf[32];
   std::snprintf(buf, sizeof buf, " err=%.2e", e);
@@ -421,6 +423,11 @@ int main() {
     test_attention(k, pool, {7}, 4, 5, seed++);
     test_attention(k, pool, {256}, 12, 32, seed++);
     test_attention(k, pool, {0, 4, 0}, 2, 32, seed++);
+    // sliding windows: keys restricted to the tile's window (edges, a window wider than the sequence, odd sizes)
+    test_attention(k, pool, {300, 17, 64}, 2, 32, seed++, false, 8);
+    test_attention(k, pool, {513}, 3, 64, seed++, false, 64);
+    test_attention(k, pool, {40, 9}, 2, 24, seed++, false, 100);
+    test_attention(k, pool, {77}, 1, 5, seed++, false, 1);
     for (int h : {384, 17, 1, 768}) {
       test_layernorm(k, pool, 37, h, false, seed++);
       test_layernorm(k, pool, 5, h, true, seed++);
@@ -446,6 +453,7 @@ int main() {
     test_attention(kb, pool, {256, 31, 32, 33}, 12, 32, seed++, true);
     test_attention(kb, pool, {0, 4, 0}, 2, 32, seed++, true);
     test_attention(kb, pool, {100}, 1, 128, seed++, true);
+    test_attention(kb, pool, {300, 17, 64}, 2, 32, seed++, true, 8);  // sliding window (masked in the BF16 kernel)
     const int bshapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {100, 1536, 384}, {65, 384, 1536}, {7, 40, 257}};
     for (auto& sh : bshapes)
       for (int gl = 0; gl < 2; ++gl) test_bf16(pool, sh[0], sh[1], sh[2], gl == 1, seed++);
