@@ -6,7 +6,7 @@
 // sentence vectors against onnxruntime's FP32 ones beside. Then ModernBERT-base's layer shapes (hidden 768, 12 heads,
 // intermediate 1152, local window 128): one layer's GEMMs and its attention, global and local, per sequence length, so
 // that a local layer's cost is seen against a global one's. Writes bench/results/families.{md,json}.
-// Measures the compiled package (dist/). Options: --quick.
+// Measures the compiled package (dist/). Options: --quick; --modern-only (redo the ModernBERT layer table only).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -52,9 +52,12 @@ async function main(): Promise<void> {
   const sentences = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
   const batches: string[][] = [];
   for (let i = 0; i < sentences.length; i += 32) batches.push(sentences.slice(i, i + 32));
-  const rows: Row[] = [];
-  const notes: string[] = [];
-  for (const name of ['all-mpnet-base-v2']) {
+  const modernOnly = process.argv.includes('--modern-only');  // keep the last report's engine rows, redo the layers
+  const previous = modernOnly ? (JSON.parse(fs.readFileSync(path.join(root, 'bench', 'results', 'families.json'), 'utf8')) as { rows: Row[]; notes: string[]; date: string }) : null;
+  const rows: Row[] = previous?.rows ?? [];
+  const notes: string[] = previous?.notes ?? [];
+  if (previous) notes.push(`The engine rows above are from the run of ${previous.date.slice(0, 10)}; the ModernBERT layer table was remeasured (--modern-only).`);
+  for (const name of modernOnly ? [] : ['all-mpnet-base-v2']) {
     const dir = path.join(models, name);
     const onnx = path.join(root, 'bench', '.cache', `${name}.onnx`);
     if (!fs.existsSync(path.join(dir, 'model.safetensors')) || !fs.existsSync(onnx)) {

@@ -23,6 +23,9 @@ export interface NativeConfig {
   embeddingSize?: number;
   /** ALBERT: layers share the weights of their group (encoder.layer.<group>) */
   layerGroups?: number;
+  /** DeBERTa-v2's disentangled attention: span (position_buckets, or max_relative_positions without buckets), the
+   *  bucketing's max position, whether rel_embeddings is LayerNormed, whether there is an absolute position table */
+  disentangled?: { span: number; buckets: number; maxRelativePositions: number; normRel: boolean; positionTable: boolean };
   /** ModernBERT's block */
   modern?: { normBias: boolean; attentionBias: boolean; mlpBias: boolean; ropeThetaGlobal: number; ropeThetaLocal: number; globalEvery: number; localWindow: number };
 }

@@ -11,6 +11,7 @@ tests/fixtures/tokenizer/<name>.tokenizer.json.br); every reference runs in FP32
   albert       AlbertModel over xlmr.tokenizer.json: embedding_size 8, 3 layers sharing one group, gelu_new
   electra      ElectraModel over multilingual.tokenizer.json (BERT's WordPiece, token types): embedding_size 8
   modernbert   ModernBertModel over modernbert.tokenizer.json: 3 layers, layer 1 a 16-token sliding window, RoPE, GeGLU
+  deberta-v2   DebertaV2Model over xlmr.tokenizer.json: disentangled attention, 16 log buckets up to 64, no absolute positions
   mpnet        MPNetModel over roberta.tokenizer.json (MPNet's own tokenizer is WordPiece over 30,527 ids, 1 MB of
                embeddings at this size; the encoder is what this fixture checks, the tokenizer has its own),
                relative_attention_num_buckets 32 and 256 positions so long inputs reach the log-spaced buckets
@@ -18,7 +19,7 @@ Per model, tests/fixtures/families/<name>.json.gz holds: the inputs (200 texts o
 pairs, literal pad tokens), HF tokenizers' ids, the last hidden states of the model in FP32 (base64 float32: all tokens of every
 fourth input, the mean over tokens of every input) and sentence-transformers' normalized embeddings of the single
 texts.
-Heads (xlm-roberta, mpnet, albert, electra, modernbert): the family's sequence-classification head (classifier.dense + out_proj), MLM head
+Heads (xlm-roberta, mpnet, albert, electra, modernbert, deberta-v2): the family's sequence-classification head (classifier.dense + out_proj), MLM head
 (lm_head) and token-classification head (classifier) are seeded too and saved into the same
 model.safetensors beside the encoder (their names do not collide; transformers loads each head class from the file
 and ignores the others); the test writes the config.json of each task (architectures, id2label). Outputs of
@@ -38,7 +39,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tokenizers import Tokenizer
 from safetensors.torch import load_file, save_file
-from transformers import (AlbertConfig, AlbertForMaskedLM, AlbertForSequenceClassification, AlbertForTokenClassification,
+from transformers import (DebertaV2Config, DebertaV2ForSequenceClassification, DebertaV2ForTokenClassification,
+                          DebertaV2Model, AlbertConfig, AlbertForMaskedLM, AlbertForSequenceClassification, AlbertForTokenClassification,
                           AlbertModel, AutoConfig, ElectraConfig, ElectraForMaskedLM, ElectraForSequenceClassification,
                           ElectraForTokenClassification, ElectraModel, ModernBertConfig, ModernBertForMaskedLM,
                           ModernBertForSequenceClassification, ModernBertForTokenClassification, ModernBertModel, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
@@ -143,13 +145,14 @@ HEADS = {"xlm-roberta": (XLMRobertaForSequenceClassification, XLMRobertaForMaske
          "albert": (AlbertForSequenceClassification, AlbertForMaskedLM, None),
          "electra": (ElectraForSequenceClassification, ElectraForMaskedLM, ElectraForTokenClassification),
          "mpnet": (MPNetForSequenceClassification, MPNetForMaskedLM, MPNetForTokenClassification),
-         "modernbert": (ModernBertForSequenceClassification, ModernBertForMaskedLM, ModernBertForTokenClassification)}
+         "modernbert": (ModernBertForSequenceClassification, ModernBertForMaskedLM, ModernBertForTokenClassification),
+         "deberta-v2": (DebertaV2ForSequenceClassification, None, DebertaV2ForTokenClassification)}
 HEAD_TEXTS = ["The weather is lovely today.", "Mr. O'Neil flew from Paris to New York City.", "Zażółć gęślą jaźń, São Paulo!",
               "I love NY, best trip ever", "Angela Merkel met Emmanuel Macron in Berlin.", "a"]
 HEAD_PAIRS = [("A man is eating food.", "A man is eating a piece of bread."), ("How old are you?", "The weather is nice.")]
 # families whose heads share names (ModernBERT's head.* and classifier in every task): each head in its own
 # heads-<class>.safetensors beside the encoder, which the test merges into the task's folder
-SEPARATE = {"modernbert"}
+SEPARATE = {"modernbert", "deberta-v2"}
 # the MLM decoders (tied to the word embeddings) and the bias aliases they carry
 TIED = {"lm_head.decoder.weight", "lm_head.decoder.bias", "predictions.decoder.weight", "predictions.decoder.bias",
         "generator_lm_head.weight", "decoder.weight"}
@@ -226,7 +229,7 @@ def make_heads(name, d, cfg, mask="<mask>"):
                 out["ner"][agg] = [[{k: (float(v) if k == "score" else v) for k, v in e.items()} for e in p(t)] for t in HEAD_TEXTS]
     shutil.rmtree(tmp)
     out.update({"texts": HEAD_TEXTS, "pairs": HEAD_PAIRS, "masked": [t.replace("<mask>", mask) for t in MASKED], "sentiment": SENTIMENT, "ner_labels": NER,
-                "architectures": {"classification": seq_cls.__name__, "fill_mask": mlm_cls.__name__,
+                "architectures": {"classification": seq_cls.__name__, "fill_mask": mlm_cls.__name__ if mlm_cls else None,
                                   "ner": tok_cls.__name__ if tok_cls else None}})
     return out
 
@@ -273,6 +276,15 @@ def main():
                           pad_token_id=3, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2,
                           classifier_pooling="mean")  # (mean pooling: the head path the first-token families do not take)
     make("modernbert", ModernBertModel(mb), toks["modernbert"], 128, mask="[MASK]")
+    # DeBERTa-v3's shape: disentangled attention (c2p and p2c, shared keys), 16 position buckets up to 64 so that
+    # inputs of 128 tokens reach the log buckets and the clamp, LayerNormed relative embeddings, no absolute positions
+    torch.manual_seed(7)
+    db = DebertaV2Config(vocab_size=8001, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                         max_position_embeddings=128, type_vocab_size=0, relative_attention=True, position_buckets=16,
+                         max_relative_positions=64, pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm",
+                         position_biased_input=False, initializer_range=0.5, layer_norm_eps=1e-7, pad_token_id=1,
+                         pooler_hidden_act="gelu", hidden_act="gelu")
+    make("deberta-v2", DebertaV2Model(db), toks["xlmr"], 128)
     shutil.rmtree(tmp)
 
 

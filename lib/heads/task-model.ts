@@ -14,7 +14,11 @@ import { gelu, geluTanh, layerNorm, linear } from './math';
 
 /** A head activation by name: fixed, or the config's classifier_activation (ModernBERT; default GELU). */
 export function activation(act: HeadActivation, raw: Record<string, unknown>): (v: number) => number {
-  const name = act === 'classifier_activation' ? String(raw.classifier_activation ?? 'gelu') : act === 'hidden_act' ? String(raw.hidden_act ?? raw.activation ?? 'gelu') : act;
+  const name =
+    act === 'classifier_activation' ? String(raw.classifier_activation ?? 'gelu')
+    : act === 'pooler_hidden_act' ? String(raw.pooler_hidden_act ?? 'gelu')
+    : act === 'hidden_act' ? String(raw.hidden_act ?? raw.activation ?? 'gelu')
+    : act;
   const f = ({ tanh: Math.tanh, relu: (v: number) => Math.max(v, 0), gelu, gelu_new: geluTanh, gelu_pytorch_tanh: geluTanh } as Record<string, (v: number) => number>)[name];
   if (!Object.hasOwn({ tanh: 1, relu: 1, gelu: 1, gelu_new: 1, gelu_pytorch_tanh: 1 }, name) || !f) {
     throw new BertrtError(`head activation "${name}" is not supported (tanh, relu, gelu, gelu_new, gelu_pytorch_tanh)`, 'E_UNSUPPORTED');

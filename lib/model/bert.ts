@@ -54,6 +54,14 @@ export function expectedEncoderShapes(c: ModelConfig): Map<string, number[]> {
   }
   if (c.typeVocabSize > 0) m.set('embeddings.token_type_embeddings.weight', [c.typeVocabSize, E]);
   if (c.relativeAttentionBuckets) m.set('encoder.relative_attention_bias.weight', [c.relativeAttentionBuckets, c.numAttentionHeads]);
+  if (c.disentangled) {
+    if (!c.disentangled.positionTable) m.delete('embeddings.position_embeddings.weight');
+    m.set('encoder.rel_embeddings.weight', [2 * c.disentangled.span, H]);
+    if (c.disentangled.normRel) {
+      m.set('encoder.LayerNorm.weight', [H]);
+      m.set('encoder.LayerNorm.bias', [H]);
+    }
+  }
   for (let l = 0; l < weightLayers(c); l++) {
     const p = `encoder.layer.${l}.`;
     for (const q of ['query', 'key', 'value']) {

@@ -134,12 +134,34 @@ function bertConfig(raw: Record<string, unknown>, file: string, family: Family):
     if (inner !== 1) throw new BertrtError(`${file}: inner_group_num ${JSON.stringify(inner)} is not supported (only 1, as every released ALBERT)`, 'E_UNSUPPORTED');
     cfg.layerGroups = groups;
   }
+  if (family.disentangled) Object.assign(cfg, debertaFields(raw, file, cfg));
   if (family.relativeAttention) {
     cfg.relativeAttentionBuckets = int(raw, 'relative_attention_num_buckets', file, 'relativeAttentionBuckets', 32);
     if (cfg.relativeAttentionBuckets % 2 !== 0) throw new BertrtError(`${file}: "relative_attention_num_buckets" must be even`, 'E_MODEL_FORMAT');
     cfg.relativeAttentionMaxDistance = 128; // fixed in transformers' MPNet
   }
   return cfg;
+}
+
+/** DeBERTa-v2/v3's attention fields; the variants the engine does not run (v2-xlarge's conv layer, attention
+ *  without both c2p and p2c, unshared position projections, a projected embedding) are refused by name. */
+function debertaFields(raw: Record<string, unknown>, file: string, cfg: ModelConfig): Partial<ModelConfig> {
+  const no = (what: string) => new BertrtError(`${file}: DeBERTa with ${what} is not supported`, 'E_UNSUPPORTED');
+  if (raw.relative_attention !== true) throw no('relative_attention false');
+  const types = (Array.isArray(raw.pos_att_type) ? raw.pos_att_type.map(String) : String(raw.pos_att_type ?? '').toLowerCase().split('|')).map((t) => t.trim());
+  if (!(types.includes('c2p') && types.includes('p2c')) || types.length !== 2) throw no(`pos_att_type ${JSON.stringify(raw.pos_att_type)} (only c2p and p2c together)`);
+  if (raw.share_att_key !== true) throw no('share_att_key false');
+  if (typeof raw.conv_kernel_size === 'number' && raw.conv_kernel_size > 0) throw no('a convolution layer (conv_kernel_size)');
+  if (raw.embedding_size !== undefined && raw.embedding_size !== cfg.hiddenSize) throw no('embedding_size different from hidden_size');
+  const rawBuckets = raw.position_buckets ?? -1;
+  const buckets = typeof rawBuckets === 'number' && rawBuckets > 0 ? int(raw, 'position_buckets', file, 'maxPositionEmbeddings') : 0;
+  const rawMax = raw.max_relative_positions ?? -1;
+  const maxRel = typeof rawMax === 'number' && rawMax >= 1 ? int(raw, 'max_relative_positions', file, 'maxPositionEmbeddings') : cfg.maxPositionEmbeddings;
+  const norm = String(raw.norm_rel_ebd ?? 'none').toLowerCase().split('|').map((t) => t.trim());
+  const positionTable = raw.position_biased_input !== false;
+  return {
+    disentangled: { span: buckets > 0 ? buckets : maxRel, buckets: Math.max(0, buckets), maxRelativePositions: maxRel, normRel: norm.includes('layer_norm'), positionTable },
+  };
 }
 
 /** ModernBERT's config.json: the Hub's fields (global_attn_every_n_layers, local_attention, global_rope_theta,

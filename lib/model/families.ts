@@ -29,11 +29,14 @@ export interface Family {
   /** ModernBERT's block (pre-norm, Wqkv, GeGLU, RoPE, sliding-window layers, final norm): its own config fields and
    *  tensor names (native BertConfig::modern) */
   readonly modern?: boolean;
+  /** DeBERTa-v2/v3's disentangled attention (content-to-position and position-to-content over log-bucketed
+   *  relative positions, encoder.rel_embeddings) */
+  readonly disentangled?: boolean;
 }
 
 /** The activation of a head's dense layer: a fixed one, or the config's classifier_activation (ModernBERT) or
  *  hidden_act (BERT's and ALBERT's MLM transforms). */
-export type HeadActivation = 'tanh' | 'relu' | 'gelu' | 'classifier_activation' | 'hidden_act';
+export type HeadActivation = 'tanh' | 'relu' | 'gelu' | 'classifier_activation' | 'hidden_act' | 'pooler_hidden_act';
 
 /** A family's task heads; one that is absent is refused naming the family (E_UNSUPPORTED). Biases a checkpoint
  *  leaves out (ModernBERT's classifier_bias / norm_bias false) are zeros where `optionalBiases`. */
@@ -201,7 +204,26 @@ const MODERNBERT: Family = {
   },
 };
 
-export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, ALBERT, ELECTRA, DISTILBERT, MODERNBERT];
+/** DeBERTa-v2 and v3 (mDeBERTa): BERT's post-LayerNorm block with query_proj/key_proj/value_proj and the
+ *  disentangled attention; no absolute positions unless position_biased_input; ContextPooler (dense +
+ *  pooler_hidden_act) before the classifier. */
+const DEBERTA_V2: Family = {
+  name: 'DeBERTa-v2',
+  modelTypes: ['deberta-v2'],
+  prefix: 'deberta.',
+  names: [
+    layer('attention\\.self\\.query_proj\\.', 'attention.self.query.'),
+    layer('attention\\.self\\.key_proj\\.', 'attention.self.key.'),
+    layer('attention\\.self\\.value_proj\\.', 'attention.self.value.'),
+  ],
+  positions: 'absolute',
+  typeVocabDefault: 0,
+  relativeAttention: false,
+  disentangled: true,
+  heads: { sequence: { dense: 'pooler.dense', act: 'pooler_hidden_act', out: 'classifier' } },
+};
+
+export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, ALBERT, ELECTRA, DISTILBERT, MODERNBERT, DEBERTA_V2];
 
 const BY_TYPE = new Map(FAMILIES.flatMap((f) => f.modelTypes.map((t) => [t, f] as const)));
 

@@ -126,6 +126,15 @@ bertrt::BertConfig parse_config(Napi::Object o) {
   c.padding_idx = get_int(o, "paddingIdx", false, -1);
   c.embedding_size = get_int(o, "embeddingSize", false, 0);
   c.layer_groups = get_int(o, "layerGroups", false, 0);
+  Napi::Value dis = o.Get("disentangled");
+  if (dis.IsObject()) {  // DeBERTa-v2: { span, buckets, maxRelativePositions, normRel, positionTable }
+    Napi::Object d = dis.As<Napi::Object>();
+    c.disentangled_span = get_int(d, "span");
+    c.position_buckets = get_int(d, "buckets");
+    c.max_relative_positions = get_int(d, "maxRelativePositions");
+    c.rel_norm = d.Get("normRel").ToBoolean();
+    c.position_table = d.Get("positionTable").ToBoolean();
+  }
   Napi::Value modern = o.Get("modern");
   if (modern.IsObject()) {  // ModernBERT's block: { normBias, attentionBias, mlpBias, ropeThetaGlobal, ropeThetaLocal, globalEvery, localWindow }
     Napi::Object m = modern.As<Napi::Object>();

@@ -106,7 +106,27 @@ struct AttentionArgs {
   int rel_len = 0;
   // > 0: sliding-window attention (ModernBERT's local layers): query i sees keys j with |i - j| <= window only.
   int window = 0;
+  // DeBERTa's disentangled terms: c2p and p2c hold, for each row of qkv and head, the row's query (c2p) or key (p2c)
+  // dotted with the pos_r projected relative embeddings ([rows][heads][pos_r]); query i and key j of a sequence gain
+  // c2p[i][h][r] + p2c[j][h][r] before the scale, r = pos_index[pos_len - 1 + i - j]. Null: none.
+  const float* c2p = nullptr;
+  const float* p2c = nullptr;
+  int pos_r = 0;
+  const int32_t* pos_index = nullptr;
+  int pos_len = 0;
 };
+
+// The disentangled terms of query i (row row0 + i) of head h, added to its raw scores s[0, len).
+inline void add_disentangled(const AttentionArgs& g, int h, int row0, int i, int len, float* s) {
+  const size_t ld = static_cast<size_t>(g.n_heads) * g.pos_r;
+  const float* c = g.c2p + static_cast<size_t>(row0 + i) * ld + static_cast<size_t>(h) * g.pos_r;
+  const float* p = g.p2c + static_cast<size_t>(row0) * ld + static_cast<size_t>(h) * g.pos_r;
+  const int32_t* idx = g.pos_index + (g.pos_len - 1) + i;  // idx[-j]: the index of offset i - j
+  for (int j = 0; j < len; ++j) {
+    const int r = idx[-j];
+    s[j] += c[r] + p[static_cast<size_t>(j) * ld + r];
+  }
+}
 
 // Keys [j0, j1) of query i outside its window get -inf before the softmax (their probability is then exactly 0).
 inline void mask_outside_window(int window, int i, int len, float* s, int j0 = 0, int j1 = -1) {

@@ -199,6 +199,7 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
   for (int r = 0; r < RI; ++r) {
     float* sr = s + r * lp;
     if (g.rel_bias) add_relative_bias(g, h, i0 + r, len, sr);
+    if (g.c2p) add_disentangled(g, h, row0, i0 + r, len, sr);
     if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr);
     for (int j = len; j < lp; ++j) sr[j] = -std::numeric_limits<float>::infinity();
     __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());

@@ -333,6 +333,7 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
   for (int r = 0; r < RI; ++r) {
     float* sr = s + r * lp;
     if (g.rel_bias) add_relative_bias(g, h, i0 + r, len, sr);
+    if (g.c2p) add_disentangled(g, h, row0, i0 + r, len, sr);
     if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr, j0, j1);
     for (int j = std::max(len, j0); j < j1; ++j) sr[j] = -std::numeric_limits<float>::infinity();
     R mx = V::set1(-std::numeric_limits<float>::infinity());
@@ -347,6 +348,13 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
     // Padding columns hold exp(-87) ~ 1e-38 after the clamp in exp_neg: far below one ulp of a sum that is
     // at least 1 (the maximum contributes exactly 1), and P.V reads only [0, len).
     inv_sum[r] = 1.f / V::reduce_add(sum);
+    // Keys masked out by the window are P.V inputs here (unlike the padding past len): exactly 0, not exp(-87),
+    // whose products with V would be subnormal (a microcode assist each, slower than the window saves).
+    if (g.window > 0) {
+      const int i = i0 + r, lo = std::max(j0, i - g.window), hi = std::min(j1, i + g.window + 1);
+      for (int j = j0; j < lo; ++j) sr[j] = 0.f;
+      for (int j = hi; j < j1; ++j) sr[j] = 0.f;
+    }
   }
   const float* v0 = g.qkv + static_cast<size_t>(row0) * g.ld_qkv + 2 * hidden + h * dh;
   attn_pv<V, RI>(s, lp, std::min(len, j1), v0, g.ld_qkv, dh, out, inv_sum, j0);

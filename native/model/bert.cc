@@ -35,6 +35,8 @@ struct Layer {
   cpu::QuantMatrix qgate;
   cpu::Bf16Matrix bgate;
   AlignedBuffer<float> gate_b;
+  // DeBERTa: per head, the key (pk) and query (pq) projections of the relative embeddings, [2 span][head_dim] packed
+  std::vector<cpu::PackedMatrix> pk, pq;
 };
 
 // A GEMM input in the form the precision reads: INT8 quantized rows, or rows rounded to BF16 (FP32 reads floats).
@@ -51,6 +53,9 @@ struct Scratch {
   Prepared local;                           // the group's other GEMM inputs
   std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
   AlignedBuffer<float> gate, normed;        // ModernBERT: the GeGLU's gate rows [group rows][I]; a LayerNorm's output [T][H]
+  AlignedBuffer<float> c2p, p2c;            // DeBERTa: the group's disentangled terms [group rows][heads][2 span]
+  std::vector<int32_t> pos_index;           // DeBERTa: the batch's relative-embedding row by offset i - j
+  int pos_len = 0;
   AlignedBuffer<float> rel;                 // relative attention: the batch's bias by head and offset (see AttentionArgs)
   int rel_len = 0;                          // ... for sequences of up to this many tokens
 };
@@ -195,6 +200,33 @@ class Bert final : public BertModel {
   bool tanh_gelu_ = false;     // hidden_act is GELU's tanh form
   AlignedBuffer<float> final_g_, final_b_;    // ModernBERT's final LayerNorm
   AlignedBuffer<float> rope_cos_[2], rope_sin_[2];  // ModernBERT: [max positions][head_dim / 2], global then local theta
+  AlignedBuffer<float> rel_emb_;  // DeBERTa: encoder.rel_embeddings after its LayerNorm, [2 span][hidden]
+  // DeBERTa: a layer's pk / pq from its stacked Q/K/V weights and biases (before any smoothing touches them).
+  void disentangle_layer(const float* qkv_w, const float* qkv_b, Layer& L) const {
+    const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, R = 2 * cfg_.disentangled_span;
+    L.pk.resize(heads), L.pq.resize(heads);
+    std::vector<float> part(static_cast<size_t>(R) * dh);
+    for (int which = 0; which < 2; ++which) {  // 0: the query projection (pq), 1: the key projection (pk)
+      const float* w = qkv_w + static_cast<size_t>(which) * H * H;
+      const float* b = qkv_b + static_cast<size_t>(which) * H;
+      for (int h = 0; h < heads; ++h) {
+        for (int r = 0; r < R; ++r) {
+          const float* e = rel_emb_.data() + static_cast<size_t>(r) * H;
+          for (int d = 0; d < dh; ++d) {
+            const float* wr = w + static_cast<size_t>(h * dh + d) * H;
+            double acc = b[h * dh + d];
+            for (int x = 0; x < H; ++x) acc += static_cast<double>(e[x]) * wr[x];
+            part[static_cast<size_t>(r) * dh + d] = static_cast<float>(acc);
+          }
+        }
+        k_->pack_weights(part.data(), R, dh, which == 0 ? &L.pq[h] : &L.pk[h]);
+      }
+    }
+  }
+  // DeBERTa: s.pos_index for sequences of up to max_len tokens.
+  void disentangled_table(int max_len, Scratch& s) const;
+  // DeBERTa: the group's c2p / p2c terms from its Q/K/V rows.
+  void disentangled_terms(const Layer& L, const float* qkv, int T, Scratch& s, ThreadPool& pool, int nth) const;
   // The weights layer l runs: its own, or its group's (ALBERT).
   const Layer& weights_of(int l) const {
     return layers_[cfg_.layer_groups > 0 ? l / (cfg_.num_hidden_layers / cfg_.layer_groups) : l];
@@ -232,6 +264,10 @@ Status check_config(const BertConfig& c) {
                    !(c.rope_theta_global > 1.f) || !(c.rope_theta_local > 1.f) || (c.hidden_size / c.num_attention_heads) % 2 != 0 ||
                    c.embedding_size > 0 || c.layer_groups > 0 || c.padding_idx >= 0 || c.relative_attention_buckets > 0))
     return bad("ModernBERT's global_attn_every_n_layers, local_attention, rope thetas or head size are out of range");
+  if (c.disentangled_span < 0 || c.disentangled_span > 4096 || c.position_buckets < 0 || c.position_buckets > 8192 ||
+      c.max_relative_positions < 0 || c.max_relative_positions > 65536 ||
+      (c.disentangled_span > 0 && (c.modern || c.relative_attention_buckets > 0 || (c.position_buckets > 0 && c.max_relative_positions < 2))))
+    return bad("DeBERTa's position_buckets / max_relative_positions are out of range");
   if (c.hidden_act != "gelu" && c.hidden_act != "gelu_new" && c.hidden_act != "gelu_pytorch_tanh")
     return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported ('gelu', 'gelu_new', 'gelu_pytorch_tanh')"};
   return Status::Ok();
@@ -296,6 +332,14 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
     bytes_ += sizeof(float) * proj_.data.size();
   }
   tanh_gelu_ = cfg.hidden_act != "gelu";
+  if (cfg.disentangled_span > 0) {
+    rel_emb_ = std::move(emb.rel_emb);
+    if (cfg.rel_norm)
+      k_->add_layernorm(rel_emb_.data(), nullptr, emb.rel_g.data(), emb.rel_b.data(), 2 * cfg.disentangled_span, H,
+                        cfg.layer_norm_eps, pool, 0);
+    // the group's c2p / p2c terms are [rows][heads][2 span] each: fewer rows per group than BERT's
+    bytes_ += sizeof(float) * rel_emb_.size();
+  }
   if (cfg.modern) {
     final_g_ = std::move(emb.final_g), final_b_ = std::move(emb.final_b);
     // cos and sin of position * theta^(-2i / head_dim), in FP32 as transformers computes them
@@ -321,6 +365,7 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   const char* chunk_env = std::getenv("BERTRT_SEQ_CHUNK");
   const int chunk_set = chunk_env ? std::atoi(chunk_env) : 0;
   chunk_tokens_ = chunk_set > 0 ? chunk_set : precision == Precision::kFP32 ? 768 : std::max(16, (512 << 10) / (12 * H));
+  if (cfg.disentangled_span > 0 && chunk_set <= 0) chunk_tokens_ = std::min(chunk_tokens_, 256);
   const int n_weights = cfg.layer_groups > 0 ? cfg.layer_groups : cfg.num_hidden_layers;
   layers_.resize(n_weights);
   const char* smooth_env = std::getenv("BERTRT_INT8_SMOOTHING");
@@ -339,6 +384,7 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
       continue;
     }
     take_layer(lw, H, qkv.data(), L);
+    if (cfg.disentangled_span > 0) disentangle_layer(qkv.data(), L.qkv_b.data(), L);
     pack_layer(qkv.data(), lw, L);
   }
   return Status::Ok();
@@ -368,6 +414,7 @@ Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
   BERTRT_RETURN_IF_ERROR(positions_of(b, positions.data()));
   Scratch s;
   relative_table(len, s);
+  disentangled_table(len, s);
   AlignedBuffer<float> x(static_cast<size_t>(T) * H), qkv(static_cast<size_t>(3) * H * H);
   embed(b, positions.data(), x.data(), pool, 0);
   for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
@@ -375,6 +422,7 @@ Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg_, l, &lw));
     Layer& L = layers_[l];
     take_layer(lw, H, qkv.data(), L);
+    if (cfg_.disentangled_span > 0) disentangle_layer(qkv.data(), L.qkv_b.data(), L);
     k_->pack_weights(qkv.data(), 3 * H, H, &L.qkv);
     k_->pack_weights(lw.o_w.data(), H, H, &L.attn_out);
     k_->pack_weights(lw.i_w.data(), I, H, &L.inter);
@@ -458,6 +506,7 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   // fresh allocations would page-fault tens of MB on every batch.
   static thread_local Scratch scratch;
   relative_table(max_len, scratch);
+  disentangled_table(max_len, scratch);
   float* x = out;  // the residual stream lives in the caller's output buffer
   embed(b, positions.data(), x, pool, nth);
   const int L = cfg_.num_hidden_layers;
@@ -522,7 +571,8 @@ void Bert::embed(const BatchView& b, const int32_t* positions, float* x, ThreadP
   if (cfg_.embedding_size > 0) narrow.resize(static_cast<size_t>(b.tokens) * E);
   cpu::EmbedArgs e;
   e.word = word_.data();
-  e.pos = cfg_.modern ? nullptr : pos_.data();  // (ModernBERT: rotary positions, in the attention)
+  // (ModernBERT: rotary positions, in the attention; DeBERTa without position_biased_input: relative ones only)
+  e.pos = cfg_.modern || !cfg_.position_table ? nullptr : pos_.data();
   e.type = cfg_.type_vocab_size > 0 ? type_.data() : nullptr;
   e.ids = b.ids;
   e.type_ids = b.type_ids;
@@ -551,7 +601,8 @@ void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scra
   cpu::AttentionArgs at;
   at.ld_qkv = 3 * H, at.ld_out = H;
   at.n_heads = cfg_.num_attention_heads, at.head_dim = H / cfg_.num_attention_heads;
-  at.scale = 1.f / std::sqrt(static_cast<float>(at.head_dim));
+  // (DeBERTa: the content and the two disentangled terms share one scale, 1/sqrt(3 head_dim))
+  at.scale = 1.f / std::sqrt(static_cast<float>(at.head_dim) * (cfg_.disentangled_span > 0 ? 3.f : 1.f));
   if (s.rel_len > 0) at.rel_bias = s.rel.data(), at.rel_len = s.rel_len;
   // The whole layer, a group of whole sequences at a time: every step but attention is row by row, and attention
   // stays within a sequence, so the group's intermediates (Q/K/V, context, FFN activations: ~0.5-2 MB) stay in
@@ -572,6 +623,11 @@ void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scra
       epi.bias = L.qkv_b.data(), epi.c = qkv, epi.ldc = 3 * H;
       gemm_rows(p, x, H, wqkv, epi, r0, T, s.in, pool, nth);
       at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0;
+      if (cfg_.disentangled_span > 0) {
+        disentangled_terms(L, qkv, T, s, pool, nth);
+        at.c2p = s.c2p.data(), at.p2c = s.p2c.data(), at.pos_r = 2 * cfg_.disentangled_span;
+        at.pos_index = s.pos_index.data(), at.pos_len = s.pos_len;
+      }
       // INT8 and BF16 run attention's two products in bfloat16 where the CPU has AVX512-BF16 (FP32 softmax, sums)
       if (p != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
       else k_->attention(at, pool, nth);
@@ -589,6 +645,45 @@ void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scra
     }
     s0 = s1;
   }
+}
+
+// DeBERTa's bucket of offset rel = i - j (transformers' make_log_bucket_position, its FP32 log and ceil): offsets
+// inside +-bucket_size/2 as they are, longer ones on a log scale up to max_position.
+int deberta_bucket(int rel, int bucket_size, int max_position) {
+  if (bucket_size <= 0 || max_position <= 0) return rel;
+  const int mid = bucket_size / 2;
+  const int abs_pos = rel < mid && rel > -mid ? mid - 1 : std::abs(rel);
+  if (abs_pos <= mid) return rel;
+  const float lp = std::ceil(std::log(static_cast<float>(abs_pos) / static_cast<float>(mid)) /
+                             std::log(static_cast<float>(static_cast<double>(max_position - 1) / mid)) * static_cast<float>(mid - 1)) +
+                   static_cast<float>(mid);
+  return static_cast<int>(lp) * (rel > 0 ? 1 : -1);
+}
+
+void Bert::disentangled_table(int max_len, Scratch& s) const {
+  s.pos_len = 0;
+  if (cfg_.disentangled_span <= 0 || max_len <= 0) return;
+  const int span = cfg_.disentangled_span;
+  s.pos_index.resize(2 * static_cast<size_t>(max_len) - 1);
+  for (int d = -(max_len - 1); d <= max_len - 1; ++d) {
+    const int b = deberta_bucket(d, cfg_.position_buckets, cfg_.max_relative_positions);
+    s.pos_index[d + max_len - 1] = std::min(std::max(b + span, 0), 2 * span - 1);
+  }
+  s.pos_len = max_len;
+}
+
+void Bert::disentangled_terms(const Layer& L, const float* qkv, int T, Scratch& s, ThreadPool& pool, int nth) const {
+  const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, R = 2 * cfg_.disentangled_span;
+  s.c2p.resize(static_cast<size_t>(T) * heads * R);
+  s.p2c.resize(static_cast<size_t>(T) * heads * R);
+  for (int h = 0; h < heads; ++h)
+    for (int which = 0; which < 2; ++which) {  // c2p: queries against pk; p2c: keys against pq
+      cpu::GemmArgs g;
+      g.a = qkv + (which == 0 ? 0 : H) + static_cast<size_t>(h) * dh, g.lda = 3 * H;
+      g.w = which == 0 ? &L.pk[h] : &L.pq[h], g.m = T;
+      g.c = (which == 0 ? s.c2p.data() : s.p2c.data()) + static_cast<size_t>(h) * R, g.ldc = heads * R;
+      k_->gemm(g, pool, nth);
+    }
 }
 
 void Bert::rotate(float* qkv, int rows, const int32_t* positions, int t) const {

@@ -116,9 +116,9 @@ Status load_cuda_model(const BertConfig& cfg, const std::string& path, const std
   BERTRT_RETURN_IF_ERROR(check_config(cfg));
   if (precision == Precision::kBF16) return {Code::kUnsupported, "precision 'bf16' is CPU-only (the CUDA backend runs FP16 or INT8)"};
   if (cfg.padding_idx >= 0 || cfg.relative_attention_buckets > 0 || cfg.embedding_size > 0 || cfg.layer_groups > 0 ||
-      cfg.hidden_act != "gelu")
+      cfg.hidden_act != "gelu" || cfg.modern || cfg.disentangled_span > 0 || !cfg.position_table)
     return {Code::kUnsupported, "the CUDA backend runs BERT and DistilBERT only (RoBERTa's positions, MPNet's relative attention, "
-                                "factorized embeddings, shared layers and the tanh GELU run on the CPU)"};
+                                "factorized embeddings, shared layers, the tanh GELU, ModernBERT and DeBERTa run on the CPU)"};
   const CudaLib& lib = cuda_lib(library);
   if (!lib.usable) return {Code::kUnsupported, lib.error};
   WeightSource src;

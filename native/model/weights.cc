@@ -95,7 +95,15 @@ Status read_embeddings(const WeightSource& src, const BertConfig& cfg, Embedding
     BERTRT_RETURN_IF_ERROR(src.read("encoder.final_norm.weight", {H}, &out->final_g));
     return read_or_zero(src, "encoder.final_norm.bias", cfg.norm_bias, H, &out->final_b);
   }
-  BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &out->pos));
+  if (cfg.position_table)
+    BERTRT_RETURN_IF_ERROR(src.read("embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}, &out->pos));
+  if (cfg.disentangled_span > 0) {
+    BERTRT_RETURN_IF_ERROR(src.read("encoder.rel_embeddings.weight", {2 * static_cast<int64_t>(cfg.disentangled_span), cfg.hidden_size}, &out->rel_emb));
+    if (cfg.rel_norm) {
+      BERTRT_RETURN_IF_ERROR(src.read("encoder.LayerNorm.weight", {cfg.hidden_size}, &out->rel_g));
+      BERTRT_RETURN_IF_ERROR(src.read("encoder.LayerNorm.bias", {cfg.hidden_size}, &out->rel_b));
+    }
+  }
   if (cfg.type_vocab_size > 0)
     BERTRT_RETURN_IF_ERROR(src.read("embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, H}, &out->type));
   BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.weight", {H}, &out->ln_g));

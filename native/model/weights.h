@@ -31,6 +31,7 @@ struct EmbeddingWeights {
   AlignedBuffer<float> rel;  // encoder.relative_attention_bias.weight [buckets][heads]; empty without relative attention
   AlignedBuffer<float> proj_w, proj_b;  // embeddings.project [hidden][embedding_size], [hidden]; empty unless factorized
   AlignedBuffer<float> final_g, final_b;  // ModernBERT: encoder.final_norm
+  AlignedBuffer<float> rel_emb, rel_g, rel_b;  // DeBERTa: encoder.rel_embeddings [2 span][hidden], encoder.LayerNorm
 };
 struct LayerWeights {
   AlignedBuffer<float> q_w, q_b, k_w, k_b, v_w, v_b;  // attention.self.{query,key,value}

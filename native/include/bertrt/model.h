@@ -50,6 +50,17 @@ struct BertConfig {
   float rope_theta_local = 10000.f;
   int global_every = 3;
   int local_window = 64;
+  // DeBERTa-v2/v3's disentangled attention (disentangled_span > 0): a layer's scores gain q_i . Kr[idx] + k_j . Qr[idx]
+  // (content-to-position, position-to-content), where Kr and Qr are its key and query projections of
+  // encoder.rel_embeddings [2 span][hidden] (LayerNormed by encoder.LayerNorm when rel_norm) and idx = clamp(bucket(i -
+  // j) + span, 0, 2 span - 1), bucket the log buckets of position_buckets up to max_relative_positions (or the plain
+  // offset when position_buckets is 0); the scale is 1/sqrt(3 head_dim). position_table false: no absolute
+  // positions (position_biased_input).
+  int disentangled_span = 0;
+  int position_buckets = 0;
+  int max_relative_positions = 0;
+  bool rel_norm = false;
+  bool position_table = true;
 };
 
 enum class DType { kF32, kF16, kBF16 };
