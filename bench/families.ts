@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Embedder, Encoder, info } from '../dist';
+import { compareEmbeddings } from '../dist/accuracy';
 import { median, syntheticIds, timeAsync } from '../dist/bench';
 import { native } from '../dist/native';
 import { type OrtModule, type OrtSession, ortVersion, peerEmbed, peerFeeds } from './peer';
@@ -20,18 +21,6 @@ const models = process.env.BERTRT_REAL_MODELS ?? path.join(root, '.scratch', 're
 const quick = process.argv.includes('--quick');
 const THREADS = os.availableParallelism?.() ?? os.cpus().length;
 const settle = () => new Promise((r) => setTimeout(r, 50));
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return d / Math.sqrt(na * nb);
-}
 
 interface Row {
   model: string;
@@ -114,14 +103,15 @@ async function main(): Promise<void> {
         for (const b of batches) peerVec.push(...(await peerEmbed(ort, peer, tok, b, maxLength)));
         realPeer.push((performance.now() - t) / 1000);
       }
-      const co = oursVec.map((v, i) => cosine(v, reference[i]));
-      const cp = peerVec.map((v, i) => cosine(v, reference[i]));
+      // (every vector is unit-length: the cosine is the dot product compareEmbeddings takes)
+      const co = compareEmbeddings(precision, sentences, oursVec, reference).cosine;
+      const cp = compareEmbeddings(precision, sentences, peerVec, reference).cosine;
       const row: Row = {
         model: name,
         precision,
         shape: { ours: 32 / median(ours), peer: 32 / median(theirs) },
         real: { ours: sentences.length / median(realOurs), peer: sentences.length / median(realPeer) },
-        accuracy: { oursMean: co.reduce((a, b) => a + b) / co.length, oursMin: Math.min(...co), peerMean: cp.reduce((a, b) => a + b) / cp.length, peerMin: Math.min(...cp) },
+        accuracy: { oursMean: co.mean, oursMin: co.min, peerMean: cp.mean, peerMin: cp.min },
       };
       rows.push(row);
       console.log(`${name} ${precision}: 32x128 bertrt ${row.shape.ours.toFixed(1)} seq/s, peer ${row.shape.peer.toFixed(1)} (${(row.shape.ours / row.shape.peer).toFixed(2)}x); real-length ${row.real.ours.toFixed(1)} vs ${row.real.peer.toFixed(1)} sentences/s (${(row.real.ours / row.real.peer).toFixed(2)}x); cosine to ORT FP32: ours mean ${row.accuracy.oursMean.toFixed(6)} min ${row.accuracy.oursMin.toFixed(6)}, peer mean ${row.accuracy.peerMean.toFixed(6)} min ${row.accuracy.peerMin.toFixed(6)}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden fixtures for the embedded model, from the Python reference (HF transformers + sentence-transformers).
 
-Writes tests/fixtures/golden-minilm.json: for each sentence, the reference token ids (HF tokenizers, truncated at
+Writes tests/fixtures/golden-minilm.json.gz: for each sentence, the reference token ids (HF tokenizers, truncated at
 the model's max_seq_length as sentence-transformers does), the normalized sentence embedding (the full ST
 pipeline: Transformer -> mean Pooling -> Normalize) and the unnormalized pooled embedding. Vectors are stored as
 base64 little-endian float32. The model is the committed models/all-MiniLM-L6-v2 (F16 file), loaded in FP32,
@@ -10,6 +10,8 @@ so reference and engine see identical weights.
 Run: tools/.venv/bin/python tools/make_golden.py   (see tools/requirements.txt)
 """
 import base64
+import gzip
+import io
 import json
 import os
 import random
@@ -20,7 +22,7 @@ from sentence_transformers import SentenceTransformer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(ROOT, "models", "all-MiniLM-L6-v2")
-OUT = os.path.join(ROOT, "tests", "fixtures", "golden-minilm.json")
+OUT = os.path.join(ROOT, "tests", "fixtures", "golden-minilm.json.gz")
 
 BASE = [
     "The weather is lovely today.",
@@ -136,7 +138,7 @@ def main():
         "quickstart_similarity": {"texts": BASE[:3], "computed": sims, "published": [[1.0, 0.666, 0.1046], [0.666, 1.0, 0.1411], [0.1046, 0.1411, 1.0]]},
         "sentences": records,
     }
-    with open(OUT, "w") as f:
+    with gzip.GzipFile(OUT, "wb", compresslevel=9, mtime=0) as g, io.TextIOWrapper(g, encoding="utf-8") as f:  # mtime 0: same bytes each run
         json.dump(doc, f, ensure_ascii=False, indent=0)
         f.write("\n")
     print(f"{len(records)} sentences -> {OUT}; quickstart similarities {sims}")

@@ -168,47 +168,30 @@ bool same_rows(const cpu::QuantRows& x, const cpu::QuantRows& y) {
 }
 
 // The GEMM's GELU epilogue over a dense sweep of pre-activations in [-12, 12] (a k = 1 GEMM against the weight 1).
-// GELU = x/2 + |x| (Phi(|x|) - 1/2) with the polynomial table within 3.8e-8 of Phi - 1/2 (tools/fit_gelu.py, float32
-// evaluation), so |x| * 3.8e-8, plus the last step's rounding (2^-24 |GELU| <= 6e-8 |x|; the portable path rounds the
-// product and the sum apart, up to twice that). Bound: 1.5e-7 |x| + 1e-7.
-void test_gelu_sweep(const cpu::Kernels& k, ThreadPool& pool) {
+// erf form: GELU = x/2 + |x| (Phi(|x|) - 1/2) with the polynomial table within 3.8e-8 of Phi - 1/2 (tools/fit_gelu.py,
+// float32 evaluation), so |x| * 3.8e-8, plus the last step's rounding (2^-24 |GELU| <= 6e-8 |x|; the portable path
+// rounds the product and the sum apart, up to twice that): bound 1.5e-7 |x| + 1e-7.
+// tanh form (gelu_new), against float64 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))): exp_neg's relative error
+// (2e-7) in e = exp(-2|u|) moves tanh = (1 - e)/(1 + e) by at most 2e-7 * 2e/(1+e)^2 <= 1e-7, times |x|/2, plus the
+// roundings of the quotient and the last fused step (~2^-24 each, relative): bound 2e-7 |x| + 1e-7.
+void test_gelu_sweep(const cpu::Kernels& k, ThreadPool& pool, bool tanh_form) {
   const int m = 24001;
   std::vector<float> a(m), w{1.f}, c(m, NAN);
   for (int i = 0; i < m; ++i) a[i] = -12.f + 24.f * float(i) / float(m - 1);
   cpu::PackedMatrix pw;
   k.pack_weights(w.data(), 1, 1, &pw);
   cpu::GemmArgs g;
-  g.a = a.data(), g.lda = 1, g.w = &pw, g.gelu = true, g.c = c.data(), g.ldc = 1, g.m = m;
+  g.a = a.data(), g.lda = 1, g.w = &pw, g.gelu = true, g.tanh_gelu = tanh_form, g.c = c.data(), g.ldc = 1, g.m = m;
   k.gemm(g, pool, 0);
   double worst = 0;  // in units of the bound
   for (int i = 0; i < m; ++i) {
-    const double want = gelu64(a[i]), bound = 1.5e-7 * std::fabs(a[i]) + 1e-7;
+    const double x = a[i];
+    const double want = tanh_form ? 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))) : gelu64(x);
+    const double bound = (tanh_form ? 2e-7 : 1.5e-7) * std::fabs(x) + 1e-7;
     worst = std::max(worst, std::isnan(c[i]) ? INFINITY : std::fabs(c[i] - want) / bound);
   }
-  th::check(worst <= 1.0, std::string(k.name) + " GELU epilogue over [-12, 12] within 1.5e-7|x| + 1e-7 of erf's GELU (worst " +
-                              std::to_string(worst) + " of the bound)");
-}
-
-// The tanh form (gelu_new) over the same sweep, against float64 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))):
-// exp_neg's relative error (2e-7) in e = exp(-2|u|) moves tanh = (1 - e)/(1 + e) by at most 2e-7 * 2e/(1+e)^2 <= 1e-7,
-// times |x|/2, plus the roundings of the quotient and the last fused step (~2^-24 each, relative): bound 2e-7 |x| + 1e-7.
-void test_gelu_tanh_sweep(const cpu::Kernels& k, ThreadPool& pool) {
-  const int m = 24001;
-  std::vector<float> a(m), w{1.f}, c(m, NAN);
-  for (int i = 0; i < m; ++i) a[i] = -12.f + 24.f * float(i) / float(m - 1);
-  cpu::PackedMatrix pw;
-  k.pack_weights(w.data(), 1, 1, &pw);
-  cpu::GemmArgs g;
-  g.a = a.data(), g.lda = 1, g.w = &pw, g.gelu = true, g.tanh_gelu = true, g.c = c.data(), g.ldc = 1, g.m = m;
-  k.gemm(g, pool, 0);
-  double worst = 0;
-  for (int i = 0; i < m; ++i) {
-    const double x = a[i], want = 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-    const double bound = 2e-7 * std::fabs(x) + 1e-7;
-    worst = std::max(worst, std::isnan(c[i]) ? INFINITY : std::fabs(c[i] - want) / bound);
-  }
-  th::check(worst <= 1.0, std::string(k.name) + " tanh-GELU epilogue over [-12, 12] within 2e-7|x| + 1e-7 of float64 (worst " +
-                              std::to_string(worst) + " of the bound)");
+  th::check(worst <= 1.0, std::string(k.name) + (tanh_form ? " tanh-GELU" : " GELU") + " epilogue over [-12, 12] within its bound of " +
+                              (tanh_form ? "float64 (worst " : "erf's GELU (worst ") + std::to_string(worst) + " of the bound)");
 }
 
 // INT8: exact sums against an int64 reference built from the same quantized values.
@@ -414,8 +397,8 @@ int main() {
     for (auto& s : shapes)
       for (int mode = 0; mode < 4; ++mode)
         test_gemm(k, pool, s[0], s[1], s[2], mode >= 1, mode == 2 || mode == 3, mode == 3, seed++);
-    test_gelu_sweep(k, pool);
-    test_gelu_tanh_sweep(k, pool);
+    test_gelu_sweep(k, pool, false);
+    test_gelu_sweep(k, pool, true);
     test_attention(k, pool, {1}, 1, 32, seed++);
     test_attention(k, pool, {3, 17, 1, 64}, 3, 32, seed++);
     test_attention(k, pool, {129, 5}, 2, 64, seed++);
