@@ -7,6 +7,8 @@ import { checkTokenizerFits, Encoder, type EngineOptions } from './model/engine'
 import { resolveModelDir } from './model/resolve';
 import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
 import { encodeWithinAsync } from './truncate';
+import { mlmHead } from './heads/fill-mask';
+import { TaskModel } from './heads/task-model';
 
 export interface EmbedderOptions extends EngineOptions {}
 
@@ -50,7 +52,35 @@ const MAX_BATCH_TOKENS = 16384;
 const DEFAULT_MAX_CHUNKS = 64;
 const MAX_CHUNKS_LIMIT = 1 << 16;
 
+/** A sparse vector: vocabulary ids in increasing order and their weights. */
+export interface SparseVector {
+  indices: Int32Array;
+  values: Float32Array;
+}
+
+export interface SparseOptions {
+  /** keep only the k largest entries (still sorted by index) */
+  topK?: number;
+  /** keep only entries above this value (default 0: every non-zero) */
+  threshold?: number;
+  /** 'max' over the tokens (SPLADE's; default) or 'sum' */
+  pooling?: 'max' | 'sum';
+  truncate?: EmbedOptions['truncate'];
+  prompt?: string;
+  signal?: AbortSignal;
+}
+
+/** The entries of a dense vocabulary vector above threshold (the topK largest of them, if given), sorted by index. */
+function sparseOf(dense: Float32Array, threshold: number, topK?: number): SparseVector {
+  let idx: number[] = [];
+  for (let v = 0; v < dense.length; v++) if (dense[v] > threshold) idx.push(v);
+  if (topK !== undefined && idx.length > topK) idx = idx.sort((a, b) => dense[b] - dense[a] || a - b).slice(0, topK).sort((a, b) => a - b);
+  return { indices: Int32Array.from(idx), values: Float32Array.from(idx, (v) => dense[v]) };
+}
+
 export class Embedder {
+  #mlm: ReturnType<typeof mlmHead> | undefined;
+
   private constructor(
     readonly encoder: Encoder,
     readonly tokenizer: Tokenizer,
@@ -143,6 +173,50 @@ export class Embedder {
       out[i] = hidden.slice(begin * H, end * H);
       assertFinite(out[i], `the token vectors of texts[${i}]`);
     }, options.signal);
+    return out;
+  }
+
+  /** SPLADE sparse vectors: the model's MLM head over every token (special tokens included, as sentence-transformers'
+   *  SpladePooling and TEI do), log(1 + relu(logit)), the max over the tokens (pooling 'sum': the sum); every
+   *  non-zero entry sorted by index, or only the topK largest, or only those above threshold. The decoder runs
+   *  natively, fused with relu / log / max: the [tokens × vocabulary] logits are never stored. Vocabulary ids map back
+   *  to tokens with `tokenizer.idToToken`. */
+  async embedSparse(texts: string[], options: SparseOptions = {}): Promise<SparseVector[]> {
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidArgument('embedSparse: texts must be an array of strings');
+    const { topK, threshold = 0, pooling = 'max' } = options;
+    if (topK !== undefined && !(Number.isInteger(topK) && topK > 0)) throw invalidArgument('embedSparse: topK must be a positive integer');
+    if (typeof threshold !== 'number' || !(threshold >= 0)) throw invalidArgument('embedSparse: threshold must be a number >= 0');
+    if (pooling !== 'max' && pooling !== 'sum') throw invalidArgument(`embedSparse: pooling must be 'max' or 'sum' (got ${JSON.stringify(pooling)})`);
+    const truncate = options.truncate ?? 'right';
+    if (truncate === 'chunk') throw invalidArgument("embedSparse: truncate 'chunk' is not supported for sparse vectors");
+    this.#mlm ??= mlmHead(TaskModel.over(this.encoder, this.tokenizer));
+    const { transform, bias, decoder } = this.#mlm;
+    if (decoder) throw new BertrtError('embedSparse: the model has an untied MLM decoder, which the native sparse head does not read', 'E_UNSUPPORTED');
+    const encodings: Encoding[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      checkAborted(options.signal);
+      encodings.push(await encodeWithinAsync(this.tokenizer, (options.prompt ?? '') + texts[i], null, this.maxSeqLength, truncate, `embedSparse: texts[${i}]`));
+    }
+    const H = this.encoder.hiddenSize;
+    const V = this.encoder.config.vocabSize;
+    const out: SparseVector[] = new Array(texts.length);
+    // per engine batch: the transform of every token (the word embeddings' width), then the fused head per text
+    const pending: Array<Promise<void>> = [];
+    await this.forEachVector(encodings, (i, hidden, begin, end) => {
+      const rows = end - begin;
+      const first = transform(hidden.subarray(begin * H, (begin + 1) * H));
+      const E = first.length;
+      const x = new Float32Array(rows * E);
+      x.set(first, 0);
+      for (let t = 1; t < rows; t++) x.set(transform(hidden.subarray((begin + t) * H, (begin + t + 1) * H)), t * E);
+      pending.push(
+        this.encoder.vocabSparse(x, Int32Array.of(0, rows), bias, pooling === 'sum').then((dense) => {
+          assertFinite(dense, `the sparse vector of texts[${i}]`);
+          out[i] = sparseOf(dense.subarray(0, V), threshold, topK);
+        }),
+      );
+    }, options.signal);
+    await Promise.all(pending);
     return out;
   }
 

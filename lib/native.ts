@@ -54,6 +54,9 @@ export interface NativeEngine {
   run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array): Promise<Float32Array>;
   /** Rows x [rows × hiddenSize] against the word-embedding matrix (the tied MLM decoder): [rows × vocabSize]. */
   vocabLogits(x: Float32Array, bias: Float32Array | null): Promise<Float32Array>;
+  /** The SPLADE head: per sequence of rows (cuSeqlens), max (sum) over its rows of log(1 + relu(x . word + bias)):
+   *  [sequences × vocabSize]; the logits are never stored. */
+  vocabSparse(x: Float32Array, cuSeqlens: Int32Array, bias: Float32Array | null, sum: boolean): Promise<Float32Array>;
   close(): void;
   readonly hiddenSize: number | undefined;
   readonly weightBytes: number | undefined;

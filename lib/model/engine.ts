@@ -103,6 +103,13 @@ export class Encoder {
     return this.#engine.vocabLogits(x, bias);
   }
 
+  /** The SPLADE head natively: for each sequence of rows x (cuSeqlens), max (or sum) over its rows of
+   *  log(1 + relu(x . word[v] + bias[v])) for every vocabulary entry v: [sequences × vocabSize]. */
+  vocabSparse(x: Float32Array, cuSeqlens: Int32Array, bias: Float32Array | null, sum: boolean): Promise<Float32Array> {
+    if (!this.#engine) return Promise.reject(new BertrtError('model is closed', 'E_CLOSED'));
+    return this.#engine.vocabSparse(x, cuSeqlens, bias, sum);
+  }
+
   close(): void {
     this.#engine?.close();
     this.#engine = null;

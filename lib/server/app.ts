@@ -386,6 +386,33 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     });
   });
 
+  // TEI's /embed_sparse: SPLADE vectors from the model's MLM head, [inputs][{ index, value }] with every non-zero
+  // entry (424 for a model without an MLM head). The texts are held to the length policy as on the other routes.
+  app.post('/embed_sparse', async (req, reply) => {
+    const b = body(req);
+    const m = pick(b);
+    const { texts } = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
+    const policy = truncation(b);
+    const encs = await encodeAll(m, texts, policy);
+    const tokens = encs.reduce((n, e) => n + e.ids.length, 0);
+    if (tokens > EMBED_ALL_MAX_TOKENS) throw new HttpError(413, 'Validation', `/embed_sparse takes at most ${EMBED_ALL_MAX_TOKENS} tokens per request, given ${tokens}`);
+    const ctl = new AbortController();
+    const gone = watchClient(reply);
+    const late = deadline(req);
+    const timer = setInterval(() => (gone() || late()) && ctl.abort(), 50);
+    try {
+      const vs = await m.embedder.embedSparse(texts, { truncate: policy === 'error' ? 'right' : policy, signal: ctl.signal });
+      return vs.map((v) => Array.from(v.indices, (index, k) => ({ index, value: v.values[k] })));
+    } catch (e) {
+      if (e instanceof BertrtError && e.code === 'E_MODEL_FORMAT' && /MLM|fill-mask/.test(e.message)) {
+        throw new HttpError(424, 'Backend', `model "${m.name}" has no MLM head for sparse vectors`);
+      }
+      throw e;
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
   // TEI's /similarity: the cosine similarity of each of `sentences` to `source_sentence`.
   app.post('/similarity', async (req, reply) => {
     const b = body(req);

@@ -227,6 +227,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return DefineClass(env, "Engine",
                        {InstanceMethod<&Engine::Load>("load"), InstanceMethod<&Engine::Run>("run"),
                         InstanceMethod<&Engine::VocabLogits>("vocabLogits"),
+                        InstanceMethod<&Engine::VocabSparse>("vocabSparse"),
                         InstanceMethod<&Engine::Close>("close"), InstanceAccessor<&Engine::HiddenSize>("hiddenSize"),
                         InstanceAccessor<&Engine::WeightBytes>("weightBytes"), InstanceAccessor<&Engine::GemmIsa>("gemmIsa"),
                         InstanceAccessor<&Engine::Device>("device"), InstanceAccessor<&Engine::DeviceNote>("deviceNote")});
@@ -338,6 +339,40 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Float32Array out = Napi::Float32Array::New(env, rows * V);
     return submit_filling(env, out, [model, x, bias, rows, nth](bertrt::ThreadPool& pool, float* out_ptr) {
       return model->vocab_logits(x->data(), static_cast<int>(rows), bias->empty() ? nullptr : bias->data(), out_ptr, pool, nth);
+    });
+  }
+
+  // vocabSparse(x: Float32Array [rows × width], cuSeqlens: Int32Array, bias: Float32Array | null, sum: boolean)
+  //   -> Promise<Float32Array [sequences × vocab]>: the SPLADE head (BertModel::vocab_sparse)
+  Napi::Value VocabSparse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!model_) throw_error(env, Code::kClosed, closed_ ? "engine is closed" : "engine is not loaded");
+    if (info.Length() < 4) throw_error(env, Code::kInvalidArgument, "vocabSparse(x, cuSeqlens, bias, sum)");
+    const bertrt::BertConfig& mc = model_->config();
+    const size_t H = static_cast<size_t>(mc.embedding_size > 0 ? mc.embedding_size : mc.hidden_size);
+    const size_t V = static_cast<size_t>(mc.vocab_size);
+    auto x = std::make_shared<std::vector<float>>(copy_float32(env, info[0], "x"));
+    if (x->size() % H != 0) throw_error(env, Code::kInvalidArgument, "x must hold whole rows of the word embeddings' width");
+    const size_t rows = x->size() / H;
+    auto cu = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[1], "cuSeqlens"));
+    if (cu->empty() || (*cu)[0] != 0 || static_cast<size_t>(cu->back()) != rows)
+      throw_error(env, Code::kInvalidArgument, "cuSeqlens must start at 0 and end at the row count");
+    for (size_t i = 1; i < cu->size(); ++i)
+      if ((*cu)[i] < (*cu)[i - 1]) throw_error(env, Code::kInvalidArgument, "cuSeqlens must not decrease");
+    const size_t n_seqs = cu->size() - 1;
+    if (n_seqs > (size_t(1) << 28) / V || rows > (size_t(1) << 31) / H) throw_error(env, Code::kInvalidArgument, "too many rows for one vocabSparse call");
+    auto bias = std::make_shared<std::vector<float>>();
+    if (!info[2].IsNull() && !info[2].IsUndefined()) {
+      *bias = copy_float32(env, info[2], "bias");
+      if (bias->size() != V) throw_error(env, Code::kInvalidArgument, "bias must hold vocab_size floats");
+    }
+    const bool sum = info[3].ToBoolean();
+    std::shared_ptr<const bertrt::BertModel> model = model_;
+    int nth = threads_;
+    Napi::Float32Array out = Napi::Float32Array::New(env, n_seqs * V);
+    return submit_filling(env, out, [model, x, cu, bias, sum, nth, n_seqs](bertrt::ThreadPool& pool, float* out_ptr) {
+      return model->vocab_sparse(x->data(), cu->data(), static_cast<int>(n_seqs), bias->empty() ? nullptr : bias->data(), sum,
+                                 out_ptr, pool, nth);
     });
   }
 

@@ -65,6 +65,10 @@ class Bert final : public BertModel {
   Status bind(const BertConfig& cfg, const WeightSource& src, Precision precision, ThreadPool& pool);
   Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const override;
   Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const override;
+  Status vocab_sparse(const float* x, const int32_t* cu, int n_seqs, const float* bias, bool sum, float* out, ThreadPool& pool,
+                      int nth) const override {
+    return vocab_sparse_cpu(word_.data(), cfg_.vocab_size, embedding_width(cfg_), x, cu, n_seqs, bias, sum, out, pool, nth);
+  }
   const BertConfig& config() const override { return cfg_; }
   size_t weight_bytes() const override { return bytes_; }
   Precision precision() const override { return precision_; }
@@ -462,6 +466,44 @@ Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x,
             float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
             for (; k < H; ++k) sum += xr[k] * w[k];
             out[static_cast<int64_t>(r) * V + v] = sum + (bias ? bias[v] : 0.0f);
+          }
+        }
+      },
+      nth);
+  return Status::Ok();
+}
+
+Status vocab_sparse_cpu(const float* word, int64_t V, int64_t H, const float* x, const int32_t* cu, int n_seqs,
+                        const float* bias, bool sum, float* out, ThreadPool& pool, int nth) {
+  if (n_seqs < 0 || !cu || (n_seqs > 0 && (!x || !out))) return {Code::kInvalidArgument, "vocab_sparse: missing input or output"};
+  if (n_seqs == 0) return Status::Ok();
+  // 64 vocabulary rows per task: each is read once for all rows of x; per row, one dot product, then relu / log1p
+  // folded into the sequence's running max (or sum) — the logit itself is never stored
+  constexpr int64_t kBlock = 64;
+  pool.parallel_for(
+      (V + kBlock - 1) / kBlock,
+      [&](int64_t task, int) {
+        const int64_t v1 = std::min(V, (task + 1) * kBlock);
+        for (int64_t v = task * kBlock; v < v1; ++v) {
+          const float* w = word + v * H;
+          const float b = bias ? bias[v] : 0.f;
+          for (int s = 0; s < n_seqs; ++s) {
+            float acc_out = 0.f;  // log1p(relu(.)) >= 0: 0 is the max and the sum of nothing
+            for (int32_t r = cu[s]; r < cu[s + 1]; ++r) {
+              const float* xr = x + static_cast<int64_t>(r) * H;
+              float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // as vocab_logits_cpu: the same sums, the same order
+              int64_t k = 0;
+              for (; k + 8 <= H; k += 8)
+                for (int j = 0; j < 8; ++j) acc[j] += xr[k + j] * w[k + j];
+              float z = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+              for (; k < H; ++k) z += xr[k] * w[k];
+              z += b;
+              if (z > 0.f) {
+                const float val = std::log1p(z);
+                acc_out = sum ? acc_out + val : std::max(acc_out, val);
+              }
+            }
+            out[static_cast<int64_t>(s) * V + v] = acc_out;
           }
         }
       },

@@ -100,6 +100,11 @@ class BertModel {
   // Scores against the (tied) word-embedding matrix, the MLM decoder: out[r][v] = bias[v] + x[r] . word[v] for
   // rows of x [rows][hidden_size]; bias (vocab_size floats) may be null. Memory-bound; parallel over the vocabulary.
   virtual Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const = 0;
+  // The SPLADE head over the same decoder: out[s][v] = max (sum: the sum) over the rows r of sequence s (rows
+  // cu_seqlens[s] .. cu_seqlens[s+1] of x) of log(1 + relu(bias[v] + x[r] . word[v])), [n_seqs][vocab_size]. The
+  // [rows][vocab] logits are never stored: memory stays at x and out.
+  virtual Status vocab_sparse(const float* x, const int32_t* cu_seqlens, int n_seqs, const float* bias, bool sum, float* out,
+                              ThreadPool& pool, int nth) const = 0;
   virtual const BertConfig& config() const = 0;
   virtual size_t weight_bytes() const = 0;
   virtual Precision precision() const = 0;
