@@ -445,6 +445,18 @@ Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
 
 }  // namespace
 
+// One row of x against one decoder row: eight partial sums (vectorizes without -ffast-math), one order for both
+// heads below.
+static inline float decoder_dot(const float* xr, const float* w, int64_t H) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= H; k += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += xr[k + j] * w[k + j];
+  float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; k < H; ++k) sum += xr[k] * w[k];
+  return sum;
+}
+
 Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x, int rows, const float* bias,
                         float* out, ThreadPool& pool, int nth) {
   if (rows < 0 || (rows > 0 && (!x || !out))) return {Code::kInvalidArgument, "vocab_logits: missing input or output"};
@@ -457,16 +469,8 @@ Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x,
         const int64_t v1 = std::min(V, (task + 1) * kBlock);
         for (int64_t v = task * kBlock; v < v1; ++v) {
           const float* w = word + v * H;
-          for (int r = 0; r < rows; ++r) {
-            const float* xr = x + static_cast<int64_t>(r) * H;
-            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // eight partial sums: vectorizes without -ffast-math
-            int64_t k = 0;
-            for (; k + 8 <= H; k += 8)
-              for (int j = 0; j < 8; ++j) acc[j] += xr[k + j] * w[k + j];
-            float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-            for (; k < H; ++k) sum += xr[k] * w[k];
-            out[static_cast<int64_t>(r) * V + v] = sum + (bias ? bias[v] : 0.0f);
-          }
+          for (int r = 0; r < rows; ++r)
+            out[static_cast<int64_t>(r) * V + v] = decoder_dot(x + static_cast<int64_t>(r) * H, w, H) + (bias ? bias[v] : 0.0f);
         }
       },
       nth);
@@ -490,14 +494,7 @@ Status vocab_sparse_cpu(const float* word, int64_t V, int64_t H, const float* x,
           for (int s = 0; s < n_seqs; ++s) {
             float acc_out = 0.f;  // log1p(relu(.)) >= 0: 0 is the max and the sum of nothing
             for (int32_t r = cu[s]; r < cu[s + 1]; ++r) {
-              const float* xr = x + static_cast<int64_t>(r) * H;
-              float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // as vocab_logits_cpu: the same sums, the same order
-              int64_t k = 0;
-              for (; k + 8 <= H; k += 8)
-                for (int j = 0; j < 8; ++j) acc[j] += xr[k + j] * w[k + j];
-              float z = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-              for (; k < H; ++k) z += xr[k] * w[k];
-              z += b;
+              const float z = decoder_dot(x + static_cast<int64_t>(r) * H, w, H) + b;  // vocab_logits_cpu's logit
               if (z > 0.f) {
                 const float val = std::log1p(z);
                 acc_out = sum ? acc_out + val : std::max(acc_out, val);
