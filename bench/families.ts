@@ -1,12 +1,14 @@
-// `npm run bench:families`: bertrt against onnxruntime-node on the families past BERT, real weights:
-// all-mpnet-base-v2 (MPNet, 12 layers, hidden 768) from tools/fetch_real_models.sh, the peer on its ONNX export
+// `npm run bench:families`: bertrt against onnxruntime-node on the families past BERT: the real all-mpnet-base-v2
+// (MPNet, 12 layers, hidden 768) from tools/fetch_real_models.sh and a ModernBERT-base-shaped model with seeded
+// weights (tools/make_modernbert_base.py: no real ModernBERT is reachable here), the peer on each one's ONNX export
 // (tools/export_onnx.py --int8 --model DIR: FP32, and quantize_dynamic per-channel INT8). For FP32 and INT8, in one
 // process, interleaved rounds: a 32x128 batch (sequences/s) and the real-length workload (1,200 real sentences in
 // batches of 32; bertrt packs, the peer pads each batch to its longest text), with the accuracy of each engine's
 // sentence vectors against onnxruntime's FP32 ones beside. Then ModernBERT-base's layer shapes (hidden 768, 12 heads,
 // intermediate 1152, local window 128): one layer's GEMMs and its attention, global and local, per sequence length, so
 // that a local layer's cost is seen against a global one's. Writes bench/results/families.{md,json}.
-// Measures the compiled package (dist/). Options: --quick; --modern-only (redo the ModernBERT layer table only).
+// Measures the compiled package (dist/). Options: --quick; --modern-only (redo the ModernBERT layer table only);
+// --only=NAME (redo one model's rows, keep the others').
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -41,12 +43,14 @@ async function main(): Promise<void> {
   const sentences = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
   const batches: string[][] = [];
   for (let i = 0; i < sentences.length; i += 32) batches.push(sentences.slice(i, i + 32));
-  const modernOnly = process.argv.includes('--modern-only');  // keep the last report's engine rows, redo the layers
-  const previous = modernOnly ? (JSON.parse(fs.readFileSync(path.join(root, 'bench', 'results', 'families.json'), 'utf8')) as { rows: Row[]; notes: string[]; date: string }) : null;
-  const rows: Row[] = previous?.rows ?? [];
-  const notes: string[] = previous?.notes ?? [];
-  if (previous) notes.push(`The engine rows above are from the run of ${previous.date.slice(0, 10)}; the ModernBERT layer table was remeasured (--modern-only).`);
-  for (const name of modernOnly ? [] : ['all-mpnet-base-v2']) {
+  // --modern-only: keep the last report's engine rows, redo the layer table; --only=NAME: redo that model's rows only
+  const modernOnly = process.argv.includes('--modern-only');
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+  const previous = modernOnly || only ? (JSON.parse(fs.readFileSync(path.join(root, 'bench', 'results', 'families.json'), 'utf8')) as { rows: Row[]; notes: string[]; date: string }) : null;
+  const rows: Row[] = (previous?.rows ?? []).filter((r) => only !== undefined && r.model !== only);
+  const notes: string[] = [];
+  if (previous) notes.push(`${only ? `The rows of models other than ${only}` : 'The engine rows above'} are from the run of ${previous.date.slice(0, 10)}${only ? `; ${only} and the layer table were measured ${new Date().toISOString().slice(0, 10)} (--only)` : '; the ModernBERT layer table was remeasured (--modern-only)'}.`);
+  for (const name of modernOnly ? [] : only ? [only] : ['all-mpnet-base-v2', 'modernbert-base']) {
     const dir = path.join(models, name);
     const onnx = path.join(root, 'bench', '.cache', `${name}.onnx`);
     if (!fs.existsSync(path.join(dir, 'model.safetensors')) || !fs.existsSync(onnx)) {
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
   L.push(`- Software: Node ${report.software.node}, bertrt ${report.software.bertrt} (kernels ${report.software.kernels}, INT8 ${report.software.int8Kernels}), onnxruntime-node ${report.software.onnxruntimeNode} (graph optimization "all", ${THREADS} intra-op threads)`);
   L.push('- Peer: the ONNX export of the same weights (tools/export_onnx.py); INT8: onnxruntime quantize_dynamic, per-channel s8 weights, dynamic u8 activations. bertrt INT8: s8 per-channel weights, u8 per-token activations, SmoothQuant at load.');
   L.push(`- Shapes: one 32×128 batch of synthetic ids; real-length: ${sentences.length} real sentences (bench/data/sentences.txt) in batches of 32, tokenization and mean pooling included for both (bertrt packs, the peer pads per batch). Medians of interleaved rounds.`);
+  L.push('- Models: all-mpnet-base-v2, the real checkpoint; modernbert-base, ModernBERT-base\'s shape (hidden 768, 22 layers, GeGLU 1152, a global layer every 3rd, 128-token windows) with seeded weights (tools/make_modernbert_base.py), since no real ModernBERT is reachable here — its speed is the shape\'s, its accuracy column compares the engines on the same weights.');
   L.push('- Accuracy: cosine of each engine\'s sentence vectors (real-length workload) to onnxruntime FP32\'s, mean and min over the sentences.', '');
   L.push('| model | precision | 32×128 bertrt seq/s | peer seq/s | ratio | real-length bertrt sent/s | peer sent/s | ratio | bertrt cosine mean / min | peer cosine mean / min |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {

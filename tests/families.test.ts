@@ -280,3 +280,24 @@ for (const name of ['xlm-roberta', 'mpnet', 'albert', 'electra', 'modernbert', '
     });
   });
 }
+
+// ModernBERT with an MLP wider than the GEMM's 256-wide K blocks (intermediate 600, tools/make_family_models.py): token
+// ids straight in, last hidden states within 1e-4 of transformers. (A residual added by the GEMM into its own output
+// once read partial sums past the first K block; the 24-wide MLP of the other fixture did not show it.)
+describe('model family: modernbert with a 600-wide MLP', () => {
+  it('last hidden states within 1e-4 of transformers', async () => {
+    const fx = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(FIX, 'families', 'modernbert-wide.json.gz'))).toString('utf8')) as { inputs: Array<{ ids: number[]; hidden: string }> };
+    const enc = await Encoder.load(path.join(FIX, 'families', 'modernbert-wide'), { threads: 2 });
+    try {
+      const ids = Int32Array.from(fx.inputs.flatMap((x) => x.ids));
+      const cu = Int32Array.from([0, ...fx.inputs.map((_, i) => fx.inputs.slice(0, i + 1).reduce((n, x) => n + x.ids.length, 0))]);
+      const h = await enc.run({ ids, typeIds: null, cuSeqlens: cu });
+      fx.inputs.forEach((x, i) => {
+        const worst = maxAbsDiff(h.subarray(cu[i] * 32, cu[i + 1] * 32), f32(x.hidden));
+        assert.ok(worst <= 1e-4, `input ${i}: max abs ${worst}`);
+      });
+    } finally {
+      enc.close();
+    }
+  });
+});

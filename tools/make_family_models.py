@@ -274,6 +274,24 @@ def main():
                           pad_token_id=3, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2,
                           classifier_pooling="mean")  # (mean pooling: the head path the first-token families do not take)
     make("modernbert", ModernBertModel(mb), toks["modernbert"], 128, mask="[MASK]")
+    # ModernBERT with its MLP past the GEMM's 256-wide K blocks (intermediate 600): ids only, a 64-entry vocabulary (the weights
+    # are what this checks; the one above runs the tokenizer). A residual added into the GEMM's own output once read
+    # partial sums past the first K block.
+    torch.manual_seed(9)
+    wide = ModernBertModel(ModernBertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                            intermediate_size=600, max_position_embeddings=128, global_attn_every_n_layers=2,
+                                            local_attention=16, initializer_range=0.1, pad_token_id=3, bos_token_id=1,
+                                            eos_token_id=2, cls_token_id=1, sep_token_id=2))
+    d = os.path.join(OUT, "modernbert-wide")
+    shutil.rmtree(d, ignore_errors=True)
+    wide.half().save_pretrained(d, safe_serialization=True)
+    wide = ModernBertModel.from_pretrained(d, dtype=torch.float32).eval()
+    rs = np.random.RandomState(3)
+    seqs = [rs.randint(4, 64, size=n).tolist() for n in (5, 33, 70)]
+    with torch.no_grad():
+        rec = [{"ids": q, "hidden": b64(wide(input_ids=torch.tensor([q])).last_hidden_state[0].numpy())} for q in seqs]
+    with gzip.GzipFile(os.path.join(OUT, "modernbert-wide.json.gz"), "wb", compresslevel=9, mtime=0) as g, io.TextIOWrapper(g, encoding="utf-8") as f:
+        json.dump({"hidden_size": 32, "inputs": rec}, f)
     # DeBERTa-v3's shape: disentangled attention (c2p and p2c, shared keys), 16 position buckets up to 64 so that
     # inputs of 128 tokens reach the log buckets and the clamp, LayerNormed relative embeddings, no absolute positions
     torch.manual_seed(7)

@@ -47,7 +47,7 @@ struct Epilogue {
   const float* bias = nullptr;      // [n] or null
   bool gelu = false;                // GELU after the bias: the exact erf form, or with tanh_gelu its tanh form
   bool tanh_gelu = false;
-  const float* residual = nullptr;  // [m][ldr] or null, added last
+  const float* residual = nullptr;  // [m][ldr] or null, added last; never c itself (past the first K block c holds partial sums)
   int ldr = 0;
   float* c = nullptr;
   int ldc = 0;

@@ -782,14 +782,17 @@ void Bert::modern_layer(const Layer& L, int l, Precision p, float* x, const Batc
     at.cu_seqlens = s.cu.data(), at.n_seqs = static_cast<int>(s.cu.size()) - 1;
     if (p != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
     else k_->attention(at, pool, nth);
-    linear(p, ctx, H, H, wo, L.attn_out_b.data(), false, xg, xg, H, T, s.local, pool, nth);
-    // the GeGLU MLP on the LayerNorm of the new x
-    std::memcpy(y, xg, sizeof(float) * T * H);
-    k_->add_layernorm(y, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
-    linear(p, y, H, H, wi, L.inter_b.data(), true, nullptr, inter, I, T, s.local, pool, nth);
-    linear(p, y, H, H, wg, L.gate_b.data(), false, nullptr, gate, I, T, s.local, pool, nth);
+    // (the residual is never the GEMM's own output: with K past one block the epilogue would read partial sums)
+    linear(p, ctx, H, H, wo, L.attn_out_b.data(), false, xg, y, H, T, s.local, pool, nth);
+    std::memcpy(xg, y, sizeof(float) * T * H);
+    // the GeGLU MLP on the LayerNorm of the new x (ctx, free again, holds it)
+    std::memcpy(ctx, xg, sizeof(float) * T * H);
+    k_->add_layernorm(ctx, nullptr, L.ln2_g.data(), L.ln2_b.data(), T, H, cfg_.layer_norm_eps, pool, nth);
+    linear(p, ctx, H, H, wi, L.inter_b.data(), true, nullptr, inter, I, T, s.local, pool, nth);
+    linear(p, ctx, H, H, wg, L.gate_b.data(), false, nullptr, gate, I, T, s.local, pool, nth);
     for (size_t i = 0; i < static_cast<size_t>(T) * I; ++i) inter[i] *= gate[i];
-    linear(p, inter, I, I, wf, L.out_b.data(), false, xg, xg, H, T, s.local, pool, nth);
+    linear(p, inter, I, I, wf, L.out_b.data(), false, xg, y, H, T, s.local, pool, nth);
+    std::memcpy(xg, y, sizeof(float) * T * H);
   }
 }
 
