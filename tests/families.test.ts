@@ -36,7 +36,7 @@ const FIX = path.join(root, 'tests', 'fixtures');
 
 /** The fixture's model folder with its tokenizer.json put back (the tree keeps one copy, under fixtures/tokenizer). */
 export function familyModel(name: string): { dir: string; fixture: Fixture } {
-  const fixture = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(FIX, 'families', `${name}.json.gz`))).toString('utf8')) as Fixture;
+  const fixture = JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(FIX, 'families', `${name}.json.br`))).toString('utf8')) as Fixture;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bertrt-${name}-`));
   fs.cpSync(path.join(FIX, 'families', name), dir, { recursive: true });
   const tok = path.join(FIX, 'tokenizer', `${fixture.tokenizer}.tokenizer.json`);
@@ -286,7 +286,7 @@ for (const name of ['xlm-roberta', 'mpnet', 'albert', 'electra', 'modernbert', '
 // once read partial sums past the first K block; the 24-wide MLP of the other fixture did not show it.)
 describe('model family: modernbert with a 600-wide MLP', () => {
   it('last hidden states within 1e-4 of transformers', async () => {
-    const fx = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(FIX, 'families', 'modernbert-wide.json.gz'))).toString('utf8')) as { inputs: Array<{ ids: number[]; hidden: string }> };
+    const fx = JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(FIX, 'families', 'modernbert-wide.json.br'))).toString('utf8')) as { inputs: Array<{ ids: number[]; hidden: string }> };
     const enc = await Encoder.load(path.join(FIX, 'families', 'modernbert-wide'), { threads: 2 });
     try {
       const ids = Int32Array.from(fx.inputs.flatMap((x) => x.ids));

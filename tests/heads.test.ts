@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, Embedder, pipeline } from '../lib';
-import { golden, root, sameEntities, toUtf16 } from './helpers/fixtures';
+import { golden, readFixture, root, sameEntities, toUtf16 } from './helpers/fixtures';
 
 const dir = path.join(root, 'tests', 'fixtures', 'heads');
-const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8'));
+const expected = readFixture(path.join(dir, 'expected.json.br'));
 const TOL = 1e-4; // FP32 engine vs PyTorch FP32 on the same weights: ~1e-6 seen; 1e-4 is the bound
 
 function close(a: number, b: number, what: string) {

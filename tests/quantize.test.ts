@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib';
 import { BertrtError, quantizeEmbeddings } from '../lib';
 import { f32, golden, root } from './helpers/fixtures';
 
-const fx = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'quantize.json.gz'))).toString('utf8'));
+const fx = JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'quantize.json.br'))).toString('utf8'));
 
 function rows(b64: string, shape: number[], Kind: Int8ArrayConstructor | Uint8ArrayConstructor): Array<Int8Array | Uint8Array> {
   const b = Buffer.from(b64, 'base64');

@@ -39,7 +39,7 @@ function f16(b64: string): Float32Array {
 }
 
 function fixture(name: string) {
-  return JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(FIX, `${name}.json.gz`))).toString('utf8'));
+  return JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(FIX, `${name}.json.br`))).toString('utf8'));
 }
 
 /** Last hidden states of each text (truncated at maxLength), the rows the fixture kept, against it. */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { Embedder, createServer, type BertrtServer } from '../lib';
-import { golden } from './helpers/fixtures';
+import { golden, readFixture } from './helpers/fixtures';
 
 async function start(opts: Partial<Parameters<typeof createServer>[0]> = {}): Promise<{ s: BertrtServer; url: string }> {
   const s = await createServer({ models: [{ name: 'minilm' }], maxClientBatchSize: 8, maxBodyBytes: 64 * 1024, ...opts });
@@ -140,7 +140,7 @@ describe('embedding server', function () {
 
 describe('server /rerank and /predict', function () {
   const heads = require('node:path').join(__dirname, 'fixtures', 'heads');
-  const want = JSON.parse(require('node:fs').readFileSync(require('node:path').join(heads, 'expected.json'), 'utf8'));
+  const want = readFixture(require('node:path').join(heads, 'expected.json.br'));
 
   it('/rerank with a cross-encoder gives the HF scores, best first; top_n, return_text, raw_scores', async () => {
     const { s, url } = await start({ models: [{ name: 'rr', dir: require('node:path').join(heads, 'reranker') }] });

@@ -24,7 +24,7 @@ interface Ref {
   sum_indices?: number[];
   sum_values?: number[];
 }
-const fx = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'sparse.json.gz'))).toString('utf8')) as Record<string, Ref[]>;
+const fx = JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'sparse.json.br'))).toString('utf8')) as Record<string, Ref[]>;
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 
 /** Entries above `floor` on each side are the same ids, and their values agree within 1e-5 relative. */

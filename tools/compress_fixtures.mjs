@@ -1,11 +1,11 @@
-// Rewrites tests/fixtures/tokenizer/*.json.gz (what the Python fixture scripts write) as brotli (.json.br), about
-// half the size; the tests read .br. Run after tools/make_tokenizer_fixtures*.py: node tools/compress_fixtures.mjs
+// Rewrites the *.json.gz the Python fixture scripts write (tests/fixtures, tokenizer/, families/, real/) as brotli
+// (.json.br): a half to a tenth smaller; the tests read .br. Run after any tools/make_*.py: node tools/compress_fixtures.mjs
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
-const dir = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'tests', 'fixtures', 'tokenizer');
-for (const f of fs.readdirSync(dir)) {
+const fixtures = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'tests', 'fixtures');
+for (const dir of ['', 'tokenizer', 'families', 'real'].map((d) => path.join(fixtures, d))) for (const f of fs.readdirSync(dir)) {
   if (!f.endsWith('.json.gz') || f === 'corpus.json.gz') continue;
   const raw = zlib.gunzipSync(fs.readFileSync(path.join(dir, f)));
   const br = zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_LGWIN]: 24, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });

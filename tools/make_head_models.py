@@ -19,7 +19,7 @@ rankings are not decided by rounding. Models:
   distilbert   DistilBertModel (other weight names, no token types, no pooler): last hidden states recorded
   st-dense     sentence-transformers modules after the encoder: Pooling, three Dense modules, Normalize
   (chunked)    chunk-and-pool of a long text over the classifier's encoder (windows of 64 tokens, overlap 8)
-Fixture: tests/fixtures/heads/expected.json, from transformers' pipelines (text-classification with top_k=None,
+Fixture: tests/fixtures/heads/expected.json (stored brotli-compressed as expected.json.br: compress it after a run), from transformers' pipelines (text-classification with top_k=None,
 token-classification with aggregation none, simple, first, average and max, fill-mask with top_k and targets) and, for the reranker,
 sigmoid of the logit as sentence-transformers' CrossEncoder computes it.
 Run: tools/.venv/bin/python tools/make_head_models.py

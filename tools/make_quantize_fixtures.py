@@ -25,7 +25,7 @@ def b64(a):
 
 
 def main():
-    golden = json.load(gzip.open(os.path.join(ROOT, "tests", "fixtures", "golden-minilm.json.gz"), "rt", encoding="utf-8"))
+    golden = json.loads(__import__("brotli").decompress(open(os.path.join(ROOT, "tests", "fixtures", "golden-minilm.json.br"), "rb").read()))
     emb = np.stack([np.frombuffer(base64.b64decode(s["embedding"]), dtype="<f4") for s in golden["sentences"][:40]])
     small = np.array([[0.5, -1.0, 0.25, 2.0, 0.0, -0.125, 0.75, 1.5, -2.0, 0.3],
                       [0.5, 1.0, -0.25, -2.0, 0.1, 0.125, -0.75, 0.5, 2.0, -0.3],

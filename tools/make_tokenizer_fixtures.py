@@ -124,7 +124,7 @@ def corpus():
     strings = [s for group in SEEDS.values() for s in group]
     with open(os.path.join(ROOT, "bench", "data", "sentences.txt"), encoding="utf-8") as f:
         strings += [l.rstrip("\n") for l in f][:1200]
-    golden = json.load(gzip.open(os.path.join(ROOT, "tests", "fixtures", "golden-minilm.json.gz"), "rt", encoding="utf-8"))
+    golden = json.loads(__import__("brotli").decompress(open(os.path.join(ROOT, "tests", "fixtures", "golden-minilm.json.br"), "rb").read()))
     strings += [s["text"] for s in golden["sentences"]]
     while len(strings) < 5600:
         strings.append(random_string(rng))

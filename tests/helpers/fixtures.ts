@@ -22,7 +22,7 @@ export interface Golden {
 }
 
 export function golden(): Golden {
-  return JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'golden-minilm.json.gz'))).toString('utf8')) as Golden;
+  return JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'golden-minilm.json.br'))).toString('utf8')) as Golden;
 }
 
 export function f32(b64: string): Float32Array {
