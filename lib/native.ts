@@ -37,13 +37,15 @@ export interface NativeTensorDesc {
   /** absolute byte offsets in the file */
   begin: number;
   end: number;
+  /** index into the weights files given to load (0 when one) */
+  file?: number;
 }
 
 export interface NativeEngine {
   /** device 'cuda' / 'auto' try libbertrt_cuda.so (at cudaLibrary) first and fall back to the CPU engine. */
   load(
     config: NativeConfig,
-    weightsPath: string,
+    weightsPath: string | string[],
     tensors: NativeTensorDesc[],
     threads: number,
     precision: Precision,

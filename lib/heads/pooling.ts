@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError } from '../errors';
 import { readJson } from '../model/config';
-import { readSafetensorsHeader, readTensor } from '../model/safetensors';
+import { openCheckpoint } from '../model/checkpoint';
+import { readTensor } from '../model/safetensors';
 import { erf } from './math';
 
 export type PoolingMode = 'mean' | 'cls' | 'max' | 'mean_sqrt_len' | 'weightedmean' | 'lasttoken';
@@ -169,17 +170,8 @@ function readDense(dir: string): DenseLayer {
       throw new BertrtError(`${file}: ${key} "${String(c[key])}" is not supported (only the pooled sentence embedding)`, 'E_UNSUPPORTED');
     }
   }
-  const weights = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(weights)) {
-    const legacy = fs.existsSync(path.join(dir, 'pytorch_model.bin'));
-    throw new BertrtError(
-      legacy
-        ? `${dir}: the Dense weights are a pickle (pytorch_model.bin), which bertrt does not read; re-save the model with sentence-transformers to get model.safetensors`
-        : `${dir}: no model.safetensors with the Dense weights`,
-      legacy ? 'E_UNSUPPORTED' : 'E_MODEL_NOT_FOUND',
-    );
-  }
-  const h = readSafetensorsHeader(weights);
+  const h = openCheckpoint(dir);
+  const weights = h.path;
   const tensor = (name: string, shape: number[]): Float32Array => {
     const t = h.tensors.get(name);
     if (!t) throw new BertrtError(`${weights}: missing tensor "${name}"`, 'E_MODEL_FORMAT');

@@ -6,7 +6,8 @@ import { pack } from '../batch';
 import { BertrtError } from '../errors';
 import { checkTokenizerFits, Encoder, type EngineOptions } from '../model/engine';
 import { resolveModelDir } from '../model/resolve';
-import { readSafetensorsHeader, readTensor, type SafetensorsHeader } from '../model/safetensors';
+import { openCheckpoint } from '../model/checkpoint';
+import { readTensor, type SafetensorsHeader } from '../model/safetensors';
 import { type Encoding, Tokenizer, type TruncationStrategy } from '../tokenizer/tokenizer';
 import { encodeWithin, type Truncate } from '../truncate';
 import type { HeadActivation } from '../model/families';
@@ -43,7 +44,7 @@ export class TaskModel {
     const encoder = await Encoder.load(dir, options);
     try {
       checkTokenizerFits(dir, encoder.config, tokenizer, encoder.config.maxTokens);
-      return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(dir, 'model.safetensors')));
+      return new TaskModel(encoder, tokenizer, openCheckpoint(dir));
     } catch (e) {
       encoder.close();
       throw e;
@@ -52,7 +53,7 @@ export class TaskModel {
 
   /** Heads over an encoder loaded elsewhere (the server's), reading the weights file's header once. */
   static over(encoder: Encoder, tokenizer: Tokenizer): TaskModel {
-    return new TaskModel(encoder, tokenizer, readSafetensorsHeader(path.join(encoder.dir, 'model.safetensors')));
+    return new TaskModel(encoder, tokenizer, openCheckpoint(encoder.dir));
   }
 
   /** The same model and head tensors with `runner` in place of the direct engine call (a request's batcher

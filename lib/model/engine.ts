@@ -5,7 +5,8 @@ import { BertrtError, invalidArgument } from '../errors';
 import { cudaLibrary, type Device, type NativeEngine, native, type Precision } from '../native';
 import { checkEncoderWeights } from './bert';
 import { type ModelConfig, readConfig } from './config';
-import { readSafetensorsHeader, toNativeTensors } from './safetensors';
+import { openCheckpoint } from './checkpoint';
+import { toNativeTensors } from './safetensors';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 
 export interface EngineOptions {
@@ -45,28 +46,14 @@ export class Encoder {
     const precision = options.precision ?? 'fp32';
     if (!['fp32', 'int8', 'bf16'].includes(precision)) throw invalidArgument(`precision must be 'fp32', 'int8' or 'bf16', got ${JSON.stringify(precision)}`);
     const config = readConfig(dir);
-    const file = path.join(dir, 'model.safetensors');
-    if (!fs.existsSync(file)) {
-      // say what the folder has instead, and how to get the file bertrt reads
-      if (fs.existsSync(path.join(dir, 'pytorch_model.bin'))) {
-        throw new BertrtError(
-          `${dir} has pytorch_model.bin but no model.safetensors: bertrt does not read pickles (loading one runs code). Convert it once with ` +
-            `python -c "from transformers import AutoModel as M; M.from_pretrained('${dir}').save_pretrained('${dir}', safe_serialization=True)"`,
-          'E_UNSUPPORTED',
-        );
-      }
-      if (fs.existsSync(path.join(dir, 'model.onnx')) || fs.existsSync(path.join(dir, 'onnx'))) {
-        throw new BertrtError(`${dir} has an ONNX model but no model.safetensors: bertrt does not run ONNX files yet; use the checkpoint's safetensors weights`, 'E_UNSUPPORTED');
-      }
-      throw new BertrtError(`${dir} has no model.safetensors`, 'E_MODEL_NOT_FOUND');
-    }
-    if (!fs.statSync(file).isFile()) throw new BertrtError(`${file} is not a regular file`, 'E_MODEL_FORMAT');
-    const tensors = toNativeTensors(readSafetensorsHeader(file), config.modelType);
+    const weights = openCheckpoint(dir);
+    const tensors = toNativeTensors(weights, config.modelType);
+    const file = weights.path;
     checkEncoderWeights(config, tensors, file);
     const device = options.device ?? 'cpu';
     if (!['cpu', 'cuda', 'auto'].includes(device)) throw invalidArgument(`device must be 'cpu', 'cuda' or 'auto', got ${JSON.stringify(device)}`);
     const engine = new (native().Engine)();
-    await engine.load(config, file, tensors, threads, precision, device, device === 'cpu' ? '' : cudaLibrary());
+    await engine.load(config, weights.files, tensors, threads, precision, device, device === 'cpu' ? '' : cudaLibrary());
     if (device === 'cuda' && engine.deviceNote) process.emitWarning(`bertrt: CUDA is not usable (${engine.deviceNote}); ${dir} runs on the CPU`, 'BertrtWarning');
     return new Encoder(dir, config, precision, engine);
   }

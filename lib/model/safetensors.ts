@@ -15,10 +15,15 @@ export interface TensorInfo {
   /** absolute byte range in the file */
   begin: number;
   end: number;
+  /** which of the checkpoint's files (its index in `files`) */
+  file: number;
 }
 
+/** A checkpoint's tensors: one safetensors file, a sharded set, or a torch zip (checkpoint.ts). */
 export interface SafetensorsHeader {
+  /** the file (or the shard index) the tensors were read from, for messages */
   path: string;
+  files: string[];
   fileSize: number;
   metadata: Record<string, string>;
   tensors: Map<string, TensorInfo>;
@@ -88,14 +93,14 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
       if (numel * DTYPE_SIZE[dtype] !== e - b) {
         throw bad(file, `tensor "${name}" spans ${e - b} bytes but ${dtype}${JSON.stringify(t.shape)} needs ${numel * DTYPE_SIZE[dtype]}`);
       }
-      tensors.set(name, { name, dtype, shape: t.shape as number[], begin: base + b, end: base + e });
+      tensors.set(name, { name, dtype, shape: t.shape as number[], begin: base + b, end: base + e, file: 0 });
     }
     // Ranges must not overlap (the format stores tensors back to back).
     const sorted = [...tensors.values()].sort((x, y) => x.begin - y.begin);
     for (let i = 1; i < sorted.length; i++) {
       if (sorted[i].begin < sorted[i - 1].end) throw bad(file, `tensors "${sorted[i - 1].name}" and "${sorted[i].name}" overlap`);
     }
-    return { path: file, fileSize, metadata, tensors };
+    return { path: file, files: [file], fileSize, metadata, tensors };
   } finally {
     fs.closeSync(fd);
   }
@@ -109,7 +114,7 @@ export function toNativeTensors(h: SafetensorsHeader, modelType = 'bert'): Nativ
   const out: NativeTensorDesc[] = [];
   for (const t of h.tensors.values()) {
     if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') continue; // buffers such as position_ids
-    out.push({ name: encoderName(family, t.name), dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end });
+    out.push({ name: encoderName(family, t.name), dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end, file: t.file });
   }
   return out;
 }
@@ -120,7 +125,7 @@ export function readTensor(h: SafetensorsHeader, name: string): Float32Array {
   if (!t) throw new BertrtError(`${h.path} has no tensor "${name}"`, 'E_MODEL_FORMAT');
   const n = t.shape.reduce((a, d) => a * d, 1);
   const buf = Buffer.alloc(t.end - t.begin);
-  const fd = fs.openSync(h.path, 'r');
+  const fd = fs.openSync(h.files[t.file], 'r');
   try {
     fs.readSync(fd, buf, 0, buf.length, t.begin);
   } finally {

@@ -188,6 +188,13 @@ std::vector<bertrt::TensorDesc> parse_tensors(Napi::Env env, Napi::Value v) {
       throw_error(env, Code::kModelFormat, "tensor '" + t.name + "' has an invalid byte range");
     t.begin = static_cast<uint64_t>(b);
     t.end = static_cast<uint64_t>(en);
+    Napi::Value file = o.Get("file");
+    if (!file.IsUndefined()) {
+      double f = file.IsNumber() ? file.As<Napi::Number>().DoubleValue() : -1;
+      if (!(f >= 0 && f < 65536) || f != static_cast<double>(static_cast<uint32_t>(f)))
+        throw_error(env, Code::kInvalidArgument, "tensor '" + t.name + "' has an invalid file index");
+      t.file = static_cast<uint32_t>(f);
+    }
     out.push_back(std::move(t));
   }
   return out;
@@ -239,8 +246,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   // device 'cuda' or 'auto' tries the CUDA backend first and falls back to the CPU engine, keeping the reason.
   Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 5 || !info[0].IsObject() || !info[1].IsString() || !info[3].IsNumber() || !info[4].IsString())
-      throw_error(env, Code::kInvalidArgument, "load(config, weightsPath, tensors, threads, precision, device?, cudaLibrary?)");
+    if (info.Length() < 5 || !info[0].IsObject() || !(info[1].IsString() || info[1].IsArray()) || !info[3].IsNumber() || !info[4].IsString())
+      throw_error(env, Code::kInvalidArgument, "load(config, weightsPath | weightsPaths, tensors, threads, precision, device?, cudaLibrary?)");
     const std::string device = info.Length() > 5 && info[5].IsString() ? info[5].As<Napi::String>().Utf8Value() : "cpu";
     if (device != "cpu" && device != "cuda" && device != "auto")
       throw_error(env, Code::kInvalidArgument, "device must be 'cpu', 'cuda' or 'auto', got '" + device + "'");
@@ -253,7 +260,18 @@ class Engine : public Napi::ObjectWrap<Engine> {
     else throw_error(env, Code::kInvalidArgument, "precision must be 'fp32', 'int8' or 'bf16', got '" + prec + "'");
     if (model_ || loading_) throw_error(env, Code::kInvalidArgument, "engine already loaded");
     bertrt::BertConfig cfg = parse_config(info[0].As<Napi::Object>());
-    std::string path = info[1].As<Napi::String>().Utf8Value();
+    bertrt::WeightFiles path;
+    if (info[1].IsString()) {
+      path.push_back(info[1].As<Napi::String>().Utf8Value());
+    } else {
+      Napi::Array files = info[1].As<Napi::Array>();
+      if (files.Length() == 0 || files.Length() > 65536) throw_error(env, Code::kInvalidArgument, "weightsPaths must list 1 to 65536 files");
+      for (uint32_t i = 0; i < files.Length(); ++i) {
+        Napi::Value f = files.Get(i);
+        if (!f.IsString()) throw_error(env, Code::kInvalidArgument, "weightsPaths[" + std::to_string(i) + "] must be a string");
+        path.push_back(f.As<Napi::String>().Utf8Value());
+      }
+    }
     auto tensors = std::make_shared<std::vector<bertrt::TensorDesc>>(parse_tensors(env, info[2]));
     threads_ = info[3].As<Napi::Number>().Int32Value();
     if (threads_ < 0 || threads_ > 1024) throw_error(env, Code::kInvalidArgument, "threads must be in [0, 1024]");

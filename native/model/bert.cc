@@ -798,7 +798,7 @@ void Bert::modern_layer(const Layer& L, int l, Precision p, float* x, const Batc
 
 }  // namespace
 
-Status BertModel::load(const BertConfig& config, const std::string& path, const std::vector<TensorDesc>& tensors,
+Status BertModel::load(const BertConfig& config, const WeightFiles& path, const std::vector<TensorDesc>& tensors,
                        Precision precision, ThreadPool& pool, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(config));
   WeightSource src;

@@ -115,7 +115,7 @@ CudaInfo cuda_info(const std::string& library) {
   return i;
 }
 
-Status load_cuda_model(const BertConfig& cfg, const std::string& path, const std::vector<TensorDesc>& tensors,
+Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std::vector<TensorDesc>& tensors,
                        Precision precision, const std::string& library, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(cfg));
   if (precision == Precision::kBF16) return {Code::kUnsupported, "precision 'bf16' is CPU-only (the CUDA backend runs FP16 or INT8)"};

@@ -22,7 +22,7 @@ CudaInfo cuda_info(const std::string& library);
 
 // The encoder on CUDA: FP16 tensor-core GEMMs for Precision::kFP32 (FP32 accumulation, LayerNorm, softmax and
 // residual stream), INT8 IMMA GEMMs for kINT8; kBF16 is refused. Weights are read here and uploaded.
-Status load_cuda_model(const BertConfig& config, const std::string& weights_path, const std::vector<TensorDesc>& tensors,
+Status load_cuda_model(const BertConfig& config, const WeightFiles& weights, const std::vector<TensorDesc>& tensors,
                        Precision precision, const std::string& library, std::unique_ptr<BertModel>* out);
 
 }  // namespace bertrt

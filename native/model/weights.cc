@@ -51,19 +51,27 @@ float bf16_to_f32(uint16_t b) {
   return f;
 }
 
-Status WeightSource::open(const std::string& path, const std::vector<TensorDesc>& tensors) {
-  path_ = path;
-  BERTRT_RETURN_IF_ERROR(file_.open(path));
+Status WeightSource::open(const WeightFiles& paths, const std::vector<TensorDesc>& tensors) {
+  if (paths.empty()) return {Code::kInvalidArgument, "no weights file given"};
+  paths_ = paths;
+  files_.clear();
+  for (const std::string& p : paths) {
+    files_.push_back(std::make_unique<MappedFile>());
+    BERTRT_RETURN_IF_ERROR(files_.back()->open(p));
+  }
   for (const TensorDesc& t : tensors) {
+    if (t.file >= files_.size())
+      return {Code::kInvalidArgument, "tensor '" + t.name + "' names weights file " + std::to_string(t.file) + " of " + std::to_string(files_.size())};
+    const MappedFile& file = *files_[t.file];
     uint64_t numel = 1;
     for (int64_t d : t.shape) {
       if (d < 0 || (d > 0 && numel > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d)))
         return {Code::kModelFormat, "tensor '" + t.name + "' has an invalid shape " + shape_str(t.shape)};
       numel *= static_cast<uint64_t>(d);
     }
-    if (t.end < t.begin || t.end > file_.size())
-      return {Code::kModelFormat, "tensor '" + t.name + "' lies outside the file (bytes " + std::to_string(t.begin) + ".." +
-                                      std::to_string(t.end) + " of " + std::to_string(file_.size()) + "): truncated file?"};
+    if (t.end < t.begin || t.end > file.size())
+      return {Code::kModelFormat, "tensor '" + t.name + "' lies outside " + paths_[t.file] + " (bytes " + std::to_string(t.begin) + ".." +
+                                      std::to_string(t.end) + " of " + std::to_string(file.size()) + "): truncated file?"};
     if (numel > std::numeric_limits<uint64_t>::max() / 4 || t.end - t.begin != numel * dtype_size(t.dtype))
       return {Code::kModelFormat, "tensor '" + t.name + "' holds " + std::to_string(t.end - t.begin) + " bytes, its shape " +
                                       shape_str(t.shape) + " needs " + std::to_string(numel * dtype_size(t.dtype))};
@@ -152,7 +160,7 @@ Status read_layer(const WeightSource& src, const BertConfig& cfg, int layer, Lay
 
 Status WeightSource::read(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<float>* out) const {
   auto it = index_.find(name);
-  if (it == index_.end()) return {Code::kModelFormat, "weights file '" + path_ + "' has no tensor '" + name + "'"};
+  if (it == index_.end()) return {Code::kModelFormat, "weights " + paths_[0] + (paths_.size() > 1 ? " (and " + std::to_string(paths_.size() - 1) + " more files)" : std::string()) + " have no tensor '" + name + "'"};
   const TensorDesc& t = it->second;
   if (t.shape != shape)
     return {Code::kShape, "tensor '" + name + "' has shape " + shape_str(t.shape) + ", the config implies " + shape_str(shape)};
@@ -160,7 +168,7 @@ Status WeightSource::read(const std::string& name, const std::vector<int64_t>& s
   for (int64_t d : shape) n *= static_cast<size_t>(d);
   out->resize(n);
   float* dst = out->data();
-  const uint8_t* src = file_.data() + t.begin;
+  const uint8_t* src = files_[t.file]->data() + t.begin;
   switch (t.dtype) {
     case DType::kF32:
       std::memcpy(dst, src, n * 4);
@@ -184,7 +192,7 @@ Status WeightSource::read(const std::string& name, const std::vector<int64_t>& s
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(dst[i])) {
       out->resize(0);
-      return {Code::kModelFormat, "tensor '" + name + "' in '" + path_ + "' holds a non-finite value (" +
+      return {Code::kModelFormat, "tensor '" + name + "' in '" + paths_[t.file] + "' holds a non-finite value (" +
                                       (std::isnan(dst[i]) ? std::string("NaN") : std::string("infinity")) + ") at element " +
                                       std::to_string(i)};
     }

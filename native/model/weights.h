@@ -2,6 +2,7 @@
 // and shape that came from the file or the caller.
 #pragma once
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,14 +14,14 @@ namespace bertrt {
 
 class WeightSource {
  public:
-  Status open(const std::string& path, const std::vector<TensorDesc>& tensors);
+  Status open(const WeightFiles& paths, const std::vector<TensorDesc>& tensors);
   bool has(const std::string& name) const { return index_.count(name) != 0; }
   // Copies tensor `name` (F32, F16 or BF16 in the file) into out as FP32, after checking its shape.
   Status read(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<float>* out) const;
 
  private:
-  MappedFile file_;
-  std::string path_;
+  std::vector<std::unique_ptr<MappedFile>> files_;
+  WeightFiles paths_;
   std::map<std::string, TensorDesc> index_;
 };
 

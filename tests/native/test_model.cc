@@ -45,7 +45,7 @@ std::unique_ptr<BertModel> load_with_env(const Tiny& m, const std::string& path,
                                          std::initializer_list<std::pair<const char*, const char*>> env, Status* st) {
   for (auto& [k, v] : env) setenv(k, v, 1);
   std::unique_ptr<BertModel> model;
-  *st = BertModel::load(m.cfg, path, descs, p, pool, &model);
+  *st = BertModel::load(m.cfg, {path}, descs, p, pool, &model);
   for (auto& [k, v] : env) unsetenv(k);
   return model;
 }
@@ -56,7 +56,7 @@ void test_forward() {
   auto descs = write_safetensors(path, m.w);
   std::unique_ptr<BertModel> model;
   ThreadPool pool(2);
-  Status st = BertModel::load(m.cfg, path, descs, Precision::kFP32, pool, &model);
+  Status st = BertModel::load(m.cfg, {path}, descs, Precision::kFP32, pool, &model);
   th::check(st.ok(), "load tiny model: " + st.message());
   if (!st.ok()) return;
   th::Rng rng(3);
@@ -170,7 +170,7 @@ void test_bad_files() {
   std::unique_ptr<BertModel> model;
   ThreadPool pool(1);
   auto expect = [&](std::vector<TensorDesc> d, BertConfig cfg, Code code, const std::string& needle, const std::string& what) {
-    Status st = BertModel::load(cfg, path, d, Precision::kFP32, pool, &model);
+    Status st = BertModel::load(cfg, {path}, d, Precision::kFP32, pool, &model);
     th::check(st.code() == code && st.message().find(needle) != std::string::npos, what + ": " + st.message());
   };
   {  // a tensor missing
@@ -204,7 +204,7 @@ void test_bad_files() {
     expect(descs, c, Code::kModelFormat, "multiple", "heads not dividing hidden");
   }
   expect(descs, m.cfg, Code::kOk, "", "the unmodified file loads");
-  Status st = BertModel::load(m.cfg, "/nonexistent/model.safetensors", descs, Precision::kFP32, pool, &model);
+  Status st = BertModel::load(m.cfg, {"/nonexistent/model.safetensors"}, descs, Precision::kFP32, pool, &model);
   th::check(st.code() == Code::kIo, "missing file: " + st.message());
   // a NaN or an infinity in a weight is refused at load, naming the tensor, in every precision
   for (float bad : {NAN, INFINITY, -INFINITY}) {
@@ -213,7 +213,7 @@ void test_bad_files() {
     const std::string p2 = "/tmp/bertrt_test_nonfinite.safetensors";
     auto d2 = write_safetensors(p2, t.w);
     for (Precision prec : {Precision::kFP32, Precision::kINT8}) {
-      Status s2 = BertModel::load(t.cfg, p2, d2, prec, pool, &model);
+      Status s2 = BertModel::load(t.cfg, {p2}, d2, prec, pool, &model);
       th::check(s2.code() == Code::kModelFormat && s2.message().find("encoder.layer.1.output.dense.weight") != std::string::npos &&
                     s2.message().find("non-finite") != std::string::npos,
                 "non-finite weight refused: " + s2.message());

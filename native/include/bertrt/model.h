@@ -71,14 +71,19 @@ enum class DType { kF32, kF16, kBF16 };
 //   kBF16  weights and activations rounded to bfloat16, FP32 sums (AVX512-BF16 only)
 enum class Precision { kFP32, kINT8, kBF16 };
 
-// One tensor of the weights file: absolute byte range [begin, end) in the file.
+// One tensor of the weights: absolute byte range [begin, end) in weights file number `file` (a sharded checkpoint or
+// a torch zip has several files or one file with storages anywhere in it).
 struct TensorDesc {
   std::string name;  // canonical BERT name without a "bert." prefix, e.g. encoder.layer.0.attention.self.query.weight
   DType dtype = DType::kF32;
   std::vector<int64_t> shape;
   uint64_t begin = 0;
   uint64_t end = 0;
+  uint32_t file = 0;
 };
+
+// The weights files a model's TensorDescs index.
+using WeightFiles = std::vector<std::string>;
 
 // A packed batch: sequence s owns tokens [cu_seqlens[s], cu_seqlens[s+1]).
 struct BatchView {
@@ -93,7 +98,7 @@ class BertModel {
  public:
   virtual ~BertModel() = default;
   // INT8 runs a calibration batch through the FP32 layers while loading (see Bert::calibrate_and_pack), on pool.
-  static Status load(const BertConfig& config, const std::string& weights_path, const std::vector<TensorDesc>& tensors,
+  static Status load(const BertConfig& config, const WeightFiles& weights, const std::vector<TensorDesc>& tensors,
                      Precision precision, ThreadPool& pool, std::unique_ptr<BertModel>* out);
   // Validates the batch, then writes hidden states [tokens][hidden_size] to out. Safe to call concurrently.
   virtual Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const = 0;
