@@ -7,7 +7,7 @@ import type { EmbedCliOptions } from './cli-embed';
 import { BertrtError } from './errors';
 import { readSentenceConfig, sentenceDimension } from './heads/pooling';
 import { readConfig } from './model/config';
-import { resolveModelDir } from './model/resolve';
+import { resolveModel } from './model/resolve';
 import { cudaLibrary, type Device, native, type Precision } from './native';
 
 function intOption(v: string): number {
@@ -18,6 +18,8 @@ function intOption(v: string): number {
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
+const MODEL_HELP = 'model directory or Hub id (org/name[@revision]); default: the embedded all-MiniLM-L6-v2';
+
 const program = new Command();
 program.name('bertrt').description('BERT inference for Node.js').version(VERSION, '-V, --version').showHelpAfterError();
 
@@ -25,7 +27,7 @@ program
   .command('embed')
   .description('embed each TEXT, or each line of --input, and print the vectors: a JSON array of them for TEXT arguments, one JSON array per line (JSONL, in input order) for --input')
   .argument('[text...]', 'texts to embed (or use --input)')
-  .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
+  .option('-m, --model <model>', MODEL_HELP)
   .option('-i, --input <file>', "read texts from FILE ('-': standard input), one per line; streamed, in constant memory")
   .option('--field <name>', 'the input is JSONL: embed this string field of each line')
   .option('-o, --output <file>', 'write to FILE instead of standard output')
@@ -48,11 +50,11 @@ program
   .command('tokenize')
   .description("print each TEXT's tokens as JSON: ids, tokens, offsets (UTF-16, [start, end)), special-token mask")
   .argument('<text...>', 'texts to tokenize')
-  .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
+  .option('-m, --model <model>', MODEL_HELP)
   .option('--no-special-tokens', 'do not add [CLS] / [SEP] (or the model\'s own)')
   .action(async (texts: string[], opts: { model?: string; specialTokens: boolean }) => {
     const { Tokenizer } = await import('./tokenizer/tokenizer');
-    const tok = Tokenizer.fromDir(resolveModelDir(opts.model));
+    const tok = await Tokenizer.fromPretrained(opts.model);
     const out = [];
     for (const t of texts) {
       const e = await tok.encodeAsync(t, null, { addSpecialTokens: opts.specialTokens });
@@ -64,9 +66,9 @@ program
 program
   .command('info')
   .description('print the model, its dimension, the CPU features found and the build')
-  .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
-  .action((opts: { model?: string }) => {
-    const dir = resolveModelDir(opts.model);
+  .option('-m, --model <model>', MODEL_HELP)
+  .action(async (opts: { model?: string }) => {
+    const dir = await resolveModel(opts.model);
     const c = readConfig(dir);
     const sentence = readSentenceConfig(dir);
     const i = native().info();
@@ -91,7 +93,7 @@ program
 program
   .command('serve')
   .description('HTTP server: HF text-embeddings-inference routes and OpenAI /v1/embeddings, with dynamic batching')
-  .option('-m, --model <spec>', 'NAME=DIR, or DIR (repeatable; the first is the default model)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('-m, --model <spec>', 'NAME=MODEL, or MODEL: a directory or a Hub id (repeatable; the first is the default model)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--host <host>', 'address to bind', '127.0.0.1')
   .option('--port <port>', 'port (0: any free one)', intOption, 8080)
   .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
@@ -116,7 +118,7 @@ program
     const specs = (opts.model as string[]).length ? (opts.model as string[]) : [];
     const models = specs.map((s) => {
       const eq = s.indexOf('=');
-      return eq > 0 ? { name: s.slice(0, eq), dir: s.slice(eq + 1) } : { name: s.split('/').filter(Boolean).pop() ?? s, dir: s };
+      return eq > 0 ? { name: s.slice(0, eq), dir: s.slice(eq + 1) } : { name: s.split('@')[0].split('/').filter(Boolean).pop() ?? s, dir: s };
     });
     if (models.length === 0) models.push({ name: DEFAULT_MODEL, dir: undefined as unknown as string });
     const server = await createServer({
@@ -161,14 +163,56 @@ program
   });
 
 program
+  .command('pull')
+  .description('download a model from the Hub into the shared Hub cache (what `embed` and `serve` would fetch) and print its folder')
+  .argument('<id>', 'Hub id, org/name[@revision]')
+  .option('-r, --revision <rev>', 'branch, tag or commit (default main)')
+  .option('--tokenizer-only', "only the tokenizer's files")
+  .action(async (id: string, opts: { revision?: string; tokenizerOnly?: boolean }) => {
+    const dir = await resolveModel(id, { revision: opts.revision }, opts.tokenizerOnly ? 'tokenizer' : 'model');
+    process.stdout.write(dir + '\n');
+  });
+
+program
+  .command('models')
+  .description('list the models in the Hub cache: id, revisions, size, last used')
+  .option('--json', 'as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const { listCache } = await import('./hub/cache');
+    const { hubCacheDir } = await import('./hub/hub');
+    const list = listCache();
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(list.map((m) => ({ ...m, lastUsed: m.lastUsed.toISOString() })), null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(`${hubCacheDir()}\n`);
+    if (!list.length) process.stdout.write('  (empty)\n');
+    for (const m of list) {
+      const revs = Object.entries(m.refs).map(([r, c]) => `${r}=${c.slice(0, 8)}`);
+      const pinned = m.commits.filter((c) => !Object.values(m.refs).includes(c)).map((c) => c.slice(0, 8));
+      process.stdout.write(`  ${m.id.padEnd(40)} ${[...revs, ...pinned].join(',').padEnd(24)} ${(m.bytes / 1e6).toFixed(1).padStart(9)} MB  ${m.lastUsed.toISOString().slice(0, 19).replace('T', ' ')}\n`);
+    }
+  });
+
+program
+  .command('rm')
+  .description('delete a model (all its revisions) from the Hub cache')
+  .argument('<id>', 'Hub id, org/name')
+  .action(async (id: string) => {
+    const { removeFromCache } = await import('./hub/cache');
+    const m = removeFromCache(id);
+    process.stdout.write(`removed ${m.id} (${(m.bytes / 1e6).toFixed(1)} MB)\n`);
+  });
+
+program
   .command('bench')
   .description('kernel microbenchmarks against the measured peak and end-to-end sequences/s on this machine; with --accuracy, how close a reduced precision comes to FP32 on your texts')
-  .option('-m, --model <dir>', 'model directory (default: the embedded all-MiniLM-L6-v2)')
+  .option('-m, --model <model>', MODEL_HELP)
   .option('-t, --threads <n>', 'threads (default: physical cores)', intOption)
   .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
   .option('--accuracy <file>', 'instead of timing: embed each line of FILE in FP32 and at --precision (int8 when that is fp32) and print cosine and nearest-neighbour agreement as JSON')
   .action(async (opts: { model?: string; threads?: number; precision: string; accuracy?: string }) => {
-    const dir = resolveModelDir(opts.model);
+    const dir = await resolveModel(opts.model);
     if (opts.accuracy !== undefined) {
       let text: string;
       try {

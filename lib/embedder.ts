@@ -4,7 +4,7 @@ import { pack } from './batch';
 import { BertrtError, invalidArgument } from './errors';
 import { assertFinite, checkDenseChain, l2normalize, type PoolingMode, readSentenceConfig, sentenceDimension, sentenceVector, type SentenceConfig } from './heads/pooling';
 import { checkTokenizerFits, Encoder, type EngineOptions } from './model/engine';
-import { resolveModelDir } from './model/resolve';
+import { resolveModel } from './model/resolve';
 import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
 import { encodeWithinAsync } from './truncate';
 import { mlmHead } from './heads/fill-mask';
@@ -87,9 +87,10 @@ export class Embedder {
     readonly sentence: SentenceConfig,
   ) {}
 
-  /** Loads a model directory (default: the embedded all-MiniLM-L6-v2). */
-  static async load(modelDir?: string, options: EmbedderOptions = {}): Promise<Embedder> {
-    const dir = resolveModelDir(modelDir);
+  /** Loads a model: a directory, a Hub id such as 'BAAI/bge-small-en-v1.5' (downloaded once into the shared
+   *  Hub cache; `@revision` or options.revision pins it), or nothing for the embedded all-MiniLM-L6-v2. */
+  static async load(model?: string, options: EmbedderOptions = {}): Promise<Embedder> {
+    const dir = await resolveModel(model, options);
     const tokenizer = Tokenizer.fromDir(dir);
     const sentence = readSentenceConfig(dir);
     const encoder = await Encoder.load(dir, options);

@@ -8,6 +8,13 @@ export type BertrtErrorCode =
   | 'E_SHAPE' // a tensor's shape disagrees with config.json
   | 'E_INPUT_TOO_LONG' // input longer than the model accepts
   | 'E_UNSUPPORTED' // architecture / activation / dtype not implemented
+  | 'E_REPO_NOT_FOUND' // the Hub has no such repository (or it is private and no token grants it)
+  | 'E_REVISION_NOT_FOUND' // the repository has no such branch, tag or commit
+  | 'E_ENTRY_NOT_FOUND' // the repository has no such file at that revision
+  | 'E_GATED_REPO' // the repository is gated: accept its terms on the Hub and pass a token
+  | 'E_OFFLINE' // offline (HF_HUB_OFFLINE=1 or the Hub unreachable) and the model is not in the cache
+  | 'E_NETWORK' // the Hub or its file host failed after the retries
+  | 'E_INTEGRITY' // a downloaded file does not match its checksum (it was deleted, never cached)
   | 'E_IO'
   | 'E_OUT_OF_MEMORY'
   | 'E_NON_FINITE' // the model computed NaN or infinity (never serialized as null)

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { pack } from '../batch';
 import { BertrtError } from '../errors';
 import { checkTokenizerFits, Encoder, type EngineOptions } from '../model/engine';
-import { resolveModelDir } from '../model/resolve';
+import { resolveModel } from '../model/resolve';
 import { openCheckpoint } from '../model/checkpoint';
 import { readTensor, type SafetensorsHeader } from '../model/safetensors';
 import { type Encoding, Tokenizer, type TruncationStrategy } from '../tokenizer/tokenizer';
@@ -39,7 +39,7 @@ export class TaskModel {
   ) {}
 
   static async load(model?: string, options: EngineOptions = {}): Promise<TaskModel> {
-    const dir = resolveModelDir(model);
+    const dir = await resolveModel(model, options);
     const tokenizer = Tokenizer.fromDir(dir);
     const encoder = await Encoder.load(dir, options);
     try {

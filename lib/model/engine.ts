@@ -5,11 +5,12 @@ import { BertrtError, invalidArgument } from '../errors';
 import { cudaLibrary, type Device, type NativeEngine, native, type Precision } from '../native';
 import { checkEncoderWeights } from './bert';
 import { type ModelConfig, readConfig } from './config';
+import type { ModelSource } from './resolve';
 import { openCheckpoint } from './checkpoint';
 import { toNativeTensors } from './safetensors';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 
-export interface EngineOptions {
+export interface EngineOptions extends ModelSource {
   /** Threads for this model's inference (default: physical cores). */
   threads?: number;
   /** 'fp32' (default, the reference), 'int8' (weights quantized per channel at load, activations per token) or

@@ -1,6 +1,7 @@
 // The tokenizer: added tokens split out of the raw text, then normalizer → pre-tokenizer → model (WordPiece, BPE,
 // Unigram, WordLevel) → post-processor, as tokenizer.json composes them; a decoder back to text. Loads
 // tokenizer.json, or the legacy files: vocab.txt (+ tokenizer_config.json), vocab.json + merges.txt.
+import { type ModelSource, resolveModel } from '../model/resolve';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, invalidArgument } from '../errors';
@@ -197,6 +198,13 @@ export class Tokenizer {
   /** tokenizer.json if the directory has one; else the legacy files: vocab.txt (BERT's WordPiece, options from
    *  tokenizer_config.json) or vocab.json + merges.txt (RoBERTa's byte-level BPE). A SentencePiece .model alone is
    *  refused with the conversion to run. */
+  /** The tokenizer of a model directory, a Hub id (only its tokenizer files are fetched) or, with no name, of the
+   *  embedded model: transformers' AutoTokenizer.from_pretrained. */
+  static async fromPretrained(model?: string, options: TokenizerOptions & ModelSource = {}): Promise<Tokenizer> {
+    const { revision, hub, ...rest } = options;
+    return Tokenizer.fromDir(await resolveModel(model, { revision, hub }, 'tokenizer'), rest);
+  }
+
   static fromDir(dir: string, options: TokenizerOptions = {}): Tokenizer {
     const tj = path.join(dir, 'tokenizer.json');
     const cfgFile = path.join(dir, 'tokenizer_config.json');
