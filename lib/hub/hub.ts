@@ -437,6 +437,17 @@ function shardNames(indexFile: string): string[] {
   }
 }
 
+/** Backup and indexing tools skip a folder with this tag (bford.info/cachedir); huggingface_hub tags the cache too. */
+function markCacheDir(cache: string): void {
+  const tag = path.join(cache, 'CACHEDIR.TAG');
+  if (fs.existsSync(tag)) return;
+  try {
+    fs.writeFileSync(tag, 'Signature: 8a477f597d28d172789f06886806bc55\n# The Hugging Face Hub cache (bertrt and huggingface_hub share it); see bford.info/cachedir\n', { flag: 'wx' });
+  } catch {
+    // another process wrote it, or the cache is read-only: neither matters
+  }
+}
+
 /** The snapshot folder a cached model lives in, without the network, or null. */
 export function cachedSnapshot(repo: string, revision: string, opts: HubOptions = {}): string | null {
   const folder = repoFolder(hubCacheDir(opts), repo);
@@ -496,6 +507,7 @@ export async function snapshot(repo: string, opts: HubOptions = {}): Promise<str
   const snap = path.join(folder, 'snapshots', commit);
   try {
     fs.mkdirSync(path.join(folder, 'blobs'), { recursive: true });
+    markCacheDir(cache);
     if (revision !== commit) {
       fs.mkdirSync(path.dirname(path.join(folder, 'refs', ...revision.split('/'))), { recursive: true });
       fs.writeFileSync(path.join(folder, 'refs', ...revision.split('/')), commit);
