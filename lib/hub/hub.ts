@@ -191,8 +191,11 @@ async function request<T>(s: Session, url: string, init: () => RequestInit, hand
       if (e instanceof BertrtError) throw e;
       const reason = ac.signal.aborted ? ac.signal.reason : e;
       if (reason instanceof HttpFailure && !reason.retryable) throw reason;
-      const cause = (reason as Error)?.cause as Error | undefined;
-      last = reason instanceof HttpFailure ? reason : new HttpFailure(`${new URL(url).host}: ${cause?.message ?? (reason as Error)?.message ?? String(reason)}`, true);
+      const cause = (reason as Error)?.cause as NodeJS.ErrnoException | undefined;
+      // a name that does not resolve, or a port nobody listens on, will not change in a few seconds: no retries
+      const hopeless = cause?.code === 'ENOTFOUND' || cause?.code === 'ECONNREFUSED';
+      last = reason instanceof HttpFailure ? reason : new HttpFailure(`${new URL(url).host}: ${cause?.message ?? (reason as Error)?.message ?? String(reason)}`, !hopeless);
+      if (!(last as HttpFailure).retryable) throw last;
     } finally {
       clearTimeout(timer);
     }

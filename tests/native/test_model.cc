@@ -176,12 +176,12 @@ void test_bad_files() {
   {  // a tensor missing
     auto d = descs;
     d.erase(d.begin());
-    expect(d, m.cfg, Code::kModelFormat, d.size() ? "has no tensor" : "", "missing tensor");
+    expect(d, m.cfg, Code::kModelFormat, d.size() ? "no tensor" : "", "missing tensor");
   }
   {  // a range past the end of the file (a truncated download)
     auto d = descs;
     d.back().begin += 1000000, d.back().end += 1000000;
-    expect(d, m.cfg, Code::kModelFormat, "outside the file", "range past end of file");
+    expect(d, m.cfg, Code::kModelFormat, "lies outside", "range past end of file");
   }
   {  // byte count that does not match the shape
     auto d = descs;
