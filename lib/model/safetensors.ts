@@ -36,7 +36,9 @@ function bad(file: string, msg: string): BertrtError {
   return new BertrtError(`${file}: ${msg}`, 'E_MODEL_FORMAT');
 }
 
-export function readSafetensorsHeader(file: string): SafetensorsHeader {
+/** Opens a weights file (E_MODEL_NOT_FOUND if it cannot be, E_MODEL_FORMAT if it is no regular file), runs
+ *  read(fd, size) and closes it. */
+export function withWeightsFile<T>(file: string, read: (fd: number, size: number) => T): T {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -46,7 +48,14 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw bad(file, 'is not a regular file');
-    const fileSize = st.size;
+    return read(fd, st.size);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  return withWeightsFile(file, (fd, fileSize) => {
     if (fileSize < 8) throw bad(file, `file is ${fileSize} bytes, too short for a safetensors header`);
     const lenBuf = Buffer.alloc(8);
     fs.readSync(fd, lenBuf, 0, 8, 0);
@@ -101,9 +110,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
       if (sorted[i].begin < sorted[i - 1].end) throw bad(file, `tensors "${sorted[i - 1].name}" and "${sorted[i].name}" overlap`);
     }
     return { path: file, files: [file], fileSize, metadata, tensors };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** Descriptors for native under the encoder's names (families.ts: prefix removed, the family's module names and

@@ -6,7 +6,7 @@
 // native code maps the tensors straight out of the file.
 import * as fs from 'node:fs';
 import { BertrtError } from '../errors';
-import type { DType, TensorInfo } from './safetensors';
+import { type DType, type TensorInfo, withWeightsFile } from './safetensors';
 
 function bad(file: string, msg: string): BertrtError {
   return new BertrtError(`${file}: ${msg}`, 'E_MODEL_FORMAT');
@@ -321,21 +321,13 @@ const MAX_PICKLE = 256 * 1024 * 1024;
 
 /** Tensors of a torch.save zip as absolute byte ranges in the file (every one contiguous, inside its storage). */
 export function readTorchCheckpoint(file: string): TorchCheckpoint {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new BertrtError(`cannot open ${file}: ${(e as Error).message}`, 'E_MODEL_NOT_FOUND');
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw bad(file, 'is not a regular file');
+  return withWeightsFile(file, (fd, size) => {
     const magic = Buffer.alloc(4);
     fs.readSync(fd, magic, 0, 4, 0);
     if (magic.readUInt32LE(0) !== 0x04034b50) {
       throw new BertrtError(`${file} is not a zip archive: a torch.save file from before PyTorch 1.6 (or not a checkpoint); re-save it with a current torch`, 'E_UNSUPPORTED');
     }
-    const entries = readZipDirectory(file, fd, st.size);
+    const entries = readZipDirectory(file, fd, size);
     const pkl = [...entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
     if (pkl.length !== 1) throw bad(file, `expected one <archive>/data.pkl, found ${pkl.length}`);
     const prefix = pkl[0].slice(0, -'data.pkl'.length);
@@ -372,7 +364,5 @@ export function readTorchCheckpoint(file: string): TorchCheckpoint {
       tensors.set(name, { name, dtype: t.storage.dtype, shape: t.shape, begin, end: begin + numel * size, file: 0 });
     }
     return { tensors };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
