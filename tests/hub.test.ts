@@ -91,6 +91,21 @@ describe('models by Hub id (mock Hub)', function () {
     assert.ok(hub.log.some((r) => r.server === 'cdn'), 'the LFS weights come from the file host');
   });
 
+  it('progress: the callback sees every downloaded byte; the stderr bar draws only on a terminal', async () => {
+    const seen = new Map<string, { loaded: number; total: number }>();
+    await snapshot('org/tiny', { endpoint: hub.hubUrl, cacheDir: cache, token: false, progress: (p) => seen.set(p.file, { loaded: p.loaded, total: p.total }) });
+    for (const [f, body] of Object.entries(filesOf(dirMain))) assert.deepEqual(seen.get(f), { loaded: body.length, total: body.length }, f);
+    const { progressBar } = await import('../lib/hub/progress');
+    let drawn = '';
+    const tty = { isTTY: true, columns: 200, write: (t: string) => ((drawn += t), true) } as unknown as NodeJS.WriteStream;
+    assert.equal(progressBar({ ...tty, isTTY: false } as NodeJS.WriteStream), undefined);
+    const bar = progressBar(tty)!;
+    bar({ repo: 'org/tiny', file: 'model.safetensors', loaded: 5e6, total: 1e7 });
+    bar({ repo: 'org/tiny', file: 'model.safetensors', loaded: 1e7, total: 1e7 });
+    assert.match(drawn, /\rorg\/tiny\/model\.safetensors \[#{12}\.{12}\] 50% 5\.00\/10\.0 MB .* MB\/s ETA \d+s/);
+    assert.match(drawn, /100% 10\.0\/10\.0 MB .*\n$/);
+  });
+
   it('second load: from the cache, offline by option and by HF_HUB_OFFLINE=1, without a single request', async () => {
     const want = await embed('org/tiny', opts());
     const n = hub.log.length;
