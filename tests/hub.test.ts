@@ -252,6 +252,27 @@ describe('models by Hub id (mock Hub)', function () {
     await rejectsCode(Embedder.load('./missing-dir', opts()), 'E_MODEL_NOT_FOUND', /model directory not found/);
   });
 
+  it('the server takes NAME=ID: the model comes from the Hub (env HF_ENDPOINT / HF_HUB_CACHE) and serves /embed', async () => {
+    const { createServer } = await import('../lib');
+    const env = { HF_ENDPOINT: process.env.HF_ENDPOINT, HF_HUB_CACHE: process.env.HF_HUB_CACHE };
+    Object.assign(process.env, { HF_ENDPOINT: hub.hubUrl, HF_HUB_CACHE: cache });
+    try {
+      const s = await createServer({ models: [{ name: 'tiny', dir: 'org/tiny@v1.0' }], threads: 1 });
+      try {
+        const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+        const r = await fetch(url + '/embed', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: TEXTS }) });
+        assert.equal(r.status, 200);
+        const got = Buffer.concat(((await r.json()) as number[][]).map((v) => Buffer.from(Float32Array.from(v).buffer)));
+        assert.ok(got.equals(await embed(dirV1)));
+      } finally {
+        await s.close();
+      }
+    } finally {
+      for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
   it('bertrt pull / models / rm manage the cache', async () => {
     const cli = path.join(root, 'dist', 'cli.js');
     const env = { ...process.env, HF_ENDPOINT: hub.hubUrl, HF_HUB_CACHE: cache };
