@@ -1,7 +1,6 @@
 // A BERT model with its task head: the encoder runs natively; the head's (small) weights are read from the same
 // safetensors file into TS, where the head math runs. A task that needs tensors the file lacks fails with
 // E_MODEL_FORMAT naming them.
-import * as path from 'node:path';
 import { pack } from '../batch';
 import { BertrtError } from '../errors';
 import { checkTokenizerFits, Encoder, type EngineOptions } from '../model/engine';

@@ -362,9 +362,8 @@ async function fetchFile(s: Session, folder: string, commit: string, file: strin
     throw e;
   }
   const blob = path.join(folder, 'blobs', meta.etag);
-  const key = blob;
   // one download per blob: in this process (a map of promises), across processes (a lock file beside the cache)
-  let p = inflight.get(key);
+  let p = inflight.get(blob);
   if (!p) {
     p = (async () => {
       if (fs.existsSync(blob)) return;
@@ -374,8 +373,8 @@ async function fetchFile(s: Session, folder: string, commit: string, file: strin
         if (fs.existsSync(blob)) return; // another process finished it while we waited
         await download(s, meta, file, `${blob}.incomplete`, blob);
       });
-    })().finally(() => inflight.delete(key));
-    inflight.set(key, p);
+    })().finally(() => inflight.delete(blob));
+    inflight.set(blob, p);
   }
   await p;
   linkSnapshot(folder, commit, file, meta.etag);

@@ -59,10 +59,8 @@ export function readShardIndex(file: string): SafetensorsHeader {
     const h = readOne(f);
     fileSize += h.fileSize;
     for (const t of h.tensors.values()) {
-      const want = shardOf.get(t.name);
-      if (want === undefined) continue; // a buffer the index leaves out is not a weight
-      if (want !== shards[i]) continue;
-      tensors.set(t.name, { ...t, file: i });
+      // a tensor the index leaves out (a buffer) or puts in another shard is not taken from this one
+      if (shardOf.get(t.name) === shards[i]) tensors.set(t.name, { ...t, file: i });
     }
   });
   for (const [name, shard] of shardOf) {

@@ -1,6 +1,4 @@
 // A loaded encoder: config + weights handed to the native engine. Shared by every head.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { BertrtError, invalidArgument } from '../errors';
 import { cudaLibrary, type Device, type NativeEngine, native, type Precision } from '../native';
 import { checkEncoderWeights } from './bert';
