@@ -17,6 +17,7 @@
         "native/model/weights.cc",
         "native/model/bert.cc",
         "native/model/cuda_backend.cc",
+        "native/onnx/onnx_model_stub.cc",
         "native/bench/microbench.cc",
         "native/addon/addon.cc"
       ],

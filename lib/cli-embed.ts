@@ -9,6 +9,7 @@ import { Embedder, type EmbedOptions } from './embedder';
 import { invalidArgument } from './errors';
 import { lengthPastLimit, policyOptions } from './truncate';
 import type { Device, Precision } from './native';
+import type { EngineOptions } from './model/engine';
 
 export interface EmbedCliOptions {
   model?: string;
@@ -25,6 +26,17 @@ export interface EmbedCliOptions {
   threads?: number;
   precision: string;
   device: string;
+  backend?: string;
+  onnxFile?: string;
+  onnxOutput?: string;
+}
+
+/** --backend / --onnx-file / --onnx-output as EngineOptions. */
+export function backendOptions(opts: { backend?: string; onnxFile?: string; onnxOutput?: string }): Pick<EngineOptions, 'backend' | 'onnx'> {
+  const out: Pick<EngineOptions, 'backend' | 'onnx'> = {};
+  if (opts.backend !== undefined) out.backend = opts.backend as EngineOptions['backend'];
+  if (opts.onnxFile !== undefined || opts.onnxOutput !== undefined) out.onnx = { file: opts.onnxFile, output: opts.onnxOutput };
+  return out;
 }
 
 /** "i/n" → [i, n] with 0 <= i < n. */
@@ -105,7 +117,7 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
       input = fs.createReadStream(opts.input);
     }
   }
-  const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision, device: opts.device as Device });
+  const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision, device: opts.device as Device, ...backendOptions(opts) });
   const out: Writable = opts.output !== undefined ? fs.createWriteStream(opts.output) : process.stdout;
   const t0 = performance.now();
   let count = 0;

@@ -8,7 +8,9 @@ import { BertrtError } from './errors';
 import { readSentenceConfig, sentenceDimension } from './heads/pooling';
 import { readConfig } from './model/config';
 import { resolveModel } from './model/resolve';
-import { cudaLibrary, type Device, native, type Precision } from './native';
+import { cudaLibrary, type Device, native, onnxruntimeLibrary, type Precision } from './native';
+import { findWeights } from './model/checkpoint';
+import { findOnnxFile, onnxModelConfig } from './model/onnx';
 
 function intOption(v: string): number {
   const n = Number(v);
@@ -41,6 +43,9 @@ program
   .option('-t, --threads <n>', 'threads (default: physical cores)', intOption)
   .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
   .option('-d, --device <d>', "cpu (default), cuda (falls back to the CPU, saying why) or auto", 'cpu')
+  .option('--backend <b>', "native (bertrt's engine on the checkpoint) or onnx (the folder's ONNX file on onnxruntime); default: native when there is a checkpoint")
+  .option('--onnx-file <f>', 'the ONNX file inside the model folder (e.g. onnx/model_quantized.onnx); implies --backend onnx')
+  .option('--onnx-output <name>', "the graph output to read (default: sentence_embedding, else last_hidden_state)")
   .action(async (texts: string[], opts: EmbedCliOptions) => {
     const { embedCommand } = await import('./cli-embed');
     await embedCommand(texts, opts);
@@ -69,10 +74,12 @@ program
   .option('-m, --model <model>', MODEL_HELP)
   .action(async (opts: { model?: string }) => {
     const dir = await resolveModel(opts.model);
-    const c = readConfig(dir);
+    const onnxFolder = !findWeights(dir) && findOnnxFile(dir) !== null;
+    const c = onnxFolder ? onnxModelConfig(dir) : readConfig(dir);
     const sentence = readSentenceConfig(dir);
     const i = native().info();
     const out = {
+      ...(onnxFolder ? { backend: 'onnx', onnxFile: findOnnxFile(dir) } : { backend: 'native' }),
       model: dir,
       modelType: c.modelType,
       dimension: sentenceDimension(sentence, c.hiddenSize),
@@ -84,6 +91,7 @@ program
       maxPositions: c.maxTokens,
       build: { version: i.version, compiler: i.compiler },
       cuda: native().cudaInfo(cudaLibrary()),
+      onnxruntime: native().onnxInfo(onnxruntimeLibrary()),
       cpu: { brand: i.cpu, flags: i.cpuFlags, kernels: i.isa, int8Kernels: i.int8Isa, int8Available: i.int8Isas, bf16: i.bf16, available: i.isas, physicalCores: i.physicalCores },
       threads: i.threads,
     };
@@ -112,15 +120,20 @@ program
   .option('--keep-alive-timeout-ms <n>', 'close an idle keep-alive connection after this long', intOption, 5000)
   .option('--max-connections <n>', 'open connections at most (one more is closed at once)', intOption, 1024)
   .option('--auto-truncate', 'cut inputs longer than the model takes instead of answering 413, on every route')
+  .option('--backend <b>', "native (bertrt's engine on the checkpoint) or onnx (the folder's ONNX file on onnxruntime); default: native when there is a checkpoint")
+  .option('--onnx-file <f>', 'the ONNX file inside the model folder (e.g. onnx/model_quantized.onnx); implies --backend onnx')
+  .option('--onnx-output <name>', "the graph output to read (default: sentence_embedding, else last_hidden_state)")
   .action(async (opts: Record<string, any>) => {
     const { createServer } = await import('./server/app');
+    const { backendOptions } = await import('./cli-embed');
+    const engine = backendOptions(opts);
     const { DEFAULT_MODEL } = await import('./model/resolve');
     const specs = (opts.model as string[]).length ? (opts.model as string[]) : [];
     const models = specs.map((s) => {
       const eq = s.indexOf('=');
-      return eq > 0 ? { name: s.slice(0, eq), dir: s.slice(eq + 1) } : { name: s.split('@')[0].split('/').filter(Boolean).pop() ?? s, dir: s };
+      return eq > 0 ? { name: s.slice(0, eq), dir: s.slice(eq + 1), ...engine } : { name: s.split('@')[0].split('/').filter(Boolean).pop() ?? s, dir: s, ...engine };
     });
-    if (models.length === 0) models.push({ name: DEFAULT_MODEL, dir: undefined as unknown as string });
+    if (models.length === 0) models.push({ name: DEFAULT_MODEL, dir: undefined as unknown as string, ...engine });
     const server = await createServer({
       models,
       precision: opts.precision,

@@ -92,8 +92,10 @@ export class Embedder {
   static async load(model?: string, options: EmbedderOptions = {}): Promise<Embedder> {
     const dir = await resolveModel(model, options);
     const tokenizer = Tokenizer.fromDir(dir);
-    const sentence = readSentenceConfig(dir);
+    const st = readSentenceConfig(dir);
     const encoder = await Encoder.load(dir, options);
+    // a graph that pools (and projects) itself: its one vector per text passes through as it is
+    const sentence: SentenceConfig = encoder.pooled ? { ...st, pooling: ['cls'], includePrompt: true, dense: [] } : st;
     try {
       checkTokenizerFits(dir, encoder.config, tokenizer, Math.min(sentence.maxSeqLength ?? Infinity, encoder.config.maxTokens));
       checkDenseChain(sentence, encoder.hiddenSize, path.join(dir, 'modules.json'));
@@ -141,6 +143,7 @@ export class Embedder {
     const maxLength = this.maxSeqLength;
     let sentence = this.sentence;
     if (options.pooling !== undefined) {
+      if (this.encoder.pooled) throw new BertrtError(`embed: the ONNX graph pools inside (its output '${this.encoder.onnx?.output}'), so pooling cannot be chosen`, 'E_UNSUPPORTED');
       if (!POOLING_MODES.includes(options.pooling)) throw invalidArgument(`embed: pooling must be one of ${POOLING_MODES.join(', ')}`);
       sentence = { ...sentence, pooling: [options.pooling] };
     }
@@ -161,6 +164,7 @@ export class Embedder {
    *  sentence-transformers' output_value='token_embeddings' and transformers.js' pooling 'none' give. */
   async embedTokens(texts: string[], options: Pick<EmbedOptions, 'truncate' | 'prompt' | 'signal'> = {}): Promise<Float32Array[]> {
     if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidArgument('embedTokens: texts must be an array of strings');
+    if (this.encoder.pooled) throw new BertrtError(`embedTokens: the ONNX graph's output '${this.encoder.onnx?.output}' is one vector per text, not one per token`, 'E_UNSUPPORTED');
     const truncate = options.truncate ?? 'right';
     if (truncate === 'chunk') throw invalidArgument("embedTokens: truncate 'chunk' has no meaning for token vectors");
     const encodings: Encoding[] = [];
@@ -223,7 +227,8 @@ export class Embedder {
 
   /** Runs encodings through the engine in batches of at most MAX_BATCH_TOKENS, handing each one's hidden rows on. */
   private async forEachVector(encodings: Encoding[], each: (i: number, hidden: Float32Array, begin: number, end: number) => void, signal?: AbortSignal): Promise<void> {
-    const withTypes = this.encoder.config.typeVocabSize > 0;
+    const withTypes = this.encoder.takesTokenTypes;
+    const pooled = this.encoder.pooled; // one row per text: the graph pooled already
     for (let start = 0; start < encodings.length; ) {
       checkAborted(signal);
       let end = start;
@@ -235,7 +240,10 @@ export class Embedder {
       const batch = pack(encodings.slice(start, end), withTypes);
       const hidden = await this.encoder.run(batch);
       checkAborted(signal);
-      for (let i = start; i < end; i++) each(i, hidden, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1]);
+      for (let i = start; i < end; i++) {
+        if (pooled) each(i, hidden, i - start, i - start + 1);
+        else each(i, hidden, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1]);
+      }
       start = end;
     }
   }

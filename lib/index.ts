@@ -30,10 +30,18 @@ export type { ZeroShotResult } from './heads/zero-shot';
 export type { PoolingMode } from './heads/pooling';
 export { createServer, type ServerOptions, type BertrtServer } from './server/app';
 
-import { native, type NativeInfo } from './native';
-export type { Precision, Device, CudaInfo } from './native';
+import { native, type NativeInfo, onnxruntimeLibrary, type OnnxRuntimeInfo } from './native';
+export type { Precision, Device, CudaInfo, OnnxRuntimeInfo } from './native';
+export type { OnnxInfo } from './model/engine';
+export type { OnnxOptions } from './model/onnx';
 
 /** Build and CPU facts: version, kernel ISA in use, CPU flags, threads. */
 export function info(): NativeInfo {
   return native().info();
+}
+
+/** The onnxruntime the ONNX backend would use (`library`, else $BERTRT_ONNXRUNTIME, onnxruntime-node's, the system's):
+ *  whether it loads, its file and version, or why not. */
+export function onnxruntimeInfo(library?: string): OnnxRuntimeInfo {
+  return native().onnxInfo(onnxruntimeLibrary(library));
 }

@@ -132,8 +132,39 @@ export interface MicrobenchResult {
   gbps: number;
 }
 
+/** An ONNX graph run by onnxruntime through its C API on bertrt's job thread (native/onnx). */
+export interface NativeOnnxEngine {
+  load(path: string, options: { library: string; threads: number; padId: number; widthHint: number; output: string }): Promise<void>;
+  /** Packed batch in (padded per batch inside); hidden states [tokens × width], or [sequences × width] when pooled. */
+  run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array): Promise<Float32Array>;
+  close(): void;
+  /** the output is one vector per sequence (sentence_embedding), not one per token */
+  readonly pooled: boolean | undefined;
+  readonly width: number | undefined;
+  /** the graph takes token_type_ids */
+  readonly tokenTypes: boolean | undefined;
+  /** the output read */
+  readonly output: string | undefined;
+  /** inputs and the output read, e.g. "input_ids:int64[?,?], attention_mask:int64[?,?] -> last_hidden_state:float32[?,?,384]" */
+  readonly signature: string | undefined;
+  /** the onnxruntime library file and its version */
+  readonly library: string | undefined;
+  readonly version: string | undefined;
+}
+
+export interface OnnxRuntimeInfo {
+  available: boolean;
+  library: string;
+  version: string;
+  /** the C API version this build asks onnxruntime for */
+  apiVersion: number;
+  reason: string;
+}
+
 export interface NativeAddon {
   Engine: new () => NativeEngine;
+  OnnxEngine: new () => NativeOnnxEngine;
+  onnxInfo(library: string): OnnxRuntimeInfo;
   setErrorClass(cls: typeof BertrtError): void;
   info(): NativeInfo;
   microbench(spec: MicrobenchSpec): Promise<MicrobenchResult>;
@@ -151,6 +182,32 @@ export function cudaLibrary(): string {
     path.join(packageRoot, 'build', 'cuda', 'libbertrt_cuda.so'),
   ];
   return candidates.find((c) => fs.existsSync(c)) ?? '';
+}
+
+/** onnxruntime for the ONNX backend, in order: `explicit`, $BERTRT_ONNXRUNTIME, the library of the onnxruntime-node
+ *  package when it is installed, else '' (the system's libonnxruntime.so.1). */
+export function onnxruntimeLibrary(explicit?: string): string {
+  if (explicit) return explicit;
+  if (process.env.BERTRT_ONNXRUNTIME) return process.env.BERTRT_ONNXRUNTIME;
+  let pkg: string;
+  try {
+    pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  } catch {
+    return '';
+  }
+  const file = process.platform === 'win32' ? 'onnxruntime.dll' : process.platform === 'darwin' ? 'libonnxruntime.dylib' : 'libonnxruntime.so.1';
+  const bin = path.join(pkg, 'bin');
+  let napis: string[] = [];
+  try {
+    napis = fs.readdirSync(bin).filter((d) => d.startsWith('napi-v')).sort().reverse();
+  } catch {
+    return '';
+  }
+  for (const n of napis) {
+    const f = path.join(bin, n, process.platform, process.arch, file);
+    if (fs.existsSync(f)) return f;
+  }
+  return '';
 }
 
 let addon: NativeAddon | undefined;

@@ -56,7 +56,13 @@ describe('models by Hub id (mock Hub)', function () {
   let hub: MockHub;
   let cache: string;
   const extra = { 'README.md': Buffer.from('# tiny\n'), 'onnx/model.onnx': Buffer.alloc(4096, 1), 'flax_model.msgpack': Buffer.alloc(2048, 2) };
-  const opts = (more: Record<string, unknown> = {}) => ({ hub: { endpoint: hub.hubUrl, cacheDir: cache, token: false as const, retries: 3, timeout: 5, ...more } });
+  const opts = (more: Record<string, unknown> = {}, engine: Record<string, unknown> = {}) => ({ ...engine, hub: { endpoint: hub.hubUrl, cacheDir: cache, token: false as const, retries: 3, timeout: 5, ...more } });
+  const onnxDir = path.join(root, 'tests', 'fixtures', 'onnx', 'bert');
+  const onnxFiles: Record<string, Buffer> = {
+    'config.json': fs.readFileSync(path.join(onnxDir, 'config.json')),
+    'tokenizer.json': fs.readFileSync(path.join(onnxDir, 'tokenizer.json')),
+    'onnx/model.onnx': fs.readFileSync(path.join(onnxDir, 'model.onnx')),
+  };
 
   beforeEach(async () => {
     cache = tmpDir('bertrt-hubcache-');
@@ -64,7 +70,11 @@ describe('models by Hub id (mock Hub)', function () {
       'org/tiny': { commits: { [A]: { ...filesOf(dirV1) }, [B]: { ...filesOf(dirMain), ...extra } }, refs: { main: B, 'v1.0': A } },
       'org/gated': { commits: { [B]: filesOf(dirMain) }, refs: { main: B }, gated: true },
       'org/private': { commits: { [B]: filesOf(dirMain) }, refs: { main: B }, token: 'hf_secret' },
-      'org/no-weights': { commits: { [B]: { 'config.json': fs.readFileSync(path.join(dirMain, 'config.json')), 'onnx/model.onnx': Buffer.alloc(10) } }, refs: { main: B } },
+      'org/no-weights': { commits: { [B]: { 'config.json': fs.readFileSync(path.join(dirMain, 'config.json')), 'flax_model.msgpack': Buffer.alloc(10) } }, refs: { main: B } },
+      // transformers.js' layout: the graph under onnx/, a quantized one beside it, no checkpoint
+      'org/onnx-only': { commits: { [B]: { ...onnxFiles, 'onnx/model_quantized.onnx': Buffer.alloc(64, 3) } }, refs: { main: B } },
+      // a checkpoint and an export: the ONNX backend fetches the graph only
+      'org/both': { commits: { [B]: { ...filesOf(path.join(root, 'tests', 'fixtures', 'heads', 'classifier')), 'onnx/model.onnx': onnxFiles['onnx/model.onnx'] } }, refs: { main: B } },
       'org/no-config': { commits: { [B]: { 'README.md': Buffer.from('x') } }, refs: { main: B } },
     }).start();
   });
@@ -207,9 +217,24 @@ describe('models by Hub id (mock Hub)', function () {
     assert.ok((await embed(x)).equals(await embed(dirMain)));
   });
 
+  it('an ONNX-only repository: the graph (onnx/model.onnx) and the tokenizer are fetched, nothing else, and it embeds', async () => {
+    const got = await embed('org/onnx-only', opts());
+    const local = await embed(path.join(root, 'tests', 'fixtures', 'onnx', 'bert'));
+    assert.ok(got.equals(local));
+    const files = hub.log.map((r) => r.url);
+    assert.ok(files.some((u) => u.includes('onnx/model.onnx')), JSON.stringify(files));
+    assert.ok(!files.some((u) => u.includes('model_quantized')), JSON.stringify(files));
+    // a repository with both: the default is the checkpoint; backend 'onnx' fetches the graph instead of it
+    hub.log.length = 0;
+    await embed('org/both', opts({}, { backend: 'onnx' }));
+    const both = hub.log.map((r) => r.url);
+    assert.ok(both.some((u) => u.includes('onnx/model.onnx')) && !both.some((u) => u.includes('model.safetensors')), JSON.stringify(both));
+    await rejectsCode(embed('org/both', opts({}, { onnx: { file: 'onnx/nope.onnx' } })), 'E_ENTRY_NOT_FOUND', /has no file onnx\/nope\.onnx/);
+  });
+
   it('unknown repo, missing weights, no config, gated and private repos: each its own code, naming the id', async () => {
     await rejectsCode(embed('org/nope', opts()), 'E_REPO_NOT_FOUND', /org\/nope: no such repository/);
-    await rejectsCode(embed('org/no-weights', opts()), 'E_ENTRY_NOT_FOUND', /org\/no-weights@main has no weights .*ONNX/);
+    await rejectsCode(embed('org/no-weights', opts()), 'E_ENTRY_NOT_FOUND', /org\/no-weights@main has no weights bertrt reads .* nor an ONNX file/);
     await rejectsCode(embed('org/no-config', opts()), 'E_ENTRY_NOT_FOUND', /org\/no-config@main has no config\.json/);
     await rejectsCode(embed('org/gated', opts()), 'E_GATED_REPO', /org\/gated is a gated repository/);
     await rejectsCode(embed('org/private', opts()), 'E_REPO_NOT_FOUND', /org\/private: no such repository .*private/);

@@ -143,9 +143,9 @@ describe('model folders in other formats', function () {
     fs.renameSync(path.join(dir, 'model.safetensors'), path.join(dir, 'pytorch_model.bin'));
     await expectLoadError(dir, 'E_UNSUPPORTED', /pytorch_model\.bin is not a zip archive/);
   });
-  it('only an ONNX file: E_UNSUPPORTED saying so', async () => {
+  it('only an ONNX file, and it is not ONNX: the ONNX backend takes it and onnxruntime\'s parser refuses it (E_MODEL_FORMAT)', async () => {
     const dir = writeTinyModel();
     fs.renameSync(path.join(dir, 'model.safetensors'), path.join(dir, 'model.onnx'));
-    await expectLoadError(dir, 'E_UNSUPPORTED', /ONNX/);
+    await expectLoadError(dir, 'E_MODEL_FORMAT', /model\.onnx/);
   });
 });

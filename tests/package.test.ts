@@ -26,7 +26,9 @@ describe('packaged install (prebuild inside, no compiler on PATH)', function () 
       fs.copyFileSync(path.join(root, f), path.join(work, f));
     }
     fs.symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'));
-    sh('npm', ['run', 'prebuild'], work);
+    // the ONNX backend's headers: the ones this checkout fetched, rather than fetching them again into the copy
+    const ortInclude = path.join(root, '.onnxruntime', 'include');
+    sh('npm', ['run', 'prebuild'], work, fs.existsSync(ortInclude) ? { ...process.env, BERTRT_ORT_INCLUDE: ortInclude } : process.env);
     assert.ok(fs.existsSync(path.join(work, 'prebuilds', 'linux-x64')), 'prebuildify wrote nothing');
     const packed = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', work], work)) as Array<{ filename: string; files: Array<{ path: string }> }>;
     tarball = path.join(work, packed[0].filename);
@@ -65,6 +67,15 @@ describe('packaged install (prebuild inside, no compiler on PATH)', function () 
     const ref = f32(golden().sentences.find((s) => s.text === 'The weather is lovely today.')!.embedding);
     assert.ok(cosine(out.v, ref) > 0.99999);
     assert.ok(out.v.every((x: number, i: number) => Math.abs(x - ref[i]) < 1e-5));
+  });
+
+  it('the prebuild has the ONNX backend, and finds onnxruntime in the optional onnxruntime-node dependency', () => {
+    const script = `
+      const { onnxruntimeInfo } = require('bertrt');
+      console.log(JSON.stringify(onnxruntimeInfo()));`;
+    const got = JSON.parse(sh(path.join(bareEnv.PATH!, 'node'), ['-e', script], consumer, bareEnv));
+    assert.equal(got.available, true, got.reason);
+    assert.ok(got.library.startsWith(path.join(consumer, 'node_modules', 'onnxruntime-node')), got.library);
   });
 
   it('the bertrt bin works from the installed package', () => {

@@ -13,8 +13,8 @@ for (const dir of ['', 'tokenizer', 'families', 'real'].map((d) => path.join(fix
   fs.unlinkSync(path.join(dir, f));
   console.log(f, raw.length, '->', br.length);
 }
-// plain JSON references written by tools/make_qa_models.py
-for (const f of ['heads/expected-qa.json'].map((x) => path.join(fixtures, x)).filter((x) => fs.existsSync(x))) {
+// plain JSON references written by tools/make_qa_models.py and tools/make_onnx_fixtures.py
+for (const f of ['heads/expected-qa.json', 'onnx/expected.json', 'real/onnx.json'].map((x) => path.join(fixtures, x)).filter((x) => fs.existsSync(x))) {
   const raw = fs.readFileSync(f);
   fs.writeFileSync(`${f}.br`, zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
   fs.unlinkSync(f);

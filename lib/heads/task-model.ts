@@ -28,6 +28,15 @@ export function activation(act: HeadActivation, raw: Record<string, unknown>): (
 
 export type { Truncate } from '../truncate';
 
+/** The checkpoint a head's tensors come from. An ONNX-backed encoder serves heads when it gives every token's hidden
+ *  state and the folder also has the checkpoint the head weights live in. */
+function headWeights(encoder: Encoder): SafetensorsHeader {
+  if (encoder.pooled) {
+    throw new BertrtError(`${encoder.dir}: the ONNX graph's output '${encoder.onnx?.output}' is one vector per text; task heads read every token's hidden state (onnx.output 'last_hidden_state')`, 'E_UNSUPPORTED');
+  }
+  return openCheckpoint(encoder.dir);
+}
+
 export class TaskModel {
   private constructor(
     readonly encoder: Encoder,
@@ -43,7 +52,7 @@ export class TaskModel {
     const encoder = await Encoder.load(dir, options);
     try {
       checkTokenizerFits(dir, encoder.config, tokenizer, encoder.config.maxTokens);
-      return new TaskModel(encoder, tokenizer, openCheckpoint(dir));
+      return new TaskModel(encoder, tokenizer, headWeights(encoder));
     } catch (e) {
       encoder.close();
       throw e;
@@ -52,7 +61,7 @@ export class TaskModel {
 
   /** Heads over an encoder loaded elsewhere (the server's), reading the weights file's header once. */
   static over(encoder: Encoder, tokenizer: Tokenizer): TaskModel {
-    return new TaskModel(encoder, tokenizer, openCheckpoint(encoder.dir));
+    return new TaskModel(encoder, tokenizer, headWeights(encoder));
   }
 
   /** The same model and head tensors with `runner` in place of the direct engine call (a request's batcher
@@ -143,7 +152,7 @@ export class TaskModel {
   /** Hidden states of each encoding, [tokens × hidden] views, from one packed engine call. */
   async hidden(encodings: Encoding[]): Promise<Float32Array[]> {
     if (this.runner) return this.runner(encodings);
-    const batch = pack(encodings, this.config.typeVocabSize > 0);
+    const batch = pack(encodings, this.encoder.takesTokenTypes);
     const h = await this.encoder.run(batch);
     const H = this.config.hiddenSize;
     return encodings.map((_, i) => h.subarray(batch.cuSeqlens[i] * H, batch.cuSeqlens[i + 1] * H));

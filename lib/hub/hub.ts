@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BertrtError, invalidArgument } from '../errors';
+import { ONNX_FILES } from '../model/onnx';
 import { withFileLock } from './lock';
 import { progressBar } from './progress';
 
@@ -43,6 +44,10 @@ export interface HubOptions {
   /** which files: those an encoder with its tokenizer and sentence-transformers modules needs (default), or the
    *  tokenizer's only */
   files?: 'model' | 'tokenizer';
+  /** fetch this ONNX file (e.g. 'onnx/model_quantized.onnx') instead of the checkpoint, or with 'auto' the first of
+   *  model.onnx, onnx/model.onnx the repository has; absent: the checkpoint, or that ONNX file when the repository
+   *  has no checkpoint bertrt reads */
+  onnxFile?: string;
 }
 
 const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -409,7 +414,7 @@ async function repoInfo(s: Session, revision: string): Promise<RepoInfo> {
 
 /** The files of a listing that a model (or its tokenizer) needs; module folders come from modules.json, so it is
  *  fetched first by the caller and passed in. */
-function wanted(have: Set<string>, kind: 'model' | 'tokenizer', modulesJson: string | null): string[] {
+function wanted(have: Set<string>, kind: 'model' | 'tokenizer', modulesJson: string | null, onnxFile?: string): string[] {
   const out: string[] = [];
   const add = (f: string): void => {
     if (have.has(f) && !out.includes(f)) out.push(f);
@@ -419,8 +424,15 @@ function wanted(have: Set<string>, kind: 'model' | 'tokenizer', modulesJson: str
   if (!have.has('tokenizer.json')) for (const f of LEGACY_TOKENIZER) add(f);
   if (kind === 'tokenizer') return out;
   for (const f of CONFIG_FILES) add(f);
-  const w = pickWeights(have, '');
+  const w = onnxFile ? null : pickWeights(have, '');
   if (w) add(w);
+  // the ONNX backend's file: the one asked for, else the export's usual place when there is no checkpoint; with the
+  // external-data file onnxruntime reads beside it, when the repository has one
+  const onnx = onnxFile && onnxFile !== 'auto' ? onnxFile : w ? undefined : ONNX_FILES.find((f) => have.has(f));
+  if (onnx) {
+    add(onnx);
+    add(`${onnx}_data`);
+  }
   for (const m of modulesJson ? moduleFolders(modulesJson) : []) {
     add(`${m}config.json`);
     const mw = pickWeights(have, m);
@@ -520,9 +532,10 @@ export async function snapshot(repo: string, opts: HubOptions = {}): Promise<str
       await fetchFile(s, folder, commit, 'modules.json');
       modules = fs.readFileSync(path.join(snap, 'modules.json'), 'utf8');
     }
-    const files = wanted(have, kind, modules);
-    if (kind === 'model' && !files.some((f) => WEIGHTS.includes(f))) {
-      throw new BertrtError(`${repo}@${revision} has no weights bertrt reads (${WEIGHTS.join(', ')})${have.has('onnx/model.onnx') || have.has('model.onnx') ? '; it has an ONNX model, which bertrt does not run yet' : ''}`, 'E_ENTRY_NOT_FOUND');
+    if (opts.onnxFile && opts.onnxFile !== 'auto' && !have.has(opts.onnxFile)) throw new BertrtError(`${repo}@${revision} has no file ${opts.onnxFile}`, 'E_ENTRY_NOT_FOUND');
+    const files = wanted(have, kind, modules, opts.onnxFile || undefined);
+    if (kind === 'model' && !files.some((f) => WEIGHTS.includes(f) || f.endsWith('.onnx'))) {
+      throw new BertrtError(`${repo}@${revision} has no weights bertrt reads (${WEIGHTS.join(', ')}) nor an ONNX file (${ONNX_FILES.join(', ')})`, 'E_ENTRY_NOT_FOUND');
     }
     for (const f of files) await fetchFile(s, folder, commit, f);
     for (const f of files.filter((x) => x.endsWith('.index.json'))) {

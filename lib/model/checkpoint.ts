@@ -74,7 +74,7 @@ export function openCheckpoint(dir: string): SafetensorsHeader {
   const file = findWeights(dir);
   if (!file) {
     if (fs.existsSync(path.join(dir, 'model.onnx')) || fs.existsSync(path.join(dir, 'onnx'))) {
-      throw new BertrtError(`${dir} has an ONNX model but no model.safetensors or pytorch_model.bin: bertrt does not run ONNX files yet; use the checkpoint's own weights`, 'E_UNSUPPORTED');
+      throw new BertrtError(`${dir} has an ONNX model but no model.safetensors or pytorch_model.bin, the weights the native engine and the task heads read (the ONNX backend runs the graph itself: backend 'onnx')`, 'E_UNSUPPORTED');
     }
     throw new BertrtError(`${dir} has no weights (${WEIGHT_FILES.join(', ')})`, 'E_MODEL_NOT_FOUND');
   }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { BertrtError } from '../errors';
 import { type HubOptions, parseRepoId, snapshot } from '../hub/hub';
 import { packageRoot } from '../native';
+import { findOnnxFile } from './onnx';
 
 export const DEFAULT_MODEL = 'all-MiniLM-L6-v2';
 
@@ -21,8 +22,8 @@ export function resolveModelDir(model?: string): string {
     throw new BertrtError(`model directory not found: ${dir}`, 'E_MODEL_NOT_FOUND');
   }
   if (!st.isDirectory()) throw new BertrtError(`model path is not a directory: ${dir}`, 'E_MODEL_NOT_FOUND');
-  if (!fs.existsSync(path.join(dir, 'config.json'))) {
-    throw new BertrtError(`${dir} has no config.json: not a Hugging Face model directory`, 'E_MODEL_NOT_FOUND');
+  if (!fs.existsSync(path.join(dir, 'config.json')) && !findOnnxFile(dir)) {
+    throw new BertrtError(`${dir} has no config.json (nor an ONNX file): not a Hugging Face model directory`, 'E_MODEL_NOT_FOUND');
   }
   return dir;
 }
@@ -48,6 +49,9 @@ export async function resolveModel(model: string | undefined, source: ModelSourc
   if (id.revision && source.revision && id.revision !== source.revision) {
     throw new BertrtError(`${model}: the id's @${id.revision} and the revision option "${source.revision}" disagree`, 'E_INVALID_ARGUMENT');
   }
-  const dir = await snapshot(id.repo, { ...source.hub, revision: id.revision ?? source.revision ?? source.hub?.revision, files });
+  // the ONNX backend fetches its graph instead of the checkpoint
+  const engine = source as { backend?: string; onnx?: { file?: string } };
+  const onnxFile = engine.onnx?.file ?? (engine.backend === 'onnx' || engine.onnx ? 'auto' : undefined);
+  const dir = await snapshot(id.repo, { ...source.hub, revision: id.revision ?? source.revision ?? source.hub?.revision, files, onnxFile });
   return resolveModelDir(dir);
 }

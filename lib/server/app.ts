@@ -11,6 +11,7 @@ import { lengthPastLimit, policyOptions } from '../truncate';
 import { Embedder } from '../embedder';
 import { assertFinite, sentenceVector } from '../heads/pooling';
 import type { Device, Precision } from '../native';
+import type { EngineOptions } from '../model/engine';
 import { native } from '../native';
 import type { Encoding } from '../tokenizer/tokenizer';
 import { classify, rerank } from '../heads/classification';
@@ -20,7 +21,7 @@ import { createMetrics, type Metrics } from './metrics';
 
 export interface ServerOptions {
   /** name → model directory; the first is the default model (TEI routes use it) */
-  models: Array<{ name: string; dir?: string }>;
+  models: Array<{ name: string; dir?: string; backend?: EngineOptions['backend']; onnx?: EngineOptions['onnx'] }>;
   precision?: Precision;
   /** 'cpu' (default), 'cuda' or 'auto' (see EngineOptions.device) */
   device?: Device;
@@ -102,15 +103,25 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   try {
     for (const m of opts.models) {
       if (models.has(m.name)) throw new BertrtError(`model name "${m.name}" given twice`, 'E_INVALID_ARGUMENT');
-      const embedder = await Embedder.load(m.dir, { threads: opts.threads, precision: opts.precision, device: opts.device });
+      const embedder = await Embedder.load(m.dir, { threads: opts.threads, precision: opts.precision, device: opts.device, backend: m.backend, onnx: m.onnx });
       const batcher = new Batcher(embedder.encoder, { maxBatchTokens: o.maxBatchTokens, maxBatchRequests: o.maxBatchRequests, maxWaitMs: o.maxWaitMs, maxQueue: o.maxConcurrentRequests }, metrics, m.name);
       models.set(m.name, {
         name: m.name,
         embedder,
         batcher,
         heads: (() => {
-          const base = TaskModel.over(embedder.encoder, embedder.tokenizer);
-          return (cancelled: () => boolean) => base.withRunner((encs) => batcher.submit(encs, cancelled));
+          // an ONNX graph without the checkpoint (or with a pooled output) serves embeddings only: its head routes say 424
+          let base: TaskModel | BertrtError;
+          try {
+            base = TaskModel.over(embedder.encoder, embedder.tokenizer);
+          } catch (e) {
+            if (!(e instanceof BertrtError && e.code === 'E_UNSUPPORTED' && embedder.encoder.backend === 'onnx')) throw e;
+            base = e;
+          }
+          return (cancelled: () => boolean) => {
+            if (base instanceof BertrtError) throw new HttpError(424, 'Backend', `model "${m.name}" has no task heads here: ${base.message}`);
+            return base.withRunner((encs) => batcher.submit(encs, cancelled));
+          };
         })(),
       });
     }
@@ -345,6 +356,8 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
       models: [...models.keys()],
       device: m.embedder.encoder.device === 'cpu' ? `cpu (${i.cpu}, kernels ${m.embedder.encoder.gemmIsa})` : `${m.embedder.encoder.device}, kernels ${m.embedder.encoder.gemmIsa}`,
       ...(m.embedder.encoder.deviceNote ? { device_note: m.embedder.encoder.deviceNote } : {}),
+      backend: m.embedder.encoder.backend,
+      ...(m.embedder.encoder.onnx ? { onnx: m.embedder.encoder.onnx } : {}),
       threads: i.threads,
       version: VERSION,
     };
@@ -373,6 +386,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     const b = body(req);
     const m = pick(b);
     const { texts } = withPrompt(m, stringInputs(b.inputs, 'inputs'), b.prompt_name);
+    if (m.embedder.encoder.pooled) throw new HttpError(424, 'Backend', `model "${m.name}" is an ONNX graph that pools inside: it has no per-token vectors`);
     const encs = await encodeAll(m, texts, truncation(b));
     const tokens = encs.reduce((n, e) => n + e.ids.length, 0);
     if (tokens > EMBED_ALL_MAX_TOKENS) throw new HttpError(413, 'Validation', `/embed_all answers at most ${EMBED_ALL_MAX_TOKENS} tokens per request, given ${tokens}`);
@@ -406,6 +420,9 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     } catch (e) {
       if (e instanceof BertrtError && e.code === 'E_MODEL_FORMAT' && /MLM|fill-mask/.test(e.message)) {
         throw new HttpError(424, 'Backend', `model "${m.name}" has no MLM head for sparse vectors`);
+      }
+      if (e instanceof BertrtError && e.code === 'E_UNSUPPORTED' && m.embedder.encoder.backend === 'onnx') {
+        throw new HttpError(424, 'Backend', `model "${m.name}" cannot give sparse vectors: ${e.message}`);
       }
       throw e;
     } finally {

@@ -106,15 +106,16 @@ export class Batcher {
     this.metrics.batchSize.observe({ model: this.modelName }, encodings.length);
     this.metrics.batchTokens.observe({ model: this.modelName }, tokens);
     try {
-      const packed = pack(encodings, this.encoder.config.typeVocabSize > 0);
+      const packed = pack(encodings, this.encoder.takesTokenTypes);
       const hidden = await this.encoder.run(packed);
       this.metrics.inferenceDuration.observe({ model: this.modelName }, (performance.now() - start) / 1000);
       const H = this.encoder.hiddenSize;
+      const pooled = this.encoder.pooled; // one row per sequence (an ONNX graph's sentence_embedding)
       let k = 0;
       for (const it of batch) {
         const rows = it.encodings.map(() => {
-          const b = packed.cuSeqlens[k];
-          const e = packed.cuSeqlens[++k];
+          const b = pooled ? k : packed.cuSeqlens[k];
+          const e = pooled ? ++k : packed.cuSeqlens[++k];
           return hidden.subarray(b * H, e * H);
         });
         it.resolve(rows);

@@ -13,6 +13,7 @@
 #include "../core/cpu_features.h"
 #include "../core/runtime.h"
 #include "../model/cuda_backend.h"
+#include "../onnx/onnx_model.h"
 #include "../cpu/kernels.h"
 #include "bertrt/model.h"
 
@@ -426,6 +427,120 @@ class Engine : public Napi::ObjectWrap<Engine> {
   bool closed_ = false;
 };
 
+// ----------------------------------------------------------------------------------------- OnnxEngine
+// An ONNX graph run by onnxruntime (native/onnx): the same packed batches in and hidden states (or a graph's pooled
+// output) out as Engine, on the same job thread.
+class OnnxEngine : public Napi::ObjectWrap<OnnxEngine> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "OnnxEngine",
+                       {InstanceMethod<&OnnxEngine::Load>("load"), InstanceMethod<&OnnxEngine::Run>("run"),
+                        InstanceMethod<&OnnxEngine::Close>("close"), InstanceAccessor<&OnnxEngine::Pooled>("pooled"),
+                        InstanceAccessor<&OnnxEngine::Width>("width"), InstanceAccessor<&OnnxEngine::TokenTypes>("tokenTypes"),
+                        InstanceAccessor<&OnnxEngine::Output>("output"), InstanceAccessor<&OnnxEngine::Signature>("signature"),
+                        InstanceAccessor<&OnnxEngine::Library>("library"), InstanceAccessor<&OnnxEngine::Version>("version")});
+  }
+  explicit OnnxEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OnnxEngine>(info) {}
+
+ private:
+  // load(path, { library, threads, padId, widthHint, output }) -> Promise<void>
+  Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
+      throw_error(env, Code::kInvalidArgument, "load(path, { library, threads, padId, widthHint, output })");
+    if (model_ || loading_) throw_error(env, Code::kInvalidArgument, "engine already loaded");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object o = info[1].As<Napi::Object>();
+    bertrt::OnnxOptions opts;
+    if (o.Get("library").IsString()) opts.library = o.Get("library").As<Napi::String>().Utf8Value();
+    if (o.Get("output").IsString()) opts.output = o.Get("output").As<Napi::String>().Utf8Value();
+    opts.threads = get_int(o, "threads", false, 0);
+    opts.pad_id = get_int(o, "padId", false, 0);
+    opts.width_hint = get_int(o, "widthHint", false, 0);
+    if (opts.threads < 0 || opts.threads > 1024) throw_error(env, Code::kInvalidArgument, "threads must be in [0, 1024]");
+    if (opts.width_hint < 0 || opts.width_hint > 65536) throw_error(env, Code::kInvalidArgument, "widthHint must be in [0, 65536]");
+    loading_ = true;
+    auto slot = std::make_shared<std::unique_ptr<bertrt::OnnxModel>>();
+    auto job = std::make_unique<Job>(env);
+    auto self_ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(Value()));
+    job->cleanup = [this, self_ref] {
+      loading_ = false;
+      self_ref->Reset();
+    };
+    job->settle = [this, slot](Napi::Env e) -> Napi::Value {
+      model_ = std::shared_ptr<const bertrt::OnnxModel>(std::move(*slot));
+      return e.Undefined();
+    };
+    return submit(env, std::move(job), [path, opts, slot](bertrt::ThreadPool&) { return bertrt::OnnxModel::load(path, opts, slot.get()); });
+  }
+
+  // run(ids, typeIds | null, cuSeqlens) -> Promise<Float32Array>: [tokens × width], or [sequences × width] when pooled
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!model_) throw_error(env, Code::kClosed, closed_ ? "engine is closed" : "engine is not loaded");
+    if (info.Length() < 3) throw_error(env, Code::kInvalidArgument, "run(ids, typeIds, cuSeqlens)");
+    auto ids = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[0], "ids"));
+    auto types = std::make_shared<std::vector<int32_t>>();
+    if (!info[1].IsNull() && !info[1].IsUndefined()) {
+      *types = copy_int32(env, info[1], "typeIds");
+      if (types->size() != ids->size()) throw_error(env, Code::kInvalidArgument, "typeIds and ids differ in length");
+    }
+    auto cu = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[2], "cuSeqlens"));
+    if (cu->size() < 2) throw_error(env, Code::kInvalidArgument, "cuSeqlens must hold at least two elements");
+    for (size_t i = 1; i < cu->size(); ++i)
+      if ((*cu)[i] <= (*cu)[i - 1]) throw_error(env, Code::kInvalidArgument, "cuSeqlens must rise: every sequence holds one token or more");
+    if ((*cu)[0] != 0 || static_cast<size_t>(cu->back()) != ids->size())
+      throw_error(env, Code::kInvalidArgument, "cuSeqlens must start at 0 and end at the token count");
+    const size_t width = static_cast<size_t>(model_->width());
+    const size_t rows = model_->pooled() ? cu->size() - 1 : ids->size();
+    if (ids->size() > (size_t(1) << 31) / width) throw_error(env, Code::kInvalidArgument, "batch too large");
+    std::shared_ptr<const bertrt::OnnxModel> model = model_;
+    Napi::Float32Array out = Napi::Float32Array::New(env, rows * width);
+    return submit_filling(env, out, [model, ids, types, cu](bertrt::ThreadPool&, float* out_ptr) {
+      bertrt::BatchView b;
+      b.ids = ids->data();
+      b.type_ids = types->empty() ? nullptr : types->data();
+      b.cu_seqlens = cu->data();
+      b.n_seqs = static_cast<int>(cu->size()) - 1;
+      b.tokens = static_cast<int>(ids->size());
+      return model->run(b, out_ptr);
+    });
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    model_.reset();
+    closed_ = true;
+    return info.Env().Undefined();
+  }
+  Napi::Value Pooled(const Napi::CallbackInfo& info) { return model_ ? Napi::Boolean::New(info.Env(), model_->pooled()) : info.Env().Undefined(); }
+  Napi::Value Width(const Napi::CallbackInfo& info) { return model_ ? Napi::Number::New(info.Env(), model_->width()) : info.Env().Undefined(); }
+  Napi::Value TokenTypes(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::Boolean::New(info.Env(), model_->takes_token_types()) : info.Env().Undefined();
+  }
+  Napi::Value Output(const Napi::CallbackInfo& info) { return model_ ? Napi::String::New(info.Env(), model_->output_name()) : info.Env().Undefined(); }
+  Napi::Value Signature(const Napi::CallbackInfo& info) { return model_ ? Napi::String::New(info.Env(), model_->signature()) : info.Env().Undefined(); }
+  Napi::Value Library(const Napi::CallbackInfo& info) { return model_ ? Napi::String::New(info.Env(), model_->library().library) : info.Env().Undefined(); }
+  Napi::Value Version(const Napi::CallbackInfo& info) { return model_ ? Napi::String::New(info.Env(), model_->library().version) : info.Env().Undefined(); }
+
+  std::shared_ptr<const bertrt::OnnxModel> model_;
+  bool loading_ = false;
+  bool closed_ = false;
+};
+
+// onnxInfo(library) -> { available, library, version, apiVersion, reason }: opens onnxruntime (once per path).
+Napi::Value OnnxInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string lib = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  const bertrt::OrtLibraryInfo r = bertrt::ort_library_info(lib);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", r.available);
+  o.Set("library", r.library);
+  o.Set("version", r.version);
+  o.Set("apiVersion", r.api_version);
+  o.Set("reason", r.reason);
+  return o;
+}
+
 Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setErrorClass(cls)");
   info.Env().GetInstanceData<AddonData>()->error_class = Napi::Persistent(info[0].As<Napi::Function>());
@@ -552,6 +667,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("cudaInfo", Napi::Function::New<CudaInfo>(env, "cudaInfo"));
+  exports.Set("OnnxEngine", OnnxEngine::Define(env));
+  exports.Set("onnxInfo", Napi::Function::New<OnnxInfo>(env, "onnxInfo"));
   exports.Set("microbench", Napi::Function::New<Microbench>(env, "microbench"));
   return exports;
 }
