@@ -1,6 +1,6 @@
 // Every JavaScript block of the README runs as written (issue 19): each is saved as an ES module in a scratch
 // project whose node_modules/bertrt is this package, with the model folders the samples name (./my-sst2-model,
-// ...) linked to the seeded test models, and must exit 0.
+// ...) linked to the seeded test models (./my-onnx-model: the seeded ONNX graph), and must exit 0.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,6 +16,7 @@ const MODELS: Record<string, string> = {
   'my-squad-model': 'qa',
   'my-nli-model': 'nli',
   'my-cross-encoder': 'reranker',
+  'my-onnx-model': '../onnx/bert',
 };
 
 describe('README', function () {

@@ -228,6 +228,36 @@ std::vector<float> copy_float32(Napi::Env env, Napi::Value v, const char* what) 
   return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
 }
 
+// A packed batch's arrays, copied off the JS heap so the job can read them on its thread: run(ids, typeIds, cuSeqlens).
+struct BatchArgs {
+  std::shared_ptr<std::vector<int32_t>> ids, types, cu;
+  bertrt::BatchView view() const {
+    bertrt::BatchView b;
+    b.ids = ids->data();
+    b.type_ids = types->empty() ? nullptr : types->data();
+    b.cu_seqlens = cu->data();
+    b.n_seqs = static_cast<int>(cu->size()) - 1;
+    b.tokens = static_cast<int>(ids->size());
+    return b;
+  }
+};
+
+BatchArgs batch_args(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3) throw_error(env, Code::kInvalidArgument, "run(ids, typeIds, cuSeqlens)");
+  BatchArgs a;
+  a.ids = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[0], "ids"));
+  a.types = std::make_shared<std::vector<int32_t>>();
+  if (!info[1].IsNull() && !info[1].IsUndefined()) {
+    *a.types = copy_int32(env, info[1], "typeIds");
+    if (a.types->size() != a.ids->size()) throw_error(env, Code::kInvalidArgument, "typeIds and ids differ in length");
+  }
+  a.cu = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[2], "cuSeqlens"));
+  if (a.cu->empty()) throw_error(env, Code::kInvalidArgument, "cuSeqlens must hold at least one element (0)");
+  if (a.ids->size() > (size_t(1) << 31)) throw_error(env, Code::kInvalidArgument, "batch too large");
+  return a;
+}
+
 // --------------------------------------------------------------------------------------------- Engine
 class Engine : public Napi::ObjectWrap<Engine> {
  public:
@@ -311,29 +341,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!model_) throw_error(env, Code::kClosed, closed_ ? "engine is closed" : "engine is not loaded");
-    if (info.Length() < 3) throw_error(env, Code::kInvalidArgument, "run(ids, typeIds, cuSeqlens)");
-    auto ids = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[0], "ids"));
-    auto types = std::make_shared<std::vector<int32_t>>();
-    if (!info[1].IsNull() && !info[1].IsUndefined()) {
-      *types = copy_int32(env, info[1], "typeIds");
-      if (types->size() != ids->size()) throw_error(env, Code::kInvalidArgument, "typeIds and ids differ in length");
-    }
-    auto cu = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[2], "cuSeqlens"));
-    if (cu->empty()) throw_error(env, Code::kInvalidArgument, "cuSeqlens must hold at least one element (0)");
+    BatchArgs a = batch_args(info);
     const size_t hidden = static_cast<size_t>(model_->config().hidden_size);
-    if (ids->size() > (size_t(1) << 31) / hidden) throw_error(env, Code::kInvalidArgument, "batch too large");
+    if (a.ids->size() > (size_t(1) << 31) / hidden) throw_error(env, Code::kInvalidArgument, "batch too large");
     std::shared_ptr<const bertrt::BertModel> model = model_;
     int nth = threads_;
-    Napi::Float32Array out = Napi::Float32Array::New(env, ids->size() * hidden);
-    return submit_filling(env, out, [model, ids, types, cu, nth](bertrt::ThreadPool& pool, float* out_ptr) {
-      bertrt::BatchView b;
-      b.ids = ids->data();
-      b.type_ids = types->empty() ? nullptr : types->data();
-      b.cu_seqlens = cu->data();
-      b.n_seqs = static_cast<int>(cu->size()) - 1;
-      b.tokens = static_cast<int>(ids->size());
-      return model->forward(b, out_ptr, pool, nth);
-    });
+    Napi::Float32Array out = Napi::Float32Array::New(env, a.ids->size() * hidden);
+    return submit_filling(env, out, [model, a, nth](bertrt::ThreadPool& pool, float* out_ptr) { return model->forward(a.view(), out_ptr, pool, nth); });
   }
 
   // vocabLogits(x: Float32Array [rows × hidden], bias: Float32Array [vocab] | null) -> Promise<Float32Array [rows × vocab]>
@@ -478,33 +492,19 @@ class OnnxEngine : public Napi::ObjectWrap<OnnxEngine> {
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!model_) throw_error(env, Code::kClosed, closed_ ? "engine is closed" : "engine is not loaded");
-    if (info.Length() < 3) throw_error(env, Code::kInvalidArgument, "run(ids, typeIds, cuSeqlens)");
-    auto ids = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[0], "ids"));
-    auto types = std::make_shared<std::vector<int32_t>>();
-    if (!info[1].IsNull() && !info[1].IsUndefined()) {
-      *types = copy_int32(env, info[1], "typeIds");
-      if (types->size() != ids->size()) throw_error(env, Code::kInvalidArgument, "typeIds and ids differ in length");
-    }
-    auto cu = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[2], "cuSeqlens"));
-    if (cu->size() < 2) throw_error(env, Code::kInvalidArgument, "cuSeqlens must hold at least two elements");
-    for (size_t i = 1; i < cu->size(); ++i)
-      if ((*cu)[i] <= (*cu)[i - 1]) throw_error(env, Code::kInvalidArgument, "cuSeqlens must rise: every sequence holds one token or more");
-    if ((*cu)[0] != 0 || static_cast<size_t>(cu->back()) != ids->size())
+    BatchArgs a = batch_args(info);
+    const std::vector<int32_t>& cu = *a.cu;
+    if (cu.size() < 2) throw_error(env, Code::kInvalidArgument, "cuSeqlens must hold at least two elements");
+    for (size_t i = 1; i < cu.size(); ++i)
+      if (cu[i] <= cu[i - 1]) throw_error(env, Code::kInvalidArgument, "cuSeqlens must rise: every sequence holds one token or more");
+    if (cu[0] != 0 || static_cast<size_t>(cu.back()) != a.ids->size())
       throw_error(env, Code::kInvalidArgument, "cuSeqlens must start at 0 and end at the token count");
     const size_t width = static_cast<size_t>(model_->width());
-    const size_t rows = model_->pooled() ? cu->size() - 1 : ids->size();
-    if (ids->size() > (size_t(1) << 31) / width) throw_error(env, Code::kInvalidArgument, "batch too large");
+    const size_t rows = model_->pooled() ? cu.size() - 1 : a.ids->size();
+    if (a.ids->size() > (size_t(1) << 31) / width) throw_error(env, Code::kInvalidArgument, "batch too large");
     std::shared_ptr<const bertrt::OnnxModel> model = model_;
     Napi::Float32Array out = Napi::Float32Array::New(env, rows * width);
-    return submit_filling(env, out, [model, ids, types, cu](bertrt::ThreadPool&, float* out_ptr) {
-      bertrt::BatchView b;
-      b.ids = ids->data();
-      b.type_ids = types->empty() ? nullptr : types->data();
-      b.cu_seqlens = cu->data();
-      b.n_seqs = static_cast<int>(cu->size()) - 1;
-      b.tokens = static_cast<int>(ids->size());
-      return model->run(b, out_ptr);
-    });
+    return submit_filling(env, out, [model, a](bertrt::ThreadPool&, float* out_ptr) { return model->run(a.view(), out_ptr); });
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -138,8 +139,11 @@ class Onnx final : public OnnxModel {
     // between calls, and the event loop's thread never competes with a spinning worker
     BERTRT_RETURN_IF_ERROR(check(api_->AddSessionConfigEntry(so, "session.force_spinning_stop", "1"), "AddSessionConfigEntry"));
     BERTRT_RETURN_IF_ERROR(check(api_->AddSessionConfigEntry(so, "session.inter_op.allow_spinning", "0"), "AddSessionConfigEntry"));
-    // no arena: a run's activations go back to the allocator when it ends, so memory is bounded by one batch
-    BERTRT_RETURN_IF_ERROR(check(api_->DisableCpuMemArena(so), "DisableCpuMemArena"));
+    // the arena stays (onnxruntime's default): without it every run maps and faults in its activations afresh, 4%
+    // slower at 32 x 128 (bench/onnx.ts). It holds what the largest batch needed, and batches are bounded by the
+    // caller (the server's max batch tokens, Embedder's 16,384 tokens per call); BERTRT_ONNX_ARENA=0 turns it off.
+    const char* arena = std::getenv("BERTRT_ONNX_ARENA");
+    if (arena && std::string(arena) == "0") BERTRT_RETURN_IF_ERROR(check(api_->DisableCpuMemArena(so), "DisableCpuMemArena"));
     return check(api_->CreateSession(lib_.env, path.c_str(), so, &session_), path);
   }
 
@@ -166,12 +170,17 @@ class Onnx final : public OnnxModel {
   Status discover(const OnnxOptions& o) {
     OrtAllocator* alloc = nullptr;
     BERTRT_RETURN_IF_ERROR(check(api_->GetAllocatorWithDefaultOptions(&alloc), "GetAllocatorWithDefaultOptions"));
-    auto name_of = [&](bool input, size_t i, std::string* out) -> Status {
+    // input or output number i: its name, element type and dimensions
+    auto port_at = [&](bool input, size_t i, Port* p) -> Status {
       char* s = nullptr;
       BERTRT_RETURN_IF_ERROR(check(input ? api_->SessionGetInputName(session_, i, alloc, &s) : api_->SessionGetOutputName(session_, i, alloc, &s), "name"));
-      *out = s ? s : "";
+      p->name = s ? s : "";
       if (s) (void)check(api_->AllocatorFree(alloc, s), "AllocatorFree");
-      return Status::Ok();
+      OrtTypeInfo* ti = nullptr;
+      BERTRT_RETURN_IF_ERROR(check(input ? api_->SessionGetInputTypeInfo(session_, i, &ti) : api_->SessionGetOutputTypeInfo(session_, i, &ti), "type info"));
+      Status st = port_of(ti, p);
+      api_->ReleaseTypeInfo(ti);
+      return st;
     };
     size_t n_in = 0, n_out = 0;
     BERTRT_RETURN_IF_ERROR(check(api_->SessionGetInputCount(session_, &n_in), "SessionGetInputCount"));
@@ -180,12 +189,7 @@ class Onnx final : public OnnxModel {
     bool have_ids = false;
     for (size_t i = 0; i < n_in; ++i) {
       Port p;
-      BERTRT_RETURN_IF_ERROR(name_of(true, i, &p.name));
-      OrtTypeInfo* ti = nullptr;
-      BERTRT_RETURN_IF_ERROR(check(api_->SessionGetInputTypeInfo(session_, i, &ti), "SessionGetInputTypeInfo"));
-      Status st = port_of(ti, &p);
-      api_->ReleaseTypeInfo(ti);
-      BERTRT_RETURN_IF_ERROR(st);
+      BERTRT_RETURN_IF_ERROR(port_at(true, i, &p));
       if (p.name == "input_ids") p.feed = Feed::kIds, have_ids = true;
       else if (p.name == "attention_mask") p.feed = Feed::kMask;
       else if (p.name == "token_type_ids") p.feed = Feed::kTypes, token_types_ = true;
@@ -199,12 +203,7 @@ class Onnx final : public OnnxModel {
     std::vector<Port> outs;
     for (size_t i = 0; i < n_out; ++i) {
       Port p;
-      BERTRT_RETURN_IF_ERROR(name_of(false, i, &p.name));
-      OrtTypeInfo* ti = nullptr;
-      BERTRT_RETURN_IF_ERROR(check(api_->SessionGetOutputTypeInfo(session_, i, &ti), "SessionGetOutputTypeInfo"));
-      Status st = port_of(ti, &p);
-      api_->ReleaseTypeInfo(ti);
-      if (st.ok()) outs.push_back(p);  // a non-tensor output is simply never read
+      if (port_at(false, i, &p).ok()) outs.push_back(p);  // a non-tensor output is simply never read
     }
     auto find = [&](const std::string& n) { return std::find_if(outs.begin(), outs.end(), [&](const Port& p) { return p.name == n; }); };
     auto chosen = outs.end();
@@ -319,31 +318,70 @@ class Onnx final : public OnnxModel {
 
   Status run(const BatchView& b, float* out) const override {
     if (b.n_seqs < 1 || b.tokens < 1) return Status(Code::kInvalidArgument, "a batch needs at least one sequence of one token");
-    int L = 0;
-    for (int s = 0; s < b.n_seqs; ++s) {
-      const int len = b.cu_seqlens[s + 1] - b.cu_seqlens[s];
-      if (b.cu_seqlens[s] < 0 || len < 1 || b.cu_seqlens[s + 1] > b.tokens)
+    const int n = b.n_seqs;
+    for (int s = 0; s < n; ++s) {
+      if (b.cu_seqlens[s] < 0 || b.cu_seqlens[s + 1] - b.cu_seqlens[s] < 1 || b.cu_seqlens[s + 1] > b.tokens)
         return Status(Code::kInvalidArgument, "cuSeqlens must rise from 0 to the token count, one token or more per sequence");
-      L = std::max(L, len);
     }
-    if (b.cu_seqlens[0] != 0 || b.cu_seqlens[b.n_seqs] != b.tokens) return Status(Code::kInvalidArgument, "cuSeqlens must start at 0 and end at the token count");
-    const size_t B = static_cast<size_t>(b.n_seqs), W = static_cast<size_t>(width_);
+    if (b.cu_seqlens[0] != 0 || b.cu_seqlens[n] != b.tokens) return Status(Code::kInvalidArgument, "cuSeqlens must start at 0 and end at the token count");
+    auto len = [&](int s) { return b.cu_seqlens[s + 1] - b.cu_seqlens[s]; };
+    // A graph pays for every padded cell, so the sequences run shortest first in runs of similar lengths: a run
+    // grows while its padded cells stay within 30% above its real tokens (a batch of one length is one run).
+    std::vector<int> order(n);
+    for (int s = 0; s < n; ++s) order[s] = s;
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return len(x) < len(y); });
+    for (int i = 0; i < n;) {
+      int j = i, L = 0;
+      size_t real = 0;
+      while (j < n) {
+        const int l = len(order[j]);  // the longest so far: sorted
+        if (j > i && static_cast<size_t>(j - i + 1) * l * 10 > (real + l) * 13) break;
+        real += l;
+        L = l;
+        ++j;
+      }
+      BERTRT_RETURN_IF_ERROR(run_part(b, order, i, j, L, out));
+      i = j;
+    }
+    return Status::Ok();
+  }
+
+  // Sequences order[i..j) (lengths <= L) as one padded graph run; their rows land in `out` where the packed batch
+  // has them (pooled: row s for sequence s).
+  Status run_part(const BatchView& b, const std::vector<int>& order, int i, int j, int L, float* out) const {
+    const size_t B = static_cast<size_t>(j - i), W = static_cast<size_t>(width_);
     if (B * static_cast<size_t>(L) > (size_t(1) << 31) / W) return Status(Code::kInvalidArgument, "batch too large once padded");
+    // the part as a packed batch of its own
+    std::vector<int32_t> ids, types, cu(1, 0);
+    bool in_place = true;  // the part is the whole batch, in order, unpadded: the graph writes the caller's array
+    for (int k = i; k < j; ++k) {
+      const int s = order[k], begin = b.cu_seqlens[s], l = b.cu_seqlens[s + 1] - begin;
+      ids.insert(ids.end(), b.ids + begin, b.ids + begin + l);
+      if (b.type_ids) types.insert(types.end(), b.type_ids + begin, b.type_ids + begin + l);
+      cu.push_back(cu.back() + l);
+      in_place = in_place && s == k && (pooled_ || l == L);
+    }
+    in_place = in_place && i == 0 && j == b.n_seqs;
+    BatchView part;
+    part.ids = ids.data();
+    part.type_ids = b.type_ids ? types.data() : nullptr;
+    part.cu_seqlens = cu.data();
+    part.n_seqs = static_cast<int>(B);
+    part.tokens = cu.back();
     const bool f32 = output_.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-    // straight into the caller's array when the layouts agree (pooled, or no padding); else a padded scratch
-    const bool direct = f32 && (pooled_ || B * static_cast<size_t>(L) == static_cast<size_t>(b.tokens));
-    std::vector<float> scratch;
+    const bool direct = f32 && in_place;
+    std::unique_ptr<float[]> scratch;  // every element is written by the graph: no zero-fill
     float* dst = nullptr;
     if (f32) {
       if (direct) {
         dst = out;
       } else {
-        scratch.resize(B * L * W);
-        dst = scratch.data();
+        scratch.reset(new float[B * (pooled_ ? 1 : L) * W]);
+        dst = scratch.get();
       }
     }
     OrtValue* v = nullptr;
-    BERTRT_RETURN_IF_ERROR(run_graph(b, L, dst, &v));
+    BERTRT_RETURN_IF_ERROR(run_graph(part, L, dst, &v));
     Status st;
     const void* src = dst;
     if (!f32) {
@@ -352,17 +390,17 @@ class Onnx final : public OnnxModel {
       src = p;
     }
     if (st.ok() && !direct) {
-      // rows [s][t] for t < len of the padded [B][L][W] (or [B][W]) output, packed
-      for (size_t s = 0; s < B; ++s) {
-        const int begin = b.cu_seqlens[s], len = pooled_ ? 1 : b.cu_seqlens[s + 1] - begin;
-        const size_t row0 = pooled_ ? s : static_cast<size_t>(begin), from0 = pooled_ ? s : s * L;
-        for (int t = 0; t < len; ++t) {
-          float* o = out + (row0 + t) * W;
+      // row t of part sequence k: [k][t] of the padded [B][L][W] (pooled: [k] of [B][W]) -> its place in out
+      for (size_t k = 0; k < B; ++k) {
+        const int s = order[i + k], rows = pooled_ ? 1 : b.cu_seqlens[s + 1] - b.cu_seqlens[s];
+        const size_t to0 = pooled_ ? static_cast<size_t>(s) : static_cast<size_t>(b.cu_seqlens[s]), from0 = pooled_ ? k : k * L;
+        for (int t = 0; t < rows; ++t) {
+          float* o = out + (to0 + t) * W;
           if (f32) {
             std::memcpy(o, static_cast<const float*>(src) + (from0 + t) * W, W * sizeof(float));
           } else {
             const uint16_t* h = static_cast<const uint16_t*>(src) + (from0 + t) * W;
-            for (size_t j = 0; j < W; ++j) o[j] = f16_to_f32(h[j]);
+            for (size_t c = 0; c < W; ++c) o[c] = f16_to_f32(h[c]);
           }
         }
       }
