@@ -169,6 +169,22 @@ describe('ONNX backend (onnxruntime through its C API)', function () {
     }
   });
 
+  it("a classifier exported whole (output logits): text-classification reads the graph's own head, as transformers scores it", async () => {
+    const c = (expected.cases as any)['bert-logits'] as { texts: string[]; scores: Array<Array<{ label: string; score: number }>> };
+    const clf = await pipeline('text-classification', path.join(FIX, 'bert-logits'));
+    try {
+      const got = (await clf(c.texts, { top_k: null })) as Array<Array<{ label: string; score: number }>>;
+      got.forEach((r, i) =>
+        r.forEach((e, k) => {
+          assert.equal(e.label, c.scores[i][k].label, `text ${i}`);
+          assert.ok(Math.abs(e.score - c.scores[i][k].score) <= 1e-5, `text ${i}: ${e.score} vs ${c.scores[i][k].score}`);
+        }),
+      );
+    } finally {
+      await clf.dispose();
+    }
+  });
+
   it('100 overlapping calls give what the same calls give one by one', async () => {
     const c = expected.cases.bert;
     const enc = await Encoder.load(path.join(FIX, 'bert'));
@@ -188,11 +204,17 @@ describe('ONNX backend (onnxruntime through its C API)', function () {
     fs.writeFileSync(path.join(dir, 'truncated.onnx'), bytes.subarray(0, bytes.length >> 1));
     fs.writeFileSync(path.join(dir, 'text.onnx'), 'this is not a protobuf, let alone a model\n'.repeat(50));
     fs.copyFileSync(path.join(FIX, 'bad-inputs.onnx'), path.join(dir, 'bad-inputs.onnx'));
+    // ModelProto field 1, ir_version 8 -> 99: a file from a future exporter
+    const future = fs.readFileSync(path.join(FIX, 'bad-inputs.onnx'));
+    assert.deepEqual([future[0], future[1]], [0x08, 0x08]);
+    future[1] = 99;
+    fs.writeFileSync(path.join(dir, 'future.onnx'), future);
     fs.copyFileSync(path.join(FIX, 'bert', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     try {
       await rejectsCode(Encoder.load(dir, { onnx: { file: 'truncated.onnx' } }), 'E_MODEL_FORMAT', /truncated\.onnx/);
       await rejectsCode(Encoder.load(dir, { onnx: { file: 'text.onnx' } }), 'E_MODEL_FORMAT', /text\.onnx/);
       await rejectsCode(Encoder.load(dir, { onnx: { file: 'bad-inputs.onnx' } }), 'E_UNSUPPORTED', /input 'pixel_values' is not one bertrt feeds/);
+      await rejectsCode(Encoder.load(dir, { onnx: { file: 'future.onnx' } }), 'E_MODEL_FORMAT', /IR version/);
       await rejectsCode(Encoder.load(dir, { onnx: { file: 'missing.onnx' } }), 'E_MODEL_NOT_FOUND', /missing\.onnx does not exist/);
       await rejectsCode(Encoder.load(path.join(FIX, 'bert'), { onnx: { output: 'logits' } }), 'E_INVALID_ARGUMENT', /no output 'logits'/);
       await rejectsCode(Encoder.load(path.join(FIX, 'bert'), { precision: 'int8' }), 'E_UNSUPPORTED', /runs at the precision it was exported in/);

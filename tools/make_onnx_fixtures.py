@@ -9,6 +9,10 @@
      types), output sentence_embedding [batch, 16] in float16: the pooled path, int32 feeds, an F16 output, and
      RoBERTa positions that onnxruntime derives from the pad id (1) inside the graph. Its tokenizer is
      tests/fixtures/tokenizer/xlmr.tokenizer.json.br, which the test unpacks beside a copy.
+   - bert-logits/model.onnx: the classifier fixture whole (BertForSequenceClassification), output logits: the
+     text-classification pipeline on the graph's own head, against transformers' pipeline.
+   Large float32 initializers are stored as float16 behind Cast nodes (the seeded weights are float16 values: the
+   same numbers, half the bytes).
    - bad-inputs.onnx: an Identity graph over an input named pixel_values (bertrt refuses it by name).
    Expected values: each sequence run alone (batch 1, no padding) in onnxruntime; the test batches them with padding.
 2. The real ONNX files tools/fetch_real_models.sh assembles (.scratch/real-models/onnx-*): each model's sentence
@@ -76,6 +80,19 @@ class Hidden(torch.nn.Module):
         return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
 
 
+class Logits(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+
+
+TEXTS_CLS = ["Hola, ¿qué tal?", "Das ist ein Test.", "short", "a somewhat longer sentence that runs on for several tokens",
+             "東京は日本の首都です。", "x"]
+
+
 class MeanPooledHalf(torch.nn.Module):
     """int32 ids in, mean-pooled sentence vector out in float16."""
 
@@ -94,6 +111,32 @@ def export(module, args, names, out_name, path, dyn_out):
     torch.onnx.export(module, args, path, input_names=names, output_names=[out_name],
                       dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, out_name: dyn_out},
                       opset_version=17, dynamo=False)
+    halve_initializers(path)
+
+
+def halve_initializers(path):
+    """Stores each large float32 initializer as float16 behind a Cast back to float32: the seeded weights are float16
+    values (the fixtures' checkpoints are F16), so the graph computes with exactly the same numbers in half the bytes."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load(path)
+    g = m.graph
+    casts = []
+    for init in list(g.initializer):
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        a = numpy_helper.to_array(init)
+        if a.size < 256 or not np.array_equal(a.astype(np.float16).astype(np.float32), a):
+            continue
+        h = numpy_helper.from_array(a.astype(np.float16), init.name + "_f16")
+        g.initializer.remove(init)
+        g.initializer.append(h)
+        casts.append(helper.make_node("Cast", [h.name], [init.name], to=TensorProto.FLOAT))
+    for c in reversed(casts):
+        g.node.insert(0, c)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
 
 
 def seeded_sequences(vocab, specials, n, rng):
@@ -113,7 +156,7 @@ def make_seeded():
     cases = {}
 
     # bert: the classifier fixture's encoder
-    src = os.path.join(FIX, "heads", "classifier")
+    src = src_cls = os.path.join(FIX, "heads", "classifier")
     dst = os.path.join(OUT, "bert")
     os.makedirs(dst, exist_ok=True)
     for f in ["config.json", "tokenizer_config.json"]:
@@ -137,6 +180,25 @@ def make_seeded():
         h = s.run(["last_hidden_state"], {"input_ids": a, "attention_mask": np.ones_like(a), "token_type_ids": np.array([types], dtype=np.int64)})[0][0]
         rows.append({"ids": q, "types": types, "hidden": f32_b64(h)})
     cases["bert"] = {"width": int(m.config.hidden_size), "pooled": False, "sequences": rows}
+
+    # bert-logits: the whole BertForSequenceClassification, output logits [batch, labels] (optimum's export); the
+    # folder's config.json names the labels. Expected: transformers' own pipeline scores on TEXTS_CLS.
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+    dst = os.path.join(OUT, "bert-logits")
+    os.makedirs(dst, exist_ok=True)
+    for f in ["config.json", "tokenizer_config.json"]:
+        shutil.copy(os.path.join(src_cls, f), os.path.join(dst, f))
+    link = os.path.join(dst, "tokenizer.json")
+    if not os.path.lexists(link):
+        os.symlink("../../tokenizer/multilingual.tokenizer.json", link)
+    mc = AutoModelForSequenceClassification.from_pretrained(src_cls, dtype=torch.float32, attn_implementation="eager").eval()
+    ids = torch.full((2, 7), 5, dtype=torch.long)
+    path = os.path.join(dst, "model.onnx")
+    export(Logits(mc), (ids, torch.ones_like(ids), torch.zeros_like(ids)), ["input_ids", "attention_mask", "token_type_ids"], "logits", path, {0: "batch"})
+    # a fresh instance: the legacy exporter leaves the module it traced computing something else afterwards
+    ref = AutoModelForSequenceClassification.from_pretrained(src_cls, dtype=torch.float32, attn_implementation="eager").eval()
+    clf = pipeline("text-classification", model=ref, tokenizer=AutoTokenizer.from_pretrained(src_cls))
+    cases["bert-logits"] = {"texts": TEXTS_CLS, "scores": [clf(t, top_k=None) for t in TEXTS_CLS]}
 
     # xlmr-pooled: the XLM-R family fixture behind mean pooling, int32 in, float16 out
     src = os.path.join(FIX, "families", "xlm-roberta")

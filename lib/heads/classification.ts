@@ -38,6 +38,7 @@ export async function classificationLogits(
  *  classifier.dense + tanh, ELECTRA's dense + GELU, DistilBERT's pre_classifier + ReLU or ModernBERT's prediction
  *  head (dense, activation, LayerNorm), then the output layer. */
 export function sequenceHead(m: TaskModel): (hidden: Float32Array) => Float64Array {
+  if (m.graphHead) return (logits) => Float64Array.from(logits); // the ONNX graph's own head gave them
   const H = m.config.hiddenSize;
   const head = m.config.family.heads.sequence;
   if (!head) throw new BertrtError(`${m.config.family.name}'s sequence-classification head is not supported yet`, 'E_UNSUPPORTED');

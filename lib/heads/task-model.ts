@@ -31,10 +31,17 @@ export type { Truncate } from '../truncate';
 /** The checkpoint a head's tensors come from. An ONNX-backed encoder serves heads when it gives every token's hidden
  *  state and the folder also has the checkpoint the head weights live in. */
 function headWeights(encoder: Encoder): SafetensorsHeader {
+  // a graph with its own head (optimum's classification export: output logits [batch, labels]) needs no weights
+  if (graphHeadOf(encoder)) return { path: encoder.onnx!.file, files: [], fileSize: 0, metadata: {}, tensors: new Map() };
   if (encoder.pooled) {
-    throw new BertrtError(`${encoder.dir}: the ONNX graph's output '${encoder.onnx?.output}' is one vector per text; task heads read every token's hidden state (onnx.output 'last_hidden_state')`, 'E_UNSUPPORTED');
+    throw new BertrtError(`${encoder.dir}: the ONNX graph's output '${encoder.onnx?.output}' is one vector per text; task heads read every token's hidden state (onnx.output 'last_hidden_state') or a classifier's logits`, 'E_UNSUPPORTED');
   }
   return openCheckpoint(encoder.dir);
+}
+
+/** An ONNX graph whose one-row-per-text output is a sequence classifier's logits. */
+function graphHeadOf(encoder: Encoder): boolean {
+  return encoder.pooled && (encoder.onnx?.output === 'logits' || encoder.config.architectures.some((a) => a.endsWith('ForSequenceClassification')));
 }
 
 export class TaskModel {
@@ -90,8 +97,14 @@ export class TaskModel {
     return encodeWithin(this.tokenizer, a, b, this.maxLength, truncate, what, strategy);
   }
 
-  /** Whether the file has the family's sequence-classification head (families.ts). */
+  /** The ONNX graph ends in its own sequence head: hidden() gives each input's logits, one row. */
+  get graphHead(): boolean {
+    return graphHeadOf(this.encoder);
+  }
+
+  /** Whether the file has the family's sequence-classification head (families.ts), or the graph is one. */
   hasSequenceHead(): boolean {
+    if (this.graphHead) return true;
     const head = this.config.family.heads.sequence;
     return !!head && this.has(`${head.dense}.weight`, `${head.out}.weight`, `${head.out}.bias`);
   }
@@ -154,7 +167,8 @@ export class TaskModel {
     if (this.runner) return this.runner(encodings);
     const batch = pack(encodings, this.encoder.takesTokenTypes);
     const h = await this.encoder.run(batch);
-    const H = this.config.hiddenSize;
+    const H = this.encoder.hiddenSize;
+    if (this.graphHead) return encodings.map((_, i) => h.subarray(i * H, (i + 1) * H));
     return encodings.map((_, i) => h.subarray(batch.cuSeqlens[i] * H, batch.cuSeqlens[i + 1] * H));
   }
 

@@ -60,7 +60,7 @@ const Library& open_library(const std::string& requested) {
                       std::to_string(ORT_API_VERSION) + " (1." + std::to_string(ORT_API_VERSION) + " or newer is needed)";
     return lib;
   }
-  OrtStatus* st = lib.api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "bertrt", &lib.env);
+  OrtStatus* st = lib.api->CreateEnv(ORT_LOGGING_LEVEL_FATAL, "bertrt", &lib.env);
   if (st) {
     lib.info.reason = std::string("onnxruntime's CreateEnv failed: ") + lib.api->GetErrorMessage(st);
     lib.api->ReleaseStatus(st);
@@ -144,7 +144,11 @@ class Onnx final : public OnnxModel {
     // caller (the server's max batch tokens, Embedder's 16,384 tokens per call); BERTRT_ONNX_ARENA=0 turns it off.
     const char* arena = std::getenv("BERTRT_ONNX_ARENA");
     if (arena && std::string(arena) == "0") BERTRT_RETURN_IF_ERROR(check(api_->DisableCpuMemArena(so), "DisableCpuMemArena"));
-    return check(api_->CreateSession(lib_.env, path.c_str(), so, &session_), path);
+    Status st = check(api_->CreateSession(lib_.env, path.c_str(), so, &session_), path);
+    // onnxruntime says ORT_FAIL for a file it cannot take (an IR version or opset past it, a broken graph): the
+    // model's problem, not ours
+    if (st.code() == Code::kInternal) return Status(Code::kModelFormat, st.message());
+    return st;
   }
 
   Status port_of(OrtTypeInfo* ti, Port* p) const {
