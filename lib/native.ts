@@ -99,6 +99,8 @@ export interface NativeInfo {
   cpu: string;
   cpuFlags: string;
   physicalCores: number;
+  /** the default thread count: physical cores, within the affinity mask and the cgroup's CPU quota */
+  usableCpus: number;
   threads: number;
   compiler: string;
 }

@@ -1,8 +1,11 @@
 // The native boundary: bad packed batches from a caller get typed errors (never a crash), and errors created
 // in C++ are instances of the same BertrtError class as TS errors.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { BertrtError, Encoder, info } from '../lib';
-import { writeTinyModel } from './helpers/fixtures';
+import { root, tmpDir, writeTinyModel } from './helpers/fixtures';
 
 describe('native engine boundary', function () {
   let enc: Encoder;
@@ -126,5 +129,23 @@ describe('device selection: the CUDA backend or the CPU, never silently wrong', 
     const probe = native().cudaInfo(lib);
     assert.equal(probe.library, lib);
     assert.ok(probe.available || probe.reason.length > 0, 'unavailable always says why');
+  });
+});
+
+describe('default threads within the CPU quota', function () {
+  this.timeout(60_000);
+  it("a cgroup quota of half a CPU (cpu.max format) makes the default one thread; no quota, the physical cores", () => {
+    const dir = tmpDir();
+    const run = (quota: string) => {
+      fs.writeFileSync(path.join(dir, 'cpu.max'), quota);
+      const script = "const { info } = require('./lib'); const i = info(); console.log(JSON.stringify({ threads: i.threads, usable: i.usableCpus, physical: i.physicalCores }));";
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, BERTRT_CPU_QUOTA_FILE: path.join(dir, 'cpu.max') } });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as { threads: number; usable: number; physical: number };
+    };
+    const half = run('50000 100000\n');
+    assert.deepEqual([half.threads, half.usable], [1, 1]);
+    const none = run('max 100000\n');
+    assert.deepEqual([none.threads, none.usable], [none.physical, none.physical]);
   });
 });

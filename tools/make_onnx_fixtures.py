@@ -139,6 +139,18 @@ def halve_initializers(path):
     onnx.save(m, path)
 
 
+def classifier_folder(name):
+    """tests/fixtures/onnx/NAME with the classifier fixture's config and (a link to) its tokenizer."""
+    src, dst = os.path.join(FIX, "heads", "classifier"), os.path.join(OUT, name)
+    os.makedirs(dst, exist_ok=True)
+    for f in ["config.json", "tokenizer_config.json"]:
+        shutil.copy(os.path.join(src, f), os.path.join(dst, f))
+    link = os.path.join(dst, "tokenizer.json")
+    if not os.path.lexists(link):
+        os.symlink("../../tokenizer/multilingual.tokenizer.json", link)
+    return dst
+
+
 def seeded_sequences(vocab, specials, n, rng):
     """n id sequences of 1..40 tokens: [first] + random ids + [last], ids past the specials."""
     cls, sep = specials
@@ -157,13 +169,7 @@ def make_seeded():
 
     # bert: the classifier fixture's encoder
     src = src_cls = os.path.join(FIX, "heads", "classifier")
-    dst = os.path.join(OUT, "bert")
-    os.makedirs(dst, exist_ok=True)
-    for f in ["config.json", "tokenizer_config.json"]:
-        shutil.copy(os.path.join(src, f), os.path.join(dst, f))
-    link = os.path.join(dst, "tokenizer.json")
-    if not os.path.lexists(link):
-        os.symlink("../../tokenizer/multilingual.tokenizer.json", link)
+    dst = classifier_folder("bert")
     m = AutoModel.from_pretrained(src, dtype=torch.float32, attn_implementation="eager").eval()
     ids = torch.full((2, 7), 5, dtype=torch.long)
     path = os.path.join(dst, "model.onnx")
@@ -184,13 +190,7 @@ def make_seeded():
     # bert-logits: the whole BertForSequenceClassification, output logits [batch, labels] (optimum's export); the
     # folder's config.json names the labels. Expected: transformers' own pipeline scores on TEXTS_CLS.
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
-    dst = os.path.join(OUT, "bert-logits")
-    os.makedirs(dst, exist_ok=True)
-    for f in ["config.json", "tokenizer_config.json"]:
-        shutil.copy(os.path.join(src_cls, f), os.path.join(dst, f))
-    link = os.path.join(dst, "tokenizer.json")
-    if not os.path.lexists(link):
-        os.symlink("../../tokenizer/multilingual.tokenizer.json", link)
+    dst = classifier_folder("bert-logits")
     mc = AutoModelForSequenceClassification.from_pretrained(src_cls, dtype=torch.float32, attn_implementation="eager").eval()
     ids = torch.full((2, 7), 5, dtype=torch.long)
     path = os.path.join(dst, "model.onnx")

@@ -10,7 +10,8 @@ import { toNativeTensors } from './safetensors';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 
 export interface EngineOptions extends ModelSource {
-  /** Threads for this model's inference (default: physical cores). */
+  /** Threads for this model's inference (default: the physical cores, at most the CPUs of the affinity mask and of
+   *  the cgroup's CPU quota, rounded up). */
   threads?: number;
   /** 'fp32' (default, the reference), 'int8' (weights quantized per channel at load, activations per token) or
    *  'bf16' (bfloat16 GEMM inputs, FP32 sums; CPUs with AVX512-BF16 only, E_UNSUPPORTED elsewhere). */
@@ -133,33 +134,30 @@ export class Encoder {
    *  engine's threads. */
   run(batch: PackedBatch): Promise<Float32Array> {
     if (!this.#engine) return Promise.reject(new BertrtError('model is closed', 'E_CLOSED'));
-    return this.#engine.run(batch.ids, this.takesTokenTypes ? batch.typeIds : null, batch.cuSeqlens);
+    // a graph without a token_type_ids input is not fed one
+    return this.#engine.run(batch.ids, this.onnx && !this.takesTokenTypes ? null : batch.typeIds, batch.cuSeqlens);
   }
 
-  #nativeOnly(what: string): NativeEngine {
-    if (!this.#engine) throw new BertrtError('model is closed', 'E_CLOSED');
-    if (this.onnx) throw new BertrtError(`${what} reads the word embeddings, which an ONNX graph does not expose: load the model's checkpoint (backend 'native')`, 'E_UNSUPPORTED');
+  /** The native engine, or why an MLM-decoder feature cannot run (a rejection; the engine's own argument checks
+   *  still throw synchronously). */
+  #nativeOnly(what: string): NativeEngine | Promise<never> {
+    if (!this.#engine) return Promise.reject(new BertrtError('model is closed', 'E_CLOSED'));
+    if (this.onnx) return Promise.reject(new BertrtError(`${what} reads the word embeddings, which an ONNX graph does not expose: load the model's checkpoint (backend 'native')`, 'E_UNSUPPORTED'));
     return this.#engine as NativeEngine;
   }
 
   /** x [rows × hiddenSize] times the word-embedding matrix, plus bias: [rows × vocabSize] scores (the tied MLM
    *  decoder), computed natively from the weights the engine already holds. */
   vocabLogits(x: Float32Array, bias: Float32Array | null): Promise<Float32Array> {
-    try {
-      return this.#nativeOnly('the MLM decoder').vocabLogits(x, bias);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const e = this.#nativeOnly('the MLM decoder');
+    return e instanceof Promise ? e : e.vocabLogits(x, bias);
   }
 
   /** The SPLADE head natively: for each sequence of rows x (cuSeqlens), max (or sum) over its rows of
    *  log(1 + relu(x . word[v] + bias[v])) for every vocabulary entry v: [sequences × vocabSize]. */
   vocabSparse(x: Float32Array, cuSeqlens: Int32Array, bias: Float32Array | null, sum: boolean): Promise<Float32Array> {
-    try {
-      return this.#nativeOnly('the sparse head').vocabSparse(x, cuSeqlens, bias, sum);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const e = this.#nativeOnly('the sparse head');
+    return e instanceof Promise ? e : e.vocabSparse(x, cuSeqlens, bias, sum);
   }
 
   close(): void {

@@ -566,6 +566,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("cpu", f.brand);
   o.Set("cpuFlags", f.flags());
   o.Set("physicalCores", bertrt::physical_core_count());
+  o.Set("usableCpus", bertrt::usable_cpu_count());
   o.Set("threads", bertrt::Runtime::get().threads());
 #if defined(__clang__)
   o.Set("compiler", "clang " __clang_version__);

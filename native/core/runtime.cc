@@ -8,7 +8,7 @@ Runtime& Runtime::get() {
   return *rt;
 }
 
-Runtime::Runtime() : wanted_threads_(physical_core_count()) {
+Runtime::Runtime() : wanted_threads_(usable_cpu_count()) {
   pool_ = std::make_unique<ThreadPool>(wanted_threads_);
   thread_ = std::thread([this] { main(); });
   thread_.detach();
@@ -16,7 +16,7 @@ Runtime::Runtime() : wanted_threads_(physical_core_count()) {
 
 void Runtime::request_threads(int n) {
   std::lock_guard<std::mutex> lk(mu_);
-  if (n <= 0) n = physical_core_count();
+  if (n <= 0) n = usable_cpu_count();
   if (n > wanted_threads_) wanted_threads_ = n;
 }
 

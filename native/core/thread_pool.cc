@@ -2,7 +2,13 @@
 // back to back, so a futex sleep between them would dominate short sentences), then sleep on a condition variable.
 #include "thread_pool.h"
 
+#include <chrono>
 #include <fstream>
+#include <algorithm>
+#include <cstdlib>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #include <set>
 #include <string>
 #include <utility>
@@ -17,8 +23,18 @@
 namespace bertrt {
 
 namespace {
-constexpr int kSpinIterations = 20000;  // ~50-100 µs of spinning before sleeping
-}
+// Workers spin this long after a parallel_for before sleeping: a forward issues dozens back to back, and a futex
+// wake per call would dominate a short sentence. Measured in time, not iterations: PAUSE takes ~10 cycles on Zen
+// and ~140 on recent Intel cores, so a fixed count spun 10x longer there, burning the quantum a shared core needs.
+constexpr auto kWorkerSpin = std::chrono::microseconds(40);
+// The caller waiting for tasks that other threads hold spins this long, then yields its core at each check, so that
+// on an oversubscribed CPU a preempted worker holding a task gets to finish it.
+constexpr auto kCallerSpin = std::chrono::microseconds(20);
+constexpr uint64_t kClosed = uint64_t(1) << 31;
+constexpr uint64_t kCount = kClosed - 1;
+
+inline uint64_t gen_of(uint64_t gate) { return gate >> 32; }
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads < 1) n_threads = 1;
@@ -30,43 +46,74 @@ ThreadPool::ThreadPool(int n_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-    generation_.fetch_add(1, std::memory_order_release);
+    stop_.store(true, std::memory_order_release);
+    gate_.store(((gen_of(gate_.load()) + 1) << 32) | kClosed, std::memory_order_release);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::drain(int ith) {
+int64_t ThreadPool::drain(int ith) {
+  int64_t done = 0;
   for (int k = 0; k < active_threads_; ++k) {  // own share first, then the others' in turn
     Share& s = shares_[(ith + k) % active_threads_];
     for (;;) {
       const int64_t t = s.next.fetch_add(1, std::memory_order_relaxed);
       if (t >= s.end) break;
       (*fn_)(t, ith);
+      ++done;
     }
   }
+  return done;
 }
 
 void ThreadPool::worker_main(int ith) {
   uint64_t seen = 0;
   for (;;) {
-    uint64_t g = generation_.load(std::memory_order_acquire);
-    int spins = 0;
-    while (g == seen && spins < kSpinIterations) {
-      BERTRT_PAUSE();
-      ++spins;
-      g = generation_.load(std::memory_order_acquire);
+    uint64_t gate = gate_.load(std::memory_order_acquire);
+    if (gen_of(gate) == seen) {
+      const auto until = std::chrono::steady_clock::now() + kWorkerSpin;
+      for (int i = 0; gen_of(gate) == seen; ++i) {
+        BERTRT_PAUSE();
+        gate = gate_.load(std::memory_order_acquire);
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
+      }
     }
-    if (g == seen) {
+    if (gen_of(gate) == seen) {
       std::unique_lock<std::mutex> lk(mu_);
-      wake_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      g = generation_.load(std::memory_order_acquire);
+      wake_.wait(lk, [&] { return gen_of(gate_.load(std::memory_order_acquire)) != seen; });
+      gate = gate_.load(std::memory_order_acquire);
     }
-    seen = g;
-    if (stop_) return;
-    if (ith < active_threads_) drain(ith);
-    busy_.fetch_sub(1, std::memory_order_acq_rel);
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = gen_of(gate);
+    // Join this call unless it has closed (its tasks all done) or moved on: a worker that wakes late must not touch
+    // fn_ or the shares, which the caller may already be setting up for the next call.
+    bool joined = false;
+    while (gen_of(gate) == seen && !(gate & kClosed)) {
+      if (gate_.compare_exchange_weak(gate, gate + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) continue;
+    const int64_t done = ith < active_threads_ ? drain(ith) : 0;
+    if (done) remaining_.fetch_sub(done, std::memory_order_acq_rel);
+    gate_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+// Waits, spinning and then yielding the core, until done() holds.
+template <typename Done>
+static void wait_for(Done done) {
+  const auto until = std::chrono::steady_clock::now() + kCallerSpin;
+  bool yield = false;
+  for (int i = 0; !done(); ++i) {
+    if (yield) {
+      std::this_thread::yield();
+    } else {
+      BERTRT_PAUSE();
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) yield = true;
+    }
   }
 }
 
@@ -85,14 +132,19 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
     shares_[i].next.store(n_tasks * i / nth, std::memory_order_relaxed);
     shares_[i].end = n_tasks * (i + 1) / nth;
   }
-  busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  remaining_.store(n_tasks, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lk(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
+    gate_.store((gen_of(gate_.load(std::memory_order_relaxed)) + 1) << 32, std::memory_order_release);  // open, none joined
   }
   wake_.notify_all();
-  drain(0);
-  while (busy_.load(std::memory_order_acquire) != 0) BERTRT_PAUSE();
+  const int64_t done = drain(0);
+  // Only the tasks matter: the caller takes every task no worker has taken, so a worker that is descheduled (or not
+  // awake yet) costs nothing unless it holds a task. Then close, and let the workers that joined late find nothing.
+  const int64_t left = done ? remaining_.fetch_sub(done, std::memory_order_acq_rel) - done : remaining_.load(std::memory_order_acquire);
+  if (left != 0) wait_for([&] { return remaining_.load(std::memory_order_acquire) == 0; });
+  gate_.fetch_or(kClosed, std::memory_order_acq_rel);
+  wait_for([&] { return (gate_.load(std::memory_order_acquire) & kCount) == 0; });
   fn_ = nullptr;
 }
 
@@ -112,6 +164,84 @@ int physical_core_count() {
   }
   if (!cores.empty()) return static_cast<int>(cores.size());
   return n > 0 ? static_cast<int>(n) : 1;
+}
+
+namespace {
+// CPUs the scheduler lets this process use: its affinity mask.
+int affinity_cpus() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+#endif
+  return 0;
+}
+
+// This process's cgroup path for a v1 controller ("cpu"), or the v2 path with controller "", from /proc/self/cgroup
+// ("4:cpu,cpuacct:/path" or "0::/path"); "/" when unknown.
+std::string cgroup_path(const std::string& controller) {
+  std::ifstream f("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(f, line)) {
+    const size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string ctl = line.substr(a + 1, b - a - 1);
+    bool match = controller.empty() ? ctl.empty() : false;
+    for (size_t i = 0; !controller.empty() && i <= ctl.size();) {
+      const size_t j = std::min(ctl.find(',', i), ctl.size());
+      if (ctl.compare(i, j - i, controller) == 0 && j - i == controller.size()) match = true;
+      i = j + 1;
+    }
+    if (match) return line.substr(b + 1);
+  }
+  return "/";
+}
+
+// A cpu.max-format quota ("max 100000" or "150000 100000") in CPUs, rounded up; 0 when there is none.
+int parse_cpu_max(std::istream& in) {
+  std::string quota;
+  long long period = 0;
+  if (!(in >> quota >> period) || quota == "max" || period <= 0) return 0;
+  const long long q = std::atoll(quota.c_str());
+  return q > 0 ? static_cast<int>((q + period - 1) / period) : 0;
+}
+
+// The cgroup's CPU quota in CPUs, rounded up (a container's `--cpus`, Kubernetes' limits.cpu): cgroup v2's cpu.max
+// in this process's cgroup (then at the mount's root, which is the container's own under a cgroup namespace), else
+// v1's cpu.cfs_quota_us / cpu.cfs_period_us likewise. 0: no quota.
+int quota_cpus() {
+  for (const std::string& dir : {"/sys/fs/cgroup" + cgroup_path(""), std::string("/sys/fs/cgroup")}) {
+    std::ifstream v2(dir + "/cpu.max");
+    if (v2) return parse_cpu_max(v2);
+  }
+  const std::string v1 = cgroup_path("cpu");
+  for (const std::string& mount : {std::string("/sys/fs/cgroup/cpu"), std::string("/sys/fs/cgroup/cpu,cpuacct")}) {
+    for (const std::string& dir : {mount + v1, mount}) {
+      std::ifstream q(dir + "/cpu.cfs_quota_us"), p(dir + "/cpu.cfs_period_us");
+      long long quota = 0, period = 0;
+      if (q >> quota && p >> period) {
+        if (quota > 0 && period > 0) return static_cast<int>((quota + period - 1) / period);
+        if (dir == mount + v1) return 0;  // this cgroup has none
+      }
+    }
+  }
+  return 0;
+}
+}  // namespace
+
+int usable_cpu_count() {
+  int n = physical_core_count();
+  int quota;
+  if (const char* e = std::getenv("BERTRT_CPU_QUOTA_FILE")) {  // tests: a cpu.max-format file in place of the cgroup's
+    std::ifstream f(e);
+    quota = parse_cpu_max(f);
+  } else {
+    quota = quota_cpus();
+    const int aff = affinity_cpus();
+    if (aff > 0) n = std::min(n, aff);
+  }
+  if (quota > 0) n = std::min(n, quota);
+  return std::max(1, n);
 }
 
 }  // namespace bertrt

@@ -29,12 +29,17 @@ class ThreadPool {
 
  private:
   void worker_main(int ith);
-  void drain(int ith);
+  // Runs tasks from the shares until none is left; returns how many it ran.
+  int64_t drain(int ith);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
+  // The call in progress: generation (high 32 bits), closed (bit 31: its tasks are all done, no worker may join),
+  // and how many workers have joined it and not yet left (low bits). A worker touches fn_ and the shares only
+  // between joining and leaving, and the caller reuses them only once the call is closed and empty.
+  std::atomic<uint64_t> gate_{0};
+  std::atomic<int64_t> remaining_{0};  // tasks of the call not finished yet
   // A thread's share of the tasks: the next one to take, and its end. One cache line each, so taking a task from
   // one's own share does not move the line between cores (a single shared counter did, on every task).
   struct alignas(64) Share {
@@ -42,13 +47,16 @@ class ThreadPool {
     int64_t end = 0;
   };
   std::vector<Share> shares_;
-  std::atomic<int> busy_{0};
   int active_threads_ = 0;
   const std::function<void(int64_t, int)>* fn_ = nullptr;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 // Physical cores of this machine (SMT siblings counted once), at least 1.
 int physical_core_count();
+
+// The threads worth running by default: physical cores, no more than the CPUs the affinity mask allows and the
+// cgroup's CPU quota (rounded up), at least 1. More threads than the quota only get throttled in turn.
+int usable_cpu_count();
 
 }  // namespace bertrt

@@ -130,7 +130,7 @@ class Onnx final : public OnnxModel {
   }
 
   Status configure_and_open(OrtSessionOptions* so, const std::string& path, const OnnxOptions& o) {
-    const int threads = o.threads > 0 ? o.threads : physical_core_count();
+    const int threads = o.threads > 0 ? o.threads : usable_cpu_count();
     BERTRT_RETURN_IF_ERROR(check(api_->SetIntraOpNumThreads(so, threads), "SetIntraOpNumThreads"));
     BERTRT_RETURN_IF_ERROR(check(api_->SetInterOpNumThreads(so, 1), "SetInterOpNumThreads"));
     BERTRT_RETURN_IF_ERROR(check(api_->SetSessionExecutionMode(so, ORT_SEQUENTIAL), "SetSessionExecutionMode"));

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -381,12 +383,49 @@ void test_thread_pool() {
         th::check(ok, "thread pool: threads=" + std::to_string(threads) + " max_threads=" + std::to_string(max_threads) +
                           " tasks=" + std::to_string(n) + ": each task ran once per call");
       }
+  // Back-to-back calls on more threads than cores: most calls end before a sleeping or preempted worker wakes, so
+  // late workers must join nothing stale, and a worker that holds a task (sleeping inside it) must be waited for.
+  {
+    ThreadPool pool(4);
+    std::vector<int64_t> out(64, -1);
+    bool ok = true;
+    for (int rep = 0; rep < 20000 && ok; ++rep) {
+      const int64_t n = 1 + rep % 64;
+      pool.parallel_for(n, [&](int64_t t, int ith) {
+        if (ith != 0 && rep % 97 == 0) std::this_thread::sleep_for(std::chrono::microseconds(30));
+        out[static_cast<size_t>(t)] = rep * 64 + t;
+      });
+      for (int64_t t = 0; t < n; ++t) ok = ok && out[static_cast<size_t>(t)] == rep * 64 + t;
+    }
+    th::check(ok, "thread pool: 20,000 back-to-back calls on 4 threads, each task's write seen by the caller");
+  }
+}
+
+// Default threads: no more than the cgroup's CPU quota, rounded up (a cpu.max-format file stands in for the cgroup).
+void test_usable_cpus() {
+  const int physical = physical_core_count();
+  const char* file = "/tmp/bertrt-test-cpu.max";
+  auto with = [&](const char* text) {
+    FILE* f = std::fopen(file, "w");
+    std::fputs(text, f);
+    std::fclose(f);
+    setenv("BERTRT_CPU_QUOTA_FILE", file, 1);
+    const int n = usable_cpu_count();
+    unsetenv("BERTRT_CPU_QUOTA_FILE");
+    return n;
+  };
+  th::check(with("50000 100000\n") == 1, "usable cpus: a quota of half a CPU runs 1 thread");
+  th::check(with("150000 100000\n") == std::min(physical, 2), "usable cpus: 1.5 CPUs round up to 2 (at most the cores)");
+  th::check(with("max 100000\n") == physical, "usable cpus: no quota, every physical core");
+  std::remove(file);
+  th::check(usable_cpu_count() >= 1 && usable_cpu_count() <= physical, "usable cpus: the real cgroup gives 1..cores");
 }
 
 }  // namespace
 
 int main() {
   test_thread_pool();
+  test_usable_cpus();
   ThreadPool pool(2);
   for (const std::string& isa : cpu::runnable_isas()) {
     const cpu::Kernels& k = *cpu::kernels_for(isa);
