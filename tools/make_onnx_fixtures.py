@@ -34,6 +34,8 @@ import onnxruntime as ort
 import torch
 from transformers import AutoModel
 
+from export_onnx import Wrapper as Hidden  # input_ids, attention_mask, token_type_ids -> last_hidden_state
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "tests", "fixtures")
 OUT = os.path.join(FIX, "onnx")
@@ -69,15 +71,6 @@ def session(path):
     o = ort.SessionOptions()
     o.intra_op_num_threads = 1
     return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
-
-
-class Hidden(torch.nn.Module):
-    def __init__(self, m):
-        super().__init__()
-        self.m = m
-
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
 
 
 class Logits(torch.nn.Module):

@@ -6,6 +6,7 @@ import { BertrtError } from '../errors';
 import { type HubOptions, parseRepoId, snapshot } from '../hub/hub';
 import { packageRoot } from '../native';
 import { findOnnxFile } from './onnx';
+import type { EngineOptions } from './engine';
 
 export const DEFAULT_MODEL = 'all-MiniLM-L6-v2';
 
@@ -38,7 +39,7 @@ export interface ModelSource {
 
 /** What `model` names, as a local folder: the folder itself, the embedded default, or a Hub snapshot (downloaded
  *  on first use). `files: 'tokenizer'` fetches only the tokenizer's files. */
-export async function resolveModel(model: string | undefined, source: ModelSource = {}, files: 'model' | 'tokenizer' = 'model'): Promise<string> {
+export async function resolveModel(model: string | undefined, source: ModelSource & Pick<EngineOptions, 'backend' | 'onnx'> = {}, files: 'model' | 'tokenizer' = 'model'): Promise<string> {
   if (model === undefined || model === '') return resolveModelDir();
   if (typeof model !== 'string') throw new BertrtError('model must be a string: a directory or a Hub id', 'E_INVALID_ARGUMENT');
   const local = /^(\.{1,2}[\\/]|[\\/]|~)/.test(model) || fs.existsSync(model);
@@ -50,8 +51,7 @@ export async function resolveModel(model: string | undefined, source: ModelSourc
     throw new BertrtError(`${model}: the id's @${id.revision} and the revision option "${source.revision}" disagree`, 'E_INVALID_ARGUMENT');
   }
   // the ONNX backend fetches its graph instead of the checkpoint
-  const engine = source as { backend?: string; onnx?: { file?: string } };
-  const onnxFile = engine.onnx?.file ?? (engine.backend === 'onnx' || engine.onnx ? 'auto' : undefined);
+  const onnxFile = source.onnx?.file ?? (source.backend === 'onnx' || source.onnx ? 'auto' : undefined);
   const dir = await snapshot(id.repo, { ...source.hub, revision: id.revision ?? source.revision ?? source.hub?.revision, files, onnxFile });
   return resolveModelDir(dir);
 }

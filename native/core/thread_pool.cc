@@ -24,8 +24,9 @@ namespace bertrt {
 
 namespace {
 // Workers spin this long after a parallel_for before sleeping: a forward issues dozens back to back, and a futex
-// wake per call would dominate a short sentence. Measured in time, not iterations: PAUSE takes ~10 cycles on Zen
-// and ~140 on recent Intel cores, so a fixed count spun 10x longer there, burning the quantum a shared core needs.
+// wake per call would dominate a short sentence. Measured in time, not iterations: PAUSE's latency differs by an
+// order of magnitude between CPUs (Intel documents ~140 cycles since Skylake), so a fixed count spins for very
+// different times, and a long spin burns the quantum a shared core needs.
 constexpr auto kWorkerSpin = std::chrono::microseconds(40);
 // The caller waiting for tasks that other threads hold spins this long, then yields its core at each check, so that
 // on an oversubscribed CPU a preempted worker holding a task gets to finish it.

@@ -139,9 +139,10 @@ class Onnx final : public OnnxModel {
     // between calls, and the event loop's thread never competes with a spinning worker
     BERTRT_RETURN_IF_ERROR(check(api_->AddSessionConfigEntry(so, "session.force_spinning_stop", "1"), "AddSessionConfigEntry"));
     BERTRT_RETURN_IF_ERROR(check(api_->AddSessionConfigEntry(so, "session.inter_op.allow_spinning", "0"), "AddSessionConfigEntry"));
-    // the arena stays (onnxruntime's default): without it every run maps and faults in its activations afresh, 4%
-    // slower at 32 x 128 (bench/onnx.ts). It holds what the largest batch needed, and batches are bounded by the
-    // caller (the server's max batch tokens, Embedder's 16,384 tokens per call); BERTRT_ONNX_ARENA=0 turns it off.
+    // the arena stays (onnxruntime's default): without it every run maps and faults in its activations afresh (quick
+    // runs of bench/onnx.ts were a few percent slower, within this machine's noise). It holds what the largest batch
+    // needed, and batches are bounded by the caller (the server's max batch tokens, Embedder's 16,384 tokens per
+    // call); BERTRT_ONNX_ARENA=0 turns it off.
     const char* arena = std::getenv("BERTRT_ONNX_ARENA");
     if (arena && std::string(arena) == "0") BERTRT_RETURN_IF_ERROR(check(api_->DisableCpuMemArena(so), "DisableCpuMemArena"));
     Status st = check(api_->CreateSession(lib_.env, path.c_str(), so, &session_), path);
