@@ -1,7 +1,9 @@
 // The server's contract beyond the happy path (issue 19): every error in the route family's shape, 404 and 405
-// included; a `model` field honoured on every route; booleans typed; /v1/models; /v1/embeddings' `truncate` and
+// included; a `model` field honoured on every route; every body validated by its route's schema (422 naming the
+// field); the same schemas served as /openapi.json and /docs; /v1/models; /v1/embeddings' `truncate` and
 // --auto-truncate; the rerank length error naming `texts`.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createServer, Embedder, type BertrtServer } from '../lib';
 import { maxAbsDiff } from './helpers/fixtures';
@@ -136,5 +138,90 @@ describe('server contract', function () {
     const dot = (x: Float32Array, y: Float32Array) => x.reduce((acc, v, j) => acc + v * y[j], 0);
     assert.ok(Math.abs(r.body[0] - dot(a, b)) < 1e-6 && Math.abs(r.body[1] - dot(a, c)) < 1e-6);
     assert.equal((await call(url, '/similarity', { inputs: { sentences: ['x'] } })).status, 422);
+  });
+
+  it('every body is checked by its route\'s schema: wrong types and ranges are 422s naming the field', async () => {
+    const cases: Array<[string, unknown, string, string?]> = [
+      ['/embed', [1, 2], 'the body must be a JSON object'],
+      ['/embed', {}, '`inputs` is required'],
+      ['/embed', { inputs: [1, 2] }, '`inputs` must be a string or a non-empty array of strings'],
+      ['/embed', { inputs: [] }, '`inputs` cannot be empty', 'Empty'],
+      ['/embed', { inputs: 'x', dimensions: 0 }, '`dimensions` must be an integer'],
+      ['/embed', { inputs: 'x', dimensions: '64' }, '`dimensions` must be an integer'],
+      ['/embed', { inputs: 'x', dimensions: 385 }, '`dimensions` must be an integer in [1, 384]'],
+      ['/embed', { inputs: 'x', truncation_direction: 'up' }, '`truncation_direction` must be "right"'],
+      ['/embed', { inputs: 'x', prompt_name: 7 }, '`prompt_name` must be'],
+      ['/embed_all', { inputs: 'x', truncate: 'yes' }, '`truncate` must be true or false'],
+      ['/similarity', { inputs: { source_sentence: 'a', sentences: [] } }, '`inputs.sentences` cannot be empty', 'Empty'],
+      ['/similarity', { inputs: { sentences: ['a'] } }, '`inputs.source_sentence` is required'],
+      ['/similarity', { inputs: 'a' }, '`inputs` must be an object'],
+      ['/rerank', { model: 'rr', query: 'q', texts: ['a'], top_n: -1 }, '`top_n` must be a non-negative integer'],
+      ['/rerank', { model: 'rr', query: 'q', texts: ['a'], top_n: 'abc' }, '`top_n` must be a non-negative integer'],
+      ['/rerank', { model: 'rr', query: 'q', texts: ['a'], top_n: 1.5 }, '`top_n` must be a non-negative integer'],
+      ['/rerank', { model: 'rr', query: 'q', texts: [] }, '`texts` cannot be empty', 'Empty'],
+      ['/rerank', { model: 'rr', texts: ['a'] }, '`query` is required'],
+      ['/rerank', { model: 'rr', query: 'q', texts: ['a', 3] }, '`texts[1]` must be string'],
+      ['/predict', { model: 'rr', inputs: [['a']] }, '`inputs` must be a text, a [text, text] pair'],
+      ['/decode', { ids: 'x' }, '`ids` must be a non-empty array of token ids'],
+      ['/decode', { ids: [] }, '`ids` cannot be empty', 'Empty'],
+      ['/tokenize', { inputs: 'x', model: 3 }, '`model` must be'],
+      ['/v1/embeddings', { input: 'x', encoding_format: 'hex' }, '`encoding_format` must be "float" or "base64"'],
+      ['/v1/embeddings', { input: [[1, 2], []] }, '`input[1]` cannot be empty', 'Empty'],
+      ['/v1/embeddings', { input: [1.5] }, '`input` must be a string, an array of strings, an array of token ids'],
+    ];
+    for (const [route, b, message, type] of cases) {
+      const r = await call(url, route, b);
+      const got = route.startsWith('/v1') ? { error: r.body.error.message, error_type: r.body.error.code } : r.body;
+      assert.equal(r.status, 422, `${route} ${JSON.stringify(b)}: ${JSON.stringify(r.body)}`);
+      assert.ok(got.error.startsWith(message), `${route} ${JSON.stringify(b)}: ${got.error}`);
+      assert.equal(got.error_type, type ?? 'Validation', `${route} ${JSON.stringify(b)}`);
+    }
+    // null stands for "not given", as TEI's optional fields take it; unknown fields are ignored, as TEI and OpenAI do
+    const ok = await call(url, '/embed', { inputs: 'x', normalize: null, dimensions: null, truncate: null, model: null, extra: { any: 1 } });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(Float32Array.from(ok.body[0]), (await ref.embed(['x']))[0]);
+  });
+
+  it('/openapi.json describes every route with the schemas that validate it, and every status the README lists', async () => {
+    const r = await call(url, '/openapi.json', undefined, 'GET');
+    assert.equal(r.status, 200);
+    const doc = r.body;
+    assert.equal(doc.openapi, '3.1.0');
+    const routes = ['/embed', '/embed_all', '/embed_sparse', '/similarity', '/predict', '/rerank', '/tokenize', '/decode', '/v1/embeddings'];
+    assert.deepEqual(Object.keys(doc.paths).sort(), [...routes, '/health', '/info', '/metrics', '/v1/models'].sort());
+    const statuses = new Set<string>();
+    for (const route of routes) {
+      const op = doc.paths[route].post;
+      const schema = op.requestBody.content['application/json'].schema;
+      assert.ok(schema.required.length > 0, route);
+      // the served schema is the one in force: leave out any field it requires and the server names that field
+      for (const field of schema.required as string[]) {
+        const body: Record<string, unknown> = { model: 'rr', inputs: 'x', input: 'x', query: 'q', texts: ['a'], ids: [1] };
+        delete body[field];
+        const res = await call(url, route, body);
+        const msg = route.startsWith('/v1') ? res.body.error.message : res.body.error;
+        assert.equal(res.status, 422, `${route} without ${field}`);
+        assert.ok(msg.startsWith(`\`${field}\` is required`), `${route} without ${field}: ${msg}`);
+      }
+      for (const s of Object.keys(op.responses)) statuses.add(s);
+    }
+    // the README's list of error statuses and the document's are the same (405 is answered for any path)
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const para = readme.slice(readme.indexOf('Errors are `{error, error_type}`'));
+    const listed = new Set([...para.slice(0, para.indexOf('\n\n')).matchAll(/\b([45]\d\d) /g)].map((m) => m[1]));
+    assert.deepEqual([...listed].sort(), [...statuses].filter((s) => s !== '200').concat('405').sort());
+  });
+
+  it('/docs serves Swagger UI from the package, without the bearer key; the data routes still need it', async () => {
+    const k = await start({ apiKey: 'secret' });
+    const page = await fetch(k.url + '/docs');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    const js = await fetch(k.url + '/docs/static/swagger-ui-bundle.js');
+    assert.equal(js.status, 200);
+    assert.ok((await js.text()).length > 100_000);
+    assert.equal((await fetch(k.url + '/openapi.json')).status, 200);
+    assert.equal((await call(k.url, '/embed', { inputs: 'x' })).status, 401);
+    await k.s.close();
   });
 });
