@@ -1,9 +1,11 @@
 // `bertrt embed`: texts from the arguments, or streamed from a file or standard input one line at a time (plain
 // text or a JSONL field), embedded in groups of --batch-lines, written in input order as JSONL, one JSON array or
 // a float32 .npy matrix. Memory stays constant in the input's size: a group is read, embedded and written (with
-// the output's backpressure respected) before the next is read. Ends with a one-line summary on stderr.
+// the output's backpressure respected) before the next is read. On a terminal, stderr shows a progress bar (texts,
+// texts/s, tokens/s, and the share read with an ETA when the input is a file); otherwise, and at the end, one
+// summary line.
+import { SingleBar } from 'cli-progress';
 import * as fs from 'node:fs';
-import * as readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { Embedder, type EmbedOptions } from './embedder';
 import { invalidArgument } from './errors';
@@ -68,12 +70,51 @@ async function write(out: Writable, chunk: string | Buffer): Promise<void> {
   if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
 }
 
-async function* lines(input: Readable, field: string | undefined, shard: [number, number]): AsyncGenerator<string> {
-  const rl = readline.createInterface({ input, crlfDelay: Infinity });
+/** Longest input line taken (bytes): a line is held whole while it is read, so this bounds the reader's memory. */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** The input's lines split on '\n' bytes (a '\r' before one is dropped), decoded as UTF-8 only when this shard
+ *  takes them; `read.bytes` counts every byte consumed, skipped lines included, for the progress bar. One chunk and
+ *  one partial line are held at a time, and the stream is read only as fast as the lines are taken. */
+async function* rawLines(input: Readable, shard: [number, number], read: { bytes: number }): AsyncGenerator<[number, string]> {
+  let carry: Buffer[] = [];
+  let carried = 0;
   let n = 0;
-  for await (const line of rl) {
+  const take = (line: Buffer): [number, string] | null => {
     const k = n++;
-    if (k % shard[1] !== shard[0]) continue;
+    if (k % shard[1] !== shard[0]) return null;
+    const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
+    return [k, line.toString('utf8', 0, end)];
+  };
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let pos = 0;
+    for (let nl = buf.indexOf(0x0a, pos); nl !== -1; nl = buf.indexOf(0x0a, pos)) {
+      const piece = buf.subarray(pos, nl);
+      const line = carried > 0 ? Buffer.concat([...carry, piece]) : piece;
+      carry = [];
+      carried = 0;
+      pos = nl + 1;
+      read.bytes += line.length + 1;
+      const t = take(line);
+      if (t) yield t;
+    }
+    if (pos < buf.length) {
+      carry.push(buf.subarray(pos));
+      carried += buf.length - pos;
+      if (carried > MAX_LINE_BYTES) throw invalidArgument(`input line ${n + 1} is longer than ${MAX_LINE_BYTES} bytes`);
+    }
+  }
+  if (carried > 0) {
+    read.bytes += carried;
+    const t = take(Buffer.concat(carry));
+    if (t) yield t;
+  }
+}
+
+/** The texts of this shard: each line, or each JSONL line's string `field`. */
+async function* lines(input: Readable, field: string | undefined, shard: [number, number], read: { bytes: number }): AsyncGenerator<string> {
+  for await (const [k, line] of rawLines(input, shard, read)) {
     if (field === undefined) {
       yield line;
       continue;
@@ -122,10 +163,14 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
   const t0 = performance.now();
   let count = 0;
   let cut = 0;
+  let tokens = 0;
+  const read = { bytes: 0 };
+  const progress = input && process.stderr.isTTY ? new Progress(input instanceof fs.ReadStream ? fs.statSync(opts.input!).size : 0) : null;
+  embedOptions.onTokens = (n) => (tokens += n);
   const max = e.maxSeqLength;
   const width = opts.dimensions ?? e.dimension;
   try {
-    const texts: AsyncIterable<string> | string[] = input ? lines(input, opts.field, shard) : args.filter((_, k) => k % shard[1] === shard[0]);
+    const texts: AsyncIterable<string> | string[] = input ? lines(input, opts.field, shard, read) : args.filter((_, k) => k % shard[1] === shard[0]);
     if (format === 'npy') await write(out, npyHeader(0, width));
     if (format === 'json') await write(out, '[');
     // One group's vectors are written while the next group runs on the engine's threads: serializing and writing
@@ -140,6 +185,7 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
         await write(out, (format === 'json' && count > 0 ? ',' : '') + body + (format === 'jsonl' ? '\n' : ''));
       }
       count += vecs.length;
+      progress?.update(count, tokens, read.bytes);
     };
     let inFlight: Promise<Float32Array[]> | null = null;
     let group: string[] = [];
@@ -165,6 +211,7 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
     if (inFlight) await writeVecs(await inFlight);
     if (format === 'json') await write(out, ']\n');
   } finally {
+    progress?.stop();
     await e.close();
     if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   }
@@ -180,7 +227,38 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
   const s = (performance.now() - t0) / 1000;
   if (opts.input !== undefined || cut > 0) {
     const note = cut > 0 ? `; ${cut} longer than ${max} tokens, cut from the ${opts.truncate} (--truncate error refuses them)` : '';
-    process.stderr.write(`bertrt: embedded ${count} texts in ${s.toFixed(1)} s (${(count / Math.max(s, 1e-9)).toFixed(0)} texts/s)${note}\n`);
+    const rate = (n: number) => (n / Math.max(s, 1e-9)).toFixed(0);
+    process.stderr.write(`bertrt: embedded ${count} texts (${tokens} tokens) in ${s.toFixed(1)} s (${rate(count)} texts/s, ${rate(tokens)} tokens/s)${note}\n`);
+  }
+}
+
+/** The terminal progress bar (cli-progress) on stderr: by bytes read when the input's size is known (then with
+ *  a percentage and an ETA), else counts and rates only. */
+class Progress {
+  private readonly bar: SingleBar;
+  private readonly t0 = performance.now();
+
+  constructor(private readonly size: number) {
+    const rates = '{texts} texts | {textRate} texts/s | {tokenRate} tokens/s';
+    this.bar = new SingleBar({
+      stream: process.stderr,
+      format: size > 0 ? `{bar} {percentage}% | ${rates} | ETA {eta_formatted}` : `${rates} | {duration_formatted}`,
+      etaBuffer: 20,
+      fps: 5,
+      hideCursor: true,
+      clearOnComplete: false,
+    });
+    this.bar.start(size > 0 ? size : 1, 0, { texts: 0, textRate: 0, tokenRate: 0 });
+  }
+
+  update(texts: number, tokens: number, bytes: number): void {
+    const s = Math.max((performance.now() - this.t0) / 1000, 1e-9);
+    this.bar.update(this.size > 0 ? Math.min(bytes, this.size) : 0, { texts, textRate: Math.round(texts / s), tokenRate: Math.round(tokens / s) });
+  }
+
+  stop(): void {
+    if (this.size > 0) this.bar.update(this.size);
+    this.bar.stop();
   }
 }
 

@@ -39,6 +39,8 @@ export interface EmbedOptions {
   /** Cancels the call: work not started yet is dropped (the engine batch running finishes and is discarded), and
    *  the promise rejects with E_ABORTED. */
   signal?: AbortSignal;
+  /** Called after each engine batch with the tokens it ran (special tokens included), for progress reports. */
+  onTokens?: (tokens: number) => void;
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -156,7 +158,7 @@ export class Embedder {
     const out: Float32Array[] = new Array(texts.length);
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
       out[i] = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, sentence, dim, normalize, promptTokens);
-    }, options.signal);
+    }, options.signal, options.onTokens);
     return out;
   }
 
@@ -226,7 +228,12 @@ export class Embedder {
   }
 
   /** Runs encodings through the engine in batches of at most MAX_BATCH_TOKENS, handing each one's hidden rows on. */
-  private async forEachVector(encodings: Encoding[], each: (i: number, hidden: Float32Array, begin: number, end: number) => void, signal?: AbortSignal): Promise<void> {
+  private async forEachVector(
+    encodings: Encoding[],
+    each: (i: number, hidden: Float32Array, begin: number, end: number) => void,
+    signal?: AbortSignal,
+    onTokens?: (tokens: number) => void,
+  ): Promise<void> {
     const withTypes = this.encoder.takesTokenTypes;
     const pooled = this.encoder.pooled; // one row per text: the graph pooled already
     for (let start = 0; start < encodings.length; ) {
@@ -240,6 +247,7 @@ export class Embedder {
       const batch = pack(encodings.slice(start, end), withTypes);
       const hidden = await this.encoder.run(batch);
       checkAborted(signal);
+      onTokens?.(tokens);
       for (let i = start; i < end; i++) {
         if (pooled) each(i, hidden, i - start, i - start + 1);
         else each(i, hidden, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1]);
@@ -282,7 +290,7 @@ export class Embedder {
         weight[owner] += w;
         for (let j = 0; j < width; j++) a[j] += w * v[j];
       }
-    }, options.signal);
+    }, options.signal, options.onTokens);
     return acc.map((a, owner) => {
       let v = Float32Array.from(how === 'max' ? a : a.map((x) => x / weight[owner]));
       if (options.truncateDim !== undefined) v = v.slice(0, options.truncateDim);

@@ -162,4 +162,92 @@ describe('bertrt CLI for bulk work', function () {
       assert.equal(u.status, 2, `${args.join(' ')}: ${u.stderr}`);
     }
   });
+
+  it('a terminal gets a progress bar on stderr (run in a pseudo-terminal); a pipe gets one summary line with true token counts', async function () {
+    const texts = Array.from({ length: 300 }, (_, i) => `sentence ${i}: ${'many words here '.repeat(i % 40)}`);
+    const file = tmp('tty-in.txt');
+    fs.writeFileSync(file, texts.join('\n') + '\n');
+    const piped = run(['embed', '--input', file, '--batch-lines', '32']);
+    assert.equal(piped.status, 0, piped.stderr);
+    // not a terminal: no bar, no control characters, one line; its token count is the tokenizer's (each text cut
+    // to the model's 256 tokens, special tokens included)
+    assert.doesNotMatch(piped.stderr, /[\r\x1b]/);
+    const lines = piped.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, piped.stderr);
+    const tokens = texts.reduce((n, t) => n + Math.min(256, ref.tokenizer.encode(t).ids.length), 0);
+    assert.match(lines[0], new RegExp(`^bertrt: embedded 300 texts \\(${tokens} tokens\\) in [\\d.]+ s \\(\\d+ texts/s, \\d+ tokens/s\\)$`));
+    // a terminal: script(1) runs the CLI with a pseudo-terminal as its stdin, stdout and stderr
+    const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
+    if (script.status !== 0) this.skip(); // util-linux's script(1) is not installed: no pseudo-terminal to run in
+    const out = tmp('tty-out.jsonl');
+    const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const tty = spawnSync('script', ['-qfec', [process.execPath, cli, 'embed', '--input', file, '--output', out, '--batch-lines', '32'].map(q).join(' '), '/dev/null'], { encoding: 'utf8' });
+    assert.equal(tty.status, 0, tty.stdout);
+    const screen = tty.stdout;
+    assert.match(screen, /\x1b\[/); // the bar redraws itself in place
+    const frames = [...screen.matchAll(/(\d+)% \| (\d+) texts \| (\d+) texts\/s \| (\d+) tokens\/s \| ETA/g)];
+    assert.ok(frames.length >= 2, screen);
+    const last = frames[frames.length - 1];
+    assert.deepEqual([last[1], last[2]], ['100', '300']);
+    assert.ok(Number(last[4]) > Number(last[3]), 'more tokens than texts per second');
+    // the same vectors either way
+    assert.equal(fs.readFileSync(out, 'utf8'), piped.stdout);
+    fs.rmSync(file);
+    fs.rmSync(out);
+  });
+
+  it('embed --input - streams 1 GB with flat memory: RSS in the second half of the run no higher than 1.25x the first half', async function () {
+    // 1 GiB of distinct ~100-byte lines written into the CLI's standard input as fast as it reads them; --shard
+    // 0/2000 embeds every 2,000th so the run is about reading. The child's V8 heap is capped at 128 MB, so a leak
+    // of JS objects would end it; RSS (native and external memory too) is sampled from /proc every 250 ms. A
+    // reader that held its input would grow with it (twice as large at the end as at the half).
+    if (!fs.existsSync('/proc/self/status')) this.skip(); // RSS is read from /proc (Linux)
+    const total = 1 << 30;
+    const line = (i: number) => `line ${i} the quick brown fox jumps over the lazy dog and keeps running far away ${i % 9973}\n`;
+    const out = tmp('big.jsonl');
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--max-old-space-size=128', cli, 'embed', '--input', '-', '--shard', '0/2000', '--output', out], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const samples: number[] = [];
+    const timer = setInterval(() => {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) samples.push(Number(m[1]) / 1024);
+    }, 250);
+    let written = 0;
+    let n = 0;
+    const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    while (written < total) {
+      let chunk = '';
+      for (let k = 0; k < 2000; k++) chunk += line(n++);
+      written += chunk.length;
+      if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+    }
+    child.stdin.end();
+    const code = await done;
+    clearInterval(timer);
+    assert.equal(code, 0, stderr);
+    const got = fs.readFileSync(out, 'utf8').trimEnd().split('\n');
+    assert.equal(got.length, Math.ceil(n / 2000));
+    const want = await ref.embed([line(0).trimEnd(), line(2000 * (got.length - 1)).trimEnd()]);
+    assert.deepEqual(Float32Array.from(JSON.parse(got[0])), want[0]);
+    assert.deepEqual(Float32Array.from(JSON.parse(got[got.length - 1])), want[1]);
+    const half = Math.floor(samples.length / 2);
+    const first = Math.max(...samples.slice(0, half));
+    const second = Math.max(...samples.slice(half));
+    console.log(`      1 GiB through stdin: ${samples.length} RSS samples, peak ${first.toFixed(0)} MB in the first half, ${second.toFixed(0)} MB in the second`);
+    assert.ok(samples.length >= 20, 'the run lasted long enough to sample');
+    assert.ok(second <= first * 1.25, `RSS grew from ${first.toFixed(0)} to ${second.toFixed(0)} MB`);
+    fs.rmSync(out);
+  });
+
+  it('embed --input: CRLF line ends, a last line without one, empty lines, and a line over the 64 MiB bound refused', async () => {
+    const r = run(['embed', '--input', '-'], 'alpha\r\nbeta\n\ngamma');
+    assert.equal(r.status, 0, r.stderr);
+    const got = r.stdout.trimEnd().split('\n').map((l) => Float32Array.from(JSON.parse(l)));
+    assert.deepEqual(got, await ref.embed(['alpha', 'beta', '', 'gamma']));
+    const big = run(['embed', '--input', '-', '--shard', '1/2'], 'a\n' + 'x'.repeat(64 * 1024 * 1024 + 10));
+    assert.equal(big.status, 2);
+    assert.match(big.stderr, /input line 2 is longer than 67108864 bytes/);
+  });
 });
