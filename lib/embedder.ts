@@ -310,4 +310,13 @@ export class Embedder {
   async close(): Promise<void> {
     this.encoder.close();
   }
+
+  /** close() under the name pipelines and the LangChain adapter use; `await using` calls it too. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

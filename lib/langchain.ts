@@ -58,4 +58,8 @@ export class BertrtEmbeddings extends Embeddings {
     this.#embedder = null;
     if (e) await (await e).close();
   }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
 }

@@ -96,6 +96,15 @@ describe('Embedder', function () {
     await e2.close();
     await assert.rejects(e2.embed(['x']), { code: 'E_CLOSED' });
   });
+
+  it('one lifecycle name: dispose() and Symbol.asyncDispose free it as close() does', async () => {
+    const a = await Embedder.load();
+    await a.dispose();
+    await assert.rejects(a.embed(['x']), { code: 'E_CLOSED' });
+    const b = await Embedder.load();
+    await b[Symbol.asyncDispose]();
+    await assert.rejects(b.embed(['x']), { code: 'E_CLOSED' });
+  });
 });
 
 describe('Embedder options', function () {

@@ -175,4 +175,13 @@ export class TaskModel {
   async close(): Promise<void> {
     this.encoder.close();
   }
+
+  /** close() under the name pipelines use; `await using` calls it too. */
+  dispose(): Promise<void> {
+    return this.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
