@@ -23,6 +23,7 @@ export interface EmbedCliOptions {
   promptName?: string;
   dimensions?: number;
   batchLines: number;
+  batchTokens?: number;
   shard?: string;
   normalize: boolean;
   threads?: number;
@@ -138,12 +139,14 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
   if (format === 'npy' && opts.output === undefined) throw invalidArgument('--format npy needs --output FILE (its header holds the row count, written last)');
   if (!['right', 'left', 'error', 'chunk'].includes(opts.truncate)) throw invalidArgument(`--truncate must be right, left, error or chunk (got ${JSON.stringify(opts.truncate)})`);
   if (opts.batchLines < 1) throw invalidArgument('--batch-lines must be at least 1');
+  if (opts.batchTokens !== undefined && !(opts.batchTokens >= 1 && opts.batchTokens <= 1 << 18)) throw invalidArgument('--batch-tokens must be in [1, 262144]');
   const shard = parseShard(opts.shard);
   const embedOptions: EmbedOptions = {
     normalize: opts.normalize,
     truncate: opts.truncate as EmbedOptions['truncate'],
     promptName: opts.promptName,
     truncateDim: opts.dimensions,
+    batchTokens: opts.batchTokens,
   };
 
   let input: Readable | null = null;

@@ -38,6 +38,7 @@ program
   .option('--prompt-name <name>', "a prompt of the model's config_sentence_transformers.json, prepended to every text")
   .option('--dimensions <n>', 'keep the first N dimensions (Matryoshka models), before normalizing', intOption)
   .option('--batch-lines <n>', 'texts read, embedded and written at a time', intOption, 1024)
+  .option('--batch-tokens <n>', 'tokens per engine call (default 16384)', intOption)
   .option('--shard <i/n>', 'embed every n-th line from line i (0-based), so a job runner can split a corpus: lines i, i+n, i+2n, ...')
   .option('--no-normalize', 'do not L2-normalize the vectors')
   .option('-t, --threads <n>', 'threads (default: physical cores within the CPU quota)', intOption)

@@ -39,11 +39,13 @@ export interface EmbedOptions {
   /** Cancels the call: work not started yet is dropped (the engine batch running finishes and is discarded), and
    *  the promise rejects with E_ABORTED. */
   signal?: AbortSignal;
+  /** Tokens per engine call (default 16,384): larger batches cost more memory for little speed past that. */
+  batchTokens?: number;
   /** Called after each engine batch with the tokens it ran (special tokens included), for progress reports. */
   onTokens?: (tokens: number) => void;
 }
 
-function checkAborted(signal: AbortSignal | undefined): void {
+export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new BertrtError(`aborted${signal.reason instanceof Error ? `: ${signal.reason.message}` : ''}`, 'E_ABORTED');
 }
 
@@ -51,6 +53,8 @@ const POOLING_MODES: PoolingMode[] = ['mean', 'cls', 'max', 'mean_sqrt_len', 'we
 
 /** Tokens per engine call: big enough to keep every core busy, small enough to bound memory. */
 const MAX_BATCH_TOKENS = 16384;
+/** The largest batchTokens accepted: it bounds one call's scratch (tokens × hidden × several floats). */
+const BATCH_TOKENS_LIMIT = 1 << 18;
 const DEFAULT_MAX_CHUNKS = 64;
 const MAX_CHUNKS_LIMIT = 1 << 16;
 
@@ -149,6 +153,8 @@ export class Embedder {
       if (!POOLING_MODES.includes(options.pooling)) throw invalidArgument(`embed: pooling must be one of ${POOLING_MODES.join(', ')}`);
       sentence = { ...sentence, pooling: [options.pooling] };
     }
+    const batchTokens = options.batchTokens ?? MAX_BATCH_TOKENS;
+    if (!Number.isInteger(batchTokens) || batchTokens < 1 || batchTokens > BATCH_TOKENS_LIMIT) throw invalidArgument(`embed: batchTokens must be an integer in [1, ${BATCH_TOKENS_LIMIT}]`);
     if (truncate === 'chunk') return this.embedChunked(texts.map((t) => prefix + t), options, promptTokens, normalize);
     const encodings: Encoding[] = [];
     for (let i = 0; i < texts.length; i++) {
@@ -158,7 +164,7 @@ export class Embedder {
     const out: Float32Array[] = new Array(texts.length);
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
       out[i] = sentenceVector(hidden, this.encoder.hiddenSize, begin, end, sentence, dim, normalize, promptTokens);
-    }, options.signal, options.onTokens);
+    }, options.signal, options.onTokens, batchTokens);
     return out;
   }
 
@@ -227,12 +233,13 @@ export class Embedder {
     return out;
   }
 
-  /** Runs encodings through the engine in batches of at most MAX_BATCH_TOKENS, handing each one's hidden rows on. */
+  /** Runs encodings through the engine in batches of at most batchTokens tokens, handing each one's hidden rows on. */
   private async forEachVector(
     encodings: Encoding[],
     each: (i: number, hidden: Float32Array, begin: number, end: number) => void,
     signal?: AbortSignal,
     onTokens?: (tokens: number) => void,
+    batchTokens = MAX_BATCH_TOKENS,
   ): Promise<void> {
     const withTypes = this.encoder.takesTokenTypes;
     const pooled = this.encoder.pooled; // one row per text: the graph pooled already
@@ -240,7 +247,7 @@ export class Embedder {
       checkAborted(signal);
       let end = start;
       let tokens = 0;
-      while (end < encodings.length && (end === start || tokens + encodings[end].ids.length <= MAX_BATCH_TOKENS)) {
+      while (end < encodings.length && (end === start || tokens + encodings[end].ids.length <= batchTokens)) {
         tokens += encodings[end].ids.length;
         end++;
       }
@@ -290,7 +297,7 @@ export class Embedder {
         weight[owner] += w;
         for (let j = 0; j < width; j++) a[j] += w * v[j];
       }
-    }, options.signal, options.onTokens);
+    }, options.signal, options.onTokens, options.batchTokens);
     return acc.map((a, owner) => {
       let v = Float32Array.from(how === 'max' ? a : a.map((x) => x / weight[owner]));
       if (options.truncateDim !== undefined) v = v.slice(0, options.truncateDim);

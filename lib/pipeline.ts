@@ -3,7 +3,7 @@
 // moves over by changing the import; results are plain objects and typed arrays. Each pipeline holds a native
 // model until dispose().
 import { BertrtError, invalidArgument } from './errors';
-import { Embedder, type EmbedOptions } from './embedder';
+import { checkAborted, Embedder, type EmbedOptions } from './embedder';
 import { classify, nextSentence, nextSentenceHead, rerank, sequenceHead, type ClassificationInput, type LabelScore, type RerankResult } from './heads/classification';
 import { fillMask, mlmHead, type FillMaskResult } from './heads/fill-mask';
 import { l2normalize } from './heads/pooling';
@@ -47,7 +47,7 @@ function asTensor(vectors: Float32Array[], width: number, tokens: boolean): Tens
   return vectors as TensorLike;
 }
 
-const EMBED_OPTIONS = ['signal', 'pooling', 'normalize', 'truncate', 'chunkOverlap', 'chunkPooling', 'maxChunks', 'prompt', 'promptName', 'prompt_name', 'truncateDim', 'truncate_dim'];
+const EMBED_OPTIONS = ['signal', 'batchTokens', 'pooling', 'normalize', 'truncate', 'chunkOverlap', 'chunkPooling', 'maxChunks', 'prompt', 'promptName', 'prompt_name', 'truncateDim', 'truncate_dim'];
 
 export type Task =
   | 'feature-extraction'
@@ -72,23 +72,23 @@ export type FeatureExtractionPipeline = ((texts: string | string[], options?: Fe
 export type SentenceSimilarityPipeline = ((source: string, sentences: string[], options?: EmbedOptions) => Promise<number[]>) & Disposable;
 export type TextClassificationPipeline = ((
   input: ClassificationInput | ClassificationInput[],
-  options?: { top_k?: number | null; topK?: number | null; truncate?: Truncate },
+  options?: { top_k?: number | null; topK?: number | null; truncate?: Truncate; signal?: AbortSignal },
 ) => Promise<LabelScore[] | LabelScore[][]>) &
   Disposable;
 export type TokenClassificationPipeline = ((
   texts: string | string[],
-  options?: { aggregation_strategy?: Aggregation; ignore_labels?: string[]; aggregationStrategy?: Aggregation; ignoreLabels?: string[]; truncate?: Truncate },
+  options?: { aggregation_strategy?: Aggregation; ignore_labels?: string[]; aggregationStrategy?: Aggregation; ignoreLabels?: string[]; truncate?: Truncate; signal?: AbortSignal },
 ) => Promise<Array<TokenEntity | EntityGroup> | Array<Array<TokenEntity | EntityGroup>>>) &
   Disposable;
 export type FillMaskPipeline = ((
   texts: string | string[],
-  options?: { top_k?: number; topK?: number; targets?: string[]; truncate?: Truncate },
+  options?: { top_k?: number; topK?: number; targets?: string[]; truncate?: Truncate; signal?: AbortSignal },
 ) => Promise<FillMaskResult[] | FillMaskResult[][] | FillMaskResult[][][]>) &
   Disposable;
 export type ZeroShotPipeline = ((
   texts: string | string[],
   candidateLabels: string[] | string,
-  options?: { hypothesis_template?: string; multi_label?: boolean; hypothesisTemplate?: string; multiLabel?: boolean; truncate?: Truncate },
+  options?: { hypothesis_template?: string; multi_label?: boolean; hypothesisTemplate?: string; multiLabel?: boolean; truncate?: Truncate; signal?: AbortSignal },
 ) => Promise<ZeroShotResult | ZeroShotResult[]>) &
   Disposable;
 /** (question, context) or ({ question, context }[]) → the best answer (topK 1) or the topK best, as character
@@ -101,13 +101,27 @@ export type QuestionAnsweringPipeline = ((
 ) => Promise<QAAnswer | QAAnswer[] | Array<QAAnswer | QAAnswer[]>>) &
   Disposable;
 /** [first, second] → probability that second follows first. Not a transformers.js task; the name is HF's head. */
-export type NextSentencePipeline = ((pairs: [string, string] | Array<[string, string]>, options?: { truncate?: Truncate }) => Promise<number | number[]>) & Disposable;
+export type NextSentencePipeline = ((pairs: [string, string] | Array<[string, string]>, options?: { truncate?: Truncate; signal?: AbortSignal }) => Promise<number | number[]>) & Disposable;
 export type RerankPipeline = ((
   query: string,
   documents: string[],
-  options?: { top_n?: number; return_documents?: boolean; raw_scores?: boolean; topN?: number; returnDocuments?: boolean; rawScores?: boolean; truncate?: Truncate },
+  options?: { top_n?: number; return_documents?: boolean; raw_scores?: boolean; topN?: number; returnDocuments?: boolean; rawScores?: boolean; truncate?: Truncate; signal?: AbortSignal },
 ) => Promise<RerankResult[]>) &
   Disposable;
+
+/** The task model as one call sees it: with `signal`, an engine batch not yet started when it fires is dropped and
+ *  one running finishes and is discarded, and the call rejects with E_ABORTED (as Embedder.embed does). */
+function abortable(m: TaskModel, o: Opts): TaskModel {
+  const signal = o.signal;
+  if (signal === undefined) return m;
+  if (!(signal instanceof AbortSignal)) throw invalidArgument('signal must be an AbortSignal');
+  return m.withRunner(async (encs) => {
+    checkAborted(signal);
+    const h = await m.hidden(encs);
+    checkAborted(signal);
+    return h;
+  });
+}
 
 function withDispose<F extends (...args: never[]) => unknown>(fn: F, close: () => Promise<void>): F & Disposable {
   return Object.assign(fn, { dispose: close, [Symbol.asyncDispose]: close });
@@ -170,10 +184,10 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
     case 'sentiment-analysis': {
       const m = await withHead(model, options, sequenceHead);
       return withDispose(async (input: ClassificationInput | ClassificationInput[], options?: Opts) => {
-        const o = known(task, options, ['top_k', 'topK', 'truncate']);
+        const o = known(task, options, ['signal', 'top_k', 'topK', 'truncate']);
         const many = Array.isArray(input);
         const k = opt<number | null>(o, 'topK', 'top_k');
-        const r = await classify(m, many ? input : [input], k === undefined ? 1 : k, o.truncate as Truncate | undefined);
+        const r = await classify(abortable(m, o), many ? input : [input], k === undefined ? 1 : k, o.truncate as Truncate | undefined);
         return many ? r : r[0];
       }, () => m.close());
     }
@@ -181,9 +195,9 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
     case 'ner': {
       const m = await withHead(model, options, tokenHead);
       return withDispose(async (texts: string | string[], options?: Opts) => {
-        const o = known(task, options, ['aggregation_strategy', 'aggregationStrategy', 'ignore_labels', 'ignoreLabels', 'truncate']);
+        const o = known(task, options, ['signal', 'aggregation_strategy', 'aggregationStrategy', 'ignore_labels', 'ignoreLabels', 'truncate']);
         const many = Array.isArray(texts);
-        const r = await tokenClassify(m, many ? texts : [texts], {
+        const r = await tokenClassify(abortable(m, o), many ? texts : [texts], {
           aggregation: opt<Aggregation>(o, 'aggregationStrategy', 'aggregation_strategy'),
           ignoreLabels: opt<string[]>(o, 'ignoreLabels', 'ignore_labels'),
           truncate: o.truncate as Truncate | undefined,
@@ -194,9 +208,9 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
     case 'fill-mask': {
       const m = await withHead(model, options, mlmHead);
       return withDispose(async (texts: string | string[], options?: Opts) => {
-        const o = known(task, options, ['top_k', 'topK', 'targets', 'truncate']);
+        const o = known(task, options, ['signal', 'top_k', 'topK', 'targets', 'truncate']);
         const many = Array.isArray(texts);
-        const r = await fillMask(m, many ? texts : [texts], { topK: opt<number>(o, 'topK', 'top_k'), targets: o.targets as string[] | undefined, truncate: o.truncate as Truncate | undefined });
+        const r = await fillMask(abortable(m, o), many ? texts : [texts], { topK: opt<number>(o, 'topK', 'top_k'), targets: o.targets as string[] | undefined, truncate: o.truncate as Truncate | undefined });
         const unwrap = (x: FillMaskResult[][]) => (x.length === 1 ? x[0] : x);
         return many ? r.map(unwrap) : unwrap(r[0]);
       }, () => m.close());
@@ -213,7 +227,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
           inputs = many ? question : [question];
           raw = context;
         }
-        const o = known(task, raw, ['top_k', 'topK', 'doc_stride', 'docStride', 'max_answer_len', 'maxAnswerLen', 'max_seq_len', 'maxSeqLen', 'handle_impossible_answer', 'handleImpossibleAnswer', 'align_to_words', 'alignToWords']);
+        const o = known(task, raw, ['signal', 'top_k', 'topK', 'doc_stride', 'docStride', 'max_answer_len', 'maxAnswerLen', 'max_seq_len', 'maxSeqLen', 'handle_impossible_answer', 'handleImpossibleAnswer', 'align_to_words', 'alignToWords']);
         const qo: QAOptions = {
           topK: opt<number>(o, 'topK', 'top_k'),
           docStride: opt<number>(o, 'docStride', 'doc_stride'),
@@ -222,7 +236,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
           handleImpossibleAnswer: opt<boolean>(o, 'handleImpossibleAnswer', 'handle_impossible_answer'),
           alignToWords: opt<boolean>(o, 'alignToWords', 'align_to_words'),
         };
-        const r = await answerQuestions(m, inputs, qo);
+        const r = await answerQuestions(abortable(m, o), inputs, qo);
         const shaped = r.map((a) => ((qo.topK ?? 1) === 1 ? a[0] : a));
         return many ? shaped : shaped[0];
       }, () => m.close());
@@ -230,7 +244,7 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
     case 'zero-shot-classification': {
       const m = await withHead(model, options, (t) => (sequenceHead(t), entailmentIndex(t)));
       return withDispose(async (texts: string | string[], labels: string[] | string, options?: Opts) => {
-        const o = known(task, options, ['hypothesis_template', 'hypothesisTemplate', 'multi_label', 'multiLabel', 'truncate']);
+        const o = known(task, options, ['signal', 'hypothesis_template', 'hypothesisTemplate', 'multi_label', 'multiLabel', 'truncate']);
         const many = Array.isArray(texts);
         const list = many ? texts : [texts];
         const zo = {
@@ -239,16 +253,16 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
           truncate: o.truncate as Truncate | undefined,
         };
         const r = [];
-        for (const t of list) r.push(await zeroShot(m, t, labels, zo));
+        for (const t of list) r.push(await zeroShot(abortable(m, o), t, labels, zo));
         return many ? r : r[0];
       }, () => m.close());
     }
     case 'next-sentence-prediction': {
       const m = await withHead(model, options, nextSentenceHead);
       return withDispose(async (pairs: [string, string] | Array<[string, string]>, options?: Opts) => {
-        const o = known(task, options, ['truncate']);
+        const o = known(task, options, ['signal', 'truncate']);
         const one = pairs.length === 2 && typeof pairs[0] === 'string';
-        const r = await nextSentence(m, one ? [pairs as [string, string]] : (pairs as Array<[string, string]>), o.truncate as Truncate | undefined);
+        const r = await nextSentence(abortable(m, o), one ? [pairs as [string, string]] : (pairs as Array<[string, string]>), o.truncate as Truncate | undefined);
         return one ? r[0] : r;
       }, () => m.close());
     }
@@ -256,8 +270,8 @@ export async function pipeline(task: Task, model?: string, options: EngineOption
       const m = await withHead(model, options, sequenceHead);
       return withDispose(
         async (query: string, documents: string[], options?: Opts) => {
-          const o = known(task, options, ['top_n', 'topN', 'return_documents', 'returnDocuments', 'raw_scores', 'rawScores', 'truncate']);
-          return rerank(m, query, documents, {
+          const o = known(task, options, ['signal', 'top_n', 'topN', 'return_documents', 'returnDocuments', 'raw_scores', 'rawScores', 'truncate']);
+          return rerank(abortable(m, o), query, documents, {
             topN: opt<number>(o, 'topN', 'top_n'),
             returnDocuments: opt<boolean>(o, 'returnDocuments', 'return_documents'),
             rawScores: opt<boolean>(o, 'rawScores', 'raw_scores'),

@@ -111,6 +111,11 @@ describe('bertrt CLI for bulk work', function () {
     const out = r.stdout.trimEnd().split('\n');
     assert.equal(out.length, 20_000);
     assert.match(r.stderr, /embedded 20000 texts/);
+    // --batch-tokens changes how many tokens go to one engine call, not the vectors
+    const small = run(['embed', '--input', file, '--batch-lines', '512', '--batch-tokens', '300']);
+    assert.equal(small.status, 0, small.stderr);
+    assert.equal(small.stdout, r.stdout);
+    assert.equal(run(['embed', 'x', '--batch-tokens', '0']).status, 2);
     const pick = [0, 1, 777, 19_999];
     const want = await ref.embed(pick.map((i) => texts[i]));
     pick.forEach((i, k) => assert.deepEqual(Float32Array.from(JSON.parse(out[i])), want[k], `line ${i}`));

@@ -492,3 +492,34 @@ describe('long-input policy of the heads (truncate: right | left | error)', func
     await nsp.dispose();
   });
 });
+
+describe('pipelines: an AbortSignal on every task', function () {
+  this.timeout(120_000);
+
+  it('an aborted signal drops the work; one that fires while the engine runs discards it; both reject E_ABORTED', async () => {
+    const classify = await pipeline('text-classification', path.join(dir, 'classifier'));
+    const rr = await pipeline('rerank', path.join(dir, 'reranker'));
+    const ner = await pipeline('ner', path.join(dir, 'ner'));
+    const fill = await pipeline('fill-mask', path.join(dir, 'mlm'));
+    const aborted = AbortSignal.abort();
+    const calls: Array<[string, (signal: AbortSignal) => Promise<unknown>]> = [
+      ['text-classification', (signal) => classify('What a great movie!', { signal })],
+      ['rerank', (signal) => rr('q', ['a', 'b'], { signal })],
+      ['ner', (signal) => ner('Angela Merkel met Emmanuel Macron.', { signal })],
+      ['fill-mask', (signal) => fill('Paris is the [MASK] of France.', { signal })],
+    ];
+    for (const [name, call] of calls) {
+      await assert.rejects(call(aborted), { code: 'E_ABORTED' }, `${name}, aborted before`);
+      // the call has tokenized and handed its batch to the engine by the time it returns its promise; aborting
+      // then lets the batch finish and throws its result away
+      const ctl = new AbortController();
+      const p = call(ctl.signal);
+      ctl.abort();
+      await assert.rejects(p, { code: 'E_ABORTED' }, `${name}, aborted while running`);
+      // and without a signal (or one never fired) the same call answers
+      assert.ok(await call(new AbortController().signal), name);
+    }
+    await assert.rejects(classify('x', { signal: 'stop' as unknown as AbortSignal }), { code: 'E_INVALID_ARGUMENT' });
+    for (const p of [classify, rr, ner, fill]) await p.dispose();
+  });
+});
