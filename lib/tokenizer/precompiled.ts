@@ -5,7 +5,7 @@
 // alone. Alignment follows HF's: a replacement's extra chars count as insertions, a shorter one folds the
 // difference into the last char already written (even the previous cluster's), as tokenizers does.
 import { BertrtError } from '../errors';
-import { type Aligned, type Change, transform } from './aligned';
+import type { Aligned } from './aligned';
 import type { Normalizer } from './normalizer';
 import { isHfGraphemeExtend } from './unicode';
 
@@ -17,7 +17,17 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 const JOINS = /[\p{M}\p{Cf}\r\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\u0e33\u0eb3\u0d4e\u{1f1e6}-\u{1f1ff}\u{1f3fb}-\u{1f3ff}\u{111c2}\u{111c3}\u{11a3a}\u{11a84}-\u{11a89}\u{11d46}]/u;
 
 const EXTEND_LIKE = /[\p{M}\p{Cf}]/u;
-const ASCII = /^[\x00-\x7f]*$/;
+
+/** JOINS for each BMP code point (1 joins, 2 does not), filled on first use. */
+const BMP_JOINS = new Uint8Array(0x10000);
+
+function canJoin(c: string): boolean {
+  if (c.length === 2) return JOINS.test(c);
+  const u = c.charCodeAt(0);
+  let v = BMP_JOINS[u];
+  if (v === 0) BMP_JOINS[u] = v = JOINS.test(c) ? 1 : 2;
+  return v === 1;
+}
 
 export class Precompiled implements Normalizer {
   private readonly trie: Uint32Array;
@@ -83,67 +93,136 @@ export class Precompiled implements Normalizer {
     return null;
   }
 
-  /** ASCII chars the map changes (most maps change none but controls), for a quick pass over ASCII text. */
-  private asciiMapped: RegExp | null | undefined;
+  /** Per BMP code point: 0 not looked up yet, 1 no replacement, k + 2 the replacement bmpRepl[k]. */
+  private readonly bmp = new Int32Array(0x10000);
+  private readonly bmpRepl: string[] = [];
 
-  private untouchedAscii(text: string): boolean {
-    if (this.asciiMapped === undefined) {
-      const mapped: string[] = [];
-      for (let u = 0; u < 0x80; u++) if (this.transform(String.fromCharCode(u)) !== null) mapped.push(`\\x${u.toString(16).padStart(2, '0')}`);
-      this.asciiMapped = mapped.length ? new RegExp(`[${mapped.join('')}]`) : null;
+  /** The replacement of one code point: a table for the BMP, the memo beyond. */
+  private transformChar(c: string): string | null {
+    const cp = c.charCodeAt(0);
+    if (c.length === 2) return this.transform(c);
+    const v = this.bmp[cp];
+    if (v === 1) return null;
+    if (v > 1) return this.bmpRepl[v - 2];
+    const r = this.lookup(Buffer.from(c, 'utf8'));
+    if (r === null) this.bmp[cp] = 1;
+    else {
+      this.bmp[cp] = this.bmpRepl.length + 2;
+      this.bmpRepl.push(r);
     }
-    return ASCII.test(text) && !(this.asciiMapped?.test(text) ?? false);
+    return r;
   }
 
+  /** One pass over the chars, as HF applies the map: clusters are found only where a char that can join a
+   *  neighbour is (a boundary between two chars that cannot is always one), so most text never meets the
+   *  segmenter; the output is built from the first change on (an unchanged text is returned as it is), with the
+   *  alignment HF's transform gives (see aligned.ts `transform`): a replacement's chars take the next source
+   *  chars' ranges, its extra chars are insertions aligned to the last source char taken, and a shorter one
+   *  makes the last char written consume the difference. */
   normalize(a: Aligned): Aligned {
-    const text = a.chars.join('');
-    // ASCII text is one cluster per char (but CR LF, which the map's CR entry decides), so it is untouched when
-    // no char of it is mapped
-    if (this.untouchedAscii(text)) return a;
-    const dest: Change[] = [];
-    let modified = false;
-    const replace = (old: number, repl: string) => {
-      const chars = [...repl];
-      for (const c of chars) dest.push([c, 0]);
-      const diff = chars.length - old;
-      if (diff > 0) for (let k = dest.length - diff; k < dest.length; k++) dest[k][1] = 1;
-      else if (diff < 0 && dest.length > 0) dest[dest.length - 1][1] += diff;
+    const src = a.chars;
+    const n = src.length;
+    const origin = a.origin ?? 0;
+    let out: Aligned | null = null;
+    let idx = 0; // source chars consumed
+    let written = 0; // output chars, before `out` exists too (then equal to idx)
+    // The last char inserted is held back: a shorter replacement right after it changes what it is (HF's transform
+    // then makes it take the next source char's range instead of the previous one's), as with any last char.
+    let held: string | null = null;
+    let heldChange = 0;
+    const start = () => {
+      out = { chars: src.slice(0, idx), starts: a.starts.slice(0, idx), ends: a.ends.slice(0, idx), origin: a.origin };
     };
-    const cluster = (g: string) => {
+    const push = (o: Aligned, c: string, k: number) => {
+      o.chars.push(c);
+      o.starts.push(k >= 0 ? a.starts[k] : origin);
+      o.ends.push(k >= 0 ? a.ends[k] : origin);
+    };
+    const release = (o: Aligned) => {
+      if (held === null) return;
+      if (heldChange > 0) push(o, held, Math.min(idx, n) - 1);
+      else {
+        push(o, held, Math.min(idx, n - 1));
+        idx += 1 - heldChange;
+      }
+      held = null;
+    };
+    const take = (o: Aligned, c: string) => {
+      release(o);
+      push(o, c, Math.min(idx, n - 1));
+      idx++;
+      written++;
+    };
+    const keep = (c: string) => {
+      if (out) take(out, c);
+      else {
+        idx++;
+        written++;
+      }
+    };
+    const replace = (old: number, repl: string) => {
+      if (!out) start();
+      const o = out!;
+      const chars = repl.length === 1 ? [repl] : [...repl];
+      const diff = chars.length - old;
+      const plain = diff > 0 ? old : chars.length;
+      for (let k = 0; k < plain; k++) take(o, chars[k]);
+      for (let k = plain; k < chars.length; k++) {
+        release(o);
+        held = chars[k];
+        heldChange = 1;
+        written++;
+      }
+      if (diff < 0 && written > 0) {
+        if (held !== null) heldChange += diff;
+        else idx -= diff;
+      }
+    };
+    const perChar = (cs: string[]) => {
+      for (const c of cs) {
+        const r = this.transformChar(c);
+        if (r === null) keep(c);
+        else replace(1, r);
+      }
+    };
+    const cluster = (cs: string[]) => {
+      if (cs.length === 1) return perChar(cs);
+      const g = cs.join('');
       if (Buffer.byteLength(g, 'utf8') < 6) {
         const r = this.transform(g);
-        if (r !== null) {
-          modified = true;
-          replace([...g].length, r);
-          return;
-        }
+        if (r !== null) return replace(cs.length, r);
       }
-      for (const c of g) {
-        const r = this.transform(c);
-        if (r !== null) {
-          modified = true;
-          replace(1, r);
-        } else dest.push([c, 0]);
-      }
+      perChar(cs);
     };
-    if (JOINS.test(text)) {
-      for (const { segment } of segmenter.segment(text)) {
-        // a mark newer than HF's segmentation tables starts a cluster of its own there
-        let start = 0;
-        let k = 0;
-        for (const c of segment) {
-          const cp = c.codePointAt(0)!;
-          if (k > 0 && cp < 0x10000 && cp >= 0x80 && EXTEND_LIKE.test(c) && !isHfGraphemeExtend(cp)) {
-            cluster(segment.slice(start, k));
-            start = k;
+    const joins = new Uint8Array(n);
+    for (let i = 0; i < n; i++) joins[i] = canJoin(src[i]) ? 1 : 0;
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && (joins[j - 1] || joins[j])) j++;
+      if (j === i + 1) {
+        const c = src[i];
+        const r = this.transformChar(c);
+        if (r === null) keep(c);
+        else replace(1, r);
+      } else {
+        // the clusters of this run, as the segmenter finds them; a mark newer than HF's segmentation tables starts
+        // a cluster of its own there
+        for (const { segment } of segmenter.segment(src.slice(i, j).join(''))) {
+          const cps = [...segment];
+          let from = 0;
+          for (let k = 1; k < cps.length; k++) {
+            const cp = cps[k].codePointAt(0)!;
+            if (cp < 0x10000 && cp >= 0x80 && EXTEND_LIKE.test(cps[k]) && !isHfGraphemeExtend(cp)) {
+              cluster(cps.slice(from, k));
+              from = k;
+            }
           }
-          k += c.length;
+          cluster(from === 0 ? cps : cps.slice(from));
         }
-        cluster(start === 0 ? segment : segment.slice(start));
       }
-    } else {
-      for (const c of a.chars) cluster(c);
+      i = j;
     }
-    return modified ? transform(a, dest) : a;
+    if (out) release(out);
+    return out ?? a;
   }
 }

@@ -279,6 +279,11 @@ export class ByteLevelPreTokenizer implements PreTokenizer {
     readonly addPrefixSpace: boolean,
     readonly useRegex: boolean,
   ) {}
+  /** GPT-2's split of `a` as [begin, end) char spans (use_regex), before the byte-level mapping. */
+  spans(a: Aligned): Array<[number, number, boolean]> {
+    return gpt2Spans(a);
+  }
+
   split(a: Aligned): Aligned[] {
     const s = this.addPrefixSpace && a.chars[0] !== ' ' ? prepend(a, ' ') : a;
     const words: Aligned[] = [];

@@ -11,8 +11,8 @@ import { type Aligned, alignedFrom, charIndexOfUnits, slice } from './aligned';
 import { type Decoder, ByteLevelDecoder, decoderFromJson, WordPieceDecoder } from './decoder';
 import { BYTE_SPACE } from './bytelevel';
 import { FastBert } from './fast-bert';
-import type { Token, TokenModel } from './model';
-import { BertNormalizer, type Normalizer, normalizerFromJson } from './normalizer';
+import { CACHE_LIMIT, CACHEABLE, type Token, type TokenModel } from './model';
+import { BertNormalizer, type Normalizer, normalizerFromJson, toByteLevel } from './normalizer';
 import { type PostProcessor, plainProcessor, postProcessorFromJson, type TemplatePiece } from './postprocessor';
 import { BertPreTokenizer, ByteLevelPreTokenizer, type PreTokenizer, preTokenizerFromJson } from './pretokenizer';
 import { modelFromJson, WordPiece } from './models';
@@ -158,6 +158,10 @@ export class Tokenizer {
   /** the single-pass path, when the normalizer and pre-tokenizer are BERT's own (see fast-bert.ts) */
   private readonly fast: FastBert | null;
   private readonly fastStripsAccents: boolean;
+  /** Byte-level BPE with no normalizer (RoBERTa's pipeline): the tokens of each GPT-2 span of the original text,
+   *  by the span's text, with offsets relative to it. A span's tokens and their offsets depend on its text alone
+   *  there, so a repeated word costs one lookup instead of the aligned slices and the byte-level mapping. */
+  private readonly spanCache: Map<string, Int32Array> | null;
   /** no added token holds whitespace, so a cut at whitespace never splits one (see EncodeOptions.fromEnd) */
   private readonly tailSafe: boolean;
 
@@ -191,6 +195,7 @@ export class Tokenizer {
       !addedTokens.some((t) => t.normalized && spaced(t))
         ? new FastBert(normalizer.options, model)
         : null;
+    this.spanCache = options.singlePass !== false && normalizer === null && preTokenizer instanceof ByteLevelPreTokenizer && preTokenizer.useRegex ? new Map() : null;
     this.fastStripsAccents = normalizer instanceof BertNormalizer && (normalizer.options.stripAccents ?? normalizer.options.lowercase);
     this.tailSafe = addedTokens.every((t) => ![...t.content].some((c) => isBoundary(c.charCodeAt(0))) && !t.lstrip && !t.rstrip);
   }
@@ -447,6 +452,10 @@ export class Tokenizer {
         st.out.wordIds.push(st.word++);
         continue;
       }
+      if (this.spanCache && !((this.preTokenizer as ByteLevelPreTokenizer).addPrefixSpace && piece.chars[0] !== ' ')) {
+        yield* this.byteLevelSpans(text, piece, st, limit);
+        continue;
+      }
       for (const w of this.preTokenizer.split(piece)) {
         if (st.out.tokens.length >= limit) break;
         if (w.chars.length === 0) continue;
@@ -459,6 +468,40 @@ export class Tokenizer {
           st.since = 0;
           yield;
         }
+      }
+    }
+  }
+
+  /** The words of an un-normalized piece of `text` (its chars are the text's own, one to one) through the span
+   *  cache: the same tokens as the pre-tokenizer's words through the model. */
+  private *byteLevelSpans(text: string, piece: Aligned, st: TokenizeState, limit: number): Generator<void> {
+    const cache = this.spanCache!;
+    const out = st.out;
+    for (const [b, e] of (this.preTokenizer as ByteLevelPreTokenizer).spans(piece)) {
+      if (out.tokens.length >= limit) break;
+      if (e <= b) continue;
+      const from = piece.starts[b];
+      const key = text.slice(from, piece.ends[e - 1]);
+      let p = cache.get(key);
+      if (!p) {
+        const tokens: Token[] = [];
+        this.model.tokenize(toByteLevel(slice(piece, b, e)), tokens);
+        p = new Int32Array(tokens.length * 3);
+        tokens.forEach((t, i) => p!.set([t.id, t.start - from, t.end - from], i * 3));
+        if (key.length < CACHEABLE) {
+          if (cache.size >= CACHE_LIMIT) cache.clear();
+          cache.set(key, p);
+        }
+      }
+      for (let i = 0; i < p.length; i += 3) {
+        out.tokens.push({ id: p[i], start: from + p[i + 1], end: from + p[i + 2] });
+        out.wordIds.push(st.word);
+      }
+      st.word++;
+      st.since += e - b;
+      if (st.since >= SLICE_UNITS) {
+        st.since = 0;
+        yield;
       }
     }
   }
@@ -700,11 +743,13 @@ export class Tokenizer {
     const conv = [cpa, cpb];
     let n = 0;
     for (const p of layout) n += 'special' in p ? this.post.specials.get(p.special)!.ids.length : seqs[p.sequence]!.tokens.length;
+    // the four id arrays share one allocation (typed-array buffers are the costly part of a short encoding)
+    const ints = new Int32Array(4 * n);
     const e: Encoding = {
-      ids: new Int32Array(n),
-      typeIds: new Int32Array(n),
-      attentionMask: new Int32Array(n).fill(1),
-      specialTokensMask: new Int32Array(n),
+      ids: ints.subarray(0, n),
+      typeIds: ints.subarray(n, 2 * n),
+      attentionMask: ints.subarray(2 * n, 3 * n).fill(1),
+      specialTokensMask: ints.subarray(3 * n, 4 * n),
       offsets: new Array<[number, number]>(n),
       wordIds: new Array<number | null>(n),
       sequenceIds: new Array<number | null>(n),
@@ -736,7 +781,10 @@ export class Tokenizer {
         const token = t.added ? src.slice(t.start, t.end) : (this.model.idToTokenString(t.id) ?? '');
         let start = t.start;
         let end = t.end;
-        if (trim) [start, end] = trimOffsets(token, start, end, i === 0, trim.addPrefixSpace);
+        if (trim) {
+          const r = trimOffsets(token, start, end, i === 0, trim.addPrefixSpace);
+          if (r !== null) [start, end] = r;
+        }
         e.ids[k] = t.id;
         e.typeIds[k] = p.typeId;
         e.offsets[k] = cp ? [cp[start], cp[end]] : [start, end];
@@ -842,12 +890,14 @@ function codePointIndex(s: string): Int32Array {
 const trimmable = (u: number) => u === BYTE_SPACE_UNIT || isGpt2Space(u);
 const BYTE_SPACE_UNIT = BYTE_SPACE.charCodeAt(0);
 
-function trimOffsets(token: string, start: number, end: number, first: boolean, addPrefixSpace: boolean): [number, number] {
+/** RobertaProcessing's trim_offsets for one token: its range less the spaces at either end, or null when it has
+ *  none (most tokens). */
+function trimOffsets(token: string, start: number, end: number, first: boolean, addPrefixSpace: boolean): [number, number] | null {
+  if (token.length === 0 || (!trimmable(token.charCodeAt(0)) && !trimmable(token.charCodeAt(token.length - 1)))) return null;
   let lead = 0;
   while (lead < token.length && trimmable(token.charCodeAt(lead))) lead++;
   let trail = 0;
   while (trail < token.length && trimmable(token.charCodeAt(token.length - 1 - trail))) trail++;
-  if (lead === 0 && trail === 0) return [start, end];
   if (lead > 0) {
     if ((first || start === 0) && addPrefixSpace && lead === 1) lead = 0;
     start = Math.min(start + lead, end);
