@@ -56,7 +56,11 @@ export class Bpe extends VocabModel {
   tokenize(word: Aligned, out: Token[]): void {
     const key = word.chars.join('');
     if (key.length === 0) return;
-    emitTriples(word, key, cachedTriples(this.cache, key, (k) => this.word(k)), out);
+    emitTriples(word, key, this.triples(key), out);
+  }
+
+  triples(key: string): Int32Array {
+    return cachedTriples(this.cache, key, (k) => this.word(k));
   }
 
   /** The symbols of `s` after all merges, as [id, begin, end] triples in UTF-16 units. */

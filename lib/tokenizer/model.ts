@@ -14,6 +14,9 @@ export interface Token {
 export interface TokenModel {
   /** Appends the tokens of one word (a pre-tokenizer's output) to `out`. */
   tokenize(word: Aligned, out: Token[]): void;
+  /** The tokens of a word's string as [id, begin, end] triples in its UTF-16 units (what tokenize emits, before
+   *  the ranges are mapped back), where the model has that form (Unigram, BPE). */
+  triples?(key: string): Int32Array;
   tokenToId(token: string): number | undefined;
   idToTokenString(id: number): string | undefined;
   /** one more than the largest id of the vocabulary */

@@ -7,14 +7,14 @@ import * as path from 'node:path';
 import { BertrtError, invalidArgument } from '../errors';
 import { readJson } from '../model/config';
 import { type AddedMatch, AddedMatcher, type AddedToken } from './added';
-import { type Aligned, alignedFrom, charIndexOfUnits, slice } from './aligned';
+import { type Aligned, alignedFrom, charIndexOfUnits, prepend, slice } from './aligned';
 import { type Decoder, ByteLevelDecoder, decoderFromJson, WordPieceDecoder } from './decoder';
 import { BYTE_SPACE } from './bytelevel';
 import { FastBert } from './fast-bert';
 import { CACHE_LIMIT, CACHEABLE, type Token, type TokenModel } from './model';
 import { BertNormalizer, type Normalizer, normalizerFromJson, toByteLevel } from './normalizer';
 import { type PostProcessor, plainProcessor, postProcessorFromJson, type TemplatePiece } from './postprocessor';
-import { BertPreTokenizer, ByteLevelPreTokenizer, type PreTokenizer, preTokenizerFromJson } from './pretokenizer';
+import { BertPreTokenizer, ByteLevelPreTokenizer, Metaspace, type PreTokenizer, preTokenizerFromJson } from './pretokenizer';
 import { modelFromJson, WordPiece } from './models';
 import { isGpt2Space } from './unicode';
 
@@ -162,6 +162,9 @@ export class Tokenizer {
    *  by the span's text, with offsets relative to it. A span's tokens and their offsets depend on its text alone
    *  there, so a repeated word costs one lookup instead of the aligned slices and the byte-level mapping. */
   private readonly spanCache: Map<string, Int32Array> | null;
+  /** Metaspace (split) before a model with string triples (XLM-R's pipeline): each word's key is built straight
+   *  from the normalized chars and its tokens mapped back by char index, with no aligned slice per word. */
+  private readonly metaspace: Metaspace | null;
   /** no added token holds whitespace, so a cut at whitespace never splits one (see EncodeOptions.fromEnd) */
   private readonly tailSafe: boolean;
 
@@ -196,6 +199,8 @@ export class Tokenizer {
         ? new FastBert(normalizer.options, model)
         : null;
     this.spanCache = options.singlePass !== false && normalizer === null && preTokenizer instanceof ByteLevelPreTokenizer && preTokenizer.useRegex ? new Map() : null;
+    this.metaspace =
+      options.singlePass !== false && preTokenizer instanceof Metaspace && preTokenizer.splitWords && preTokenizer.replacement.length === 1 && model.triples ? preTokenizer : null;
     this.fastStripsAccents = normalizer instanceof BertNormalizer && (normalizer.options.stripAccents ?? normalizer.options.lowercase);
     this.tailSafe = addedTokens.every((t) => ![...t.content].some((c) => isBoundary(c.charCodeAt(0))) && !t.lstrip && !t.rstrip);
   }
@@ -452,6 +457,10 @@ export class Tokenizer {
         st.out.wordIds.push(st.word++);
         continue;
       }
+      if (this.metaspace) {
+        yield* this.metaspaceWords(piece, st, limit);
+        continue;
+      }
       if (this.spanCache && !((this.preTokenizer as ByteLevelPreTokenizer).addPrefixSpace && piece.chars[0] !== ' ')) {
         yield* this.byteLevelSpans(text, piece, st, limit);
         continue;
@@ -468,6 +477,57 @@ export class Tokenizer {
           st.since = 0;
           yield;
         }
+      }
+    }
+  }
+
+  /** Metaspace's words of a normalized piece through the model's triples: the same tokens as its aligned words
+   *  through model.tokenize. A word is split off before every space (or replacement char), which becomes the
+   *  replacement; the first word gets the replacement prepended, aligned to its first char, when the scheme says. */
+  private *metaspaceWords(a: Aligned, st: TokenizeState, limit: number): Generator<void> {
+    const ms = this.metaspace!;
+    const rep = ms.replacement;
+    const chars = a.chars;
+    const n = chars.length;
+    if (n === 0) return;
+    const out = st.out;
+    const model = this.model;
+    const isRep = (c: string) => c === ' ' || c === rep;
+    const prefix = !isRep(chars[0]) && (ms.prependScheme === 'always' || (ms.prependScheme === 'first' && (a.origin ?? 0) === 0));
+    for (let b = 0; b < n; ) {
+      if (out.tokens.length >= limit) break;
+      let e = b + 1;
+      while (e < n && !isRep(chars[e])) e++;
+      const pre = prefix && b === 0;
+      let key = pre ? rep : '';
+      let astral = false;
+      for (let i = b; i < e; i++) {
+        const c = chars[i];
+        if (c.length === 2) astral = true;
+        key += c === ' ' ? rep : c;
+      }
+      const before = out.tokens.length;
+      if (astral) {
+        // UTF-16 units and chars differ: the aligned word, as the pre-tokenizer makes it
+        const w: Aligned = { chars: chars.slice(b, e).map((c) => (c === ' ' ? rep : c)), starts: a.starts.slice(b, e), ends: a.ends.slice(b, e), origin: a.starts[b] };
+        model.tokenize(pre ? prepend(w, rep) : w, out.tokens);
+      } else {
+        const p = model.triples!(key);
+        // char j of the key is chars[b + j], or chars[b + j - 1] after a prepended replacement (which is the first char's)
+        const shift = pre ? 1 : 0;
+        for (let i = 0; i < p.length; i += 3) {
+          const s0 = Math.max(b, b + p[i + 1] - shift);
+          const s1 = Math.max(b, b + p[i + 2] - 1 - shift);
+          out.tokens.push({ id: p[i], start: a.starts[s0], end: a.ends[s1] });
+        }
+      }
+      for (let i = before; i < out.tokens.length; i++) out.wordIds.push(st.word);
+      st.word++;
+      st.since += e - b;
+      b = e;
+      if (st.since >= SLICE_UNITS) {
+        st.since = 0;
+        yield;
       }
     }
   }

@@ -75,7 +75,11 @@ export class Unigram implements TokenModel {
   tokenize(word: Aligned, out: Token[]): void {
     const key = word.chars.join('');
     if (key.length === 0) return;
-    emitTriples(word, key, cachedTriples(this.cache, key, (k) => this.segment(k)), out);
+    emitTriples(word, key, this.triples(key), out);
+  }
+
+  triples(key: string): Int32Array {
+    return cachedTriples(this.cache, key, (k) => this.segment(k));
   }
 
   /** First index in sorted[lo, hi) whose code unit at k is >= u (all entries have length > k). */
