@@ -149,7 +149,7 @@ export function differs(ours: Encoding, hf: HfEncoding): string | null {
 
 export type Input = string | [string, string];
 
-async function mismatch(e: Engines, x: Input): Promise<string | null> {
+export async function mismatch(e: Engines, x: Input): Promise<string | null> {
   const [a, b] = typeof x === 'string' ? [x, null] : x;
   let ours: Encoding;
   let composed: Encoding;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { fuzzModelFiles, fuzzTokenizerJson } from '../fuzz/files';
 import { fuzzServer } from '../fuzz/server';
-import { configs, engines, fuzz } from '../fuzz/tokenizer';
+import { configs, engines, fuzz, mismatch } from '../fuzz/tokenizer';
 
 const SEED = 20261201;
 
@@ -22,6 +22,19 @@ describe('fuzzing (seeded CI slice)', function () {
       assert.equal(r.mismatches.length, 0, r.mismatches.slice(0, 5).map((m) => `minimized ${JSON.stringify(m.minimized)}: ${m.why}`).join('\n'));
     });
   }
+
+  // Precompiled finds grapheme clusters itself where only combining marks and lone Hangul syllables join (the
+  // segmenter does the rest): the cases those shortcuts decide, and their neighbours, against HF on XLM-R's pipeline
+  it('XLM-R pipeline: the cluster cases Precompiled decides without the segmenter are identical to HF', async () => {
+    const e = engines(configs().find((c) => c.name === 'xlmr')!);
+    const cases = [
+      'e\u0301 cafe\u0301! ok', '\u0301start', '\u0301\u0302', 'x\u0301\u0302\u0303y', '\n\u0301', '\t\u0670x', '\u0001\u0316',
+      'a\u102b', '\u1000\u102b\u1038', 'a\u2028\u0301', '한국어 텍스트', '\u1100\u1161\u11a8', '\uac00\u11a8', '가\u0301', '각각 각',
+      '\u0915\u094d\u0937', 'ก\u0e33', 'क़ि', '👍🏽', '🇩🇪🇫🇷', 'a\u200db', '\r\n\u0301', '👩\u200d💻', 'ﬁ\u0007', 'ǆ', '⒄\u001b',
+      'Ἀ\u0345\u0301', 'ä\u0308\u0308', '\u05d0\u05b7\u05ae', '\u0627\u064b\u0670', 'x\u1ab0\u1dc0',
+    ];
+    for (const x of cases) assert.equal(await mismatch(e, x), null, JSON.stringify(x));
+  });
 
   it('tokenizer.json: 2,000 mutated files, each loaded or refused with a BertrtError; loaded ones encode', async () => {
     const r = await fuzzTokenizerJson(SEED, 2000);

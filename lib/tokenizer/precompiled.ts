@@ -18,16 +18,43 @@ const JOINS = /[\p{M}\p{Cf}\r\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7f
 
 const EXTEND_LIKE = /[\p{M}\p{Cf}]/u;
 
-/** JOINS for each BMP code point (1 joins, 2 does not), filled on first use. */
-const BMP_JOINS = new Uint8Array(0x10000);
+/** How a char takes part in clusters: NONE cannot join a neighbour; MARK is a combining mark that attaches to
+ *  what precedes it (Extend or SpacingMark: GB9, GB9a) and to nothing else; SYLLABLE is a precomposed Hangul
+ *  syllable, which joins only conjoining jamo (GB6-GB8); OTHER is any other joiner (ZWJ, CR, jamo, prepended
+ *  chars, regional indicators, emoji modifiers, format chars, astral marks), whose clusters the segmenter finds. */
+const NONE = 0;
+const MARK = 1;
+const SYLLABLE = 2;
+const OTHER = 3;
+/** Myanmar and other Mc chars that UAX #29 leaves out of SpacingMark: a cluster breaks before them. */
+const NOT_SPACING = new Set([0x102b, 0x102c, 0x1038, 0x1062, 0x1063, 0x1064, 0x1067, 0x1068, 0x1069, 0x106a, 0x106b, 0x106c, 0x106d, 0x1083, 0x1087, 0x1088, 0x1089, 0x108a, 0x108b, 0x108c, 0x108f, 0x109a, 0x109b, 0x109c, 0x1a61, 0x1a63, 0x1a64, 0xaa7b, 0xaa7d]);
+const IS_MARK = /\p{M}/u;
+/** joinClass + 1 of each BMP code point, filled on first use (0: not computed yet). */
+const BMP_CLASS = new Uint8Array(0x10000);
 
-function canJoin(c: string): boolean {
-  if (c.length === 2) return JOINS.test(c);
+function joinClass(c: string): number {
+  if (c.length === 2) return JOINS.test(c) ? OTHER : NONE;
   const u = c.charCodeAt(0);
-  let v = BMP_JOINS[u];
-  if (v === 0) BMP_JOINS[u] = v = JOINS.test(c) ? 1 : 2;
-  return v === 1;
+  let v = BMP_CLASS[u];
+  if (v === 0) {
+    const k = !JOINS.test(c) ? NONE : u >= 0xac00 && u <= 0xd7a3 ? SYLLABLE : IS_MARK.test(c) && !NOT_SPACING.has(u) ? MARK : OTHER;
+    BMP_CLASS[u] = v = k + 1;
+  }
+  return v - 1;
 }
+
+/** Grapheme_Cluster_Break=Control among the chars a mark can follow (GB4: nothing attaches to them): Cc, the
+ *  line and paragraph separators (Cf chars are OTHER and go to the segmenter). */
+const isControl = (c: string) => {
+  const u = c.charCodeAt(0);
+  return c.length === 1 && (u < 0x20 || (u >= 0x7f && u < 0xa0) || u === 0x2028 || u === 0x2029);
+};
+
+const isJamo = (c: string | undefined) => {
+  if (c === undefined || c.length !== 1) return false;
+  const u = c.charCodeAt(0);
+  return (u >= 0x1100 && u <= 0x11ff) || (u >= 0xa960 && u <= 0xa97f) || (u >= 0xd7b0 && u <= 0xd7ff);
+};
 
 export class Precompiled implements Normalizer {
   private readonly trie: Uint32Array;
@@ -194,16 +221,34 @@ export class Precompiled implements Normalizer {
       }
       perChar(cs);
     };
+    // per char: its class, and whether it can join a neighbour here (a syllable only next to a jamo)
+    const cls = new Uint8Array(n);
     const joins = new Uint8Array(n);
-    for (let i = 0; i < n; i++) joins[i] = canJoin(src[i]) ? 1 : 0;
+    for (let i = 0; i < n; i++) {
+      const k = joinClass(src[i]);
+      cls[i] = k;
+      joins[i] = k === NONE || (k === SYLLABLE && !isJamo(src[i - 1]) && !isJamo(src[i + 1])) ? 0 : 1;
+    }
     for (let i = 0; i < n; ) {
       let j = i + 1;
-      while (j < n && (joins[j - 1] || joins[j])) j++;
+      let simple = true; // no joiner but marks and lone syllables: clusters are a char and the marks after it
+      while (j < n && (joins[j - 1] || joins[j])) {
+        if (joins[j] && cls[j] !== MARK) simple = false;
+        j++;
+      }
       if (j === i + 1) {
         const c = src[i];
         const r = this.transformChar(c);
         if (r === null) keep(c);
         else replace(1, r);
+      } else if (simple && (!joins[i] || cls[i] === MARK)) {
+        // a cluster starts at every char that is not a mark, and at a mark newer than HF's segmentation tables
+        let from = i;
+        for (let k = i + 1; k <= j; k++) {
+          if (k < j && cls[k] === MARK && isHfGraphemeExtend(src[k].charCodeAt(0)) && !isControl(src[k - 1])) continue;
+          cluster(src.slice(from, k));
+          from = k;
+        }
       } else {
         // the clusters of this run, as the segmenter finds them; a mark newer than HF's segmentation tables starts
         // a cluster of its own there
