@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { type Encoding, Tokenizer } from '../lib';
 import { rng } from '../tests/helpers/fixtures';
+import { unpackRefs } from '../tests/helpers/refs';
 
 export const root = path.resolve(__dirname, '..');
 
@@ -33,7 +34,7 @@ export function configs(): Config[] {
     return JSON.parse((file.endsWith('.br') ? zlib.brotliDecompressSync(raw) : raw).toString('utf8'));
   };
   for (const name of ['minilm', 'cased', 'multilingual', 'nfkc-split', 'nfd-strip', 'mpnet', 'xlmr', 'unigram-first', 'roberta', 'modernbert', 'char-bpe']) {
-    const f = read(path.join(dir, `${name}.json.br`)).tokenizer;
+    const f = unpackRefs(fs.readFileSync(path.join(dir, `${name}.refs.br`))).tokenizer;
     let json: Record<string, any>;
     if (f.file) json = read(path.join(root, f.file.replace(/\.gz$/, '.br')));
     else {

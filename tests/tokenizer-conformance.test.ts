@@ -66,7 +66,7 @@ describe('tokenizer conformance with HF tokenizers', function () {
   if (fs.existsSync(e5) && e5Tokenizer && fs.existsSync(e5Tokenizer)) names.push('e5-real');
   for (const name of names) {
     describe(name, () => {
-      const f: Fixture = name === 'e5-real' ? readFixture(e5) : readGz(`${name}.json.br`);
+      const f: Fixture = name === 'e5-real' ? readFixture(e5) : readGz(`${name}.refs.br`);
       const tok = name === 'e5-real' ? Tokenizer.fromJSON(JSON.parse(fs.readFileSync(e5Tokenizer!, 'utf8'))) : loadTokenizer(f);
       const check = (label: string, cases: Array<[string, () => Encoding, Ref]>) => {
         const bad: string[] = [];

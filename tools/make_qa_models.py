@@ -12,7 +12,7 @@ as F16 safetensors to keep the fixtures small; the references run in FP32 on the
   distilbert-cls  DistilBertForSequenceClassification (pre_classifier + ReLU + classifier), 3 labels
   distilbert-ner  DistilBertForTokenClassification, BIO labels
   distilbert-mlm  DistilBertForMaskedLM (vocab_transform, GELU, vocab_layer_norm, vocab_projector tied)
-Fixture: tests/fixtures/heads/expected-qa.json (brotli-compressed to .json.br by tools/compress_fixtures.mjs): question-answering pipeline results (top_k, doc_stride windows over
+Fixture: tests/fixtures/heads/expected-qa.json (brotli-compressed to .json.br by tools/compress_fixtures.ts): question-answering pipeline results (top_k, doc_stride windows over
 long contexts, max_answer_len, handle_impossible_answer, align_to_words false), and the DistilBERT heads through the
 text-classification, token-classification and fill-mask pipelines.
 """

@@ -14,7 +14,7 @@ Cases recorded per tokenizer: every string alone; 1,000 pairs; truncation of sin
 (overflowing windows), right and left; pairs truncated at 24 with longest_first / only_first / only_second.
 Offsets are HF's: code points of the original string.
 
-Run: tools/.venv/bin/python tools/make_tokenizer_fixtures.py, then node tools/compress_fixtures.mjs (the tests read .json.br)
+Run: tools/.venv/bin/python tools/make_tokenizer_fixtures.py, then npx tsx tools/compress_fixtures.ts (the tests read .refs.br)
 """
 import gzip
 import json

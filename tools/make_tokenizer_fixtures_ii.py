@@ -19,7 +19,7 @@ Tokenizers (the trained ones use tokenizers' own trainers on the corpus; files w
 The real multilingual-e5-small tokenizer (250,002 pieces, 17 MB) is too large to commit: --e5-full writes
 .scratch/e5-conformance.json.gz, which tests/tokenizer-conformance.test.ts checks when it is present.
 
-Run: tools/.venv/bin/python tools/make_tokenizer_fixtures_ii.py --e5 PATH --mpnet PATH [--e5-full], then node tools/compress_fixtures.mjs
+Run: tools/.venv/bin/python tools/make_tokenizer_fixtures_ii.py --e5 PATH --mpnet PATH [--e5-full], then npx tsx tools/compress_fixtures.ts
 """
 import argparse
 import gzip
@@ -128,7 +128,7 @@ def main():
         fname = f"{name}.tokenizer.json.gz"
         with gzip.open(os.path.join(OUT, fname), "wt", encoding="utf-8") as f:
             f.write(tok.to_str())
-        data["tokenizer"] = {"file": f"tests/fixtures/tokenizer/{fname[:-3]}.br"}  # tools/compress_fixtures.mjs rewrites .gz as .br
+        data["tokenizer"] = {"file": f"tests/fixtures/tokenizer/{fname[:-3]}.br"}  # tools/compress_fixtures.ts rewrites .gz as .br
         with gzip.open(os.path.join(OUT, f"{name}.json.gz"), "wt", encoding="utf-8", compresslevel=9) as f:
             json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
         print(name, "done", tok.get_vocab_size())

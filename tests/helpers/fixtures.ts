@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { unpackRefs } from './refs';
 
 export const root = path.resolve(__dirname, '..', '..');
 export const defaultModel = path.join(root, 'models', 'all-MiniLM-L6-v2');
@@ -163,6 +164,7 @@ export function writeTinyModel(opts: { config?: Record<string, unknown>; weights
 /** A committed fixture: JSON, brotli- (.br) or gzip-compressed (.gz) or plain. */
 export function readFixture(file: string): any {
   const raw = fs.readFileSync(file);
+  if (file.endsWith('.refs.br')) return unpackRefs(raw);
   const text = file.endsWith('.br') ? zlib.brotliDecompressSync(raw) : file.endsWith('.gz') ? zlib.gunzipSync(raw) : raw;
   return JSON.parse(text.toString('utf8'));
 }
