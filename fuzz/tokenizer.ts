@@ -25,7 +25,7 @@ export interface Config {
 
 /** The tokenizer configurations the conformance fixtures cover: the embedded MiniLM and four variants of its
  *  normalizer and pre-tokenizer (cased, multilingual, NFKC + split, NFD + strip), then Tokenizers II's (mpnet,
- *  XLM-R, Unigram with byte fallback, RoBERTa, ModernBERT, char BPE). */
+ *  XLM-R, Unigram with byte fallback, RoBERTa, ModernBERT, char BPE), and two with UnicodeScripts in front. */
 export function configs(): Config[] {
   const dir = path.join(root, 'tests', 'fixtures', 'tokenizer');
   const out: Config[] = [];
@@ -43,6 +43,12 @@ export function configs(): Config[] {
     }
     json.padding = null;
     json.truncation = null;
+    out.push({ name, json });
+  }
+  // UnicodeScripts, which none of those files uses: in front of BERT's pre-tokenizer and of XLM-R's Metaspace
+  for (const [name, from] of [['scripts-bert', 'multilingual'], ['scripts-xlmr', 'xlmr']]) {
+    const json = structuredClone(out.find((c) => c.name === from)!.json);
+    json.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'UnicodeScripts' }, json.pre_tokenizer] };
     out.push({ name, json });
   }
   return out;

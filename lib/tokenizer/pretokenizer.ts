@@ -5,7 +5,7 @@ import { type Aligned, charIndexOfUnits, prepend, slice } from './aligned';
 import { toByteLevel } from './normalizer';
 import { patternFromJson } from './regex';
 import { isWhitespace } from './normalizer';
-import { isGpt2Letter, isGpt2Number, isGpt2Space, isHfNumeric, isHfPunctuation, isHfWord } from './unicode';
+import { hfScript, isGpt2Letter, isGpt2Number, isGpt2Space, isHfNumeric, isHfPunctuation, isHfWord } from './unicode';
 
 export interface PreTokenizer {
   split(a: Aligned): Aligned[];
@@ -293,6 +293,26 @@ export class ByteLevelPreTokenizer implements PreTokenizer {
   }
 }
 
+/** UnicodeScripts: a piece ends where the script changes, Any chars (spaces among them) joining the piece before
+ *  them. As HF cuts only at script changes, Any chars before the first char with a script are dropped, and a
+ *  text of Any chars alone gives no piece. */
+export class UnicodeScripts implements PreTokenizer {
+  split(a: Aligned): Aligned[] {
+    const out: Aligned[] = [];
+    let last = 0;
+    let start = -1;
+    for (let i = 0; i < a.chars.length; i++) {
+      const script = hfScript(a.chars[i].codePointAt(0)!);
+      if (script === 0 || script === last) continue;
+      if (start >= 0) out.push(slice(a, start, i));
+      start = i;
+      last = script;
+    }
+    if (start >= 0) out.push(slice(a, start, a.chars.length));
+    return out;
+  }
+}
+
 export class SequencePreTokenizer implements PreTokenizer {
   constructor(readonly steps: PreTokenizer[]) {}
   split(a: Aligned): Aligned[] {
@@ -345,6 +365,8 @@ export function preTokenizerFromJson(j: Record<string, unknown> | null): PreToke
       if (typeof rep !== 'string' || [...rep].length !== 1) throw new BertrtError('tokenizer.json: Metaspace replacement must be one char', 'E_MODEL_FORMAT');
       return new Metaspace(rep, prependSchemeOf(j), j.split !== false);
     }
+    case 'UnicodeScripts':
+      return new UnicodeScripts();
     case 'ByteLevel':
       return new ByteLevelPreTokenizer(j.add_prefix_space !== false, j.use_regex !== false);
     case 'Sequence':

@@ -2,6 +2,7 @@
 // lookup for the first 2,048 code points so Latin, Greek, Cyrillic, Hebrew and Arabic text never binary-searches.
 import * as T from './unicode-tables';
 import * as U from './unicode-tables-ii';
+import * as S from './unicode-scripts';
 
 export type CharClass = (cp: number) => boolean;
 
@@ -59,3 +60,28 @@ export const isGpt2Number = makeClass(U.GPT2_NUMBER);
 export const isGpt2Space = makeClass(U.GPT2_SPACE);
 /** BMP chars that extend a grapheme cluster in HF's segmentation tables (the Precompiled normalizer's clusters) */
 export const isHfGraphemeExtend = makeClass(U.GRAPHEME_EXTEND);
+
+let bmpScripts: Uint8Array | null = null;
+
+/** The script class HF's UnicodeScripts pre-tokenizer gives a code point: 0 for Any (spaces, and whatever its
+ *  table leaves out), else a class number (lib/tokenizer/unicode-scripts.ts). The BMP is one lookup, built on
+ *  first use (64 KB). */
+export function hfScript(cp: number): number {
+  const runs = S.SCRIPT_RUNS;
+  if (cp < 0x10000) {
+    if (!bmpScripts) {
+      bmpScripts = new Uint8Array(0x10000);
+      for (let i = 0; i < runs.length && runs[i] < 0x10000; i += 3) bmpScripts.fill(runs[i + 2], runs[i], Math.min(runs[i + 1], 0xffff) + 1);
+    }
+    return bmpScripts[cp];
+  }
+  let lo = 0;
+  let hi = runs.length / 3 - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (cp < runs[3 * mid]) hi = mid - 1;
+    else if (cp > runs[3 * mid + 1]) lo = mid + 1;
+    else return runs[3 * mid + 2];
+  }
+  return 0;
+}
