@@ -10,7 +10,7 @@ import { BertrtError, Embedder, Tokenizer } from '../lib';
 import { snapshot } from '../lib/hub/hub';
 import { listCache, removeFromCache } from '../lib/hub/cache';
 import { commitSha, filesOf, MockHub } from './helpers/mock-hub';
-import { safetensorsBytes, tinyTensors, tmpDir, writeTinyModel } from './helpers/fixtures';
+import { onnxFixtures, safetensorsBytes, tinyTensors, tmpDir, writeTinyModel } from './helpers/fixtures';
 
 const root = path.join(__dirname, '..');
 
@@ -57,11 +57,12 @@ describe('models by Hub id (mock Hub)', function () {
   let cache: string;
   const extra = { 'README.md': Buffer.from('# tiny\n'), 'onnx/model.onnx': Buffer.alloc(4096, 1), 'flax_model.msgpack': Buffer.alloc(2048, 2) };
   const opts = (more: Record<string, unknown> = {}, engine: Record<string, unknown> = {}) => ({ ...engine, hub: { endpoint: hub.hubUrl, cacheDir: cache, token: false as const, retries: 3, timeout: 5, ...more } });
-  const onnxDir = path.join(root, 'tests', 'fixtures', 'onnx', 'bert');
+  const onnxDir = path.join(onnxFixtures(), 'bert');
   const onnxFiles: Record<string, Buffer> = {
     'config.json': fs.readFileSync(path.join(onnxDir, 'config.json')),
     'tokenizer.json': fs.readFileSync(path.join(onnxDir, 'tokenizer.json')),
     'onnx/model.onnx': fs.readFileSync(path.join(onnxDir, 'model.onnx')),
+    'onnx/model.onnx_data': fs.readFileSync(path.join(onnxDir, 'model.onnx_data')),
   };
 
   beforeEach(async () => {
@@ -74,7 +75,7 @@ describe('models by Hub id (mock Hub)', function () {
       // transformers.js' layout: the graph under onnx/, a quantized one beside it, no checkpoint
       'org/onnx-only': { commits: { [B]: { ...onnxFiles, 'onnx/model_quantized.onnx': Buffer.alloc(64, 3) } }, refs: { main: B } },
       // a checkpoint and an export: the ONNX backend fetches the graph only
-      'org/both': { commits: { [B]: { ...filesOf(path.join(root, 'tests', 'fixtures', 'heads', 'classifier')), 'onnx/model.onnx': onnxFiles['onnx/model.onnx'] } }, refs: { main: B } },
+      'org/both': { commits: { [B]: { ...filesOf(path.join(root, 'tests', 'fixtures', 'heads', 'classifier')), 'onnx/model.onnx': onnxFiles['onnx/model.onnx'], 'onnx/model.onnx_data': onnxFiles['onnx/model.onnx_data'] } }, refs: { main: B } },
       'org/no-config': { commits: { [B]: { 'README.md': Buffer.from('x') } }, refs: { main: B } },
     }).start();
   });
@@ -217,12 +218,12 @@ describe('models by Hub id (mock Hub)', function () {
     assert.ok((await embed(x)).equals(await embed(dirMain)));
   });
 
-  it('an ONNX-only repository: the graph (onnx/model.onnx) and the tokenizer are fetched, nothing else, and it embeds', async () => {
+  it('an ONNX-only repository: the graph (onnx/model.onnx), its external data and the tokenizer are fetched, nothing else, and it embeds', async () => {
     const got = await embed('org/onnx-only', opts());
-    const local = await embed(path.join(root, 'tests', 'fixtures', 'onnx', 'bert'));
+    const local = await embed(onnxDir);
     assert.ok(got.equals(local));
     const files = hub.log.map((r) => r.url);
-    assert.ok(files.some((u) => u.includes('onnx/model.onnx')), JSON.stringify(files));
+    assert.ok(files.some((u) => u.includes('onnx/model.onnx')) && files.some((u) => u.includes('onnx/model.onnx_data')), JSON.stringify(files));
     assert.ok(!files.some((u) => u.includes('model_quantized')), JSON.stringify(files));
     // a repository with both: the default is the checkpoint; backend 'onnx' fetches the graph instead of it
     hub.log.length = 0;

@@ -1,5 +1,6 @@
 // The ONNX backend (native/onnx over onnxruntime's C API) against Python onnxruntime on the same files
-// (tools/make_onnx_fixtures.py). Seeded graphs are committed (tests/fixtures/onnx); the real ONNX files come from
+// (tools/make_onnx_fixtures.py). Seeded graphs are committed (tests/fixtures/onnx, their embedding tables external
+// data in the checkpoints they came from: helpers' onnxFixtures()); the real ONNX files come from
 // tools/fetch_real_models.sh and their tests skip, saying so, where they are absent.
 // Tolerances: hidden states and sentence vectors max abs <= 1e-5 and cosine >= 0.99999 (the issue's bound; the same
 // engine on the same graph, differing only in the padded batch shapes, measured <= 1e-6); the float16 output within
@@ -15,9 +16,9 @@ import { BertrtError } from '../lib/errors';
 import { Encoder, type PackedBatch } from '../lib/model/engine';
 import { native, onnxruntimeLibrary } from '../lib/native';
 import { createServer } from '../lib/server/app';
-import { cosine, f32, maxAbsDiff, readFixture, root, tmpDir } from './helpers/fixtures';
+import { cosine, f32, maxAbsDiff, onnxFixtures, readFixture, root, tmpDir } from './helpers/fixtures';
 
-const FIX = path.join(root, 'tests', 'fixtures', 'onnx');
+const FIX = onnxFixtures();
 const REAL = process.env.BERTRT_REAL_MODELS ?? path.join(root, '.scratch', 'real-models');
 const expected = readFixture(path.join(FIX, 'expected.json.br')) as {
   onnxruntime: string;
@@ -27,7 +28,7 @@ const expected = readFixture(path.join(FIX, 'expected.json.br')) as {
 /** xlmr-pooled with its tokenizer (committed compressed, as the tokenizer tests read it) beside it. */
 function pooledDir(): string {
   const dir = tmpDir();
-  for (const f of ['config.json', 'model.onnx']) fs.copyFileSync(path.join(FIX, 'xlmr-pooled', f), path.join(dir, f));
+  for (const f of ['config.json', 'model.onnx', 'model.onnx_data']) fs.copyFileSync(path.join(FIX, 'xlmr-pooled', f), path.join(dir, f));
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), zlib.brotliDecompressSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'tokenizer', 'xlmr.tokenizer.json.br'))));
   return dir;
 }
@@ -151,7 +152,7 @@ describe('ONNX backend (onnxruntime through its C API)', function () {
     // a folder with both the checkpoint (for the head's weights) and the graph: the head runs on ONNX hidden states
     const dir = tmpDir();
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(root, 'tests', 'fixtures', 'heads', 'classifier', f), path.join(dir, f));
-    fs.copyFileSync(path.join(FIX, 'bert', 'model.onnx'), path.join(dir, 'model.onnx'));
+    for (const f of ['model.onnx', 'model.onnx_data']) fs.copyFileSync(path.join(FIX, 'bert', f), path.join(dir, f));
     const viaOnnx = await pipeline('text-classification', dir, { backend: 'onnx' });
     const viaNative = await pipeline('text-classification', dir);
     try {
@@ -216,6 +217,11 @@ describe('ONNX backend (onnxruntime through its C API)', function () {
       await rejectsCode(Encoder.load(dir, { onnx: { file: 'bad-inputs.onnx' } }), 'E_UNSUPPORTED', /input 'pixel_values' is not one bertrt feeds/);
       await rejectsCode(Encoder.load(dir, { onnx: { file: 'future.onnx' } }), 'E_MODEL_FORMAT', /IR version/);
       await rejectsCode(Encoder.load(dir, { onnx: { file: 'missing.onnx' } }), 'E_MODEL_NOT_FOUND', /missing\.onnx does not exist/);
+      // the graph without its external data, then with a short one: onnxruntime's checks, typed, naming the tensor
+      fs.copyFileSync(path.join(FIX, 'bert', 'model.onnx'), path.join(dir, 'external.onnx'));
+      await rejectsCode(Encoder.load(dir, { onnx: { file: 'external.onnx' } }), 'E_MODEL_FORMAT', /external\.onnx: .*model\.onnx_data/);
+      fs.writeFileSync(path.join(dir, 'model.onnx_data'), Buffer.alloc(1000));
+      await rejectsCode(Encoder.load(dir, { onnx: { file: 'external.onnx' } }), 'E_MODEL_FORMAT', /external\.onnx: .*out of bounds/);
       await rejectsCode(Encoder.load(path.join(FIX, 'bert'), { onnx: { output: 'logits' } }), 'E_INVALID_ARGUMENT', /no output 'logits'/);
       await rejectsCode(Encoder.load(path.join(FIX, 'bert'), { precision: 'int8' }), 'E_UNSUPPORTED', /runs at the precision it was exported in/);
       await rejectsCode(Encoder.load(path.join(FIX, 'bert'), { device: 'cuda' }), 'E_UNSUPPORTED', /ONNX backend runs on the CPU/);

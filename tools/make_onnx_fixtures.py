@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Golden fixtures for the ONNX backend (tests/onnx.test.ts), every expected value from Python onnxruntime.
 
-1. Two small graphs exported from seeded fixture models, committed under tests/fixtures/onnx/ (about 1 MB):
+1. Three small graphs exported from seeded fixture models, committed under tests/fixtures/onnx/ (about 0.15 MB: their
+   embedding tables are external data read from the checkpoint they came from, see externalize()):
    - bert/model.onnx: tests/fixtures/heads/classifier's encoder (BertModel, F16 weights upcast exactly), int64
      input_ids / attention_mask / token_type_ids, output last_hidden_state [batch, seq, 16]. The folder also has the
      classifier's config.json and tokenizer, so the native engine runs the same weights beside it.
@@ -100,11 +101,41 @@ class MeanPooledHalf(torch.nn.Module):
         return ((h * w).sum(1) / w.sum(1).clamp(min=1e-9)).half()
 
 
-def export(module, args, names, out_name, path, dyn_out):
+def export(module, args, names, out_name, path, dyn_out, checkpoint):
     torch.onnx.export(module, args, path, input_names=names, output_names=[out_name],
                       dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, out_name: dyn_out},
                       opset_version=17, dynamo=False)
     halve_initializers(path)
+    externalize(path, checkpoint)
+
+
+DATA = "model.onnx_data"  # the external-data name optimum and transformers.js use, which bertrt's Hub client fetches
+
+
+def externalize(path, checkpoint):
+    """Moves each initializer of 1 KB or more whose bytes occur verbatim in the seeded checkpoint the graph was exported
+    from (the embedding tables: ~0.3 MB a graph) out to external data in model.onnx_data, at its offset in that
+    checkpoint: the committed graph keeps only what the checkpoint lacks (transposed MatMul weights, small tensors).
+    model.onnx_data is then a copy of the checkpoint, which git does not hold twice: tests/helpers/fixtures.ts
+    onnxFixtures() copies it beside the graph (onnxruntime refuses external data reached through a link)."""
+    import onnx
+    from onnx import TensorProto
+
+    m = onnx.load(path, load_external_data=False)
+    blob = open(checkpoint, "rb").read()
+    for init in m.graph.initializer:
+        raw = init.raw_data
+        at = blob.find(raw) if len(raw) >= 1024 else -1
+        if at < 0:
+            continue
+        init.ClearField("raw_data")
+        init.data_location = TensorProto.EXTERNAL
+        del init.external_data[:]
+        for k, v in (("location", DATA), ("offset", str(at)), ("length", str(len(raw)))):
+            e = init.external_data.add()
+            e.key, e.value = k, v
+    onnx.save(m, path)
+    shutil.copy(checkpoint, os.path.join(os.path.dirname(path), DATA))  # for this script's own sessions; not committed
 
 
 def halve_initializers(path):
@@ -167,7 +198,7 @@ def make_seeded():
     ids = torch.full((2, 7), 5, dtype=torch.long)
     path = os.path.join(dst, "model.onnx")
     export(Hidden(m), (ids, torch.ones_like(ids), torch.zeros_like(ids)), ["input_ids", "attention_mask", "token_type_ids"],
-           "last_hidden_state", path, {0: "batch", 1: "seq"})
+           "last_hidden_state", path, {0: "batch", 1: "seq"}, os.path.join(src, "model.safetensors"))
     s = session(path)
     seqs = seeded_sequences(m.config.vocab_size, (2, 3), 40, rng)
     rows = []
@@ -187,7 +218,8 @@ def make_seeded():
     mc = AutoModelForSequenceClassification.from_pretrained(src_cls, dtype=torch.float32, attn_implementation="eager").eval()
     ids = torch.full((2, 7), 5, dtype=torch.long)
     path = os.path.join(dst, "model.onnx")
-    export(Logits(mc), (ids, torch.ones_like(ids), torch.zeros_like(ids)), ["input_ids", "attention_mask", "token_type_ids"], "logits", path, {0: "batch"})
+    export(Logits(mc), (ids, torch.ones_like(ids), torch.zeros_like(ids)), ["input_ids", "attention_mask", "token_type_ids"], "logits", path, {0: "batch"},
+           os.path.join(src_cls, "model.safetensors"))
     # a fresh instance: the legacy exporter leaves the module it traced computing something else afterwards
     ref = AutoModelForSequenceClassification.from_pretrained(src_cls, dtype=torch.float32, attn_implementation="eager").eval()
     clf = pipeline("text-classification", model=ref, tokenizer=AutoTokenizer.from_pretrained(src_cls))
@@ -201,7 +233,8 @@ def make_seeded():
     m = AutoModel.from_pretrained(src, dtype=torch.float32, attn_implementation="eager").eval()
     ids = torch.full((2, 7), 5, dtype=torch.int32)
     path = os.path.join(dst, "model.onnx")
-    export(MeanPooledHalf(m), (ids, torch.ones_like(ids)), ["input_ids", "attention_mask"], "sentence_embedding", path, {0: "batch"})
+    export(MeanPooledHalf(m), (ids, torch.ones_like(ids)), ["input_ids", "attention_mask"], "sentence_embedding", path, {0: "batch"},
+           os.path.join(src, "model.safetensors"))
     s = session(path)
     seqs = seeded_sequences(m.config.vocab_size, (0, 2), 40, rng)
     rows = []
@@ -219,6 +252,8 @@ def make_seeded():
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), os.path.join(OUT, "bad-inputs.onnx"))
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump({"onnxruntime": ort.__version__, "cases": cases}, f)
+    for k in ("bert", "bert-logits", "xlmr-pooled"):
+        os.remove(os.path.join(OUT, k, DATA))
     print("wrote", OUT, {k: os.path.getsize(os.path.join(OUT, k, "model.onnx")) for k in cases})
 
 

@@ -68,6 +68,22 @@ export function tmpDir(prefix = 'bertrt-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+let onnxCopy: string | null = null;
+
+/** tests/fixtures/onnx as the tests load it: a copy (links followed) with each seeded graph's external data beside
+ *  it, model.onnx_data, which is the checkpoint the graph was exported from (tools/make_onnx_fixtures.py keeps the
+ *  embedding tables there rather than in git twice). onnxruntime refuses external data reached through a link,
+ *  hence the copy; made once a process. */
+export function onnxFixtures(): string {
+  if (onnxCopy) return onnxCopy;
+  const dir = tmpDir('bertrt-onnx-fixtures-');
+  fs.cpSync(path.join(root, 'tests', 'fixtures', 'onnx'), dir, { recursive: true, dereference: true });
+  for (const [graph, from] of [['bert', 'heads/classifier'], ['bert-logits', 'heads/classifier'], ['xlmr-pooled', 'families/xlm-roberta']]) {
+    fs.copyFileSync(path.join(root, 'tests', 'fixtures', from, 'model.safetensors'), path.join(dir, graph, 'model.onnx_data'));
+  }
+  return (onnxCopy = dir);
+}
+
 interface TinyTensor {
   name: string;
   shape: number[];
