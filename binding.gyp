@@ -14,6 +14,7 @@
         "native/cpu/kernels_avx512.cc",
         "native/cpu/kernels_avxvnni.cc",
         "native/cpu/kernels_avxvnni_evex.cc",
+        "native/cpu/kernels_amx.cc",
         "native/model/weights.cc",
         "native/model/bert.cc",
         "native/model/cuda_backend.cc",

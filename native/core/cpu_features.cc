@@ -2,11 +2,16 @@
 // portable kernels run.
 #include "cpu_features.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #define BERTRT_X86 1
+#endif
+#if defined(__linux__) && defined(BERTRT_X86)
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 namespace bertrt {
@@ -40,6 +45,11 @@ CpuFeatures detect() {
     f.avx512bw = f.avx512f && (b & (1u << 30));
     f.avx512vl = f.avx512f && (b & (1u << 31));
     f.avx512_vnni = f.avx512f && (c & (1u << 11));
+    // EDX: AMX-BF16 (22), AMX-TILE (24), AMX-INT8 (25); XCR0 bits 17 and 18: XTILECFG and XTILEDATA
+    const bool os_tiles = (xcr0 & (3ull << 17)) == (3ull << 17);
+    const bool tiles = os_tiles && (d & (1u << 24));
+    f.amx_int8 = tiles && (d & (1u << 25));
+    f.amx_bf16 = tiles && (d & (1u << 22));
   }
   if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
     f.avx_vnni = os_ymm && (a & (1u << 4));
@@ -78,12 +88,33 @@ std::string CpuFeatures::flags() const {
   add(avx512_vnni, "avx512_vnni");
   add(avx512_bf16, "avx512_bf16");
   add(avx_vnni, "avx_vnni");
+  add(amx_int8, "amx_int8");
+  add(amx_bf16, "amx_bf16");
   return s;
 }
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;
+}
+
+bool amx_permitted() {
+  static const bool ok = [] {
+    const CpuFeatures& f = cpu_features();
+    if (!f.amx_int8 && !f.amx_bf16) return false;
+    // opt-in: the tiles are no clear end-to-end win on the one AMX machine measured (bench/results/amx.md), and the
+    // permission enlarges every signal frame of the process
+    const char* env = std::getenv("BERTRT_AMX");
+    const char* isa = std::getenv("BERTRT_ISA");
+    if (!(env && std::strcmp(env, "1") == 0) && !(isa && std::strcmp(isa, "amx") == 0)) return false;
+#if defined(__linux__) && defined(BERTRT_X86)
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;  // other systems' tile-state rules are not handled here
+#endif
+  }();
+  return ok;
 }
 
 }  // namespace bertrt

@@ -19,6 +19,7 @@ bool runnable(const Kernels* k) {
   if (n == "avx2") return avx2;
   if (n == "avxvnni") return avx2 && f.avx_vnni;
   if (n == "avxvnni-evex") return avx2 && f.avx512f && f.avx512vl && f.avx512_vnni;
+  if (n == "amx") return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma && f.avx2 && f.amx_int8 && amx_permitted();
   return true;
 }
 
@@ -26,7 +27,7 @@ bool runnable(const Kernels* k) {
 std::vector<const Kernels*> fp32_tables() { return {kernels_avx512(), kernels_avx2(), kernels_generic()}; }
 // Every table compiled in, best first for INT8 (the VNNI-256 tables' FP32 kernels are AVX2's).
 std::vector<const Kernels*> all_tables() {
-  return {kernels_avx512(), kernels_avxvnni(), kernels_avxvnni_evex(), kernels_avx2(), kernels_generic()};
+  return {kernels_amx(), kernels_avx512(), kernels_avxvnni(), kernels_avxvnni_evex(), kernels_avx2(), kernels_generic()};
 }
 }  // namespace
 
@@ -46,7 +47,8 @@ const Kernels* kernels_for(const std::string& isa) {
 namespace {
 bool runnable_s8(const Kernels* k) {
   if (!runnable(k) || !k->gemm_s8) return false;
-  return std::string(k->name) != "avx512" || cpu_features().avx512_vnni;
+  const std::string n = k->name;
+  return (n != "avx512" && n != "amx") || cpu_features().avx512_vnni;  // AMX's row tails run VNNI
 }
 }  // namespace
 
@@ -63,7 +65,7 @@ const Kernels& kernels_s8() {
       const Kernels* k = kernels_for(env);
       if (runnable_s8(k)) return k;
     }
-    for (const Kernels* k : {kernels_avx512(), kernels_avxvnni(), kernels_avx2()})
+    for (const Kernels* k : {kernels_amx(), kernels_avx512(), kernels_avxvnni(), kernels_avx2()})
       if (runnable_s8(k)) return k;
     return kernels_generic();
   }();

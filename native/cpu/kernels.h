@@ -195,6 +195,9 @@ const Kernels* kernels_avx512();  // null when not compiled in
 // in AVX512-VNNI's EVEX form (never chosen by cpuid; lets AVX-512 machines test that path). Null when not compiled in.
 const Kernels* kernels_avxvnni();
 const Kernels* kernels_avxvnni_evex();
+// The AVX-512 table with its INT8 GEMM on AMX-INT8 tiles (kernels_amx.cc); runnable only where cpuid reports
+// AMX-INT8 and the process may use tile state, which is opt-in (amx_permitted()). Null when not compiled in.
+const Kernels* kernels_amx();
 
 // The table in use: BERTRT_ISA if set and runnable, else the best the CPU supports.
 const Kernels& kernels();
@@ -203,8 +206,8 @@ const Kernels* kernels_for(const std::string& isa);
 // Names of every table this binary can run here, best first.
 std::vector<std::string> runnable_isas();
 
-// The table whose INT8 kernels run here: AVX-512 with VNNI, else AVX-VNNI, else AVX2, else portable (BERTRT_ISA
-// honoured when it can).
+// The table whose INT8 kernels run here: AMX-INT8 when opted in, else AVX-512 with VNNI, else AVX-VNNI, else AVX2,
+// else portable (BERTRT_ISA honoured when it can).
 const Kernels& kernels_s8();
 // Every table whose INT8 kernels can run here, best first.
 std::vector<std::string> runnable_s8_isas();

@@ -219,6 +219,50 @@ inline void s8_tile_rows(int rows, int kpad, const uint8_t* a, int lda, const in
   s8_tile<V, M>(kpad, a, lda, b, acc);
 }
 
+#if defined(BERTRT_S8_AMX)
+// AMX-INT8 (kernels_amx.cc): a block of 32 rows by one 32-column panel in four int32 tiles (tmm0-3); A as two
+// 16-row tiles of 64 K values (tmm4, tmm5); the panel's two 16-column halves as B tiles read in place (tmm6, tmm7:
+// 16 rows of 4-byte K groups at the panel's 128-byte row stride, the layout pack_weights_s8 gives AVX-512).
+// tdpbusd adds u8 x s8 products into int32 without saturation, as vpdpbusd does: the same sums.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+constexpr int kAmxRows = 32;
+constexpr int kAmxMaxN = 512;
+constexpr int kAmxMC = 128;  // rows per task: each panel's B tiles serve four blocks
+
+inline void amx_s8_config() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+  _tile_loadconfig(&cfg);
+}
+
+// acc[32][32] = the 32 rows at a (stride lda bytes) times panel b; kpad a multiple of 64
+inline void amx_s8_block(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_t* acc) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int k0 = 0; k0 < kpad; k0 += 64) {
+    const int8_t* bk = b + static_cast<size_t>(k0 / 4) * 128;
+    _tile_loadd(4, a + k0, lda);
+    _tile_loadd(5, a + static_cast<size_t>(16) * lda + k0, lda);
+    _tile_loadd(6, bk, 128);
+    _tile_loadd(7, bk + 64, 128);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+  }
+  _tile_stored(0, acc, 128);
+  _tile_stored(1, acc + 16, 128);
+  _tile_stored(2, acc + 16 * 32, 128);
+  _tile_stored(3, acc + 16 * 32 + 16, 128);
+}
+#endif
+
 template <class V>
 void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
   using R = typename V::reg;
@@ -227,18 +271,26 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
   const QuantMatrix& Wm = *g.w;
   const int a0 = g.row0, m = g.rows >= 0 ? g.rows : A.m - a0, n = Wm.n, kp = Wm.kpad;
   if (m <= 0 || n <= 0) return;
-  const int panels = Wm.panels(), mblocks = (m + MC - 1) / MC;
   const size_t panel_bytes = static_cast<size_t>(NR) * kp * (KG == 2 ? 2 : 1);
+#if defined(BERTRT_S8_AMX)
+  static_assert(NR == 32 && KG == 4, "the AMX block reads AVX-512's panels");
+  // Whole 64-value K steps, and at most kAmxMaxN output columns: on the one Xeon measured (bench/results/amx.md)
+  // the AMX block beat the VNNI kernel at N = 384 but not at N = 1152 or 1536, which stay on VNNI until that is
+  // understood. Other shapes run the VNNI micro-kernel throughout.
+  const bool amx = kp % 64 == 0 && n <= kAmxMaxN;
+  const int mcb = amx ? kAmxMC : MC;
+#else
+  const int mcb = MC;
+#endif
+  const int panels = Wm.panels(), mblocks = (m + mcb - 1) / mcb;
   pool.parallel_for(
       static_cast<int64_t>(mblocks) * panels,
       [&](int64_t t, int) {
         const int mb = static_cast<int>(t / panels), p = static_cast<int>(t % panels);
-        const int m0 = mb * MC, mc = std::min(MC, m - m0), n0 = p * NR, nvalid = std::min(NR, n - n0);
+        const int m0 = mb * mcb, mc = std::min(mcb, m - m0), n0 = p * NR, nvalid = std::min(NR, n - n0);
         const int8_t* bp = Wm.data.data() + static_cast<size_t>(p) * panel_bytes;
-        alignas(64) int32_t acc[MR * NR];
-        for (int i0 = 0; i0 < mc; i0 += MR) {
-          const int rows = std::min(MR, mc - i0);
-          s8_tile_rows<V>(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, acc);
+        // the epilogue of `rows` rows from i0 whose int32 sums are acc[i][NR]
+        auto finish = [&](int i0, int rows, const int32_t* acc) {
           const int32_t* comp = Wm.comp.data() + n0;
           const float* sw = Wm.scale.data() + n0;
           for (int i = 0; i < rows; ++i) {
@@ -281,6 +333,24 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
             }
             std::copy(tmp, tmp + nvalid, crow);
           }
+        };
+        alignas(64) int32_t acc[MR * NR];
+        int i0 = 0;
+#if defined(BERTRT_S8_AMX)
+        if (amx && mc >= kAmxRows) {
+          amx_s8_config();
+          alignas(64) int32_t block[kAmxRows * NR];
+          for (; i0 + kAmxRows <= mc; i0 += kAmxRows) {
+            amx_s8_block(kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, block);
+            finish(i0, kAmxRows, block);
+          }
+          _tile_release();
+        }
+#endif
+        for (; i0 < mc; i0 += MR) {
+          const int rows = std::min(MR, mc - i0);
+          s8_tile_rows<V>(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, acc);
+          finish(i0, rows, acc);
         }
       },
       nth);
