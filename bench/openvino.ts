@@ -5,7 +5,8 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Encoding } from '../dist/tokenizer/tokenizer';
+import * as zlib from 'node:zlib';
+import type { Encoding, Tokenizer } from '../dist/tokenizer/tokenizer';
 
 const root = path.resolve(__dirname, '..');
 
@@ -28,6 +29,16 @@ export function padded(encs: Encoding[]): PaddedBatch {
     }
   }
   return { ids, mask, rows: encs.length, len };
+}
+
+/** NNCF's calibration input for OpenVINO's INT8: 320 texts of the tokenizer corpus (not any benchmark's texts) in
+ *  batches of 32, tokenized by `tokenizer`. */
+export function calibration(tokenizer: Tokenizer, maxLength: number): PaddedBatch[] {
+  const file = path.join(root, 'tests', 'fixtures', 'tokenizer', 'corpus.json.gz');
+  const corpus = (JSON.parse(zlib.gunzipSync(fs.readFileSync(file)).toString('utf8')) as string[]).filter((t) => t.split(' ').length >= 4);
+  const out: PaddedBatch[] = [];
+  for (let i = 0; i < 320; i += 32) out.push(padded(corpus.slice(i, i + 32).map((t) => tokenizer.encode(t, null, { maxLength }))));
+  return out;
 }
 
 export class OpenVinoPeer {

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Embedder, info } from '../dist';
-import { OpenVinoPeer, padded } from './openvino';
+import { calibration, OpenVinoPeer, padded } from './openvino';
 import { type OrtModule, ortVersion, peerEmbed } from './peer';
 
 const root = path.resolve(__dirname, '..');
@@ -158,9 +158,7 @@ async function main(): Promise<void> {
     report(score('onnxruntime-node', precision, await embed(queries), await embed(docs)));
     await session.release();
   }
-  const corpus = (JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'tokenizer', 'corpus.json.gz'))).toString('utf8')) as string[]).filter((t) => t.split(' ').length >= 4);
-  const calib = [];
-  for (let i = 0; i < 320; i += 32) calib.push(padded(corpus.slice(i, i + 32).map((t) => tokenizer!.encode(t, null, { maxLength }))));
+  const calib = calibration(tokenizer!, maxLength);
   for (const precision of ['fp32', 'bf16', 'int8'] as const) {
     const ov = await OpenVinoPeer.start(path.join(cache, 'all-MiniLM-L6-v2.onnx'), precision, THREADS, calib);
     if (!ov) continue;

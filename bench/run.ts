@@ -10,12 +10,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Embedder, Encoder, info, pack } from '../dist';
 import { fp32Peak, median, microbenchBf16, microbenchInt8, microbenchModel, syntheticIds, timeAsync } from '../dist/bench';
 import { native } from '../dist/native';
-import { OpenVinoPeer, padded } from './openvino';
+import { calibration, OpenVinoPeer, padded } from './openvino';
 import { type OrtModule, type OrtSession, ortVersion, peerEmbed, peerFeeds } from './peer';
 
 const root = path.resolve(__dirname, '..');
@@ -78,10 +77,7 @@ async function main(): Promise<void> {
   const peer = await loadPeer();
   // OpenVINO runs the FP32 export at each precision: f32 or bf16 inference, or NNCF's INT8 of it, calibrated on
   // 320 texts of the tokenizer corpus (not the benchmark's sentences)
-  const corpus = (JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'tokenizer', 'corpus.json.gz'))).toString('utf8')) as string[]).filter((t) => t.split(' ').length >= 4);
-  const calib = [];
-  for (let i = 0; i < 320; i += 32) calib.push(padded(corpus.slice(i, i + 32).map((t) => embedder.tokenizer.encode(t, null, { maxLength: embedder.maxSeqLength }))));
-  const ov = noPeer ? null : await OpenVinoPeer.start(path.join(root, 'bench', '.cache', 'all-MiniLM-L6-v2.onnx'), precision, THREADS, calib);
+  const ov = noPeer ? null : await OpenVinoPeer.start(path.join(root, 'bench', '.cache', 'all-MiniLM-L6-v2.onnx'), precision, THREADS, calibration(embedder.tokenizer, embedder.maxSeqLength));
   const cfg = encoder.config;
   console.log(`machine: ${sys.cpu}, ${sys.physicalCores} cores, ${sys.cpuFlags}; kernels ${sys.isa}; node ${process.version}`);
 
