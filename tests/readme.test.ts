@@ -1,11 +1,12 @@
 // Every JavaScript block of the README runs as written (issue 19): each is saved as an ES module in a scratch
 // project whose node_modules/bertrt is this package, with the model folders the samples name (./my-sst2-model,
-// ...) linked to the seeded test models (./my-onnx-model: the seeded ONNX graph), and must exit 0.
+// ...) linked to the seeded test models (./my-onnx-model: the seeded ONNX graph, from the copy that holds its
+// external data), and must exit 0.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { root, tmpDir } from './helpers/fixtures';
+import { onnxFixtures, root, tmpDir } from './helpers/fixtures';
 
 const heads = path.join(root, 'tests', 'fixtures', 'heads');
 const MODELS: Record<string, string> = {
@@ -16,7 +17,6 @@ const MODELS: Record<string, string> = {
   'my-squad-model': 'qa',
   'my-nli-model': 'nli',
   'my-cross-encoder': 'reranker',
-  'my-onnx-model': '../onnx/bert',
 };
 
 describe('README', function () {
@@ -32,6 +32,7 @@ describe('README', function () {
       fs.mkdirSync(path.join(dir, 'node_modules'));
       fs.symlinkSync(root, path.join(dir, 'node_modules', 'bertrt'), 'dir');
       for (const [name, fixture] of Object.entries(MODELS)) fs.symlinkSync(path.join(heads, fixture), path.join(dir, name), 'dir');
+      fs.symlinkSync(path.join(onnxFixtures(), 'bert'), path.join(dir, 'my-onnx-model'), 'dir');
       fs.writeFileSync(path.join(dir, 'sample.mjs'), code);
       const r = spawnSync(process.execPath, ['sample.mjs'], { cwd: dir, encoding: 'utf8', timeout: 100_000 });
       assert.equal(r.status, 0, `block ${i + 1} exited ${r.status ?? r.signal}:\n${r.stderr}`);
