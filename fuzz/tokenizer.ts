@@ -8,10 +8,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { type Encoding, Tokenizer } from '../lib';
-import { rng } from '../tests/helpers/fixtures';
-import { unpackRefs } from '../tests/helpers/refs';
+import { readFixture, rng } from '../tests/helpers/fixtures';
 
 export const root = path.resolve(__dirname, '..');
 
@@ -29,14 +27,10 @@ export interface Config {
 export function configs(): Config[] {
   const dir = path.join(root, 'tests', 'fixtures', 'tokenizer');
   const out: Config[] = [];
-  const read = (file: string) => {
-    const raw = fs.readFileSync(file);
-    return JSON.parse((file.endsWith('.br') ? zlib.brotliDecompressSync(raw) : raw).toString('utf8'));
-  };
   for (const name of ['minilm', 'cased', 'multilingual', 'nfkc-split', 'nfd-strip', 'mpnet', 'xlmr', 'unigram-first', 'roberta', 'modernbert', 'char-bpe']) {
-    const f = unpackRefs(fs.readFileSync(path.join(dir, `${name}.refs.br`))).tokenizer;
+    const f = readFixture(path.join(dir, `${name}.refs.br`)).tokenizer;
     let json: Record<string, any>;
-    if (f.file) json = read(path.join(root, f.file.replace(/\.gz$/, '.br')));
+    if (f.file) json = readFixture(path.join(root, f.file.replace(/\.gz$/, '.br')));
     else {
       json = structuredClone(f.json);
       json.model.vocab = JSON.parse(fs.readFileSync(path.join(root, f.vocab_from), 'utf8')).model.vocab;
@@ -46,12 +40,15 @@ export function configs(): Config[] {
     out.push({ name, json });
   }
   // UnicodeScripts, which none of those files uses: in front of BERT's pre-tokenizer and of XLM-R's Metaspace
-  for (const [name, from] of [['scripts-bert', 'multilingual'], ['scripts-xlmr', 'xlmr']]) {
-    const json = structuredClone(out.find((c) => c.name === from)!.json);
-    json.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'UnicodeScripts' }, json.pre_tokenizer] };
-    out.push({ name, json });
-  }
+  for (const [name, from] of [['scripts-bert', 'multilingual'], ['scripts-xlmr', 'xlmr']]) out.push({ name, json: withUnicodeScripts(out.find((c) => c.name === from)!.json) });
   return out;
+}
+
+/** A copy of a tokenizer.json with UnicodeScripts in front of its pre-tokenizer. */
+export function withUnicodeScripts(json: Record<string, any>): Record<string, any> {
+  const j = structuredClone(json);
+  j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'UnicodeScripts' }, j.pre_tokenizer] };
+  return j;
 }
 
 const PIECES = {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Tokenizer } from '../lib';
+import { withUnicodeScripts } from '../fuzz/tokenizer';
 import { defaultModel, readFixture, root } from './helpers/fixtures';
 
 function rng(seed: number) {
@@ -116,8 +117,7 @@ describe('tokenizer properties: Unigram, BPE, Metaspace, ByteLevel, UnicodeScrip
   const load = (name: string) => {
     // scripts-xlmr: XLM-R's pipeline with UnicodeScripts in front of its Metaspace (as fuzz/tokenizer.ts derives it)
     const json = readFixture(path.join(dir, `${name.replace(/^scripts-/, '')}.tokenizer.json.br`));
-    if (name.startsWith('scripts-')) json.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'UnicodeScripts' }, json.pre_tokenizer] };
-    return Tokenizer.fromJSON(json);
+    return Tokenizer.fromJSON(name.startsWith('scripts-') ? withUnicodeScripts(json) : json);
   };
   const sentences = fs.readFileSync(path.join(root, 'bench', 'data', 'sentences.txt'), 'utf8').split('\n').filter(Boolean);
   const text = (bytes: number) => {

@@ -6,11 +6,9 @@ import { deepStrictEqual } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { packRefs, unpackRefs } from '../tests/helpers/refs';
+import { brotli, packRefs, unpackRefs } from '../tests/helpers/refs';
 
 const fixtures = path.join(__dirname, '..', 'tests', 'fixtures');
-const brotli = (raw: Buffer) =>
-  zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_LGWIN]: 24, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
 
 for (const dir of ['', 'tokenizer', 'families', 'real']) for (const f of fs.readdirSync(path.join(fixtures, dir))) {
   if (!f.endsWith('.json.gz') || f === 'corpus.json.gz') continue;

@@ -274,9 +274,10 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
   const size_t panel_bytes = static_cast<size_t>(NR) * kp * (KG == 2 ? 2 : 1);
 #if defined(BERTRT_S8_AMX)
   static_assert(NR == 32 && KG == 4, "the AMX block reads AVX-512's panels");
-  // Whole 64-value K steps, and at most kAmxMaxN output columns: on the one Xeon measured (bench/results/amx.md)
-  // the AMX block beat the VNNI kernel at N = 384 but not at N = 1152 or 1536, which stay on VNNI until that is
-  // understood. Other shapes run the VNNI micro-kernel throughout.
+  // Whole 64-value K steps, and at most kAmxMaxN output columns: on the one Xeon measured, the AMX block beat the
+  // VNNI kernel at N = 384 (bench/results/amx.md) but not at N = 1152 or 1536 in the runs made while developing it
+  // (64- and 128-row tasks; not committed), which stay on VNNI until that is understood. Other shapes run the VNNI
+  // micro-kernel throughout.
   const bool amx = kp % 64 == 0 && n <= kAmxMaxN;
   const int mcb = amx ? kAmxMC : MC;
 #else

@@ -79,9 +79,11 @@ export function packRefs(doc: unknown): Buffer {
   };
   const skeleton = Buffer.from(JSON.stringify(walk(doc)), 'utf8');
   const blocks = [skeleton, lens.buffer(), ids.buffer(), offs.buffer(), words.buffer(), Buffer.from(flags)];
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(count);
-  const raw = Buffer.concat([head, ...blocks.flatMap((b) => [u32(b.length), b])]);
+  return brotli(Buffer.concat([u32(count), ...blocks.flatMap((b) => [u32(b.length), b])]));
+}
+
+/** Brotli as the fixtures are stored: the densest setting, a 16 MB window. */
+export function brotli(raw: Buffer): Buffer {
   return zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_LGWIN]: 24, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
 }
 
