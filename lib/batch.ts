@@ -2,7 +2,7 @@
 import type { PackedBatch } from './model/engine';
 import type { Encoding } from './tokenizer/tokenizer';
 
-export function pack(encodings: Encoding[], withTypes: boolean): PackedBatch {
+export function pack(encodings: ReadonlyArray<Pick<Encoding, 'ids' | 'typeIds'>>, withTypes: boolean): PackedBatch {
   let total = 0;
   for (const e of encodings) total += e.ids.length;
   const ids = new Int32Array(total);

@@ -9,6 +9,7 @@ import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
 import { encodeWithinAsync } from './truncate';
 import { mlmHead } from './heads/fill-mask';
 import { TaskModel } from './heads/task-model';
+import { type ColbertConfig, type M3Heads, type MultiVector, normalizeRows, readColbertConfig, readM3Heads } from './heads/multivector';
 
 export interface EmbedderOptions extends EngineOptions {}
 
@@ -84,8 +85,49 @@ function sparseOf(dense: Float32Array, threshold: number, topK?: number): Sparse
   return { indices: Int32Array.from(idx), values: Float32Array.from(idx, (v) => dense[v]) };
 }
 
+/** The entries of a map id -> weight above threshold (the topK largest of them, if given), sorted by index. */
+function sparseFromMap(m: Map<number, number>, threshold: number, topK?: number): SparseVector {
+  let idx = [...m.keys()].filter((id) => (m.get(id) as number) > threshold);
+  if (topK !== undefined && idx.length > topK) idx = idx.sort((a, b) => (m.get(b) as number) - (m.get(a) as number) || a - b).slice(0, topK);
+  idx.sort((a, b) => a - b);
+  return { indices: Int32Array.from(idx), values: Float32Array.from(idx, (id) => m.get(id) as number) };
+}
+
+export interface MultiVectorOptions {
+  /** encode as queries (a pylate model's query prefix, length and [MASK] expansion); default: documents */
+  isQuery?: boolean;
+  truncate?: 'right' | 'left' | 'error';
+  prompt?: string;
+  signal?: AbortSignal;
+}
+
+export interface OutputOptions extends MultiVectorOptions {
+  /** the pooled sentence vector, as embed() gives (default true) */
+  dense?: boolean;
+  /** the sparse lexical vector: bge-m3's sparse head, or SPLADE through the MLM head (default false) */
+  sparse?: boolean;
+  /** ColBERT vectors, as embedMultiVector() gives (default false) */
+  colbert?: boolean;
+  /** L2-normalize the dense vectors (default true) */
+  normalize?: boolean;
+  /** sparse: keep the k largest entries */
+  topK?: number;
+  /** sparse: keep entries above this (default 0) */
+  threshold?: number;
+  batchTokens?: number;
+}
+
+export interface Outputs {
+  dense?: Float32Array[];
+  sparse?: SparseVector[];
+  colbert?: MultiVector[];
+}
+
 export class Embedder {
-  #mlm: ReturnType<typeof mlmHead> | undefined;
+  // output heads, read on first use (undefined: not yet looked for)
+  private _mlm: ReturnType<typeof mlmHead> | undefined;
+  private _m3: M3Heads | null | undefined;
+  private _colbert: ColbertConfig | null | undefined;
 
   private constructor(
     readonly encoder: Encoder,
@@ -202,35 +244,212 @@ export class Embedder {
     if (pooling !== 'max' && pooling !== 'sum') throw invalidArgument(`embedSparse: pooling must be 'max' or 'sum' (got ${JSON.stringify(pooling)})`);
     const truncate = options.truncate ?? 'right';
     if (truncate === 'chunk') throw invalidArgument("embedSparse: truncate 'chunk' is not supported for sparse vectors");
-    this.#mlm ??= mlmHead(TaskModel.over(this.encoder, this.tokenizer));
-    const { transform, bias, decoder } = this.#mlm;
-    if (decoder) throw new BertrtError('embedSparse: the model has an untied MLM decoder, which the native sparse head does not read', 'E_UNSUPPORTED');
+    this.#spladeHead();
     const encodings: Encoding[] = [];
     for (let i = 0; i < texts.length; i++) {
       checkAborted(options.signal);
       encodings.push(await encodeWithinAsync(this.tokenizer, (options.prompt ?? '') + texts[i], null, this.maxSeqLength, truncate, `embedSparse: texts[${i}]`));
     }
-    const H = this.encoder.hiddenSize;
     const V = this.encoder.config.vocabSize;
     const out: SparseVector[] = new Array(texts.length);
-    // per engine batch: the transform of every token (the word embeddings' width), then the fused head per text
     const pending: Array<Promise<void>> = [];
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
-      const rows = end - begin;
-      const first = transform(hidden.subarray(begin * H, (begin + 1) * H));
-      const E = first.length;
-      const x = new Float32Array(rows * E);
-      x.set(first, 0);
-      for (let t = 1; t < rows; t++) x.set(transform(hidden.subarray((begin + t) * H, (begin + t + 1) * H)), t * E);
-      pending.push(
-        this.encoder.vocabSparse(x, Int32Array.of(0, rows), bias, pooling === 'sum').then((dense) => {
-          assertFinite(dense, `the sparse vector of texts[${i}]`);
-          out[i] = sparseOf(dense.subarray(0, V), threshold, topK);
-        }),
-      );
+      pending.push(this.#splade(hidden, begin, end, pooling === 'sum').then((dense) => {
+        assertFinite(dense, `the sparse vector of texts[${i}]`);
+        out[i] = sparseOf(dense.subarray(0, V), threshold, topK);
+      }));
     }, options.signal);
     await Promise.all(pending);
     return out;
+  }
+
+  /** The MLM head the SPLADE output needs (E_UNSUPPORTED without one the native sparse head reads). */
+  #spladeHead(): NonNullable<Embedder['_mlm']> {
+    this._mlm ??= mlmHead(TaskModel.over(this.encoder, this.tokenizer));
+    if (this._mlm.decoder) throw new BertrtError('the model has an untied MLM decoder, which the native sparse head does not read', 'E_UNSUPPORTED');
+    return this._mlm;
+  }
+
+  /** Whether the checkpoint holds an MLM head the native sparse head can read. */
+  #hasSplade(): boolean {
+    if (this.encoder.onnx) return false;
+    try {
+      this.#spladeHead();
+      return true;
+    } catch (e) {
+      if (e instanceof BertrtError) return false;
+      throw e;
+    }
+  }
+
+  /** SPLADE over hidden rows [begin, end): the MLM transform of every token, then the native fused head. */
+  #splade(hidden: Float32Array, begin: number, end: number, sum: boolean): Promise<Float32Array> {
+    const { transform, bias } = this.#spladeHead();
+    const H = this.encoder.hiddenSize;
+    const rows = end - begin;
+    const first = transform(hidden.subarray(begin * H, (begin + 1) * H));
+    const E = first.length;
+    const x = new Float32Array(rows * E);
+    x.set(first, 0);
+    for (let t = 1; t < rows; t++) x.set(transform(hidden.subarray((begin + t) * H, (begin + t + 1) * H)), t * E);
+    return this.encoder.vocabSparse(x, Int32Array.of(0, rows), bias, sum);
+  }
+
+  /** bge-m3's heads (colbert_linear.pt, sparse_linear.pt) if the folder has them, else null; read once. */
+  get #m3(): M3Heads | null {
+    if (this._m3 === undefined) this._m3 = readM3Heads(this.encoder.dir, this.encoder.hiddenSize, this.tokenizer, this.encoder.threads);
+    return this._m3;
+  }
+
+  /** A pylate ColBERT folder's configuration, else null; read once. */
+  get #colbert(): ColbertConfig | null {
+    if (this._colbert === undefined) this._colbert = readColbertConfig(this.encoder.dir, this.encoder.hiddenSize, this.tokenizer, this.encoder.threads);
+    return this._colbert;
+  }
+
+  /** Which outputs this model has: 'dense' always; 'sparse' with bge-m3's sparse head or an MLM head (SPLADE);
+   *  'colbert' with bge-m3's colbert_linear or a pylate ColBERT folder. */
+  get outputs(): Array<'dense' | 'sparse' | 'colbert'> {
+    const out: Array<'dense' | 'sparse' | 'colbert'> = [];
+    if (!this.#colbert) out.push('dense');
+    if (!this.encoder.pooled && !this.#colbert && (this.#m3?.sparse || this.#hasSplade())) out.push('sparse');
+    if (!this.encoder.pooled && (this.#m3?.colbert || this.#colbert)) out.push('colbert');
+    return out;
+  }
+
+  /** ColBERT vectors, one normalized vector per token: a pylate model's (queries with isQuery: its query prefix
+   *  and [MASK] expansion; documents: its document prefix, punctuation skipped) or bge-m3's (colbert_linear over
+   *  every token but the first). Score them with maxSim(). */
+  async embedMultiVector(texts: string[], options: MultiVectorOptions = {}): Promise<MultiVector[]> {
+    return (await this.encode(texts, { dense: false, colbert: true, isQuery: options.isQuery, truncate: options.truncate, prompt: options.prompt, signal: options.signal })).colbert!;
+  }
+
+  /** Several outputs from one forward pass (FlagEmbedding's BGEM3FlagModel.encode): the encoder runs once per
+   *  batch and each output asked for is derived from its hidden states — dense (the model's pooling, as embed()),
+   *  sparse (bge-m3's sparse_linear, or SPLADE through the MLM head) and colbert (embedMultiVector's vectors).
+   *  Only dense is computed unless asked otherwise. */
+  async encode(texts: string[], options: OutputOptions = {}): Promise<Outputs> {
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidArgument('encode: texts must be an array of strings');
+    for (const k of ['dense', 'sparse', 'colbert', 'isQuery', 'normalize'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalidArgument(`encode: ${k} must be a boolean`);
+    }
+    const wantDense = options.dense ?? true, wantSparse = options.sparse ?? false, wantColbert = options.colbert ?? false;
+    if (!wantDense && !wantSparse && !wantColbert) throw invalidArgument('encode: ask for at least one of dense, sparse, colbert');
+    const { topK, threshold = 0 } = options;
+    if (topK !== undefined && !(Number.isInteger(topK) && topK > 0)) throw invalidArgument('encode: topK must be a positive integer');
+    if (typeof threshold !== 'number' || !(threshold >= 0)) throw invalidArgument('encode: threshold must be a number >= 0');
+    const truncate = options.truncate ?? 'right';
+    if (truncate !== 'right' && truncate !== 'left' && truncate !== 'error') throw invalidArgument(`encode: truncate must be 'right', 'left' or 'error'`);
+    const has = this.outputs;
+    for (const [want, name] of [[wantDense, 'dense'], [wantSparse, 'sparse'], [wantColbert, 'colbert']] as const) {
+      if (want && !has.includes(name)) throw new BertrtError(`encode: this model has no ${name} output (it has: ${has.join(', ') || 'none'})`, 'E_UNSUPPORTED');
+    }
+    const pylate = this.#colbert;
+    const m3 = this.#m3;
+    const prefix = options.prompt ?? '';
+    // inputs: as embed() tokenizes them, or pylate's way (prefix token after [CLS], its lengths, query expansion)
+    const items: Array<Pick<Encoding, 'ids' | 'typeIds'>> = [];
+    let keyLens: Int32Array | null = null;
+    const isQuery = options.isQuery === true;
+    if (pylate) {
+      const L = Math.min(isQuery ? pylate.queryLength : pylate.documentLength, this.encoder.config.maxTokens);
+      const prefixId = isQuery ? pylate.queryPrefixId : pylate.documentPrefixId;
+      const room = prefixId === null ? L : L - 1;
+      const expand = isQuery && pylate.expansion;
+      if (expand && !pylate.attendToExpansion) keyLens = new Int32Array(texts.length);
+      for (let i = 0; i < texts.length; i++) {
+        checkAborted(options.signal);
+        const e = await encodeWithinAsync(this.tokenizer, prefix + texts[i], null, room, truncate, `encode: texts[${i}]`);
+        const n = e.ids.length + (prefixId === null ? 0 : 1);
+        const ids = new Int32Array(expand ? Math.max(n, L) : n).fill(pylate.maskId);
+        ids[0] = e.ids[0];
+        if (prefixId === null) ids.set(e.ids.subarray(1), 1);
+        else {
+          ids[1] = prefixId;
+          ids.set(e.ids.subarray(1), 2);
+        }
+        if (keyLens) keyLens[i] = n;
+        items.push({ ids, typeIds: new Int32Array(ids.length) });
+      }
+    } else {
+      for (let i = 0; i < texts.length; i++) {
+        checkAborted(options.signal);
+        items.push(await encodeWithinAsync(this.tokenizer, prefix + texts[i], null, this.maxSeqLength, truncate, `encode: texts[${i}]`));
+      }
+    }
+    const H = this.encoder.hiddenSize;
+    const normalize = options.normalize ?? true;
+    const promptTokens = this.promptTokens(prefix);
+    const result: Outputs = {};
+    if (wantDense) result.dense = new Array(texts.length);
+    if (wantSparse) result.sparse = new Array(texts.length);
+    if (wantColbert) result.colbert = new Array(texts.length);
+    await this.forEachBatch(items, keyLens, async (hidden, cu, start, end) => {
+      const pending: Array<Promise<void>> = [];
+      if (wantDense) {
+        for (let i = start; i < end; i++) {
+          const [b, e] = this.encoder.pooled ? [i - start, i - start + 1] : [cu[i - start], cu[i - start + 1]];
+          result.dense![i] = sentenceVector(hidden, H, b, e, this.sentence, undefined, normalize, promptTokens);
+        }
+      }
+      if (wantSparse && m3?.sparse) {
+        // one scalar weight per token of the batch: relu, then the max per vocabulary id
+        pending.push(m3.sparse.run(hidden.subarray(0, cu[end - start] * H)).then((w) => {
+          for (let i = start; i < end; i++) {
+            const ids = items[i].ids, b = cu[i - start];
+            const best = new Map<number, number>();
+            for (let t = 0; t < ids.length; t++) {
+              const v = Math.max(w[b + t], 0);
+              if (v > 0 && !m3.unused.has(ids[t]) && v > (best.get(ids[t]) ?? 0)) best.set(ids[t], v);
+            }
+            result.sparse![i] = sparseFromMap(best, threshold, topK);
+          }
+        }));
+      } else if (wantSparse) {
+        const V = this.encoder.config.vocabSize;
+        for (let i = start; i < end; i++) {
+          pending.push(this.#splade(hidden, cu[i - start], cu[i - start + 1], false).then((dense) => {
+            assertFinite(dense, `the sparse vector of texts[${i}]`);
+            result.sparse![i] = sparseOf(dense.subarray(0, V), threshold, topK);
+          }));
+        }
+      }
+      if (wantColbert) {
+        // the rows that get a vector, gathered for one projection over the batch
+        const keep: number[][] = [];
+        for (let i = start; i < end; i++) {
+          const b = cu[i - start], n = cu[i - start + 1] - b, ids = items[i].ids;
+          const rows: number[] = [];
+          if (!pylate) for (let t = 1; t < n; t++) rows.push(b + t);
+          else if (isQuery) for (let t = 0; t < (pylate.expansion ? n : (keyLens?.[i] ?? n)); t++) rows.push(b + t);
+          else for (let t = 0; t < n; t++) if (!pylate.skip.has(ids[t])) rows.push(b + t);
+          keep.push(rows);
+        }
+        const total = keep.reduce((a, r) => a + r.length, 0);
+        let x: Float32Array = new Float32Array(total * H);
+        let k = 0;
+        for (const rows of keep) for (const r of rows) x.set(hidden.subarray(r * H, (r + 1) * H), H * k++);
+        pending.push((async () => {
+          let dim = H;
+          if (pylate) {
+            for (const d of pylate.dense) x = await d.run(x);
+            dim = pylate.dim;
+          } else {
+            x = await m3!.colbert!.run(x);
+            dim = m3!.colbert!.outFeatures;
+          }
+          normalizeRows(x, dim);
+          assertFinite(x, 'the ColBERT vectors');
+          let at = 0;
+          keep.forEach((rows, j) => {
+            result.colbert![start + j] = { data: x.slice(at * dim, (at + rows.length) * dim), rows: rows.length, dim };
+            at += rows.length;
+          });
+        })());
+      }
+      await Promise.all(pending);
+    }, options.signal, undefined, options.batchTokens ?? MAX_BATCH_TOKENS);
+    return result;
   }
 
   /** Runs encodings through the engine in batches of at most batchTokens tokens, handing each one's hidden rows on. */
@@ -241,24 +460,41 @@ export class Embedder {
     onTokens?: (tokens: number) => void,
     batchTokens = MAX_BATCH_TOKENS,
   ): Promise<void> {
-    const withTypes = this.encoder.takesTokenTypes;
     const pooled = this.encoder.pooled; // one row per text: the graph pooled already
-    for (let start = 0; start < encodings.length; ) {
+    await this.forEachBatch(encodings, null, (hidden, cu, start, end) => {
+      for (let i = start; i < end; i++) {
+        if (pooled) each(i, hidden, i - start, i - start + 1);
+        else each(i, hidden, cu[i - start], cu[i - start + 1]);
+      }
+    }, signal, onTokens, batchTokens);
+  }
+
+  /** The engine batches themselves: fn gets a batch's hidden rows, its cuSeqlens and which inputs [start, end) it
+   *  holds, and may run output heads over the whole batch before the next one starts. keyLens (per input): how many
+   *  of its first tokens are keys (BatchView::key_lens). */
+  private async forEachBatch(
+    items: ReadonlyArray<Pick<Encoding, 'ids' | 'typeIds'>>,
+    keyLens: Int32Array | null,
+    fn: (hidden: Float32Array, cu: Int32Array, start: number, end: number) => void | Promise<void>,
+    signal?: AbortSignal,
+    onTokens?: (tokens: number) => void,
+    batchTokens = MAX_BATCH_TOKENS,
+  ): Promise<void> {
+    const withTypes = this.encoder.takesTokenTypes;
+    for (let start = 0; start < items.length; ) {
       checkAborted(signal);
       let end = start;
       let tokens = 0;
-      while (end < encodings.length && (end === start || tokens + encodings[end].ids.length <= batchTokens)) {
-        tokens += encodings[end].ids.length;
+      while (end < items.length && (end === start || tokens + items[end].ids.length <= batchTokens)) {
+        tokens += items[end].ids.length;
         end++;
       }
-      const batch = pack(encodings.slice(start, end), withTypes);
+      const batch = pack(items.slice(start, end), withTypes);
+      if (keyLens) batch.keyLens = keyLens.subarray(start, end);
       const hidden = await this.encoder.run(batch);
       checkAborted(signal);
       onTokens?.(tokens);
-      for (let i = start; i < end; i++) {
-        if (pooled) each(i, hidden, i - start, i - start + 1);
-        else each(i, hidden, batch.cuSeqlens[i - start], batch.cuSeqlens[i - start + 1]);
-      }
+      await fn(hidden, batch.cuSeqlens, start, end);
       start = end;
     }
   }

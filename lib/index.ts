@@ -1,6 +1,7 @@
 // Public entry point of the bertrt package.
 export { BertrtError, type BertrtErrorCode } from './errors';
-export { Embedder, type EmbedderOptions, type EmbedOptions, type SparseOptions, type SparseVector } from './embedder';
+export { Embedder, type EmbedderOptions, type EmbedOptions, type SparseOptions, type SparseVector, type MultiVectorOptions, type OutputOptions, type Outputs } from './embedder';
+export { maxSim, type MultiVector } from './heads/multivector';
 export { quantizeEmbeddings, type EmbeddingPrecision, type QuantizeOptions } from './quantize';
 export { Tokenizer, type Encoding, type EncodeOptions } from './tokenizer/tokenizer';
 export { Encoder, type EngineOptions, type PackedBatch } from './model/engine';

@@ -53,7 +53,7 @@ export interface NativeEngine {
     cudaLibrary?: string,
   ): Promise<void>;
   /** Packed batch in, hidden states [tokens × hiddenSize] out. */
-  run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array): Promise<Float32Array>;
+  run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, keyLens?: Int32Array | null): Promise<Float32Array>;
   /** Rows x [rows × hiddenSize] against the word-embedding matrix (the tied MLM decoder): [rows × vocabSize]. */
   vocabLogits(x: Float32Array, bias: Float32Array | null): Promise<Float32Array>;
   /** The SPLADE head: per sequence of rows (cuSeqlens), max (sum) over its rows of log(1 + relu(x . word + bias)):
@@ -138,7 +138,7 @@ export interface MicrobenchResult {
 export interface NativeOnnxEngine {
   load(path: string, options: { library: string; threads: number; padId: number; widthHint: number; output: string }): Promise<void>;
   /** Packed batch in (padded per batch inside); hidden states [tokens × width], or [sequences × width] when pooled. */
-  run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array): Promise<Float32Array>;
+  run(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, keyLens?: Int32Array | null): Promise<Float32Array>;
   close(): void;
   /** the output is one vector per sequence (sentence_embedding), not one per token */
   readonly pooled: boolean | undefined;
@@ -163,8 +163,16 @@ export interface OnnxRuntimeInfo {
   reason: string;
 }
 
+/** One dense layer of an output head, packed once for the FP32 GEMM (see native/addon: Linear). */
+export interface NativeLinear {
+  run(x: Float32Array, threads: number): Promise<Float32Array>;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+}
+
 export interface NativeAddon {
   Engine: new () => NativeEngine;
+  Linear: new (weight: Float32Array, n: number, k: number, bias: Float32Array | null, activation: 'none' | 'gelu' | 'gelu_tanh') => NativeLinear;
   OnnxEngine: new () => NativeOnnxEngine;
   onnxInfo(library: string): OnnxRuntimeInfo;
   setErrorClass(cls: typeof BertrtError): void;

@@ -13,7 +13,9 @@ import { pack } from '../lib/batch';
 import { BertrtError, Embedder, pipeline } from '../lib';
 import { Encoder } from '../lib/model/engine';
 import { Tokenizer } from '../lib/tokenizer/tokenizer';
-import { cosine, f32, maxAbsDiff, root, sameEntities } from './helpers/fixtures';
+import { cosine, f32, familyFixture, maxAbsDiff, root, sameEntities } from './helpers/fixtures';
+
+const familyModel = (name: string) => familyFixture<Fixture>(name);
 
 interface Input {
   a: string;
@@ -33,16 +35,6 @@ interface Fixture {
 }
 
 const FIX = path.join(root, 'tests', 'fixtures');
-
-/** The fixture's model folder with its tokenizer.json put back (the tree keeps one copy, under fixtures/tokenizer). */
-export function familyModel(name: string): { dir: string; fixture: Fixture } {
-  const fixture = JSON.parse(zlib.brotliDecompressSync(fs.readFileSync(path.join(FIX, 'families', `${name}.json.br`))).toString('utf8')) as Fixture;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bertrt-${name}-`));
-  fs.cpSync(path.join(FIX, 'families', name), dir, { recursive: true });
-  const tok = path.join(FIX, 'tokenizer', `${fixture.tokenizer}.tokenizer.json`);
-  fs.writeFileSync(path.join(dir, 'tokenizer.json'), fs.existsSync(tok) ? fs.readFileSync(tok) : zlib.brotliDecompressSync(fs.readFileSync(`${tok}.br`)));
-  return { dir, fixture };
-}
 
 /** Writes the tensors of two safetensors files as one (the fixtures' heads beside their encoder). */
 function mergeSafetensors(a: string, b: string, out: string): void {

@@ -1,4 +1,4 @@
-// Rewrites the *.json.gz the Python fixture scripts write (tests/fixtures, tokenizer/, families/, real/) as brotli
+// Rewrites the *.json.gz the Python fixture scripts write (tests/fixtures, tokenizer/, families/, real/, outputs/) as brotli
 // (.json.br), a half to a tenth smaller; the tokenizer conformance fixtures go into the denser .refs.br container
 // (tests/helpers/refs.ts), checked to unpack deep-equal before the .gz is removed. The tests read only these.
 // Run after any tools/make_*.py: npx tsx tools/compress_fixtures.ts
@@ -10,7 +10,7 @@ import { brotli, packRefs, unpackRefs } from '../tests/helpers/refs';
 
 const fixtures = path.join(__dirname, '..', 'tests', 'fixtures');
 
-for (const dir of ['', 'tokenizer', 'families', 'real']) for (const f of fs.readdirSync(path.join(fixtures, dir))) {
+for (const dir of ['', 'tokenizer', 'families', 'real', 'outputs']) for (const f of fs.readdirSync(path.join(fixtures, dir))) {
   if (!f.endsWith('.json.gz') || f === 'corpus.json.gz') continue;
   const file = path.join(fixtures, dir, f);
   const raw = zlib.gunzipSync(fs.readFileSync(file));

@@ -73,6 +73,8 @@ export function readSentenceConfig(dir: string): SentenceConfig {
   if (fs.existsSync(modulesFile)) {
     const modules = readJson(modulesFile, true) as Array<{ type?: unknown; path?: unknown }>;
     for (const m of modules) {
+      // pylate's Dense projects every token (ColBERT vectors, lib/heads/multivector.ts), not the pooled vector
+      if (String(m?.type).startsWith('pylate.models.Dense')) continue;
       const kind = MODULE_KINDS.get(String(m?.type));
       if (!kind) {
         throw new BertrtError(`${modulesFile}: module "${String(m?.type)}" is not supported; refusing to guess what it does`, 'E_UNSUPPORTED');
@@ -94,7 +96,7 @@ export function readSentenceConfig(dir: string): SentenceConfig {
 
 /** A module's folder: a relative path that stays inside the model folder, symbolic links resolved; anything
  *  else (`../..`, an absolute path, a link out) is refused, so a model file can make bertrt read only its own. */
-function moduleDir(dir: string, rel: unknown, modulesFile: string): string {
+export function moduleDir(dir: string, rel: unknown, modulesFile: string): string {
   if (rel !== undefined && typeof rel !== 'string') throw new BertrtError(`${modulesFile}: a module's "path" must be a string`, 'E_MODEL_FORMAT');
   const r = rel ?? '';
   const refuse = () => new BertrtError(`${modulesFile}: module path ${JSON.stringify(r)} leaves the model folder`, 'E_MODEL_FORMAT');

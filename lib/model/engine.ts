@@ -41,6 +41,9 @@ export interface PackedBatch {
   ids: Int32Array;
   typeIds: Int32Array | null;
   cuSeqlens: Int32Array;
+  /** per sequence, how many of its first tokens are keys (the rest only query: ColBERT's query expansion, the
+   *  attention mask's zeros); absent: every token */
+  keyLens?: Int32Array;
 }
 
 export class Encoder {
@@ -54,6 +57,8 @@ export class Encoder {
     engine: NativeEngine | NativeOnnxEngine,
     /** set when the encoder is an ONNX graph run by onnxruntime */
     readonly onnx: OnnxInfo | null = null,
+    /** the engine's thread count (0: the default, every usable core); output heads run on as many */
+    readonly threads = 0,
   ) {
     this.#engine = engine;
     this.#hidden = onnx ? (engine as NativeOnnxEngine).width! : config.hiddenSize;
@@ -88,7 +93,7 @@ export class Encoder {
     const engine = new (native().Engine)();
     await engine.load(config, weights.files, tensors, threads, precision, device, device === 'cpu' ? '' : cudaLibrary());
     if (device === 'cuda' && engine.deviceNote) process.emitWarning(`bertrt: CUDA is not usable (${engine.deviceNote}); ${dir} runs on the CPU`, 'BertrtWarning');
-    return new Encoder(dir, config, precision, engine);
+    return new Encoder(dir, config, precision, engine, null, threads);
   }
 
   private static async loadOnnx(dir: string, options: EngineOptions, threads: number, precision: Precision, device: Device): Promise<Encoder> {
@@ -104,7 +109,7 @@ export class Encoder {
     const engine = new (native().OnnxEngine)();
     await engine.load(file, { library: onnxruntimeLibrary(o.library), threads, padId: config.padTokenId, widthHint: config.hiddenSize, output: o.output ?? '' });
     const info: OnnxInfo = { file, signature: engine.signature!, output: engine.output!, library: engine.library!, version: engine.version! };
-    return new Encoder(dir, config.hiddenSize > 0 ? config : { ...config, hiddenSize: engine.width! }, precision, engine, info);
+    return new Encoder(dir, config.hiddenSize > 0 ? config : { ...config, hiddenSize: engine.width! }, precision, engine, info, threads);
   }
 
   /** kernel table the GEMMs run on (the ONNX backend: "onnxruntime <version>") */
@@ -135,7 +140,7 @@ export class Encoder {
   run(batch: PackedBatch): Promise<Float32Array> {
     if (!this.#engine) return Promise.reject(new BertrtError('model is closed', 'E_CLOSED'));
     // a graph without a token_type_ids input is not fed one
-    return this.#engine.run(batch.ids, this.onnx && !this.takesTokenTypes ? null : batch.typeIds, batch.cuSeqlens);
+    return this.#engine.run(batch.ids, this.onnx && !this.takesTokenTypes ? null : batch.typeIds, batch.cuSeqlens, batch.keyLens ?? null);
   }
 
   /** The native engine, or why an MLM-decoder feature cannot run (a rejection; the engine's own argument checks

@@ -228,14 +228,16 @@ std::vector<float> copy_float32(Napi::Env env, Napi::Value v, const char* what) 
   return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
 }
 
-// A packed batch's arrays, copied off the JS heap so the job can read them on its thread: run(ids, typeIds, cuSeqlens).
+// A packed batch's arrays, copied off the JS heap so the job can read them on its thread:
+// run(ids, typeIds, cuSeqlens, keyLens?).
 struct BatchArgs {
-  std::shared_ptr<std::vector<int32_t>> ids, types, cu;
+  std::shared_ptr<std::vector<int32_t>> ids, types, cu, keys;
   bertrt::BatchView view() const {
     bertrt::BatchView b;
     b.ids = ids->data();
     b.type_ids = types->empty() ? nullptr : types->data();
     b.cu_seqlens = cu->data();
+    b.key_lens = keys->empty() ? nullptr : keys->data();
     b.n_seqs = static_cast<int>(cu->size()) - 1;
     b.tokens = static_cast<int>(ids->size());
     return b;
@@ -254,6 +256,11 @@ BatchArgs batch_args(const Napi::CallbackInfo& info) {
   }
   a.cu = std::make_shared<std::vector<int32_t>>(copy_int32(env, info[2], "cuSeqlens"));
   if (a.cu->empty()) throw_error(env, Code::kInvalidArgument, "cuSeqlens must hold at least one element (0)");
+  a.keys = std::make_shared<std::vector<int32_t>>();
+  if (info.Length() > 3 && !info[3].IsNull() && !info[3].IsUndefined()) {
+    *a.keys = copy_int32(env, info[3], "keyLens");
+    if (a.keys->size() + 1 != a.cu->size()) throw_error(env, Code::kInvalidArgument, "keyLens must hold one length per sequence");
+  }
   if (a.ids->size() > (size_t(1) << 31)) throw_error(env, Code::kInvalidArgument, "batch too large");
   return a;
 }
@@ -439,6 +446,79 @@ class Engine : public Napi::ObjectWrap<Engine> {
   int threads_ = 0;
   bool loading_ = false;
   bool closed_ = false;
+};
+
+// ------------------------------------------------------------------------------------------------- Linear
+// One dense layer of an output head (a ColBERT projection, bge-m3's sparse weight, an MLM transform): W [n × k] in
+// PyTorch's layout, packed once for the CPU's FP32 GEMM, run over many token rows on the job thread. Heads stay FP32
+// whatever the encoder's precision: they are a small part of the work and their outputs are what gets compared.
+//   new Linear(weight: Float32Array [n × k], n, k, bias: Float32Array [n] | null, activation: 'none' | 'gelu' | 'gelu_tanh')
+//   run(x: Float32Array [rows × k], threads) -> Promise<Float32Array [rows × n]>
+class Linear : public Napi::ObjectWrap<Linear> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Linear", {InstanceMethod<&Linear::Run>("run"), InstanceAccessor<&Linear::In>("inFeatures"),
+                                       InstanceAccessor<&Linear::Out>("outFeatures")});
+  }
+
+  explicit Linear(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Linear>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5 || !info[1].IsNumber() || !info[2].IsNumber() || !info[4].IsString())
+      throw_error(env, Code::kInvalidArgument, "Linear(weight, n, k, bias, activation)");
+    const double n = info[1].As<Napi::Number>().DoubleValue(), k = info[2].As<Napi::Number>().DoubleValue();
+    // 2^26 weights (256 MB in FP32) is far past any head; it keeps n * k and rows * n in range below
+    if (!(n >= 1 && k >= 1 && n <= (1 << 20) && k <= (1 << 20) && n == std::floor(n) && k == std::floor(k) && n * k <= double(1 << 26)))
+      throw_error(env, Code::kInvalidArgument, "Linear: n and k must be positive integers with n * k <= 2^26");
+    auto st = std::make_shared<State>();
+    st->n = static_cast<int>(n), st->k = static_cast<int>(k);
+    std::vector<float> w = copy_float32(env, info[0], "weight");
+    if (w.size() != static_cast<size_t>(st->n) * st->k) throw_error(env, Code::kInvalidArgument, "Linear: weight must hold n * k floats");
+    if (!info[3].IsNull() && !info[3].IsUndefined()) {
+      st->bias = copy_float32(env, info[3], "bias");
+      if (st->bias.size() != static_cast<size_t>(st->n)) throw_error(env, Code::kInvalidArgument, "Linear: bias must hold n floats");
+    }
+    const std::string act = info[4].As<Napi::String>().Utf8Value();
+    if (act == "gelu") st->gelu = true;
+    else if (act == "gelu_tanh") st->gelu = st->tanh_gelu = true;
+    else if (act != "none") throw_error(env, Code::kInvalidArgument, "Linear: activation must be 'none', 'gelu' or 'gelu_tanh', got '" + act + "'");
+    bertrt::cpu::kernels().pack_weights(w.data(), st->n, st->k, &st->w);
+    st_ = std::move(st);
+  }
+
+ private:
+  struct State {
+    bertrt::cpu::PackedMatrix w;
+    std::vector<float> bias;
+    bool gelu = false, tanh_gelu = false;
+    int n = 0, k = 0;
+  };
+
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[1].IsNumber()) throw_error(env, Code::kInvalidArgument, "run(x, threads)");
+    auto x = std::make_shared<std::vector<float>>(copy_float32(env, info[0], "x"));
+    const size_t k = static_cast<size_t>(st_->k), n = static_cast<size_t>(st_->n);
+    if (x->size() % k != 0) throw_error(env, Code::kInvalidArgument, "Linear.run: x must hold whole rows of in_features floats");
+    const size_t rows = x->size() / k;
+    if (rows > (size_t(1) << 31) / n) throw_error(env, Code::kInvalidArgument, "Linear.run: too many rows for one call");
+    const int nth = info[1].As<Napi::Number>().Int32Value();
+    if (nth < 0 || nth > 1024) throw_error(env, Code::kInvalidArgument, "threads must be in [0, 1024]");
+    std::shared_ptr<const State> st = st_;
+    Napi::Float32Array out = Napi::Float32Array::New(env, rows * n);
+    if (rows == 0) return submit_filling(env, out, [](bertrt::ThreadPool&, float*) { return Status::Ok(); });
+    return submit_filling(env, out, [st, x, rows, nth](bertrt::ThreadPool& pool, float* out_ptr) {
+      bertrt::cpu::GemmArgs g;
+      g.a = x->data(), g.lda = st->k, g.w = &st->w, g.m = static_cast<int>(rows);
+      g.bias = st->bias.empty() ? nullptr : st->bias.data(), g.gelu = st->gelu, g.tanh_gelu = st->tanh_gelu;
+      g.c = out_ptr, g.ldc = st->n;
+      bertrt::cpu::kernels().gemm(g, pool, nth);
+      return Status::Ok();
+    });
+  }
+  Napi::Value In(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), st_->k); }
+  Napi::Value Out(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), st_->n); }
+
+  std::shared_ptr<const State> st_;
 };
 
 // ----------------------------------------------------------------------------------------- OnnxEngine
@@ -669,6 +749,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("cudaInfo", Napi::Function::New<CudaInfo>(env, "cudaInfo"));
   exports.Set("OnnxEngine", OnnxEngine::Define(env));
+  exports.Set("Linear", Linear::Define(env));
   exports.Set("onnxInfo", Napi::Function::New<OnnxInfo>(env, "onnxInfo"));
   exports.Set("microbench", Napi::Function::New<Microbench>(env, "microbench"));
   return exports;

@@ -96,6 +96,9 @@ struct AttentionArgs {
   float* out = nullptr;  // [tokens][hidden], head h at columns h*head_dim
   int ld_out = 0;
   const int32_t* cu_seqlens = nullptr;
+  // null: every token of a sequence is a key. Else only sequence s's first key_lens[s] tokens (in [1, its length]) are
+  // keys; the tokens past them still query (see BatchView::key_lens).
+  const int32_t* key_lens = nullptr;
   int n_seqs = 0;
   int n_heads = 0;
   int head_dim = 0;

@@ -257,8 +257,9 @@ void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
       [&](int64_t t, int) {
         static thread_local AttnBf16Scratch sc;
         const int sq = static_cast<int>(t / g.n_heads), h = static_cast<int>(t % g.n_heads);
-        const int row0 = g.cu_seqlens[sq], len = g.cu_seqlens[sq + 1] - row0;
-        if (len <= 0) return;
+        const int row0 = g.cu_seqlens[sq], rows = g.cu_seqlens[sq + 1] - row0;
+        if (rows <= 0) return;
+        const int len = g.key_lens ? std::clamp(g.key_lens[sq], 1, rows) : rows;  // keys; every row queries
         const int lp = (len + 31) / 32 * 32;  // keys, padded to whole pairs of vectors
         const int dvp = (dh + 15) / 16 * 16;  // output columns, padded to whole vectors
         sc.k.resize(static_cast<size_t>(dh) * lp);
@@ -294,9 +295,9 @@ void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
           }
         }
         int i = 0;
-        for (; i + 8 <= len; i += 8) attn_bf16_rows<8>(g, row0, len, h, i, sc, lp, dvp);
-        for (; i + 4 <= len; i += 4) attn_bf16_rows<4>(g, row0, len, h, i, sc, lp, dvp);
-        for (; i < len; ++i) attn_bf16_rows<1>(g, row0, len, h, i, sc, lp, dvp);
+        for (; i + 8 <= rows; i += 8) attn_bf16_rows<8>(g, row0, len, h, i, sc, lp, dvp);
+        for (; i + 4 <= rows; i += 4) attn_bf16_rows<4>(g, row0, len, h, i, sc, lp, dvp);
+        for (; i < rows; ++i) attn_bf16_rows<1>(g, row0, len, h, i, sc, lp, dvp);
       },
       nth);
 }

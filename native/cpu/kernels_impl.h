@@ -429,19 +429,20 @@ void attention(const AttentionArgs& g, ThreadPool& pool, int nth) {
       [&](int64_t t, int) {
         static thread_local AttnScratch<V> sc;
         const int sq = static_cast<int>(t / g.n_heads), h = static_cast<int>(t % g.n_heads);
-        const int row0 = g.cu_seqlens[sq], len = g.cu_seqlens[sq + 1] - row0;
-        if (len <= 0) return;
+        const int row0 = g.cu_seqlens[sq], rows = g.cu_seqlens[sq + 1] - row0;
+        if (rows <= 0) return;
+        const int len = g.key_lens ? std::clamp(g.key_lens[sq], 1, rows) : rows;  // keys; every row queries
         const int lp = (len + W - 1) / W * W;
         sc.kt.resize(static_cast<size_t>(dh) * lp);
         sc.scores.resize(static_cast<size_t>(kAttnMaxRows) * lp);
         transpose_keys<V>(g.qkv + static_cast<size_t>(row0) * g.ld_qkv + hidden + h * dh, g.ld_qkv, len, lp, dh, sc.kt.data());
         int i = 0;
         constexpr int ROWS = AttnShape<V>::ROWS;
-        for (; i + ROWS <= len; i += ROWS) attn_rows<V, ROWS>(g, row0, len, h, i, sc, lp);
+        for (; i + ROWS <= rows; i += ROWS) attn_rows<V, ROWS>(g, row0, len, h, i, sc, lp);
         if constexpr (ROWS > 4) {
-          for (; i + 4 <= len; i += 4) attn_rows<V, 4>(g, row0, len, h, i, sc, lp);
+          for (; i + 4 <= rows; i += 4) attn_rows<V, 4>(g, row0, len, h, i, sc, lp);
         }
-        for (; i < len; ++i) attn_rows<V, 1>(g, row0, len, h, i, sc, lp);
+        for (; i < rows; ++i) attn_rows<V, 1>(g, row0, len, h, i, sc, lp);
       },
       nth);
 }

@@ -522,6 +522,8 @@ Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) 
   for (int s = 0; s < b.n_seqs; ++s) {
     const int32_t a = b.cu_seqlens[s], e = b.cu_seqlens[s + 1];
     if (e < a || e > b.tokens) return {Code::kInvalidArgument, "batch: cuSeqlens must be non-decreasing and end at the token count"};
+    if (b.key_lens && (b.key_lens[s] < 1 || b.key_lens[s] > e - a) && e > a)
+      return {Code::kInvalidArgument, "batch: keyLens[" + std::to_string(s) + "] must be in [1, the sequence's length]"};
     max_len = std::max(max_len, e - a);
   }
   if (b.cu_seqlens[b.n_seqs] != b.tokens) return {Code::kInvalidArgument, "batch: cuSeqlens must end at the token count"};
@@ -661,7 +663,7 @@ void Bert::layer(const Layer& L, Precision p, float* x, const BatchView& b, Scra
       cpu::Epilogue epi;
       epi.bias = L.qkv_b.data(), epi.c = qkv, epi.ldc = 3 * H;
       gemm_rows(p, x, H, wqkv, epi, r0, T, s.in, pool, nth);
-      at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0;
+      at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0, at.key_lens = b.key_lens ? b.key_lens + s0 : nullptr;
       if (cfg_.disentangled_span > 0) {
         disentangled_terms(L, qkv, T, s, pool, nth);
         at.c2p = s.c2p.data(), at.p2c = s.p2c.data(), at.pos_r = 2 * cfg_.disentangled_span;
@@ -779,7 +781,7 @@ void Bert::modern_layer(const Layer& L, int l, Precision p, float* x, const Batc
     linear(p, in, H, H, wqkv, L.qkv_b.data(), false, nullptr, qkv, 3 * H, T, s.local, pool, nth);
     rotate(qkv, T, positions + r0, global ? 0 : 1);
     at.qkv = qkv, at.out = ctx;
-    at.cu_seqlens = s.cu.data(), at.n_seqs = static_cast<int>(s.cu.size()) - 1;
+    at.cu_seqlens = s.cu.data(), at.n_seqs = static_cast<int>(s.cu.size()) - 1, at.key_lens = b.key_lens ? b.key_lens + g0 : nullptr;
     if (p != Precision::kFP32 && kbf_) kbf_->attention_bf16(at, pool, nth);
     else k_->attention(at, pool, nth);
     // (the residual is never the GEMM's own output: with K past one block the epilogue would read partial sums)

@@ -74,6 +74,7 @@ class CudaBert final : public BertModel {
   Status forward(const BatchView& b, float* out, ThreadPool&, int) const override {
     if (b.n_seqs < 0 || b.tokens < 0 || !b.cu_seqlens || (b.tokens > 0 && !out))
       return {Code::kInvalidArgument, "batch: missing lengths or output"};
+    if (b.key_lens) return {Code::kUnsupported, "CUDA: the attention kernels attend to every token; a batch with keyLens (ColBERT query expansion) runs on the CPU engine"};
     char err[512] = "";
     switch (lib_.forward(model_, b.ids, b.type_ids, b.cu_seqlens, b.n_seqs, b.tokens, out, err, sizeof err)) {
       case BERTRT_CUDA_OK: return Status::Ok();

@@ -288,7 +288,10 @@ class Onnx final : public OnnxModel {
       for (size_t s = 0; s < B; ++s) {
         const int begin = b.cu_seqlens[s], len = b.cu_seqlens[s + 1] - begin;
         for (int t = 0; t < len; ++t) {
-          const int64_t x = p.feed == Feed::kIds ? b.ids[begin + t] : p.feed == Feed::kMask ? 1 : (b.type_ids ? b.type_ids[begin + t] : 0);
+          // tokens past a sequence's keys (BatchView::key_lens) are what attention_mask 0 means to the graph
+          const int64_t x = p.feed == Feed::kIds    ? b.ids[begin + t]
+                            : p.feed == Feed::kMask ? (b.key_lens && t >= b.key_lens[s] ? 0 : 1)
+                                                    : (b.type_ids ? b.type_ids[begin + t] : 0);
           if (wide) v64[s * L + t] = x;
           else v32[s * L + t] = static_cast<int32_t>(x);
         }
@@ -357,12 +360,13 @@ class Onnx final : public OnnxModel {
     const size_t B = static_cast<size_t>(j - i), W = static_cast<size_t>(width_);
     if (B * static_cast<size_t>(L) > (size_t(1) << 31) / W) return Status(Code::kInvalidArgument, "batch too large once padded");
     // the part as a packed batch of its own
-    std::vector<int32_t> ids, types, cu(1, 0);
+    std::vector<int32_t> ids, types, keys, cu(1, 0);
     bool in_place = true;  // the part is the whole batch, in order, unpadded: the graph writes the caller's array
     for (int k = i; k < j; ++k) {
       const int s = order[k], begin = b.cu_seqlens[s], l = b.cu_seqlens[s + 1] - begin;
       ids.insert(ids.end(), b.ids + begin, b.ids + begin + l);
       if (b.type_ids) types.insert(types.end(), b.type_ids + begin, b.type_ids + begin + l);
+      if (b.key_lens) keys.push_back(std::clamp(b.key_lens[s], 1, l));
       cu.push_back(cu.back() + l);
       in_place = in_place && s == k && (pooled_ || l == L);
     }
@@ -371,6 +375,7 @@ class Onnx final : public OnnxModel {
     part.ids = ids.data();
     part.type_ids = b.type_ids ? types.data() : nullptr;
     part.cu_seqlens = cu.data();
+    part.key_lens = b.key_lens ? keys.data() : nullptr;
     part.n_seqs = static_cast<int>(B);
     part.tokens = cu.back();
     const bool f32 = output_.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;

@@ -205,3 +205,15 @@ export function sameEntities(got: any[], want: any[], text: string, withIndex: b
     if (!(Math.abs(e.score - w.score) <= tol)) throw new Error(`${where}: score ${e.score} vs ${w.score}`);
   });
 }
+
+/** A seeded family model of tests/fixtures/families (tools/make_family_models.py) in a temp folder, with its
+ *  tokenizer.json put back (the tree keeps one copy, under fixtures/tokenizer), and its reference document. */
+export function familyFixture<F extends { tokenizer: string }>(name: string): { dir: string; fixture: F } {
+  const fix = path.join(root, 'tests', 'fixtures');
+  const fixture = readFixture(path.join(fix, 'families', `${name}.json.br`)) as F;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bertrt-${name}-`));
+  fs.cpSync(path.join(fix, 'families', name), dir, { recursive: true });
+  const tok = path.join(fix, 'tokenizer', `${fixture.tokenizer}.tokenizer.json`);
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), fs.existsSync(tok) ? fs.readFileSync(tok) : zlib.brotliDecompressSync(fs.readFileSync(`${tok}.br`)));
+  return { dir, fixture };
+}
