@@ -187,7 +187,7 @@ describe('server contract', function () {
     assert.equal(r.status, 200);
     const doc = r.body;
     assert.equal(doc.openapi, '3.1.0');
-    const routes = ['/embed', '/embed_all', '/embed_sparse', '/similarity', '/predict', '/rerank', '/tokenize', '/decode', '/v1/embeddings'];
+    const routes = ['/embed', '/embed_all', '/embed_sparse', '/encode', '/similarity', '/predict', '/rerank', '/tokenize', '/decode', '/v1/embeddings'];
     assert.deepEqual(Object.keys(doc.paths).sort(), [...routes, '/health', '/info', '/metrics', '/v1/models'].sort());
     const statuses = new Set<string>();
     for (const route of routes) {
@@ -196,7 +196,7 @@ describe('server contract', function () {
       assert.ok(schema.required.length > 0, route);
       // the served schema is the one in force: leave out any field it requires and the server names that field
       for (const field of schema.required as string[]) {
-        const body: Record<string, unknown> = { model: 'rr', inputs: 'x', input: 'x', query: 'q', texts: ['a'], ids: [1] };
+        const body: Record<string, unknown> = { model: 'rr', inputs: 'x', input: 'x', query: 'q', texts: ['a'], ids: [1], outputs: ['dense'] };
         delete body[field];
         const res = await call(url, route, body);
         const msg = route.startsWith('/v1') ? res.body.error.message : res.body.error;

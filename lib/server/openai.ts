@@ -4,6 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Encoding } from '../tokenizer/tokenizer';
 import { type Body, HttpError, type Model, type ServerContext } from './context';
 import { schemas } from './schemas';
+import { formatVectors, PRECISIONS } from './formats';
+import type { EmbeddingPrecision } from '../quantize';
 
 export function openaiRoutes(app: FastifyInstance, cx: ServerContext): void {
   const startedAt = Math.floor(Date.now() / 1000);
@@ -23,14 +25,14 @@ export function openaiRoutes(app: FastifyInstance, cx: ServerContext): void {
     }
     const vecs = await cx.embed(m, encs, true, cx.dimensions(m, b.dimensions), cx.cancellation(req, reply));
     const tokens = encs.reduce((a, e) => a + e.ids.length, 0);
-    const base64 = b.encoding_format === 'base64';
+    // encoding_format 'int8' (…) is that precision as integers; precision + base64 sends its bytes
+    const fmt = (b.encoding_format as string | null) ?? 'float';
+    const base64 = fmt === 'base64';
+    const precision = PRECISIONS.includes(fmt as EmbeddingPrecision) ? (fmt as EmbeddingPrecision) : ((b.precision as EmbeddingPrecision | null) ?? 'float32');
+    const out = formatVectors(vecs, precision, base64, b.ranges);
     return {
       object: 'list',
-      data: vecs.map((v, index) => ({
-        object: 'embedding',
-        index,
-        embedding: base64 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v),
-      })),
+      data: out.map((embedding, index) => ({ object: 'embedding', index, embedding })),
       model: m.name,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
     };

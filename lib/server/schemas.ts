@@ -34,6 +34,22 @@ const tokenIds: Schema = { type: 'array', items: { type: 'integer' }, minItems: 
 
 const longInput = { model, truncate, truncation_direction: truncationDirection };
 
+// quantized embeddings (lib/server/formats.ts)
+const precision: Schema = {
+  type: nullable('string'),
+  enum: ['float32', 'int8', 'uint8', 'binary', 'ubinary', null],
+  description: '"float32" (the default), "int8", "uint8", "binary" or "ubinary" (sentence-transformers\' quantize_embeddings)',
+};
+const encodingFormat: Schema = { type: nullable('string'), enum: ['float', 'base64', null], description: '"float" (JSON numbers, the default) or "base64" (the vector\'s bytes)' };
+const ranges: Schema = {
+  type: nullable('array'),
+  items: { type: 'array', items: { type: 'number' } },
+  minItems: 2,
+  maxItems: 2,
+  description: '[min per dimension, max per dimension]: the int8 / uint8 buckets (default: from the request\'s own vectors)',
+};
+const quantized = { precision, encoding_format: encodingFormat, ranges };
+
 const body = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
   type: 'object',
   properties,
@@ -57,6 +73,7 @@ const openaiError: Schema = {
   },
 };
 const vector: Schema = { type: 'array', items: { type: 'number' } };
+const maybeEncoded: Schema = { anyOf: [{ type: 'string' }, vector] };
 
 /** The statuses a POST route can answer besides 200, as the README's table lists them. */
 function errors(err: Schema): Record<string, Schema> {
@@ -91,10 +108,44 @@ export const schemas = {
     summary: 'Sentence embeddings (TEI)',
     tags: ['TEI'],
     body: body(
-      { inputs: texts, normalize: bool('unit-length vectors (default true)'), dimensions, prompt_name: promptName, ...longInput },
+      { inputs: texts, normalize: bool('unit-length vectors (default true)'), dimensions, prompt_name: promptName, ...quantized, ...longInput },
       ['inputs'],
     ),
-    response: tei({ type: 'array', items: vector }),
+    response: tei({ type: 'array', items: maybeEncoded }),
+  },
+  encode: {
+    summary: 'Several outputs of one forward pass: dense, sparse (bge-m3 / SPLADE) and ColBERT vectors (bertrt)',
+    tags: ['TEI'],
+    body: body(
+      {
+        inputs: texts,
+        outputs: {
+          type: 'array',
+          items: { type: 'string', enum: ['dense', 'sparse', 'colbert'] },
+          minItems: 1,
+          uniqueItems: true,
+          description: 'a non-empty array of "dense", "sparse", "colbert"',
+        },
+        is_query: bool('encode as queries (a ColBERT model\'s query prefix and [MASK] expansion)'),
+        normalize: bool('unit-length dense vectors (default true)'),
+        top_k: { type: nullable('integer'), minimum: 1, description: 'a positive integer: keep the k largest sparse weights' },
+        threshold: { type: nullable('number'), minimum: 0, description: 'a number >= 0: keep sparse weights above it (default 0)' },
+        prompt_name: promptName,
+        ...longInput,
+      },
+      ['inputs', 'outputs'],
+    ),
+    response: tei({
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          dense: vector,
+          sparse: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, value: { type: 'number' } } } },
+          colbert: { type: 'array', items: vector },
+        },
+      },
+    }),
   },
   embedAll: {
     summary: 'Every token\'s hidden state, special tokens included, not normalized (TEI)',
@@ -220,7 +271,13 @@ export const schemas = {
           description: 'a string, an array of strings, an array of token ids, or an array of such arrays (none empty)',
         },
         model,
-        encoding_format: { type: nullable('string'), enum: ['float', 'base64', null], description: '"float" or "base64"' },
+        encoding_format: {
+          type: nullable('string'),
+          enum: ['float', 'base64', 'int8', 'uint8', 'binary', 'ubinary', null],
+          description: '"float", "base64", or a quantized precision ("int8", "uint8", "binary", "ubinary": integers)',
+        },
+        precision,
+        ranges,
         dimensions,
         user: { type: nullable('string'), description: 'a string (accepted and ignored)' },
         truncate,

@@ -2,11 +2,22 @@
 // /tokenize, /decode. Bodies arrive validated by their schemas (schemas.ts); what is left here is what depends
 // on the model or the limits.
 import type { FastifyInstance } from 'fastify';
-import { BertrtError } from '../errors';
 import { classify, rerank } from '../heads/classification';
 import { assertFinite } from '../heads/pooling';
 import { type Body, HttpError, type ServerContext } from './context';
 import { schemas } from './schemas';
+import { bodyFormat, formatVectors } from './formats';
+
+/** Runs fn with a signal that aborts once the request is cancelled (the client left or its deadline passed). */
+async function withSignal<T>(cancelled: () => boolean, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctl = new AbortController();
+  const timer = setInterval(() => cancelled() && ctl.abort(), 50);
+  try {
+    return await fn(ctl.signal);
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 export function teiRoutes(app: FastifyInstance, cx: ServerContext): void {
   app.post('/embed', { schema: schemas.embed }, async (req, reply) => {
@@ -16,7 +27,40 @@ export function teiRoutes(app: FastifyInstance, cx: ServerContext): void {
     const dims = cx.dimensions(m, b.dimensions);
     const encs = await cx.encodeAll(m, texts, cx.policy(b));
     const vecs = await cx.embed(m, encs, (b.normalize as boolean | null) ?? true, dims, cx.cancellation(req, reply), promptTokens);
-    return vecs.map((v) => Array.from(v));
+    const { precision, base64 } = bodyFormat(b);
+    return formatVectors(vecs, precision, base64, b.ranges);
+  });
+
+  // dense + sparse + ColBERT from one forward pass (Embedder.encode); ColBERT answers are tokens × dimension numbers
+  // of JSON, bounded like /embed_all
+  app.post('/encode', { schema: schemas.encode }, async (req, reply) => {
+    const b = req.body as Body;
+    const m = cx.pick(b);
+    const outputs = b.outputs as Array<'dense' | 'sparse' | 'colbert'>;
+    const missing = outputs.filter((o) => !m.embedder.outputs.includes(o));
+    if (missing.length) throw new HttpError(424, 'Backend', `model "${m.name}" has no ${missing.join(' or ')} output (it has: ${m.embedder.outputs.join(', ')})`);
+    const { texts } = cx.withPrompt(m, cx.batch(b.inputs as string | string[]), b.prompt_name);
+    const policy = cx.policy(b);
+    const encs = await cx.encodeAll(m, texts, policy);
+    if (outputs.includes('colbert')) cx.perTokenBudget('/encode', encs);
+    const r = await withSignal(cx.cancellation(req, reply), (signal) =>
+      m.embedder.encode(texts, {
+        dense: outputs.includes('dense'),
+        sparse: outputs.includes('sparse'),
+        colbert: outputs.includes('colbert'),
+        isQuery: (b.is_query as boolean | null) ?? false,
+        normalize: (b.normalize as boolean | null) ?? true,
+        topK: (b.top_k as number | null) ?? undefined,
+        threshold: (b.threshold as number | null) ?? undefined,
+        truncate: policy === 'error' ? 'right' : policy,
+        signal,
+      }),
+    );
+    return texts.map((_, i) => ({
+      ...(r.dense ? { dense: Array.from(r.dense[i]) } : {}),
+      ...(r.sparse ? { sparse: Array.from(r.sparse[i].indices, (index, k) => ({ index, value: r.sparse![i].values[k] })) } : {}),
+      ...(r.colbert ? { colbert: Array.from({ length: r.colbert[i].rows }, (_, k) => Array.from(r.colbert![i].data.subarray(k * r.colbert![i].dim, (k + 1) * r.colbert![i].dim))) } : {}),
+    }));
   });
 
   // every token's hidden state, [inputs][tokens][hidden], special tokens included, not normalized; bounded by
@@ -44,23 +88,13 @@ export function teiRoutes(app: FastifyInstance, cx: ServerContext): void {
     const { texts } = cx.withPrompt(m, cx.batch(b.inputs as string | string[]), b.prompt_name);
     const policy = cx.policy(b);
     cx.perTokenBudget('/embed_sparse', await cx.encodeAll(m, texts, policy));
-    const ctl = new AbortController();
-    const cancelled = cx.cancellation(req, reply);
-    const timer = setInterval(() => cancelled() && ctl.abort(), 50);
-    try {
-      const vs = await m.embedder.embedSparse(texts, { truncate: policy === 'error' ? 'right' : policy, signal: ctl.signal });
-      return vs.map((v) => Array.from(v.indices, (index, k) => ({ index, value: v.values[k] })));
-    } catch (e) {
-      if (e instanceof BertrtError && e.code === 'E_MODEL_FORMAT' && /MLM|fill-mask/.test(e.message)) {
-        throw new HttpError(424, 'Backend', `model "${m.name}" has no MLM head for sparse vectors`);
-      }
-      if (e instanceof BertrtError && e.code === 'E_UNSUPPORTED' && m.embedder.encoder.backend === 'onnx') {
-        throw new HttpError(424, 'Backend', `model "${m.name}" cannot give sparse vectors: ${e.message}`);
-      }
-      throw e;
-    } finally {
-      clearInterval(timer);
+    if (!m.embedder.outputs.includes('sparse')) {
+      throw new HttpError(424, 'Backend', m.embedder.encoder.backend === 'onnx' ? `model "${m.name}" is an ONNX graph: sparse vectors need the checkpoint's MLM head` : `model "${m.name}" has no MLM head (or bge-m3 sparse head) for sparse vectors`);
     }
+    const r = await withSignal(cx.cancellation(req, reply), (signal) =>
+      m.embedder.encode(texts, { dense: false, sparse: true, truncate: policy === 'error' ? 'right' : policy, signal }),
+    );
+    return r.sparse!.map((v) => Array.from(v.indices, (index, k) => ({ index, value: v.values[k] })));
   });
 
   // the cosine similarity of each of `sentences` to `source_sentence`
