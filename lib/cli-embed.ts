@@ -10,6 +10,8 @@ import type { Readable, Writable } from 'node:stream';
 import { Embedder, type EmbedOptions } from './embedder';
 import { invalidArgument } from './errors';
 import { lengthPastLimit, policyOptions } from './truncate';
+import { type EmbeddingPrecision, quantizeEmbeddings } from './quantize';
+import { PRECISIONS } from './server/formats';
 import type { Device, Precision } from './native';
 import type { EngineOptions } from './model/engine';
 
@@ -32,7 +34,12 @@ export interface EmbedCliOptions {
   backend?: string;
   onnxFile?: string;
   onnxOutput?: string;
+  quantize?: string;
+  calibration?: string;
 }
+
+/** Lines --calibration may hold: the ranges come from their embeddings, held in memory at once. */
+export const MAX_CALIBRATION_LINES = 100_000;
 
 /** --backend / --onnx-file / --onnx-output as EngineOptions. */
 export function backendOptions(opts: { backend?: string; onnxFile?: string; onnxOutput?: string }): Pick<EngineOptions, 'backend' | 'onnx'> {
@@ -53,8 +60,8 @@ export function parseShard(v: string | undefined): [number, number] {
 
 /** The .npy header (format 1.0) of a little-endian float32 [rows × cols] matrix, padded to 128 bytes so a
  *  header rewritten with the final row count has the same length. */
-function npyHeader(rows: number, cols: number): Buffer {
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+function npyHeader(rows: number, cols: number, descr = '<f4'): Buffer {
+  const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
   const total = 128;
   const head = Buffer.alloc(total, 0x20);
   Buffer.from([0x93]).copy(head, 0);
@@ -140,6 +147,12 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
   if (!['right', 'left', 'error', 'chunk'].includes(opts.truncate)) throw invalidArgument(`--truncate must be right, left, error or chunk (got ${JSON.stringify(opts.truncate)})`);
   if (opts.batchLines < 1) throw invalidArgument('--batch-lines must be at least 1');
   if (opts.batchTokens !== undefined && !(opts.batchTokens >= 1 && opts.batchTokens <= 1 << 18)) throw invalidArgument('--batch-tokens must be in [1, 262144]');
+  const quantize = opts.quantize ?? 'float32';
+  if (!(PRECISIONS as string[]).includes(quantize)) throw invalidArgument(`--quantize must be int8, uint8, binary or ubinary (got ${JSON.stringify(opts.quantize)})`);
+  if ((quantize === 'int8' || quantize === 'uint8') && opts.calibration === undefined) {
+    throw invalidArgument(`--quantize ${quantize} needs --calibration FILE: texts whose embeddings give every dimension's range, so that every group of the job gets the same buckets`);
+  }
+  if (opts.calibration !== undefined && quantize !== 'int8' && quantize !== 'uint8') throw invalidArgument('--calibration applies to --quantize int8 or uint8 only');
   const shard = parseShard(opts.shard);
   const embedOptions: EmbedOptions = {
     normalize: opts.normalize,
@@ -171,15 +184,35 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
   const progress = input && process.stderr.isTTY ? new Progress(input instanceof fs.ReadStream ? fs.statSync(opts.input!).size : 0) : null;
   embedOptions.onTokens = (n) => (tokens += n);
   const max = e.maxSeqLength;
-  const width = opts.dimensions ?? e.dimension;
+  const dim = opts.dimensions ?? e.dimension;
+  const width = quantize === 'binary' || quantize === 'ubinary' ? Math.ceil(dim / 8) : dim;
+  const descr = quantize === 'float32' ? '<f4' : quantize === 'int8' || quantize === 'binary' ? '|i1' : '|u1';
+  let calibration: Float32Array[] | undefined;
+  if (opts.calibration !== undefined) {
+    let lines: string[];
+    try {
+      lines = fs.readFileSync(opts.calibration, 'utf8').split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.length > 0);
+    } catch (err) {
+      await e.close();
+      throw invalidArgument(`cannot read --calibration ${opts.calibration}: ${(err as Error).message}`);
+    }
+    if (lines.length < 2 || lines.length > MAX_CALIBRATION_LINES) {
+      await e.close();
+      throw invalidArgument(`--calibration needs 2 to ${MAX_CALIBRATION_LINES} non-empty lines (${opts.calibration} has ${lines.length})`);
+    }
+    calibration = await e.embed(lines, { ...embedOptions, onTokens: undefined });
+  }
+  const quantized = (vecs: Float32Array[]): Array<Float32Array | Int8Array | Uint8Array> =>
+    quantize === 'float32' ? vecs : quantizeEmbeddings(vecs, quantize as EmbeddingPrecision, { calibration });
   try {
     const texts: AsyncIterable<string> | string[] = input ? lines(input, opts.field, shard, read) : args.filter((_, k) => k % shard[1] === shard[0]);
-    if (format === 'npy') await write(out, npyHeader(0, width));
+    if (format === 'npy') await write(out, npyHeader(0, width, descr));
     if (format === 'json') await write(out, '[');
     // One group's vectors are written while the next group runs on the engine's threads: serializing and writing
     // (main thread) overlap with inference (the engine's pool) instead of taking turns with it.
     const room = max - e.tokenizer.numSpecialTokens(false);
-    const writeVecs = async (vecs: Float32Array[]) => {
+    const writeVecs = async (floats: Float32Array[]) => {
+      const vecs = quantized(floats);
       if (format === 'npy') {
         await write(out, Buffer.concat(vecs.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
       } else {
@@ -222,7 +255,7 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
     // the real row count, over the placeholder
     const fd = fs.openSync(opts.output!, 'r+');
     try {
-      fs.writeSync(fd, npyHeader(count, width), 0, 128, 0);
+      fs.writeSync(fd, npyHeader(count, width, descr), 0, 128, 0);
     } finally {
       fs.closeSync(fd);
     }

@@ -41,6 +41,8 @@ program
   .option('--batch-tokens <n>', 'tokens per engine call (default 16384)', intOption)
   .option('--shard <i/n>', 'embed every n-th line from line i (0-based), so a job runner can split a corpus: lines i, i+n, i+2n, ...')
   .option('--no-normalize', 'do not L2-normalize the vectors')
+  .option('--quantize <q>', "int8, uint8, binary or ubinary: write quantized embeddings (sentence-transformers' quantize_embeddings; npy: an int8 / uint8 matrix, binary packed 8 dimensions a byte)")
+  .option('--calibration <file>', 'with --quantize int8 / uint8: texts, one per line, whose embeddings give each dimension\'s range')
   .option('-t, --threads <n>', 'threads (default: physical cores within the CPU quota)', intOption)
   .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')
   .option('-d, --device <d>', "cpu (default), cuda (falls back to the CPU, saying why) or auto", 'cpu')

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cosine, f32, golden, root } from './helpers/fixtures';
+import { quantizeEmbeddings } from '../lib';
 
 const cli = path.join(root, 'dist', 'cli.js');
 
@@ -152,6 +153,35 @@ describe('bertrt CLI for bulk work', function () {
     const want = await ref.embed(['a', 'b c', 'd e f'], { truncateDim: 64 });
     assert.deepEqual(data, Float32Array.from(want.flatMap((v) => Array.from(v))));
     fs.rmSync(file);
+  });
+
+  it('embed --quantize: binary as a packed int8 .npy, int8 as JSONL integers from --calibration ranges (= quantizeEmbeddings)', async () => {
+    const texts = ['a', 'b c', 'd e f'];
+    const floats = await ref.embed(texts);
+    const file = tmp('bin.npy');
+    const r = run(['embed', '--input', '-', '--format', 'npy', '--output', file, '--quantize', 'binary'], texts.join('\n') + '\n');
+    assert.equal(r.status, 0, r.stderr);
+    const b = fs.readFileSync(file);
+    const hlen = b.readUInt16LE(8);
+    const header = b.subarray(10, 10 + hlen).toString('latin1');
+    assert.match(header, /'descr': '\|i1'/);
+    assert.match(header, /'shape': \(3, 48\)/);
+    const want = quantizeEmbeddings(floats, 'binary');
+    assert.deepEqual(new Int8Array(b.buffer.slice(b.byteOffset + 10 + hlen, b.byteOffset + b.length)), Int8Array.from(want.flatMap((v) => Array.from(v))));
+    fs.rmSync(file);
+    const cal = tmp('cal.txt');
+    const calTexts = golden().sentences.slice(0, 20).map((s) => s.text);
+    fs.writeFileSync(cal, calTexts.join('\n') + '\n');
+    const q = run(['embed', '--input', '-', '--quantize', 'int8', '--calibration', cal], texts.join('\n') + '\n');
+    assert.equal(q.status, 0, q.stderr);
+    const wantInt8 = quantizeEmbeddings(floats, 'int8', { calibration: await ref.embed(calTexts) });
+    assert.deepEqual(q.stdout.trim().split('\n').map((l) => JSON.parse(l)), wantInt8.map((v) => Array.from(v)));
+    for (const bad of [['--quantize', 'int8'], ['--quantize', 'int4'], ['--quantize', 'binary', '--calibration', cal]]) {
+      const e = run(['embed', 'x', ...bad], '');
+      assert.equal(e.status, 2, bad.join(' '));
+      assert.match(e.stderr, /--quantize|--calibration/);
+    }
+    fs.rmSync(cal);
   });
 
   it('embed says when texts were cut, and --truncate error refuses them; bad usage exits 2', () => {
