@@ -8,7 +8,8 @@ import { resolveModel } from './model/resolve';
 import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
 import { encodeWithinAsync } from './truncate';
 import { mlmHead } from './heads/fill-mask';
-import { TaskModel } from './heads/task-model';
+import { activation, activationName, TaskModel } from './heads/task-model';
+import { HeadLinear } from './heads/linear';
 import { type ColbertConfig, type M3Heads, type MultiVector, normalizeRows, readColbertConfig, readM3Heads } from './heads/multivector';
 
 export interface EmbedderOptions extends EngineOptions {}
@@ -85,6 +86,27 @@ function sparseOf(dense: Float32Array, threshold: number, topK?: number): Sparse
   return { indices: Int32Array.from(idx), values: Float32Array.from(idx, (v) => dense[v]) };
 }
 
+interface SpladeHead {
+  dense: HeadLinear;
+  /** applied here when the GEMM epilogue does not have it */
+  act: ((v: number) => number) | null;
+  norm: { weight: Float32Array; bias: Float32Array; eps: number } | null;
+  bias: Float32Array;
+}
+
+/** LayerNorm of each row of x [rows × width] in place, sums in float64 (as lib/heads/math.ts's layerNorm). */
+function layerNormRows(x: Float32Array, width: number, g: Float32Array, b: Float32Array, eps: number): void {
+  for (let r = 0; r < x.length; r += width) {
+    let mean = 0;
+    for (let k = 0; k < width; k++) mean += x[r + k];
+    mean /= width;
+    let v2 = 0;
+    for (let k = 0; k < width; k++) v2 += (x[r + k] - mean) ** 2;
+    const inv = 1 / Math.sqrt(v2 / width + eps);
+    for (let k = 0; k < width; k++) x[r + k] = (x[r + k] - mean) * inv * g[k] + b[k];
+  }
+}
+
 /** The entries of a map id -> weight above threshold (the topK largest of them, if given), sorted by index. */
 function sparseFromMap(m: Map<number, number>, threshold: number, topK?: number): SparseVector {
   let idx = [...m.keys()].filter((id) => (m.get(id) as number) > threshold);
@@ -125,7 +147,7 @@ export interface Outputs {
 
 export class Embedder {
   // output heads, read on first use (undefined: not yet looked for)
-  private _mlm: ReturnType<typeof mlmHead> | undefined;
+  private _splade: SpladeHead | undefined;
   private _m3: M3Heads | null | undefined;
   private _colbert: ColbertConfig | null | undefined;
 
@@ -252,22 +274,34 @@ export class Embedder {
     }
     const V = this.encoder.config.vocabSize;
     const out: SparseVector[] = new Array(texts.length);
-    const pending: Array<Promise<void>> = [];
-    await this.forEachVector(encodings, (i, hidden, begin, end) => {
-      pending.push(this.#splade(hidden, begin, end, pooling === 'sum').then((dense) => {
-        assertFinite(dense, `the sparse vector of texts[${i}]`);
-        out[i] = sparseOf(dense.subarray(0, V), threshold, topK);
-      }));
+    await this.forEachBatch(encodings, null, async (hidden, cu, start, end) => {
+      const dense = await this.#splade(hidden, cu, pooling === 'sum');
+      for (let i = start; i < end; i++) {
+        const v = dense.subarray((i - start) * V, (i - start + 1) * V);
+        assertFinite(v, `the sparse vector of texts[${i}]`);
+        out[i] = sparseOf(v, threshold, topK);
+      }
     }, options.signal);
-    await Promise.all(pending);
     return out;
   }
 
-  /** The MLM head the SPLADE output needs (E_UNSUPPORTED without one the native sparse head reads). */
-  #spladeHead(): NonNullable<Embedder['_mlm']> {
-    this._mlm ??= mlmHead(TaskModel.over(this.encoder, this.tokenizer));
-    if (this._mlm.decoder) throw new BertrtError('the model has an untied MLM decoder, which the native sparse head does not read', 'E_UNSUPPORTED');
-    return this._mlm;
+  /** The MLM head the SPLADE output needs (E_UNSUPPORTED without one the native sparse head reads): its transform's
+   *  dense layer natively (GELU in the GEMM's epilogue where the head uses it), the rest per row here. */
+  #spladeHead(): SpladeHead {
+    if (!this._splade) {
+      const m = mlmHead(TaskModel.over(this.encoder, this.tokenizer));
+      if (m.decoder) throw new BertrtError('the model has an untied MLM decoder, which the native sparse head does not read', 'E_UNSUPPORTED');
+      const p = m.parts;
+      const name = activationName(p.act, this.encoder.config.raw);
+      const fused = name === 'gelu' ? 'gelu' : name === 'gelu_new' || name === 'gelu_pytorch_tanh' ? 'gelu_tanh' : 'none';
+      this._splade = {
+        dense: new HeadLinear(p.weight, p.outFeatures, this.encoder.hiddenSize, p.bias, fused, this.encoder.threads),
+        act: fused === 'none' ? activation(p.act, this.encoder.config.raw) : null,
+        norm: p.norm,
+        bias: m.bias,
+      };
+    }
+    return this._splade;
   }
 
   /** Whether the checkpoint holds an MLM head the native sparse head can read. */
@@ -282,17 +316,16 @@ export class Embedder {
     }
   }
 
-  /** SPLADE over hidden rows [begin, end): the MLM transform of every token, then the native fused head. */
-  #splade(hidden: Float32Array, begin: number, end: number, sum: boolean): Promise<Float32Array> {
-    const { transform, bias } = this.#spladeHead();
+  /** SPLADE over an engine batch (its rows, sequences by cu): the MLM transform of every token, then the native
+   *  fused head, one call for the batch so that each vocabulary block is packed once for all its sequences;
+   *  [sequences × vocabSize]. */
+  async #splade(hidden: Float32Array, cu: Int32Array, sum: boolean): Promise<Float32Array> {
+    const { dense, act, norm, bias } = this.#spladeHead();
     const H = this.encoder.hiddenSize;
-    const rows = end - begin;
-    const first = transform(hidden.subarray(begin * H, (begin + 1) * H));
-    const E = first.length;
-    const x = new Float32Array(rows * E);
-    x.set(first, 0);
-    for (let t = 1; t < rows; t++) x.set(transform(hidden.subarray((begin + t) * H, (begin + t + 1) * H)), t * E);
-    return this.encoder.vocabSparse(x, Int32Array.of(0, rows), bias, sum);
+    const x = await dense.run(hidden.subarray(0, cu[cu.length - 1] * H));
+    if (act) for (let i = 0; i < x.length; i++) x[i] = act(x[i]);
+    if (norm) layerNormRows(x, dense.outFeatures, norm.weight, norm.bias, norm.eps);
+    return this.encoder.vocabSparse(x, cu, bias, sum);
   }
 
   /** bge-m3's heads (colbert_linear.pt, sparse_linear.pt) if the folder has them, else null; read once. */
@@ -407,12 +440,13 @@ export class Embedder {
         }));
       } else if (wantSparse) {
         const V = this.encoder.config.vocabSize;
-        for (let i = start; i < end; i++) {
-          pending.push(this.#splade(hidden, cu[i - start], cu[i - start + 1], false).then((dense) => {
-            assertFinite(dense, `the sparse vector of texts[${i}]`);
-            result.sparse![i] = sparseOf(dense.subarray(0, V), threshold, topK);
-          }));
-        }
+        pending.push(this.#splade(hidden, cu, false).then((dense) => {
+          for (let i = start; i < end; i++) {
+            const v = dense.subarray((i - start) * V, (i - start + 1) * V);
+            assertFinite(v, `the sparse vector of texts[${i}]`);
+            result.sparse![i] = sparseOf(v, threshold, topK);
+          }
+        }));
       }
       if (wantColbert) {
         // the rows that get a vector, gathered for one projection over the batch

@@ -16,16 +16,23 @@ export interface FillMaskResult {
 /** The MLM head: its transform of one hidden-state row (dense, activation, LayerNorm; the word embeddings' width),
  *  the output bias, and the decoder matrix when the checkpoint does not tie it to the word embeddings (null when tied:
  *  the engine applies its own copy). */
-export function mlmHead(m: TaskModel): { transform: (x: ArrayLike<number>) => Float64Array; bias: Float32Array; decoder: Float32Array | null } {
+export function mlmHead(m: TaskModel): {
+  transform: (x: ArrayLike<number>) => Float64Array;
+  parts: ReturnType<TaskModel['transformParts']>;
+  bias: Float32Array;
+  decoder: Float32Array | null;
+} {
   const head = m.config.family.heads.mlm;
   if (!head) throw new BertrtError(`${m.config.family.name}'s MLM head is not supported yet`, 'E_UNSUPPORTED');
   const spec = { dense: head.dense, act: head.act ?? (head.erf ? 'gelu' : 'hidden_act'), norm: head.norm } as const;
-  const transform = m.transform('fill-mask (MLM)', spec, m.config.family.heads.optionalBiases ? [] : [head.bias]);
+  const also = m.config.family.heads.optionalBiases ? [] : [head.bias];
+  const transform = m.transform('fill-mask (MLM)', spec, also);
+  const parts = m.transformParts('fill-mask (MLM)', spec, also);
   const bias = m.bias('fill-mask (MLM)', head.bias, m.config.vocabSize);
   // The decoder is the word-embedding matrix (tied, as these models are trained), which the native engine
   // already holds; an untied checkpoint's own decoder matrix is read and applied here instead.
   const untied = m.config.raw.tie_word_embeddings === false;
-  return { transform, bias, decoder: untied ? m.tensors('fill-mask (MLM)', head.decoder)[0] : null };
+  return { transform, parts, bias, decoder: untied ? m.tensors('fill-mask (MLM)', head.decoder)[0] : null };
 }
 
 export async function fillMask(m: TaskModel, texts: string[], options: { topK?: number; targets?: string[]; truncate?: Truncate } = {}): Promise<FillMaskResult[][][]> {

@@ -13,12 +13,16 @@ import type { HeadActivation } from '../model/families';
 import { gelu, geluTanh, layerNorm, linear } from './math';
 
 /** A head activation by name: fixed, or the config's classifier_activation (ModernBERT; default GELU). */
-export function activation(act: HeadActivation, raw: Record<string, unknown>): (v: number) => number {
-  const name =
-    act === 'classifier_activation' ? String(raw.classifier_activation ?? 'gelu')
+/** The activation a head names, resolved through the config where it points there (hidden_act, ...). */
+export function activationName(act: HeadActivation, raw: Record<string, unknown>): string {
+  return act === 'classifier_activation' ? String(raw.classifier_activation ?? 'gelu')
     : act === 'pooler_hidden_act' ? String(raw.pooler_hidden_act ?? 'gelu')
     : act === 'hidden_act' ? String(raw.hidden_act ?? raw.activation ?? 'gelu')
     : act;
+}
+
+export function activation(act: HeadActivation, raw: Record<string, unknown>): (v: number) => number {
+  const name = activationName(act, raw);
   const f = ({ tanh: Math.tanh, relu: (v: number) => Math.max(v, 0), gelu, gelu_new: geluTanh, gelu_pytorch_tanh: geluTanh } as Record<string, (v: number) => number>)[name];
   if (!Object.hasOwn({ tanh: 1, relu: 1, gelu: 1, gelu_new: 1, gelu_pytorch_tanh: 1 }, name) || !f) {
     throw new BertrtError(`head activation "${name}" is not supported (tanh, relu, gelu, gelu_new, gelu_pytorch_tanh)`, 'E_UNSUPPORTED');
@@ -148,18 +152,26 @@ export class TaskModel {
   /** A head's dense (+ activation, + LayerNorm) transform of one hidden-state row: the families' heads (ModernBERT's
    *  prediction head, RoBERTa's classification head's first half, BERT's pooler). */
   transform(task: string, spec: { dense: string; act: HeadActivation; norm?: string }, also: string[] = []): (x: ArrayLike<number>) => Float64Array {
+    const { weight: w, bias: b, outFeatures: n, act, norm } = this.transformParts(task, spec, also);
+    const f = activation(act, this.config.raw);
+    if (!norm) return (x) => linear(x, w, b, n).map(f);
+    return (x) => layerNorm(linear(x, w, b, n).map(f), norm.weight, norm.bias, norm.eps);
+  }
+
+  /** The tensors of a dense (+ activation, + LayerNorm) head transform, for callers that run it natively. */
+  transformParts(task: string, spec: { dense: string; act: HeadActivation; norm?: string }, also: string[] = []): {
+    weight: Float32Array; bias: Float32Array; outFeatures: number; act: HeadActivation; norm: { weight: Float32Array; bias: Float32Array; eps: number } | null;
+  } {
     // every tensor the head needs at once, so that a refusal names all that are missing (`also`: the output layer's)
     const optional = this.config.family.heads.optionalBiases;
     this.tensors(task, `${spec.dense}.weight`, ...(optional ? [] : [`${spec.dense}.bias`]), ...(spec.norm ? [`${spec.norm}.weight`] : []), ...also);
     const [w] = this.tensors(task, `${spec.dense}.weight`);
     const n = w.length / this.config.hiddenSize;
     const b = this.bias(task, `${spec.dense}.bias`, n);
-    const f = activation(spec.act, this.config.raw);
-    if (!spec.norm) return (x) => linear(x, w, b, n).map(f);
+    activation(spec.act, this.config.raw); // refuses an unsupported one now
+    if (!spec.norm) return { weight: w, bias: b, outFeatures: n, act: spec.act, norm: null };
     const [g] = this.tensors(task, `${spec.norm}.weight`);
-    const nb = this.bias(task, `${spec.norm}.bias`, g.length);
-    const eps = this.config.layerNormEps;
-    return (x) => layerNorm(linear(x, w, b, n).map(f), g, nb, eps);
+    return { weight: w, bias: b, outFeatures: n, act: spec.act, norm: { weight: g, bias: this.bias(task, `${spec.norm}.bias`, g.length), eps: this.config.layerNormEps } };
   }
 
   /** Hidden states of each encoding, [tokens × hidden] views, from one packed engine call. */

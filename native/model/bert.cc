@@ -445,32 +445,42 @@ Status Bert::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
 
 }  // namespace
 
-// One row of x against one decoder row: eight partial sums (vectorizes without -ffast-math), one order for both
-// heads below.
-static inline float decoder_dot(const float* xr, const float* w, int64_t H) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 8 <= H; k += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += xr[k + j] * w[k + j];
-  float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; k < H; ++k) sum += xr[k] * w[k];
-  return sum;
+// The MLM decoder over the vocabulary, both heads on the packed FP32 GEMM: per task a block of kVocabBlock vocabulary
+// rows is packed once (a small copy beside the GEMM over every row of x) and multiplied with x kRowChunk rows at a
+// time, single-threaded inside the task (the GEMM keeps its scratch on the stack). Each word row is then read from
+// memory once per call, and the logits exist only as one [kRowChunk x kVocabBlock] tile per thread.
+namespace {
+constexpr int64_t kVocabBlock = 256;
+constexpr int kRowChunk = 256;
+
+// logits tile [m][nb] of rows x[r0, r0 + m) against the packed block (bias included)
+void decoder_tile(const cpu::Kernels& k, const float* x, int64_t H, int r0, int m, const cpu::PackedMatrix& block,
+                  const float* bias, float* tile, ThreadPool& pool) {
+  cpu::GemmArgs g;
+  g.a = x + static_cast<int64_t>(r0) * H, g.lda = static_cast<int>(H), g.w = &block, g.m = m;
+  g.bias = bias, g.c = tile, g.ldc = block.n;
+  k.gemm(g, pool, 1);  // one thread: the caller's task
 }
+}  // namespace
 
 Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x, int rows, const float* bias,
                         float* out, ThreadPool& pool, int nth) {
   if (rows < 0 || (rows > 0 && (!x || !out))) return {Code::kInvalidArgument, "vocab_logits: missing input or output"};
   if (rows == 0) return Status::Ok();
-  // 128 vocabulary rows (128 * H floats: 192 KB at H = 384) per task: each is read from memory once for all rows of x
-  constexpr int64_t kBlock = 128;
+  const cpu::Kernels& k = cpu::kernels();
   pool.parallel_for(
-      (V + kBlock - 1) / kBlock,
+      (V + kVocabBlock - 1) / kVocabBlock,
       [&](int64_t task, int) {
-        const int64_t v1 = std::min(V, (task + 1) * kBlock);
-        for (int64_t v = task * kBlock; v < v1; ++v) {
-          const float* w = word + v * H;
-          for (int r = 0; r < rows; ++r)
-            out[static_cast<int64_t>(r) * V + v] = decoder_dot(x + static_cast<int64_t>(r) * H, w, H) + (bias ? bias[v] : 0.0f);
+        static thread_local cpu::PackedMatrix block;
+        static thread_local AlignedBuffer<float> tile;
+        const int64_t v0 = task * kVocabBlock, nb = std::min(kVocabBlock, V - v0);
+        k.pack_weights(word + v0 * H, static_cast<int>(nb), static_cast<int>(H), &block);
+        tile.resize(static_cast<size_t>(kRowChunk) * nb);
+        for (int r0 = 0; r0 < rows; r0 += kRowChunk) {
+          const int m = std::min(kRowChunk, rows - r0);
+          decoder_tile(k, x, H, r0, m, block, bias ? bias + v0 : nullptr, tile.data(), pool);
+          for (int r = 0; r < m; ++r)
+            std::memcpy(out + static_cast<int64_t>(r0 + r) * V + v0, tile.data() + static_cast<size_t>(r) * nb, sizeof(float) * nb);
         }
       },
       nth);
@@ -481,28 +491,39 @@ Status vocab_sparse_cpu(const float* word, int64_t V, int64_t H, const float* x,
                         const float* bias, bool sum, float* out, ThreadPool& pool, int nth) {
   if (n_seqs < 0 || !cu || (n_seqs > 0 && (!x || !out))) return {Code::kInvalidArgument, "vocab_sparse: missing input or output"};
   if (n_seqs == 0) return Status::Ok();
-  // 64 vocabulary rows per task: each is read once for all rows of x; per row, one dot product, then relu / log1p
-  // folded into the sequence's running max (or sum) — the logit itself is never stored
-  constexpr int64_t kBlock = 64;
+  const int rows = cu[n_seqs];
+  const cpu::Kernels& k = cpu::kernels();
+  // each logit is folded into its sequence's running max (or sum) of log1p(relu(.)) as its tile is made; for the max,
+  // log1p being increasing, the running value is max(0, logit) and log1p runs once per sequence and id at the end
   pool.parallel_for(
-      (V + kBlock - 1) / kBlock,
+      (V + kVocabBlock - 1) / kVocabBlock,
       [&](int64_t task, int) {
-        const int64_t v1 = std::min(V, (task + 1) * kBlock);
-        for (int64_t v = task * kBlock; v < v1; ++v) {
-          const float* w = word + v * H;
-          const float b = bias ? bias[v] : 0.f;
-          for (int s = 0; s < n_seqs; ++s) {
-            float acc_out = 0.f;  // log1p(relu(.)) >= 0: 0 is the max and the sum of nothing
-            for (int32_t r = cu[s]; r < cu[s + 1]; ++r) {
-              const float z = decoder_dot(x + static_cast<int64_t>(r) * H, w, H) + b;  // vocab_logits_cpu's logit
-              if (z > 0.f) {
-                const float val = std::log1p(z);
-                acc_out = sum ? acc_out + val : std::max(acc_out, val);
-              }
+        static thread_local cpu::PackedMatrix block;
+        static thread_local AlignedBuffer<float> tile;
+        const int64_t v0 = task * kVocabBlock, nb = std::min(kVocabBlock, V - v0);
+        for (int s = 0; s < n_seqs; ++s) std::fill(out + static_cast<int64_t>(s) * V + v0, out + static_cast<int64_t>(s) * V + v0 + nb, 0.f);
+        if (rows == 0) return;
+        k.pack_weights(word + v0 * H, static_cast<int>(nb), static_cast<int>(H), &block);
+        tile.resize(static_cast<size_t>(kRowChunk) * nb);
+        int s = 0;  // the sequence of row r0
+        for (int r0 = 0; r0 < rows; r0 += kRowChunk) {
+          const int m = std::min(kRowChunk, rows - r0);
+          decoder_tile(k, x, H, r0, m, block, bias ? bias + v0 : nullptr, tile.data(), pool);
+          for (int r = 0; r < m; ++r) {
+            while (cu[s + 1] <= r0 + r) ++s;
+            float* acc = out + static_cast<int64_t>(s) * V + v0;  // log1p(relu(.)) >= 0: 0 is the max and the sum of nothing
+            const float* z = tile.data() + static_cast<size_t>(r) * nb;
+            if (sum) {
+              for (int64_t v = 0; v < nb; ++v)
+                if (z[v] > 0.f) acc[v] += std::log1p(z[v]);
+            } else {
+              for (int64_t v = 0; v < nb; ++v) acc[v] = std::max(acc[v], z[v]);
             }
-            out[static_cast<int64_t>(s) * V + v] = acc_out;
           }
         }
+        if (!sum)
+          for (int q = 0; q < n_seqs; ++q)
+            for (float *a = out + static_cast<int64_t>(q) * V + v0, *e = a + nb; a < e; ++a) *a = std::log1p(*a);
       },
       nth);
   return Status::Ok();
