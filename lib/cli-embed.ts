@@ -36,6 +36,8 @@ export interface EmbedCliOptions {
   onnxOutput?: string;
   quantize?: string;
   calibration?: string;
+  outputs?: string;
+  query?: boolean;
 }
 
 /** Lines --calibration may hold: the ranges come from their embeddings, held in memory at once. */
@@ -153,6 +155,16 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
     throw invalidArgument(`--quantize ${quantize} needs --calibration FILE: texts whose embeddings give every dimension's range, so that every group of the job gets the same buckets`);
   }
   if (opts.calibration !== undefined && quantize !== 'int8' && quantize !== 'uint8') throw invalidArgument('--calibration applies to --quantize int8 or uint8 only');
+  // --outputs: one JSON object per text with the outputs asked for (Embedder.encode: one forward pass)
+  const outputs = (opts.outputs ?? 'dense').split(',').map((s) => s.trim());
+  if (outputs.length === 0 || !outputs.every((o) => o === 'dense' || o === 'sparse' || o === 'colbert') || new Set(outputs).size < outputs.length) {
+    throw invalidArgument(`--outputs must list dense, sparse and colbert, comma-separated, each once (got ${JSON.stringify(opts.outputs)})`);
+  }
+  const multi = !(outputs.length === 1 && outputs[0] === 'dense');
+  if (multi && format === 'npy') throw invalidArgument('--outputs with sparse or colbert writes JSON objects: use --format jsonl or json');
+  if (multi && quantize !== 'float32') throw invalidArgument('--quantize applies to dense vectors alone (--outputs dense)');
+  if (multi && opts.truncate === 'chunk') throw invalidArgument('--truncate chunk applies to dense vectors alone (--outputs dense)');
+  if (opts.query && !multi) throw invalidArgument('--query applies to ColBERT vectors (--outputs colbert)');
   const shard = parseShard(opts.shard);
   const embedOptions: EmbedOptions = {
     normalize: opts.normalize,
@@ -211,8 +223,15 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
     // One group's vectors are written while the next group runs on the engine's threads: serializing and writing
     // (main thread) overlap with inference (the engine's pool) instead of taking turns with it.
     const room = max - e.tokenizer.numSpecialTokens(false);
-    const writeVecs = async (floats: Float32Array[]) => {
-      const vecs = quantized(floats);
+    const writeVecs = async (floats: Float32Array[] | string[]) => {
+      if (typeof floats[0] === 'string') {
+        const sep = format === 'json' ? ',' : '\n';
+        await write(out, (format === 'json' && count > 0 ? ',' : '') + floats.join(sep) + (format === 'jsonl' ? '\n' : ''));
+        count += floats.length;
+        progress?.update(count, tokens, read.bytes);
+        return;
+      }
+      const vecs = quantized(floats as Float32Array[]);
       if (format === 'npy') {
         await write(out, Buffer.concat(vecs.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
       } else {
@@ -223,7 +242,29 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
       count += vecs.length;
       progress?.update(count, tokens, read.bytes);
     };
-    let inFlight: Promise<Float32Array[]> | null = null;
+    const prompt = opts.promptName !== undefined ? e.prompts[opts.promptName] : undefined;
+    if (multi && opts.promptName !== undefined && prompt === undefined) throw invalidArgument(`unknown --prompt-name ${JSON.stringify(opts.promptName)} (the model defines: ${Object.keys(e.prompts).join(', ') || 'none'})`);
+    const encodeGroup = async (g: string[]): Promise<string[]> => {
+      const r = await e.encode(g, {
+        dense: outputs.includes('dense'),
+        sparse: outputs.includes('sparse'),
+        colbert: outputs.includes('colbert'),
+        isQuery: opts.query === true,
+        normalize: opts.normalize,
+        truncate: opts.truncate as 'right' | 'left' | 'error',
+        prompt,
+        batchTokens: opts.batchTokens,
+        onTokens: (n) => (tokens += n),
+      });
+      return g.map((_, i) =>
+        JSON.stringify({
+          ...(r.dense ? { dense: Array.from(r.dense[i]) } : {}),
+          ...(r.sparse ? { sparse: { indices: Array.from(r.sparse[i].indices), values: Array.from(r.sparse[i].values) } } : {}),
+          ...(r.colbert ? { colbert: Array.from({ length: r.colbert[i].rows }, (_, k) => Array.from(r.colbert![i].data.subarray(k * r.colbert![i].dim, (k + 1) * r.colbert![i].dim))) } : {}),
+        }),
+      );
+    };
+    let inFlight: Promise<Float32Array[] | string[]> | null = null;
     let group: string[] = [];
     const flush = async () => {
       if (group.length === 0) return;
@@ -234,7 +275,7 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
       if (opts.truncate === 'right' || opts.truncate === 'left') {
         for (const t of g) if (t.length > room && lengthPastLimit(await e.tokenizer.encodeAsync(t, null, policyOptions(max, 'error')), max)) cut++;
       }
-      const next = e.embed(g, embedOptions);
+      const next: Promise<Float32Array[] | string[]> = multi ? encodeGroup(g) : e.embed(g, embedOptions);
       next.catch(() => {}); // awaited below; marked handled so a failure while the previous group is written is not "unhandled"
       if (inFlight) await writeVecs(await inFlight);
       inFlight = next;

@@ -42,6 +42,8 @@ program
   .option('--shard <i/n>', 'embed every n-th line from line i (0-based), so a job runner can split a corpus: lines i, i+n, i+2n, ...')
   .option('--no-normalize', 'do not L2-normalize the vectors')
   .option('--quantize <q>', "int8, uint8, binary or ubinary: write quantized embeddings (sentence-transformers' quantize_embeddings; npy: an int8 / uint8 matrix, binary packed 8 dimensions a byte)")
+  .option('--outputs <list>', 'dense (the default), sparse, colbert, comma-separated: one JSON object per text with each output asked for, from one forward pass (sparse: bge-m3\'s head or SPLADE; colbert: bge-m3 or a pylate ColBERT model)')
+  .option('--query', 'with --outputs colbert: encode the texts as queries (a ColBERT model\'s query prefix and [MASK] expansion)')
   .option('--calibration <file>', 'with --quantize int8 / uint8: texts, one per line, whose embeddings give each dimension\'s range')
   .option('-t, --threads <n>', 'threads (default: physical cores within the CPU quota)', intOption)
   .option('-p, --precision <p>', 'fp32 (default), int8 or bf16', 'fp32')

@@ -37,7 +37,7 @@ export interface EmbedOptions {
   truncateDim?: number;
   /** Pool this way instead of as the model's Pooling module says (transformers.js' `pooling`); the model's Dense
    *  and Normalize modules still follow. */
-  pooling?: PoolingMode;
+  pooling?: PoolingMode | 'none';
   /** Cancels the call: work not started yet is dropped (the engine batch running finishes and is discarded), and
    *  the promise rejects with E_ABORTED. */
   signal?: AbortSignal;
@@ -137,6 +137,8 @@ export interface OutputOptions extends MultiVectorOptions {
   /** sparse: keep entries above this (default 0) */
   threshold?: number;
   batchTokens?: number;
+  /** called after each engine batch with the tokens it ran */
+  onTokens?: (tokens: number) => void;
 }
 
 export interface Outputs {
@@ -212,6 +214,12 @@ export class Embedder {
     if (dim !== undefined && (!Number.isInteger(dim) || dim < 1 || dim > this.dimension)) throw invalidArgument(`embed: truncateDim must be in [1, ${this.dimension}]`);
     const maxLength = this.maxSeqLength;
     let sentence = this.sentence;
+    if (options.pooling === 'none') {
+      // every token's vector ([tokens × hidden] per text), as embedTokens; normalized per token only when asked
+      const rows = await this.embedTokens(texts, { truncate: truncate === 'chunk' ? 'chunk' : truncate, prompt: prefix, signal: options.signal });
+      if (options.normalize === true) for (const r of rows) normalizeRows(r, this.encoder.hiddenSize);
+      return rows;
+    }
     if (options.pooling !== undefined) {
       if (this.encoder.pooled) throw new BertrtError(`embed: the ONNX graph pools inside (its output '${this.encoder.onnx?.output}'), so pooling cannot be chosen`, 'E_UNSUPPORTED');
       if (!POOLING_MODES.includes(options.pooling)) throw invalidArgument(`embed: pooling must be one of ${POOLING_MODES.join(', ')}`);
@@ -232,9 +240,10 @@ export class Embedder {
     return out;
   }
 
-  /** Every token's hidden state, one [tokens × hiddenSize] Float32Array per text (special tokens included), as
-   *  sentence-transformers' output_value='token_embeddings' and transformers.js' pooling 'none' give. */
-  async embedTokens(texts: string[], options: Pick<EmbedOptions, 'truncate' | 'prompt' | 'signal'> = {}): Promise<Float32Array[]> {
+  /** Every token's hidden state, one [tokens × hiddenSize] Float32Array per text (its row count: length /
+   *  hiddenSize), special tokens included unless `specialTokens: false`, as sentence-transformers'
+   *  output_value='token_embeddings' and transformers.js' pooling 'none' give. */
+  async embedTokens(texts: string[], options: Pick<EmbedOptions, 'truncate' | 'prompt' | 'signal'> & { specialTokens?: boolean } = {}): Promise<Float32Array[]> {
     if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidArgument('embedTokens: texts must be an array of strings');
     if (this.encoder.pooled) throw new BertrtError(`embedTokens: the ONNX graph's output '${this.encoder.onnx?.output}' is one vector per text, not one per token`, 'E_UNSUPPORTED');
     const truncate = options.truncate ?? 'right';
@@ -246,8 +255,16 @@ export class Embedder {
     }
     const H = this.encoder.hiddenSize;
     const out: Float32Array[] = new Array(texts.length);
+    const keepSpecial = options.specialTokens ?? true;
     await this.forEachVector(encodings, (i, hidden, begin, end) => {
-      out[i] = hidden.slice(begin * H, end * H);
+      if (keepSpecial) out[i] = hidden.slice(begin * H, end * H);
+      else {
+        const mask = encodings[i].specialTokensMask;
+        const rows: number[] = [];
+        for (let t = 0; t < end - begin; t++) if (!mask[t]) rows.push(begin + t);
+        out[i] = new Float32Array(rows.length * H);
+        rows.forEach((r, k) => out[i].set(hidden.subarray(r * H, (r + 1) * H), k * H));
+      }
       assertFinite(out[i], `the token vectors of texts[${i}]`);
     }, options.signal);
     return out;
@@ -482,7 +499,7 @@ export class Embedder {
         })());
       }
       await Promise.all(pending);
-    }, options.signal, undefined, options.batchTokens ?? MAX_BATCH_TOKENS);
+    }, options.signal, options.onTokens, options.batchTokens ?? MAX_BATCH_TOKENS);
     return result;
   }
 

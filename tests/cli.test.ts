@@ -4,8 +4,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cosine, f32, golden, root } from './helpers/fixtures';
-import { quantizeEmbeddings } from '../lib';
+import { cosine, f32, familyFixture, golden, root } from './helpers/fixtures';
+import { Embedder, quantizeEmbeddings } from '../lib';
 
 const cli = path.join(root, 'dist', 'cli.js');
 
@@ -182,6 +182,31 @@ describe('bertrt CLI for bulk work', function () {
       assert.match(e.stderr, /--quantize|--calibration/);
     }
     fs.rmSync(cal);
+  });
+
+  it('embed --outputs dense,sparse,colbert writes one JSON object per line, equal to Embedder.encode', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bertrt-cli-m3-'));
+    fs.cpSync(familyFixture('xlm-roberta').dir, dir, { recursive: true });
+    fs.cpSync(path.join(root, 'tests', 'fixtures', 'outputs', 'm3'), dir, { recursive: true });
+    const texts = ['a first line', 'and a second, longer one'];
+    const r = run(['embed', '--model', dir, '--input', '-', '--outputs', 'dense,sparse,colbert'], texts.join('\n') + '\n');
+    assert.equal(r.status, 0, r.stderr);
+    const e = await Embedder.load(dir);
+    const want = await e.encode(texts, { dense: true, sparse: true, colbert: true });
+    await e.close();
+    r.stdout.trim().split('\n').forEach((line, i) => {
+      const o = JSON.parse(line);
+      assert.deepEqual(Float32Array.from(o.dense), want.dense![i]);
+      assert.deepEqual(o.sparse.indices, [...want.sparse![i].indices]);
+      assert.deepEqual(Float32Array.from(o.sparse.values), want.sparse![i].values);
+      assert.deepEqual(Float32Array.from(o.colbert.flat()), want.colbert![i].data);
+    });
+    for (const bad of [['--outputs', 'dense,vectors'], ['--outputs', 'sparse', '--format', 'npy', '-o', path.join(dir, 'x.npy')], ['--query']]) {
+      const b = run(['embed', '--model', dir, 'x', ...bad], '');
+      assert.equal(b.status, 2, bad.join(' '));
+      assert.match(b.stderr, /--outputs|--query/);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('embed says when texts were cut, and --truncate error refuses them; bad usage exits 2', () => {

@@ -141,6 +141,13 @@ describe('task heads vs HF pipelines', function () {
     assert.deepEqual(none[0], tokens[0]);
     assert.deepEqual(none.dims, [2, tokens[0].length / H, H]);
     assert.equal(none[1].length, 3 * H); // [CLS] hi [SEP], unpadded
+    // Embedder.embed takes pooling 'none' too (token vectors, normalized per token only when asked); embedTokens
+    // drops the special tokens' rows with specialTokens: false
+    assert.deepEqual(await e.embed(['hello world'], { pooling: 'none' }), tokens);
+    const unit = (await e.embed(['hello world'], { pooling: 'none', normalize: true }))[0];
+    for (let r = 0; r < unit.length / H; r++) assert.ok(Math.abs(Math.hypot(...unit.subarray(r * H, (r + 1) * H)) - 1) < 1e-5);
+    const inner = (await e.embedTokens(['hello world'], { specialTokens: false }))[0];
+    assert.deepEqual(inner, tokens[0].subarray(H, tokens[0].length - H));
     await assert.rejects(p('x', { poolling: 'cls' } as never), { code: 'E_INVALID_ARGUMENT', message: /unknown option "poolling"/ });
     await assert.rejects(p('x', { pooling: 'sum' } as never), { code: 'E_INVALID_ARGUMENT' });
     await p[Symbol.asyncDispose]();
