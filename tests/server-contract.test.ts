@@ -165,7 +165,7 @@ describe('server contract', function () {
       ['/decode', { ids: 'x' }, '`ids` must be a non-empty array of token ids'],
       ['/decode', { ids: [] }, '`ids` cannot be empty', 'Empty'],
       ['/tokenize', { inputs: 'x', model: 3 }, '`model` must be'],
-      ['/v1/embeddings', { input: 'x', encoding_format: 'hex' }, '`encoding_format` must be "float" or "base64"'],
+      ['/v1/embeddings', { input: 'x', encoding_format: 'hex' }, '`encoding_format` must be "float", "base64", or a quantized precision'],
       ['/v1/embeddings', { input: [[1, 2], []] }, '`input[1]` cannot be empty', 'Empty'],
       ['/v1/embeddings', { input: [1.5] }, '`input` must be a string, an array of strings, an array of token ids'],
     ];
