@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, Embedder, maxSim, type MultiVector } from '../lib';
 import { Encoder } from '../lib/model/engine';
-import { cosine, defaultModel, f32, familyFixture, readFixture, root, tmpDir } from './helpers/fixtures';
+import { cosine, defaultModel, f32, familyFixture, maxAbsDiff, readFixture, root, tmpDir } from './helpers/fixtures';
 
 const FIX = path.join(root, 'tests', 'fixtures', 'outputs');
 const MODELS = process.env.BERTRT_REAL_MODELS ?? path.join(root, '.scratch', 'real-models');
@@ -162,6 +162,36 @@ describe('multi-vector outputs', function () {
       await assert.rejects(e.encode(['x']), (err: BertrtError) => err.code === 'E_UNSUPPORTED' && /dense/.test(err.message));
       assert.throws(() => maxSim({ data: new Float32Array(4), rows: 1, dim: 4 }, { data: new Float32Array(3), rows: 1, dim: 3 }), (err: BertrtError) => err.code === 'E_SHAPE');
     });
+  });
+
+  it("token vectors equal sentence-transformers' token_embeddings on 200 texts (max abs <= 1e-5)", async () => {
+    // every token through 4 random unit directions (a projection error <= the vector's max-abs error times the
+    // direction's L1 norm, ~16 here: bound 1.6e-4), and whole vectors for every fiftieth text; the embedded model's
+    // F16 weights are the same for both, the sums' order is what differs
+    const fx = readFixture(path.join(FIX, 'tokens.json.br')) as { directions: string; texts: Array<{ text: string; rows: number; proj: string; vectors?: string }> };
+    const e = await Embedder.load();
+    try {
+      const dirs = f32(fx.directions);
+      const H = 384;
+      const l1 = Math.max(...[0, 1, 2, 3].map((d) => dirs.subarray(d * H, (d + 1) * H).reduce((a, x) => a + Math.abs(x), 0)));
+      const got = await e.embed(fx.texts.map((t) => t.text), { pooling: 'none' });
+      let worstVec = 0, worstProj = 0;
+      fx.texts.forEach((t, i) => {
+        assert.equal(got[i].length, t.rows * H, `texts[${i}] rows`);
+        const proj = f32(t.proj);
+        for (let r = 0; r < t.rows; r++)
+          for (let d = 0; d < 4; d++) {
+            let p = 0;
+            for (let k = 0; k < H; k++) p += got[i][r * H + k] * dirs[d * H + k];
+            worstProj = Math.max(worstProj, Math.abs(p - proj[r * 4 + d]));
+          }
+        if (t.vectors) worstVec = Math.max(worstVec, maxAbsDiff(got[i], f32(t.vectors)));
+      });
+      assert.ok(worstVec <= 1e-5, `token vectors: max abs ${worstVec}`);
+      assert.ok(worstProj <= 1e-5 * l1, `projections: max abs ${worstProj} (bound ${1e-5 * l1})`);
+    } finally {
+      await e.close();
+    }
   });
 
   it('keyLens: tokens past a sequence\'s keys change nothing before them, in FP32, BF16 and INT8 (bit for bit)', async () => {

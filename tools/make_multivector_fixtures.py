@@ -24,7 +24,11 @@
               tools/.venv-pylate/bin/pip install --no-deps sentence-transformers==5.3.0 transformers==5.3.0 pylate==1.6.0 tokenizers==0.22.2
               tools/.venv-pylate/bin/pip install httpx 'huggingface-hub>=1.3,<2'
             Run: tools/.venv-pylate/bin/python tools/make_multivector_fixtures.py colbert
-Writes tests/fixtures/outputs/{m3,m3-e5,colbert}.json.gz and the head files under tests/fixtures/outputs/<name>/; then
+  tokens    sentence-transformers' encode(output_value="token_embeddings") on the embedded all-MiniLM-L6-v2, 200 corpus
+            lines (10 past its 256-token limit): every token vector of every fiftieth text, and for every text each
+            token vector's dot products with 4 fixed random unit directions (all tokens checked, 4 floats a token).
+            Run: tools/.venv/bin/python tools/make_multivector_fixtures.py tokens
+Writes tests/fixtures/outputs/{m3,m3-e5,colbert,tokens}.json.gz and the head files under tests/fixtures/outputs/<name>/; then
 npx tsx tools/compress_fixtures.ts.
 """
 import base64
@@ -194,6 +198,28 @@ def colbert():
     print("colbert", len(docs), "documents", len(queries), "queries")
 
 
+# ---------------------------------------------------------------------------------------------- token vectors
+def tokens():
+    from sentence_transformers import SentenceTransformer
+    st = SentenceTransformer(os.path.join(ROOT, "models", "all-MiniLM-L6-v2"), device="cpu", model_kwargs={"dtype": torch.float32})
+    texts = corpus()
+    rs = np.random.RandomState(31)
+    tl = lambda s: len(st.tokenizer(s)["input_ids"])
+    items = [texts[i] for i in rs.choice(len(texts), 190, replace=False)] + longs(texts, tl, 300, 10, 3)
+    emb = st.encode(items, output_value="token_embeddings", batch_size=16, convert_to_numpy=False)
+    dirs = rs.standard_normal((4, 384))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    rec = []
+    for i, (t, e) in enumerate(zip(items, emb)):
+        e = e.float().numpy().astype(np.float64)
+        r = {"text": t, "rows": int(e.shape[0]), "proj": b64(e @ dirs.T)}
+        if i % 50 == 0:
+            r["vectors"] = b64(e)
+        rec.append(r)
+    write("tokens", {"directions": b64(dirs), "texts": rec})
+    print("tokens", len(rec), "texts")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    {"m3": m3, "colbert": colbert}[sys.argv[1]]()
+    {"m3": m3, "colbert": colbert, "tokens": tokens}[sys.argv[1]]()
