@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cosine, f32, familyFixture, golden, root } from './helpers/fixtures';
+import { cosine, f32, familyFixture, golden, overlayDir, root } from './helpers/fixtures';
 import { Embedder, quantizeEmbeddings } from '../lib';
 
 const cli = path.join(root, 'dist', 'cli.js');
@@ -185,9 +185,7 @@ describe('bertrt CLI for bulk work', function () {
   });
 
   it('embed --outputs dense,sparse,colbert writes one JSON object per line, equal to Embedder.encode', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bertrt-cli-m3-'));
-    fs.cpSync(familyFixture('xlm-roberta').dir, dir, { recursive: true });
-    fs.cpSync(path.join(root, 'tests', 'fixtures', 'outputs', 'm3'), dir, { recursive: true });
+    const dir = overlayDir(familyFixture('xlm-roberta').dir, path.join(root, 'tests', 'fixtures', 'outputs', 'm3'));
     const texts = ['a first line', 'and a second, longer one'];
     const r = run(['embed', '--model', dir, '--input', '-', '--outputs', 'dense,sparse,colbert'], texts.join('\n') + '\n');
     assert.equal(r.status, 0, r.stderr);

@@ -10,19 +10,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, Embedder, maxSim, type MultiVector } from '../lib';
 import { Encoder } from '../lib/model/engine';
-import { cosine, defaultModel, f32, familyFixture, maxAbsDiff, readFixture, root, tmpDir } from './helpers/fixtures';
+import { halfToFloat } from '../lib/model/safetensors';
+import { cosine, defaultModel, f32, familyFixture, maxAbsDiff, overlayDir, readFixture, root } from './helpers/fixtures';
 
 const FIX = path.join(root, 'tests', 'fixtures', 'outputs');
 const MODELS = process.env.BERTRT_REAL_MODELS ?? path.join(root, '.scratch', 'real-models');
 
 function f16(b64: string): Float32Array {
   const b = Buffer.from(b64, 'base64');
-  const out = new Float32Array(b.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    const h = b.readUInt16LE(2 * i), e = (h >> 10) & 31, m = h & 1023, s = h >> 15 ? -1 : 1;
-    out[i] = s * (e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15));
-  }
-  return out;
+  return Float32Array.from({ length: b.length / 2 }, (_, i) => halfToFloat(b.readUInt16LE(2 * i)));
 }
 
 /** Each row's cosine to the reference's row, and the row counts equal. */
@@ -33,13 +29,6 @@ function sameVectors(got: MultiVector, want: Float32Array, rows: number, what: s
     const c = cosine(got.data.subarray(r * got.dim, (r + 1) * got.dim), want.subarray(r * got.dim, (r + 1) * got.dim));
     assert.ok(c >= 0.99999, `${what} row ${r}: cosine ${c}`);
   }
-}
-
-function overlay(src: string, extra: string): string {
-  const dir = tmpDir('bertrt-outputs-');
-  fs.cpSync(src, dir, { recursive: true, dereference: true });
-  fs.cpSync(extra, dir, { recursive: true });
-  return dir;
 }
 
 interface M3Text {
@@ -113,7 +102,7 @@ describe('multi-vector outputs', function () {
   this.timeout(300_000);
 
   describe('bge-m3 heads on a seeded XLM-R vs FlagEmbedding (200 inputs)', () => {
-    checkM3('m3', () => overlay(familyFixture('xlm-roberta').dir, path.join(FIX, 'm3')));
+    checkM3('m3', () => overlayDir(familyFixture('xlm-roberta').dir, path.join(FIX, 'm3')));
   });
 
   describe('bge-m3 heads on the real multilingual-e5-small vs FlagEmbedding (60 texts)', function () {
@@ -121,7 +110,7 @@ describe('multi-vector outputs', function () {
     before(function () {
       if (!fs.existsSync(path.join(e5, 'model.safetensors'))) this.skip(); // tools/fetch_real_models.sh
     });
-    checkM3('m3-e5', () => overlay(e5, path.join(FIX, 'm3-e5')));
+    checkM3('m3-e5', () => overlayDir(e5, path.join(FIX, 'm3-e5')));
   });
 
   describe('pylate ColBERT on the embedded MiniLM (200 documents, 60 queries)', () => {
@@ -129,7 +118,7 @@ describe('multi-vector outputs', function () {
     let fx: { documents: Array<{ text: string; rows: number; vectors16?: string }>; queries: Array<{ text: string; rows: number; vectors16?: string }>; scores: string };
     before(async () => {
       fx = readFixture(path.join(FIX, 'colbert.json.br'));
-      e = await Embedder.load(overlay(defaultModel, path.join(FIX, 'colbert')));
+      e = await Embedder.load(overlayDir(defaultModel, path.join(FIX, 'colbert')));
     });
     after(() => e?.close());
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultModel, familyFixture, onnxFixtures, root, tmpDir } from './helpers/fixtures';
+import { defaultModel, familyFixture, onnxFixtures, overlayDir, root, tmpDir } from './helpers/fixtures';
 
 const heads = path.join(root, 'tests', 'fixtures', 'heads');
 const outputs = path.join(root, 'tests', 'fixtures', 'outputs');
@@ -36,10 +36,8 @@ describe('README', function () {
       fs.symlinkSync(path.join(onnxFixtures(), 'bert'), path.join(dir, 'my-onnx-model'), 'dir');
       // ./my-bge-m3-model: the seeded XLM-R with the seeded bge-m3 heads; ./my-colbert-model: the embedded MiniLM with
       // the seeded pylate Dense (tests/multivector.test.ts' models)
-      fs.cpSync(familyFixture('xlm-roberta').dir, path.join(dir, 'my-bge-m3-model'), { recursive: true });
-      fs.cpSync(path.join(outputs, 'm3'), path.join(dir, 'my-bge-m3-model'), { recursive: true });
-      fs.cpSync(defaultModel, path.join(dir, 'my-colbert-model'), { recursive: true, dereference: true });
-      fs.cpSync(path.join(outputs, 'colbert'), path.join(dir, 'my-colbert-model'), { recursive: true });
+      fs.symlinkSync(overlayDir(familyFixture('xlm-roberta').dir, path.join(outputs, 'm3')), path.join(dir, 'my-bge-m3-model'), 'dir');
+      fs.symlinkSync(overlayDir(defaultModel, path.join(outputs, 'colbert')), path.join(dir, 'my-colbert-model'), 'dir');
       fs.writeFileSync(path.join(dir, 'sample.mjs'), code);
       const r = spawnSync(process.execPath, ['sample.mjs'], { cwd: dir, encoding: 'utf8', timeout: 100_000 });
       assert.equal(r.status, 0, `block ${i + 1} exited ${r.status ?? r.signal}:\n${r.stderr}`);

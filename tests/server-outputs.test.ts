@@ -4,19 +4,11 @@
 // checked against sentence-transformers in tests/quantize.test.ts), as integers or base64; bad options get 422 and
 // missing outputs 424.
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createServer, type BertrtServer, Embedder, quantizeEmbeddings } from '../lib';
-import { defaultModel, familyFixture, golden, root, tmpDir } from './helpers/fixtures';
+import { defaultModel, familyFixture, golden, overlayDir, root } from './helpers/fixtures';
 
 const FIX = path.join(root, 'tests', 'fixtures', 'outputs');
-
-function overlay(src: string, extra: string): string {
-  const dir = tmpDir('bertrt-server-outputs-');
-  fs.cpSync(src, dir, { recursive: true, dereference: true });
-  fs.cpSync(extra, dir, { recursive: true });
-  return dir;
-}
 
 async function post(url: string, route: string, body: unknown) {
   const r = await fetch(url + route, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -32,8 +24,8 @@ describe('server: multi-output and quantized embeddings', function () {
   const texts = golden().sentences.slice(0, 12).map((x) => x.text);
 
   before(async () => {
-    m3Dir = overlay(familyFixture('xlm-roberta').dir, path.join(FIX, 'm3'));
-    colbertDir = overlay(defaultModel, path.join(FIX, 'colbert'));
+    m3Dir = overlayDir(familyFixture('xlm-roberta').dir, path.join(FIX, 'm3'));
+    colbertDir = overlayDir(defaultModel, path.join(FIX, 'colbert'));
     s = await createServer({ models: [{ name: 'minilm' }, { name: 'm3', dir: m3Dir }, { name: 'colbert', dir: colbertDir }], maxClientBatchSize: 16 });
     url = await s.app.listen({ host: '127.0.0.1', port: 0 });
     [m3, colbert, minilm] = await Promise.all([Embedder.load(m3Dir), Embedder.load(colbertDir), Embedder.load()]);

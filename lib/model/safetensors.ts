@@ -159,7 +159,7 @@ export function readTensor(h: SafetensorsHeader, name: string): Float32Array {
   return out;
 }
 
-function halfToFloat(h: number): number {
+export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;

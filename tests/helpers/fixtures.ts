@@ -217,3 +217,12 @@ export function familyFixture<F extends { tokenizer: string }>(name: string): { 
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), fs.existsSync(tok) ? fs.readFileSync(tok) : zlib.brotliDecompressSync(fs.readFileSync(`${tok}.br`)));
   return { dir, fixture };
 }
+
+/** A temp copy of model folder src (links followed) with the files of extra laid over it: the output-head
+ *  fixtures of tests/fixtures/outputs on their encoders. */
+export function overlayDir(src: string, extra: string): string {
+  const dir = tmpDir('bertrt-overlay-');
+  fs.cpSync(src, dir, { recursive: true, dereference: true });
+  fs.cpSync(extra, dir, { recursive: true });
+  return dir;
+}

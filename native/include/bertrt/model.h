@@ -90,11 +90,12 @@ struct BatchView {
   const int32_t* ids = nullptr;
   const int32_t* type_ids = nullptr;  // may be null: all zero
   const int32_t* cu_seqlens = nullptr;
-  // may be null: every token is a key. Else sequence s's tokens past its first key_lens[s] are queries only (no
-  // token attends to them: ColBERT's query expansion, whose [MASK] padding has attention mask 0 but gets vectors)
-  const int32_t* key_lens = nullptr;
   int n_seqs = 0;
   int tokens = 0;
+  // may be null: every token is a key. Else sequence s's tokens past its first key_lens[s] are queries only (no
+  // token attends to them: ColBERT's query expansion, whose [MASK] padding has attention mask 0 but gets vectors).
+  // Last, so that brace-initialized views of the fields above keep their meaning.
+  const int32_t* key_lens = nullptr;
 };
 
 class BertModel {
