@@ -9,6 +9,7 @@ import { type Encoding, Tokenizer } from './tokenizer/tokenizer';
 import { encodeWithinAsync } from './truncate';
 import { mlmHead } from './heads/fill-mask';
 import { activation, activationName, TaskModel } from './heads/task-model';
+import { layerNormRows } from './heads/math';
 import { HeadLinear } from './heads/linear';
 import { type ColbertConfig, type M3Heads, type MultiVector, normalizeRows, readColbertConfig, readM3Heads } from './heads/multivector';
 
@@ -94,19 +95,6 @@ interface SpladeHead {
   bias: Float32Array;
 }
 
-/** LayerNorm of each row of x [rows × width] in place, sums in float64 (as lib/heads/math.ts's layerNorm). */
-function layerNormRows(x: Float32Array, width: number, g: Float32Array, b: Float32Array, eps: number): void {
-  for (let r = 0; r < x.length; r += width) {
-    let mean = 0;
-    for (let k = 0; k < width; k++) mean += x[r + k];
-    mean /= width;
-    let v2 = 0;
-    for (let k = 0; k < width; k++) v2 += (x[r + k] - mean) ** 2;
-    const inv = 1 / Math.sqrt(v2 / width + eps);
-    for (let k = 0; k < width; k++) x[r + k] = (x[r + k] - mean) * inv * g[k] + b[k];
-  }
-}
-
 /** The entries of a map id -> weight above threshold (the topK largest of them, if given), sorted by index. */
 function sparseFromMap(m: Map<number, number>, threshold: number, topK?: number): SparseVector {
   let idx = [...m.keys()].filter((id) => (m.get(id) as number) > threshold);
@@ -149,7 +137,7 @@ export interface Outputs {
 
 export class Embedder {
   // output heads, read on first use (undefined: not yet looked for)
-  private _splade: SpladeHead | undefined;
+  private _splade: SpladeHead | BertrtError | undefined; // the head, or why the model has none
   private _m3: M3Heads | null | undefined;
   private _colbert: ColbertConfig | null | undefined;
 
@@ -305,9 +293,16 @@ export class Embedder {
   /** The MLM head the SPLADE output needs (E_UNSUPPORTED without one the native sparse head reads): its transform's
    *  dense layer natively (GELU in the GEMM's epilogue where the head uses it), the rest per row here. */
   #spladeHead(): SpladeHead {
+    if (this._splade instanceof BertrtError) throw this._splade;
     if (!this._splade) {
-      const m = mlmHead(TaskModel.over(this.encoder, this.tokenizer));
-      if (m.decoder) throw new BertrtError('the model has an untied MLM decoder, which the native sparse head does not read', 'E_UNSUPPORTED');
+      let m: ReturnType<typeof mlmHead>;
+      try {
+        m = mlmHead(TaskModel.over(this.encoder, this.tokenizer));
+      } catch (e) {
+        if (e instanceof BertrtError) this._splade = e; // asked once: `outputs` is read per server request
+        throw e;
+      }
+      if (m.decoder) throw (this._splade = new BertrtError('the model has an untied MLM decoder, which the native sparse head does not read', 'E_UNSUPPORTED'));
       const p = m.parts;
       const name = activationName(p.act, this.encoder.config.raw);
       const fused = name === 'gelu' ? 'gelu' : name === 'gelu_new' || name === 'gelu_pytorch_tanh' ? 'gelu_tanh' : 'none';

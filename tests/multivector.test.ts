@@ -1,5 +1,5 @@
 // bge-m3's three outputs and ColBERT vectors against their Python references (tools/make_multivector_fixtures.py):
-// FlagEmbedding 1.4's BGEM3FlagModel.encode on a seeded XLM-R (200 inputs) and on the real multilingual-e5-small (60
+// FlagEmbedding 1.4's BGEM3FlagModel.encode on a seeded XLM-R (200 inputs) and on the real multilingual-e5-small (40
 // corpus lines) with seeded bge-m3 heads; pylate 1.6's ColBERT on the embedded MiniLM with a seeded Dense (200
 // documents, 60 queries). Tolerances: dense and ColBERT vectors cosine >= 0.99999 (FP32 against FP32 on the same
 // weights; only the order of the sums differs), sparse weights the same ids and values within 1e-5 relative, 1e-5
@@ -105,7 +105,7 @@ describe('multi-vector outputs', function () {
     checkM3('m3', () => overlayDir(familyFixture('xlm-roberta').dir, path.join(FIX, 'm3')));
   });
 
-  describe('bge-m3 heads on the real multilingual-e5-small vs FlagEmbedding (60 texts)', function () {
+  describe('bge-m3 heads on the real multilingual-e5-small vs FlagEmbedding (40 texts)', function () {
     const e5 = path.join(MODELS, 'multilingual-e5-small');
     before(function () {
       if (!fs.existsSync(path.join(e5, 'model.safetensors'))) this.skip(); // tools/fetch_real_models.sh
@@ -140,7 +140,7 @@ describe('multi-vector outputs', function () {
       // every query against the first 60 documents (maxSim runs in JavaScript: all 12,000 pairs take ~10 s)
       for (let qi = 0; qi < queries.length; qi++)
         for (let di = 0; di < 60; di++) {
-          const w = want[qi * docs.length + di];
+          const w = want[qi * 60 + di];
           const err = Math.abs(maxSim(queries[qi], docs[di]) - w) / Math.max(1, Math.abs(w));
           worst = Math.max(worst, err);
         }
@@ -154,25 +154,25 @@ describe('multi-vector outputs', function () {
   });
 
   it("token vectors equal sentence-transformers' token_embeddings on 200 texts (max abs <= 1e-5)", async () => {
-    // every token through 4 random unit directions (a projection error <= the vector's max-abs error times the
-    // direction's L1 norm, ~16 here: bound 1.6e-4), and whole vectors for every fiftieth text; the embedded model's
+    // every token through 2 random unit directions (a projection error <= the vector's max-abs error times the
+    // direction's L1 norm, ~16 here: bound 1.6e-4), and whole vectors for every hundredth text; the embedded model's
     // F16 weights are the same for both, the sums' order is what differs
     const fx = readFixture(path.join(FIX, 'tokens.json.br')) as { directions: string; texts: Array<{ text: string; rows: number; proj: string; vectors?: string }> };
     const e = await Embedder.load();
     try {
       const dirs = f32(fx.directions);
       const H = 384;
-      const l1 = Math.max(...[0, 1, 2, 3].map((d) => dirs.subarray(d * H, (d + 1) * H).reduce((a, x) => a + Math.abs(x), 0)));
+      const l1 = Math.max(...[0, 1].map((d) => dirs.subarray(d * H, (d + 1) * H).reduce((a, x) => a + Math.abs(x), 0)));
       const got = await e.embed(fx.texts.map((t) => t.text), { pooling: 'none' });
       let worstVec = 0, worstProj = 0;
       fx.texts.forEach((t, i) => {
         assert.equal(got[i].length, t.rows * H, `texts[${i}] rows`);
         const proj = f32(t.proj);
         for (let r = 0; r < t.rows; r++)
-          for (let d = 0; d < 4; d++) {
+          for (let d = 0; d < 2; d++) {
             let p = 0;
             for (let k = 0; k < H; k++) p += got[i][r * H + k] * dirs[d * H + k];
-            worstProj = Math.max(worstProj, Math.abs(p - proj[r * 4 + d]));
+            worstProj = Math.max(worstProj, Math.abs(p - proj[r * 2 + d]));
           }
         if (t.vectors) worstVec = Math.max(worstVec, maxAbsDiff(got[i], f32(t.vectors)));
       });

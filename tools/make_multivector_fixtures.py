@@ -5,9 +5,9 @@
             with seeded bge-m3 heads (colbert_linear.pt, sparse_linear.pt saved as FlagEmbedding saves them, F16):
               m3     the seeded XLM-R of tests/fixtures/families/xlm-roberta (hidden 16), CLS pooling: 200 inputs
                      (corpus lines, 10 at the 128-token limit, literal pad tokens)
-              m3-e5  the real multilingual-e5-small (tools/fetch_real_models.sh), hidden 384: 60 corpus lines
-            Stored per text: dense, every lexical weight (id, value), the ColBERT vectors of every fourth text (of
-            every fifteenth for m3-e5: 384 floats a token), and M3's colbert_score of each text against the next.
+              m3-e5  the real multilingual-e5-small (tools/fetch_real_models.sh), hidden 384, colbert_dim 64: 40 corpus lines
+            Stored per text: dense, every lexical weight (id, value), the ColBERT vectors of every eighth text (of
+            every twentieth for m3-e5: 64 floats a token), and M3's colbert_score of each text against the next.
             FlagEmbedding 1.4 imports a decoder-only reranker written for transformers 4 at package import; that one
             module's missing import is stubbed here (the M3 code path never touches it).
             Run: tools/.venv/bin/python tools/make_multivector_fixtures.py m3
@@ -15,7 +15,7 @@
             [unused0] / [unused1] (in BERT's vocabulary, so the checkpoint is the embedded one), query_length 32
             with [MASK] expansion not attended to, document_length 180, the punctuation skip-list: 200 documents
             (corpus lines, 8 past 180 tokens), 60 queries (8 past 32 tokens). Stored: the kept-token count of every
-            output, the vectors of every sixteenth document and eighth query (float16), pylate's colbert_scores of every query
+            output, the vectors of every 64th document and 30th query (float16), pylate's colbert_scores of every query
             against every document.
             pylate 1.6 pins sentence-transformers 5.3 and transformers <= 5.3, so it runs in its own venv that
             borrows torch and the rest from tools/.venv:
@@ -25,8 +25,8 @@
               tools/.venv-pylate/bin/pip install httpx 'huggingface-hub>=1.3,<2'
             Run: tools/.venv-pylate/bin/python tools/make_multivector_fixtures.py colbert
   tokens    sentence-transformers' encode(output_value="token_embeddings") on the embedded all-MiniLM-L6-v2, 200 corpus
-            lines (10 past its 256-token limit): every token vector of every fiftieth text, and for every text each
-            token vector's dot products with 4 fixed random unit directions (all tokens checked, 4 floats a token).
+            lines (10 past its 256-token limit): every token vector of every hundredth text, and for every text each
+            token vector's dot products with 2 fixed random unit directions (all tokens checked, 2 floats a token).
             Run: tools/.venv/bin/python tools/make_multivector_fixtures.py tokens
 Writes tests/fixtures/outputs/{m3,m3-e5,colbert,tokens}.json.gz and the head files under tests/fixtures/outputs/<name>/; then
 npx tsx tools/compress_fixtures.ts.
@@ -79,7 +79,7 @@ def write(name, doc):
 
 
 # --------------------------------------------------------------------------------------------------------- bge-m3
-def m3_model(name, src, tokenizer_json, hidden, pooling_dir):
+def m3_model(name, src, tokenizer_json, hidden, pooling_dir, colbert_dim):
     """A bge-m3 folder in a temp dir: the encoder's files, CLS pooling, seeded heads (also kept under OUT/name)."""
     d = tempfile.mkdtemp()
     for f in os.listdir(src):
@@ -101,7 +101,7 @@ def m3_model(name, src, tokenizer_json, hidden, pooling_dir):
                    {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}],
                   open(os.path.join(d, "modules.json"), "w"))
     g = torch.Generator().manual_seed(3)
-    colbert = {"weight": (torch.randn(hidden, hidden, generator=g) / hidden ** 0.5).half(), "bias": (torch.randn(hidden, generator=g) * 0.1).half()}
+    colbert = {"weight": (torch.randn(colbert_dim, hidden, generator=g) / hidden ** 0.5).half(), "bias": (torch.randn(colbert_dim, generator=g) * 0.1).half()}
     # sparse: a positive bias so that about half the tokens get a weight
     sparse = {"weight": (torch.randn(1, hidden, generator=g) / hidden ** 0.5).half(), "bias": torch.tensor([0.05]).half()}
     for base in (d, keep):
@@ -110,14 +110,14 @@ def m3_model(name, src, tokenizer_json, hidden, pooling_dir):
     return d
 
 
-def m3_refs(name, d, texts, max_len, colbert_every):
+def m3_refs(name, d, texts, max_len, colbert_every, colbert_dim):
     import types
     stub = types.ModuleType("transformers.modeling_attn_mask_utils")
     for n in ["AttentionMaskConverter", "_prepare_4d_attention_mask", "_prepare_4d_causal_attention_mask", "_prepare_4d_causal_attention_mask_for_sdpa"]:
         setattr(stub, n, lambda *a, **k: None)
     sys.modules.setdefault("transformers.modeling_attn_mask_utils", stub)
     from FlagEmbedding import BGEM3FlagModel
-    m = BGEM3FlagModel(d, use_fp16=False, devices="cpu", normalize_embeddings=True)
+    m = BGEM3FlagModel(d, use_fp16=False, devices="cpu", normalize_embeddings=True, colbert_dim=colbert_dim)
     out = m.encode(texts, batch_size=16, max_length=max_len, return_dense=True, return_sparse=True, return_colbert_vecs=True)
     rec = []
     for i, t in enumerate(texts):
@@ -142,12 +142,12 @@ def m3():
     tok = Tokenizer.from_str(xlmr.decode())
     pick = [texts[i] for i in rs.choice(len(texts), 188, replace=False)]
     items = pick + longs(texts, lambda s: len(tok.encode(s).ids), 140, 10, 11) + ["Hello <pad> world.", "<pad><pad> starts padded <pad>"]
-    d = m3_model("m3", os.path.join(FIX, "families", "xlm-roberta"), xlmr, 16, False)
-    m3_refs("m3", d, items, 128, 4)
+    d = m3_model("m3", os.path.join(FIX, "families", "xlm-roberta"), xlmr, 16, False, 16)
+    m3_refs("m3", d, items, 128, 8, 16)
     e5 = os.path.join(MODELS, "multilingual-e5-small")
     if os.path.exists(os.path.join(e5, "model.safetensors")):
-        d = m3_model("m3-e5", e5, None, 384, not os.path.exists(os.path.join(e5, "modules.json")))
-        m3_refs("m3-e5", d, [texts[i] for i in rs.choice(len(texts), 60, replace=False)], 512, 15)
+        d = m3_model("m3-e5", e5, None, 384, not os.path.exists(os.path.join(e5, "modules.json")), 64)
+        m3_refs("m3-e5", d, [texts[i] for i in rs.choice(len(texts), 40, replace=False)], 512, 20, 64)
     else:
         print("skipped m3-e5: run tools/fetch_real_models.sh first")
 
@@ -190,9 +190,9 @@ def colbert():
     direct = np.array([[float((q @ x.T).max(1).sum()) for x in d64] for q in q64])
     assert np.abs(direct - sc.numpy()).max() < 1e-4, np.abs(direct - sc.numpy()).max()
     doc = {
-        "documents": [{"text": t, "rows": int(e.shape[0]), **({"vectors16": b64_f16(e)} if i % 16 == 0 else {})} for i, (t, e) in enumerate(zip(docs, d_emb))],
-        "queries": [{"text": t, "rows": int(e.shape[0]), **({"vectors16": b64_f16(e)} if i % 8 == 0 else {})} for i, (t, e) in enumerate(zip(queries, q_emb))],
-        "scores": b64(direct),
+        "documents": [{"text": t, "rows": int(e.shape[0]), **({"vectors16": b64_f16(e)} if i % 64 == 0 else {})} for i, (t, e) in enumerate(zip(docs, d_emb))],
+        "queries": [{"text": t, "rows": int(e.shape[0]), **({"vectors16": b64_f16(e)} if i % 30 == 0 else {})} for i, (t, e) in enumerate(zip(queries, q_emb))],
+        "scores": b64(direct[:, :60]),  # every query against the first 60 documents
     }
     write("colbert", doc)
     print("colbert", len(docs), "documents", len(queries), "queries")
@@ -207,13 +207,13 @@ def tokens():
     tl = lambda s: len(st.tokenizer(s)["input_ids"])
     items = [texts[i] for i in rs.choice(len(texts), 190, replace=False)] + longs(texts, tl, 300, 10, 3)
     emb = st.encode(items, output_value="token_embeddings", batch_size=16, convert_to_numpy=False)
-    dirs = rs.standard_normal((4, 384))
+    dirs = rs.standard_normal((2, 384))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     rec = []
     for i, (t, e) in enumerate(zip(items, emb)):
         e = e.float().numpy().astype(np.float64)
         r = {"text": t, "rows": int(e.shape[0]), "proj": b64(e @ dirs.T)}
-        if i % 50 == 0:
+        if i % 100 == 0:
             r["vectors"] = b64(e)
         rec.append(r)
     write("tokens", {"directions": b64(dirs), "texts": rec})

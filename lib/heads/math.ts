@@ -47,3 +47,16 @@ export function layerNorm(x: Float64Array, g: Float32Array, b: Float32Array, eps
   const r = 1 / Math.sqrt(v2 / x.length + eps);
   return x.map((v, i) => (v - mean) * r * g[i] + b[i]);
 }
+
+/** LayerNorm of each row of x [rows × width] in place, sums in float64 (as layerNorm above). */
+export function layerNormRows(x: Float32Array, width: number, g: Float32Array, b: Float32Array, eps: number): void {
+  for (let r = 0; r < x.length; r += width) {
+    let mean = 0;
+    for (let k = 0; k < width; k++) mean += x[r + k];
+    mean /= width;
+    let v2 = 0;
+    for (let k = 0; k < width; k++) v2 += (x[r + k] - mean) ** 2;
+    const inv = 1 / Math.sqrt(v2 / width + eps);
+    for (let k = 0; k < width; k++) x[r + k] = (x[r + k] - mean) * inv * g[k] + b[k];
+  }
+}

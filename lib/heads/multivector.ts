@@ -15,7 +15,7 @@ import { readTensor, type SafetensorsHeader } from '../model/safetensors';
 import { readTorchCheckpoint } from '../model/torch';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { HeadLinear } from './linear';
-import { moduleDir } from './pooling';
+import { l2normalize, moduleDir } from './pooling';
 
 /** One vector per token: `rows` vectors of `dim` floats, row-major in `data`. */
 export interface MultiVector {
@@ -44,12 +44,7 @@ export function maxSim(query: MultiVector, doc: MultiVector): number {
 
 /** Normalizes each row of x [rows × dim] in place (torch.nn.functional.normalize's eps). */
 export function normalizeRows(x: Float32Array, dim: number): Float32Array {
-  for (let r = 0; r < x.length; r += dim) {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += x[r + k] * x[r + k];
-    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
-    for (let k = 0; k < dim; k++) x[r + k] *= inv;
-  }
+  for (let r = 0; r < x.length; r += dim) l2normalize(x.subarray(r, r + dim));
   return x;
 }
 
