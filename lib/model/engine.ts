@@ -124,6 +124,13 @@ export class Encoder {
     return (this.#engine as NativeEngine | null)?.device;
   }
 
+  /** Bytes the native engine holds for the model's weights (an F16 checkpoint run in FP32 keeps its GEMM weights in
+   *  16 bits); undefined for the ONNX backend, whose memory onnxruntime owns. */
+  get weightBytes(): number | undefined {
+    if (this.onnx) return undefined;
+    return (this.#engine as NativeEngine | null)?.weightBytes;
+  }
+
   /** Why a CUDA request runs on the CPU ('' when it did not fall back). */
   get deviceNote(): string | undefined {
     if (this.onnx) return this.#engine ? '' : undefined;

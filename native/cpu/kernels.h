@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -14,11 +15,17 @@
 namespace bertrt::cpu {
 
 // A weight matrix W[n][k] (PyTorch Linear layout: out x in) packed once at load into panels of `nr` output
-// columns, each panel stored k-major ([k][nr], zero-padded past n), the layout the micro-kernel streams.
+// columns, each panel stored k-major ([k][nr], zero-padded past n), the layout the micro-kernel streams. The panels
+// hold FP32 values (data) or, when pack_weights_f16 found every weight exactly representable in IEEE half (an F16
+// checkpoint's values are), the same values in 16 bits (half), widened exactly as the GEMM reads them: the products
+// and sums are the FP32 path's, bit for bit, from half the memory.
 struct PackedMatrix {
   AlignedBuffer<float> data;
+  AlignedBuffer<uint16_t> half;
   int n = 0, k = 0, nr = 0;
   int panels() const { return (n + nr - 1) / nr; }
+  bool f16() const { return half.size() > 0; }
+  size_t bytes() const { return sizeof(float) * data.size() + sizeof(uint16_t) * half.size(); }
 };
 
 // INT8 weights: W[n][k] quantized per output channel (symmetric s8, scale = max|W[n]|/127) and packed for one
@@ -161,6 +168,7 @@ struct EmbedArgs {
   int h = 0;
   int tokens = 0;
   float* out = nullptr;
+  const uint16_t* word_half = nullptr;  // when set, the word table in IEEE halves (word unused)
 };
 
 struct Kernels {
@@ -189,6 +197,11 @@ struct Kernels {
   void (*gemm_bf16)(const GemmBf16Args& args, ThreadPool& pool, int nth);
   // attention with Q.K and P.V on vdpbf16ps (bf16 inputs, FP32 softmax and sums)
   void (*attention_bf16)(const AttentionArgs& args, ThreadPool& pool, int nth);
+  // pack_weights with the panels in IEEE half when every weight converts exactly (returns true), else exactly
+  // pack_weights (returns false); gemm runs either form. Every table has it (the portable one widens in C).
+  bool (*pack_weights_f16)(const float* w, int n, int k, PackedMatrix* out);
+  // W[n][k] already in IEEE halves, packed as half panels
+  void (*pack_halves)(const uint16_t* w, int n, int k, PackedMatrix* out);
 };
 
 const Kernels* kernels_generic();
@@ -217,6 +230,36 @@ std::vector<std::string> runnable_s8_isas();
 
 // The table whose BF16 kernels run here, or null when the CPU lacks AVX512-BF16.
 const Kernels* kernels_bf16();
+
+// f as IEEE binary16 in *h when it is exactly one (zero, subnormal and normal halves; not inf or NaN), else false.
+// (The way back is simd::half_bits_to_float.)
+inline bool float_to_half_exact(float f, uint16_t* h) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  const int exp = static_cast<int>((u >> 23) & 0xffu);
+  const uint32_t man = u & 0x7fffffu;
+  if (exp == 0xff) return false;
+  if (exp == 0) {  // float zero (subnormal floats lie far below the smallest half)
+    if (man != 0) return false;
+    *h = sign;
+    return true;
+  }
+  const int e = exp - 127;  // f = 1.man * 2^e
+  if (e > 15) return false;
+  if (e >= -14) {  // a normal half: the 10 leading mantissa bits, the other 13 must be 0
+    if (man & 0x1fffu) return false;
+    *h = static_cast<uint16_t>(sign | ((e + 15) << 10) | (man >> 13));
+    return true;
+  }
+  if (e < -24) return false;
+  // a subnormal half m * 2^-24: m = (1.man * 2^23) * 2^(e + 1), exact only when the bits shifted out are 0
+  const uint32_t full = man | 0x800000u;
+  const int shift = -(e + 1);
+  if (full & ((1u << shift) - 1u)) return false;
+  *h = static_cast<uint16_t>(sign | (full >> shift));
+  return true;
+}
 
 // Round-to-nearest-even float -> bfloat16 (NaN kept quiet), the conversion the hardware's vcvtneps2bf16 does.
 uint16_t float_to_bf16(float f);

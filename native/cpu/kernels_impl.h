@@ -39,6 +39,7 @@ void pack_weights(const float* w, int n, int k, PackedMatrix* out) {
   out->n = n;
   out->k = k;
   out->nr = NR;
+  out->half = {};
   const int panels = (n + NR - 1) / NR;
   out->data.resize(static_cast<size_t>(panels) * NR * k);
   float* dst = out->data.data();
@@ -51,6 +52,45 @@ void pack_weights(const float* w, int n, int k, PackedMatrix* out) {
     }
   }
 }
+
+// W[n][k] given in IEEE halves, packed as half panels (pack_weights' layout, 16 bits a value).
+template <class V>
+void pack_halves(const uint16_t* w, int n, int k, PackedMatrix* out) {
+  constexpr int NR = gemm_nr<V>();
+  const int panels = (n + NR - 1) / NR;
+  out->n = n;
+  out->k = k;
+  out->nr = NR;
+  out->data = {};
+  out->half.resize(static_cast<size_t>(panels) * NR * k);
+  uint16_t* dst = out->half.data();
+  for (int p = 0; p < panels; ++p)
+    for (int kk = 0; kk < k; ++kk)
+      for (int j = 0; j < NR; ++j) {
+        const int col = p * NR + j;
+        *dst++ = col < n ? w[static_cast<size_t>(col) * k + kk] : 0;
+      }
+}
+
+// Half panels when every weight is exactly a half; otherwise pack_weights' FP32 panels.
+template <class V>
+bool pack_weights_f16(const float* w, int n, int k, PackedMatrix* out) {
+  std::vector<uint16_t> half(static_cast<size_t>(n) * k);
+  for (size_t i = 0; i < half.size(); ++i) {
+    if (!float_to_half_exact(w[i], &half[i])) {
+      pack_weights<V>(w, n, k, out);
+      return false;
+    }
+  }
+  pack_halves<V>(half.data(), n, k, out);
+  return true;
+}
+
+// The micro-kernel reads packed B as floats or as halves widened in the register (exact either way).
+template <class V>
+inline typename V::reg load_b(const float* p) { return V::load(p); }
+template <class V>
+inline typename V::reg load_b(const uint16_t* p) { return V::load_half(p); }
 
 // The FP32 micro-kernel's view of the epilogue: one panel's bias and the tile's residual rows.
 struct TileEpilogue {
@@ -76,8 +116,8 @@ inline void parallel_rows(ThreadPool& pool, int rows, int nth, F&& fn) {
 
 // acc[M][NV] over kc steps of A (rows of stride lda) against a packed slice b ([kc][NR]).
 // load_c: continue sums already in C (later K blocks); epi: non-null on the last K block.
-template <class V, int M>
-inline void gemm_ukernel(int kc, const float* a, int lda, const float* b, float* c, int ldc, bool load_c,
+template <class V, int M, class B>
+inline void gemm_ukernel(int kc, const float* a, int lda, const B* b, float* c, int ldc, bool load_c,
                          const TileEpilogue* epi) {
   using R = typename V::reg;
   constexpr int NV = GemmShape<V>::NV;
@@ -91,7 +131,7 @@ inline void gemm_ukernel(int kc, const float* a, int lda, const float* b, float*
   for (int kk = 0; kk < kc; ++kk) {
     R bv[NV];
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) bv[j] = V::load(b + kk * NR + j * W);
+    for (int j = 0; j < NV; ++j) bv[j] = load_b<V>(b + kk * NR + j * W);
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
       R av = V::set1(a[i * lda + kk]);
@@ -118,13 +158,13 @@ inline void gemm_ukernel(int kc, const float* a, int lda, const float* b, float*
     for (int j = 0; j < NV; ++j) V::storeu(c + i * ldc + j * W, acc[i][j]);
 }
 
-template <class V, int M = GemmShape<V>::MR>
-inline void gemm_ukernel_rows(int rows, int kc, const float* a, int lda, const float* b, float* c, int ldc,
+template <class V, int M = GemmShape<V>::MR, class B>
+inline void gemm_ukernel_rows(int rows, int kc, const float* a, int lda, const B* b, float* c, int ldc,
                               bool load_c, const TileEpilogue* epi) {
   if constexpr (M > 1) {
-    if (rows < M) return gemm_ukernel_rows<V, M - 1>(rows, kc, a, lda, b, c, ldc, load_c, epi);
+    if (rows < M) return gemm_ukernel_rows<V, M - 1, B>(rows, kc, a, lda, b, c, ldc, load_c, epi);
   }
-  gemm_ukernel<V, M>(kc, a, lda, b, c, ldc, load_c, epi);
+  gemm_ukernel<V, M, B>(kc, a, lda, b, c, ldc, load_c, epi);
 }
 
 // One task: rows [m0, m0+mc) x one panel, all of K.
@@ -135,7 +175,13 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
   const PackedMatrix& w = *g.w;
   const int n0 = panel * NR;
   const int nvalid = std::min(NR, w.n - n0);
-  const float* bpanel = w.data.data() + static_cast<size_t>(panel) * NR * w.k;
+  const size_t panel_at = static_cast<size_t>(panel) * NR * w.k;
+  const float* bpanel = w.f16() ? nullptr : w.data.data() + panel_at;
+  const uint16_t* hpanel = w.f16() ? w.half.data() + panel_at : nullptr;
+  // Half panels: with one register block of rows the kernel widens B as it loads it; with more, each K block of the
+  // panel is widened once into slice and the blocks of rows read that (the same values, so the same sums).
+  const bool widen_once = hpanel && mc > MR;
+  alignas(64) float slice[KC * NR];
 
   // A partial last panel computes into a padded scratch tile, then copies the valid columns out.
   alignas(64) float tmp_c[MC * NR];
@@ -167,12 +213,21 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
   for (int k0 = 0; k0 < w.k; k0 += KC) {
     const int kc = std::min(KC, w.k - k0);
     const bool last = k0 + kc >= w.k;
+    const float* b = bpanel ? bpanel + static_cast<size_t>(k0) * NR : slice;
+    if (widen_once) {
+      const uint16_t* h = hpanel + static_cast<size_t>(k0) * NR;
+      for (int x = 0; x < kc * NR; x += V::W) V::store(slice + x, V::load_half(h + x));
+    }
     for (int i = 0; i < mc; i += MR) {
       const int rows = std::min(MR, mc - i);
       TileEpilogue e = epi;
       if (e.residual) e.residual += static_cast<size_t>(i) * e.ldr;
-      gemm_ukernel_rows<V>(rows, kc, g.a + static_cast<size_t>(m0 + i) * g.lda + k0, g.lda, bpanel + static_cast<size_t>(k0) * NR,
-                           c + static_cast<size_t>(i) * ldc, ldc, k0 > 0, last ? &e : nullptr);
+      const float* a = g.a + static_cast<size_t>(m0 + i) * g.lda + k0;
+      float* ci = c + static_cast<size_t>(i) * ldc;
+      if (hpanel && !widen_once)
+        gemm_ukernel_rows<V>(rows, kc, a, g.lda, hpanel + static_cast<size_t>(k0) * NR, ci, ldc, k0 > 0, last ? &e : nullptr);
+      else
+        gemm_ukernel_rows<V>(rows, kc, a, g.lda, b, ci, ldc, k0 > 0, last ? &e : nullptr);
     }
   }
   if (partial) {
@@ -498,17 +553,19 @@ void embed_layernorm(const EmbedArgs& g, ThreadPool& pool, int nth) {
   const int h = g.h;
   parallel_rows(pool, g.tokens, nth, [&](int r) {
     float* o = g.out + static_cast<size_t>(r) * h;
-    const float* we = g.word + static_cast<size_t>(g.ids[r]) * h;
+    const size_t row = static_cast<size_t>(g.ids[r]) * h;
+    const float* we = g.word_half ? nullptr : g.word + row;
+    const uint16_t* wh = g.word_half ? g.word_half + row : nullptr;
     const float* pe = g.pos ? g.pos + static_cast<size_t>(g.positions[r]) * h : nullptr;
     const float* te = g.type ? g.type + static_cast<size_t>(g.type_ids ? g.type_ids[r] : 0) * h : nullptr;
     int i = 0;
     for (; i + W <= h; i += W) {
-      R v = V::loadu(we + i);
+      R v = wh ? V::load_half(wh + i) : V::loadu(we + i);
       if (pe) v = V::add(v, V::loadu(pe + i));
       if (te) v = V::add(v, V::loadu(te + i));
       V::storeu(o + i, v);
     }
-    for (; i < h; ++i) o[i] = we[i] + (pe ? pe[i] : 0.f) + (te ? te[i] : 0.f);
+    for (; i < h; ++i) o[i] = (wh ? simd::half_bits_to_float(wh[i]) : we[i]) + (pe ? pe[i] : 0.f) + (te ? te[i] : 0.f);
     layernorm_row<V>(o, g.gamma, g.beta, h, g.eps);
   });
 }
@@ -539,14 +596,15 @@ const Kernels* make_kernels(const char* name) {
                          std::is_same_v<V, simd::Avx512> ? &pack_weights_bf16 : nullptr,
                          std::is_same_v<V, simd::Avx512> ? &convert_rows_bf16 : nullptr,
                          std::is_same_v<V, simd::Avx512> ? &gemm_bf16 : nullptr,
-                         std::is_same_v<V, simd::Avx512> ? &attention_bf16 : nullptr
+                         std::is_same_v<V, simd::Avx512> ? &attention_bf16 : nullptr,
 #else
                          nullptr,
                          nullptr,
                          nullptr,
-                         nullptr
+                         nullptr,
 #endif
-  };
+                         &pack_weights_f16<V>,
+                         &pack_halves<V>};
   return &k;
 }
 

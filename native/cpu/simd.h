@@ -14,6 +14,24 @@
 
 namespace bertrt::simd {
 
+// IEEE binary16 bits -> float, exactly (what F16C's vcvtph2ps computes), for the portable path.
+inline float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+  uint32_t u = sign;
+  if (exp == 0x1f) {
+    u |= 0x7f800000u | (man << 13);
+  } else if (exp != 0) {
+    u |= ((exp + 112) << 23) | (man << 13);
+  } else if (man != 0) {  // subnormal: man * 2^-24
+    const float f = static_cast<float>(man) * 5.9604644775390625e-8f;  // 2^-24: exact (man < 2^11)
+    std::memcpy(&u, &f, sizeof u);
+    u |= sign;
+  }
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
 // Portable fallback: 8 lanes in a plain array; GCC/Clang vectorise the loops with the baseline ISA.
 struct Generic {
   static constexpr int W = 8;
@@ -24,6 +42,8 @@ struct Generic {
   static inline reg set1(float x) { reg r; for (int i = 0; i < W; ++i) r.v[i] = x; return r; }
   static inline reg load(const float* p) { reg r; std::memcpy(r.v, p, sizeof r.v); return r; }
   static inline reg loadu(const float* p) { return load(p); }
+  // W IEEE halves widened (exactly) to floats
+  static inline reg load_half(const uint16_t* p) { reg r; for (int i = 0; i < W; ++i) r.v[i] = half_bits_to_float(p[i]); return r; }
   static inline void store(float* p, reg a) { std::memcpy(p, a.v, sizeof a.v); }
   static inline void storeu(float* p, reg a) { store(p, a); }
 #define BERTRT_G_BIN(name, expr) \
@@ -60,6 +80,7 @@ struct Avx2 {
   static inline reg set1(float x) { return _mm256_set1_ps(x); }
   static inline reg load(const float* p) { return _mm256_load_ps(p); }
   static inline reg loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static inline reg load_half(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static inline void store(float* p, reg a) { _mm256_store_ps(p, a); }
   static inline void storeu(float* p, reg a) { _mm256_storeu_ps(p, a); }
   static inline reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
@@ -114,6 +135,7 @@ struct Avx512 {
   static inline reg set1(float x) { return _mm512_set1_ps(x); }
   static inline reg load(const float* p) { return _mm512_load_ps(p); }
   static inline reg loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static inline reg load_half(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
   static inline void store(float* p, reg a) { _mm512_store_ps(p, a); }
   static inline void storeu(float* p, reg a) { _mm512_storeu_ps(p, a); }
   static inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }

@@ -67,7 +67,7 @@ class Bert final : public BertModel {
   Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const override;
   Status vocab_sparse(const float* x, const int32_t* cu, int n_seqs, const float* bias, bool sum, float* out, ThreadPool& pool,
                       int nth) const override {
-    return vocab_sparse_cpu(word_.data(), cfg_.vocab_size, embedding_width(cfg_), x, cu, n_seqs, bias, sum, out, pool, nth);
+    return vocab_sparse_cpu(word_table(), cfg_.vocab_size, embedding_width(cfg_), x, cu, n_seqs, bias, sum, out, pool, nth);
   }
   const BertConfig& config() const override { return cfg_; }
   size_t weight_bytes() const override { return bytes_; }
@@ -187,17 +187,21 @@ class Bert final : public BertModel {
       ks8_->pack_weights_s8(w, n, k, q);
       bytes_ += q->data.size() + 8 * static_cast<size_t>(n);
     } else {
-      k_->pack_weights(w, n, k, fp);
-      bytes_ += sizeof(float) * fp->data.size();
+      // FP32: an F16 checkpoint's weights stay in 16 bits (every value is a half; see PackedMatrix)
+      if (!(f16_weights_ && k_->pack_weights_f16(w, n, k, fp))) k_->pack_weights(w, n, k, fp);
+      bytes_ += fp->bytes();
     }
   }
 
   BertConfig cfg_;
   Precision precision_ = Precision::kFP32;
+  bool f16_weights_ = true;  // FP32 GEMM weights that are all exact halves kept as halves; BERTRT_F16_WEIGHTS=0: never
   const cpu::Kernels* k_ = nullptr;
   const cpu::Kernels* ks8_ = nullptr;
   const cpu::Kernels* kbf_ = nullptr;
   AlignedBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
+  AlignedBuffer<uint16_t> word_half_;  // the word table in halves (then word_ is empty): an F16 checkpoint's, see bind
+  WordTable word_table() const { return word_half_.size() ? WordTable{nullptr, word_half_.data()} : WordTable{word_.data(), nullptr}; }
   AlignedBuffer<float> rel_;  // [buckets][heads], empty without relative attention
   cpu::PackedMatrix proj_;     // factorized embeddings: [hidden][embedding_size], FP32 in every precision
   AlignedBuffer<float> proj_b_;
@@ -319,6 +323,8 @@ AlignedBuffer<float> smooth_factors(const std::vector<float>& x_max, float* w, i
 Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision precision, ThreadPool& pool) {
   cfg_ = cfg;
   precision_ = precision;
+  const char* f16_env = std::getenv("BERTRT_F16_WEIGHTS");
+  f16_weights_ = !(f16_env && std::string(f16_env) == "0");
   k_ = &cpu::kernels();
   ks8_ = &cpu::kernels_s8();
   kbf_ = cpu::kernels_bf16();
@@ -329,7 +335,15 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &emb));
   word_ = std::move(emb.word), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
   emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b), rel_ = std::move(emb.rel);
-  bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size());
+  if (f16_weights_) {  // the largest table (30k-250k rows) in halves when every entry is one; rows widen as they are read
+    const size_t n = static_cast<size_t>(cfg.vocab_size) * embedding_width(cfg);
+    AlignedBuffer<uint16_t> half(n);
+    size_t i = 0;
+    for (; i < n && cpu::float_to_half_exact(word_.data()[i], half.data() + i); ++i) {
+    }
+    if (i == n) word_half_ = std::move(half), word_ = {};
+  }
+  bytes_ += sizeof(float) * (word_.size() + pos_.size() + type_.size()) + sizeof(uint16_t) * word_half_.size();
   if (cfg.embedding_size > 0) {
     k_->pack_weights(emb.proj_w.data(), H, cfg.embedding_size, &proj_);
     proj_b_ = std::move(emb.proj_b);
@@ -461,10 +475,18 @@ void decoder_tile(const cpu::Kernels& k, const float* x, int64_t H, int r0, int 
   g.bias = bias, g.c = tile, g.ldc = block.n;
   k.gemm(g, pool, 1);  // one thread: the caller's task
 }
+
+// Packs the vocabulary rows [v0, v0 + nb) of the table for the GEMM (a half table's as half panels).
+void pack_word_block(const cpu::Kernels& k, WordTable word, int64_t v0, int64_t nb, int64_t H, cpu::PackedMatrix* block) {
+  if (word.f16)
+    k.pack_halves(word.f16 + v0 * H, static_cast<int>(nb), static_cast<int>(H), block);
+  else
+    k.pack_weights(word.f32 + v0 * H, static_cast<int>(nb), static_cast<int>(H), block);
+}
 }  // namespace
 
-Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x, int rows, const float* bias,
-                        float* out, ThreadPool& pool, int nth) {
+Status vocab_logits_cpu(WordTable word, int64_t V, int64_t H, const float* x, int rows, const float* bias, float* out,
+                        ThreadPool& pool, int nth) {
   if (rows < 0 || (rows > 0 && (!x || !out))) return {Code::kInvalidArgument, "vocab_logits: missing input or output"};
   if (rows == 0) return Status::Ok();
   const cpu::Kernels& k = cpu::kernels();
@@ -474,7 +496,7 @@ Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x,
         static thread_local cpu::PackedMatrix block;
         static thread_local AlignedBuffer<float> tile;
         const int64_t v0 = task * kVocabBlock, nb = std::min(kVocabBlock, V - v0);
-        k.pack_weights(word + v0 * H, static_cast<int>(nb), static_cast<int>(H), &block);
+        pack_word_block(k, word, v0, nb, H, &block);
         tile.resize(static_cast<size_t>(kRowChunk) * nb);
         for (int r0 = 0; r0 < rows; r0 += kRowChunk) {
           const int m = std::min(kRowChunk, rows - r0);
@@ -487,7 +509,7 @@ Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x,
   return Status::Ok();
 }
 
-Status vocab_sparse_cpu(const float* word, int64_t V, int64_t H, const float* x, const int32_t* cu, int n_seqs,
+Status vocab_sparse_cpu(WordTable word, int64_t V, int64_t H, const float* x, const int32_t* cu, int n_seqs,
                         const float* bias, bool sum, float* out, ThreadPool& pool, int nth) {
   if (n_seqs < 0 || !cu || (n_seqs > 0 && (!x || !out))) return {Code::kInvalidArgument, "vocab_sparse: missing input or output"};
   if (n_seqs == 0) return Status::Ok();
@@ -503,7 +525,7 @@ Status vocab_sparse_cpu(const float* word, int64_t V, int64_t H, const float* x,
         const int64_t v0 = task * kVocabBlock, nb = std::min(kVocabBlock, V - v0);
         for (int s = 0; s < n_seqs; ++s) std::fill(out + static_cast<int64_t>(s) * V + v0, out + static_cast<int64_t>(s) * V + v0 + nb, 0.f);
         if (rows == 0) return;
-        k.pack_weights(word + v0 * H, static_cast<int>(nb), static_cast<int>(H), &block);
+        pack_word_block(k, word, v0, nb, H, &block);
         tile.resize(static_cast<size_t>(kRowChunk) * nb);
         int s = 0;  // the sequence of row r0
         for (int r0 = 0; r0 < rows; r0 += kRowChunk) {
@@ -532,7 +554,7 @@ Status vocab_sparse_cpu(const float* word, int64_t V, int64_t H, const float* x,
 namespace {
 
 Status Bert::vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const {
-  return vocab_logits_cpu(word_.data(), cfg_.vocab_size, embedding_width(cfg_), x, rows, bias, out, pool, nth);
+  return vocab_logits_cpu(word_table(), cfg_.vocab_size, embedding_width(cfg_), x, rows, bias, out, pool, nth);
 }
 
 Status Bert::forward(const BatchView& b, float* out, ThreadPool& pool, int nth) const {
@@ -633,6 +655,7 @@ void Bert::embed(const BatchView& b, const int32_t* positions, float* x, ThreadP
   if (cfg_.embedding_size > 0) narrow.resize(static_cast<size_t>(b.tokens) * E);
   cpu::EmbedArgs e;
   e.word = word_.data();
+  e.word_half = word_half_.data();
   // (ModernBERT: rotary positions, in the attention; DeBERTa without position_biased_input: relative ones only)
   e.pos = cfg_.modern || !cfg_.position_table ? nullptr : pos_.data();
   e.type = cfg_.type_vocab_size > 0 ? type_.data() : nullptr;

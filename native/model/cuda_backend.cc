@@ -84,11 +84,11 @@ class CudaBert final : public BertModel {
     }
   }
   Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const override {
-    return vocab_logits_cpu(word_.data(), cfg_.vocab_size, cfg_.hidden_size, x, rows, bias, out, pool, nth);
+    return vocab_logits_cpu({word_.data(), nullptr}, cfg_.vocab_size, cfg_.hidden_size, x, rows, bias, out, pool, nth);
   }
   Status vocab_sparse(const float* x, const int32_t* cu, int n_seqs, const float* bias, bool sum, float* out, ThreadPool& pool,
                       int nth) const override {
-    return vocab_sparse_cpu(word_.data(), cfg_.vocab_size, cfg_.hidden_size, x, cu, n_seqs, bias, sum, out, pool, nth);
+    return vocab_sparse_cpu({word_.data(), nullptr}, cfg_.vocab_size, cfg_.hidden_size, x, cu, n_seqs, bias, sum, out, pool, nth);
   }
   const BertConfig& config() const override { return cfg_; }
   size_t weight_bytes() const override { return bytes_; }

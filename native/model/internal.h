@@ -10,10 +10,16 @@ namespace bertrt {
 // The config checks every engine applies before reading weights.
 Status check_config(const BertConfig& c);
 
-// out[r][v] = bias[v] + x[r] . word[v] over a [V][H] FP32 embedding table, parallel over the vocabulary.
-Status vocab_logits_cpu(const float* word, int64_t V, int64_t H, const float* x, int rows, const float* bias,
-                        float* out, ThreadPool& pool, int nth);
-Status vocab_sparse_cpu(const float* word, int64_t V, int64_t H, const float* x, const int32_t* cu, int n_seqs,
+// The word-embedding table [V][H]: FP32, or IEEE halves (an F16 checkpoint's table, kept at its precision).
+struct WordTable {
+  const float* f32 = nullptr;
+  const uint16_t* f16 = nullptr;
+};
+
+// out[r][v] = bias[v] + x[r] . word[v] over the embedding table, parallel over the vocabulary.
+Status vocab_logits_cpu(WordTable word, int64_t V, int64_t H, const float* x, int rows, const float* bias, float* out,
+                        ThreadPool& pool, int nth);
+Status vocab_sparse_cpu(WordTable word, int64_t V, int64_t H, const float* x, const int32_t* cu, int n_seqs,
                         const float* bias, bool sum, float* out, ThreadPool& pool, int nth);
 
 }  // namespace bertrt

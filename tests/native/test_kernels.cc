@@ -12,6 +12,7 @@
 
 #include "core/thread_pool.h"
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
 #include "harness.h"
 
 using namespace bertrt;
@@ -56,6 +57,72 @@ void test_gemm(const cpu::Kernels& k, ThreadPool& pool, int m, int n, int kk, bo
   char name[160];
   std::snprintf(name, sizeof name, "%s gemm m=%d n=%d k=%d bias=%d gelu=%d res=%d err=%.2e", k.name, m, n, kk, bias, gelu, residual, e);
   th::check(e <= kGemmTol, name);
+}
+
+// IEEE binary16 by its definition (sign, 5-bit exponent biased by 15, 10-bit fraction), in double arithmetic.
+double half_value(uint16_t h) {
+  const int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  const double v = exp == 0 ? std::ldexp(double(man), -24) : exp == 31 ? (man ? NAN : INFINITY) : std::ldexp(1024.0 + man, exp - 25);
+  return sign ? -v : v;
+}
+
+// float_to_half_exact and half_bits_to_float against that definition on all 65,536 halves, and floats between halves
+// (or past their range) refused.
+void test_half_conversions() {
+  int wrong = 0;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const double want = half_value(uint16_t(h));
+    const float got = simd::half_bits_to_float(uint16_t(h));
+    if (std::isnan(want) ? !std::isnan(got) : double(got) != want || std::signbit(got) != std::signbit(want)) ++wrong;
+    uint16_t back = 0;
+    const bool exact = cpu::float_to_half_exact(float(want), &back);
+    if (std::isfinite(want) ? !exact || back != h : exact) ++wrong;
+    // the next float above a finite nonzero half is not a half
+    if (std::isfinite(want) && want != 0 && cpu::float_to_half_exact(std::nextafter(float(want), INFINITY), &back)) ++wrong;
+  }
+  th::check(wrong == 0, "half <-> float: every half decodes to its value and back; floats between halves refused (" + std::to_string(wrong) + " wrong)");
+  uint16_t h = 0;
+  th::check(!cpu::float_to_half_exact(65520.f, &h) && !cpu::float_to_half_exact(std::ldexp(1.f, -25), &h) &&
+                !cpu::float_to_half_exact(std::ldexp(3.f, -25), &h) && !cpu::float_to_half_exact(1e-30f, &h),
+            "half: 65520, 2^-25, 3 * 2^-25 and a float subnormal-range value refused");
+}
+
+// Half-resident panels: weights that are exact halves (including -0, subnormal halves and 65504) packed by
+// pack_weights_f16 give the same bits as the FP32 panels through every epilogue, for row counts on both sides of the
+// register block (widened in the micro-kernel, or once per K block); one weight that is not a half keeps FP32.
+void test_gemm_f16(const cpu::Kernels& k, ThreadPool& pool, int m, int n, int kk, uint64_t seed) {
+  th::Rng rng(seed);
+  std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), b(n), r(size_t(m) * n);
+  rng.fill(a); rng.fill(b); rng.fill(r);
+  for (auto& x : w) x = std::ldexp(std::nearbyint(rng.uniform() * 1024.f), -14);  // 11 significant bits, |x| <= 2^-4
+  const float specials[] = {-0.f, 65504.f, std::ldexp(1.f, -24), std::ldexp(1023.f, -24), -std::ldexp(1.f, -14)};
+  for (size_t i = 0; i < 5 && i < w.size(); ++i) w[(i * 7919) % w.size()] = specials[i];
+  cpu::PackedMatrix p32, p16;
+  k.pack_weights(w.data(), n, kk, &p32);
+  const bool halved = k.pack_weights_f16(w.data(), n, kk, &p16);
+  int same = 0;
+  for (int mode = 0; mode < 4; ++mode) {
+    std::vector<float> c32(size_t(m) * n, NAN), c16(size_t(m) * n, NAN);
+    for (int which = 0; which < 2; ++which) {
+      cpu::GemmArgs g;
+      g.a = a.data(), g.lda = kk, g.w = which ? &p16 : &p32, g.bias = mode >= 1 ? b.data() : nullptr, g.gelu = mode >= 2;
+      g.residual = mode == 3 ? r.data() : nullptr, g.ldr = n, g.c = which ? c16.data() : c32.data(), g.ldc = n, g.m = m;
+      k.gemm(g, pool, 0);
+    }
+    same += std::memcmp(c32.data(), c16.data(), sizeof(float) * c32.size()) == 0;
+  }
+  char name[160];
+  std::snprintf(name, sizeof name, "%s gemm, half panels m=%d n=%d k=%d: packed as halves, 4 epilogues bit-identical to FP32 panels",
+                k.name, m, n, kk);
+  th::check(halved && p16.f16() && p16.bytes() * 2 <= p32.bytes() + 64 && same == 4, name);
+  // not a half: FP32 panels, the same as pack_weights'
+  w[w.size() / 2] = 1.f + std::ldexp(1.f, -20);
+  cpu::PackedMatrix q;
+  const bool refused = !k.pack_weights_f16(w.data(), n, kk, &q);
+  k.pack_weights(w.data(), n, kk, &p32);
+  const size_t used = size_t(p32.panels()) * p32.nr * kk;
+  std::snprintf(name, sizeof name, "%s pack_weights_f16 m=%d n=%d k=%d: one weight not a half keeps FP32 panels", k.name, m, n, kk);
+  th::check(refused && !q.f16() && std::memcmp(q.data.data(), p32.data.data(), sizeof(float) * used) == 0, name);
 }
 
 double bf16_value(float f) {
@@ -162,6 +229,18 @@ void test_embed(const cpu::Kernels& k, ThreadPool& pool, int tokens, int h, bool
   char name[128];
   std::snprintf(name, sizeof name, "%s embed_layernorm tokens=%d h=%d types=%d err=%.2e", k.name, tokens, h, with_types, e);
   th::check(e <= kLnTol, name);
+  // the word table in IEEE halves (an F16 checkpoint's, kept at its precision) against the same values in FP32: same bits
+  std::vector<uint16_t> half(word.size());
+  for (size_t i = 0; i < word.size(); ++i) {
+    word[i] = std::ldexp(std::nearbyint(word[i] * 1024.f), -10);  // |w| <= 1 in 11 significant bits: a half
+    cpu::float_to_half_exact(word[i], &half[i]);
+  }
+  std::vector<float> out16(out.size(), NAN);
+  k.embed_layernorm(g, pool, 0);
+  g.word = nullptr, g.word_half = half.data(), g.out = out16.data();
+  k.embed_layernorm(g, pool, 0);
+  std::snprintf(name, sizeof name, "%s embed_layernorm tokens=%d h=%d types=%d: a half word table gives the FP32 table's bits", k.name, tokens, h, with_types);
+  th::check(std::memcmp(out.data(), out16.data(), sizeof(float) * out.size()) == 0, name);
 }
 
 bool same_rows(const cpu::QuantRows& x, const cpu::QuantRows& y) {
@@ -429,6 +508,7 @@ int main() {
   setenv("BERTRT_AMX", "1", 0);
   test_thread_pool();
   test_usable_cpus();
+  test_half_conversions();
   ThreadPool pool(2);
   for (const std::string& isa : cpu::runnable_isas()) {
     const cpu::Kernels& k = *cpu::kernels_for(isa);
@@ -439,6 +519,8 @@ int main() {
     for (auto& s : shapes)
       for (int mode = 0; mode < 4; ++mode)
         test_gemm(k, pool, s[0], s[1], s[2], mode >= 1, mode == 2 || mode == 3, mode == 3, seed++);
+    const int f16shapes[][3] = {{1, 1, 1}, {1, 384, 384}, {7, 1536, 384}, {8, 33, 257}, {9, 384, 1536}, {100, 40, 300}, {200, 1152, 384}};
+    for (auto& s : f16shapes) test_gemm_f16(k, pool, s[0], s[1], s[2], seed++);
     test_gelu_sweep(k, pool, false);
     test_gelu_sweep(k, pool, true);
     test_attention(k, pool, {1}, 1, 32, seed++);
