@@ -48,6 +48,8 @@ export class OpenVinoPeer {
   version = '';
   /** the inference precision OpenVINO compiled with (its INFERENCE_PRECISION_HINT) */
   precisionHint = '';
+  /** the inference threads it compiled with (its INFERENCE_NUM_THREADS) */
+  threads = 0;
 
   private constructor(python: string) {
     this.child = spawn(python, [path.join(__dirname, 'openvino_peer.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -57,7 +59,8 @@ export class OpenVinoPeer {
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(`the child exited with ${code}: ${stderr.slice(-800)}`)));
   }
 
-  /** The child with the model compiled, or null (saying why) where Python, OpenVINO or the export is missing. */
+  /** The child with the model compiled (threads 0: OpenVINO's default), or null (saying why) where Python, OpenVINO
+   *  or the export is missing. */
   static async start(onnx: string, precision: 'fp32' | 'bf16' | 'int8', threads: number, calibration: PaddedBatch[]): Promise<OpenVinoPeer | null> {
     const python = process.env.BERTRT_PYTHON ?? path.join(root, 'tools', '.venv', 'bin', 'python');
     if (!fs.existsSync(python) || !fs.existsSync(onnx)) {
@@ -69,6 +72,7 @@ export class OpenVinoPeer {
       const r = await peer.ask({ op: 'load', onnx, precision, threads, calibration });
       peer.version = r.version;
       peer.precisionHint = r.precision_hint;
+      peer.threads = r.threads;
       return peer;
     } catch (e) {
       console.log(`OpenVINO peer skipped: ${(e as Error).message}`);

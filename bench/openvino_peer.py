@@ -2,10 +2,10 @@
 """OpenVINO as a benchmark peer: bench/openvino.ts starts this in tools/.venv (`pip install openvino nncf`) and
 sends one JSON request a line on stdin; each answer is one JSON line on stdout. Every time reported is measured
 here, around the inference call alone (and the pooling, for "embed"), so the pipe costs nothing to OpenVINO.
-  {"op": "load", "onnx": PATH, "precision": "fp32" | "bf16" | "int8", "threads": N, "calibration": [BATCH, ...]}
+  {"op": "load", "onnx": PATH, "precision": "fp32" | "bf16" | "int8", "threads": N (0: OpenVINO's default), "calibration": [BATCH, ...]}
       fp32 and bf16 compile the ONNX export with that inference precision; int8 first quantizes it with NNCF's
       post-training quantization (static, the transformer preset) on the calibration batches, then compiles it
-      with OpenVINO's default precision for the rest of the graph. -> {"version", "precision_hint", "inputs"}
+      with OpenVINO's default precision for the rest of the graph. -> {"version", "precision_hint", "inputs", "threads"}
   {"op": "time", "batch": BATCH, "calls": N} -> {"seconds": [one per call]}
   {"op": "embed", "batches": [BATCH, ...]} -> {"seconds": [one per batch], "vectors": base64 float32, row-major}
       mean pooling over each row's real tokens, then L2 normalization, as sentence-transformers does
@@ -45,7 +45,9 @@ def main():
             core = ov.Core()
             model = core.read_model(msg["onnx"])
             inputs = [i.get_any_name() for i in model.inputs]
-            config = {"INFERENCE_NUM_THREADS": int(msg["threads"]), "NUM_STREAMS": "1", "PERFORMANCE_HINT": "LATENCY"}
+            config = {"NUM_STREAMS": "1", "PERFORMANCE_HINT": "LATENCY"}
+            if int(msg["threads"]) > 0:  # 0: OpenVINO's own choice
+                config["INFERENCE_NUM_THREADS"] = int(msg["threads"])
             if msg["precision"] == "int8":
                 import nncf
 
@@ -55,7 +57,8 @@ def main():
                 config["INFERENCE_PRECISION_HINT"] = "f32" if msg["precision"] == "fp32" else "bf16"
             compiled = core.compile_model(model, "CPU", config)
             request = compiled.create_infer_request()
-            answer = {"version": ov.get_version(), "precision_hint": compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name(), "inputs": inputs}
+            answer = {"version": ov.get_version(), "precision_hint": compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name(),
+                      "inputs": inputs, "threads": int(compiled.get_property("INFERENCE_NUM_THREADS"))}
         elif op == "time":
             f = feeds(msg["batch"], inputs)
             request.infer(f)  # the first call of a shape compiles it
