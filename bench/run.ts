@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
-    software: { node: process.version, bertrt: sys.version, kernels: sys.isa, compiler: sys.compiler, onnxruntimeNode: peer?.version ?? null, openvino: ov ? { version: ov.version, precisionHint: ov.precisionHint } : null },
+    software: { node: process.version, bertrt: sys.version, kernels: encoder.gemmIsa ?? sys.isa, compiler: sys.compiler, onnxruntimeNode: peer?.version ?? null, openvino: ov ? { version: ov.version, precisionHint: ov.precisionHint } : null },
     model: `all-MiniLM-L6-v2 (${precision === 'int8' ? 'INT8 GEMMs: s8 per-channel weights, u8 per-token activations with a zero point' : precision === 'bf16' ? 'BF16 GEMMs, FP32 sums; the peer runs FP32, as neither onnxruntime nor transformers.js has BF16 on CPU' : 'FP32 compute'}; 6 layers, hidden 384, 12 heads)`,
     precision,
     threads: THREADS,
@@ -261,8 +261,8 @@ function markdown(r: Report): string {
   const ov = r.software.openvino;
   L.push(`# bertrt vs onnxruntime-node and OpenVINO — CPU, ${r.precision.toUpperCase()}`, '');
   L.push(`Measured ${r.date.slice(0, 10)} by \`npm run bench${r.precision === 'fp32' ? '' : `:${r.precision}`}\` (bench/run.ts). Regenerate with the same command.`, '');
-  L.push(`- Machine: ${r.machine.cpu}, ${r.machine.physicalCores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.platform}; flags: ${r.machine.flags}${r.machine.amx ? ` ${r.machine.amx}` : ''}${/amx/.test(r.machine.flags + (r.machine.amx ?? '')) ? ` (bertrt's default kernels do not use AMX; OpenVINO does)` : ''}`);
-  L.push(`- Software: Node ${r.software.node}, bertrt ${r.software.bertrt} (${r.software.compiler}, kernels: ${r.software.kernels}); onnxruntime-node ${r.software.onnxruntimeNode ?? 'not run'} (graph optimization "all", ${r.threads} intra-op threads); OpenVINO ${ov ? `${ov.version} (Python child, bench/openvino_peer.py; ${r.threads} inference threads, one stream, latency hint, inference precision ${ov.precisionHint}; each call timed inside the child)` : 'not run'}`);
+  L.push(`- Machine: ${r.machine.cpu}, ${r.machine.physicalCores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.platform}; flags: ${r.machine.flags}${r.machine.amx ? ` ${r.machine.amx}` : ''}${/amx/.test(r.machine.flags + (r.machine.amx ?? '')) ? ` (OpenVINO uses AMX; bertrt's BF16 GEMMs do, its FP32 and INT8 ones do not by default)` : ''}`);
+  L.push(`- Software: Node ${r.software.node}, bertrt ${r.software.bertrt} (${r.software.compiler}, GEMM kernels: ${r.software.kernels}); onnxruntime-node ${r.software.onnxruntimeNode ?? 'not run'} (graph optimization "all", ${r.threads} intra-op threads); OpenVINO ${ov ? `${ov.version} (Python child, bench/openvino_peer.py; ${r.threads} inference threads, one stream, latency hint, inference precision ${ov.precisionHint}; each call timed inside the child)` : 'not run'}`);
   L.push(
     `- Model: ${r.model}. onnxruntime-node runs the ONNX export of the same weights (tools/export_onnx.py${r.precision === 'int8' ? ' --int8: onnxruntime quantize_dynamic, per-channel' : ''}); OpenVINO runs the FP32 export${r.precision === 'int8' ? ' quantized by NNCF (static post-training INT8, transformer preset, calibrated on 320 texts of tests/fixtures/tokenizer/corpus.json.gz)' : r.precision === 'bf16' ? ' in BF16' : ''}.`,
   );

@@ -145,7 +145,7 @@ Result gemm_bf16(ThreadPool& pool, int m, int n, int k, bool gelu, double min_se
   Result r;
   r.op = gelu ? "gemm_bf16+gelu" : "gemm_bf16";
   r.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
-  const cpu::Kernels* kk = cpu::kernels_bf16();
+  const cpu::Kernels* kk = cpu::kernels_bf16(/*tiles=*/true);  // the GEMM a BF16 model runs
   if (!kk) return r;
   r.isa = kk->name;
   GemmInputs in(m, n, k);

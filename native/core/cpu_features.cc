@@ -98,21 +98,43 @@ const CpuFeatures& cpu_features() {
   return f;
 }
 
-bool amx_permitted() {
+namespace {
+// Linux's permission to use tile data (arch_prctl ARCH_REQ_XCOMP_PERM), asked once; it enlarges every signal frame of
+// the process, so it is asked only when a kernel is about to use the tiles.
+bool request_tile_permission() {
   static const bool ok = [] {
-    const CpuFeatures& f = cpu_features();
-    if (!f.amx_int8 && !f.amx_bf16) return false;
-    // opt-in: the tiles are no clear end-to-end win on the one AMX machine measured (bench/results/amx.md), and the
-    // permission enlarges every signal frame of the process
-    const char* env = std::getenv("BERTRT_AMX");
-    const char* isa = std::getenv("BERTRT_ISA");
-    if (!(env && std::strcmp(env, "1") == 0) && !(isa && std::strcmp(isa, "amx") == 0)) return false;
 #if defined(__linux__) && defined(BERTRT_X86)
     constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
     return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 #else
     return false;  // other systems' tile-state rules are not handled here
 #endif
+  }();
+  return ok;
+}
+
+bool env_is(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, value) == 0;
+}
+}  // namespace
+
+bool amx_permitted() {
+  static const bool ok = [] {
+    const CpuFeatures& f = cpu_features();
+    if (!f.amx_int8 && !f.amx_bf16) return false;
+    // opt-in: the INT8 tiles are no clear end-to-end win on the one AMX machine measured (bench/results/amx.md)
+    if (!env_is("BERTRT_AMX", "1") && !env_is("BERTRT_ISA", "amx")) return false;
+    return request_tile_permission();
+  }();
+  return ok;
+}
+
+bool amx_bf16_permitted() {
+  static const bool ok = [] {
+    // by default: BF16 GEMMs on the tiles ran 3.6x the AVX512-BF16 kernel at 32x128 (bench/results/cpu-bf16.md)
+    if (!cpu_features().amx_bf16 || env_is("BERTRT_AMX", "0")) return false;
+    return request_tile_permission();
   }();
   return ok;
 }

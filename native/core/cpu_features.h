@@ -29,5 +29,8 @@ const CpuFeatures& cpu_features();
 // it asks the kernel the first time (arch_prctl ARCH_REQ_XCOMP_PERM; the kernel refuses, for instance, when a
 // thread's sigaltstack is too small for the larger signal frame). False on CPUs or systems without AMX.
 bool amx_permitted();
+// Whether the BF16 GEMMs may run on AMX-BF16 tiles: the CPU has them, BERTRT_AMX is not 0, and the OS granted the tile
+// state (asked at the first call: call it only when about to use them).
+bool amx_bf16_permitted();
 
 }  // namespace bertrt

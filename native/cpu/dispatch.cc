@@ -72,9 +72,27 @@ const Kernels& kernels_s8() {
   return *chosen;
 }
 
-const Kernels* kernels_bf16() {
-  const Kernels* k = kernels_avx512();
-  return runnable(k) && k->gemm_bf16 && cpu_features().avx512_bf16 ? k : nullptr;
+namespace {
+bool env_is_avx512() {
+  const char* env = std::getenv("BERTRT_ISA");
+  return env && std::string(env) == "avx512";
+}
+bool bf16_runnable() { return runnable(kernels_avx512()) && cpu_features().avx512_bf16; }
+// the "amx" table for its BF16 GEMM (the rest of its BF16 entries are the AVX-512 ones); asks for the tile state
+bool amx_bf16_runnable() { return bf16_runnable() && kernels_amx() && amx_bf16_permitted(); }
+}  // namespace
+
+std::vector<std::string> runnable_bf16_isas() {
+  std::vector<std::string> out;
+  if (amx_bf16_runnable()) out.emplace_back("amx");
+  if (bf16_runnable()) out.emplace_back("avx512");
+  return out;
+}
+
+const Kernels* kernels_bf16(bool tiles) {
+  if (!bf16_runnable()) return nullptr;
+  if (tiles && !env_is_avx512() && amx_bf16_runnable()) return kernels_amx();
+  return kernels_avx512();
 }
 
 uint16_t float_to_bf16(float f) {

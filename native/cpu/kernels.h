@@ -228,8 +228,12 @@ const Kernels& kernels_s8();
 // Every table whose INT8 kernels can run here, best first.
 std::vector<std::string> runnable_s8_isas();
 
-// The table whose BF16 kernels run here, or null when the CPU lacks AVX512-BF16.
-const Kernels* kernels_bf16();
+// The table whose BF16 kernels run here, or null when the CPU lacks AVX512-BF16. tiles: its GEMM on AMX-BF16 where
+// the CPU has it and amx_bf16_permitted() (which asks the OS for the tile state; BERTRT_AMX=0 or BERTRT_ISA=avx512
+// keep vdpbf16ps); false: the AVX512-BF16 table, asking nothing (callers that only convert or run attention).
+const Kernels* kernels_bf16(bool tiles = false);
+// Every table whose BF16 kernels can run here, best first (asks for the tile state as kernels_bf16(true) does).
+std::vector<std::string> runnable_bf16_isas();
 
 // f as IEEE binary16 in *h when it is exactly one (zero, subnormal and normal halves; not inf or NaN), else false.
 // (The way back is simd::half_bits_to_float.)

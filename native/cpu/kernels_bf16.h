@@ -67,49 +67,93 @@ inline void bf16_tile_rows(int rows, int kpad, const uint16_t* a, int lda, const
   bf16_tile<M>(kpad, a, lda, b, c);
 }
 
+#if defined(BERTRT_BF16_AMX)
+// AMX-BF16 (kernels_amx.cc) in the block shape of amx.h: acc[32][32] = the 32 bf16 rows at a (stride lda values)
+// times the panel b ([kpad/2][32][2]), 32 K values (16 pairs) per step; kpad a multiple of 32. tdpbf16ps sums the
+// pair products in FP32 as vdpbf16ps does, though not in the same order: not the same bits as the AVX-512 kernel.
+inline void amx_bf16_block(int kpad, const uint16_t* a, int lda, const uint16_t* b, float* acc) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int k0 = 0; k0 < kpad; k0 += 32) {
+    const uint16_t* bk = b + static_cast<size_t>(k0 / 2) * 64;
+    _tile_loadd(4, a + k0, 2 * lda);
+    _tile_loadd(5, a + static_cast<size_t>(16) * lda + k0, 2 * lda);
+    _tile_loadd(6, bk, 128);
+    _tile_loadd(7, bk + 32, 128);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  amx_store_block(acc);
+}
+#endif
+
 void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
   using V = simd::Avx512;
   const Bf16Rows& A = *g.a;
   const Bf16Matrix& Wm = *g.w;
   const int a0 = g.row0, m = g.rows >= 0 ? g.rows : A.m - a0, n = Wm.n, kp = Wm.kpad;
   if (m <= 0 || n <= 0) return;
-  const int panels = Wm.panels(), mblocks = (m + kBfMC - 1) / kBfMC;
+#if defined(BERTRT_BF16_AMX)
+  const bool amx = kp % 32 == 0;  // whole tile steps; other widths run the vdpbf16ps kernel throughout
+  const int mcb = amx ? kAmxMC : kBfMC;
+#else
+  const int mcb = kBfMC;
+#endif
+  const int panels = Wm.panels(), mblocks = (m + mcb - 1) / mcb;
   pool.parallel_for(
       static_cast<int64_t>(mblocks) * panels,
       [&](int64_t t, int) {
         const int mb = static_cast<int>(t / panels), p = static_cast<int>(t % panels);
-        const int m0 = mb * kBfMC, mc = std::min(kBfMC, m - m0), n0 = p * kBfNR, nvalid = std::min(kBfNR, n - n0);
+        const int m0 = mb * mcb, mc = std::min(mcb, m - m0), n0 = p * kBfNR, nvalid = std::min(kBfNR, n - n0);
         const uint16_t* bp = Wm.data.data() + static_cast<size_t>(p) * kBfNR * kp;
-        __m512 c[kBfMR][2];
-        alignas(64) float tmp[kBfNR];
-        for (int i0 = 0; i0 < mc; i0 += kBfMR) {
-          const int rows = std::min(kBfMR, mc - i0);
-          bf16_tile_rows(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, c);
-          for (int i = 0; i < rows; ++i) {
-            const int r = m0 + i0 + i;
-            float* crow = g.c + static_cast<size_t>(r) * g.ldc + n0;
-            const float* rrow = g.residual ? g.residual + static_cast<size_t>(r) * g.ldr + n0 : nullptr;
-            for (int h = 0; h < 2; ++h) {
-              __m512 v = c[i][h];
-              const int j = 16 * h;
-              if (nvalid == kBfNR) {
-                if (g.bias) v = V::add(v, V::loadu(g.bias + n0 + j));
-                if (g.gelu) v = simd::gelu<V>(v, g.tanh_gelu);
-                if (rrow) v = V::add(v, V::loadu(rrow + j));
-                V::storeu(crow + j, v);
-              } else {
-                V::store(tmp + j, v);
-              }
-            }
-            if (nvalid < kBfNR) {
-              for (int j = 0; j < nvalid; ++j) {
-                alignas(64) float one[16] = {};
-                one[0] = tmp[j] + (g.bias ? g.bias[n0 + j] : 0.f);
-                if (g.gelu) V::store(one, simd::gelu<V>(V::load(one), g.tanh_gelu));
-                crow[j] = one[0] + (rrow ? rrow[j] : 0.f);
-              }
+        // the epilogue of row i0 + i (of this task's rows) whose two 16-column halves of sums are c0, c1
+        auto finish = [&](int i, __m512 c0, __m512 c1) {
+          const int r = m0 + i;
+          float* crow = g.c + static_cast<size_t>(r) * g.ldc + n0;
+          const float* rrow = g.residual ? g.residual + static_cast<size_t>(r) * g.ldr + n0 : nullptr;
+          alignas(64) float tmp[kBfNR];
+          for (int h = 0; h < 2; ++h) {
+            __m512 v = h ? c1 : c0;
+            const int j = 16 * h;
+            if (nvalid == kBfNR) {
+              if (g.bias) v = V::add(v, V::loadu(g.bias + n0 + j));
+              if (g.gelu) v = simd::gelu<V>(v, g.tanh_gelu);
+              if (rrow) v = V::add(v, V::loadu(rrow + j));
+              V::storeu(crow + j, v);
+            } else {
+              V::store(tmp + j, v);
             }
           }
+          if (nvalid < kBfNR) {
+            for (int j = 0; j < nvalid; ++j) {
+              alignas(64) float one[16] = {};
+              one[0] = tmp[j] + (g.bias ? g.bias[n0 + j] : 0.f);
+              if (g.gelu) V::store(one, simd::gelu<V>(V::load(one), g.tanh_gelu));
+              crow[j] = one[0] + (rrow ? rrow[j] : 0.f);
+            }
+          }
+        };
+        int i0 = 0;
+#if defined(BERTRT_BF16_AMX)
+        if (amx && mc >= kAmxRows) {
+          amx_config();
+          alignas(64) float block[kAmxRows * kBfNR];
+          for (; i0 + kAmxRows <= mc; i0 += kAmxRows) {
+            amx_bf16_block(kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, block);
+            for (int i = 0; i < kAmxRows; ++i) finish(i0 + i, V::load(block + i * kBfNR), V::load(block + i * kBfNR + 16));
+          }
+          _tile_release();
+        }
+#endif
+        __m512 c[kBfMR][2];
+        for (; i0 < mc; i0 += kBfMR) {
+          const int rows = std::min(kBfMR, mc - i0);
+          bf16_tile_rows(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, c);
+          for (int i = 0; i < rows; ++i) finish(i0 + i, c[i][0], c[i][1]);
         }
       },
       nth);

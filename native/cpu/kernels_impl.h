@@ -573,6 +573,7 @@ void embed_layernorm(const EmbedArgs& g, ThreadPool& pool, int nth) {
 }  // namespace
 }  // namespace bertrt::cpu
 
+#include "amx.h"
 #include "kernels_bf16.h"
 #include "kernels_s8.h"
 

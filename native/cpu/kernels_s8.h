@@ -220,24 +220,9 @@ inline void s8_tile_rows(int rows, int kpad, const uint8_t* a, int lda, const in
 }
 
 #if defined(BERTRT_S8_AMX)
-// AMX-INT8 (kernels_amx.cc): a block of 32 rows by one 32-column panel in four int32 tiles (tmm0-3); A as two
-// 16-row tiles of 64 K values (tmm4, tmm5); the panel's two 16-column halves as B tiles read in place (tmm6, tmm7:
-// 16 rows of 4-byte K groups at the panel's 128-byte row stride, the layout pack_weights_s8 gives AVX-512).
-// tdpbusd adds u8 x s8 products into int32 without saturation, as vpdpbusd does: the same sums.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0, reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-constexpr int kAmxRows = 32;
+// AMX-INT8 (kernels_amx.cc) in the block shape of amx.h. tdpbusd adds u8 x s8 products into int32 without
+// saturation, as vpdpbusd does: the same sums.
 constexpr int kAmxMaxN = 512;
-constexpr int kAmxMC = 128;  // rows per task: each panel's B tiles serve four blocks
-
-inline void amx_s8_config() {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-  _tile_loadconfig(&cfg);
-}
 
 // acc[32][32] = the 32 rows at a (stride lda bytes) times panel b; kpad a multiple of 64
 inline void amx_s8_block(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_t* acc) {
@@ -256,10 +241,7 @@ inline void amx_s8_block(int kpad, const uint8_t* a, int lda, const int8_t* b, i
     _tile_dpbusd(2, 5, 6);
     _tile_dpbusd(3, 5, 7);
   }
-  _tile_stored(0, acc, 128);
-  _tile_stored(1, acc + 16, 128);
-  _tile_stored(2, acc + 16 * 32, 128);
-  _tile_stored(3, acc + 16 * 32 + 16, 128);
+  amx_store_block(acc);
 }
 #endif
 
@@ -339,7 +321,7 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
         int i0 = 0;
 #if defined(BERTRT_S8_AMX)
         if (amx && mc >= kAmxRows) {
-          amx_s8_config();
+          amx_config();
           alignas(64) int32_t block[kAmxRows * NR];
           for (; i0 + kAmxRows <= mc; i0 += kAmxRows) {
             amx_s8_block(kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, block);

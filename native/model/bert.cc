@@ -327,7 +327,7 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
   f16_weights_ = !(f16_env && std::string(f16_env) == "0");
   k_ = &cpu::kernels();
   ks8_ = &cpu::kernels_s8();
-  kbf_ = cpu::kernels_bf16();
+  kbf_ = cpu::kernels_bf16(/*tiles=*/precision == Precision::kBF16);  // INT8 uses only its BF16 attention
   if (precision == Precision::kBF16 && !kbf_)
     return {Code::kUnsupported, "precision 'bf16' needs AVX512-BF16, which this CPU does not have (use 'fp32' or 'int8')"};
   const int H = cfg.hidden_size;

@@ -409,8 +409,7 @@ void test_layernorm_quantize(ThreadPool& pool, int rows, int h, uint64_t seed) {
     }
 }
 
-void test_bf16(ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed) {
-  const cpu::Kernels* k = cpu::kernels_bf16();
+void test_bf16(const cpu::Kernels* k, ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed) {
   th::Rng rng(seed);
   std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), b(n), r(size_t(m) * n), c(size_t(m) * n, NAN);
   rng.fill(a); rng.fill(w); rng.fill(b); rng.fill(r);
@@ -437,7 +436,7 @@ void test_bf16(ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed)
     }
   double e = th::norm_err(c.data(), want);
   char name[128];
-  std::snprintf(name, sizeof name, "bf16 gemm m=%d n=%d k=%d gelu=%d err=%.2e", m, n, kk, gelu, e);
+  std::snprintf(name, sizeof name, "%s bf16 gemm m=%d n=%d k=%d gelu=%d err=%.2e", k->name, m, n, kk, gelu, e);
   th::check(same, std::string(name) + ": hardware and software rounding agree");
   th::check(e <= kGemmTol, name);
 }
@@ -561,9 +560,15 @@ int main() {
     test_attention(kb, pool, {0, 4, 0}, 2, 32, seed++, true);
     test_attention(kb, pool, {100}, 1, 128, seed++, true);
     test_attention(kb, pool, {300, 17, 64}, 2, 32, seed++, true, 8);  // sliding window (masked in the BF16 kernel)
-    const int bshapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {100, 1536, 384}, {65, 384, 1536}, {7, 40, 257}};
-    for (auto& sh : bshapes)
-      for (int gl = 0; gl < 2; ++gl) test_bf16(pool, sh[0], sh[1], sh[2], gl == 1, seed++);
+    // (AMX: blocks of 32 rows where K is a multiple of 32, with the rows past them and other widths on vdpbf16ps)
+    const int bshapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {100, 1536, 384}, {65, 384, 1536}, {7, 40, 257},
+                              {32, 32, 32}, {128, 40, 64}, {161, 1152, 384}, {300, 384, 96}, {64, 33, 257}};
+    std::printf("BF16 paths:");
+    for (const std::string& isa : cpu::runnable_bf16_isas()) std::printf(" %s", isa.c_str());
+    std::printf("\n");
+    for (const std::string& isa : cpu::runnable_bf16_isas())
+      for (auto& sh : bshapes)
+        for (int gl = 0; gl < 2; ++gl) test_bf16(isa == "amx" ? cpu::kernels_bf16(true) : cpu::kernels_for(isa), pool, sh[0], sh[1], sh[2], gl == 1, seed++);
   } else {
     std::printf("SKIP bf16 kernels: this CPU has no AVX512-BF16\n");
   }
