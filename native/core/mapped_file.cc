@@ -39,4 +39,14 @@ Status MappedFile::open(const std::string& path) {
   return Status::Ok();
 }
 
+void MappedFile::release(size_t begin, size_t end) const {
+  const long page_size = sysconf(_SC_PAGESIZE);
+  if (!data_ || page_size <= 0 || end > size_ || begin >= end) return;
+  const uintptr_t page = static_cast<uintptr_t>(page_size);
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(data_) + begin + page - 1) / page * page;
+  const uintptr_t hi = (reinterpret_cast<uintptr_t>(data_) + end) / page * page;
+  // advice only: a failure changes nothing the caller can see
+  if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 }  // namespace bertrt

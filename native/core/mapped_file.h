@@ -19,6 +19,10 @@ class MappedFile {
   Status open(const std::string& path);
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  // Tells the kernel the whole pages inside bytes [begin, end) will not be read soon: they leave this process's RSS
+  // (the file's page cache keeps them) and are read again from the file if touched. Called once a tensor is copied
+  // out, so loading holds at most the tensor in hand of the file, not all of it.
+  void release(size_t begin, size_t end) const;
 
  private:
   const uint8_t* data_ = nullptr;

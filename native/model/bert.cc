@@ -332,10 +332,10 @@ Status Bert::bind(const BertConfig& cfg, const WeightSource& src, Precision prec
     return {Code::kUnsupported, "precision 'bf16' needs AVX512-BF16, which this CPU does not have (use 'fp32' or 'int8')"};
   const int H = cfg.hidden_size;
   EmbeddingWeights emb;
-  BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &emb));
-  word_ = std::move(emb.word), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
+  BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &emb, /*word_f16=*/f16_weights_));
+  word_ = std::move(emb.word), word_half_ = std::move(emb.word_f16), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
   emb_g_ = std::move(emb.ln_g), emb_b_ = std::move(emb.ln_b), rel_ = std::move(emb.rel);
-  if (f16_weights_) {  // the largest table (30k-250k rows) in halves when every entry is one; rows widen as they are read
+  if (f16_weights_ && word_half_.size() == 0) {  // an F32 file's table whose every entry is a half: kept as halves too
     const size_t n = static_cast<size_t>(cfg.vocab_size) * embedding_width(cfg);
     AlignedBuffer<uint16_t> half(n);
     size_t i = 0;

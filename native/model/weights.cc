@@ -90,13 +90,15 @@ Status read_or_zero(const WeightSource& src, const std::string& name, bool prese
 }
 }  // namespace
 
-Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out) {
+Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out, bool word_f16) {
   const int H = embedding_width(cfg);
   if (cfg.embedding_size > 0) {
     BERTRT_RETURN_IF_ERROR(src.read("embeddings.project.weight", {cfg.hidden_size, H}, &out->proj_w));
     BERTRT_RETURN_IF_ERROR(src.read("embeddings.project.bias", {cfg.hidden_size}, &out->proj_b));
   }
-  BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &out->word));
+  bool is_f16 = false;
+  if (word_f16) BERTRT_RETURN_IF_ERROR(src.read_f16("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &out->word_f16, &is_f16));
+  if (!is_f16) BERTRT_RETURN_IF_ERROR(src.read("embeddings.word_embeddings.weight", {cfg.vocab_size, H}, &out->word));
   if (cfg.modern) {  // no position or type tables; LayerNorms maybe without bias; a final norm
     BERTRT_RETURN_IF_ERROR(src.read("embeddings.LayerNorm.weight", {H}, &out->ln_g));
     BERTRT_RETURN_IF_ERROR(read_or_zero(src, "embeddings.LayerNorm.bias", cfg.norm_bias, H, &out->ln_b));
@@ -158,18 +160,34 @@ Status read_layer(const WeightSource& src, const BertConfig& cfg, int layer, Lay
   return Status::Ok();
 }
 
-Status WeightSource::read(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<float>* out) const {
+Status WeightSource::find(const std::string& name, const std::vector<int64_t>& shape, const TensorDesc** t, size_t* n) const {
   auto it = index_.find(name);
   if (it == index_.end()) return {Code::kModelFormat, "weights " + paths_[0] + (paths_.size() > 1 ? " (and " + std::to_string(paths_.size() - 1) + " more files)" : std::string()) + " have no tensor '" + name + "'"};
-  const TensorDesc& t = it->second;
-  if (t.shape != shape)
-    return {Code::kShape, "tensor '" + name + "' has shape " + shape_str(t.shape) + ", the config implies " + shape_str(shape)};
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
+  *t = &it->second;
+  if ((*t)->shape != shape)
+    return {Code::kShape, "tensor '" + name + "' has shape " + shape_str((*t)->shape) + ", the config implies " + shape_str(shape)};
+  *n = 1;
+  for (int64_t d : shape) *n *= static_cast<size_t>(d);  // open() checked the product against the tensor's bytes
+  return Status::Ok();
+}
+
+namespace {
+// A NaN or infinity in a weight poisons every output that touches it; refuse the file instead of serving nulls.
+Status non_finite(const std::string& name, const std::string& path, bool nan, size_t i) {
+  return {Code::kModelFormat, "tensor '" + name + "' in '" + path + "' holds a non-finite value (" +
+                                  (nan ? std::string("NaN") : std::string("infinity")) + ") at element " + std::to_string(i)};
+}
+}  // namespace
+
+Status WeightSource::read(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<float>* out) const {
+  const TensorDesc* t = nullptr;
+  size_t n = 0;
+  BERTRT_RETURN_IF_ERROR(find(name, shape, &t, &n));
   out->resize(n);
   float* dst = out->data();
-  const uint8_t* src = files_[t.file]->data() + t.begin;
-  switch (t.dtype) {
+  const MappedFile& file = *files_[t->file];
+  const uint8_t* src = file.data() + t->begin;
+  switch (t->dtype) {
     case DType::kF32:
       std::memcpy(dst, src, n * 4);
       break;
@@ -188,13 +206,31 @@ Status WeightSource::read(const std::string& name, const std::vector<int64_t>& s
       }
       break;
   }
-  // A NaN or infinity in a weight poisons every output that touches it; refuse the file instead of serving nulls.
+  file.release(t->begin, t->end);
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(dst[i])) {
       out->resize(0);
-      return {Code::kModelFormat, "tensor '" + name + "' in '" + paths_[t.file] + "' holds a non-finite value (" +
-                                      (std::isnan(dst[i]) ? std::string("NaN") : std::string("infinity")) + ") at element " +
-                                      std::to_string(i)};
+      return non_finite(name, paths_[t->file], std::isnan(dst[i]), i);
+    }
+  }
+  return Status::Ok();
+}
+
+Status WeightSource::read_f16(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<uint16_t>* out, bool* is_f16) const {
+  const TensorDesc* t = nullptr;
+  size_t n = 0;
+  BERTRT_RETURN_IF_ERROR(find(name, shape, &t, &n));
+  *is_f16 = t->dtype == DType::kF16;
+  if (!*is_f16) return Status::Ok();
+  out->resize(n);
+  const MappedFile& file = *files_[t->file];
+  std::memcpy(out->data(), file.data() + t->begin, n * 2);
+  file.release(t->begin, t->end);
+  for (size_t i = 0; i < n; ++i) {
+    const uint16_t h = out->data()[i];
+    if ((h & 0x7c00) == 0x7c00) {  // exponent all ones: infinity or NaN
+      out->resize(0);
+      return non_finite(name, paths_[t->file], (h & 0x3ff) != 0, i);
     }
   }
   return Status::Ok();

@@ -18,8 +18,12 @@ class WeightSource {
   bool has(const std::string& name) const { return index_.count(name) != 0; }
   // Copies tensor `name` (F32, F16 or BF16 in the file) into out as FP32, after checking its shape.
   Status read(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<float>* out) const;
+  // The same checks, for a tensor the file holds in F16: copies its halves as they are into out. Sets *is_f16 false
+  // and leaves out alone when the file holds it in another type.
+  Status read_f16(const std::string& name, const std::vector<int64_t>& shape, AlignedBuffer<uint16_t>* out, bool* is_f16) const;
 
  private:
+  Status find(const std::string& name, const std::vector<int64_t>& shape, const TensorDesc** t, size_t* n) const;
   std::vector<std::unique_ptr<MappedFile>> files_;
   WeightFiles paths_;
   std::map<std::string, TensorDesc> index_;
@@ -29,6 +33,7 @@ class WeightSource {
 // shapes that the CPU engine and the CUDA backend both load from.
 struct EmbeddingWeights {
   AlignedBuffer<float> word, pos, type, ln_g, ln_b;  // type is empty when the model has no token types
+  AlignedBuffer<uint16_t> word_f16;  // the word table as the file's halves (word then empty): see read_embeddings
   AlignedBuffer<float> rel;  // encoder.relative_attention_bias.weight [buckets][heads]; empty without relative attention
   AlignedBuffer<float> proj_w, proj_b;  // embeddings.project [hidden][embedding_size], [hidden]; empty unless factorized
   AlignedBuffer<float> final_g, final_b;  // ModernBERT: encoder.final_norm
@@ -40,7 +45,8 @@ struct LayerWeights {
   AlignedBuffer<float> i_w, i_b;                      // intermediate.dense
   AlignedBuffer<float> f_w, f_b, ln2_g, ln2_b;        // output.{dense,LayerNorm}
 };
-Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out);
+// word_f16: a word table the file holds in F16 goes to out->word_f16 as it is, never widened (the largest tensor).
+Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out, bool word_f16 = false);
 // `layer` is the index of the weights: the layer's own, or its group's (BertConfig::layer_groups). ModernBERT's layers
 // land in the same fields: q_w/q_b its fused Wqkv [3H][H], o the attention's Wo, ln1 attn_norm (empty in layer 0),
 // i its Wi [2I][H] (GELU's input rows, then the gate's), f the MLP's Wo, ln2 mlp_norm; missing biases are zeros.

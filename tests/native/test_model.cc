@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <memory>
 
@@ -221,6 +222,81 @@ void test_bad_files() {
   }
 }
 
+// A word table the file holds in F16 is read as its halves (never widened at load): WeightSource::read_f16 returns
+// the file's bytes, says so only for F16 tensors, refuses NaN/infinity like read(), and a range released after a
+// read reads the same again; a model whose word table is F16 gives the bits of the same table stored as F32.
+void test_read_f16() {
+  Tiny m = make_tiny(11);
+  m.w["embeddings.word_embeddings.weight"].dtype = DType::kF16;  // values are multiples of 1/256 in [-1, 1]: exact
+  const std::string path = "/tmp/bertrt_test_f16word.safetensors";
+  auto descs = write_safetensors(path, m.w);
+  WeightSource src;
+  Status st = src.open({path}, descs);
+  th::check(st.ok(), "open: " + st.message());
+  if (!st.ok()) return;
+  const std::string word = "embeddings.word_embeddings.weight";
+  const Tensor& w = m.w[word];
+  AlignedBuffer<uint16_t> half;
+  bool is_f16 = false;
+  st = src.read_f16(word, w.shape, &half, &is_f16);
+  bool same = st.ok() && is_f16 && half.size() == w.data.size();
+  for (size_t i = 0; same && i < w.data.size(); ++i) same = half.data()[i] == tiny::to_half_exact(w.data[i]);
+  th::check(same, "read_f16 gives the file's halves: " + st.message());
+  AlignedBuffer<float> wide;
+  st = src.read(word, w.shape, &wide);  // the same range again, after read_f16 released its pages
+  same = st.ok() && wide.size() == w.data.size() && std::memcmp(wide.data(), w.data.data(), w.data.size() * 4) == 0;
+  th::check(same, "a released range reads the same values again (widened exactly): " + st.message());
+  int kinds = 0;
+  for (const auto& [name, t] : m.w) {  // make_tiny stores its tensors as F32, F16 and BF16 in turn
+    AlignedBuffer<uint16_t> got;
+    is_f16 = t.dtype != DType::kF16;
+    st = src.read_f16(name, t.shape, &got, &is_f16);
+    const bool want = t.dtype == DType::kF16;
+    kinds |= 1 << static_cast<int>(t.dtype);
+    th::check(st.ok() && is_f16 == want && got.size() == (want ? t.data.size() : 0), "read_f16 says whether the file holds " + name + " in F16");
+  }
+  th::check(kinds == 7, "the tiny model has F32, F16 and BF16 tensors");
+  is_f16 = false;
+  st = src.read_f16("embeddings.position_embeddings.weight", {1, 2}, &half, &is_f16);
+  th::check(st.code() == Code::kShape, "read_f16 checks the shape: " + st.message());
+  st = src.read_f16("no.such.tensor", {1}, &half, &is_f16);
+  th::check(st.code() == Code::kModelFormat && st.message().find("no.such.tensor") != std::string::npos, "read_f16 of a missing tensor: " + st.message());
+
+  // the model: F16 word table (held in halves) vs the same values stored as F32, bit for bit
+  Tiny m32 = m;
+  m32.w[word].dtype = DType::kF32;
+  const std::string path32 = "/tmp/bertrt_test_f32word.safetensors";
+  auto descs32 = write_safetensors(path32, m32.w);
+  ThreadPool pool(2);
+  std::vector<int32_t> ids{2, 5, 9, 3, 63, 0, 17}, cu{0, 4, 7};
+  BatchView b{ids.data(), nullptr, cu.data(), 2, int(ids.size())};
+  std::vector<float> out16(ids.size() * 48, NAN), out32(ids.size() * 48, NAN);
+  std::unique_ptr<BertModel> a, c;
+  Status sa = BertModel::load(m.cfg, {path}, descs, Precision::kFP32, pool, &a);
+  Status sc = BertModel::load(m32.cfg, {path32}, descs32, Precision::kFP32, pool, &c);
+  th::check(sa.ok() && sc.ok() && a->forward(b, out16.data(), pool, 0).ok() && c->forward(b, out32.data(), pool, 0).ok() &&
+                std::memcmp(out16.data(), out32.data(), out16.size() * 4) == 0,
+            "F16 word table == the same table in F32, bit for bit");
+  // NaN and infinity in an F16 word table are refused, naming the tensor and the element
+  for (uint16_t bad : {uint16_t(0x7e00), uint16_t(0x7c00), uint16_t(0xfc00)}) {
+    std::string bytes;
+    {
+      std::ifstream f(path, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    const TensorDesc* d = nullptr;
+    for (const auto& t : descs) if (t.name == word) d = &t;
+    std::memcpy(&bytes[d->begin + 2 * 70], &bad, 2);
+    const std::string p2 = "/tmp/bertrt_test_f16nan.safetensors";
+    std::ofstream(p2, std::ios::binary) << bytes;
+    std::unique_ptr<BertModel> model;
+    Status s2 = BertModel::load(m.cfg, {p2}, descs, Precision::kFP32, pool, &model);
+    th::check(s2.code() == Code::kModelFormat && s2.message().find(word) != std::string::npos &&
+                  s2.message().find("non-finite") != std::string::npos && s2.message().find("element 70") != std::string::npos,
+              "non-finite half in the word table refused: " + s2.message());
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -228,5 +304,6 @@ int main() {
   test_forward();
   test_int8_smoothing();
   test_bad_files();
+  test_read_f16();
   return th::finish();
 }
