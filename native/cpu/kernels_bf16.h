@@ -68,10 +68,12 @@ inline void bf16_tile_rows(int rows, int kpad, const uint16_t* a, int lda, const
 }
 
 #if defined(BERTRT_BF16_AMX)
-// AMX-BF16 (kernels_amx.cc) in the block shape of amx.h: acc[32][32] = the 32 bf16 rows at a (stride lda values)
+// AMX-BF16 (kernels_amx.cc) in the block shape of amx.h: tiles 0-3 = the 32 bf16 rows at a (stride lda values)
 // times the panel b ([kpad/2][32][2]), 32 K values (16 pairs) per step; kpad a multiple of 32. tdpbf16ps sums the
 // pair products in FP32 as vdpbf16ps does, though not in the same order: not the same bits as the AVX-512 kernel.
-inline void amx_bf16_block(int kpad, const uint16_t* a, int lda, const uint16_t* b, float* acc) {
+// The sums stay in the tiles (amx_store_block writes them out), so a caller can run the previous block's epilogue
+// on the vector units while the tile unit computes this one.
+inline void amx_bf16_block(int kpad, const uint16_t* a, int lda, const uint16_t* b) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -87,7 +89,6 @@ inline void amx_bf16_block(int kpad, const uint16_t* a, int lda, const uint16_t*
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }
-  amx_store_block(acc);
 }
 #endif
 
@@ -141,11 +142,19 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
 #if defined(BERTRT_BF16_AMX)
         if (amx && mc >= kAmxRows) {
           amx_config();
-          alignas(64) float block[kAmxRows * kBfNR];
-          for (; i0 + kAmxRows <= mc; i0 += kAmxRows) {
-            amx_bf16_block(kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, block);
-            for (int i = 0; i < kAmxRows; ++i) finish(i0 + i, V::load(block + i * kBfNR), V::load(block + i * kBfNR + 16));
+          // software-pipelined: block b + 1 on the tiles while block b's epilogue runs on the vector units
+          alignas(64) float block[2][kAmxRows * kBfNR];
+          const int blocks = mc / kAmxRows;
+          const auto a_rows = [&](int b) { return A.data.data() + static_cast<size_t>(a0 + m0 + b * kAmxRows) * kp; };
+          amx_bf16_block(kp, a_rows(0), kp, bp);
+          amx_store_block(block[0]);
+          for (int b = 0; b < blocks; ++b) {
+            if (b + 1 < blocks) amx_bf16_block(kp, a_rows(b + 1), kp, bp);
+            const float* done = block[b & 1];
+            for (int i = 0; i < kAmxRows; ++i) finish(b * kAmxRows + i, V::load(done + i * kBfNR), V::load(done + i * kBfNR + 16));
+            if (b + 1 < blocks) amx_store_block(block[(b + 1) & 1]);
           }
+          i0 = blocks * kAmxRows;
           _tile_release();
         }
 #endif

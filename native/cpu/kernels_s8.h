@@ -224,8 +224,9 @@ inline void s8_tile_rows(int rows, int kpad, const uint8_t* a, int lda, const in
 // saturation, as vpdpbusd does: the same sums.
 constexpr int kAmxMaxN = 512;
 
-// acc[32][32] = the 32 rows at a (stride lda bytes) times panel b; kpad a multiple of 64
-inline void amx_s8_block(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_t* acc) {
+// tiles 0-3 = the 32 rows at a (stride lda bytes) times panel b; kpad a multiple of 64. The sums stay in the tiles
+// (amx_store_block writes them out), so the previous block's epilogue can run while the tile unit computes this one.
+inline void amx_s8_block(int kpad, const uint8_t* a, int lda, const int8_t* b) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -241,7 +242,6 @@ inline void amx_s8_block(int kpad, const uint8_t* a, int lda, const int8_t* b, i
     _tile_dpbusd(2, 5, 6);
     _tile_dpbusd(3, 5, 7);
   }
-  amx_store_block(acc);
 }
 #endif
 
@@ -257,9 +257,9 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
 #if defined(BERTRT_S8_AMX)
   static_assert(NR == 32 && KG == 4, "the AMX block reads AVX-512's panels");
   // Whole 64-value K steps, and at most kAmxMaxN output columns: on the one Xeon measured, the AMX block beat the
-  // VNNI kernel at N = 384 (bench/results/amx.md) but not at N = 1152 or 1536 in the runs made while developing it
-  // (64- and 128-row tasks; not committed), which stay on VNNI until that is understood. Other shapes run the VNNI
-  // micro-kernel throughout.
+  // VNNI kernel at N = 384 (bench/results/amx.md) but not at N = 1152 or 1536, in the runs made while developing it
+  // (64- and 128-row tasks) and again with the epilogue overlapped with the next block (QKV 10 ms vs VNNI's 7; not
+  // committed), so those stay on VNNI until that is understood. Other shapes run the VNNI micro-kernel throughout.
   const bool amx = kp % 64 == 0 && n <= kAmxMaxN;
   const int mcb = amx ? kAmxMC : MC;
 #else
@@ -322,11 +322,18 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
 #if defined(BERTRT_S8_AMX)
         if (amx && mc >= kAmxRows) {
           amx_config();
-          alignas(64) int32_t block[kAmxRows * NR];
-          for (; i0 + kAmxRows <= mc; i0 += kAmxRows) {
-            amx_s8_block(kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, block);
-            finish(i0, kAmxRows, block);
+          // software-pipelined: block b + 1 on the tiles while block b's epilogue runs on the vector units
+          alignas(64) int32_t block[2][kAmxRows * NR];
+          const int blocks = mc / kAmxRows;
+          const auto a_rows = [&](int b) { return A.data.data() + static_cast<size_t>(a0 + m0 + b * kAmxRows) * kp; };
+          amx_s8_block(kp, a_rows(0), kp, bp);
+          amx_store_block(block[0]);
+          for (int b = 0; b < blocks; ++b) {
+            if (b + 1 < blocks) amx_s8_block(kp, a_rows(b + 1), kp, bp);
+            finish(b * kAmxRows, kAmxRows, block[b & 1]);
+            if (b + 1 < blocks) amx_store_block(block[(b + 1) & 1]);
           }
+          i0 = blocks * kAmxRows;
           _tile_release();
         }
 #endif
