@@ -33,6 +33,20 @@ inline void amx_store_block(T* acc) {
   _tile_stored(3, acc + 16 * 32 + 16, 128);
 }
 
+// `blocks` 32-row blocks of one panel: compute(b) leaves block b's sums in tiles 0-3, finish(b, sums) is its
+// epilogue. Block b + 1 is computed on the tile unit while block b's epilogue runs on the vector units.
+template <class T, class Compute, class Finish>
+inline void amx_pipelined(int blocks, Compute compute, Finish finish) {
+  alignas(64) T block[2][kAmxRows * 32];
+  compute(0);
+  amx_store_block(block[0]);
+  for (int b = 0; b < blocks; ++b) {
+    if (b + 1 < blocks) compute(b + 1);
+    finish(b, block[b & 1]);
+    if (b + 1 < blocks) amx_store_block(block[(b + 1) & 1]);
+  }
+}
+
 }  // namespace
 }  // namespace bertrt::cpu
 #endif

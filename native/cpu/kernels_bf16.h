@@ -142,18 +142,12 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
 #if defined(BERTRT_BF16_AMX)
         if (amx && mc >= kAmxRows) {
           amx_config();
-          // software-pipelined: block b + 1 on the tiles while block b's epilogue runs on the vector units
-          alignas(64) float block[2][kAmxRows * kBfNR];
           const int blocks = mc / kAmxRows;
-          const auto a_rows = [&](int b) { return A.data.data() + static_cast<size_t>(a0 + m0 + b * kAmxRows) * kp; };
-          amx_bf16_block(kp, a_rows(0), kp, bp);
-          amx_store_block(block[0]);
-          for (int b = 0; b < blocks; ++b) {
-            if (b + 1 < blocks) amx_bf16_block(kp, a_rows(b + 1), kp, bp);
-            const float* done = block[b & 1];
-            for (int i = 0; i < kAmxRows; ++i) finish(b * kAmxRows + i, V::load(done + i * kBfNR), V::load(done + i * kBfNR + 16));
-            if (b + 1 < blocks) amx_store_block(block[(b + 1) & 1]);
-          }
+          amx_pipelined<float>(
+              blocks, [&](int b) { amx_bf16_block(kp, A.data.data() + static_cast<size_t>(a0 + m0 + b * kAmxRows) * kp, kp, bp); },
+              [&](int b, const float* sums) {
+                for (int i = 0; i < kAmxRows; ++i) finish(b * kAmxRows + i, V::load(sums + i * kBfNR), V::load(sums + i * kBfNR + 16));
+              });
           i0 = blocks * kAmxRows;
           _tile_release();
         }

@@ -322,17 +322,10 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
 #if defined(BERTRT_S8_AMX)
         if (amx && mc >= kAmxRows) {
           amx_config();
-          // software-pipelined: block b + 1 on the tiles while block b's epilogue runs on the vector units
-          alignas(64) int32_t block[2][kAmxRows * NR];
           const int blocks = mc / kAmxRows;
-          const auto a_rows = [&](int b) { return A.data.data() + static_cast<size_t>(a0 + m0 + b * kAmxRows) * kp; };
-          amx_s8_block(kp, a_rows(0), kp, bp);
-          amx_store_block(block[0]);
-          for (int b = 0; b < blocks; ++b) {
-            if (b + 1 < blocks) amx_s8_block(kp, a_rows(b + 1), kp, bp);
-            finish(b * kAmxRows, kAmxRows, block[b & 1]);
-            if (b + 1 < blocks) amx_store_block(block[(b + 1) & 1]);
-          }
+          amx_pipelined<int32_t>(
+              blocks, [&](int b) { amx_s8_block(kp, A.data.data() + static_cast<size_t>(a0 + m0 + b * kAmxRows) * kp, kp, bp); },
+              [&](int b, const int32_t* sums) { finish(b * kAmxRows, kAmxRows, sums); });
           i0 = blocks * kAmxRows;
           _tile_release();
         }
