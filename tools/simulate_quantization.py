@@ -5,7 +5,7 @@ bench/results/quant-simulation.md. Schemes: bertrt's INT8 (s8 weights per output
 with a zero point), the symmetric s8 activations it used before, weights alone, block scales along K, BF16
 everywhere, INT8 with some GEMMs kept in BF16, weights rounded by GPTQ (error feedback through each layer's
 input Gram matrix) instead of to nearest, and SmoothQuant's per-channel smoothing of GEMM inputs (what bertrt's INT8
-does for the two GEMMs fed by a LayerNorm: native/model/bert.cc, calibrate_and_pack).
+does for the two GEMMs fed by a LayerNorm: native/model/encoder.cc, calibrate_and_pack).
 The smoothing factors come, as in the engine, from the FP32 model's per-channel max |x| over 16 sequences of 32
 pseudo-random token ids (ids from vocab_size / 30 up), one factor per channel shared by Q, K and V.
 GPTQ's calibration text is not the evaluation corpus: the first 512 plain sentences of the package descriptions

@@ -1,6 +1,7 @@
 // cpuid-based feature detection. Only x86-64 is probed; other architectures report no x86 features and the
 // portable kernels run.
 #include "cpu_features.h"
+#include "knobs.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -113,10 +114,6 @@ bool request_tile_permission() {
   return ok;
 }
 
-bool env_is(const char* name, const char* value) {
-  const char* v = std::getenv(name);
-  return v && std::strcmp(v, value) == 0;
-}
 }  // namespace
 
 bool amx_permitted() {
@@ -124,7 +121,7 @@ bool amx_permitted() {
     const CpuFeatures& f = cpu_features();
     if (!f.amx_int8 && !f.amx_bf16) return false;
     // opt-in: the INT8 tiles are no clear end-to-end win on the one AMX machine measured (bench/results/amx.md)
-    if (!env_is("BERTRT_AMX", "1") && !env_is("BERTRT_ISA", "amx")) return false;
+    if (ProcessKnobs::get().amx != 1 && ProcessKnobs::get().isa != "amx") return false;
     return request_tile_permission();
   }();
   return ok;
@@ -133,7 +130,7 @@ bool amx_permitted() {
 bool amx_bf16_permitted() {
   static const bool ok = [] {
     // by default: BF16 GEMMs on the tiles ran 3.6x the AVX512-BF16 kernel at 32x128 (bench/results/cpu-bf16.md)
-    if (!cpu_features().amx_bf16 || env_is("BERTRT_AMX", "0")) return false;
+    if (!cpu_features().amx_bf16 || ProcessKnobs::get().amx == 0) return false;
     return request_tile_permission();
   }();
   return ok;

@@ -1,6 +1,7 @@
 // Thread pool: workers spin briefly on a generation counter (a BERT forward issues dozens of parallel_for calls
 // back to back, so a futex sleep between them would dominate short sentences), then sleep on a condition variable.
 #include "thread_pool.h"
+#include "knobs.h"
 
 #include <chrono>
 #include <fstream>
@@ -233,8 +234,9 @@ int quota_cpus() {
 int usable_cpu_count() {
   int n = physical_core_count();
   int quota;
-  if (const char* e = std::getenv("BERTRT_CPU_QUOTA_FILE")) {  // tests: a cpu.max-format file in place of the cgroup's
-    std::ifstream f(e);
+  const std::string quota_file = cpu_quota_file();
+  if (!quota_file.empty()) {  // tests: a cpu.max-format file in place of the cgroup's
+    std::ifstream f(quota_file);
     quota = parse_cpu_max(f);
   } else {
     quota = quota_cpus();

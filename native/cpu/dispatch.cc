@@ -1,10 +1,11 @@
-// Chooses the kernel table once per process from cpuid, honouring BERTRT_ISA.
+// Chooses the kernel table once per process from cpuid, honouring BERTRT_ISA (ProcessKnobs).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
 #include "../core/cpu_features.h"
+#include "../core/knobs.h"
 #include "kernels.h"
 
 namespace bertrt::cpu {
@@ -61,8 +62,8 @@ std::vector<std::string> runnable_s8_isas() {
 
 const Kernels& kernels_s8() {
   static const Kernels* chosen = [] {
-    if (const char* env = std::getenv("BERTRT_ISA")) {
-      const Kernels* k = kernels_for(env);
+    if (const std::string& isa = ProcessKnobs::get().isa; !isa.empty()) {
+      const Kernels* k = kernels_for(isa);
       if (runnable_s8(k)) return k;
     }
     for (const Kernels* k : {kernels_amx(), kernels_avx512(), kernels_avxvnni(), kernels_avx2()})
@@ -73,10 +74,7 @@ const Kernels& kernels_s8() {
 }
 
 namespace {
-bool env_is_avx512() {
-  const char* env = std::getenv("BERTRT_ISA");
-  return env && std::string(env) == "avx512";
-}
+bool env_is_avx512() { return ProcessKnobs::get().isa == "avx512"; }
 bool bf16_runnable() { return runnable(kernels_avx512()) && cpu_features().avx512_bf16; }
 // the "amx" table for its BF16 GEMM (the rest of its BF16 entries are the AVX-512 ones); asks for the tile state
 bool amx_bf16_runnable() { return bf16_runnable() && kernels_amx() && amx_bf16_permitted(); }
@@ -103,25 +101,10 @@ uint16_t float_to_bf16(float f) {
   return static_cast<uint16_t>(b >> 16);
 }
 
-void quantize_weight_rows(const float* w, int n, int k, int8_t* q, float* scale) {
-  for (int r = 0; r < n; ++r) {
-    const float* row = w + static_cast<size_t>(r) * k;
-    float mx = 0.f;
-    for (int i = 0; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
-    const float inv = mx > 0.f ? 127.f / mx : 0.f;
-    scale[r] = mx > 0.f ? mx / 127.f : 0.f;
-    for (int i = 0; i < k; ++i) {
-      float v = std::nearbyint(row[i] * inv);
-      q[static_cast<size_t>(r) * k + i] = static_cast<int8_t>(std::max(-127.f, std::min(127.f, v)));
-    }
-  }
-}
-
 const Kernels& kernels() {
   static const Kernels* chosen = [] {
-    if (const char* env = std::getenv("BERTRT_ISA")) {
-      if (const Kernels* k = kernels_for(env)) return k;
-    }
+    if (const std::string& isa = ProcessKnobs::get().isa; !isa.empty())
+      if (const Kernels* k = kernels_for(isa)) return k;
     for (const Kernels* k : {kernels_avx512(), kernels_avx2()})
       if (runnable(k)) return k;
     return kernels_generic();

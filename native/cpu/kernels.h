@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../core/aligned.h"
+#include "../core/quantize.h"
 #include "../core/thread_pool.h"
 
 namespace bertrt::cpu {
@@ -268,7 +269,8 @@ inline bool float_to_half_exact(float f, uint16_t* h) {
 // Round-to-nearest-even float -> bfloat16 (NaN kept quiet), the conversion the hardware's vcvtneps2bf16 does.
 uint16_t float_to_bf16(float f);
 
-// Shared by every ISA so all paths produce the same integers: per-channel weight quantization.
-void quantize_weight_rows(const float* w, int n, int k, int8_t* q, float* scale);
+// Per-channel weight quantization (core/quantize.h): shared by every ISA and the CUDA backend, so all give the same
+// integers.
+using bertrt::quantize_weight_rows;
 
 }  // namespace bertrt::cpu

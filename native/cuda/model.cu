@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/quantize.h"
 #include "attention.cuh"
 #include "bertrt_cuda.h"
 #include "common.cuh"
@@ -104,14 +105,9 @@ struct Linear {
     }
     std::vector<int8_t> q(total);
     std::vector<float> s(static_cast<size_t>(n));
-    for (int r = 0; r < n; ++r) {
-      const float* row = w_parts[r / part_n] + static_cast<size_t>(r % part_n) * k;
-      float amax = 0.f;
-      for (int j = 0; j < k; ++j) amax = std::max(amax, std::fabs(row[j]));
-      s[r] = amax > 0.f ? amax / 127.f : 1.f;
-      for (int j = 0; j < k; ++j)
-        q[static_cast<size_t>(r) * k + j] = static_cast<int8_t>(std::lround(std::min(127.f, std::max(-127.f, row[j] / s[r]))));
-    }
+    // the CPU engine's quantization (core/quantize.h): both engines multiply the same integers
+    for (size_t p = 0; p < w_parts.size(); ++p)
+      bertrt::quantize_weight_rows(w_parts[p], part_n, k, q.data() + p * part_n * k, s.data() + p * part_n);
     e = w8.upload(q.data(), total);
     if (!e.empty()) return e;
     return w_scale.upload(s.data(), s.size());

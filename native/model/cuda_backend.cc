@@ -72,8 +72,8 @@ class CudaBert final : public BertModel {
   ~CudaBert() override { lib_.destroy(model_); }
 
   Status forward(const BatchView& b, float* out, ThreadPool&, int) const override {
-    if (b.n_seqs < 0 || b.tokens < 0 || !b.cu_seqlens || (b.tokens > 0 && !out))
-      return {Code::kInvalidArgument, "batch: missing lengths or output"};
+    if (b.tokens > 0 && !out) return {Code::kInvalidArgument, "batch: missing ids, lengths or output"};
+    BERTRT_RETURN_IF_ERROR(check_batch(b, cfg_, nullptr));  // the CPU engine's checks and messages
     if (b.key_lens) return {Code::kUnsupported, "CUDA: the attention kernels attend to every token; a batch with keyLens (ColBERT query expansion) runs on the CPU engine"};
     char err[512] = "";
     switch (lib_.forward(model_, b.ids, b.type_ids, b.cu_seqlens, b.n_seqs, b.tokens, out, err, sizeof err)) {

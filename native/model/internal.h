@@ -9,6 +9,9 @@ namespace bertrt {
 
 // The config checks every engine applies before reading weights.
 Status check_config(const BertConfig& c);
+// The batch checks every engine applies: lengths that tile the tokens, key lengths in range, ids inside the vocabulary
+// and type ids inside the type table. *max_len: the longest sequence.
+Status check_batch(const BatchView& b, const BertConfig& cfg, int* max_len);
 
 // The word-embedding table [V][H]: FP32, or IEEE halves (an F16 checkpoint's table, kept at its precision).
 struct WordTable {

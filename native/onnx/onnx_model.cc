@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 
+#include "../core/knobs.h"
 #include "../core/thread_pool.h"
 #include "../model/weights.h"
 #include "onnxruntime_c_api.h"
@@ -143,8 +144,7 @@ class Onnx final : public OnnxModel {
     // runs of bench/onnx.ts were a few percent slower, within this machine's noise). It holds what the largest batch
     // needed, and batches are bounded by the caller (the server's max batch tokens, Embedder's 16,384 tokens per
     // call); BERTRT_ONNX_ARENA=0 turns it off.
-    const char* arena = std::getenv("BERTRT_ONNX_ARENA");
-    if (arena && std::string(arena) == "0") BERTRT_RETURN_IF_ERROR(check(api_->DisableCpuMemArena(so), "DisableCpuMemArena"));
+    if (!LoadKnobs::from_env().onnx_arena) BERTRT_RETURN_IF_ERROR(check(api_->DisableCpuMemArena(so), "DisableCpuMemArena"));
     Status st = check(api_->CreateSession(lib_.env, path.c_str(), so, &session_), path);
     // onnxruntime says ORT_FAIL for a file it cannot take (an IR version or opset past it, a broken graph): the
     // model's problem, not ours

@@ -1,0 +1,80 @@
+// The post-LayerNorm layer of BERT and the families shaped like it (RoBERTa / XLM-R / CamemBERT, MPNet, ALBERT,
+// ELECTRA, DeBERTa): fused Q/K/V, attention (with MPNet's relative bias or DeBERTa's disentangled terms), the output
+// projection with the residual in its epilogue, LayerNorm, the FFN with GELU in its epilogue, residual, LayerNorm.
+// Each layer runs over groups of whole sequences so that a group's intermediates stay in cache from step to step.
+#include <algorithm>
+#include <cmath>
+
+#include "encoder.h"
+
+namespace bertrt {
+
+namespace {
+// The bucket of a key `rel` = j - i tokens from its query, as MPNet (after T5) computes it: half the buckets for
+// keys before the query and half for keys after; within a half, distances below a quarter of the buckets each
+// have their own, and longer ones share log-spaced buckets up to max_distance (the last bucket holds the rest).
+// The log is evaluated in FP32 as PyTorch does, so bucket edges fall where the reference puts them.
+int relative_bucket(int rel, int buckets, int max_distance) {
+  const int half = buckets / 2, exact = half / 2;
+  int ret = rel > 0 ? half : 0;  // n = -rel < 0: keys after the query
+  const int n = std::abs(rel);
+  if (n < exact) return ret + n;
+  const float ratio = std::log(static_cast<float>(n) / static_cast<float>(exact)) /
+                      static_cast<float>(std::log(static_cast<double>(max_distance) / exact));
+  const int large = exact + static_cast<int>(ratio * static_cast<float>(half - exact));
+  return ret + std::min(large, half - 1);
+}
+}  // namespace
+
+void Encoder::relative_table(int max_len, EncoderScratch& s) const {
+  s.rel_len = 0;
+  if (rel_.size() == 0 || max_len <= 0) return;
+  const int heads = cfg_.num_attention_heads, n = 2 * max_len - 1, B = cfg_.relative_attention_buckets;
+  s.rel.resize(static_cast<size_t>(heads) * n);
+  for (int d = 0; d < n; ++d) {
+    const int bucket = relative_bucket(d - (max_len - 1), B, cfg_.relative_attention_max_distance);
+    for (int h = 0; h < heads; ++h) s.rel.data()[static_cast<size_t>(h) * n + d] = rel_.data()[static_cast<size_t>(bucket) * heads + h];
+  }
+  s.rel_len = max_len;
+}
+
+void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, EncoderScratch& s, ThreadPool& pool,
+                    int nth, bool x_quantized, const EncoderLayer* next, float* ln1_max) const {
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+  const bool int8 = p == Precision::kINT8;
+  L.qkv.prepare(x, H, b.tokens, s.in, pool, nth, x_quantized);
+  cpu::AttentionArgs at = attention_args();
+  if (s.rel_len > 0) at.rel_bias = s.rel.data(), at.rel_len = s.rel_len;
+  // The whole layer, a group of whole sequences at a time: every step but attention is row by row, and attention
+  // stays within a sequence, so the group's intermediates (Q/K/V, context, FFN activations: ~0.5-2 MB) stay in
+  // cache between the steps instead of passing through [T][3H] and [T][I] buffers far larger than L2.
+  for (int s0 = 0; s0 < b.n_seqs;) {
+    const int s1 = group_end(b, s0), r0 = group_rows(b, s0, s1, s), T = b.cu_seqlens[s1] - r0;
+    s.y.resize(static_cast<size_t>(T) * H);  // grow-only: the largest group's size after the first batches
+    s.qkv.resize(static_cast<size_t>(T) * 3 * H);
+    s.ctx.resize(static_cast<size_t>(T) * H);
+    s.inter.resize(static_cast<size_t>(T) * I);
+    float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data();
+    float* xg = x + static_cast<size_t>(r0) * H;
+    if (T > 0) {
+      L.qkv.run(x, H, s.in, r0, T, nullptr, qkv, 3 * H, pool, nth);
+      at.qkv = qkv, at.out = ctx;
+      at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0, at.key_lens = b.key_lens ? b.key_lens + s0 : nullptr;
+      if (cfg_.disentangled_span > 0) disentangled_terms(L, qkv, T, s, at, pool, nth);
+      attend(p, at, pool, nth);
+      L.attn_out.forward(ctx, H, T, xg, y, H, s.local, pool, nth);
+      // INT8: a LayerNorm before a GEMM also quantizes its output for that GEMM, in the same pass over each row
+      if (int8) L.ln1.apply_quantize(*k_.int8, y, T, L.inter, &s.local.q, 0, pool, nth);
+      else L.ln1.apply(*k_.fp32, y, T, pool, nth);
+      if (ln1_max) fold_abs_max(y, T, H, ln1_max);
+      L.inter.forward(y, H, T, nullptr, inter, I, s.local, pool, nth, /*prepared=*/int8);
+      L.out.forward(inter, I, T, y, xg, H, s.local, pool, nth);
+      // the next layer's Q/K/V input: this group's rows of s.in, read above and not again in this layer
+      if (int8 && next) L.ln2.apply_quantize(*k_.int8, xg, T, next->qkv, &s.in.q, r0, pool, nth);
+      else L.ln2.apply(*k_.fp32, xg, T, pool, nth);
+    }
+    s0 = s1;
+  }
+}
+
+}  // namespace bertrt

@@ -1,0 +1,79 @@
+// DeBERTa-v2/v3's disentangled attention (transformers' DisentangledSelfAttention): besides content-to-content, each
+// query gains its content dotted with the key projection of the relative embedding of offset i - j (c2p) and each key
+// its content dotted with the query projection of the same embedding (p2c), offsets log-bucketed. The keys' and
+// queries' projections of the relative embeddings are computed once at load (pk, pq); per batch, two small GEMMs per
+// head give the terms, which the attention kernel adds to the scores (AttentionArgs::c2p / p2c).
+#include <algorithm>
+#include <cmath>
+
+#include "encoder.h"
+
+namespace bertrt {
+
+namespace {
+// DeBERTa's bucket of offset rel = i - j (transformers' make_log_bucket_position, its FP32 log and ceil): offsets
+// inside +-bucket_size/2 as they are, longer ones on a log scale up to max_position.
+int deberta_bucket(int rel, int bucket_size, int max_position) {
+  if (bucket_size <= 0 || max_position <= 0) return rel;
+  const int mid = bucket_size / 2;
+  const int abs_pos = rel < mid && rel > -mid ? mid - 1 : std::abs(rel);
+  if (abs_pos <= mid) return rel;
+  const float lp = std::ceil(std::log(static_cast<float>(abs_pos) / static_cast<float>(mid)) /
+                             std::log(static_cast<float>(static_cast<double>(max_position - 1) / mid)) * static_cast<float>(mid - 1)) +
+                   static_cast<float>(mid);
+  return static_cast<int>(lp) * (rel > 0 ? 1 : -1);
+}
+}  // namespace
+
+void Encoder::disentangle_layer(const float* qkv_w, const float* qkv_b, EncoderLayer& L) const {
+  const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, R = 2 * cfg_.disentangled_span;
+  L.pk.resize(heads), L.pq.resize(heads);
+  std::vector<float> part(static_cast<size_t>(R) * dh);
+  for (int which = 0; which < 2; ++which) {  // 0: the query projection (pq), 1: the key projection (pk)
+    const float* w = qkv_w + static_cast<size_t>(which) * H * H;
+    const float* b = qkv_b + static_cast<size_t>(which) * H;
+    for (int h = 0; h < heads; ++h) {
+      for (int r = 0; r < R; ++r) {
+        const float* e = rel_emb_.data() + static_cast<size_t>(r) * H;
+        for (int d = 0; d < dh; ++d) {
+          const float* wr = w + static_cast<size_t>(h * dh + d) * H;
+          double acc = b[h * dh + d];
+          for (int x = 0; x < H; ++x) acc += static_cast<double>(e[x]) * wr[x];
+          part[static_cast<size_t>(r) * dh + d] = static_cast<float>(acc);
+        }
+      }
+      k_.fp32->pack_weights(part.data(), R, dh, which == 0 ? &L.pq[h] : &L.pk[h]);
+    }
+  }
+}
+
+void Encoder::disentangled_table(int max_len, EncoderScratch& s) const {
+  s.pos_len = 0;
+  if (cfg_.disentangled_span <= 0 || max_len <= 0) return;
+  const int span = cfg_.disentangled_span;
+  s.pos_index.resize(2 * static_cast<size_t>(max_len) - 1);
+  for (int d = -(max_len - 1); d <= max_len - 1; ++d) {
+    const int b = deberta_bucket(d, cfg_.position_buckets, cfg_.max_relative_positions);
+    s.pos_index[d + max_len - 1] = std::min(std::max(b + span, 0), 2 * span - 1);
+  }
+  s.pos_len = max_len;
+}
+
+void Encoder::disentangled_terms(const EncoderLayer& L, const float* qkv, int T, EncoderScratch& s, cpu::AttentionArgs& at,
+                                 ThreadPool& pool, int nth) const {
+  const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, R = 2 * cfg_.disentangled_span;
+  s.c2p.resize(static_cast<size_t>(T) * heads * R);
+  s.p2c.resize(static_cast<size_t>(T) * heads * R);
+  for (int h = 0; h < heads; ++h)
+    for (int which = 0; which < 2; ++which) {  // c2p: queries against pk; p2c: keys against pq
+      cpu::GemmArgs g;
+      g.a = qkv + (which == 0 ? 0 : H) + static_cast<size_t>(h) * dh, g.lda = 3 * H;
+      g.w = which == 0 ? &L.pk[h] : &L.pq[h], g.m = T;
+      g.c = (which == 0 ? s.c2p.data() : s.p2c.data()) + static_cast<size_t>(h) * R, g.ldc = heads * R;
+      k_.fp32->gemm(g, pool, nth);
+    }
+  at.c2p = s.c2p.data(), at.p2c = s.p2c.data(), at.pos_r = R;
+  at.pos_index = s.pos_index.data(), at.pos_len = s.pos_len;
+}
+
+}  // namespace bertrt

@@ -1,0 +1,157 @@
+// The CPU encoder: every family the engine runs is this class with the config's position scheme and layer kind. The
+// shared parts (binding, embeddings, positions, batch checks, row groups) are in encoder.cc; each layer kind has its
+// own file, written in terms of Linear and LayerNorm (linear.h) like the checkpoint's modules:
+//   bert_layer.cc  post-LayerNorm layers: BERT, RoBERTa / XLM-R / CamemBERT, MPNet (relative buckets), ALBERT
+//                  (shared layers), ELECTRA, DeBERTa (with deberta.cc's disentangled terms)
+//   modernbert.cc  ModernBERT's pre-LayerNorm layer: RoPE, sliding windows, GeGLU
+//   deberta.cc     DeBERTa's disentangled attention terms
+//   vocab.cc       the MLM decoder over the vocabulary (fill-mask, the fused sparse head)
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "../core/aligned.h"
+#include "../core/knobs.h"
+#include "../core/thread_pool.h"
+#include "../cpu/kernels.h"
+#include "bertrt/model.h"
+#include "internal.h"
+#include "linear.h"
+#include "weights.h"
+
+namespace bertrt {
+
+// One layer's weights: attention.self's Q/K/V stacked into one [3H][H] GEMM (ModernBERT's Wqkv is that already),
+// attention.output.dense, intermediate.dense, output.dense and the two LayerNorms (post-norm: after attention and
+// after the FFN; ModernBERT: attn_norm and mlp_norm before them, attn_norm empty in layer 0).
+struct EncoderLayer {
+  Linear qkv, attn_out, inter, out;
+  Linear gate;  // ModernBERT's GeGLU: inter holds Wi's GELU-input rows, gate its gate rows
+  LayerNorm ln1, ln2;
+  // DeBERTa: per head, the key (pk) and query (pq) projections of the relative embeddings, [2 span][head_dim] packed
+  std::vector<cpu::PackedMatrix> pk, pq;
+};
+
+// A layer runs over groups of whole sequences (see Encoder::group_end); everything but the layer's input and output
+// is one group's rows.
+struct EncoderScratch {
+  AlignedBuffer<float> y, qkv, ctx, inter;  // [group rows][H, 3H, H, I]
+  LinearInput in;                           // the layer input, all T rows (INT8: written by the LayerNorm before)
+  LinearInput local;                        // the group's other GEMM inputs
+  std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
+  AlignedBuffer<float> gate;                // ModernBERT: the GeGLU's gate rows [group rows][I]
+  AlignedBuffer<float> c2p, p2c;            // DeBERTa: the group's disentangled terms [group rows][heads][2 span]
+  std::vector<int32_t> pos_index;           // DeBERTa: the batch's relative-embedding row by offset i - j
+  int pos_len = 0;
+  AlignedBuffer<float> rel;                 // relative attention: the batch's bias by head and offset (see AttentionArgs)
+  int rel_len = 0;                          // ... for sequences of up to this many tokens
+};
+
+// max[j] = the largest of max[j] and |a[r][j]| over the rows of a [rows][k] (INT8 calibration).
+void fold_abs_max(const float* a, int rows, int k, float* max);
+
+class Encoder final : public BertModel {
+ public:
+  Status bind(const BertConfig& cfg, const WeightSource& src, Precision precision, ThreadPool& pool);
+  Status forward(const BatchView& batch, float* out, ThreadPool& pool, int nth) const override;
+  Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const override {
+    return vocab_logits_cpu(word_table(), cfg_.vocab_size, embedding_width(cfg_), x, rows, bias, out, pool, nth);
+  }
+  Status vocab_sparse(const float* x, const int32_t* cu, int n_seqs, const float* bias, bool sum, float* out, ThreadPool& pool,
+                      int nth) const override {
+    return vocab_sparse_cpu(word_table(), cfg_.vocab_size, embedding_width(cfg_), x, cu, n_seqs, bias, sum, out, pool, nth);
+  }
+  const BertConfig& config() const override { return cfg_; }
+  size_t weight_bytes() const override { return bytes_; }
+  Precision precision() const override { return precision_; }
+  const char* gemm_isa() const override {
+    return precision_ == Precision::kINT8 ? k_.int8->name : precision_ == Precision::kBF16 ? k_.bf16->name : k_.fp32->name;
+  }
+
+ private:
+  // --- encoder.cc
+  // INT8 smoothing (SmoothQuant, Xiao et al. 2022, with alpha = 1/2) of the GEMMs fed by a LayerNorm.
+  Status calibrate_and_pack(const WeightSource& src, ThreadPool& pool);
+  // A post-norm layer's biases, activation and LayerNorms, moved out of lw (Q/K/V's bias: stack_qkv).
+  void take_layer(LayerWeights& lw, EncoderLayer& L) const;
+  // Its four weight matrices packed in precision p (qkv: Q/K/V stacked).
+  void pack_layer(const LayerWeights& lw, const float* qkv, Precision p, EncoderLayer& L);
+  // Packs W [n][k] into lin for precision p (F16-exact FP32 weights as halves unless the knob says no).
+  void pack(Linear& lin, Precision p, const float* w, int n, int k) {
+    lin.pack(k_, p, w, n, k, knobs_.f16_weights);
+    bytes_ += lin.bytes();
+  }
+  // The group of sequences that starts at s0 ends before the returned index: whole sequences while their tokens
+  // stay within chunk_tokens_, at least one.
+  int group_end(const BatchView& b, int s0) const {
+    int s1 = s0 + 1;
+    while (s1 < b.n_seqs && b.cu_seqlens[s1 + 1] - b.cu_seqlens[s0] <= chunk_tokens_) ++s1;
+    return s1;
+  }
+  // Group [s0, s1)'s cu_seqlens from 0 in s.cu; returns its first row.
+  int group_rows(const BatchView& b, int s0, int s1, EncoderScratch& s) const;
+  // The embedding LayerNorm of b's tokens, to x [T][H].
+  void embed(const BatchView& b, const int32_t* positions, float* x, ThreadPool& pool, int nth) const;
+  // b's position ids (the config's scheme), after checking that each fits the position table.
+  Status positions_of(const BatchView& b, int32_t* positions) const;
+  // The attention's shape and scale for this model (rows, lengths and extra terms are the caller's).
+  cpu::AttentionArgs attention_args() const;
+  // Attention in precision p: INT8 and BF16 run its two products in bfloat16 where the CPU has AVX512-BF16.
+  void attend(Precision p, const cpu::AttentionArgs& at, ThreadPool& pool, int nth) const {
+    if (p != Precision::kFP32 && k_.bf16) k_.bf16->attention_bf16(at, pool, nth);
+    else k_.fp32->attention(at, pool, nth);
+  }
+
+  // --- bert_layer.cc
+  // One post-norm layer in precision p, in place on the residual stream x [T][H]. INT8: x_quantized says s.in already
+  // holds x's INT8 form; the closing LayerNorm quantizes its output for the next layer's Q/K/V (with its smoothing)
+  // unless this is the last layer. ln1_max (calibration): per-channel max |.| of the first LayerNorm's output, folded in.
+  void layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, EncoderScratch& s, ThreadPool& pool, int nth,
+             bool x_quantized, const EncoderLayer* next, float* ln1_max) const;
+  // Relative attention (MPNet): s.rel for sequences of up to max_len tokens, from the learned table by bucket.
+  void relative_table(int max_len, EncoderScratch& s) const;
+
+  // --- modernbert.cc
+  // ModernBERT: the final LayerNorm and the rotary tables.
+  void bind_modern(EmbeddingWeights& emb);
+  // ModernBERT's layer: Wqkv as it is (already fused), Wi split into its GELU-input and gate halves.
+  void pack_modern_layer(LayerWeights& lw, EncoderLayer& L);
+  // ModernBERT's layer l, in place on x [T][H] (positions: each token's, for the rotary embedding).
+  void modern_layer(const EncoderLayer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
+                    EncoderScratch& s, ThreadPool& pool, int nth) const;
+  // Rotates the Q and K parts of qkv rows [0, rows) (positions[r] each) by RoPE with table t (0 global, 1 local).
+  void rotate(float* qkv, int rows, const int32_t* positions, int t) const;
+
+  // --- deberta.cc
+  // DeBERTa: a layer's pk / pq from its stacked Q/K/V weights and biases (before any smoothing touches them).
+  void disentangle_layer(const float* qkv_w, const float* qkv_b, EncoderLayer& L) const;
+  // DeBERTa: s.pos_index for sequences of up to max_len tokens.
+  void disentangled_table(int max_len, EncoderScratch& s) const;
+  // DeBERTa: the group's c2p / p2c terms from its Q/K/V rows, into the attention's arguments.
+  void disentangled_terms(const EncoderLayer& L, const float* qkv, int T, EncoderScratch& s, cpu::AttentionArgs& at,
+                          ThreadPool& pool, int nth) const;
+
+  // The weights layer l runs: its own, or its group's (ALBERT).
+  const EncoderLayer& weights_of(int l) const {
+    return layers_[cfg_.layer_groups > 0 ? l / (cfg_.num_hidden_layers / cfg_.layer_groups) : l];
+  }
+  WordTable word_table() const { return word_half_.size() ? WordTable{nullptr, word_half_.data()} : WordTable{word_.data(), nullptr}; }
+
+  BertConfig cfg_;
+  Precision precision_ = Precision::kFP32;
+  LoadKnobs knobs_;
+  ModelKernels k_;
+  AlignedBuffer<float> word_, pos_, type_;
+  LayerNorm emb_ln_;
+  AlignedBuffer<uint16_t> word_half_;  // the word table in halves (then word_ is empty): an F16 checkpoint's, see bind
+  AlignedBuffer<float> rel_;           // [buckets][heads], empty without relative attention
+  Linear proj_;                        // factorized embeddings: [hidden][embedding_size], FP32 in every precision
+  LayerNorm final_ln_;                 // ModernBERT's final LayerNorm
+  AlignedBuffer<float> rope_cos_[2], rope_sin_[2];  // ModernBERT: [max positions][head_dim / 2], global then local theta
+  AlignedBuffer<float> rel_emb_;       // DeBERTa: encoder.rel_embeddings after its LayerNorm, [2 span][hidden]
+  std::vector<EncoderLayer> layers_;
+  size_t bytes_ = 0;
+  int chunk_tokens_ = 0;  // each layer runs over groups of whole sequences of at most this many tokens (>= 1 sequence)
+};
+
+}  // namespace bertrt

@@ -1,0 +1,109 @@
+// ModernBERT's layer (transformers' ModernBertEncoderLayer): pre-LayerNorm without biases, fused Wqkv, rotary
+// positions with a global and a local theta, every global_every-th layer global and the others a sliding window,
+// a GeGLU MLP; the encoder ends with a final LayerNorm.
+#include <cmath>
+#include <cstring>
+
+#include "encoder.h"
+
+namespace bertrt {
+
+void Encoder::bind_modern(EmbeddingWeights& emb) {
+  final_ln_.g = std::move(emb.final_g), final_ln_.b = std::move(emb.final_b), final_ln_.eps = cfg_.layer_norm_eps;
+  // cos and sin of position * theta^(-2i / head_dim), in FP32 as transformers computes them
+  const int half = cfg_.hidden_size / cfg_.num_attention_heads / 2, P = cfg_.max_position_embeddings;
+  for (int t = 0; t < 2; ++t) {
+    const float theta = t == 0 ? cfg_.rope_theta_global : cfg_.rope_theta_local;
+    rope_cos_[t].resize(static_cast<size_t>(P) * half), rope_sin_[t].resize(static_cast<size_t>(P) * half);
+    for (int i = 0; i < half; ++i) {
+      const float inv = 1.f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(2 * half));
+      for (int p = 0; p < P; ++p) {
+        const float a = static_cast<float>(p) * inv;
+        rope_cos_[t].data()[static_cast<size_t>(p) * half + i] = std::cos(a);
+        rope_sin_[t].data()[static_cast<size_t>(p) * half + i] = std::sin(a);
+      }
+    }
+  }
+}
+
+void Encoder::pack_modern_layer(LayerWeights& lw, EncoderLayer& L) {
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+  const float eps = cfg_.layer_norm_eps;
+  pack(L.qkv, precision_, lw.q_w.data(), 3 * H, H);
+  pack(L.attn_out, precision_, lw.o_w.data(), H, H);
+  pack(L.inter, precision_, lw.i_w.data(), I, H);
+  pack(L.gate, precision_, lw.i_w.data() + static_cast<size_t>(I) * H, I, H);
+  pack(L.out, precision_, lw.f_w.data(), H, I);
+  L.qkv.bias = std::move(lw.q_b), L.attn_out.bias = std::move(lw.o_b), L.out.bias = std::move(lw.f_b);
+  L.inter.bias.resize(I), L.gate.bias.resize(I);
+  std::memcpy(L.inter.bias.data(), lw.i_b.data(), sizeof(float) * I);
+  std::memcpy(L.gate.bias.data(), lw.i_b.data() + I, sizeof(float) * I);
+  L.inter.act = cfg_.hidden_act != "gelu" ? Activation::kGeluTanh : Activation::kGelu;
+  L.ln1.g = std::move(lw.ln1_g), L.ln1.b = std::move(lw.ln1_b), L.ln1.eps = eps;
+  L.ln2.g = std::move(lw.ln2_g), L.ln2.b = std::move(lw.ln2_b), L.ln2.eps = eps;
+}
+
+void Encoder::rotate(float* qkv, int rows, const int32_t* positions, int t) const {
+  const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, half = dh / 2;
+  for (int r = 0; r < rows; ++r) {
+    const float* c = rope_cos_[t].data() + static_cast<size_t>(positions[r]) * half;
+    const float* sn = rope_sin_[t].data() + static_cast<size_t>(positions[r]) * half;
+    float* row = qkv + static_cast<size_t>(r) * 3 * H;
+    for (int part = 0; part < 2; ++part)  // Q, then K
+      for (int h = 0; h < heads; ++h) {
+        float* v = row + part * H + h * dh;
+        for (int d = 0; d < half; ++d) {  // (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin): rotate_half's layout
+          const float a = v[d], b2 = v[d + half];
+          v[d] = a * c[d] - b2 * sn[d];
+          v[d + half] = b2 * c[d] + a * sn[d];
+        }
+      }
+  }
+}
+
+// x += Wo(attention(rope(Wqkv(attn_norm(x))))); x += Wo_mlp(gelu(Wi_in(mlp_norm(x))) * Wi_gate(mlp_norm(x))).
+// A group of whole sequences at a time, as layer() does.
+void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
+                           EncoderScratch& s, ThreadPool& pool, int nth) const {
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+  const bool global = l % cfg_.global_every == 0;
+  cpu::AttentionArgs at = attention_args();
+  at.window = global ? 0 : cfg_.local_window;
+  for (int s0 = 0; s0 < b.n_seqs;) {
+    const int g0 = s0, s1 = group_end(b, s0), r0 = group_rows(b, s0, s1, s), T = b.cu_seqlens[s1] - r0;
+    s0 = s1;
+    if (T == 0) continue;
+    s.y.resize(static_cast<size_t>(T) * H);
+    s.qkv.resize(static_cast<size_t>(T) * 3 * H);
+    s.ctx.resize(static_cast<size_t>(T) * H);
+    s.inter.resize(static_cast<size_t>(T) * I);
+    s.gate.resize(static_cast<size_t>(T) * I);
+    float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data(), *gate = s.gate.data();
+    float* xg = x + static_cast<size_t>(r0) * H;
+    // attention input: layer 0 reads x as it is, the others its LayerNorm
+    const float* in = xg;
+    if (!L.ln1.empty()) {
+      std::memcpy(y, xg, sizeof(float) * T * H);
+      L.ln1.apply(*k_.fp32, y, T, pool, nth);
+      in = y;
+    }
+    L.qkv.forward(in, H, T, nullptr, qkv, 3 * H, s.local, pool, nth);
+    rotate(qkv, T, positions + r0, global ? 0 : 1);
+    at.qkv = qkv, at.out = ctx;
+    at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - g0, at.key_lens = b.key_lens ? b.key_lens + g0 : nullptr;
+    attend(p, at, pool, nth);
+    // (the residual is never the GEMM's own output: with K past one block the epilogue would read partial sums)
+    L.attn_out.forward(ctx, H, T, xg, y, H, s.local, pool, nth);
+    std::memcpy(xg, y, sizeof(float) * T * H);
+    // the GeGLU MLP on the LayerNorm of the new x (ctx, free again, holds it)
+    std::memcpy(ctx, xg, sizeof(float) * T * H);
+    L.ln2.apply(*k_.fp32, ctx, T, pool, nth);
+    L.inter.forward(ctx, H, T, nullptr, inter, I, s.local, pool, nth);
+    L.gate.forward(ctx, H, T, nullptr, gate, I, s.local, pool, nth);
+    for (size_t i = 0; i < static_cast<size_t>(T) * I; ++i) inter[i] *= gate[i];
+    L.out.forward(inter, I, T, xg, y, H, s.local, pool, nth);
+    std::memcpy(xg, y, sizeof(float) * T * H);
+  }
+}
+
+}  // namespace bertrt
