@@ -127,6 +127,16 @@ bool amx_permitted() {
   return ok;
 }
 
+bool has_features(uint32_t mask) {
+  const CpuFeatures& f = cpu_features();
+  const bool has[] = {f.avx2, f.fma, f.f16c, f.avx512f, f.avx512bw, f.avx512vl, f.avx512dq, f.avx512_vnni, f.avx512_bf16, f.avx_vnni};
+  for (int i = 0; i < 10; ++i)
+    if ((mask & (1u << i)) && !has[i]) return false;
+  if ((mask & kAmxInt8) && !(f.amx_int8 && amx_permitted())) return false;
+  if ((mask & kAmxBf16) && !amx_bf16_permitted()) return false;
+  return true;
+}
+
 bool amx_bf16_permitted() {
   static const bool ok = [] {
     // by default: BF16 GEMMs on the tiles ran 3.6x the AVX512-BF16 kernel at 32x128 (bench/results/cpu-bf16.md)

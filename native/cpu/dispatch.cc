@@ -11,18 +11,8 @@
 namespace bertrt::cpu {
 
 namespace {
-bool runnable(const Kernels* k) {
-  if (!k) return false;
-  const CpuFeatures& f = cpu_features();
-  std::string n = k->name;
-  const bool avx2 = f.avx2 && f.fma && f.f16c;
-  if (n == "avx512") return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma && f.avx2;
-  if (n == "avx2") return avx2;
-  if (n == "avxvnni") return avx2 && f.avx_vnni;
-  if (n == "avxvnni-evex") return avx2 && f.avx512f && f.avx512vl && f.avx512_vnni;
-  if (n == "amx") return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma && f.avx2 && f.amx_int8 && amx_permitted();
-  return true;
-}
+// a table's part runs where the CPU has what the table declares it needs (Kernels::needs)
+bool runnable(const Kernels* k) { return k && has_features(k->needs.fp32); }
 
 // The tables with FP32 kernels of their own, best first.
 std::vector<const Kernels*> fp32_tables() { return {kernels_avx512(), kernels_avx2(), kernels_generic()}; }
@@ -46,11 +36,7 @@ const Kernels* kernels_for(const std::string& isa) {
 }
 
 namespace {
-bool runnable_s8(const Kernels* k) {
-  if (!runnable(k) || !k->gemm_s8) return false;
-  const std::string n = k->name;
-  return (n != "avx512" && n != "amx") || cpu_features().avx512_vnni;  // AMX's row tails run VNNI
-}
+bool runnable_s8(const Kernels* k) { return k && k->gemm_s8 && has_features(k->needs.int8); }
 }  // namespace
 
 std::vector<std::string> runnable_s8_isas() {
@@ -75,9 +61,10 @@ const Kernels& kernels_s8() {
 
 namespace {
 bool env_is_avx512() { return ProcessKnobs::get().isa == "avx512"; }
-bool bf16_runnable() { return runnable(kernels_avx512()) && cpu_features().avx512_bf16; }
+bool runnable_bf16(const Kernels* k) { return k && k->gemm_bf16 && has_features(k->needs.bf16); }
+bool bf16_runnable() { return runnable_bf16(kernels_avx512()); }
 // the "amx" table for its BF16 GEMM (the rest of its BF16 entries are the AVX-512 ones); asks for the tile state
-bool amx_bf16_runnable() { return bf16_runnable() && kernels_amx() && amx_bf16_permitted(); }
+bool amx_bf16_runnable() { return bf16_runnable() && runnable_bf16(kernels_amx()); }
 }  // namespace
 
 std::vector<std::string> runnable_bf16_isas() {

@@ -16,5 +16,6 @@
 #endif
 
 #include "../core/aligned.h"
+#include "../core/cpu_features.h"
 #include "../core/thread_pool.h"
 #include "kernels.h"

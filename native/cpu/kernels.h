@@ -172,8 +172,17 @@ struct EmbedArgs {
   const uint16_t* word_half = nullptr;  // when set, the word table in IEEE halves (word unused)
 };
 
+// What a table's code needs from the CPU (bertrt::Feature bits), declared in its kernels_<isa>.cc beside the target
+// pragma that compiles it: every kernel of the table needs `fp32` (its FP32 kernels, and the rest it shares with
+// them), its INT8 kernels `int8` and its BF16 kernels `bf16` (each includes fp32's). dispatch.cc runs a table's part
+// only where has_features() says yes.
+struct KernelNeeds {
+  uint32_t fp32 = 0, int8 = 0, bf16 = 0;
+};
+
 struct Kernels {
   const char* name;
+  KernelNeeds needs;
   int nr;  // panel width pack_weights produces and gemm expects
   void (*pack_weights)(const float* w, int n, int k, PackedMatrix* out);
   void (*gemm)(const GemmArgs& args, ThreadPool& pool, int nth);

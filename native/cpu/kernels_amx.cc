@@ -17,7 +17,10 @@
 #include "kernels_impl.h"
 
 namespace bertrt::cpu {
-const Kernels* kernels_amx() { return make_kernels<simd::Avx512>("amx"); }
+// the AVX-512 table's needs plus the tiles: the whole table (never picked for FP32 by cpuid) only where INT8 tiles
+// may run (opt-in), its BF16 GEMM where the BF16 tiles may
+constexpr KernelNeeds kNeeds{kAvx512Base | kAmxInt8, kAvx512Base | kAvx512Vnni | kAmxInt8, kAvx512Base | kAvx512Bf16 | kAmxBf16};
+const Kernels* kernels_amx() { return make_kernels<simd::Avx512>("amx", kNeeds); }
 }  // namespace bertrt::cpu
 #pragma GCC pop_options
 #else

@@ -8,7 +8,8 @@
 #include "kernels_impl.h"
 
 namespace bertrt::cpu {
-const Kernels* kernels_avx2() { return make_kernels<simd::Avx2>("avx2"); }
+constexpr KernelNeeds kNeeds{kAvx2 | kFma | kF16c, kAvx2 | kFma | kF16c, 0};  // the pragma's
+const Kernels* kernels_avx2() { return make_kernels<simd::Avx2>("avx2", kNeeds); }
 }  // namespace bertrt::cpu
 #pragma GCC pop_options
 #else

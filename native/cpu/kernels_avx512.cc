@@ -8,7 +8,9 @@
 #include "kernels_impl.h"
 
 namespace bertrt::cpu {
-const Kernels* kernels_avx512() { return make_kernels<simd::Avx512>("avx512"); }
+// FP32 uses F/BW/DQ/VL (and FMA, AVX2); only the INT8 kernels emit VNNI and only the BF16 ones AVX512-BF16
+constexpr KernelNeeds kNeeds{kAvx512Base, kAvx512Base | kAvx512Vnni, kAvx512Base | kAvx512Bf16};
+const Kernels* kernels_avx512() { return make_kernels<simd::Avx512>("avx512", kNeeds); }
 }  // namespace bertrt::cpu
 #pragma GCC pop_options
 #else

@@ -13,7 +13,9 @@
 #include "kernels_impl.h"
 
 namespace bertrt::cpu {
-const Kernels* kernels_avxvnni() { return make_kernels<simd::Avx2>("avxvnni"); }
+constexpr uint32_t kAll = kAvx2 | kFma | kF16c | kAvxVnni;  // the pragma's, for every kernel
+constexpr KernelNeeds kNeeds{kAll, kAll, 0};
+const Kernels* kernels_avxvnni() { return make_kernels<simd::Avx2>("avxvnni", kNeeds); }
 }  // namespace bertrt::cpu
 #pragma GCC pop_options
 #else

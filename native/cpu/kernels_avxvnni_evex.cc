@@ -12,7 +12,9 @@
 #include "kernels_impl.h"
 
 namespace bertrt::cpu {
-const Kernels* kernels_avxvnni_evex() { return make_kernels<simd::Avx2>("avxvnni-evex"); }
+constexpr uint32_t kAll = kAvx2 | kFma | kF16c | kAvx512f | kAvx512vl | kAvx512Vnni;  // the pragma's, for every kernel
+constexpr KernelNeeds kNeeds{kAll, kAll, 0};
+const Kernels* kernels_avxvnni_evex() { return make_kernels<simd::Avx2>("avxvnni-evex", kNeeds); }
 }  // namespace bertrt::cpu
 #pragma GCC pop_options
 #else

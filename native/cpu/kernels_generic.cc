@@ -3,5 +3,5 @@
 #include "kernels_impl.h"
 
 namespace bertrt::cpu {
-const Kernels* kernels_generic() { return make_kernels<simd::Generic>("generic"); }
+const Kernels* kernels_generic() { return make_kernels<simd::Generic>("generic", {}); }
 }  // namespace bertrt::cpu

@@ -581,8 +581,9 @@ namespace bertrt::cpu {
 namespace {
 
 template <class V>
-const Kernels* make_kernels(const char* name) {
+const Kernels* make_kernels(const char* name, KernelNeeds needs) {
   static const Kernels k{name,
+                         needs,
                          gemm_nr<V>(),
                          &pack_weights<V>,
                          &gemm<V>,
