@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Embedder, Encoder, info } from '../dist';
 import { compareEmbeddings } from '../dist/accuracy';
-import { median, syntheticIds, timeAsync } from '../dist/bench';
+import { cpuGeneration, median, syntheticIds, timeAsync } from '../dist/bench';
 import { native } from '../dist/native';
 import { type OrtModule, type OrtSession, ortVersion, peerEmbed, peerFeeds } from './peer';
 
@@ -123,28 +123,33 @@ async function main(): Promise<void> {
       await embedder.close();
     }
   }
-  // ModernBERT-base layer shapes, FP32: the GEMMs are the same in both kinds of layer; the attention differs
+  // ModernBERT-base layer shapes in each precision: the GEMMs are the same in both kinds of layer; the attention differs
   const n = native();
   const H = 768;
   const I = 1152;
-  const modern: Array<{ len: number; gemmMs: number; globalMs: number; localMs: number }> = [];
-  for (const len of [128, 512, 1024, 2048]) {
-    const batch = Math.max(1, Math.floor(2048 / len));
-    const tokens = batch * len;
-    let gemm = 0;
-    for (const [nn, k, gelu] of [[3 * H, H, false], [H, H, false], [I, H, true], [I, H, false], [H, I, false]] as const) {
-      gemm += (await n.microbench({ op: 'gemm', m: tokens, n: nn, k, gelu, minSeconds: quick ? 0.1 : 0.3 })).seconds;
+  const modern: Array<{ precision: 'fp32' | 'bf16' | 'int8'; len: number; gemmMs: number; globalMs: number; localMs: number }> = [];
+  const precisions = (['fp32', 'bf16', 'int8'] as const).filter((p) => p !== 'bf16' || sys.bf16);
+  for (const precision of precisions) {
+    const gemmOp = precision === 'fp32' ? 'gemm' : precision === 'bf16' ? 'gemm_bf16' : 'gemm_s8';
+    const attOp = precision === 'fp32' ? 'attention' : sys.bf16 ? 'attention_bf16' : 'attention'; // INT8 runs the BF16 attention where it can
+    for (const len of [128, 512, 1024, 2048]) {
+      const batch = Math.max(1, Math.floor(2048 / len));
+      const tokens = batch * len;
+      let gemm = 0;
+      for (const [nn, k, gelu] of [[3 * H, H, false], [H, H, false], [I, H, true], [I, H, false], [H, I, false]] as const) {
+        gemm += (await n.microbench({ op: gemmOp, m: tokens, n: nn, k, gelu, minSeconds: quick ? 0.1 : 0.3 })).seconds;
+      }
+      const att = async (window: number) => (await n.microbench({ op: attOp, batch, len, heads: 12, headDim: 64, window, minSeconds: quick ? 0.1 : 0.3 })).seconds;
+      const g = await att(0);
+      const l = await att(64);
+      modern.push({ precision, len, gemmMs: (gemm * 1e3) / batch, globalMs: (g * 1e3) / batch, localMs: (l * 1e3) / batch });
+      console.log(`ModernBERT-base layer ${precision}, one ${len}-token sequence: GEMMs ${((gemm * 1e3) / batch).toFixed(2)} ms, attention global ${((g * 1e3) / batch).toFixed(2)} ms, local ${((l * 1e3) / batch).toFixed(2)} ms`);
     }
-    const att = async (window: number) => (await n.microbench({ op: 'attention', batch, len, heads: 12, headDim: 64, window, minSeconds: quick ? 0.1 : 0.3 })).seconds;
-    const g = await att(0);
-    const l = await att(64);
-    modern.push({ len, gemmMs: (gemm * 1e3) / batch, globalMs: (g * 1e3) / batch, localMs: (l * 1e3) / batch });
-    console.log(`ModernBERT-base layer, one ${len}-token sequence: GEMMs ${((gemm * 1e3) / batch).toFixed(2)} ms, attention global ${((g * 1e3) / batch).toFixed(2)} ms, local ${((l * 1e3) / batch).toFixed(2)} ms`);
   }
 
   const report = {
     date: new Date().toISOString(),
-    machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    machine: { cpu: sys.cpu + cpuGeneration(), physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     software: { node: process.version, bertrt: sys.version, kernels: sys.isa, int8Kernels: sys.int8Isa, onnxruntimeNode: ortVersion() },
     threads: THREADS,
     rows,
@@ -167,10 +172,10 @@ async function main(): Promise<void> {
     L.push(`| ${r.model} | ${r.precision.toUpperCase()} | ${r.shape.ours.toFixed(1)} | ${r.shape.peer.toFixed(1)} | ${(r.shape.ours / r.shape.peer).toFixed(2)}× | ${r.real.ours.toFixed(1)} | ${r.real.peer.toFixed(1)} | ${(r.real.ours / r.real.peer).toFixed(2)}× | ${r.accuracy.oursMean.toFixed(6)} / ${r.accuracy.oursMin.toFixed(6)} | ${r.accuracy.peerMean.toFixed(6)} / ${r.accuracy.peerMin.toFixed(6)} |`);
   }
   L.push('', '## ModernBERT: a local layer against a global one', '');
-  L.push('ModernBERT-base\'s layer shapes (hidden 768, 12 heads of 64, intermediate 1152 GeGLU, local window |i − j| ≤ 64), FP32 kernels (bertrt\'s microbenchmarks: the layer\'s five GEMMs and its attention), per sequence, at 2,048 tokens per call. Both kinds of layer run the same GEMMs; a local layer\'s attention computes only the keys its window needs (in whole vectors of 16 around each tile of 8 queries). The BF16 and INT8 paths\' attention masks the window instead and costs what a global layer\'s does.', '');
-  L.push('| sequence length | GEMMs ms | global attention ms | local attention ms | global layer ms | local layer ms | local / global |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  L.push('ModernBERT-base\'s layer shapes (hidden 768, 12 heads of 64, intermediate 1152 GeGLU, local window |i − j| ≤ 64), bertrt\'s microbenchmarks of the layer\'s five GEMMs and its attention in each precision (INT8: the s8 GEMMs without the activations\' quantization, and the BF16 attention INT8 runs), per sequence, at 2,048 tokens per call. Both kinds of layer run the same GEMMs; a local layer\'s attention computes only the keys its window needs (FP32: whole vectors of 16 around each tile of 8 queries; BF16: whole blocks of 32 keys).', '');
+  L.push('| precision | sequence length | GEMMs ms | global attention ms | local attention ms | global layer ms | local layer ms | local / global |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const m of modern) {
-    L.push(`| ${m.len} | ${m.gemmMs.toFixed(2)} | ${m.globalMs.toFixed(2)} | ${m.localMs.toFixed(2)} | ${(m.gemmMs + m.globalMs).toFixed(2)} | ${(m.gemmMs + m.localMs).toFixed(2)} | ${((m.gemmMs + m.localMs) / (m.gemmMs + m.globalMs)).toFixed(2)} |`);
+    L.push(`| ${m.precision.toUpperCase()} | ${m.len} | ${m.gemmMs.toFixed(2)} | ${m.globalMs.toFixed(2)} | ${m.localMs.toFixed(2)} | ${(m.gemmMs + m.globalMs).toFixed(2)} | ${(m.gemmMs + m.localMs).toFixed(2)} | ${((m.gemmMs + m.localMs) / (m.gemmMs + m.globalMs)).toFixed(2)} |`);
   }
   for (const n of notes) L.push('', `Note: ${n}`);
   L.push('');

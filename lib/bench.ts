@@ -1,5 +1,6 @@
 // Benchmark building blocks shared by `bertrt bench` and bench/run.ts: kernel microbenchmarks for a model's
 // shapes (with the FP32 peak measured in the same run), and timing helpers that report medians.
+import * as fs from 'node:fs';
 import { type MicrobenchResult, native } from './native';
 import type { ModelConfig } from './model/config';
 
@@ -82,4 +83,17 @@ export async function microbenchBf16(c: ModelConfig, tokens: number, minSeconds 
 
 export async function fp32Peak(): Promise<MicrobenchResult> {
   return native().microbench({ op: 'peak' });
+}
+
+/** The CPU's cpuid family and model from /proc/cpuinfo, as " (cpuid family F model M)" for a report's machine line
+ *  (the brand string alone does not tell AMD's or Intel's generations apart); empty elsewhere. */
+export function cpuGeneration(): string {
+  try {
+    const t = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const family = /^cpu family\s*:\s*(\d+)/m.exec(t)?.[1];
+    const model = /^model\s*:\s*(\d+)/m.exec(t)?.[1];
+    return family && model ? ` (cpuid family ${family} model ${model})` : '';
+  } catch {
+    return '';
+  }
 }

@@ -216,12 +216,12 @@ inline void attn_bf16_score_tile(const uint32_t* q32, int pairs, const uint16_t*
     for (int x = 0; x < NV; ++x) _mm512_store_ps(s + r * lp + j + 16 * x, acc[r][x]);
 }
 
-// All keys (lp is a multiple of 32): 4 vectors at a time, then a last 2 if lp is not a multiple of 64.
+// Keys [j0, j1) (multiples of 32 within lp): 4 vectors at a time, then a last 2 if the span is not a multiple of 64.
 template <int SR>
-inline void attn_bf16_scores(const uint32_t* q32, int pairs, const uint16_t* kb, int lp, float* s) {
-  int j = 0;
-  for (; j + 64 <= lp; j += 64) attn_bf16_score_tile<SR, 4>(q32, pairs, kb, lp, j, s);
-  if (j < lp) attn_bf16_score_tile<SR, 2>(q32, pairs, kb, lp, j, s);
+inline void attn_bf16_scores(const uint32_t* q32, int pairs, const uint16_t* kb, int lp, int j0, int j1, float* s) {
+  int j = j0;
+  for (; j + 64 <= j1; j += 64) attn_bf16_score_tile<SR, 4>(q32, pairs, kb, lp, j, s);
+  if (j < j1) attn_bf16_score_tile<SR, 2>(q32, pairs, kb, lp, j, s);
 }
 
 template <int RI>
@@ -233,12 +233,19 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
   for (int r = 0; r < RI; ++r) to_bf16_row(g.qkv + static_cast<size_t>(row0 + i0 + r) * g.ld_qkv + h * dh, dh, sc.q.data() + r * dh);
   const uint32_t* q32 = reinterpret_cast<const uint32_t*>(sc.q.data());
   float* s = sc.s.data();
+  // a sliding window needs only the keys within `window` of the tile's rows: [j0, j1) in whole 32-key blocks, the
+  // rest of each row never computed (a local layer's attention costs its window, not the sequence)
+  int j0 = 0, j1 = lp;
+  if (g.window > 0) {
+    j0 = std::max(0, i0 - g.window) / 32 * 32;
+    j1 = std::min(lp, (i0 + RI + g.window + 31) / 32 * 32);
+  }
   if constexpr (RI > 4) {
     static_assert(RI == 8, "score tiles split the row tile in two halves");
-    attn_bf16_scores<4>(q32, pairs, sc.k.data(), lp, s);
-    attn_bf16_scores<4>(q32 + 4 * pairs, pairs, sc.k.data(), lp, s + 4 * lp);
+    attn_bf16_scores<4>(q32, pairs, sc.k.data(), lp, j0, j1, s);
+    attn_bf16_scores<4>(q32 + 4 * pairs, pairs, sc.k.data(), lp, j0, j1, s + 4 * lp);
   } else {
-    attn_bf16_scores<RI>(q32, pairs, sc.k.data(), lp, s);
+    attn_bf16_scores<RI>(q32, pairs, sc.k.data(), lp, j0, j1, s);
   }
   // softmax in FP32, then the probabilities in bfloat16
   float inv_sum[RI];
@@ -247,14 +254,14 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
     float* sr = s + r * lp;
     if (g.rel_bias) add_relative_bias(g, h, i0 + r, len, sr);
     if (g.c2p) add_disentangled(g, h, row0, i0 + r, len, sr);
-    if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr);
-    for (int j = len; j < lp; ++j) sr[j] = -std::numeric_limits<float>::infinity();
+    if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr, j0, j1);
+    for (int j = std::max(len, j0); j < j1; ++j) sr[j] = -std::numeric_limits<float>::infinity();
     __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    for (int j = 0; j < lp; j += 16) mx = _mm512_max_ps(mx, _mm512_load_ps(sr + j));
+    for (int j = j0; j < j1; j += 16) mx = _mm512_max_ps(mx, _mm512_load_ps(sr + j));
     const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx) * g.scale);
     __m512 sum = _mm512_setzero_ps();
     uint16_t* pr = sc.p.data() + r * lp;
-    for (int j = 0; j < lp; j += 32) {  // lp is a multiple of 32
+    for (int j = j0; j < j1; j += 32) {  // j0 and j1 are multiples of 32
       const __m512 e0 = simd::exp_neg<V>(_mm512_sub_ps(_mm512_mul_ps(_mm512_load_ps(sr + j), scale), m));
       const __m512 e1 = simd::exp_neg<V>(_mm512_sub_ps(_mm512_mul_ps(_mm512_load_ps(sr + j + 16), scale), m));
       sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
@@ -270,7 +277,7 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
     const int nv = std::min(2, (dvp - d0) / 16);
     __m512 acc[RI][2];
     for (int r = 0; r < RI; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int jp = 0; jp < kpairs; ++jp) {
+    for (int jp = j0 / 2, jp_end = std::min(kpairs, j1 / 2); jp < jp_end; ++jp) {
       const __m512i v0 = _mm512_load_si512(vb + (static_cast<size_t>(jp) * dvp + d0) * 2);
       const __m512i v1 = nv > 1 ? _mm512_load_si512(vb + (static_cast<size_t>(jp) * dvp + d0 + 16) * 2) : _mm512_setzero_si512();
 #pragma GCC unroll 8

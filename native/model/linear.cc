@@ -23,8 +23,9 @@ void Linear::release() {
 }
 
 void Linear::prepare(const float* x, int lda, int m, LinearInput& in, ThreadPool& pool, int nth, bool prepared) const {
+  if (prepared) return;
   if (p_ == Precision::kBF16) k_->bf16->convert_rows_bf16(x, m, k_in_, lda, &in.bq, pool, nth);
-  else if (p_ == Precision::kINT8 && !prepared) k_->int8->quantize_rows(x, m, k_in_, lda, smooth_or_null(), &in.q, pool, nth);
+  else if (p_ == Precision::kINT8) k_->int8->quantize_rows(x, m, k_in_, lda, smooth_or_null(), &in.q, pool, nth);
 }
 
 void Linear::run(const float* x, int lda, const LinearInput& in, int r0, int m, const float* residual, float* c, int ldc,

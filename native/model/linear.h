@@ -48,8 +48,9 @@ class Linear {
   size_t bytes() const { return bytes_; }
   const float* smooth_or_null() const { return smooth.size() ? smooth.data() : nullptr; }
 
-  // Rows [0, m) of x (stride lda) in the form the GEMM reads. INT8: prepared says the LayerNorm that wrote x already
-  // quantized it into in.q (with this layer's smoothing).
+  // Rows [0, m) of x (stride lda) in the form the GEMM reads. prepared: in already holds that form of x (INT8: the
+  // LayerNorm that wrote x quantized it with this layer's smoothing; or another Linear with the same input, width
+  // and smoothing prepared it).
   void prepare(const float* x, int lda, int m, LinearInput& in, ThreadPool& pool, int nth, bool prepared = false) const;
   // Output rows [r0, r0 + m) from a prepared input: c (stride ldc) and residual (stride ldc, or null) point at row
   // r0's output. The residual is never c itself: past the GEMM's first K block c holds partial sums.

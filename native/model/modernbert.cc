@@ -99,7 +99,7 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
     std::memcpy(ctx, xg, sizeof(float) * T * H);
     L.ln2.apply(*k_.fp32, ctx, T, pool, nth);
     L.inter.forward(ctx, H, T, nullptr, inter, I, s.local, pool, nth);
-    L.gate.forward(ctx, H, T, nullptr, gate, I, s.local, pool, nth);
+    L.gate.forward(ctx, H, T, nullptr, gate, I, s.local, pool, nth, /*prepared=*/true);  // Wi_in's input, as it is
     for (size_t i = 0; i < static_cast<size_t>(T) * I; ++i) inter[i] *= gate[i];
     L.out.forward(inter, I, T, xg, y, H, s.local, pool, nth);
     std::memcpy(xg, y, sizeof(float) * T * H);

@@ -559,7 +559,13 @@ int main() {
     test_attention(kb, pool, {256, 31, 32, 33}, 12, 32, seed++, true);
     test_attention(kb, pool, {0, 4, 0}, 2, 32, seed++, true);
     test_attention(kb, pool, {100}, 1, 128, seed++, true);
-    test_attention(kb, pool, {300, 17, 64}, 2, 32, seed++, true, 8);  // sliding window (masked in the BF16 kernel)
+    // sliding windows: keys restricted to the tile's window in 32-key blocks (edges, a window wider than the sequence,
+    // windows that end inside a block, one-key windows)
+    test_attention(kb, pool, {300, 17, 64}, 2, 32, seed++, true, 8);
+    test_attention(kb, pool, {513}, 3, 64, seed++, true, 64);
+    test_attention(kb, pool, {40, 9}, 2, 24, seed++, true, 100);
+    test_attention(kb, pool, {200, 95}, 2, 32, seed++, true, 33);
+    test_attention(kb, pool, {77}, 1, 16, seed++, true, 1);
     // (AMX: blocks of 32 rows where K is a multiple of 32, with the rows past them and other widths on vdpbf16ps)
     const int bshapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {100, 1536, 384}, {65, 384, 1536}, {7, 40, 257},
                               {32, 32, 32}, {128, 40, 64}, {161, 1152, 384}, {300, 384, 96}, {64, 33, 257}};
