@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
     for (auto& L : layers)
       L = {make(size_t(H) * H), make(H), make(size_t(H) * H), make(H), make(size_t(H) * H), make(H), make(size_t(H) * H),
            make(H), make(H, 1.f), make(H), make(size_t(I) * H), make(I), make(size_t(H) * I), make(H), make(H, 1.f), make(H)};
-    bertrt_cuda_config c{V, H, s.layers, s.heads, I, P, 2, 1e-12f};
+    bertrt_cuda_config c{V, H, s.layers, s.heads, I, P, 2, 1e-12f, -1};
     for (int precision : {BERTRT_CUDA_FP16, BERTRT_CUDA_INT8}) {
       void* model = nullptr;
       char err[512] = "";

@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define BERTRT_CUDA_ABI_VERSION 1
+#define BERTRT_CUDA_ABI_VERSION 2
 
 #if defined(__GNUC__)
 #define BERTRT_CUDA_EXPORT __attribute__((visibility("default")))
@@ -29,6 +29,9 @@ typedef struct {
   int max_positions;
   int type_vocab_size; /* 0: no token-type embeddings */
   float layer_norm_eps;
+  /* RoBERTa / XLM-R / CamemBERT: positions start at padding_idx + 1 and tokens equal to padding_idx keep position
+   * padding_idx (transformers' create_position_ids_from_input_ids); -1: positions 0, 1, ... (BERT) */
+  int padding_idx;
 } bertrt_cuda_config;
 
 /* Host FP32 weights, PyTorch layout (Linear weights [out][in]); read during bertrt_cuda_create only. */

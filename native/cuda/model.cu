@@ -131,6 +131,7 @@ class Model {
     if (!attention_supports(H / c.num_heads))
       return "head size " + std::to_string(H / c.num_heads) + " is not supported by the CUDA attention kernel (32, 64 or 128)";
     if (H % 16 != 0 || I % 16 != 0) return "hidden and intermediate sizes must be multiples of 16 on CUDA";
+    if (c.padding_idx < -1 || c.padding_idx > c.max_positions - 2) return "padding_idx must leave room in the position table";
     BERTRT_CUDA_TRY(cudaSetDevice(device));
     BERTRT_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     const char* graphs = std::getenv("BERTRT_CUDA_GRAPHS");
@@ -184,10 +185,15 @@ class Model {
     for (int s = 0; s < n_seqs; ++s) {
       const int len = cu[s + 1] - cu[s];
       if (len < 0) return bad(BERTRT_CUDA_EINPUT, "cuSeqlens must not decrease");
-      if (len > cfg_.max_positions) return bad(BERTRT_CUDA_ETOOLONG, "a sequence is longer than max_position_embeddings");
       *max_len = std::max(*max_len, len);
     }
     if (tokens > 0 && !ids) return bad(BERTRT_CUDA_EINPUT, "missing ids");
+    // every position a sequence takes (see position_ids) must be inside the table
+    for (int s = 0; s < n_seqs; ++s) {
+      int next = cfg_.padding_idx + 1;  // (0 without padding_idx)
+      for (int i = cu[s]; i < cu[s + 1]; ++i) next += cfg_.padding_idx < 0 || ids[i] != cfg_.padding_idx;
+      if (next > cfg_.max_positions) return bad(BERTRT_CUDA_ETOOLONG, "a sequence is longer than max_position_embeddings allows");
+    }
     for (int t = 0; t < tokens; ++t) {
       if (ids[t] < 0 || ids[t] >= cfg_.vocab_size) return bad(BERTRT_CUDA_EINPUT, "token id " + std::to_string(ids[t]) + " out of range");
       if (type_ids && (type_ids[t] < 0 || type_ids[t] >= std::max(1, cfg_.type_vocab_size)))
@@ -217,8 +223,7 @@ class Model {
     int32_t* in = stage_.ptr;
     std::memcpy(in, ids, T * 4);
     if (type_ids) std::memcpy(in + T, type_ids, T * 4);
-    for (int s = 0; s < n_seqs; ++s)
-      for (int i = cu[s]; i < cu[s + 1]; ++i) in[2 * T + i] = i - cu[s];
+    position_ids(ids, cu, n_seqs, in + 2 * T);
     std::memcpy(in + 3 * T, cu, (n_seqs + 1) * 4);
 
     // Shapes that repeat run as a CUDA graph (captured the second time a shape is seen): one launch instead of
@@ -249,6 +254,16 @@ class Model {
   }
 
  private:
+  // Each token's position: 0, 1, ... per sequence (BERT), or from padding_idx + 1 with pad tokens at padding_idx
+  // (RoBERTa), as the CPU engine computes them.
+  void position_ids(const int32_t* ids, const int32_t* cu, int n_seqs, int32_t* pos) const {
+    const int pad = cfg_.padding_idx;
+    for (int s = 0; s < n_seqs; ++s) {
+      int32_t next = pad + 1;  // (0 without padding_idx)
+      for (int i = cu[s]; i < cu[s + 1]; ++i) pos[i] = pad >= 0 && ids[i] == pad ? pad : next++;
+    }
+  }
+
   struct Key {
     int tokens, n_seqs, max_len;
     bool types;

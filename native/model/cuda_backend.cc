@@ -120,10 +120,10 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
                        Precision precision, const std::string& library, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(cfg));
   if (precision == Precision::kBF16) return {Code::kUnsupported, "precision 'bf16' is CPU-only (the CUDA backend runs FP16 or INT8)"};
-  if (cfg.padding_idx >= 0 || cfg.relative_attention_buckets > 0 || cfg.embedding_size > 0 || cfg.layer_groups > 0 ||
-      cfg.hidden_act != "gelu" || cfg.modern || cfg.disentangled_span > 0 || !cfg.position_table)
-    return {Code::kUnsupported, "the CUDA backend runs BERT and DistilBERT only (RoBERTa's positions, MPNet's relative attention, "
-                                "factorized embeddings, shared layers, the tanh GELU, ModernBERT and DeBERTa run on the CPU)"};
+  if (cfg.relative_attention_buckets > 0 || cfg.embedding_size > 0 || cfg.layer_groups > 0 || cfg.hidden_act != "gelu" ||
+      cfg.modern || cfg.disentangled_span > 0 || !cfg.position_table)
+    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa and CamemBERT (MPNet's relative "
+                                "attention, factorized embeddings, shared layers, the tanh GELU, ModernBERT and DeBERTa run on the CPU)"};
   const CudaLib& lib = cuda_lib(library);
   if (!lib.usable) return {Code::kUnsupported, lib.error};
   WeightSource src;
@@ -146,7 +146,7 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   bertrt_cuda_config c{};
   c.vocab_size = cfg.vocab_size, c.hidden_size = H, c.num_layers = cfg.num_hidden_layers;
   c.num_heads = cfg.num_attention_heads, c.intermediate_size = I, c.max_positions = cfg.max_position_embeddings;
-  c.type_vocab_size = cfg.type_vocab_size, c.layer_norm_eps = cfg.layer_norm_eps;
+  c.type_vocab_size = cfg.type_vocab_size, c.layer_norm_eps = cfg.layer_norm_eps, c.padding_idx = cfg.padding_idx;
   void* model = nullptr;
   char err[512] = "";
   const int prec = precision == Precision::kINT8 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;

@@ -278,14 +278,24 @@ void test_attention(th::Rng& rng) {
 }
 
 // The whole encoder through the C interface against the float64 BERT.
-void test_model(int precision) {
-  const char* name = precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16";
+// The encoder end to end. padding_idx >= 0: RoBERTa's positions (from padding_idx + 1, pad tokens at padding_idx),
+// with pad tokens inside the sequences.
+void test_model(int precision, int padding_idx = -1) {
+  const std::string name = std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + (padding_idx >= 0 ? " RoBERTa positions" : "");
   tiny::Tiny m = tiny::make_tiny(11, 64, 2, 128, 160);
   auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
   bertrt_cuda_config c{};
   c.vocab_size = m.cfg.vocab_size, c.hidden_size = m.cfg.hidden_size, c.num_layers = m.cfg.num_hidden_layers;
   c.num_heads = m.cfg.num_attention_heads, c.intermediate_size = m.cfg.intermediate_size;
   c.max_positions = m.cfg.max_position_embeddings, c.type_vocab_size = m.cfg.type_vocab_size, c.layer_norm_eps = 1e-12f;
+  c.padding_idx = padding_idx;
+  // the positions the CPU engine gives (Encoder::positions_of), for the reference
+  auto positions_of = [&](const std::vector<int32_t>& sid) {
+    std::vector<int32_t> pos(sid.size());
+    int32_t next = padding_idx + 1;
+    for (size_t i = 0; i < sid.size(); ++i) pos[i] = padding_idx >= 0 && sid[i] == padding_idx ? padding_idx : next++;
+    return pos;
+  };
   bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), W("embeddings.position_embeddings.weight"),
                              W("embeddings.token_type_embeddings.weight"), W("embeddings.LayerNorm.weight"),
                              W("embeddings.LayerNorm.bias")};
@@ -307,7 +317,7 @@ void test_model(int precision) {
   const std::vector<int> lens = {1, 9, 33, 150};
   std::vector<int32_t> ids, types, cu = {0};
   for (int l : lens) {
-    for (int i = 0; i < l; ++i) ids.push_back(int32_t(rng.next() % 64)), types.push_back(i >= l / 2);
+    for (int i = 0; i < l; ++i) ids.push_back(int32_t(padding_idx >= 0 && i % 7 == 3 ? padding_idx : rng.next() % 64)), types.push_back(i >= l / 2);
     cu.push_back(cu.back() + l);
   }
   const int H = c.hidden_size, T = cu.back();
@@ -318,7 +328,8 @@ void test_model(int precision) {
   bool same = true;
   for (size_t s = 0; s < lens.size(); ++s) {
     std::vector<int32_t> sid(ids.begin() + cu[s], ids.begin() + cu[s + 1]), sty(types.begin() + cu[s], types.begin() + cu[s + 1]);
-    const auto want = tiny::reference(m, sid, sty);
+    const auto sp = positions_of(sid);
+    const auto want = tiny::reference(m, sid, sty, &sp);
     const float* got = out.data() + size_t(cu[s]) * H;
     worst = std::max(worst, th::norm_err(got, want));
     for (int t = 0; t < lens[s]; ++t) {
@@ -344,9 +355,18 @@ void test_model(int precision) {
                 std::string(err).find("out of range") != std::string::npos, std::string(name) + " refuses an id past the vocabulary");
   int32_t cu_bad[2] = {1, 2};
   th::check(bertrt_cuda_forward(model, ids.data(), nullptr, cu_bad, 1, 2, out.data(), err, sizeof err) != 0, std::string(name) + " refuses cuSeqlens not starting at 0");
-  std::vector<int32_t> long_ids(161, 1);
+  std::vector<int32_t> long_ids(161, 3);
   int32_t cu_long[2] = {0, 161};
   th::check(bertrt_cuda_forward(model, long_ids.data(), nullptr, cu_long, 1, 161, out.data(), err, sizeof err) != 0, std::string(name) + " refuses a sequence past max positions");
+  if (padding_idx >= 0) {  // positions from padding_idx + 1: 158 real tokens fill a 160-entry table, 159 do not; pads take none
+    std::vector<int32_t> fit(158, 3), over(159, 3), pads(200, padding_idx);
+    for (int i = 0; i < 20; ++i) fit.push_back(padding_idx);
+    std::vector<float> big(size_t(200) * H);
+    int32_t cu_fit[2] = {0, int32_t(fit.size())}, cu_over[2] = {0, 159}, cu_pads[2] = {0, 200};
+    th::check(bertrt_cuda_forward(model, fit.data(), nullptr, cu_fit, 1, int(fit.size()), big.data(), err, sizeof err) == 0, name + " takes 158 tokens and 20 pads (positions up to 159)");
+    th::check(bertrt_cuda_forward(model, over.data(), nullptr, cu_over, 1, 159, big.data(), err, sizeof err) == BERTRT_CUDA_ETOOLONG, name + " refuses 159 tokens (position 160)");
+    th::check(bertrt_cuda_forward(model, pads.data(), nullptr, cu_pads, 1, 200, big.data(), err, sizeof err) == 0, name + " takes 200 pad tokens (all at padding_idx)");
+  }
   // the batch's shape has now been seen twice: this run and the next replay a captured CUDA graph
   std::vector<float> again(size_t(T) * H), third(size_t(T) * H);
   bertrt_cuda_forward(model, ids.data(), types.data(), cu.data(), int(lens.size()), T, again.data(), err, sizeof err);
@@ -357,7 +377,8 @@ void test_model(int precision) {
   double worst2 = 0;
   for (size_t s = 0; s < lens.size(); ++s) {
     std::vector<int32_t> sid(ids2.begin() + cu[s], ids2.begin() + cu[s + 1]), sty(types.begin() + cu[s], types.begin() + cu[s + 1]);
-    worst2 = std::max(worst2, th::norm_err(third.data() + size_t(cu[s]) * H, tiny::reference(m, sid, sty)));
+    const auto sp = positions_of(sid);
+    worst2 = std::max(worst2, th::norm_err(third.data() + size_t(cu[s]) * H, tiny::reference(m, sid, sty, &sp)));
   }
   check_err(worst2, bound, std::string(name) + " graph replay with new ids reads the new inputs");
   bertrt_cuda_destroy(model);
@@ -386,6 +407,8 @@ int main() {
   test_attention(rng);
   test_model(BERTRT_CUDA_FP16);
   test_model(BERTRT_CUDA_INT8);
+  test_model(BERTRT_CUDA_FP16, 1);  // XLM-R's padding_idx
+  test_model(BERTRT_CUDA_INT8, 1);
   cudaError_t e = cudaDeviceSynchronize();
   th::check(e == cudaSuccess, std::string("no CUDA error at the end: ") + cudaGetErrorString(e));
   return th::finish();

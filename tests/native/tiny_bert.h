@@ -129,8 +129,9 @@ inline Tiny make_tiny(uint64_t seed, int H = 48, int heads = 4, int I = 96, int 
   return m;
 }
 
-// Float64 BERT for one sequence.
-inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& types) {
+// Float64 BERT for one sequence; positions: each token's position id (null: 0, 1, ...).
+inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& types,
+                                     const std::vector<int32_t>* positions = nullptr) {
   const int H = m.cfg.hidden_size, I = m.cfg.intermediate_size, nh = m.cfg.num_attention_heads, dh = H / nh, L = int(ids.size());
   auto W = [&](const std::string& n) -> const std::vector<float>& { return m.w.at(n).data; };
   auto ln = [&](std::vector<double>& x, const std::string& n) {
@@ -157,7 +158,7 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
   std::vector<double> x(size_t(L) * H);
   for (int t = 0; t < L; ++t)
     for (int j = 0; j < H; ++j)
-      x[t * H + j] = double(W("embeddings.word_embeddings.weight")[ids[t] * H + j]) + W("embeddings.position_embeddings.weight")[t * H + j] +
+      x[t * H + j] = double(W("embeddings.word_embeddings.weight")[ids[t] * H + j]) + W("embeddings.position_embeddings.weight")[(positions ? (*positions)[t] : t) * H + j] +
                      W("embeddings.token_type_embeddings.weight")[types[t] * H + j];
   ln(x, "embeddings.LayerNorm");
   for (int l = 0; l < m.cfg.num_hidden_layers; ++l) {
