@@ -48,7 +48,7 @@ function plain(lines: string[]): string {
 }
 
 /** (query, document) per manual page in man1, man5, man7 and man8 that has both, one per distinct summary. */
-function retrievalSet(): Array<{ page: string; query: string; doc: string }> {
+export function retrievalSet(): Array<{ page: string; query: string; doc: string }> {
   const out: Array<{ page: string; query: string; doc: string }> = [];
   const seen = new Set<string>();
   for (const section of ['man1', 'man5', 'man7', 'man8']) {
@@ -85,14 +85,14 @@ function retrievalSet(): Array<{ page: string; query: string; doc: string }> {
   return Array.from({ length: Math.min(PAIRS, out.length) }, (_, i) => out[Math.floor(i * step)]);
 }
 
-interface Score {
+export interface Score {
   engine: string;
   precision: string;
   mrr10: number;
   recall1: number;
 }
 
-function score(engine: string, precision: string, q: ArrayLike<number>[], d: ArrayLike<number>[]): Score {
+export function score(engine: string, precision: string, q: ArrayLike<number>[], d: ArrayLike<number>[]): Score {
   let mrr = 0;
   let hits = 0;
   for (let i = 0; i < q.length; i++) {
@@ -206,7 +206,9 @@ async function main(): Promise<void> {
   console.log('wrote bench/results/retrieval.{md,json}');
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
