@@ -196,7 +196,7 @@ Status Encoder::bind(const BertConfig& cfg, const WeightSource& src, Precision p
     }
     stack_qkv(lw, H, qkv.data(), L);
     take_layer(lw, L);
-    if (cfg.disentangled_span > 0) disentangle_layer(qkv.data(), L.qkv.bias.data(), L);
+    if (cfg.disentangled_span > 0) disentangle_layer(qkv.data(), L.qkv.bias.data(), L, pool);
     pack_layer(lw, qkv.data(), precision, L);
   }
   return Status::Ok();
@@ -235,7 +235,7 @@ Status Encoder::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
     EncoderLayer& L = layers_[l];
     stack_qkv(lw, H, qkv.data(), L);
     take_layer(lw, L);
-    if (cfg_.disentangled_span > 0) disentangle_layer(qkv.data(), L.qkv.bias.data(), L);
+    if (cfg_.disentangled_span > 0) disentangle_layer(qkv.data(), L.qkv.bias.data(), L, pool);
     // the layer in FP32 (FP32 panels, not counted in the model's bytes), run over the batch, then packed in INT8
     L.qkv.pack(k_, Precision::kFP32, qkv.data(), 3 * H, H, false);
     L.attn_out.pack(k_, Precision::kFP32, lw.o_w.data(), H, H, false);

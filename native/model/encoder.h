@@ -124,7 +124,7 @@ class Encoder final : public BertModel {
 
   // --- deberta.cc
   // DeBERTa: a layer's pk / pq from its stacked Q/K/V weights and biases (before any smoothing touches them).
-  void disentangle_layer(const float* qkv_w, const float* qkv_b, EncoderLayer& L) const;
+  void disentangle_layer(const float* qkv_w, const float* qkv_b, EncoderLayer& L, ThreadPool& pool) const;
   // DeBERTa: s.pos_index for sequences of up to max_len tokens.
   void disentangled_table(int max_len, EncoderScratch& s) const;
   // DeBERTa: the group's c2p / p2c terms from its Q/K/V rows, into the attention's arguments.
