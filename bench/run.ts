@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Embedder, Encoder, info, pack } from '../dist';
-import { fp32Peak, median, microbenchBf16, microbenchInt8, microbenchModel, syntheticIds, timeAsync } from '../dist/bench';
+import { cpuGeneration, fp32Peak, median, microbenchBf16, microbenchInt8, microbenchModel, syntheticIds, timeAsync } from '../dist/bench';
 import { native } from '../dist/native';
 import { calibration, OpenVinoPeer, padded } from './openvino';
 import { type OrtModule, type OrtSession, ortVersion, peerEmbed, peerFeeds } from './peer';
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
 
   const report = {
     date: new Date().toISOString(),
-    machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
+    machine: { cpu: sys.cpu + cpuGeneration(), physicalCores: sys.physicalCores, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
     software: { node: process.version, bertrt: sys.version, kernels: encoder.gemmIsa ?? sys.isa, compiler: sys.compiler, onnxruntimeNode: peer?.version ?? null, openvino: ov ? { version: ov.version, precisionHint: ov.precisionHint } : null },
     model: `all-MiniLM-L6-v2 (${precision === 'int8' ? 'INT8 GEMMs: s8 per-channel weights, u8 per-token activations with a zero point' : precision === 'bf16' ? 'BF16 GEMMs, FP32 sums; the peer runs FP32, as neither onnxruntime nor transformers.js has BF16 on CPU' : 'FP32 compute'}; 6 layers, hidden 384, 12 heads)`,
     precision,
