@@ -1,5 +1,6 @@
 #include "knobs.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 

@@ -109,19 +109,13 @@ AlignedBuffer<float> smooth_factors(const std::vector<float>& x_max, float* w, i
   return inv;
 }
 
-LayerNorm take_norm(AlignedBuffer<float>& g, AlignedBuffer<float>& b, float eps) {
-  LayerNorm n;
-  n.g = std::move(g), n.b = std::move(b), n.eps = eps;
-  return n;
-}
-
 }  // namespace
 
 void Encoder::take_layer(LayerWeights& lw, EncoderLayer& L) const {
   const float eps = cfg_.layer_norm_eps;
   L.attn_out.bias = std::move(lw.o_b), L.inter.bias = std::move(lw.i_b), L.out.bias = std::move(lw.f_b);
-  L.inter.act = cfg_.hidden_act != "gelu" ? Activation::kGeluTanh : Activation::kGelu;
-  L.ln1 = take_norm(lw.ln1_g, lw.ln1_b, eps), L.ln2 = take_norm(lw.ln2_g, lw.ln2_b, eps);
+  L.inter.act = ffn_activation();
+  L.ln1 = LayerNorm::take(lw.ln1_g, lw.ln1_b, eps), L.ln2 = LayerNorm::take(lw.ln2_g, lw.ln2_b, eps);
 }
 
 void Encoder::pack_layer(const LayerWeights& lw, const float* qkv, Precision p, EncoderLayer& L) {
@@ -145,7 +139,7 @@ Status Encoder::bind(const BertConfig& cfg, const WeightSource& src, Precision p
   EmbeddingWeights emb;
   BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &emb, /*word_f16=*/knobs_.f16_weights));
   word_ = std::move(emb.word), word_half_ = std::move(emb.word_f16), pos_ = std::move(emb.pos), type_ = std::move(emb.type);
-  emb_ln_ = take_norm(emb.ln_g, emb.ln_b, cfg.layer_norm_eps);
+  emb_ln_ = LayerNorm::take(emb.ln_g, emb.ln_b, cfg.layer_norm_eps);
   rel_ = std::move(emb.rel);
   if (knobs_.f16_weights && word_half_.size() == 0) {  // an F32 file's table whose every entry is a half: kept as halves too
     const size_t n = static_cast<size_t>(cfg.vocab_size) * embedding_width(cfg);

@@ -76,6 +76,8 @@ class Encoder final : public BertModel {
   void take_layer(LayerWeights& lw, EncoderLayer& L) const;
   // Its four weight matrices packed in precision p (qkv: Q/K/V stacked).
   void pack_layer(const LayerWeights& lw, const float* qkv, Precision p, EncoderLayer& L);
+  // The FFN-in activation: GELU, or its tanh form (hidden_act gelu_new / gelu_pytorch_tanh).
+  Activation ffn_activation() const { return cfg_.hidden_act != "gelu" ? Activation::kGeluTanh : Activation::kGelu; }
   // Packs W [n][k] into lin for precision p (F16-exact FP32 weights as halves unless the knob says no).
   void pack(Linear& lin, Precision p, const float* w, int n, int k) {
     lin.pack(k_, p, w, n, k, knobs_.f16_weights);

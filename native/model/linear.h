@@ -3,6 +3,7 @@
 // plumbing (which kernel table, which packed form, which prepared input) lives here once.
 #pragma once
 #include <cstddef>
+#include <utility>
 
 #include "../core/aligned.h"
 #include "../core/thread_pool.h"
@@ -77,6 +78,12 @@ class Linear {
 struct LayerNorm {
   AlignedBuffer<float> g, b;
   float eps = 1e-12f;
+  // A LayerNorm holding g and b (moved from).
+  static LayerNorm take(AlignedBuffer<float>& g, AlignedBuffer<float>& b, float eps) {
+    LayerNorm n;
+    n.g = std::move(g), n.b = std::move(b), n.eps = eps;
+    return n;
+  }
   bool empty() const { return g.size() == 0; }
   void apply(const cpu::Kernels& k, float* x, int rows, ThreadPool& pool, int nth) const {
     k.add_layernorm(x, nullptr, g.data(), b.data(), rows, static_cast<int>(g.size()), eps, pool, nth);

@@ -9,7 +9,7 @@
 namespace bertrt {
 
 void Encoder::bind_modern(EmbeddingWeights& emb) {
-  final_ln_.g = std::move(emb.final_g), final_ln_.b = std::move(emb.final_b), final_ln_.eps = cfg_.layer_norm_eps;
+  final_ln_ = LayerNorm::take(emb.final_g, emb.final_b, cfg_.layer_norm_eps);
   // cos and sin of position * theta^(-2i / head_dim), in FP32 as transformers computes them
   const int half = cfg_.hidden_size / cfg_.num_attention_heads / 2, P = cfg_.max_position_embeddings;
   for (int t = 0; t < 2; ++t) {
@@ -38,9 +38,8 @@ void Encoder::pack_modern_layer(LayerWeights& lw, EncoderLayer& L) {
   L.inter.bias.resize(I), L.gate.bias.resize(I);
   std::memcpy(L.inter.bias.data(), lw.i_b.data(), sizeof(float) * I);
   std::memcpy(L.gate.bias.data(), lw.i_b.data() + I, sizeof(float) * I);
-  L.inter.act = cfg_.hidden_act != "gelu" ? Activation::kGeluTanh : Activation::kGelu;
-  L.ln1.g = std::move(lw.ln1_g), L.ln1.b = std::move(lw.ln1_b), L.ln1.eps = eps;
-  L.ln2.g = std::move(lw.ln2_g), L.ln2.b = std::move(lw.ln2_b), L.ln2.eps = eps;
+  L.inter.act = ffn_activation();
+  L.ln1 = LayerNorm::take(lw.ln1_g, lw.ln1_b, eps), L.ln2 = LayerNorm::take(lw.ln2_g, lw.ln2_b, eps);
 }
 
 void Encoder::rotate(float* qkv, int rows, const int32_t* positions, int t) const {
