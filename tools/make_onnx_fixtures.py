@@ -20,7 +20,7 @@
    vectors for TEXTS, tokenized by HF tokenizers with the folder's tokenizer.json, one text per onnxruntime run,
    pooled as the model is (bge: CLS; MiniLM: mean; paraphrase-MiniLM-L3-v2: the graph's own output '461'),
    L2-normalized -> tests/fixtures/real/onnx.json.br.
-Usage: tools/.venv/bin/python tools/make_onnx_fixtures.py [--real-only]
+Usage: tools/.venv/bin/python tools/make_onnx_fixtures.py [--real-only] (in a fresh clone, after `npx tsx tests/helpers/fixtures-setup.ts`: it writes the heads models git keeps as .br)
 """
 import argparse
 import base64

