@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Encoder, info, Tokenizer } from '../dist';
-import { median } from '../dist/bench';
+import { cpuGeneration, median } from '../dist/bench';
 import { OpenVinoPeer, padded } from './openvino';
 import { type OrtModule, ortVersion, peerFeeds } from './peer';
 
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
   console.error('  under a cgroup quota of 1 CPU, each engine choosing its threads:');
   const quota = await underQuota([0, 2, 4]);
   const ovNote = shared.threads.openvino ? `; ${shared.threads.openvinoVersion} (bench/openvino_peer.py, FP32, each call timed inside its child)` : '';
-  const report = { date: new Date().toISOString(), machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, memoryGiB: Math.round(os.totalmem() / 2 ** 30) }, peer: `onnxruntime-node ${ortVersion()}`, openvino: shared.threads.openvino ? shared.threads.openvinoVersion : null, shared, quota };
+  const report = { date: new Date().toISOString(), machine: { cpu: sys.cpu + cpuGeneration(), physicalCores: sys.physicalCores, memoryGiB: Math.round(os.totalmem() / 2 ** 30) }, peer: `onnxruntime-node ${ortVersion()}`, openvino: shared.threads.openvino ? shared.threads.openvinoVersion : null, shared, quota };
   if (quick) return;
   fs.writeFileSync(path.join(outDir, 'contention.json'), JSON.stringify(report, null, 2) + '\n');
   const withOv = shared.levels.some((l) => l.openvinoMs !== null);
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
   const lines = [
     '# Latency on a shared CPU',
     '',
-    `Measured ${report.date.slice(0, 10)} on ${sys.cpu} (${sys.physicalCores} cores), by \`npm run bench:contention\`: one short sentence`,
+    `Measured ${report.date.slice(0, 10)} on ${sys.cpu}${cpuGeneration()} (${sys.physicalCores} cores), by \`npm run bench:contention\`: one short sentence`,
     `(${Tokenizer.fromDir(modelDir).encode(SENTENCE).ids.length} tokens), FP32 all-MiniLM-L6-v2, median latency of back-to-back calls; bertrt's native engine against`,
     `${report.peer}${ovNote} on the ONNX export of the same weights (tools/export_onnx.py), engines rotating at each level;`,
     'neighbours are `node -e "for (;;) {}"` processes. (×: latency over the same engine\'s quiet latency.)',

@@ -32,10 +32,24 @@ constexpr auto kWorkerSpin = std::chrono::microseconds(40);
 // The caller waiting for tasks that other threads hold spins this long, then yields its core at each check, so that
 // on an oversubscribed CPU a preempted worker holding a task gets to finish it.
 constexpr auto kCallerSpin = std::chrono::microseconds(20);
+// A wait counts as a stall when it lasts longer than both this floor and kStallFactor times the longest task the
+// caller ran in the same call: then the worker it waits for is not running (a task's length varies within a call,
+// by sequence length in attention, by far less than a scheduler's time slice of several milliseconds).
+constexpr int64_t kStallFloorNs = 500'000;
+constexpr int64_t kStallFactor = 4;
+// After a stall the calls run on the caller alone for kSoloMinNs, doubling at each stall that follows the span, at
+// most kSoloMaxNs; kCleanCalls parallel calls without a stall reset the span (a forward pass makes dozens).
+constexpr int64_t kSoloMinNs = 5'000'000;
+constexpr int64_t kSoloMaxNs = 500'000'000;
+constexpr int64_t kCleanCalls = 512;
 constexpr uint64_t kClosed = uint64_t(1) << 31;
 constexpr uint64_t kCount = kClosed - 1;
 
 inline uint64_t gen_of(uint64_t gate) { return gate >> 32; }
+
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
@@ -55,8 +69,9 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-int64_t ThreadPool::drain(int ith) {
+int64_t ThreadPool::drain(int ith, int64_t* longest_ns) {
   int64_t done = 0;
+  int64_t last = longest_ns ? now_ns() : 0;
   for (int k = 0; k < active_threads_; ++k) {  // own share first, then the others' in turn
     Share& s = shares_[(ith + k) % active_threads_];
     for (;;) {
@@ -64,10 +79,17 @@ int64_t ThreadPool::drain(int ith) {
       if (t >= s.end) break;
       (*fn_)(t, ith);
       ++done;
+      if (longest_ns) {
+        const int64_t now = now_ns();
+        *longest_ns = std::max(*longest_ns, now - last);
+        last = now;
+      }
     }
   }
   return done;
 }
+
+bool ThreadPool::solo() const { return now_ns() < solo_until_ns_; }
 
 void ThreadPool::worker_main(int ith) {
   uint64_t seen = 0;
@@ -124,7 +146,7 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
   int nth = size();
   if (max_threads > 0 && max_threads < nth) nth = max_threads;
   if (n_tasks < nth) nth = static_cast<int>(n_tasks);
-  if (nth <= 1 || workers_.empty()) {
+  if (nth <= 1 || workers_.empty() || solo()) {
     for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
     return;
   }
@@ -140,14 +162,25 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
     gate_.store((gen_of(gate_.load(std::memory_order_relaxed)) + 1) << 32, std::memory_order_release);  // open, none joined
   }
   wake_.notify_all();
-  const int64_t done = drain(0);
+  int64_t longest_ns = 0;
+  const int64_t done = drain(0, &longest_ns);
   // Only the tasks matter: the caller takes every task no worker has taken, so a worker that is descheduled (or not
   // awake yet) costs nothing unless it holds a task. Then close, and let the workers that joined late find nothing.
+  const int64_t waited_from = now_ns();
   const int64_t left = done ? remaining_.fetch_sub(done, std::memory_order_acq_rel) - done : remaining_.load(std::memory_order_acquire);
   if (left != 0) wait_for([&] { return remaining_.load(std::memory_order_acquire) == 0; });
   gate_.fetch_or(kClosed, std::memory_order_acq_rel);
   wait_for([&] { return (gate_.load(std::memory_order_acquire) & kCount) == 0; });
   fn_ = nullptr;
+  const int64_t end = now_ns(), waited = end - waited_from;
+  if (waited > kStallFloorNs && waited > kStallFactor * longest_ns) {
+    ++stalls_;
+    clean_calls_ = 0;
+    solo_span_ns_ = std::clamp(2 * solo_span_ns_, kSoloMinNs, kSoloMaxNs);
+    solo_until_ns_ = end + solo_span_ns_;
+  } else if (++clean_calls_ >= kCleanCalls) {
+    solo_span_ns_ = 0;
+  }
 }
 
 int physical_core_count() {

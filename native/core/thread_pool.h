@@ -25,12 +25,22 @@ class ThreadPool {
   // its own contiguous share of the tasks, in order, then takes what is left of the others' shares one task at a
   // time. Returns when every task is done. Not reentrant: call it from one thread at a time.
   // Each output element must be owned by one task, so results never depend on the schedule.
+  // On a shared CPU a worker can be descheduled while it holds a task, and the caller then waits for the scheduler
+  // to run it again (milliseconds, each time). When the caller waits far longer than any task it ran itself, the
+  // pool runs the next calls on the caller alone for a while (5 ms, doubling while stalls recur, at most 0.5 s),
+  // then tries its workers again; 512 calls in a row without a stall reset the span.
   void parallel_for(int64_t n_tasks, const std::function<void(int64_t task, int ith)>& fn, int max_threads = 0);
+
+  // Calls that found a worker stalled so far (each started a span on the caller alone), and whether the pool is in
+  // such a span now.
+  int64_t stalls() const { return stalls_; }
+  bool solo() const;
 
  private:
   void worker_main(int ith);
-  // Runs tasks from the shares until none is left; returns how many it ran.
-  int64_t drain(int ith);
+  // Runs tasks from the shares until none is left; returns how many it ran. The caller (ith 0) also records its
+  // longest task in *longest_ns.
+  int64_t drain(int ith, int64_t* longest_ns = nullptr);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -50,6 +60,11 @@ class ThreadPool {
   int active_threads_ = 0;
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   std::atomic<bool> stop_{false};
+  // stall detection (the caller's thread only)
+  int64_t solo_until_ns_ = 0;  // steady-clock time until which calls run on the caller alone
+  int64_t solo_span_ns_ = 0;   // the last span's length (0: none since the last reset)
+  int64_t clean_calls_ = 0;    // parallel calls since the last stall
+  int64_t stalls_ = 0;
 };
 
 // Physical cores of this machine (SMT siblings counted once), at least 1.

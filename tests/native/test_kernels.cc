@@ -479,6 +479,44 @@ void test_thread_pool() {
     }
     th::check(ok, "thread pool: 20,000 back-to-back calls on 4 threads, each task's write seen by the caller");
   }
+  // A worker that holds a task for far longer than the caller's tasks (as a descheduled one does) makes the next calls
+  // run on the caller alone, every task once; once the span (5 ms after a first stall) has passed, workers take
+  // tasks again.
+  {
+    ThreadPool pool(2);
+    bool stalled = false;
+    for (int attempt = 0; attempt < 200 && !stalled; ++attempt) {
+      std::atomic<bool> worker_in{false};
+      pool.parallel_for(2, [&](int64_t, int ith) {
+        if (ith != 0) {
+          worker_in.store(true);
+          std::this_thread::sleep_for(std::chrono::milliseconds(3));
+        } else {  // the caller's task lasts until the worker holds the other one (or 100 us)
+          const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+          while (!worker_in.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        }
+      });
+      stalled = pool.stalls() > 0;
+    }
+    th::check(stalled && pool.stalls() == 1 && pool.solo(), "thread pool: a worker holding a task 3 ms is a stall");
+    std::vector<int> on_worker(1), runs(256);
+    pool.parallel_for(256, [&](int64_t t, int ith) {
+      runs[static_cast<size_t>(t)]++;
+      if (ith != 0) on_worker[0]++;
+    });
+    bool once = true;
+    for (int r : runs) once = once && r == 1;
+    th::check(once && on_worker[0] == 0, "thread pool: after a stall the caller runs every task alone, each once");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    th::check(!pool.solo(), "thread pool: the span after a first stall ends within 20 ms");
+    std::atomic<int> worker_ran{0};
+    for (int attempt = 0; attempt < 2000 && worker_ran.load() == 0; ++attempt)
+      pool.parallel_for(64, [&](int64_t, int ith) {
+        if (ith != 0) worker_ran.fetch_add(1);
+        else std::this_thread::sleep_for(std::chrono::microseconds(5));
+      });
+    th::check(worker_ran.load() > 0, "thread pool: workers take tasks again after the span");
+  }
 }
 
 // Default threads: no more than the cgroup's CPU quota, rounded up (a cpu.max-format file stands in for the cgroup).
