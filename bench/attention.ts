@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { info } from '../dist';
-import { median } from '../dist/bench';
+import { cpuGeneration, median } from '../dist/bench';
 import { native } from '../dist/native';
 
 async function main(): Promise<void> {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const L = [
     '# Attention kernel: FP32 vs AVX512-BF16',
     '',
-    `Measured ${date.slice(0, 10)} by \`npm run bench:attention\` (bench/attention.ts) on ${sys.cpu} (${sys.physicalCores} cores, ${sys.threads} threads), bertrt ${sys.version}, kernels ${sys.isa}.`,
+    `Measured ${date.slice(0, 10)} by \`npm run bench:attention\` (bench/attention.ts) on ${sys.cpu}${cpuGeneration()} (${sys.physicalCores} cores, ${sys.threads} threads), bertrt ${sys.version}, kernels ${sys.isa}.`,
     '',
     'One call of the fused varlen attention (scores, softmax, P·V) for a packed batch of equal-length sequences, as one encoder layer runs it; best of repeated calls, median of 5 interleaved rounds. FP32 is the FP32 precision\'s kernel; BF16 (Q·K and P·V on vdpbf16ps, FP32 softmax and sums) is what INT8 and BF16 precision run on CPUs with AVX512-BF16.',
     '',

@@ -319,37 +319,47 @@ inline void attn_scores(const float* const* q, const float* kt, int lp, int dh, 
   }
 }
 
+// P.V of RI rows for the NV value vectors from column d0, over keys [j0, len). NV is a template argument: a
+// run-time count (the vectors past it zero) made GCC keep the loaded V vectors on the stack, and every FMA waited
+// for their store to be forwarded (a third of the attention's time at head_dim 32).
+template <class V, int RI, int NV>
+__attribute__((noinline)) void attn_pv_tile(const float* s, int lp, int len, const float* v0, int ldv, int d0, float* const* out,
+                                           const float* inv_sum, int j0) {
+  using R = typename V::reg;
+  constexpr int W = V::W;
+  R acc[RI][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < RI; ++r)
+#pragma GCC unroll 4
+    for (int x = 0; x < NV; ++x) acc[r][x] = V::zero();
+  for (int j = j0; j < len; ++j) {
+    const float* vr = v0 + static_cast<size_t>(j) * ldv + d0;
+    R vv[NV];
+#pragma GCC unroll 4
+    for (int x = 0; x < NV; ++x) vv[x] = V::loadu(vr + x * W);
+#pragma GCC unroll 8
+    for (int r = 0; r < RI; ++r) {
+      const R p = V::set1(s[r * lp + j]);
+#pragma GCC unroll 4
+      for (int x = 0; x < NV; ++x) acc[r][x] = V::fmadd(p, vv[x], acc[r][x]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < RI; ++r)
+#pragma GCC unroll 4
+    for (int x = 0; x < NV; ++x) V::storeu(out[r] + d0 + x * W, V::mul(acc[r][x], V::set1(inv_sum[r])));
+}
+
 // P.V over keys [j0, len).
 template <class V, int RI>
 inline void attn_pv(const float* s, int lp, int len, const float* v0, int ldv, int dh, float* const* out,
                     const float* inv_sum, int j0) {
-  using R = typename V::reg;
   constexpr int W = V::W;
   constexpr int DV = AttnShape<V>::DV;
+  static_assert(DV == 2, "whole tiles of two value vectors, then one");
   int d0 = 0;
-  while (d0 + W <= dh) {
-    const int nv = std::min(DV, (dh - d0) / W);
-    R acc[RI][DV];
-#pragma GCC unroll 8
-    for (int r = 0; r < RI; ++r)
-#pragma GCC unroll 4
-      for (int x = 0; x < DV; ++x) acc[r][x] = V::zero();
-    for (int j = j0; j < len; ++j) {
-      const float* vr = v0 + static_cast<size_t>(j) * ldv + d0;
-      R vv[DV];
-#pragma GCC unroll 4
-      for (int x = 0; x < DV; ++x) vv[x] = x < nv ? V::loadu(vr + x * W) : V::zero();
-#pragma GCC unroll 8
-      for (int r = 0; r < RI; ++r) {
-        R p = V::set1(s[r * lp + j]);
-#pragma GCC unroll 4
-        for (int x = 0; x < DV; ++x) acc[r][x] = V::fmadd(p, vv[x], acc[r][x]);
-      }
-    }
-    for (int r = 0; r < RI; ++r)
-      for (int x = 0; x < nv; ++x) V::storeu(out[r] + d0 + x * W, V::mul(acc[r][x], V::set1(inv_sum[r])));
-    d0 += nv * W;
-  }
+  for (; d0 + DV * W <= dh; d0 += DV * W) attn_pv_tile<V, RI, DV>(s, lp, len, v0, ldv, d0, out, inv_sum, j0);
+  for (; d0 + W <= dh; d0 += W) attn_pv_tile<V, RI, 1>(s, lp, len, v0, ldv, d0, out, inv_sum, j0);
   for (int d = d0; d < dh; ++d) {  // head_dim not a multiple of the vector width
     for (int r = 0; r < RI; ++r) {
       float a = 0.f;
