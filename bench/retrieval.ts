@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Embedder, info } from '../dist';
+import { cpuGeneration } from '../dist/bench';
 import { calibration, OpenVinoPeer, padded } from './openvino';
 import { type OrtModule, ortVersion, peerEmbed } from './peer';
 
@@ -176,14 +177,14 @@ async function main(): Promise<void> {
   }
 
   const sys = info();
-  const result = { date: new Date().toISOString(), machine: { cpu: sys.cpu, physicalCores: sys.physicalCores }, set: { source: MAN, pairs: set.length, sha256: digest, examples: set.slice(0, 3) }, versions, scores };
+  const result = { date: new Date().toISOString(), machine: { cpu: sys.cpu + cpuGeneration(), physicalCores: sys.physicalCores }, set: { source: MAN, pairs: set.length, sha256: digest, examples: set.slice(0, 3) }, versions, scores };
   const out = path.join(root, 'bench', 'results');
   fs.writeFileSync(path.join(out, 'retrieval.json'), JSON.stringify(result, null, 2) + '\n');
   const base = scores.find((s) => s.engine === 'bertrt' && s.precision === 'fp32')!;
   const L = [
     '# Retrieval quality by precision: bertrt, onnxruntime-node and OpenVINO',
     '',
-    `Measured ${result.date.slice(0, 10)} by \`npm run bench:retrieval\` (bench/retrieval.ts) on ${sys.cpu} (${sys.physicalCores} cores). Model: all-MiniLM-L6-v2 (mean pooling, unit length), the same weights in every engine.`,
+    `Measured ${result.date.slice(0, 10)} by \`npm run bench:retrieval\` (bench/retrieval.ts) on ${sys.cpu}${cpuGeneration()} (${sys.physicalCores} cores). Model: all-MiniLM-L6-v2 (mean pooling, unit length), the same weights in every engine.`,
     '',
     `The set: ${set.length} manual pages of this machine (${MAN}: man1, man5, man7, man8; sha256 of the set ${digest}). Each page's one-line summary is a query; its one relevant document is the opening of the same page's DESCRIPTION (at most 64 words), ranked by cosine among all ${set.length} documents. For example: ${set
       .slice(0, 2)
