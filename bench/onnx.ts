@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Encoder, info, onnxruntimeInfo, pack, Tokenizer } from '../dist';
-import { median, syntheticIds, timeAsync } from '../dist/bench';
+import { cpuGeneration, median, syntheticIds, timeAsync } from '../dist/bench';
 import { type OrtModule, ortVersion, peerFeeds } from './peer';
 
 const root = path.resolve(__dirname, '..');
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
 
   const report = {
     date: new Date().toISOString(),
-    machine: { cpu: sys.cpu, physicalCores: sys.physicalCores, threads: THREADS, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    machine: { cpu: sys.cpu + cpuGeneration(), physicalCores: sys.physicalCores, threads: THREADS, flags: sys.cpuFlags, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     model: 'all-MiniLM-L6-v2 (the embedded weights exported to ONNX FP32 by tools/export_onnx.py)',
     onnxruntime: { library: ortInfo.library, version: ortInfo.version, node: ortVersion() },
     rounds,
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   const lines = [
     '# ONNX backend vs onnxruntime-node vs the native engine',
     '',
-    `Measured ${report.date.slice(0, 10)} on ${sys.cpu} (${sys.physicalCores} cores, ${THREADS} threads for every engine), by \`npm run bench:onnx\`.`,
+    `Measured ${report.date.slice(0, 10)} on ${sys.cpu}${cpuGeneration()} (${sys.physicalCores} cores, ${THREADS} threads for every engine), by \`npm run bench:onnx\`.`,
     `Same file for both ONNX columns: ${report.model}; onnxruntime ${ortInfo.version} under both (bertrt through the C API, onnxruntime-node ${ortVersion()} through its binding).`,
     'The native column runs the same weights on bertrt\'s own engine. Medians of alternating rounds; tokens prepared beforehand for all.',
     '',

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Embedder } from '../dist';
+import { cpuGeneration } from '../dist/bench';
 
 const root = path.resolve(__dirname, '..');
 const PORT = 18400 + Math.floor(Math.random() * 500);
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
     const md = [
       '# Embedding server under load',
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench:server\` (bench/server.ts) on ${os.cpus()[0].model}, ${os.cpus().length} cores: the server (\`bertrt serve\`, FP32, all-MiniLM-L6-v2, 2 engine threads) in one process, the load generator (autocannon) in another, both on this machine over loopback, so the client takes CPU from the server.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench:server\` (bench/server.ts) on ${os.cpus()[0].model}${cpuGeneration()}, ${os.cpus().length} cores: the server (\`bertrt serve\`, FP32, all-MiniLM-L6-v2, 2 engine threads) in one process, the load generator (autocannon) in another, both on this machine over loopback, so the client takes CPU from the server.`,
       `Each request is one short real sentence (≤ 80 characters). Offline engine throughput on the same sentences in batches of 64: **${offline.toFixed(0)} texts/s**.`,
       '',
       '| connections | answered 200 per s | p50 ms | p99 ms | mean engine batch | vs offline | refused (429) |',
