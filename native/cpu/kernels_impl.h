@@ -27,8 +27,8 @@ struct GemmShape<simd::Avx2> { static constexpr int MR = 6, NV = 2, KC = 256, MC
 #endif
 #if defined(BERTRT_SIMD_AVX512)
 // KC 512: BERT-sized K (384, 768, 1536, 3072) in 1-6 blocks; each block after the first reloads the tile's sums from
-// C. Against 256 on the Zen 5 (A/B, alternating builds): one 16-token sentence 7-10% faster, the 4096-row GEMMs 0-4%,
-// 32x128 end to end level. The sums are the same either way (a float stored and reloaded is unchanged).
+// C. Against 256 on the Zen 5 (bench/results/development-ab.md, step 7): one 16-token sentence about 8% faster, the
+// 4096-row GEMMs 0-4%, 32x128 end to end level. The sums are the same either way (a float stored and reloaded is unchanged).
 template <>
 struct GemmShape<simd::Avx512> { static constexpr int MR = 8, NV = 2, KC = 512, MC = 96; };
 #endif

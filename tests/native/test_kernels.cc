@@ -499,14 +499,15 @@ void test_thread_pool() {
       stalled = pool.stalls() > 0;
     }
     th::check(stalled && pool.stalls() == 1 && pool.solo(), "thread pool: a worker holding a task 3 ms is a stall");
-    std::vector<int> on_worker(1), runs(256);
+    std::vector<std::atomic<int>> runs(256);
+    std::atomic<int> on_worker{0};
     pool.parallel_for(256, [&](int64_t t, int ith) {
-      runs[static_cast<size_t>(t)]++;
-      if (ith != 0) on_worker[0]++;
+      runs[static_cast<size_t>(t)].fetch_add(1);
+      if (ith != 0) on_worker.fetch_add(1);
     });
     bool once = true;
-    for (int r : runs) once = once && r == 1;
-    th::check(once && on_worker[0] == 0, "thread pool: after a stall the caller runs every task alone, each once");
+    for (auto& r : runs) once = once && r.load() == 1;
+    th::check(once && on_worker.load() == 0, "thread pool: after a stall the caller runs every task alone, each once");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     th::check(!pool.solo(), "thread pool: the span after a first stall ends within 20 ms");
     std::atomic<int> worker_ran{0};
