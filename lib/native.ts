@@ -28,6 +28,14 @@ export interface NativeConfig {
   disentangled?: { span: number; buckets: number; maxRelativePositions: number; normRel: boolean; positionTable: boolean };
   /** ModernBERT's block */
   modern?: { normBias: boolean; attentionBias: boolean; mlpBias: boolean; ropeThetaGlobal: number; ropeThetaLocal: number; globalEvery: number; localWindow: number };
+  /** NomicBERT, GTE: RoPE in the post-norm layer instead of a position table (theta; ntk: GTE's NTK scaling factor, 1
+   *  for none) */
+  rotary?: { theta: number; ntk: number };
+  /** a gated FFN: hiddenAct(intermediate.dense(x)) * intermediate.up(x) (SwiGLU with 'silu', GeGLU with 'gelu') */
+  gatedFfn?: boolean;
+  /** which post-norm linear layers carry biases (absent: all, as BERT): Q/K/V and the attention output, the FFN's
+   *  input projections, its output projection */
+  biases?: { attention: boolean; mlpIn: boolean; mlpOut: boolean };
 }
 
 export interface NativeTensorDesc {

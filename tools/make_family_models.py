@@ -13,6 +13,12 @@ tests/fixtures/tokenizer/<name>.tokenizer.json.br); every reference runs in FP32
   electra      ElectraModel over multilingual.tokenizer.json (BERT's WordPiece, token types): embedding_size 8
   modernbert   ModernBertModel over modernbert.tokenizer.json: 3 layers, layer 1 a 16-token sliding window, RoPE, GeGLU
   deberta-v2   DebertaV2Model over xlmr.tokenizer.json: disentangled attention, 16 log buckets up to 64, no absolute positions
+  nomic-bert   NomicBertModel (transformers 5's port of nomic-ai's remote code) over multilingual.tokenizer.json (BERT's
+               WordPiece, token types): RoPE, SwiGLU, no biases
+  gte          GteModel (transformers 5's port of Alibaba's "NewModel") over xlmr.tokenizer.json: RoPE, GeGLU, one
+               token type; its fixture also holds hidden states with the remote code's NTK-scaled RoPE (rope_scaling
+               factor 2: inverse frequencies of theta * 2, divided by 2^(2 / head_dim), as Alibaba's
+               NTKScalingRotaryEmbedding computes them), put into transformers' rotary module by hand
   mpnet        MPNetModel over roberta.tokenizer.json (MPNet's own tokenizer is WordPiece over 30,527 ids, 1 MB of
                embeddings at this size; the encoder is what this fixture checks, the tokenizer has its own),
                relative_attention_num_buckets 32 and 256 positions so long inputs reach the log-spaced buckets
@@ -26,7 +32,8 @@ model.safetensors beside the encoder (their names do not collide; transformers l
 and ignores the others); the test writes the config.json of each task (architectures, id2label). Outputs of
 transformers' text-classification (single texts and pairs), token-classification (aggregation none and simple) and
 fill-mask (top 5) pipelines are stored under "heads".
-Run: tools/.venv/bin/python tools/make_family_models.py
+Run: tools/.venv/bin/python tools/make_family_models.py [nomic-bert] [gte]   (no names: every model; the names make
+only those, leaving the other fixtures as they are)
 """
 import base64
 import gzip
@@ -34,6 +41,7 @@ import io
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import torch
@@ -46,6 +54,9 @@ from transformers import (DebertaV2Config, DebertaV2ForSequenceClassification, D
                           ElectraForTokenClassification, ElectraModel, ModernBertConfig, ModernBertForMaskedLM,
                           ModernBertForSequenceClassification, ModernBertForTokenClassification, ModernBertModel, MPNetConfig, MPNetForMaskedLM, MPNetForSequenceClassification,
                           MPNetForTokenClassification, MPNetModel,
+                          GteConfig, GteForSequenceClassification, GteForTokenClassification, GteModel,
+                          NomicBertConfig, NomicBertForMaskedLM, NomicBertForSequenceClassification,
+                          NomicBertForTokenClassification, NomicBertModel,
                           RobertaConfig, RobertaModel, XLMRobertaConfig, XLMRobertaForMaskedLM,
                           XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification, XLMRobertaModel,
                           pipeline)
@@ -91,7 +102,7 @@ def save(model, name, tok_file, max_seq, mask):
     shutil.copy(tok_file, os.path.join(d, "tokenizer.json"))  # for sentence-transformers; removed after
     # (BERT-style: the token types go to the model, as a BertTokenizer's would; PreTrainedTokenizerFast drops them)
     special = ({"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]",
-                **({"model_input_names": ["input_ids", "token_type_ids", "attention_mask"]} if name == "electra" else {})}
+                **({"model_input_names": ["input_ids", "token_type_ids", "attention_mask"]} if name in ("electra", "nomic-bert") else {})}
                if mask == "[MASK]" else
                {"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>", "pad_token": "<pad>",
                 "unk_token": "<unk>", "mask_token": "<mask>"})
@@ -108,7 +119,7 @@ def save(model, name, tok_file, max_seq, mask):
     return d
 
 
-def make(name, model, tok_file, max_seq, mask="<mask>"):
+def make(name, model, tok_file, max_seq, mask="<mask>", extra=None):
     torch.manual_seed(0)
     d = save(model, name, tok_file, max_seq, mask)
     model = type(model).from_pretrained(d, dtype=torch.float32).eval()
@@ -133,6 +144,8 @@ def make(name, model, tok_file, max_seq, mask="<mask>"):
         r["st"] = b64(e)
     heads = make_heads(name, d, model.config, mask) if name in HEADS else None
     os.remove(os.path.join(d, "tokenizer.json"))  # the test takes it from tests/fixtures/tokenizer
+    if extra:
+        extra(model, rec)
     out = {"heads": heads, "model": name, "tokenizer": os.path.basename(tok_file).replace(".tokenizer.json", ""), "hidden_size": model.config.hidden_size, "max_seq_length": max_seq, "inputs": rec}
     with gzip.GzipFile(os.path.join(OUT, name + ".json.gz"), "wb", compresslevel=9, mtime=0) as g, io.TextIOWrapper(g, encoding="utf-8") as f:  # mtime 0: the same bytes on every run
         json.dump(out, f)
@@ -147,16 +160,19 @@ HEADS = {"xlm-roberta": (XLMRobertaForSequenceClassification, XLMRobertaForMaske
          "electra": (ElectraForSequenceClassification, ElectraForMaskedLM, ElectraForTokenClassification),
          "mpnet": (MPNetForSequenceClassification, MPNetForMaskedLM, MPNetForTokenClassification),
          "modernbert": (ModernBertForSequenceClassification, ModernBertForMaskedLM, ModernBertForTokenClassification),
-         "deberta-v2": (DebertaV2ForSequenceClassification, None, DebertaV2ForTokenClassification)}
+         "deberta-v2": (DebertaV2ForSequenceClassification, None, DebertaV2ForTokenClassification),
+         "nomic-bert": (NomicBertForSequenceClassification, NomicBertForMaskedLM, NomicBertForTokenClassification),
+         # (GTE's MLM head has a decoder bias of its own, not an alias of a tied one: not built here)
+         "gte": (GteForSequenceClassification, None, GteForTokenClassification)}
 HEAD_TEXTS = ["The weather is lovely today.", "Mr. O'Neil flew from Paris to New York City.", "Zażółć gęślą jaźń, São Paulo!",
               "I love NY, best trip ever", "Angela Merkel met Emmanuel Macron in Berlin.", "a"]
 HEAD_PAIRS = [("A man is eating food.", "A man is eating a piece of bread."), ("How old are you?", "The weather is nice.")]
 # families whose heads share names (ModernBERT's head.* and classifier in every task): each head in its own
 # heads-<class>.safetensors beside the encoder, which the test merges into the task's folder
-SEPARATE = {"modernbert", "deberta-v2"}
+SEPARATE = {"modernbert", "deberta-v2", "nomic-bert", "gte"}
 # the MLM decoders (tied to the word embeddings) and the bias aliases they carry
 TIED = {"lm_head.decoder.weight", "lm_head.decoder.bias", "predictions.decoder.weight", "predictions.decoder.bias",
-        "generator_lm_head.weight", "decoder.weight"}
+        "generator_lm_head.weight", "decoder.weight", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}
 MASKED = ["The capital of France is<mask>.", "She drank a cup of<mask> this morning.", "<mask> is the best medicine."]
 
 
@@ -236,6 +252,7 @@ def make_heads(name, d, cfg, mask="<mask>"):
 
 
 def main():
+    only = set(sys.argv[1:])
     os.makedirs(OUT, exist_ok=True)
     tmp = os.path.join(OUT, ".tok")
     os.makedirs(tmp, exist_ok=True)
@@ -245,6 +262,12 @@ def main():
         json.dump(load_brotli_json(os.path.join(FIX, "tokenizer", n + ".tokenizer.json.br")), open(toks[n], "w"))
     common = dict(vocab_size=8001, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
                   initializer_range=0.5, pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5)
+    bert_tok = os.path.join(FIX, "tokenizer", "multilingual.tokenizer.json")
+    vocab = len(json.load(open(bert_tok, encoding="utf-8"))["model"]["vocab"])
+    if only:
+        make_rotary(only, common, toks, bert_tok, vocab)
+        shutil.rmtree(tmp)
+        return
     torch.manual_seed(2)
     make("xlm-roberta", XLMRobertaModel(XLMRobertaConfig(max_position_embeddings=130, type_vocab_size=1, **common),
                                         add_pooling_layer=False), toks["xlmr"], 128)
@@ -261,8 +284,6 @@ def main():
                                add_pooling_layer=False), toks["xlmr"], 128)
     # ELECTRA (a discriminator's shape): embeddings 8 wide projected to 16, BERT's WordPiece tokenizer with token types
     torch.manual_seed(5)
-    bert_tok = os.path.join(FIX, "tokenizer", "multilingual.tokenizer.json")
-    vocab = len(json.load(open(bert_tok, encoding="utf-8"))["model"]["vocab"])
     make("electra", ElectraModel(ElectraConfig(embedding_size=8, max_position_embeddings=128, type_vocab_size=2,
                                                **{**common, "vocab_size": vocab, "pad_token_id": 0})), bert_tok, 128, mask="[MASK]")
     # ModernBERT: 3 layers, global every 2nd (0 and 2 global, 1 a sliding window of |i - j| <= 8), no biases, RoPE with
@@ -301,7 +322,37 @@ def main():
                          position_biased_input=False, initializer_range=0.5, layer_norm_eps=1e-7, pad_token_id=1,
                          pooler_hidden_act="gelu", hidden_act="gelu")
     make("deberta-v2", DebertaV2Model(db), toks["xlmr"], 128)
+    make_rotary(only, common, toks, bert_tok, vocab)
     shutil.rmtree(tmp)
+
+
+def make_rotary(only, common, toks, bert_tok, vocab):
+    """NomicBERT and GTE: BERT's post-norm block with RoPE and a gated FFN."""
+    if not only or "nomic-bert" in only:
+        # nomic-embed-text's shape: SwiGLU, no biases, theta 1000, BERT's WordPiece with token types
+        torch.manual_seed(11)
+        nb = NomicBertConfig(**{**common, "vocab_size": vocab, "pad_token_id": 0}, max_position_embeddings=128, type_vocab_size=2,
+                             hidden_act="silu", rope_parameters={"rope_type": "default", "rope_theta": 1000.0})
+        make("nomic-bert", NomicBertModel(nb), bert_tok, 128, mask="[MASK]")
+    if not only or "gte" in only:
+        # gte-multilingual's shape: GeGLU (erf GELU), biases on Q/K/V, Wo and the FFN output, one token type, theta 160,000
+        torch.manual_seed(12)
+        gc = GteConfig(**common, max_position_embeddings=128, type_vocab_size=1, hidden_act="gelu",
+                       rope_parameters={"rope_type": "default", "rope_theta": 160000.0})
+        make("gte", GteModel(gc), toks["xlmr"], 128, extra=gte_ntk)
+
+
+def gte_ntk(model, rec):
+    """Every eighth input's hidden states with the remote code's NTK-scaled frequencies (factor 2), under "ntk"."""
+    dim = model.config.hidden_size // model.config.num_attention_heads
+    theta, factor = model.config.rope_parameters["rope_theta"], 2.0
+    inv = 1.0 / ((theta * factor) ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    inv = inv / factor ** (2 / dim)
+    model.rotary_emb.inv_freq = inv
+    model.rotary_emb.original_inv_freq = inv.clone()
+    with torch.no_grad():
+        for r in rec[::8]:
+            r["ntk"] = b64(model(input_ids=torch.tensor([r["ids"]])).last_hidden_state[0].numpy())
 
 
 if __name__ == "__main__":

@@ -12,22 +12,31 @@ import { encodeWithin, type Truncate } from '../truncate';
 import type { HeadActivation } from '../model/families';
 import { gelu, geluTanh, layerNorm, linear } from './math';
 
-/** A head activation by name: fixed, or the config's classifier_activation (ModernBERT; default GELU). */
-/** The activation a head names, resolved through the config where it points there (hidden_act, ...). */
+/** The activation a head names, resolved through the config where it points there (hidden_act, ...; NomicBERT's
+ *  remote-code configs call SiLU's gated form activation_function "swiglu"). */
 export function activationName(act: HeadActivation, raw: Record<string, unknown>): string {
+  const fn = raw.activation_function === 'swiglu' ? 'silu' : raw.activation_function;
   return act === 'classifier_activation' ? String(raw.classifier_activation ?? 'gelu')
     : act === 'pooler_hidden_act' ? String(raw.pooler_hidden_act ?? 'gelu')
-    : act === 'hidden_act' ? String(raw.hidden_act ?? raw.activation ?? 'gelu')
+    : act === 'hidden_act' ? String(raw.hidden_act ?? raw.activation ?? fn ?? 'gelu')
     : act;
 }
 
+const ACTIVATIONS: Record<string, (v: number) => number> = {
+  tanh: Math.tanh,
+  relu: (v: number) => Math.max(v, 0),
+  gelu,
+  gelu_new: geluTanh,
+  gelu_pytorch_tanh: geluTanh,
+  silu: (v: number) => v / (1 + Math.exp(-v)),
+};
+
 export function activation(act: HeadActivation, raw: Record<string, unknown>): (v: number) => number {
   const name = activationName(act, raw);
-  const f = ({ tanh: Math.tanh, relu: (v: number) => Math.max(v, 0), gelu, gelu_new: geluTanh, gelu_pytorch_tanh: geluTanh } as Record<string, (v: number) => number>)[name];
-  if (!Object.hasOwn({ tanh: 1, relu: 1, gelu: 1, gelu_new: 1, gelu_pytorch_tanh: 1 }, name) || !f) {
-    throw new BertrtError(`head activation "${name}" is not supported (tanh, relu, gelu, gelu_new, gelu_pytorch_tanh)`, 'E_UNSUPPORTED');
+  if (!Object.hasOwn(ACTIVATIONS, name)) {
+    throw new BertrtError(`head activation "${name}" is not supported (${Object.keys(ACTIVATIONS).join(', ')})`, 'E_UNSUPPORTED');
   }
-  return f;
+  return ACTIVATIONS[name];
 }
 
 export type { Truncate } from '../truncate';
@@ -121,8 +130,10 @@ export class TaskModel {
    *  legacy LayerNorm names (gamma/beta) that old checkpoints use. */
   private resolve(name: string): string | null {
     const legacy = name.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta');
-    const prefix = this.config.family.prefix;
-    for (const n of [name, prefix + name, legacy, prefix + legacy]) if (this.header.tensors.has(n)) return n;
+    const family = this.config.family;
+    for (const prefix of ['', family.prefix, ...(family.altPrefixes ?? [])]) {
+      for (const n of [prefix + name, prefix + legacy]) if (this.header.tensors.has(n)) return n;
+    }
     return null;
   }
 

@@ -37,8 +37,40 @@ function modernShapes(c: ModelConfig): Map<string, number[]> {
   return out;
 }
 
+/** NomicBERT's and GTE's tensors (under the encoder's names): BERT's layer without a position table, biases where the
+ *  config has them, the gated FFN's second input projection as intermediate.up. */
+function rotaryShapes(c: ModelConfig): Map<string, number[]> {
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  const b = c.biases ?? { attention: true, mlpIn: true, mlpOut: true };
+  const out = new Map<string, number[]>([
+    ['embeddings.word_embeddings.weight', [c.vocabSize, H]],
+    ['embeddings.LayerNorm.weight', [H]],
+    ['embeddings.LayerNorm.bias', [H]],
+  ]);
+  if (c.typeVocabSize > 0) out.set('embeddings.token_type_embeddings.weight', [c.typeVocabSize, H]);
+  const linear = (n: string, rows: number, cols: number, bias: boolean) => {
+    out.set(`${n}.weight`, [rows, cols]);
+    if (bias) out.set(`${n}.bias`, [rows]);
+  };
+  for (let l = 0; l < c.numHiddenLayers; l++) {
+    const p = `encoder.layer.${l}.`;
+    for (const q of ['query', 'key', 'value']) linear(`${p}attention.self.${q}`, H, H, b.attention);
+    linear(`${p}attention.output.dense`, H, H, b.attention);
+    out.set(`${p}attention.output.LayerNorm.weight`, [H]);
+    out.set(`${p}attention.output.LayerNorm.bias`, [H]);
+    linear(`${p}intermediate.dense`, I, H, b.mlpIn);
+    if (c.gatedFfn) linear(`${p}intermediate.up`, I, H, b.mlpIn);
+    linear(`${p}output.dense`, H, I, b.mlpOut);
+    out.set(`${p}output.LayerNorm.weight`, [H]);
+    out.set(`${p}output.LayerNorm.bias`, [H]);
+  }
+  return out;
+}
+
 export function expectedEncoderShapes(c: ModelConfig): Map<string, number[]> {
   if (c.modern) return modernShapes(c);
+  if (c.rotary) return rotaryShapes(c);
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const E = c.embeddingSize ?? H;

@@ -71,7 +71,10 @@ export function readConfig(dir: string): ModelConfig {
   if (!family) {
     throw new BertrtError(`${file}: model_type "${modelType}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, 'E_UNSUPPORTED');
   }
-  const cfg = family.modelTypes.includes('distilbert') ? distilbertConfig(raw, file, family) : family.modern ? modernConfig(raw, file, family) : bertConfig(raw, file, family);
+  const cfg = family.modelTypes.includes('distilbert') ? distilbertConfig(raw, file, family)
+    : family.modern ? modernConfig(raw, file, family)
+    : family.rotary ? rotaryConfig(raw, file, family)
+    : bertConfig(raw, file, family);
   if (cfg.numAttentionHeads === 0 || cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
     const [h, n] = cfg.modelType === 'distilbert' ? ['dim', 'n_heads'] : ['hidden_size', 'num_attention_heads'];
     throw new BertrtError(`${file}: ${h} must be a multiple of ${n}`, 'E_MODEL_FORMAT');
@@ -216,6 +219,93 @@ function modernConfig(raw: Record<string, unknown>, file: string, family: Family
       globalEvery: every,
       localWindow: Math.floor(local / 2),
     },
+    raw,
+  };
+}
+
+/** A rope theta from transformers 5's rope_parameters ({rope_type: "default", rope_theta}) or the older rope_theta. */
+function ropeTheta(raw: Record<string, unknown>, file: string, dflt: number): number {
+  const p = raw.rope_parameters as { rope_theta?: unknown; rope_type?: unknown } | undefined;
+  if (p && p.rope_type !== undefined && p.rope_type !== 'default') throw new BertrtError(`${file}: rope_type "${String(p.rope_type)}" is not supported (only "default")`, 'E_UNSUPPORTED');
+  const v = p?.rope_theta ?? raw.rope_theta ?? dflt;
+  if (typeof v !== 'number' || !(v > 1 && v < 1e12)) throw new BertrtError(`${file}: rope_theta must be a number > 1`, 'E_MODEL_FORMAT');
+  return v;
+}
+
+/** NomicBERT's and GTE's config.json: transformers 5's fields (BERT's names, rope_parameters), or the remote-code
+ *  configs the Hub repositories ship: NomicBERT's GPT-2 names (n_embd, n_layer, n_head, n_inner, n_positions,
+ *  layer_norm_epsilon, rotary_emb_base, activation_function "swiglu", qkv_proj_bias, mlp_fc1_bias, mlp_fc2_bias),
+ *  GTE's "new" model (rope_theta, rope_scaling {type: "ntk", factor}, position_embedding_type "rope"). The variants
+ *  the engine does not run (pre-norm, interleaved or partial rotary, RMSNorm, MoE layers, log-n attention scaling)
+ *  are refused by name. */
+function rotaryConfig(raw: Record<string, unknown>, file: string, family: Family): ModelConfig {
+  const no = (what: string) => new BertrtError(`${file}: ${family.name} with ${what} is not supported`, 'E_UNSUPPORTED');
+  const nomic = family.modelTypes.includes('nomic_bert');
+  const remote = nomic && raw.n_embd !== undefined; // nomic-ai's remote-code config (GPT-2's field names)
+  const key = (bert: string, gpt2: string) => (remote ? gpt2 : bert);
+  let hiddenAct: string;
+  let theta: number;
+  let ntk = 1;
+  let biases: { attention: boolean; mlpIn: boolean; mlpOut: boolean };
+  let maxTokens: number | undefined;
+  if (remote) {
+    if (raw.prenorm === true) throw no('prenorm true');
+    if (raw.rotary_emb_fraction !== undefined && raw.rotary_emb_fraction !== 1) throw no(`rotary_emb_fraction ${JSON.stringify(raw.rotary_emb_fraction)} (only 1)`);
+    if (raw.rotary_emb_interleaved === true) throw no('interleaved rotary embeddings');
+    if (raw.use_rms_norm === true) throw no('RMSNorm (use_rms_norm)');
+    if (raw.causal === true) throw no('causal attention');
+    if (typeof raw.moe_every_n_layers === 'number' && raw.moe_every_n_layers > 0) throw no('mixture-of-experts layers (moe_every_n_layers)');
+    const fn = String(raw.activation_function ?? 'swiglu');
+    if (fn !== 'swiglu') throw no(`activation_function "${fn}" (only "swiglu")`);
+    hiddenAct = 'silu';
+    theta = typeof raw.rotary_emb_base === 'number' && raw.rotary_emb_base > 1 ? raw.rotary_emb_base : 1000;
+    biases = { attention: raw.qkv_proj_bias !== false, mlpIn: raw.mlp_fc1_bias !== false, mlpOut: raw.mlp_fc2_bias !== false };
+    // rotary_scaling_factor: the remote code switches to dynamically scaled frequencies for batches past
+    // max_trained_positions; inputs up to that length run the plain ones, and longer ones are refused here
+    if (raw.rotary_scaling_factor !== undefined && raw.rotary_scaling_factor !== null) maxTokens = int(raw, 'max_trained_positions', file, 'maxPositionEmbeddings', 2048);
+  } else {
+    if (!nomic) {
+      // GTE's remote-code fields; transformers 5's GteConfig has none of them
+      if (raw.position_embedding_type !== undefined && raw.position_embedding_type !== 'rope') throw no(`position_embedding_type "${String(raw.position_embedding_type)}" (only "rope")`);
+      if (raw.layer_norm_type !== undefined && raw.layer_norm_type !== 'layer_norm') throw no(`layer_norm_type "${String(raw.layer_norm_type)}"`);
+      if (raw.logn_attention_scale === true || raw.logn_attention_clip1 === true) throw no('log-n attention scaling');
+      const scaling = raw.rope_scaling as { type?: unknown; rope_type?: unknown; factor?: unknown } | null | undefined;
+      if (scaling) {
+        const type = scaling.type ?? scaling.rope_type;
+        if (type !== 'ntk') throw no(`rope_scaling type ${JSON.stringify(type)} (only "ntk")`);
+        if (typeof scaling.factor !== 'number' || !(scaling.factor >= 1 && scaling.factor <= 1024)) throw new BertrtError(`${file}: rope_scaling.factor must be a number in [1, 1024]`, 'E_MODEL_FORMAT');
+        ntk = scaling.factor;
+      }
+    }
+    hiddenAct = String(raw.hidden_act ?? (nomic ? 'silu' : 'gelu'));
+    theta = ropeTheta(raw, file, nomic ? 1000 : 160000);
+    biases = nomic ? { attention: false, mlpIn: false, mlpOut: false } : { attention: true, mlpIn: false, mlpOut: true };
+  }
+  if (![...GELUS, 'silu'].includes(hiddenAct)) throw no(`hidden_act "${hiddenAct}" (${[...GELUS, 'silu'].join(', ')})`);
+  const eps = raw[key('layer_norm_eps', 'layer_norm_epsilon')] ?? 1e-12;
+  if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw new BertrtError(`${file}: "${key('layer_norm_eps', 'layer_norm_epsilon')}" must be a number in (0, 1)`, 'E_MODEL_FORMAT');
+  const maxPositionEmbeddings = Math.min(maxTokens ?? Infinity, int(raw, key('max_position_embeddings', 'n_positions'), file, 'maxPositionEmbeddings', nomic ? 2048 : 8192));
+  const hiddenSize = int(raw, key('hidden_size', 'n_embd'), file, 'hiddenSize');
+  const heads = int(raw, key('num_attention_heads', 'n_head'), file, 'numAttentionHeads');
+  if (hiddenSize % heads === 0 && (hiddenSize / heads) % 2 !== 0) throw no(`an odd head size (${hiddenSize / heads}): RoPE rotates pairs`);
+  return {
+    modelType: String(raw.model_type),
+    family,
+    architectures: Array.isArray(raw.architectures) ? raw.architectures.map(String) : [],
+    vocabSize: int(raw, 'vocab_size', file, 'vocabSize'),
+    hiddenSize,
+    numHiddenLayers: int(raw, key('num_hidden_layers', 'n_layer'), file, 'numHiddenLayers'),
+    numAttentionHeads: heads,
+    intermediateSize: int(raw, key('intermediate_size', 'n_inner'), file, 'intermediateSize', remote ? 4 * hiddenSize : undefined),
+    maxPositionEmbeddings,
+    maxTokens: maxPositionEmbeddings,
+    typeVocabSize: int(raw, 'type_vocab_size', file, 'typeVocabSize', nomic ? 2 : 1),
+    layerNormEps: eps,
+    hiddenAct,
+    padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', nomic ? 0 : 1),
+    rotary: { theta, ntk },
+    gatedFfn: true,
+    biases,
     raw,
   };
 }

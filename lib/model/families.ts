@@ -11,6 +11,8 @@ export interface Family {
   readonly modelTypes: readonly string[];
   /** base_model_prefix in transformers: "bert." in BertForMaskedLM's "bert.encoder.layer.0..." */
   readonly prefix: string;
+  /** other prefixes the same checkpoints come with (GTE's remote-code "new.") */
+  readonly altPrefixes?: readonly string[];
   /** checkpoint name (prefix removed) → encoder name, applied in order; names that match none pass as they are */
   readonly names: ReadonlyArray<readonly [RegExp, string]>;
   /** 'absolute': positions 0, 1, ... (BERT). 'padding': RoBERTa's, from pad_token_id + 1, skipping pad tokens.
@@ -32,6 +34,12 @@ export interface Family {
   /** DeBERTa-v2/v3's disentangled attention (content-to-position and position-to-content over log-bucketed
    *  relative positions, encoder.rel_embeddings) */
   readonly disentangled?: boolean;
+  /** NomicBERT, GTE: BERT's post-norm block with RoPE instead of a position table, a gated FFN (the activated
+   *  projection as intermediate.dense, the multiplier as intermediate.up) and biases as the config says */
+  readonly rotary?: boolean;
+  /** fused checkpoint tensors (after `names`) cut along their first dimension into equal parts: the name pattern and
+   *  the parts' names, in order (a Wqkv [3H][H] into query, key, value) */
+  readonly split?: ReadonlyArray<readonly [RegExp, readonly string[]]>;
 }
 
 /** The activation of a head's dense layer: a fixed one, or the config's classifier_activation (ModernBERT) or
@@ -223,7 +231,81 @@ const DEBERTA_V2: Family = {
   heads: { sequence: { dense: 'pooler.dense', act: 'pooler_hidden_act', out: 'classifier' } },
 };
 
-export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, ALBERT, ELECTRA, DISTILBERT, MODERNBERT, DEBERTA_V2];
+/** The rotary post-norm layer's modules as transformers 5 names them (NomicBertModel, GteModel: layers.<l>.self_attn,
+ *  post_attention_layernorm, mlp.{gate,up,down}_proj, post_mlp_layernorm), mapped onto the encoder's. */
+const ROTARY_LAYER: ReadonlyArray<readonly [RegExp, string]> = (
+  [
+    ['self_attn\\.q_proj\\.', 'attention.self.query.'],
+    ['self_attn\\.k_proj\\.', 'attention.self.key.'],
+    ['self_attn\\.v_proj\\.', 'attention.self.value.'],
+    ['self_attn\\.o_proj\\.', 'attention.output.dense.'],
+    ['post_attention_layernorm\\.', 'attention.output.LayerNorm.'],
+    ['mlp\\.gate_proj\\.', 'intermediate.dense.'],
+    ['mlp\\.up_proj\\.', 'intermediate.up.'],
+    ['mlp\\.down_proj\\.', 'output.dense.'],
+    ['post_mlp_layernorm\\.', 'output.LayerNorm.'],
+  ] as const
+).map(([from, to]) => [new RegExp(`^layers\\.(\\d+)\\.${from}`), `encoder.layer.$1.${to}`] as const);
+const QKV_SPLIT = [/^(encoder\.layer\.\d+\.attention\.self\.)qkv\.(weight|bias)$/, ['$1query.$2', '$1key.$2', '$1value.$2']] as const;
+
+/** NomicBERT (nomic-embed-text-v1/v1.5): RoPE, SwiGLU (act(gate) * up, SiLU), no biases in its linear layers, token
+ *  types. Its tensors under transformers 5's names, or under the Hub's remote-code names (emb_ln, encoder.layers.<l>.
+ *  attn.Wqkv / out_proj, mlp.fc11 = up, fc12 = gate, fc2, norm1, norm2), mapped as transformers' conversion_mapping.py
+ *  maps them. Heads: BERT's (pooler + classifier, the token classifier, cls.predictions with a layer_norm). */
+const NOMIC_BERT: Family = {
+  name: 'NomicBERT',
+  modelTypes: ['nomic_bert'],
+  prefix: 'nomic_bert.',
+  names: [
+    ...ROTARY_LAYER,
+    [/^emb_ln\./, 'embeddings.LayerNorm.'],
+    [/^encoder\.layers\.(\d+)\.attn\.Wqkv\./, 'encoder.layer.$1.attention.self.qkv.'],
+    [/^encoder\.layers\.(\d+)\.attn\.out_proj\./, 'encoder.layer.$1.attention.output.dense.'],
+    [/^encoder\.layers\.(\d+)\.mlp\.fc11\./, 'encoder.layer.$1.intermediate.up.'],
+    [/^encoder\.layers\.(\d+)\.mlp\.fc12\./, 'encoder.layer.$1.intermediate.dense.'],
+    [/^encoder\.layers\.(\d+)\.mlp\.fc2\./, 'encoder.layer.$1.output.dense.'],
+    [/^encoder\.layers\.(\d+)\.norm1\./, 'encoder.layer.$1.attention.output.LayerNorm.'],
+    [/^encoder\.layers\.(\d+)\.norm2\./, 'encoder.layer.$1.output.LayerNorm.'],
+  ],
+  split: [QKV_SPLIT],
+  positions: 'rotary',
+  typeVocabDefault: 2,
+  relativeAttention: false,
+  rotary: true,
+  heads: {
+    sequence: { dense: 'pooler.dense', act: 'tanh', out: 'classifier' },
+    mlm: { dense: 'cls.predictions.transform.dense', norm: 'cls.predictions.transform.layer_norm', bias: 'cls.predictions.bias', decoder: 'cls.predictions.decoder.weight' },
+  },
+};
+
+/** GTE v1.5 / gte-multilingual ("NewModel"): RoPE (theta 160,000 unless the config says; NTK scaling from its
+ *  rope_scaling), GeGLU (act(gate) * up), biases on Q/K/V, the attention output and the FFN's output, 0 or 1 token
+ *  types. transformers 5's names, or the Hub's remote-code names (prefix new., encoder.layer.<l>.attention.qkv_proj /
+ *  o_proj, attn_ln, mlp.up_gate_proj = [up; gate], mlp.down_proj, mlp_ln), mapped as conversion_mapping.py does.
+ *  Heads: pooler + classifier (rerankers), the token classifier. */
+const GTE: Family = {
+  name: 'GTE',
+  modelTypes: ['gte', 'new'],
+  prefix: 'gte.',
+  altPrefixes: ['new.'],
+  names: [
+    ...ROTARY_LAYER,
+    [/^encoder\.layer\.(\d+)\.attention\.qkv_proj\./, 'encoder.layer.$1.attention.self.qkv.'],
+    [/^encoder\.layer\.(\d+)\.attention\.o_proj\./, 'encoder.layer.$1.attention.output.dense.'],
+    [/^encoder\.layer\.(\d+)\.attn_ln\./, 'encoder.layer.$1.attention.output.LayerNorm.'],
+    [/^encoder\.layer\.(\d+)\.mlp\.up_gate_proj\./, 'encoder.layer.$1.intermediate.up_gate.'],
+    [/^encoder\.layer\.(\d+)\.mlp\.down_proj\./, 'encoder.layer.$1.output.dense.'],
+    [/^encoder\.layer\.(\d+)\.mlp_ln\./, 'encoder.layer.$1.output.LayerNorm.'],
+  ],
+  split: [QKV_SPLIT, [/^(encoder\.layer\.\d+\.intermediate\.)up_gate\.(weight|bias)$/, ['$1up.$2', '$1dense.$2']]],
+  positions: 'rotary',
+  typeVocabDefault: 0,
+  relativeAttention: false,
+  rotary: true,
+  heads: { sequence: { dense: 'pooler.dense', act: 'tanh', out: 'classifier' } },
+};
+
+export const FAMILIES: readonly Family[] = [BERT, ROBERTA, MPNET, ALBERT, ELECTRA, DISTILBERT, MODERNBERT, DEBERTA_V2, NOMIC_BERT, GTE];
 
 const BY_TYPE = new Map(FAMILIES.flatMap((f) => f.modelTypes.map((t) => [t, f] as const)));
 
@@ -241,10 +323,17 @@ export function modernName(name: string): string {
 }
 
 /** A checkpoint tensor's name as the encoder knows it: legacy LayerNorm names renamed, the family's prefix
- *  removed, its module names mapped. */
+ *  removed, its module names mapped (a fused tensor's name then names it whole: see splitName). */
 export function encoderName(f: Family, name: string): string {
   let n = modernName(name);
-  if (n.startsWith(f.prefix)) n = n.slice(f.prefix.length);
+  const prefix = [f.prefix, ...(f.altPrefixes ?? [])].find((p) => n.startsWith(p));
+  if (prefix) n = n.slice(prefix.length);
   for (const [re, to] of f.names) n = n.replace(re, to);
   return n;
+}
+
+/** The names of the parts a fused tensor (by its encoder name) is cut into along its first dimension, or null. */
+export function splitName(f: Family, name: string): string[] | null {
+  for (const [re, parts] of f.split ?? []) if (re.test(name)) return parts.map((p) => name.replace(re, p));
+  return null;
 }

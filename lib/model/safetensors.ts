@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { BertrtError } from '../errors';
 import type { NativeTensorDesc } from '../native';
-import { encoderName, familyOf } from './families';
+import { encoderName, familyOf, splitName } from './families';
 
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -114,14 +114,28 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
 }
 
 /** Descriptors for native under the encoder's names (families.ts: prefix removed, the family's module names and
- *  legacy LayerNorm names mapped). */
+ *  legacy LayerNorm names mapped, fused tensors cut into their parts: row-major, so each part is a byte range). */
 export function toNativeTensors(h: SafetensorsHeader, modelType = 'bert'): NativeTensorDesc[] {
   const family = familyOf(modelType);
   if (!family) throw new BertrtError(`model_type "${modelType}" is not supported`, 'E_UNSUPPORTED');
   const out: NativeTensorDesc[] = [];
   for (const t of h.tensors.values()) {
-    if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') continue; // buffers such as position_ids
-    out.push({ name: encoderName(family, t.name), dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end, file: t.file });
+    const dtype = t.dtype;
+    if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') continue; // buffers such as position_ids
+    const name = encoderName(family, t.name);
+    const parts = splitName(family, name);
+    if (!parts) {
+      out.push({ name, dtype, shape: t.shape, begin: t.begin, end: t.end, file: t.file });
+      continue;
+    }
+    const rows = t.shape[0] ?? 0;
+    if (t.shape.length < 1 || rows % parts.length !== 0) {
+      throw new BertrtError(`${h.path}: tensor "${t.name}" of shape [${t.shape.join(', ')}] does not split into ${parts.length} equal parts along its first dimension`, 'E_SHAPE');
+    }
+    const bytes = (t.end - t.begin) / parts.length;
+    parts.forEach((p, i) => {
+      out.push({ name: p, dtype, shape: [rows / parts.length, ...t.shape.slice(1)], begin: t.begin + i * bytes, end: t.begin + (i + 1) * bytes, file: t.file });
+    });
   }
   return out;
 }

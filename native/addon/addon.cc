@@ -154,6 +154,27 @@ bertrt::BertConfig parse_config(Napi::Object o) {
     c.global_every = get_int(m, "globalEvery");
     c.local_window = get_int(m, "localWindow");
   }
+  Napi::Value rotary = o.Get("rotary");
+  if (rotary.IsObject()) {  // RoPE in the post-norm layer (NomicBERT, GTE): { theta, ntk }
+    Napi::Object r = rotary.As<Napi::Object>();
+    auto num = [&](const char* key) {
+      Napi::Value v = r.Get(key);
+      if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
+        throw_error(o.Env(), Code::kInvalidArgument, std::string("config.rotary.") + key + " must be a finite number");
+      return v.As<Napi::Number>().DoubleValue();
+    };
+    c.rotary = true, c.position_table = false;
+    c.rope_theta_global = static_cast<float>(num("theta"));
+    c.rope_ntk = static_cast<float>(num("ntk"));
+  }
+  c.gated = o.Get("gatedFfn").ToBoolean();
+  Napi::Value biases = o.Get("biases");
+  if (biases.IsObject() && !modern.IsObject()) {  // which linear layers carry biases: { attention, mlpIn, mlpOut }
+    Napi::Object bo = biases.As<Napi::Object>();
+    c.attention_bias = bo.Get("attention").ToBoolean();
+    c.mlp_in_bias = bo.Get("mlpIn").ToBoolean();
+    c.mlp_bias = bo.Get("mlpOut").ToBoolean();
+  }
   c.relative_attention_buckets = get_int(o, "relativeAttentionBuckets", false, 0);
   c.relative_attention_max_distance = get_int(o, "relativeAttentionMaxDistance", false, 128);
   return c;
@@ -478,9 +499,10 @@ class Linear : public Napi::ObjectWrap<Linear> {
       if (st->bias.size() != static_cast<size_t>(st->n)) throw_error(env, Code::kInvalidArgument, "Linear: bias must hold n floats");
     }
     const std::string act = info[4].As<Napi::String>().Utf8Value();
-    if (act == "gelu") st->gelu = true;
-    else if (act == "gelu_tanh") st->gelu = st->tanh_gelu = true;
-    else if (act != "none") throw_error(env, Code::kInvalidArgument, "Linear: activation must be 'none', 'gelu' or 'gelu_tanh', got '" + act + "'");
+    if (act == "gelu") st->act = bertrt::cpu::Act::kGelu;
+    else if (act == "gelu_tanh") st->act = bertrt::cpu::Act::kGeluTanh;
+    else if (act == "silu") st->act = bertrt::cpu::Act::kSilu;
+    else if (act != "none") throw_error(env, Code::kInvalidArgument, "Linear: activation must be 'none', 'gelu', 'gelu_tanh' or 'silu', got '" + act + "'");
     bertrt::cpu::kernels().pack_weights(w.data(), st->n, st->k, &st->w);
     st_ = std::move(st);
   }
@@ -489,7 +511,7 @@ class Linear : public Napi::ObjectWrap<Linear> {
   struct State {
     bertrt::cpu::PackedMatrix w;
     std::vector<float> bias;
-    bool gelu = false, tanh_gelu = false;
+    bertrt::cpu::Act act = bertrt::cpu::Act::kNone;
     int n = 0, k = 0;
   };
 
@@ -509,7 +531,7 @@ class Linear : public Napi::ObjectWrap<Linear> {
     return submit_filling(env, out, [st, x, rows, nth](bertrt::ThreadPool& pool, float* out_ptr) {
       bertrt::cpu::GemmArgs g;
       g.a = x->data(), g.lda = st->k, g.w = &st->w, g.m = static_cast<int>(rows);
-      g.bias = st->bias.empty() ? nullptr : st->bias.data(), g.gelu = st->gelu, g.tanh_gelu = st->tanh_gelu;
+      g.bias = st->bias.empty() ? nullptr : st->bias.data(), g.act = st->act;
       g.c = out_ptr, g.ldc = st->n;
       bertrt::cpu::kernels().gemm(g, pool, nth);
       return Status::Ok();

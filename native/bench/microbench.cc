@@ -133,7 +133,7 @@ Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bo
   cpu::QuantRows qa;
   kk.quantize_rows(in.a.data(), m, k, k, nullptr, &qa, pool, 0);
   cpu::GemmS8Args g;
-  g.a = &qa, g.w = &qw, g.bias = in.b.data(), g.gelu = gelu, g.c = in.c.data(), g.ldc = n;
+  g.a = &qa, g.w = &qw, g.bias = in.b.data(), g.act = gelu ? cpu::Act::kGelu : cpu::Act::kNone, g.c = in.c.data(), g.ldc = n;
   Result r;
   r.op = gelu ? "gemm_s8+gelu" : "gemm_s8";
   r.isa = kk.name;
@@ -154,7 +154,7 @@ Result gemm_bf16(ThreadPool& pool, int m, int n, int k, bool gelu, double min_se
   cpu::Bf16Rows ba;
   kk->convert_rows_bf16(in.a.data(), m, k, k, &ba, pool, 0);
   cpu::GemmBf16Args g;
-  g.a = &ba, g.w = &bw, g.bias = in.b.data(), g.gelu = gelu, g.c = in.c.data(), g.ldc = n;
+  g.a = &ba, g.w = &bw, g.bias = in.b.data(), g.act = gelu ? cpu::Act::kGelu : cpu::Act::kNone, g.c = in.c.data(), g.ldc = n;
   time_gemm(r, m, n, k, min_seconds, [&] { kk->gemm_bf16(g, pool, 0); });
   return r;
 }
@@ -206,7 +206,7 @@ Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool 
   cpu::PackedMatrix pw;
   kk.pack_weights(in.w.data(), n, k, &pw);
   cpu::GemmArgs g;
-  g.a = in.a.data(), g.lda = k, g.w = &pw, g.bias = in.b.data(), g.gelu = gelu, g.c = in.c.data(), g.ldc = n, g.m = m;
+  g.a = in.a.data(), g.lda = k, g.w = &pw, g.bias = in.b.data(), g.act = gelu ? cpu::Act::kGelu : cpu::Act::kNone, g.c = in.c.data(), g.ldc = n, g.m = m;
   Result r;
   r.op = gelu ? "gemm+bias+gelu" : "gemm+bias";
   r.isa = kk.name;

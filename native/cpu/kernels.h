@@ -50,11 +50,14 @@ struct QuantRows {
   int m = 0, k = 0, kpad = 0;
 };
 
+// The activation a GEMM's epilogue applies after the bias: GELU's exact erf form (BERT's "gelu"), its tanh form
+// ("gelu_new", "gelu_pytorch_tanh"), or SiLU (x sigmoid(x): the gate of NomicBERT's SwiGLU).
+enum class Act : uint8_t { kNone, kGelu, kGeluTanh, kSilu };
+
 // What every GEMM does after the dot products: C = act(acc + bias) + residual, written with stride ldc.
 struct Epilogue {
   const float* bias = nullptr;      // [n] or null
-  bool gelu = false;                // GELU after the bias: the exact erf form, or with tanh_gelu its tanh form
-  bool tanh_gelu = false;
+  Act act = Act::kNone;
   const float* residual = nullptr;  // [m][ldr] or null, added last; never c itself (past the first K block c holds partial sums)
   int ldr = 0;
   float* c = nullptr;

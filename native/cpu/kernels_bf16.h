@@ -122,7 +122,7 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
             const int j = 16 * h;
             if (nvalid == kBfNR) {
               if (g.bias) v = V::add(v, V::loadu(g.bias + n0 + j));
-              if (g.gelu) v = simd::gelu<V>(v, g.tanh_gelu);
+              if (g.act != Act::kNone) v = activate<V>(v, g.act);
               if (rrow) v = V::add(v, V::loadu(rrow + j));
               V::storeu(crow + j, v);
             } else {
@@ -133,7 +133,7 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
             for (int j = 0; j < nvalid; ++j) {
               alignas(64) float one[16] = {};
               one[0] = tmp[j] + (g.bias ? g.bias[n0 + j] : 0.f);
-              if (g.gelu) V::store(one, simd::gelu<V>(V::load(one), g.tanh_gelu));
+              if (g.act != Act::kNone) V::store(one, activate<V>(V::load(one), g.act));
               crow[j] = one[0] + (rrow ? rrow[j] : 0.f);
             }
           }

@@ -98,11 +98,16 @@ inline typename V::reg load_b(const uint16_t* p) { return V::load_half(p); }
 // The FP32 micro-kernel's view of the epilogue: one panel's bias and the tile's residual rows.
 struct TileEpilogue {
   const float* bias;      // NR values for this panel, or null
-  bool gelu;
+  Act act;
   const float* residual;  // row 0 of this tile, or null
   int ldr;
-  bool tanh_gelu;
 };
+
+// An epilogue's activation of one vector (act is not kNone).
+template <class V>
+inline typename V::reg activate(typename V::reg v, Act act) {
+  return act == Act::kGelu ? simd::gelu_erf<V>(v) : act == Act::kGeluTanh ? simd::gelu_tanh<V>(v) : simd::silu<V>(v);
+}
 
 // Row-wise kernels split rows the same way everywhere: chunks of kRowsPerTask, fn(row) for each.
 constexpr int kRowsPerTask = 16;
@@ -149,7 +154,7 @@ inline void gemm_ukernel(int kc, const float* a, int lda, const B* b, float* c, 
 #pragma GCC unroll 8
       for (int i = 0; i < M; ++i) {
         R v = V::add(acc[i][j], bias);
-        if (epi->gelu) v = simd::gelu<V>(v, epi->tanh_gelu);
+        if (epi->act != Act::kNone) v = activate<V>(v, epi->act);
         if (epi->residual) v = V::add(v, V::loadu(epi->residual + i * epi->ldr + j * W));
         acc[i][j] = v;
       }
@@ -195,8 +200,8 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
   alignas(64) float tmp_res[MC * NR];
   float* c = g.c + static_cast<size_t>(m0) * g.ldc + n0;
   int ldc = g.ldc;
-  TileEpilogue epi{g.bias ? g.bias + n0 : nullptr, g.gelu,
-               g.residual ? g.residual + static_cast<size_t>(m0) * g.ldr + n0 : nullptr, g.ldr, g.tanh_gelu};
+  TileEpilogue epi{g.bias ? g.bias + n0 : nullptr, g.act,
+               g.residual ? g.residual + static_cast<size_t>(m0) * g.ldr + n0 : nullptr, g.ldr};
   const bool partial = nvalid < NR;
   if (partial) {
     c = tmp_c;

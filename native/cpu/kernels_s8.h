@@ -293,7 +293,7 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
               for (int j = 0; j < NR; j += W) {
                 R v = V::mul(V::cvt_sub_i32(ai + j, zr, comp + j), V::mul(sa, V::loadu(sw + j)));
                 if (g.bias) v = V::add(v, V::loadu(g.bias + n0 + j));
-                if (g.gelu) v = simd::gelu<V>(v, g.tanh_gelu);
+                if (g.act != Act::kNone) v = activate<V>(v, g.act);
                 if (rrow) v = V::add(v, V::loadu(rrow + j));
                 V::storeu(crow + j, v);
               }
@@ -311,7 +311,7 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
             }
             for (int j = 0; j < NR; j += W) {
               R v = V::add(V::mul(V::cvt_sub_i32(ai + j, zr, c_pad + j), V::mul(sa, V::load(s_pad + j))), V::load(b_pad + j));
-              if (g.gelu) v = simd::gelu<V>(v, g.tanh_gelu);
+              if (g.act != Act::kNone) v = activate<V>(v, g.act);
               V::store(tmp + j, V::add(v, V::load(r_pad + j)));
             }
             std::copy(tmp, tmp + nvalid, crow);

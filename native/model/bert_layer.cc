@@ -38,8 +38,23 @@ void Encoder::relative_table(int max_len, EncoderScratch& s) const {
   s.rel_len = max_len;
 }
 
-void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, EncoderScratch& s, ThreadPool& pool,
-                    int nth, bool x_quantized, const EncoderLayer* next, float* ln1_max) const {
+// inter = act(x W_in^T) (already computed) times the second projection of the same rows, x W_up^T, which reads the
+// input as L.inter prepared it (one quantized or BF16 copy; INT8's smoothing factors are shared for that reason).
+void Encoder::gate_product(const EncoderLayer& L, const float* y, float* inter, int T, EncoderScratch& s, ThreadPool& pool,
+                           int nth) const {
+  const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
+  s.gate.resize(static_cast<size_t>(T) * I);
+  float* up = s.gate.data();
+  L.gate.forward(y, H, T, nullptr, up, I, s.local, pool, nth, /*prepared=*/true);
+  constexpr int kRows = 16;
+  pool.parallel_for((T + kRows - 1) / kRows, [&](int64_t task, int) {
+    const size_t a = static_cast<size_t>(task) * kRows * I, e = std::min(static_cast<size_t>(T), static_cast<size_t>(task + 1) * kRows) * I;
+    for (size_t i = a; i < e; ++i) inter[i] *= up[i];
+  }, nth);
+}
+
+void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, const int32_t* positions, EncoderScratch& s,
+                    ThreadPool& pool, int nth, bool x_quantized, const EncoderLayer* next, float* ln1_max) const {
   const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
   const bool int8 = p == Precision::kINT8;
   L.qkv.prepare(x, H, b.tokens, s.in, pool, nth, x_quantized);
@@ -58,6 +73,7 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
     float* xg = x + static_cast<size_t>(r0) * H;
     if (T > 0) {
       L.qkv.run(x, H, s.in, r0, T, nullptr, qkv, 3 * H, pool, nth);
+      if (cfg_.rotary) rotate(qkv, T, positions + r0, 0);
       at.qkv = qkv, at.out = ctx;
       at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0, at.key_lens = b.key_lens ? b.key_lens + s0 : nullptr;
       if (cfg_.disentangled_span > 0) disentangled_terms(L, qkv, T, s, at, pool, nth);
@@ -68,6 +84,7 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
       else L.ln1.apply(*k_.fp32, y, T, pool, nth);
       if (ln1_max) fold_abs_max(y, T, H, ln1_max);
       L.inter.forward(y, H, T, nullptr, inter, I, s.local, pool, nth, /*prepared=*/int8);
+      if (cfg_.gated) gate_product(L, y, inter, T, s, pool, nth);
       L.out.forward(inter, I, T, y, xg, H, s.local, pool, nth);
       // the next layer's Q/K/V input: this group's rows of s.in, read above and not again in this layer
       if (int8 && next) L.ln2.apply_quantize(*k_.int8, xg, T, next->qkv, &s.in.q, r0, pool, nth);

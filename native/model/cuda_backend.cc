@@ -123,7 +123,7 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   if (cfg.relative_attention_buckets > 0 || cfg.embedding_size > 0 || cfg.layer_groups > 0 || cfg.hidden_act != "gelu" ||
       cfg.modern || cfg.disentangled_span > 0 || !cfg.position_table)
     return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa and CamemBERT (MPNet's relative "
-                                "attention, factorized embeddings, shared layers, the tanh GELU, ModernBERT and DeBERTa run on the CPU)"};
+                                "attention, factorized embeddings, shared layers, the tanh GELU, ModernBERT, DeBERTa, NomicBERT and GTE run on the CPU)"};
   const CudaLib& lib = cuda_lib(library);
   if (!lib.usable) return {Code::kUnsupported, lib.error};
   WeightSource src;

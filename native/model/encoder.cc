@@ -40,8 +40,13 @@ Status check_config(const BertConfig& c) {
       c.max_relative_positions < 0 || c.max_relative_positions > 65536 ||
       (c.disentangled_span > 0 && (c.modern || c.relative_attention_buckets > 0 || (c.position_buckets > 0 && c.max_relative_positions < 2))))
     return bad("DeBERTa's position_buckets / max_relative_positions are out of range");
-  if (c.hidden_act != "gelu" && c.hidden_act != "gelu_new" && c.hidden_act != "gelu_pytorch_tanh")
-    return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported ('gelu', 'gelu_new', 'gelu_pytorch_tanh')"};
+  if (c.rotary && (c.modern || c.position_table || c.padding_idx >= 0 || c.relative_attention_buckets > 0 || c.disentangled_span > 0 ||
+                   c.embedding_size > 0 || c.layer_groups > 0 || (c.hidden_size / c.num_attention_heads) % 2 != 0 ||
+                   !(c.rope_theta_global > 1.f) || !(c.rope_theta_global < 1e12f) || !(c.rope_ntk >= 1.f) || !(c.rope_ntk <= 1024.f)))
+    return bad("rotary positions need an even head size, rope_theta > 1, an NTK factor in [1, 1024] and no other position scheme");
+  if (c.gated && c.modern) return bad("a gated FFN is a post-norm layer's option (ModernBERT's GeGLU is its own)");
+  if (c.hidden_act != "gelu" && c.hidden_act != "gelu_new" && c.hidden_act != "gelu_pytorch_tanh" && c.hidden_act != "silu")
+    return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported ('gelu', 'gelu_new', 'gelu_pytorch_tanh', 'silu')"};
   return Status::Ok();
 }
 
@@ -113,7 +118,15 @@ AlignedBuffer<float> smooth_factors(const std::vector<float>& x_max, float* w, i
 
 void Encoder::take_layer(LayerWeights& lw, EncoderLayer& L) const {
   const float eps = cfg_.layer_norm_eps;
-  L.attn_out.bias = std::move(lw.o_b), L.inter.bias = std::move(lw.i_b), L.out.bias = std::move(lw.f_b);
+  L.attn_out.bias = std::move(lw.o_b), L.out.bias = std::move(lw.f_b);
+  if (cfg_.gated) {  // i_b: the activated projection's biases, then the multiplier's
+    const int I = cfg_.intermediate_size;
+    L.inter.bias.resize(I), L.gate.bias.resize(I);
+    std::memcpy(L.inter.bias.data(), lw.i_b.data(), sizeof(float) * I);
+    std::memcpy(L.gate.bias.data(), lw.i_b.data() + I, sizeof(float) * I);
+  } else {
+    L.inter.bias = std::move(lw.i_b);
+  }
   L.inter.act = ffn_activation();
   L.ln1 = LayerNorm::take(lw.ln1_g, lw.ln1_b, eps), L.ln2 = LayerNorm::take(lw.ln2_g, lw.ln2_b, eps);
 }
@@ -123,6 +136,7 @@ void Encoder::pack_layer(const LayerWeights& lw, const float* qkv, Precision p, 
   pack(L.qkv, p, qkv, 3 * H, H);
   pack(L.attn_out, p, lw.o_w.data(), H, H);
   pack(L.inter, p, lw.i_w.data(), I, H);
+  if (cfg_.gated) pack(L.gate, p, lw.i_w.data() + static_cast<size_t>(I) * H, I, H);
   pack(L.out, p, lw.f_w.data(), H, I);
 }
 
@@ -163,6 +177,7 @@ Status Encoder::bind(const BertConfig& cfg, const WeightSource& src, Precision p
     bytes_ += sizeof(float) * rel_emb_.size();
   }
   if (cfg.modern) bind_modern(emb);
+  if (cfg.rotary) rope_table(0, cfg.rope_theta_global, cfg.rope_ntk);
 
   // Row groups (see layer()). INT8 and BF16: ~512 KB of Q/K/V rows, half of a Zen 4 / Skylake-SP core's L2. FP32:
   // 768 tokens, eight of its GEMM's 96-row blocks (in A/B rounds while this was written, 128-token groups cost
@@ -234,12 +249,14 @@ Status Encoder::calibrate_and_pack(const WeightSource& src, ThreadPool& pool) {
     L.qkv.pack(k_, Precision::kFP32, qkv.data(), 3 * H, H, false);
     L.attn_out.pack(k_, Precision::kFP32, lw.o_w.data(), H, H, false);
     L.inter.pack(k_, Precision::kFP32, lw.i_w.data(), I, H, false);
+    if (cfg_.gated) L.gate.pack(k_, Precision::kFP32, lw.i_w.data() + static_cast<size_t>(I) * H, I, H, false);
     L.out.pack(k_, Precision::kFP32, lw.f_w.data(), H, I, false);
     std::vector<float> x_max(H, 0.f), ln1_max(H, 0.f);
     fold_abs_max(x.data(), T, H, x_max.data());
-    layer(L, Precision::kFP32, x.data(), b, s, pool, 0, false, nullptr, ln1_max.data());
+    layer(L, Precision::kFP32, x.data(), b, positions.data(), s, pool, 0, false, nullptr, ln1_max.data());
     L.qkv.smooth = smooth_factors(x_max, qkv.data(), 3 * H, H);
-    L.inter.smooth = smooth_factors(ln1_max, lw.i_w.data(), I, H);
+    // (gated: both input projections read the one quantized input, so one set of factors over their stacked rows)
+    L.inter.smooth = smooth_factors(ln1_max, lw.i_w.data(), cfg_.gated ? 2 * I : I, H);
     pack_layer(lw, qkv.data(), Precision::kINT8, L);
     bytes_ += sizeof(float) * 2 * H;
   }
@@ -269,7 +286,7 @@ Status Encoder::forward(const BatchView& b, float* out, ThreadPool& pool, int nt
     return Status::Ok();
   }
   for (int l = 0; l < L; ++l)
-    layer(weights_of(l), precision_, x, b, scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
+    layer(weights_of(l), precision_, x, b, positions.data(), scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
           l + 1 < L ? &weights_of(l + 1) : nullptr, nullptr);
   return Status::Ok();
 }

@@ -26,7 +26,7 @@ namespace bertrt {
 // after the FFN; ModernBERT: attn_norm and mlp_norm before them, attn_norm empty in layer 0).
 struct EncoderLayer {
   Linear qkv, attn_out, inter, out;
-  Linear gate;  // ModernBERT's GeGLU: inter holds Wi's GELU-input rows, gate its gate rows
+  Linear gate;  // gated FFNs (ModernBERT's GeGLU, NomicBERT's SwiGLU, GTE's GeGLU): inter the activated rows, gate the multiplier
   LayerNorm ln1, ln2;
   // DeBERTa: per head, the key (pk) and query (pq) projections of the relative embeddings, [2 span][head_dim] packed
   std::vector<cpu::PackedMatrix> pk, pq;
@@ -39,7 +39,7 @@ struct EncoderScratch {
   LinearInput in;                           // the layer input, all T rows (INT8: written by the LayerNorm before)
   LinearInput local;                        // the group's other GEMM inputs
   std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
-  AlignedBuffer<float> gate;                // ModernBERT: the GeGLU's gate rows [group rows][I]
+  AlignedBuffer<float> gate;                // gated FFNs: the second projection's rows [group rows][I]
   AlignedBuffer<float> c2p, p2c;            // DeBERTa: the group's disentangled terms [group rows][heads][2 span]
   std::vector<int32_t> pos_index;           // DeBERTa: the batch's relative-embedding row by offset i - j
   int pos_len = 0;
@@ -76,8 +76,10 @@ class Encoder final : public BertModel {
   void take_layer(LayerWeights& lw, EncoderLayer& L) const;
   // Its four weight matrices packed in precision p (qkv: Q/K/V stacked).
   void pack_layer(const LayerWeights& lw, const float* qkv, Precision p, EncoderLayer& L);
-  // The FFN-in activation: GELU, or its tanh form (hidden_act gelu_new / gelu_pytorch_tanh).
-  Activation ffn_activation() const { return cfg_.hidden_act != "gelu" ? Activation::kGeluTanh : Activation::kGelu; }
+  // The FFN-in activation: GELU, its tanh form (hidden_act gelu_new / gelu_pytorch_tanh), or SiLU.
+  Activation ffn_activation() const {
+    return cfg_.hidden_act == "gelu" ? Activation::kGelu : cfg_.hidden_act == "silu" ? Activation::kSilu : Activation::kGeluTanh;
+  }
   // Packs W [n][k] into lin for precision p (F16-exact FP32 weights as halves unless the knob says no).
   void pack(Linear& lin, Precision p, const float* w, int n, int k) {
     lin.pack(k_, p, w, n, k, knobs_.f16_weights);
@@ -108,8 +110,11 @@ class Encoder final : public BertModel {
   // One post-norm layer in precision p, in place on the residual stream x [T][H]. INT8: x_quantized says s.in already
   // holds x's INT8 form; the closing LayerNorm quantizes its output for the next layer's Q/K/V (with its smoothing)
   // unless this is the last layer. ln1_max (calibration): per-channel max |.| of the first LayerNorm's output, folded in.
-  void layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, EncoderScratch& s, ThreadPool& pool, int nth,
-             bool x_quantized, const EncoderLayer* next, float* ln1_max) const;
+  // positions: each token's, for rotary positions (BertConfig::rotary).
+  void layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, const int32_t* positions, EncoderScratch& s,
+             ThreadPool& pool, int nth, bool x_quantized, const EncoderLayer* next, float* ln1_max) const;
+  // A gated FFN's product: inter (the activated projection of y's T rows) times y's second projection, in place.
+  void gate_product(const EncoderLayer& L, const float* y, float* inter, int T, EncoderScratch& s, ThreadPool& pool, int nth) const;
   // Relative attention (MPNet): s.rel for sequences of up to max_len tokens, from the learned table by bucket.
   void relative_table(int max_len, EncoderScratch& s) const;
 
@@ -123,6 +128,9 @@ class Encoder final : public BertModel {
                     EncoderScratch& s, ThreadPool& pool, int nth) const;
   // Rotates the Q and K parts of qkv rows [0, rows) (positions[r] each) by RoPE with table t (0 global, 1 local).
   void rotate(float* qkv, int rows, const int32_t* positions, int t) const;
+  // Table t's cos and sin of position * inv_freq_i, inv_freq_i = (theta ntk)^(-2i / head_dim) / ntk^(2 / head_dim)
+  // (ntk 1: plain RoPE), for every position the config allows.
+  void rope_table(int t, float theta, float ntk);
 
   // --- deberta.cc
   // DeBERTa: a layer's pk / pq from its stacked Q/K/V weights and biases (before any smoothing touches them).
@@ -149,7 +157,7 @@ class Encoder final : public BertModel {
   AlignedBuffer<float> rel_;           // [buckets][heads], empty without relative attention
   Linear proj_;                        // factorized embeddings: [hidden][embedding_size], FP32 in every precision
   LayerNorm final_ln_;                 // ModernBERT's final LayerNorm
-  AlignedBuffer<float> rope_cos_[2], rope_sin_[2];  // ModernBERT: [max positions][head_dim / 2], global then local theta
+  AlignedBuffer<float> rope_cos_[2], rope_sin_[2];  // rotary: [max positions][head_dim / 2], global then local theta
   AlignedBuffer<float> rel_emb_;       // DeBERTa: encoder.rel_embeddings after its LayerNorm, [2 span][hidden]
   std::vector<EncoderLayer> layers_;
   size_t bytes_ = 0;

@@ -32,7 +32,7 @@ void Linear::run(const float* x, int lda, const LinearInput& in, int r0, int m, 
                  ThreadPool& pool, int nth) const {
   cpu::Epilogue epi;
   epi.bias = bias.size() ? bias.data() : nullptr;
-  epi.gelu = act != Activation::kNone, epi.tanh_gelu = act == Activation::kGeluTanh;
+  epi.act = act;
   epi.residual = residual, epi.ldr = ldc, epi.c = c, epi.ldc = ldc;
   if (p_ == Precision::kBF16) {
     cpu::GemmBf16Args g;

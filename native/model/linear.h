@@ -27,7 +27,7 @@ struct LinearInput {
   cpu::Bf16Rows bq;
 };
 
-enum class Activation { kNone, kGelu, kGeluTanh };
+using Activation = cpu::Act;
 
 // y = act(x . W^T + b) + residual, W [n][k] in PyTorch's layout, packed for one precision.
 class Linear {

@@ -10,18 +10,22 @@ namespace bertrt {
 
 void Encoder::bind_modern(EmbeddingWeights& emb) {
   final_ln_ = LayerNorm::take(emb.final_g, emb.final_b, cfg_.layer_norm_eps);
-  // cos and sin of position * theta^(-2i / head_dim), in FP32 as transformers computes them
+  rope_table(0, cfg_.rope_theta_global, 1.f);
+  rope_table(1, cfg_.rope_theta_local, 1.f);
+}
+
+void Encoder::rope_table(int t, float theta, float ntk) {
+  // in FP32 as transformers computes them: inv_freq = 1 / base^(2i / dim), the angle position * inv_freq
   const int half = cfg_.hidden_size / cfg_.num_attention_heads / 2, P = cfg_.max_position_embeddings;
-  for (int t = 0; t < 2; ++t) {
-    const float theta = t == 0 ? cfg_.rope_theta_global : cfg_.rope_theta_local;
-    rope_cos_[t].resize(static_cast<size_t>(P) * half), rope_sin_[t].resize(static_cast<size_t>(P) * half);
-    for (int i = 0; i < half; ++i) {
-      const float inv = 1.f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(2 * half));
-      for (int p = 0; p < P; ++p) {
-        const float a = static_cast<float>(p) * inv;
-        rope_cos_[t].data()[static_cast<size_t>(p) * half + i] = std::cos(a);
-        rope_sin_[t].data()[static_cast<size_t>(p) * half + i] = std::sin(a);
-      }
+  rope_cos_[t].resize(static_cast<size_t>(P) * half), rope_sin_[t].resize(static_cast<size_t>(P) * half);
+  const float base = theta * ntk, shrink = ntk == 1.f ? 1.f : std::pow(ntk, 2.f / static_cast<float>(2 * half));
+  for (int i = 0; i < half; ++i) {
+    float inv = 1.f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(2 * half));
+    if (shrink != 1.f) inv /= shrink;
+    for (int p = 0; p < P; ++p) {
+      const float a = static_cast<float>(p) * inv;
+      rope_cos_[t].data()[static_cast<size_t>(p) * half + i] = std::cos(a);
+      rope_sin_[t].data()[static_cast<size_t>(p) * half + i] = std::sin(a);
     }
   }
 }
@@ -76,8 +80,7 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
     s.qkv.resize(static_cast<size_t>(T) * 3 * H);
     s.ctx.resize(static_cast<size_t>(T) * H);
     s.inter.resize(static_cast<size_t>(T) * I);
-    s.gate.resize(static_cast<size_t>(T) * I);
-    float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data(), *gate = s.gate.data();
+    float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data();
     float* xg = x + static_cast<size_t>(r0) * H;
     // attention input: layer 0 reads x as it is, the others its LayerNorm
     const float* in = xg;
@@ -98,8 +101,7 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
     std::memcpy(ctx, xg, sizeof(float) * T * H);
     L.ln2.apply(*k_.fp32, ctx, T, pool, nth);
     L.inter.forward(ctx, H, T, nullptr, inter, I, s.local, pool, nth);
-    L.gate.forward(ctx, H, T, nullptr, gate, I, s.local, pool, nth, /*prepared=*/true);  // Wi_in's input, as it is
-    for (size_t i = 0; i < static_cast<size_t>(T) * I; ++i) inter[i] *= gate[i];
+    gate_product(L, ctx, inter, T, s, pool, nth);
     L.out.forward(inter, I, T, xg, y, H, s.local, pool, nth);
     std::memcpy(xg, y, sizeof(float) * T * H);
   }

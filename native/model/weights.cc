@@ -144,19 +144,34 @@ Status read_layer(const WeightSource& src, const BertConfig& cfg, int layer, Lay
   }
   const struct {
     const char* name;
-    std::vector<int64_t> shape;
+    int64_t rows, cols;  // cols 0: a vector
     AlignedBuffer<float>* dst;
+    bool present;  // false: a bias the config says the checkpoint leaves out (zeros)
   } tensors[] = {
-      {"attention.self.query.weight", {H, H}, &out->q_w},     {"attention.self.query.bias", {H}, &out->q_b},
-      {"attention.self.key.weight", {H, H}, &out->k_w},       {"attention.self.key.bias", {H}, &out->k_b},
-      {"attention.self.value.weight", {H, H}, &out->v_w},     {"attention.self.value.bias", {H}, &out->v_b},
-      {"attention.output.dense.weight", {H, H}, &out->o_w},   {"attention.output.dense.bias", {H}, &out->o_b},
-      {"attention.output.LayerNorm.weight", {H}, &out->ln1_g}, {"attention.output.LayerNorm.bias", {H}, &out->ln1_b},
-      {"intermediate.dense.weight", {I, H}, &out->i_w},       {"intermediate.dense.bias", {I}, &out->i_b},
-      {"output.dense.weight", {H, I}, &out->f_w},             {"output.dense.bias", {H}, &out->f_b},
-      {"output.LayerNorm.weight", {H}, &out->ln2_g},           {"output.LayerNorm.bias", {H}, &out->ln2_b},
+      {"attention.self.query.weight", H, H, &out->q_w, true},   {"attention.self.query.bias", H, 0, &out->q_b, cfg.attention_bias},
+      {"attention.self.key.weight", H, H, &out->k_w, true},     {"attention.self.key.bias", H, 0, &out->k_b, cfg.attention_bias},
+      {"attention.self.value.weight", H, H, &out->v_w, true},   {"attention.self.value.bias", H, 0, &out->v_b, cfg.attention_bias},
+      {"attention.output.dense.weight", H, H, &out->o_w, true}, {"attention.output.dense.bias", H, 0, &out->o_b, cfg.attention_bias},
+      {"attention.output.LayerNorm.weight", H, 0, &out->ln1_g, true}, {"attention.output.LayerNorm.bias", H, 0, &out->ln1_b, true},
+      {"intermediate.dense.weight", I, H, &out->i_w, true},     {"intermediate.dense.bias", I, 0, &out->i_b, cfg.mlp_in_bias},
+      {"output.dense.weight", H, I, &out->f_w, true},           {"output.dense.bias", H, 0, &out->f_b, cfg.mlp_bias},
+      {"output.LayerNorm.weight", H, 0, &out->ln2_g, true},     {"output.LayerNorm.bias", H, 0, &out->ln2_b, true},
   };
-  for (const auto& t : tensors) BERTRT_RETURN_IF_ERROR(src.read(p + t.name, t.shape, t.dst));
+  for (const auto& t : tensors) {
+    if (t.cols > 0) BERTRT_RETURN_IF_ERROR(src.read(p + t.name, {t.rows, t.cols}, t.dst));
+    else BERTRT_RETURN_IF_ERROR(read_or_zero(src, p + t.name, t.present, t.rows, t.dst));
+  }
+  if (!cfg.gated) return Status::Ok();
+  // the gated FFN's second input projection, stacked under the first: i [2I][H] (activated rows, then multiplier rows)
+  AlignedBuffer<float> up_w, up_b;
+  BERTRT_RETURN_IF_ERROR(src.read(p + "intermediate.up.weight", {I, H}, &up_w));
+  BERTRT_RETURN_IF_ERROR(read_or_zero(src, p + "intermediate.up.bias", cfg.mlp_in_bias, I, &up_b));
+  AlignedBuffer<float> w(static_cast<size_t>(2 * I * H)), b(static_cast<size_t>(2 * I));
+  std::memcpy(w.data(), out->i_w.data(), sizeof(float) * I * H);
+  std::memcpy(w.data() + I * H, up_w.data(), sizeof(float) * I * H);
+  std::memcpy(b.data(), out->i_b.data(), sizeof(float) * I);
+  std::memcpy(b.data() + I, up_b.data(), sizeof(float) * I);
+  out->i_w = std::move(w), out->i_b = std::move(b);
   return Status::Ok();
 }
 

@@ -49,7 +49,8 @@ struct LayerWeights {
 Status read_embeddings(const WeightSource& src, const BertConfig& cfg, EmbeddingWeights* out, bool word_f16 = false);
 // `layer` is the index of the weights: the layer's own, or its group's (BertConfig::layer_groups). ModernBERT's layers
 // land in the same fields: q_w/q_b its fused Wqkv [3H][H], o the attention's Wo, ln1 attn_norm (empty in layer 0),
-// i its Wi [2I][H] (GELU's input rows, then the gate's), f the MLP's Wo, ln2 mlp_norm; missing biases are zeros.
+// i its Wi [2I][H] (GELU's input rows, then the gate's), f the MLP's Wo, ln2 mlp_norm; missing biases are zeros. A gated
+// post-norm layer (BertConfig::gated) has i [2I][H] too: intermediate.dense's rows (activated), then intermediate.up's.
 Status read_layer(const WeightSource& src, const BertConfig& cfg, int layer, LayerWeights* out);
 // The width of the embedding tables: embedding_size when factorized, else hidden_size.
 inline int embedding_width(const BertConfig& c) { return c.embedding_size > 0 ? c.embedding_size : c.hidden_size; }

@@ -40,7 +40,7 @@ void test_gemm(const cpu::Kernels& k, ThreadPool& pool, int m, int n, int kk, bo
   cpu::PackedMatrix pw;
   k.pack_weights(w.data(), n, kk, &pw);
   cpu::GemmArgs g;
-  g.a = a.data(), g.lda = kk, g.w = &pw, g.bias = bias ? b.data() : nullptr, g.gelu = gelu;
+  g.a = a.data(), g.lda = kk, g.w = &pw, g.bias = bias ? b.data() : nullptr, g.act = gelu ? cpu::Act::kGelu : cpu::Act::kNone;
   g.residual = residual ? r.data() : nullptr, g.ldr = n, g.c = c.data(), g.ldc = n, g.m = m;
   k.gemm(g, pool, 0);
   std::vector<double> want(size_t(m) * n);
@@ -106,7 +106,7 @@ void test_gemm_f16(const cpu::Kernels& k, ThreadPool& pool, int m, int n, int kk
     std::vector<float> c32(size_t(m) * n, NAN), c16(size_t(m) * n, NAN);
     for (int which = 0; which < 2; ++which) {
       cpu::GemmArgs g;
-      g.a = a.data(), g.lda = kk, g.w = which ? &p16 : &p32, g.bias = mode >= 1 ? b.data() : nullptr, g.gelu = mode >= 2;
+      g.a = a.data(), g.lda = kk, g.w = which ? &p16 : &p32, g.bias = mode >= 1 ? b.data() : nullptr, g.act = mode >= 2 ? cpu::Act::kGelu : cpu::Act::kNone;
       g.residual = mode == 3 ? r.data() : nullptr, g.ldr = n, g.c = which ? c16.data() : c32.data(), g.ldc = n, g.m = m;
       k.gemm(g, pool, 0);
     }
@@ -264,7 +264,7 @@ void test_gelu_sweep(const cpu::Kernels& k, ThreadPool& pool, bool tanh_form) {
   cpu::PackedMatrix pw;
   k.pack_weights(w.data(), 1, 1, &pw);
   cpu::GemmArgs g;
-  g.a = a.data(), g.lda = 1, g.w = &pw, g.gelu = true, g.tanh_gelu = tanh_form, g.c = c.data(), g.ldc = 1, g.m = m;
+  g.a = a.data(), g.lda = 1, g.w = &pw, g.act = tanh_form ? cpu::Act::kGeluTanh : cpu::Act::kGelu, g.c = c.data(), g.ldc = 1, g.m = m;
   k.gemm(g, pool, 0);
   double worst = 0;  // in units of the bound
   for (int i = 0; i < m; ++i) {
@@ -275,6 +275,27 @@ void test_gelu_sweep(const cpu::Kernels& k, ThreadPool& pool, bool tanh_form) {
   }
   th::check(worst <= 1.0, std::string(k.name) + (tanh_form ? " tanh-GELU" : " GELU") + " epilogue over [-12, 12] within its bound of " +
                               (tanh_form ? "float64 (worst " : "erf's GELU (worst ") + std::to_string(worst) + " of the bound)");
+}
+
+// The SiLU epilogue (NomicBERT's SwiGLU gate) over [-30, 30] against float64 x / (1 + exp(-x)): two exp_neg values
+// (relative error 2e-7 each), the quotient and the product (2^-24 each, relative): bound 6e-7 |SiLU(x)| + 1e-30,
+// relative for either sign (large negative x included, where SiLU(x) ~ x e^x is tiny).
+void test_silu_sweep(const cpu::Kernels& k, ThreadPool& pool) {
+  const int m = 30001;
+  std::vector<float> a(m), w{1.f}, c(m, NAN);
+  for (int i = 0; i < m; ++i) a[i] = -30.f + 60.f * float(i) / float(m - 1);
+  cpu::PackedMatrix pw;
+  k.pack_weights(w.data(), 1, 1, &pw);
+  cpu::GemmArgs g;
+  g.a = a.data(), g.lda = 1, g.w = &pw, g.act = cpu::Act::kSilu, g.c = c.data(), g.ldc = 1, g.m = m;
+  k.gemm(g, pool, 0);
+  double worst = 0;
+  for (int i = 0; i < m; ++i) {
+    const double x = a[i], want = x / (1.0 + std::exp(-x));
+    worst = std::max(worst, std::isnan(c[i]) ? INFINITY : std::fabs(c[i] - want) / (6e-7 * std::fabs(want) + 1e-30));
+  }
+  th::check(worst <= 1.0, std::string(k.name) + " SiLU epilogue over [-30, 30] within 6e-7 relative of float64 (worst " +
+                              std::to_string(worst) + " of the bound)");
 }
 
 // INT8: exact sums against an int64 reference built from the same quantized values.
@@ -424,7 +445,7 @@ void test_bf16(const cpu::Kernels* k, ThreadPool& pool, int m, int n, int kk, bo
   for (int i = 0; i < m; ++i)
     for (int p = 0; p < kk; ++p) same &= ba.data.data()[size_t(i) * ba.kpad + p] == cpu::float_to_bf16(a[size_t(i) * kk + p]);
   cpu::GemmBf16Args g;
-  g.a = &ba, g.w = &bw, g.bias = b.data(), g.gelu = gelu, g.residual = r.data(), g.ldr = n, g.c = c.data(), g.ldc = n;
+  g.a = &ba, g.w = &bw, g.bias = b.data(), g.act = gelu ? cpu::Act::kGelu : cpu::Act::kNone, g.residual = r.data(), g.ldr = n, g.c = c.data(), g.ldc = n;
   k->gemm_bf16(g, pool, 0);
   std::vector<double> want(size_t(m) * n);
   for (int i = 0; i < m; ++i)
@@ -562,6 +583,7 @@ int main() {
     for (auto& s : f16shapes) test_gemm_f16(k, pool, s[0], s[1], s[2], seed++);
     test_gelu_sweep(k, pool, false);
     test_gelu_sweep(k, pool, true);
+    test_silu_sweep(k, pool);
     test_attention(k, pool, {1}, 1, 32, seed++);
     test_attention(k, pool, {3, 17, 1, 64}, 3, 32, seed++);
     test_attention(k, pool, {129, 5}, 2, 64, seed++);

@@ -21,7 +21,7 @@ struct BertConfig {
   int max_position_embeddings = 0;
   int type_vocab_size = 0;  // 0: the model has no token-type embeddings (DistilBERT)
   float layer_norm_eps = 1e-12f;
-  std::string hidden_act = "gelu";  // "gelu" (erf), or its tanh form: "gelu_new", "gelu_pytorch_tanh"
+  std::string hidden_act = "gelu";  // "gelu" (erf), or its tanh form: "gelu_new", "gelu_pytorch_tanh"; "silu" (gated FFNs)
   // Factorized embeddings (ALBERT, ELECTRA): the embedding tables and their LayerNorm are embedding_size wide and
   // embeddings.project.{weight [hidden][embedding_size], bias} maps them to hidden_size. 0: hidden_size wide.
   int embedding_size = 0;
@@ -61,6 +61,16 @@ struct BertConfig {
   int max_relative_positions = 0;
   bool rel_norm = false;
   bool position_table = true;
+  // Rotary positions in the post-norm layer (NomicBERT, GTE): Q and K rotated after the Q/K/V projection by RoPE
+  // (rotate_half's layout) with theta rope_theta_global and NTK scaling by rope_ntk (GTE's rope_scaling: inverse
+  // frequencies of theta * rope_ntk, divided by rope_ntk^(2 / head_dim); 1: none); position_table false.
+  bool rotary = false;
+  float rope_ntk = 1.f;
+  // A gated FFN (NomicBERT's SwiGLU, GTE's GeGLU): act(intermediate.dense(x)) * intermediate.up(x), then
+  // output.dense; the act is hidden_act. mlp_in_bias: the two input projections carry biases; attention_bias and
+  // mlp_bias (above) say the same of Q/K/V and the attention output, and of output.dense, in these families too.
+  bool gated = false;
+  bool mlp_in_bias = true;
 };
 
 enum class DType { kF32, kF16, kBF16 };
