@@ -1,6 +1,6 @@
 // `npm run bench:families`: bertrt against onnxruntime-node on the families past BERT: the real all-mpnet-base-v2
-// (MPNet, 12 layers, hidden 768) from tools/fetch_real_models.sh and a ModernBERT-base-shaped model with seeded
-// weights (tools/make_modernbert_base.py: no real ModernBERT is reachable here), the peer on each one's ONNX export
+// (MPNet, 12 layers, hidden 768) from tools/fetch_real_models.sh, and ModernBERT-base- and nomic-embed-text-shaped
+// models with seeded weights (tools/make_base_shapes.py: no real ModernBERT or NomicBERT is reachable here), the peer on each one's ONNX export
 // (tools/export_onnx.py --int8 --model DIR: FP32, and quantize_dynamic per-channel INT8). For FP32 and INT8, in one
 // process, interleaved rounds: a 32x128 batch (sequences/s) and the real-length workload (1,200 real sentences in
 // batches of 32; bertrt packs, the peer pads each batch to its longest text), with the accuracy of each engine's
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const rows: Row[] = (previous?.rows ?? []).filter((r) => only !== undefined && r.model !== only);
   const notes: string[] = [];
   if (previous) notes.push(`${only ? `The rows of models other than ${only}` : 'The engine rows above'} are from the run of ${previous.date.slice(0, 10)}${only ? `; ${only} and the layer table were measured ${new Date().toISOString().slice(0, 10)} (--only)` : '; the ModernBERT layer table was remeasured (--modern-only)'}.`);
-  for (const name of modernOnly ? [] : only ? [only] : ['all-mpnet-base-v2', 'modernbert-base']) {
+  for (const name of modernOnly ? [] : only ? [only] : ['all-mpnet-base-v2', 'modernbert-base', 'nomic-base']) {
     const dir = path.join(models, name);
     const onnx = path.join(root, 'bench', '.cache', `${name}.onnx`);
     if (!fs.existsSync(path.join(dir, 'model.safetensors')) || !fs.existsSync(onnx)) {
@@ -160,12 +160,12 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(out, 'families.json'), JSON.stringify(report, null, 2) + '\n');
   const L: string[] = [];
   L.push('# Model families vs onnxruntime-node — CPU', '');
-  L.push(`Measured ${report.date.slice(0, 10)} by \`npm run bench:families\` (bench/families.ts). Regenerate: \`tools/fetch_real_models.sh\`, \`tools/.venv/bin/python tools/export_onnx.py --int8 --model .scratch/real-models/all-mpnet-base-v2\`, \`npm run bench:families\`.`, '');
+  L.push(`Measured ${report.date.slice(0, 10)} by \`npm run bench:families\` (bench/families.ts). Regenerate: \`tools/fetch_real_models.sh\`, \`tools/.venv/bin/python tools/make_base_shapes.py\`, \`tools/.venv/bin/python tools/export_onnx.py --int8 --model .scratch/real-models/NAME\` for each of all-mpnet-base-v2, modernbert-base and nomic-base, \`npm run bench:families\`.`, '');
   L.push(`- Machine: ${report.machine.cpu}, ${report.machine.physicalCores} cores, ${report.machine.memoryGiB} GiB; flags: ${report.machine.flags}`);
   L.push(`- Software: Node ${report.software.node}, bertrt ${report.software.bertrt} (kernels ${report.software.kernels}, INT8 ${report.software.int8Kernels}), onnxruntime-node ${report.software.onnxruntimeNode} (graph optimization "all", ${THREADS} intra-op threads)`);
   L.push('- Peer: the ONNX export of the same weights (tools/export_onnx.py); INT8: onnxruntime quantize_dynamic, per-channel s8 weights, dynamic u8 activations. bertrt INT8: s8 per-channel weights, u8 per-token activations, SmoothQuant at load.');
   L.push(`- Shapes: one 32×128 batch of synthetic ids; real-length: ${sentences.length} real sentences (bench/data/sentences.txt) in batches of 32, tokenization and mean pooling included for both (bertrt packs, the peer pads per batch). Medians of interleaved rounds.`);
-  L.push('- Models: all-mpnet-base-v2, the real checkpoint; modernbert-base, ModernBERT-base\'s shape (hidden 768, 22 layers, GeGLU 1152, a global layer every 3rd, 128-token windows) with seeded weights (tools/make_modernbert_base.py), since no real ModernBERT is reachable here — its speed is the shape\'s, its accuracy column compares the engines on the same weights.');
+  L.push('- Models: all-mpnet-base-v2, the real checkpoint; modernbert-base, ModernBERT-base\'s shape (hidden 768, 22 layers, GeGLU 1152, a global layer every 3rd, 128-token windows) and nomic-base, nomic-embed-text-v1.5\'s shape (NomicBERT: hidden 768, 12 layers, SwiGLU 3072, RoPE) with seeded weights (tools/make_base_shapes.py), since no real ModernBERT or NomicBERT is reachable here — their speed is the shape\'s, their accuracy columns compare the engines on the same weights.');
   L.push('- Accuracy: cosine of each engine\'s sentence vectors (real-length workload) to onnxruntime FP32\'s, mean and min over the sentences.', '');
   L.push('| model | precision | 32×128 bertrt seq/s | peer seq/s | ratio | real-length bertrt sent/s | peer sent/s | ratio | bertrt cosine mean / min | peer cosine mean / min |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) {

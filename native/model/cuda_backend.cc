@@ -121,7 +121,8 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   BERTRT_RETURN_IF_ERROR(check_config(cfg));
   if (precision == Precision::kBF16) return {Code::kUnsupported, "precision 'bf16' is CPU-only (the CUDA backend runs FP16 or INT8)"};
   if (cfg.relative_attention_buckets > 0 || cfg.embedding_size > 0 || cfg.layer_groups > 0 || cfg.hidden_act != "gelu" ||
-      cfg.modern || cfg.disentangled_span > 0 || !cfg.position_table)
+      cfg.modern || cfg.disentangled_span > 0 || !cfg.position_table || cfg.rotary || cfg.gated || !cfg.attention_bias ||
+      !cfg.mlp_in_bias || !cfg.mlp_bias)
     return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa and CamemBERT (MPNet's relative "
                                 "attention, factorized embeddings, shared layers, the tanh GELU, ModernBERT, DeBERTa, NomicBERT and GTE run on the CPU)"};
   const CudaLib& lib = cuda_lib(library);
