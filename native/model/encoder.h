@@ -127,7 +127,7 @@ class Encoder final : public BertModel {
   void modern_layer(const EncoderLayer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
                     EncoderScratch& s, ThreadPool& pool, int nth) const;
   // Rotates the Q and K parts of qkv rows [0, rows) (positions[r] each) by RoPE with table t (0 global, 1 local).
-  void rotate(float* qkv, int rows, const int32_t* positions, int t) const;
+  void rotate(float* qkv, int rows, const int32_t* positions, int t, ThreadPool& pool, int nth) const;
   // Table t's cos and sin of position * inv_freq_i, inv_freq_i = (theta ntk)^(-2i / head_dim) / ntk^(2 / head_dim)
   // (ntk 1: plain RoPE), for every position the config allows.
   void rope_table(int t, float theta, float ntk);

@@ -1,6 +1,7 @@
 // ModernBERT's layer (transformers' ModernBertEncoderLayer): pre-LayerNorm without biases, fused Wqkv, rotary
 // positions with a global and a local theta, every global_every-th layer global and the others a sliding window,
 // a GeGLU MLP; the encoder ends with a final LayerNorm.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -46,22 +47,26 @@ void Encoder::pack_modern_layer(LayerWeights& lw, EncoderLayer& L) {
   L.ln1 = LayerNorm::take(lw.ln1_g, lw.ln1_b, eps), L.ln2 = LayerNorm::take(lw.ln2_g, lw.ln2_b, eps);
 }
 
-void Encoder::rotate(float* qkv, int rows, const int32_t* positions, int t) const {
+void Encoder::rotate(float* qkv, int rows, const int32_t* positions, int t, ThreadPool& pool, int nth) const {
   const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, half = dh / 2;
-  for (int r = 0; r < rows; ++r) {
-    const float* c = rope_cos_[t].data() + static_cast<size_t>(positions[r]) * half;
-    const float* sn = rope_sin_[t].data() + static_cast<size_t>(positions[r]) * half;
-    float* row = qkv + static_cast<size_t>(r) * 3 * H;
-    for (int part = 0; part < 2; ++part)  // Q, then K
-      for (int h = 0; h < heads; ++h) {
-        float* v = row + part * H + h * dh;
-        for (int d = 0; d < half; ++d) {  // (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin): rotate_half's layout
-          const float a = v[d], b2 = v[d + half];
-          v[d] = a * c[d] - b2 * sn[d];
-          v[d + half] = b2 * c[d] + a * sn[d];
+  constexpr int kRows = 16;  // rows per task: each row's Q and K are rotated by one task (same bits on any schedule)
+  pool.parallel_for((rows + kRows - 1) / kRows, [&](int64_t task, int) {
+    const int r1 = std::min(rows, static_cast<int>(task + 1) * kRows);
+    for (int r = static_cast<int>(task) * kRows; r < r1; ++r) {
+      const float* c = rope_cos_[t].data() + static_cast<size_t>(positions[r]) * half;
+      const float* sn = rope_sin_[t].data() + static_cast<size_t>(positions[r]) * half;
+      float* row = qkv + static_cast<size_t>(r) * 3 * H;
+      for (int part = 0; part < 2; ++part)  // Q, then K
+        for (int h = 0; h < heads; ++h) {
+          float* v = row + part * H + h * dh;
+          for (int d = 0; d < half; ++d) {  // (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin): rotate_half's layout
+            const float a = v[d], b2 = v[d + half];
+            v[d] = a * c[d] - b2 * sn[d];
+            v[d + half] = b2 * c[d] + a * sn[d];
+          }
         }
-      }
-  }
+    }
+  }, nth);
 }
 
 // x += Wo(attention(rope(Wqkv(attn_norm(x))))); x += Wo_mlp(gelu(Wi_in(mlp_norm(x))) * Wi_gate(mlp_norm(x))).
@@ -90,7 +95,7 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
       in = y;
     }
     L.qkv.forward(in, H, T, nullptr, qkv, 3 * H, s.local, pool, nth);
-    rotate(qkv, T, positions + r0, global ? 0 : 1);
+    rotate(qkv, T, positions + r0, global ? 0 : 1, pool, nth);
     at.qkv = qkv, at.out = ctx;
     at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - g0, at.key_lens = b.key_lens ? b.key_lens + g0 : nullptr;
     attend(p, at, pool, nth);
