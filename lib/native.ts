@@ -29,8 +29,8 @@ export interface NativeConfig {
   /** ModernBERT's block */
   modern?: { normBias: boolean; attentionBias: boolean; mlpBias: boolean; ropeThetaGlobal: number; ropeThetaLocal: number; globalEvery: number; localWindow: number };
   /** NomicBERT, GTE: RoPE in the post-norm layer instead of a position table (theta; ntk: GTE's NTK scaling factor, 1
-   *  for none) */
-  rotary?: { theta: number; ntk: number };
+   *  for none; dynamic: NomicBERT's dynamic NTK scaling of each sequence past `trained` tokens by its own length) */
+  rotary?: { theta: number; ntk: number; dynamic?: { factor: number; trained: number } };
   /** a gated FFN: hiddenAct(intermediate.dense(x)) * intermediate.up(x) (SwiGLU with 'silu', GeGLU with 'gelu') */
   gatedFfn?: boolean;
   /** which post-norm linear layers carry biases (absent: all, as BERT): Q/K/V and the attention output, the FFN's

@@ -447,23 +447,63 @@ describe('model families: NomicBERT and GTE as the Hub and transformers spell th
     }
   });
 
-  it("NomicBERT's rotary_scaling_factor: inputs up to max_trained_positions run, longer ones are E_INPUT_TOO_LONG", async () => {
-    const { dir } = familyModel('nomic-bert');
-    try {
-      editConfig(dir, (c) => ({ ...c, n_embd: c.hidden_size, n_layer: c.num_hidden_layers, n_head: c.num_attention_heads, n_inner: c.intermediate_size,
-        n_positions: 128, activation_function: 'swiglu', rotary_emb_base: 1000, qkv_proj_bias: false, mlp_fc1_bias: false, mlp_fc2_bias: false,
-        rotary_scaling_factor: 2, max_trained_positions: 64 }));
-      const enc = await Encoder.load(dir, { threads: 1 });
+  // Dynamic NTK scaling: past the trained length each sequence's frequencies come from its own length. The reference is
+  // transformers' NomicBertModel with rope_type "dynamic" (factor 2, trained length 64), each input run alone on a
+  // fresh rotary module; bertrt runs them in one packed batch, short and long together.
+  for (const spelling of ['remote-code rotary_scaling_factor', 'transformers rope_type "dynamic"'] as const) {
+    it(`NomicBERT with dynamic NTK scaling (${spelling}): within 1e-4 of transformers, inputs past the trained length scaled by their own length`, async () => {
+      const { dir, fixture } = familyModel('nomic-bert');
       try {
-        assert.equal(enc.config.maxTokens, 64);
-        const ids = (n: number) => Int32Array.from({ length: n }, (_, i) => 5 + (i % 50));
-        await enc.run({ ids: ids(64), typeIds: null, cuSeqlens: Int32Array.of(0, 64) });
-        await assert.rejects(enc.run({ ids: ids(65), typeIds: null, cuSeqlens: Int32Array.of(0, 65) }), (e: BertrtError) => e.code === 'E_INPUT_TOO_LONG' && e.message.includes('at most 64'));
+        editConfig(dir, (c) =>
+          spelling === 'transformers rope_type "dynamic"'
+            ? { ...c, max_position_embeddings: 64, rope_parameters: { rope_type: 'dynamic', factor: 2.0, rope_theta: 1000 } }
+            : { model_type: 'nomic_bert', vocab_size: c.vocab_size, n_embd: c.hidden_size, n_layer: c.num_hidden_layers, n_head: c.num_attention_heads,
+                n_inner: c.intermediate_size, n_positions: 128, layer_norm_epsilon: c.layer_norm_eps, type_vocab_size: 2, activation_function: 'swiglu',
+                rotary_emb_base: 1000, qkv_proj_bias: false, mlp_fc1_bias: false, mlp_fc2_bias: false, rotary_scaling_factor: 2, max_trained_positions: 64 },
+        );
+        const picked = fixture.inputs.filter((x) => (x as Input & { dyn?: string }).dyn);
+        assert.ok(picked.some((x) => x.ids.length > 64) && picked.some((x) => x.ids.length <= 64));
+        const tok = Tokenizer.fromDir(dir);
+        const enc = await Encoder.load(dir, { threads: 2 });
+        try {
+          assert.equal(enc.config.maxTokens, 128);
+          const encodings = picked.map((x) => tok.encode(x.a, null, { maxLength: 128 }));
+          const batch = pack(encodings, true);
+          const h = await enc.run(batch);
+          let worst = 0;
+          let plain = 0; // the long inputs against the unscaled reference: the scaling must matter
+          picked.forEach((x, i) => {
+            const got = h.subarray(batch.cuSeqlens[i] * 16, batch.cuSeqlens[i + 1] * 16);
+            worst = Math.max(worst, maxAbsDiff(got, f32((x as Input & { dyn: string }).dyn)));
+            if (x.ids.length > 64 && x.hidden) plain = Math.max(plain, maxAbsDiff(got, f32(x.hidden)));
+          });
+          assert.ok(worst <= 1e-4, `max abs ${worst}`);
+          assert.ok(plain > 1e-2, `the scaling changed nothing (max abs ${plain} to the unscaled reference)`);
+        } finally {
+          enc.close();
+        }
       } finally {
-        enc.close();
+        fs.rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
+  it('a malformed scaling in config.json is E_MODEL_FORMAT naming the field', async () => {
+    const remote = { n_embd: 16, n_layer: 2, n_head: 2, n_inner: 32, n_positions: 128, activation_function: 'swiglu' };
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['nomic-bert', { ...remote, rotary_scaling_factor: 0.5 }, /rotary_scaling_factor must be a number in \[1, 1024\]/],
+      ['nomic-bert', { ...remote, rotary_scaling_factor: 2, max_trained_positions: 256 }, /trained length 256 exceeds the position limit 128/],
+      ['nomic-bert', { rope_parameters: { rope_type: 'dynamic', rope_theta: 1000 } }, /rope_parameters.factor must be a number/],
+      ['gte', { rope_scaling: { type: 'ntk', factor: 'two' } }, /rope_scaling.factor must be a number/],
+    ];
+    for (const [name, patch, msg] of cases) {
+      const { dir } = familyModel(name);
+      try {
+        editConfig(dir, (c) => ({ ...c, ...patch }));
+        await assert.rejects(Encoder.load(dir, { threads: 1 }), (e: BertrtError) => e.code === 'E_MODEL_FORMAT' && msg.test(e.message), JSON.stringify(patch));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 });

@@ -333,13 +333,29 @@ def make_rotary(only, common, toks, bert_tok, vocab):
         torch.manual_seed(11)
         nb = NomicBertConfig(**{**common, "vocab_size": vocab, "pad_token_id": 0}, max_position_embeddings=128, type_vocab_size=2,
                              hidden_act="silu", rope_parameters={"rope_type": "default", "rope_theta": 1000.0})
-        make("nomic-bert", NomicBertModel(nb), bert_tok, 128, mask="[MASK]")
+        make("nomic-bert", NomicBertModel(nb), bert_tok, 128, mask="[MASK]", extra=nomic_dynamic)
     if not only or "gte" in only:
         # gte-multilingual's shape: GeGLU (erf GELU), biases on Q/K/V, Wo and the FFN output, one token type, theta 160,000
         torch.manual_seed(12)
         gc = GteConfig(**common, max_position_embeddings=128, type_vocab_size=1, hidden_act="gelu",
                        rope_parameters={"rope_type": "default", "rope_theta": 160000.0})
         make("gte", GteModel(gc), toks["xlmr"], 128, extra=gte_ntk)
+
+
+def nomic_dynamic(model, rec):
+    """Hidden states of single texts (every eighth, and every one past 64 tokens) with transformers' dynamic NTK RoPE (factor 2, trained length 64: the inputs
+    past 64 tokens are scaled by their own length), each input run alone on a fresh rotary module (transformers'
+    dynamic RoPE keeps the frequencies of the longest input seen; nomic-ai's remote code scales each batch by its
+    padded length: for a batch of one, the same), under "dyn"."""
+    cfg = NomicBertConfig.from_dict({**model.config.to_dict(), "max_position_embeddings": 64,
+                                     "rope_parameters": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 1000.0}})
+    dyn = NomicBertModel(cfg).eval()
+    dyn.load_state_dict(model.state_dict(), strict=False)
+    with torch.no_grad():  # single texts (token types 0): every eighth, and every one past 64 tokens
+        for i, r in enumerate(rec):
+            if r["b"] is None and (i % 8 == 0 or len(r["ids"]) > 64):
+                dyn.rotary_emb = type(dyn.rotary_emb)(cfg)
+                r["dyn"] = b64(dyn(input_ids=torch.tensor([r["ids"]])).last_hidden_state[0].numpy())
 
 
 def gte_ntk(model, rec):

@@ -223,10 +223,11 @@ function modernConfig(raw: Record<string, unknown>, file: string, family: Family
   };
 }
 
-/** A rope theta from transformers 5's rope_parameters ({rope_type: "default", rope_theta}) or the older rope_theta. */
-function ropeTheta(raw: Record<string, unknown>, file: string, dflt: number): number {
+/** A rope theta from transformers 5's rope_parameters ({rope_type: "default", rope_theta}) or the older rope_theta
+ *  (`types`: the rope_types the caller handles). */
+function ropeTheta(raw: Record<string, unknown>, file: string, dflt: number, types: readonly string[] = ['default']): number {
   const p = raw.rope_parameters as { rope_theta?: unknown; rope_type?: unknown } | undefined;
-  if (p && p.rope_type !== undefined && p.rope_type !== 'default') throw new BertrtError(`${file}: rope_type "${String(p.rope_type)}" is not supported (only "default")`, 'E_UNSUPPORTED');
+  if (p && p.rope_type !== undefined && !types.includes(String(p.rope_type))) throw new BertrtError(`${file}: rope_type "${String(p.rope_type)}" is not supported (${types.map((t) => `"${t}"`).join(', ')})`, 'E_UNSUPPORTED');
   const v = p?.rope_theta ?? raw.rope_theta ?? dflt;
   if (typeof v !== 'number' || !(v > 1 && v < 1e12)) throw new BertrtError(`${file}: rope_theta must be a number > 1`, 'E_MODEL_FORMAT');
   return v;
@@ -247,7 +248,12 @@ function rotaryConfig(raw: Record<string, unknown>, file: string, family: Family
   let theta: number;
   let ntk = 1;
   let biases: { attention: boolean; mlpIn: boolean; mlpOut: boolean };
-  let maxTokens: number | undefined;
+  let dynamic: { factor: number; trained: number } | undefined;
+  let limit: number | undefined; // the longest input, where the config does not give it as max_position_embeddings
+  const factorOf = (v: unknown, what: string): number => {
+    if (typeof v !== 'number' || !(v >= 1 && v <= 1024)) throw new BertrtError(`${file}: ${what} must be a number in [1, 1024]`, 'E_MODEL_FORMAT');
+    return v;
+  };
   if (remote) {
     if (raw.prenorm === true) throw no('prenorm true');
     if (raw.rotary_emb_fraction !== undefined && raw.rotary_emb_fraction !== 1) throw no(`rotary_emb_fraction ${JSON.stringify(raw.rotary_emb_fraction)} (only 1)`);
@@ -260,9 +266,11 @@ function rotaryConfig(raw: Record<string, unknown>, file: string, family: Family
     hiddenAct = 'silu';
     theta = typeof raw.rotary_emb_base === 'number' && raw.rotary_emb_base > 1 ? raw.rotary_emb_base : 1000;
     biases = { attention: raw.qkv_proj_bias !== false, mlpIn: raw.mlp_fc1_bias !== false, mlpOut: raw.mlp_fc2_bias !== false };
-    // rotary_scaling_factor: the remote code switches to dynamically scaled frequencies for batches past
-    // max_trained_positions; inputs up to that length run the plain ones, and longer ones are refused here
-    if (raw.rotary_scaling_factor !== undefined && raw.rotary_scaling_factor !== null) maxTokens = int(raw, 'max_trained_positions', file, 'maxPositionEmbeddings', 2048);
+    // rotary_scaling_factor: the remote code's dynamic NTK scaling past max_trained_positions (its inputs run up to
+    // n_positions); the engine scales each sequence by its own length, as the remote code does a batch of one
+    if (raw.rotary_scaling_factor !== undefined && raw.rotary_scaling_factor !== null) {
+      dynamic = { factor: factorOf(raw.rotary_scaling_factor, 'rotary_scaling_factor'), trained: int(raw, 'max_trained_positions', file, 'maxPositionEmbeddings', 2048) };
+    }
   } else {
     if (!nomic) {
       // GTE's remote-code fields; transformers 5's GteConfig has none of them
@@ -278,13 +286,22 @@ function rotaryConfig(raw: Record<string, unknown>, file: string, family: Family
       }
     }
     hiddenAct = String(raw.hidden_act ?? (nomic ? 'silu' : 'gelu'));
-    theta = ropeTheta(raw, file, nomic ? 1000 : 160000);
+    theta = ropeTheta(raw, file, nomic ? 1000 : 160000, nomic ? ['default', 'dynamic'] : ['default']);
+    const rope = raw.rope_parameters as { rope_type?: unknown; factor?: unknown } | undefined;
+    if (rope?.rope_type === 'dynamic') {
+      // transformers' dynamic NTK: max_position_embeddings is the trained length, past which each input is scaled;
+      // the engine takes inputs up to factor times that
+      const trained = int(raw, 'max_position_embeddings', file, 'maxPositionEmbeddings', 2048);
+      dynamic = { factor: factorOf(rope.factor, 'rope_parameters.factor'), trained };
+      limit = Math.min(65536, Math.floor(trained * dynamic.factor));
+    }
     biases = nomic ? { attention: false, mlpIn: false, mlpOut: false } : { attention: true, mlpIn: false, mlpOut: true };
   }
   if (![...GELUS, 'silu'].includes(hiddenAct)) throw no(`hidden_act "${hiddenAct}" (${[...GELUS, 'silu'].join(', ')})`);
   const eps = raw[key('layer_norm_eps', 'layer_norm_epsilon')] ?? 1e-12;
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw new BertrtError(`${file}: "${key('layer_norm_eps', 'layer_norm_epsilon')}" must be a number in (0, 1)`, 'E_MODEL_FORMAT');
-  const maxPositionEmbeddings = Math.min(maxTokens ?? Infinity, int(raw, key('max_position_embeddings', 'n_positions'), file, 'maxPositionEmbeddings', nomic ? 2048 : 8192));
+  const maxPositionEmbeddings = limit ?? int(raw, key('max_position_embeddings', 'n_positions'), file, 'maxPositionEmbeddings', nomic ? 2048 : 8192);
+  if (dynamic && dynamic.trained > maxPositionEmbeddings) throw new BertrtError(`${file}: the trained length ${dynamic.trained} exceeds the position limit ${maxPositionEmbeddings}`, 'E_MODEL_FORMAT');
   const hiddenSize = int(raw, key('hidden_size', 'n_embd'), file, 'hiddenSize');
   const heads = int(raw, key('num_attention_heads', 'n_head'), file, 'numAttentionHeads');
   if (hiddenSize % heads === 0 && (hiddenSize / heads) % 2 !== 0) throw no(`an odd head size (${hiddenSize / heads}): RoPE rotates pairs`);
@@ -303,7 +320,7 @@ function rotaryConfig(raw: Record<string, unknown>, file: string, family: Family
     layerNormEps: eps,
     hiddenAct,
     padTokenId: int(raw, 'pad_token_id', file, 'padTokenId', nomic ? 0 : 1),
-    rotary: { theta, ntk },
+    rotary: { theta, ntk, ...(dynamic ? { dynamic } : {}) },
     gatedFfn: true,
     biases,
     raw,

@@ -166,6 +166,15 @@ bertrt::BertConfig parse_config(Napi::Object o) {
     c.rotary = true, c.position_table = false;
     c.rope_theta_global = static_cast<float>(num("theta"));
     c.rope_ntk = static_cast<float>(num("ntk"));
+    Napi::Value dyn = r.Get("dynamic");
+    if (dyn.IsObject()) {  // dynamic NTK scaling: { factor, trained }
+      Napi::Object d = dyn.As<Napi::Object>();
+      Napi::Value f = d.Get("factor");
+      if (!f.IsNumber() || !std::isfinite(f.As<Napi::Number>().DoubleValue()))
+        throw_error(o.Env(), Code::kInvalidArgument, "config.rotary.dynamic.factor must be a finite number");
+      c.rope_dynamic = f.As<Napi::Number>().FloatValue();
+      c.rope_trained = get_int(d, "trained");
+    }
   }
   c.gated = o.Get("gatedFfn").ToBoolean();
   Napi::Value biases = o.Get("biases");

@@ -73,7 +73,7 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
     float* xg = x + static_cast<size_t>(r0) * H;
     if (T > 0) {
       L.qkv.run(x, H, s.in, r0, T, nullptr, qkv, 3 * H, pool, nth);
-      if (cfg_.rotary) rotate(qkv, T, positions + r0, 0, pool, nth);
+      if (cfg_.rotary) rotate_group(qkv, b, s0, s1, r0, positions, s, pool, nth);
       at.qkv = qkv, at.out = ctx;
       at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0, at.key_lens = b.key_lens ? b.key_lens + s0 : nullptr;
       if (cfg_.disentangled_span > 0) disentangled_terms(L, qkv, T, s, at, pool, nth);

@@ -44,6 +44,9 @@ Status check_config(const BertConfig& c) {
                    c.embedding_size > 0 || c.layer_groups > 0 || (c.hidden_size / c.num_attention_heads) % 2 != 0 ||
                    !(c.rope_theta_global > 1.f) || !(c.rope_theta_global < 1e12f) || !(c.rope_ntk >= 1.f) || !(c.rope_ntk <= 1024.f)))
     return bad("rotary positions need an even head size, rope_theta > 1, an NTK factor in [1, 1024] and no other position scheme");
+  if (c.rope_dynamic != 0.f && (!c.rotary || !(c.rope_dynamic >= 1.f) || !(c.rope_dynamic <= 1024.f) || c.rope_trained < 2 ||
+                                c.rope_trained > c.max_position_embeddings || c.hidden_size / c.num_attention_heads < 4))
+    return bad("dynamic rotary scaling needs a factor in [1, 1024] and a trained length in [2, max_position_embeddings]");
   if (c.gated && c.modern) return bad("a gated FFN is a post-norm layer's option (ModernBERT's GeGLU is its own)");
   if (c.hidden_act != "gelu" && c.hidden_act != "gelu_new" && c.hidden_act != "gelu_pytorch_tanh" && c.hidden_act != "silu")
     return {Code::kUnsupported, "hidden_act '" + c.hidden_act + "' is not supported ('gelu', 'gelu_new', 'gelu_pytorch_tanh', 'silu')"};
@@ -277,6 +280,7 @@ Status Encoder::forward(const BatchView& b, float* out, ThreadPool& pool, int nt
   static thread_local EncoderScratch scratch;
   relative_table(max_len, scratch);
   disentangled_table(max_len, scratch);
+  dynamic_rope_tables(b, scratch);
   float* x = out;  // the residual stream lives in the caller's output buffer
   embed(b, positions.data(), x, pool, nth);
   const int L = cfg_.num_hidden_layers;

@@ -45,6 +45,10 @@ struct EncoderScratch {
   int pos_len = 0;
   AlignedBuffer<float> rel;                 // relative attention: the batch's bias by head and offset (see AttentionArgs)
   int rel_len = 0;                          // ... for sequences of up to this many tokens
+  // dynamic NTK rotary scaling: per sequence of the batch, its own cos and sin tables [len][head_dim / 2] (in dyn, cos
+  // then sin at 2 i and 2 i + 1), or -1 for the model's table
+  std::vector<int> dyn_of;
+  std::vector<AlignedBuffer<float>> dyn;
 };
 
 // max[j] = the largest of max[j] and |a[r][j]| over the rows of a [rows][k] (INT8 calibration).
@@ -126,8 +130,15 @@ class Encoder final : public BertModel {
   // ModernBERT's layer l, in place on x [T][H] (positions: each token's, for the rotary embedding).
   void modern_layer(const EncoderLayer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
                     EncoderScratch& s, ThreadPool& pool, int nth) const;
-  // Rotates the Q and K parts of qkv rows [0, rows) (positions[r] each) by RoPE with table t (0 global, 1 local).
-  void rotate(float* qkv, int rows, const int32_t* positions, int t, ThreadPool& pool, int nth) const;
+  // Rotates the Q and K parts of qkv rows [0, rows) (positions[r] each) by RoPE with the cos and sin tables given
+  // ([position][head_dim / 2]: rope_cos_[t] and rope_sin_[t], t 0 global, 1 local; or a sequence's own).
+  void rotate(float* qkv, int rows, const int32_t* positions, const float* cos, const float* sin, ThreadPool& pool, int nth) const;
+  // The rotation of a post-norm layer's group of sequences [s0, s1) (rows from r0): the model's table, or with dynamic
+  // scaling each long sequence's own.
+  void rotate_group(float* qkv, const BatchView& b, int s0, int s1, int r0, const int32_t* positions, const EncoderScratch& s,
+                    ThreadPool& pool, int nth) const;
+  // s.dyn_of and s.dyn for b (dynamic NTK scaling: the tables of the sequences past rope_trained tokens).
+  void dynamic_rope_tables(const BatchView& b, EncoderScratch& s) const;
   // Table t's cos and sin of position * inv_freq_i, inv_freq_i = (theta ntk)^(-2i / head_dim) / ntk^(2 / head_dim)
   // (ntk 1: plain RoPE), for every position the config allows.
   void rope_table(int t, float theta, float ntk);

@@ -15,6 +15,55 @@ void Encoder::bind_modern(EmbeddingWeights& emb) {
   rope_table(1, cfg_.rope_theta_local, 1.f);
 }
 
+void Encoder::dynamic_rope_tables(const BatchView& b, EncoderScratch& s) const {
+  s.dyn_of.assign(b.n_seqs, -1);
+  if (cfg_.rope_dynamic == 0.f) return;
+  const int dim = cfg_.hidden_size / cfg_.num_attention_heads, half = dim / 2;
+  const float f = cfg_.rope_dynamic, trained = static_cast<float>(cfg_.rope_trained);
+  int n = 0;
+  for (int q = 0; q < b.n_seqs; ++q) {
+    const int len = b.cu_seqlens[q + 1] - b.cu_seqlens[q];
+    if (len <= cfg_.rope_trained) continue;
+    // in FP32 as transformers computes it (_compute_dynamic_ntk_parameters with seq_len = len)
+    const float base = cfg_.rope_theta_global *
+                       std::pow(f * static_cast<float>(len) / trained - (f - 1.f), static_cast<float>(dim) / static_cast<float>(dim - 2));
+    if (static_cast<int>(s.dyn.size()) <= n) s.dyn.emplace_back();
+    AlignedBuffer<float>& t = s.dyn[n];
+    t.resize(static_cast<size_t>(2) * len * half);
+    float *cs = t.data(), *sn = t.data() + static_cast<size_t>(len) * half;
+    for (int i = 0; i < half; ++i) {
+      const float inv = 1.f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(dim));
+      for (int p = 0; p < len; ++p) {
+        const float a = static_cast<float>(p) * inv;
+        cs[static_cast<size_t>(p) * half + i] = std::cos(a);
+        sn[static_cast<size_t>(p) * half + i] = std::sin(a);
+      }
+    }
+    s.dyn_of[q] = n++;
+  }
+}
+
+void Encoder::rotate_group(float* qkv, const BatchView& b, int s0, int s1, int r0, const int32_t* positions,
+                           const EncoderScratch& s, ThreadPool& pool, int nth) const {
+  const int H = cfg_.hidden_size, half = H / cfg_.num_attention_heads / 2;
+  int q = s0;
+  while (q < s1) {  // runs of sequences on the model's table, one call each; a long sequence on its own
+    const int own = static_cast<int>(s.dyn_of.size()) > q ? s.dyn_of[q] : -1;
+    int e = q + 1;
+    if (own < 0)
+      while (e < s1 && !(static_cast<int>(s.dyn_of.size()) > e && s.dyn_of[e] >= 0)) ++e;
+    const int a = b.cu_seqlens[q], rows = b.cu_seqlens[e] - a;
+    float* at = qkv + static_cast<size_t>(a - r0) * 3 * H;
+    if (own < 0) {
+      rotate(at, rows, positions + a, rope_cos_[0].data(), rope_sin_[0].data(), pool, nth);
+    } else {
+      const float* t = s.dyn[own].data();
+      rotate(at, rows, positions + a, t, t + static_cast<size_t>(rows) * half, pool, nth);
+    }
+    q = e;
+  }
+}
+
 void Encoder::rope_table(int t, float theta, float ntk) {
   // in FP32 as transformers computes them: inv_freq = 1 / base^(2i / dim), the angle position * inv_freq
   const int half = cfg_.hidden_size / cfg_.num_attention_heads / 2, P = cfg_.max_position_embeddings;
@@ -47,14 +96,15 @@ void Encoder::pack_modern_layer(LayerWeights& lw, EncoderLayer& L) {
   L.ln1 = LayerNorm::take(lw.ln1_g, lw.ln1_b, eps), L.ln2 = LayerNorm::take(lw.ln2_g, lw.ln2_b, eps);
 }
 
-void Encoder::rotate(float* qkv, int rows, const int32_t* positions, int t, ThreadPool& pool, int nth) const {
+void Encoder::rotate(float* qkv, int rows, const int32_t* positions, const float* cos, const float* sin, ThreadPool& pool,
+                     int nth) const {
   const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, half = dh / 2;
   constexpr int kRows = 16;  // rows per task: each row's Q and K are rotated by one task (same bits on any schedule)
   pool.parallel_for((rows + kRows - 1) / kRows, [&](int64_t task, int) {
     const int r1 = std::min(rows, static_cast<int>(task + 1) * kRows);
     for (int r = static_cast<int>(task) * kRows; r < r1; ++r) {
-      const float* c = rope_cos_[t].data() + static_cast<size_t>(positions[r]) * half;
-      const float* sn = rope_sin_[t].data() + static_cast<size_t>(positions[r]) * half;
+      const float* c = cos + static_cast<size_t>(positions[r]) * half;
+      const float* sn = sin + static_cast<size_t>(positions[r]) * half;
       float* row = qkv + static_cast<size_t>(r) * 3 * H;
       for (int part = 0; part < 2; ++part)  // Q, then K
         for (int h = 0; h < heads; ++h) {
@@ -95,7 +145,7 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
       in = y;
     }
     L.qkv.forward(in, H, T, nullptr, qkv, 3 * H, s.local, pool, nth);
-    rotate(qkv, T, positions + r0, global ? 0 : 1, pool, nth);
+    rotate(qkv, T, positions + r0, rope_cos_[global ? 0 : 1].data(), rope_sin_[global ? 0 : 1].data(), pool, nth);
     at.qkv = qkv, at.out = ctx;
     at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - g0, at.key_lens = b.key_lens ? b.key_lens + g0 : nullptr;
     attend(p, at, pool, nth);

@@ -66,6 +66,11 @@ struct BertConfig {
   // frequencies of theta * rope_ntk, divided by rope_ntk^(2 / head_dim); 1: none); position_table false.
   bool rotary = false;
   float rope_ntk = 1.f;
+  // Dynamic NTK scaling (NomicBERT's rotary_scaling_factor, transformers' rope_type "dynamic"): a sequence of L >
+  // rope_trained tokens is rotated with base theta * (rope_dynamic * L / rope_trained - (rope_dynamic - 1))^(d / (d - 2)),
+  // d the head size, each sequence by its own length; shorter ones with theta. rope_dynamic 0: none.
+  float rope_dynamic = 0.f;
+  int rope_trained = 0;
   // A gated FFN (NomicBERT's SwiGLU, GTE's GeGLU): act(intermediate.dense(x)) * intermediate.up(x), then
   // output.dense; the act is hidden_act. mlp_in_bias: the two input projections carry biases; attention_bias and
   // mlp_bias (above) say the same of Q/K/V and the attention output, and of output.dense, in these families too.
