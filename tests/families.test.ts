@@ -355,6 +355,18 @@ describe('model families: NomicBERT and GTE as the Hub and transformers spell th
   }
   const editConfig = (dir: string, f: (c: Record<string, unknown>) => Record<string, unknown>) =>
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(f(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')))));
+  /** Each case's fixture with its config.json patched fails to load with `code` and a message matching. */
+  async function refused(cases: Array<[string, Record<string, unknown>, RegExp]>, code: string): Promise<void> {
+    for (const [name, patch, msg] of cases) {
+      const { dir } = familyModel(name);
+      try {
+        editConfig(dir, (c) => ({ ...c, ...patch }));
+        await assert.rejects(Encoder.load(dir, { threads: 1 }), (e: BertrtError) => e.code === code && msg.test(e.message), JSON.stringify(patch));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
 
   it("NomicBERT: the Hub's remote-code config.json (GPT-2 field names) gives the same hidden states, bit for bit", async () => {
     const { dir, fixture } = familyModel('nomic-bert');
@@ -436,15 +448,7 @@ describe('model families: NomicBERT and GTE as the Hub and transformers spell th
       ['gte', { layer_norm_type: 'rms_norm' }, /layer_norm_type/],
       ['gte', { rope_parameters: { rope_type: 'yarn', rope_theta: 10000 } }, /rope_type "yarn"/],
     ];
-    for (const [name, patch, msg] of cases) {
-      const { dir } = familyModel(name);
-      try {
-        editConfig(dir, (c) => ({ ...c, ...patch }));
-        await assert.rejects(Encoder.load(dir, { threads: 1 }), (e: BertrtError) => e.code === 'E_UNSUPPORTED' && msg.test(e.message), JSON.stringify(patch));
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    }
+    await refused(cases, 'E_UNSUPPORTED');
   });
 
   // Dynamic NTK scaling: past the trained length each sequence's frequencies come from its own length. The reference is
@@ -496,14 +500,6 @@ describe('model families: NomicBERT and GTE as the Hub and transformers spell th
       ['nomic-bert', { rope_parameters: { rope_type: 'dynamic', rope_theta: 1000 } }, /rope_parameters.factor must be a number/],
       ['gte', { rope_scaling: { type: 'ntk', factor: 'two' } }, /rope_scaling.factor must be a number/],
     ];
-    for (const [name, patch, msg] of cases) {
-      const { dir } = familyModel(name);
-      try {
-        editConfig(dir, (c) => ({ ...c, ...patch }));
-        await assert.rejects(Encoder.load(dir, { threads: 1 }), (e: BertrtError) => e.code === 'E_MODEL_FORMAT' && msg.test(e.message), JSON.stringify(patch));
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    }
+    await refused(cases, 'E_MODEL_FORMAT');
   });
 });

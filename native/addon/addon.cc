@@ -109,6 +109,14 @@ int32_t get_int(Napi::Object o, const char* key, bool required = true, int32_t d
   return static_cast<int32_t>(d);
 }
 
+// o[key] as a finite number, or a typed error naming it (what: the object's path, "config.modern").
+double get_finite(Napi::Object o, const char* key, const char* what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
+    throw_error(o.Env(), Code::kInvalidArgument, std::string(what) + "." + key + " must be a finite number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
 bertrt::BertConfig parse_config(Napi::Object o) {
   bertrt::BertConfig c;
   c.vocab_size = get_int(o, "vocabSize");
@@ -139,12 +147,7 @@ bertrt::BertConfig parse_config(Napi::Object o) {
   Napi::Value modern = o.Get("modern");
   if (modern.IsObject()) {  // ModernBERT's block: { normBias, attentionBias, mlpBias, ropeThetaGlobal, ropeThetaLocal, globalEvery, localWindow }
     Napi::Object m = modern.As<Napi::Object>();
-    auto num = [&](const char* key) {
-      Napi::Value v = m.Get(key);
-      if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
-        throw_error(o.Env(), Code::kInvalidArgument, std::string("config.modern.") + key + " must be a finite number");
-      return v.As<Napi::Number>().DoubleValue();
-    };
+    auto num = [&](const char* key) { return get_finite(m, key, "config.modern"); };
     c.modern = true;
     c.norm_bias = m.Get("normBias").ToBoolean();
     c.attention_bias = m.Get("attentionBias").ToBoolean();
@@ -157,22 +160,13 @@ bertrt::BertConfig parse_config(Napi::Object o) {
   Napi::Value rotary = o.Get("rotary");
   if (rotary.IsObject()) {  // RoPE in the post-norm layer (NomicBERT, GTE): { theta, ntk }
     Napi::Object r = rotary.As<Napi::Object>();
-    auto num = [&](const char* key) {
-      Napi::Value v = r.Get(key);
-      if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
-        throw_error(o.Env(), Code::kInvalidArgument, std::string("config.rotary.") + key + " must be a finite number");
-      return v.As<Napi::Number>().DoubleValue();
-    };
     c.rotary = true, c.position_table = false;
-    c.rope_theta_global = static_cast<float>(num("theta"));
-    c.rope_ntk = static_cast<float>(num("ntk"));
+    c.rope_theta_global = static_cast<float>(get_finite(r, "theta", "config.rotary"));
+    c.rope_ntk = static_cast<float>(get_finite(r, "ntk", "config.rotary"));
     Napi::Value dyn = r.Get("dynamic");
     if (dyn.IsObject()) {  // dynamic NTK scaling: { factor, trained }
       Napi::Object d = dyn.As<Napi::Object>();
-      Napi::Value f = d.Get("factor");
-      if (!f.IsNumber() || !std::isfinite(f.As<Napi::Number>().DoubleValue()))
-        throw_error(o.Env(), Code::kInvalidArgument, "config.rotary.dynamic.factor must be a finite number");
-      c.rope_dynamic = f.As<Napi::Number>().FloatValue();
+      c.rope_dynamic = static_cast<float>(get_finite(d, "factor", "config.rotary.dynamic"));
       c.rope_trained = get_int(d, "trained");
     }
   }

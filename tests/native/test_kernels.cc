@@ -257,15 +257,24 @@ bool same_rows(const cpu::QuantRows& x, const cpu::QuantRows& y) {
 // tanh form (gelu_new), against float64 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))): exp_neg's relative error
 // (2e-7) in e = exp(-2|u|) moves tanh = (1 - e)/(1 + e) by at most 2e-7 * 2e/(1+e)^2 <= 1e-7, times |x|/2, plus the
 // roundings of the quotient and the last fused step (~2^-24 each, relative): bound 2e-7 |x| + 1e-7.
-void test_gelu_sweep(const cpu::Kernels& k, ThreadPool& pool, bool tanh_form) {
-  const int m = 24001;
-  std::vector<float> a(m), w{1.f}, c(m, NAN);
-  for (int i = 0; i < m; ++i) a[i] = -12.f + 24.f * float(i) / float(m - 1);
+// The epilogue's activation act of m pre-activations evenly spaced over [lo, hi] (in a), through a k = 1 GEMM against the
+// weight 1 (in c).
+void epilogue_sweep(const cpu::Kernels& k, ThreadPool& pool, cpu::Act act, float lo, float hi, int m, std::vector<float>& a,
+                    std::vector<float>& c) {
+  std::vector<float> w{1.f};
+  a.resize(m), c.assign(m, NAN);
+  for (int i = 0; i < m; ++i) a[i] = lo + (hi - lo) * float(i) / float(m - 1);
   cpu::PackedMatrix pw;
   k.pack_weights(w.data(), 1, 1, &pw);
   cpu::GemmArgs g;
-  g.a = a.data(), g.lda = 1, g.w = &pw, g.act = tanh_form ? cpu::Act::kGeluTanh : cpu::Act::kGelu, g.c = c.data(), g.ldc = 1, g.m = m;
+  g.a = a.data(), g.lda = 1, g.w = &pw, g.act = act, g.c = c.data(), g.ldc = 1, g.m = m;
   k.gemm(g, pool, 0);
+}
+
+void test_gelu_sweep(const cpu::Kernels& k, ThreadPool& pool, bool tanh_form) {
+  const int m = 24001;
+  std::vector<float> a, c;
+  epilogue_sweep(k, pool, tanh_form ? cpu::Act::kGeluTanh : cpu::Act::kGelu, -12.f, 12.f, m, a, c);
   double worst = 0;  // in units of the bound
   for (int i = 0; i < m; ++i) {
     const double x = a[i];
@@ -282,13 +291,8 @@ void test_gelu_sweep(const cpu::Kernels& k, ThreadPool& pool, bool tanh_form) {
 // relative for either sign (large negative x included, where SiLU(x) ~ x e^x is tiny).
 void test_silu_sweep(const cpu::Kernels& k, ThreadPool& pool) {
   const int m = 30001;
-  std::vector<float> a(m), w{1.f}, c(m, NAN);
-  for (int i = 0; i < m; ++i) a[i] = -30.f + 60.f * float(i) / float(m - 1);
-  cpu::PackedMatrix pw;
-  k.pack_weights(w.data(), 1, 1, &pw);
-  cpu::GemmArgs g;
-  g.a = a.data(), g.lda = 1, g.w = &pw, g.act = cpu::Act::kSilu, g.c = c.data(), g.ldc = 1, g.m = m;
-  k.gemm(g, pool, 0);
+  std::vector<float> a, c;
+  epilogue_sweep(k, pool, cpu::Act::kSilu, -30.f, 30.f, m, a, c);
   double worst = 0;
   for (int i = 0; i < m; ++i) {
     const double x = a[i], want = x / (1.0 + std::exp(-x));
