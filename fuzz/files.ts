@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, Embedder, Tokenizer } from '../lib';
-import { safetensorsBytes, tinyTensors, writeTinyModel } from '../tests/helpers/fixtures';
+import { familyFixture, safetensorsBytes, tinyTensors, writeTinyModel } from '../tests/helpers/fixtures';
 import { type Json, mutate } from './mutate';
 import { rng, root } from './tokenizer';
 
@@ -97,13 +97,15 @@ function mutateModel(dir: string, r: () => number): string {
   return 'sentence-transformers files';
 }
 
-export async function fuzzModelFiles(seed: number, cases: number): Promise<CaseReport> {
-  const r = rng(seed ^ 0xf11e);
+/** Mutated model folders: the tiny BERT, or (families) the seeded NomicBERT and GTE fixtures in turn, whose fused
+ *  tensors (Wqkv, up_gate_proj) are cut by byte range and whose configs take the rotary and gated-FFN paths. */
+export async function fuzzModelFiles(seed: number, cases: number, families = false): Promise<CaseReport> {
+  const r = rng(seed ^ (families ? 0xfa41 : 0xf11e));
   const weights = safetensorsBytes(tinyTensors());
   const failures: string[] = [];
   let accepted = 0;
   for (let i = 0; i < cases; i++) {
-    const dir = writeTinyModel({ weights });
+    const dir = families ? familyFixture(i % 2 ? 'gte' : 'nomic-bert').dir : writeTinyModel({ weights });
     const what = mutateModel(dir, r);
     try {
       const e = await Embedder.load(dir);

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   for (const [name, run] of [
     ['tokenizer.json loader', () => fuzzTokenizerJson(seed, 500 * scale)],
     ['model files', () => fuzzModelFiles(seed, 40 * scale)],
+    ['NomicBERT / GTE model files', () => fuzzModelFiles(seed, 20 * scale, true)],
     ['server bodies', () => fuzzServer(seed, 500 * scale)],
   ] as const) {
     const t0 = performance.now();

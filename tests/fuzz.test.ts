@@ -48,6 +48,12 @@ describe('fuzzing (seeded CI slice)', function () {
     assert.ok(r.accepted > 10, `${r.accepted} accepted`);
   });
 
+  it('NomicBERT and GTE folders: 200 mutated seeded models, each loaded (and giving finite vectors) or refused with a BertrtError', async () => {
+    const r = await fuzzModelFiles(SEED, 200, true);
+    assert.deepEqual(r.failures, []);
+    assert.ok(r.accepted > 10, `${r.accepted} accepted`);
+  });
+
   it('server: 1,000 mutated request bodies, each a 2xx or a shaped 4xx, never a 5xx; healthy afterwards', async () => {
     const r = await fuzzServer(SEED, 1000);
     assert.deepEqual(r.failures, []);
