@@ -80,11 +80,16 @@ struct Tiny {
   std::map<std::string, Tensor> w;
 };
 
-// A random two-layer BERT; tensors stored as F32, F16 and BF16 in turn.
-inline Tiny make_tiny(uint64_t seed, int H = 48, int heads = 4, int I = 96, int max_pos = 32) {
+// A random two-layer BERT; tensors stored as F32, F16 and BF16 in turn. rotary: NomicBERT's layer instead (RoPE, no
+// position table, a SwiGLU FFN with intermediate.up, no biases on Q/K/V, the attention output or the FFN input).
+inline Tiny make_tiny(uint64_t seed, int H = 48, int heads = 4, int I = 96, int max_pos = 32, bool rotary = false) {
   Tiny m;
   m.cfg.vocab_size = 64, m.cfg.hidden_size = H, m.cfg.num_hidden_layers = 2, m.cfg.num_attention_heads = heads;
   m.cfg.intermediate_size = I, m.cfg.max_position_embeddings = max_pos, m.cfg.type_vocab_size = 2, m.cfg.layer_norm_eps = 1e-12f;
+  if (rotary) {
+    m.cfg.rotary = true, m.cfg.position_table = false, m.cfg.gated = true, m.cfg.hidden_act = "silu";
+    m.cfg.rope_theta_global = 1000.f, m.cfg.attention_bias = false, m.cfg.mlp_in_bias = false;
+  }
   th::Rng rng(seed);
   int which = 0;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, float lo, float hi) {
@@ -105,7 +110,7 @@ inline Tiny make_tiny(uint64_t seed, int H = 48, int heads = 4, int I = 96, int 
   };
   const float s = 0.25f * std::sqrt(48.f / H);  // keeps pre-activations at the same scale for any width
   add("embeddings.word_embeddings.weight", {64, H}, -1, 1);
-  add("embeddings.position_embeddings.weight", {max_pos, H}, -0.5, 0.5);
+  if (!rotary) add("embeddings.position_embeddings.weight", {max_pos, H}, -0.5, 0.5);
   add("embeddings.token_type_embeddings.weight", {2, H}, -0.5, 0.5);
   add("embeddings.LayerNorm.weight", {H}, 0.5, 0.99);
   add("embeddings.LayerNorm.bias", {H}, -0.2, 0.2);
@@ -113,14 +118,15 @@ inline Tiny make_tiny(uint64_t seed, int H = 48, int heads = 4, int I = 96, int 
     std::string p = "encoder.layer." + std::to_string(l) + ".";
     for (const char* q : {"query", "key", "value"}) {
       add(p + "attention.self." + q + ".weight", {H, H}, -s, s);
-      add(p + "attention.self." + q + ".bias", {H}, -0.1, 0.1);
+      if (!rotary) add(p + "attention.self." + q + ".bias", {H}, -0.1, 0.1);
     }
     add(p + "attention.output.dense.weight", {H, H}, -s, s);
-    add(p + "attention.output.dense.bias", {H}, -0.1, 0.1);
+    if (!rotary) add(p + "attention.output.dense.bias", {H}, -0.1, 0.1);
     add(p + "attention.output.LayerNorm.weight", {H}, 0.5, 0.99);
     add(p + "attention.output.LayerNorm.bias", {H}, -0.2, 0.2);
     add(p + "intermediate.dense.weight", {I, H}, -s, s);
-    add(p + "intermediate.dense.bias", {I}, -0.1, 0.1);
+    if (rotary) add(p + "intermediate.up.weight", {I, H}, -s, s);
+    else add(p + "intermediate.dense.bias", {I}, -0.1, 0.1);
     add(p + "output.dense.weight", {H, I}, -s, s);
     add(p + "output.dense.bias", {H}, -0.1, 0.1);
     add(p + "output.LayerNorm.weight", {H}, 0.5, 0.99);
@@ -147,24 +153,41 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
   };
   auto linear = [&](const std::vector<double>& x, int in, const std::string& n, int outd) {
     std::vector<double> y(size_t(L) * outd);
+    const bool bias = m.w.count(n + ".bias") != 0;
     for (int t = 0; t < L; ++t)
       for (int o = 0; o < outd; ++o) {
-        double s = W(n + ".bias")[o];
+        double s = bias ? W(n + ".bias")[o] : 0.0;
         for (int i = 0; i < in; ++i) s += x[t * in + i] * W(n + ".weight")[size_t(o) * in + i];
         y[size_t(t) * outd + o] = s;
       }
     return y;
   };
+  // rotary: q and k rotated by position t at inverse frequencies base^(-2i / dh), pairs (i, i + dh / 2); base theta, or
+  // with dynamic NTK scaling past the trained length theta (f L / trained - (f - 1))^(dh / (dh - 2))
+  const double f = m.cfg.rope_dynamic, trained = m.cfg.rope_trained;
+  const double base = m.cfg.rope_theta_global * (f > 0 && L > trained ? std::pow(f * L / trained - (f - 1), double(dh) / (dh - 2)) : 1.0);
+  auto rope = [&](std::vector<double>& v) {
+    for (int t = 0; t < L; ++t)
+      for (int h = 0; h < nh; ++h)
+        for (int i = 0; i < dh / 2; ++i) {
+          const double a = t * std::pow(base, -2.0 * i / dh), c = std::cos(a), sn = std::sin(a);
+          double &x1 = v[t * H + h * dh + i], &x2 = v[t * H + h * dh + i + dh / 2];
+          const double y1 = x1 * c - x2 * sn, y2 = x2 * c + x1 * sn;
+          x1 = y1, x2 = y2;
+        }
+  };
   std::vector<double> x(size_t(L) * H);
   for (int t = 0; t < L; ++t)
     for (int j = 0; j < H; ++j)
-      x[t * H + j] = double(W("embeddings.word_embeddings.weight")[ids[t] * H + j]) + W("embeddings.position_embeddings.weight")[(positions ? (*positions)[t] : t) * H + j] +
+      x[t * H + j] = double(W("embeddings.word_embeddings.weight")[ids[t] * H + j]) +
+                     (m.cfg.rotary ? 0.0 : W("embeddings.position_embeddings.weight")[(positions ? (*positions)[t] : t) * H + j]) +
                      W("embeddings.token_type_embeddings.weight")[types[t] * H + j];
   ln(x, "embeddings.LayerNorm");
   for (int l = 0; l < m.cfg.num_hidden_layers; ++l) {
     std::string p = "encoder.layer." + std::to_string(l) + ".";
     auto q = linear(x, H, p + "attention.self.query", H), k = linear(x, H, p + "attention.self.key", H),
          v = linear(x, H, p + "attention.self.value", H);
+    if (m.cfg.rotary) rope(q), rope(k);
     std::vector<double> ctx(size_t(L) * H);
     for (int h = 0; h < nh; ++h)
       for (int i = 0; i < L; ++i) {
@@ -186,9 +209,14 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
     auto a = linear(ctx, H, p + "attention.output.dense", H);
     for (size_t i = 0; i < a.size(); ++i) a[i] += x[i];
     ln(a, p + "attention.output.LayerNorm");
-    auto f = linear(a, H, p + "intermediate.dense", I);
-    for (auto& z : f) z = 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
-    auto o = linear(f, I, p + "output.dense", H);
+    auto g = linear(a, H, p + "intermediate.dense", I);
+    if (m.cfg.gated) {  // SwiGLU: silu(gate) * up
+      const auto up = linear(a, H, p + "intermediate.up", I);
+      for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1 + std::exp(-g[i])) * up[i];
+    } else {
+      for (auto& z : g) z = 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
+    }
+    auto o = linear(g, I, p + "output.dense", H);
     for (size_t i = 0; i < o.size(); ++i) o[i] += a[i];
     ln(o, p + "output.LayerNorm");
     x = o;
