@@ -1,6 +1,7 @@
 // The post-LayerNorm layer of BERT and the families shaped like it (RoBERTa / XLM-R / CamemBERT, MPNet, ALBERT,
-// ELECTRA, DeBERTa): fused Q/K/V, attention (with MPNet's relative bias or DeBERTa's disentangled terms), the output
-// projection with the residual in its epilogue, LayerNorm, the FFN with GELU in its epilogue, residual, LayerNorm.
+// ELECTRA, DeBERTa, NomicBERT, GTE): fused Q/K/V (rotated by RoPE for NomicBERT and GTE), attention (with MPNet's
+// relative bias or DeBERTa's disentangled terms), the output projection with the residual in its epilogue, LayerNorm,
+// the FFN with its activation in the epilogue (gated: times a second projection), residual, LayerNorm.
 // Each layer runs over groups of whole sequences so that a group's intermediates stay in cache from step to step.
 #include <algorithm>
 #include <cmath>

@@ -2,8 +2,10 @@
 // shared parts (binding, embeddings, positions, batch checks, row groups) are in encoder.cc; each layer kind has its
 // own file, written in terms of Linear and LayerNorm (linear.h) like the checkpoint's modules:
 //   bert_layer.cc  post-LayerNorm layers: BERT, RoBERTa / XLM-R / CamemBERT, MPNet (relative buckets), ALBERT
-//                  (shared layers), ELECTRA, DeBERTa (with deberta.cc's disentangled terms)
-//   modernbert.cc  ModernBERT's pre-LayerNorm layer: RoPE, sliding windows, GeGLU
+//                  (shared layers), ELECTRA, DeBERTa (with deberta.cc's disentangled terms), NomicBERT and GTE (RoPE,
+//                  gated FFNs)
+//   modernbert.cc  ModernBERT's pre-LayerNorm layer: RoPE, sliding windows, GeGLU; the rotary tables and rotation
+//                  every rotary family uses
 //   deberta.cc     DeBERTa's disentangled attention terms
 //   vocab.cc       the MLM decoder over the vocabulary (fill-mask, the fused sparse head)
 #pragma once
