@@ -193,4 +193,28 @@ std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, 
   }
 }
 
+namespace {
+// One block per token; thread j of the block handles pair j of Q (j < heads * half) or of K (the rest).
+__global__ void rope_kernel(__half* __restrict__ qkv, const int32_t* __restrict__ positions, int hidden, int head_dim,
+                            const float* __restrict__ cos, const float* __restrict__ sin) {
+  const int t = blockIdx.x, half = head_dim / 2, pairs = hidden / 2;  // per part: heads * half pairs
+  const float* c = cos + static_cast<size_t>(positions[t]) * half;
+  const float* s = sin + static_cast<size_t>(positions[t]) * half;
+  __half* row = qkv + static_cast<size_t>(t) * 3 * hidden;
+  for (int j = threadIdx.x; j < 2 * pairs; j += blockDim.x) {
+    const int part = j / pairs, h = (j % pairs) / half, i = j % half;
+    __half* v = row + part * hidden + h * head_dim;
+    const float a = __half2float(v[i]), b = __half2float(v[i + half]);
+    v[i] = __float2half_rn(a * c[i] - b * s[i]);
+    v[i + half] = __float2half_rn(b * c[i] + a * s[i]);
+  }
+}
+}  // namespace
+
+void rope_rotate(__half* qkv, const int32_t* positions, int tokens, int heads, int head_dim, const float* cos,
+                 const float* sin, cudaStream_t stream) {
+  if (tokens <= 0) return;
+  rope_kernel<<<tokens, 256, 0, stream>>>(qkv, positions, heads * head_dim, head_dim, cos, sin);
+}
+
 }  // namespace bertrt_cuda

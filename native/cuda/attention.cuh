@@ -26,4 +26,10 @@ std::string attention_prepare(int head_dim);
 std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, int max_len, int heads, int head_dim,
                       __half* ctx, cudaStream_t stream);
 
+// Rotary positions (NomicBERT, GTE): rotates the Q and K parts of qkv [tokens][3 * hidden] in place, token t by
+// positions[t], pairs (i, i + head_dim / 2) of each head by the angle whose cos and sin are cos[pos][i], sin[pos][i]
+// ([positions][head_dim / 2], FP32), computed in FP32 and rounded to FP16 once.
+void rope_rotate(__half* qkv, const int32_t* positions, int tokens, int heads, int head_dim, const float* cos,
+                 const float* sin, cudaStream_t stream);
+
 }  // namespace bertrt_cuda

@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define BERTRT_CUDA_ABI_VERSION 2
+#define BERTRT_CUDA_ABI_VERSION 3
 
 #if defined(__GNUC__)
 #define BERTRT_CUDA_EXPORT __attribute__((visibility("default")))
@@ -32,7 +32,18 @@ typedef struct {
   /* RoBERTa / XLM-R / CamemBERT: positions start at padding_idx + 1 and tokens equal to padding_idx keep position
    * padding_idx (transformers' create_position_ids_from_input_ids); -1: positions 0, 1, ... (BERT) */
   int padding_idx;
+  /* NomicBERT, GTE: non-zero rotates Q and K by RoPE (rotate_half's layout) instead of adding a position table
+   * (embeddings.pos NULL): inverse frequencies (rope_theta * rope_ntk)^(-2i / head_dim) / rope_ntk^(2 / head_dim),
+   * rope_ntk 1 for plain RoPE */
+  int rotary;
+  float rope_theta, rope_ntk;
+  /* non-zero: the FFN is gated, act(intermediate(x)) * up(x) (bertrt_cuda_layer.u_w) */
+  int gated;
+  /* the FFN's activation: BERTRT_CUDA_GELU (erf) or BERTRT_CUDA_SILU */
+  int activation;
 } bertrt_cuda_config;
+
+enum { BERTRT_CUDA_GELU = 0, BERTRT_CUDA_SILU = 1 };
 
 /* Host FP32 weights, PyTorch layout (Linear weights [out][in]); read during bertrt_cuda_create only. */
 typedef struct {
@@ -47,6 +58,7 @@ typedef struct {
   const float *i_w, *i_b;                         /* intermediate [I][H], [I] */
   const float *f_w, *f_b;                         /* output [H][I], [H] */
   const float *ln2_g, *ln2_b;                     /* [H] */
+  const float *u_w, *u_b;                         /* gated FFNs: the second input projection [I][H], [I]; else NULL */
 } bertrt_cuda_layer;
 
 enum { BERTRT_CUDA_FP16 = 0, BERTRT_CUDA_INT8 = 1 };

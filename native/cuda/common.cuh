@@ -55,5 +55,7 @@ __device__ __forceinline__ float block_max(float v, float* scratch /* [32] */) {
 
 // BERT's exact GELU: x/2 (1 + erf(x / sqrt 2)).
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
+// SiLU, x sigmoid(x) (NomicBERT's SwiGLU gate), as exp(min(x, 0)) / (1 + exp(-|x|)): no overflow for either sign.
+__device__ __forceinline__ float silu(float x) { return x * (expf(fminf(x, 0.f)) / (1.f + expf(-fabsf(x)))); }
 
 }  // namespace bertrt_cuda

@@ -63,7 +63,9 @@ __device__ __forceinline__ void epilogue(const float* Cs, int ldc, int m0, int n
     if (a_scale) v *= a_scale[gm] * w_scale[gn];
     if (e.bias) v += e.bias[gn];
     if (e.gelu) v = gelu_erf(v);
+    if (e.silu) v = silu(v);
     const size_t o = static_cast<size_t>(gm) * n + gn;
+    if (e.mul16) v *= __half2float(e.mul16[o]);
     if (e.residual) v += e.residual[o];
     if (e.c32) e.c32[o] = v;
     if (e.c16) e.c16[o] = __float2half_rn(v);
@@ -280,7 +282,12 @@ __global__ void __launch_bounds__(C::kThreads) kernel(const T* __restrict__ a, c
           v0 += b.x, v1 += b.y;
         }
         if (e.gelu) v0 = gelu_erf(v0), v1 = gelu_erf(v1);
+        if (e.silu) v0 = silu(v0), v1 = silu(v1);
         const size_t o = static_cast<size_t>(gm) * n + gn;
+        if (e.mul16) {
+          const float2 g = __half22float2(*reinterpret_cast<const __half2*>(e.mul16 + o));
+          v0 *= g.x, v1 *= g.y;
+        }
         if (e.residual) {
           const float2 r = *reinterpret_cast<const float2*>(e.residual + o);
           v0 += r.x, v1 += r.y;

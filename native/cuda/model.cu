@@ -1,8 +1,8 @@
 // libbertrt_cuda.so: the BERT encoder on an NVIDIA GPU behind the C interface of bertrt_cuda.h. One forward pass
 // is one stream of kernels with no device-to-host synchronization until the hidden states are copied back:
-//   embedding + LayerNorm -> per layer: QKV GEMM (bias fused) -> fused varlen attention -> output GEMM (bias and
-//   residual fused) -> LayerNorm -> FFN-in GEMM (bias and GELU fused) -> FFN-out GEMM (bias and residual fused)
-//   -> LayerNorm.
+//   embedding + LayerNorm -> per layer: QKV GEMM (bias fused) [-> RoPE on Q and K] -> fused varlen attention ->
+//   output GEMM (bias and residual fused) -> LayerNorm [-> gated FFNs: up GEMM] -> FFN-in GEMM (bias and GELU or SiLU
+//   fused; gated: times the up projection) -> FFN-out GEMM (bias and residual fused) -> LayerNorm.
 // FP16 mode: GEMM inputs FP16. INT8 mode: weights s8 per output channel, activations s8 per token; the LayerNorms
 // quantize their output for the next GEMM in the same pass, and the attention and GELU outputs are quantized by a
 // row kernel. The residual stream, LayerNorm, softmax and GELU are FP32 in both modes.
@@ -116,6 +116,7 @@ struct Linear {
 
 struct Layer {
   Linear qkv, out, ffn_in, ffn_out;
+  Linear ffn_up;  // gated FFNs: the second input projection
   DeviceBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;
 };
 
@@ -132,6 +133,9 @@ class Model {
       return "head size " + std::to_string(H / c.num_heads) + " is not supported by the CUDA attention kernel (32, 64 or 128)";
     if (H % 16 != 0 || I % 16 != 0) return "hidden and intermediate sizes must be multiples of 16 on CUDA";
     if (c.padding_idx < -1 || c.padding_idx > c.max_positions - 2) return "padding_idx must leave room in the position table";
+    if (c.rotary && (c.padding_idx >= 0 || (H / c.num_heads) % 2 != 0 || !(c.rope_theta > 1.f) || !(c.rope_ntk >= 1.f)))
+      return "rotary positions need BERT's position ids, an even head size, rope_theta > 1 and rope_ntk >= 1";
+    if (c.activation != BERTRT_CUDA_GELU && c.activation != BERTRT_CUDA_SILU) return "unknown FFN activation";
     BERTRT_CUDA_TRY(cudaSetDevice(device));
     BERTRT_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     const char* graphs = std::getenv("BERTRT_CUDA_GRAPHS");
@@ -145,7 +149,24 @@ class Model {
       if (e.empty()) e = d.upload(h, n);
     };
     up(word_, emb.word, static_cast<size_t>(c.vocab_size) * H);
-    up(pos_, emb.pos, static_cast<size_t>(c.max_positions) * H);
+    if (c.rotary) {
+      // cos and sin of position * inv_freq_i in FP32, as the CPU engine's tables (Encoder::rope_table)
+      const int half = H / c.num_heads / 2;
+      std::vector<float> cs(static_cast<size_t>(c.max_positions) * half), sn(cs.size());
+      const float base = c.rope_theta * c.rope_ntk, shrink = c.rope_ntk == 1.f ? 1.f : std::pow(c.rope_ntk, 2.f / static_cast<float>(2 * half));
+      for (int i = 0; i < half; ++i) {
+        float inv = 1.f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(2 * half));
+        if (shrink != 1.f) inv /= shrink;
+        for (int p = 0; p < c.max_positions; ++p) {
+          cs[static_cast<size_t>(p) * half + i] = std::cos(static_cast<float>(p) * inv);
+          sn[static_cast<size_t>(p) * half + i] = std::sin(static_cast<float>(p) * inv);
+        }
+      }
+      up(rope_cos_, cs.data(), cs.size());
+      up(rope_sin_, sn.data(), sn.size());
+    } else {
+      up(pos_, emb.pos, static_cast<size_t>(c.max_positions) * H);
+    }
     if (c.type_vocab_size > 0) up(type_, emb.type, static_cast<size_t>(c.type_vocab_size) * H);
     up(emb_g_, emb.ln_g, H);
     up(emb_b_, emb.ln_b, H);
@@ -156,6 +177,7 @@ class Model {
       e = L.qkv.upload({s.q_w, s.k_w, s.v_w}, {s.q_b, s.k_b, s.v_b}, H, H, int8_);
       if (e.empty()) e = L.out.upload({s.o_w}, {s.o_b}, H, H, int8_);
       if (e.empty()) e = L.ffn_in.upload({s.i_w}, {s.i_b}, I, H, int8_);
+      if (e.empty() && c.gated) e = s.u_w && s.u_b ? L.ffn_up.upload({s.u_w}, {s.u_b}, I, H, int8_) : "a gated FFN needs u_w and u_b";
       if (e.empty()) e = L.ffn_out.upload({s.f_w}, {s.f_b}, H, I, int8_);
       up(L.ln1_g, s.ln1_g, H);
       up(L.ln1_b, s.ln1_b, H);
@@ -216,6 +238,7 @@ class Model {
     for (auto r : {stage_.reserve(n_in, generation_), d_in_.reserve(n_in, generation_), x32_.reserve(T * H, generation_),
                    y32_.reserve(T * H, generation_), qkv16_.reserve(T * 3 * H, generation_),
                    ctx16_.reserve(T * H, generation_), x16_.reserve(T * H, generation_), inter16_.reserve(T * I, generation_),
+                   up16_.reserve(cfg_.gated ? T * I : 1, generation_),
                    q8_.reserve(T * std::max(H, I), generation_), qs_.reserve(T, generation_)}) {
       if (!r.empty()) return r;
     }
@@ -308,20 +331,28 @@ class Model {
     norm_out.x32 = x32_.ptr;
     if (int8_) norm_out.q8 = q8_.ptr, norm_out.q_scale = qs_.ptr;
     else norm_out.x16 = x16_.ptr;
-    embed_layernorm(d_ids, d_types, d_pos, tokens, H, word_.ptr, pos_.ptr, cfg_.type_vocab_size > 0 ? type_.ptr : nullptr,
+    embed_layernorm(d_ids, d_types, d_pos, tokens, H, word_.ptr, cfg_.rotary ? nullptr : pos_.ptr, cfg_.type_vocab_size > 0 ? type_.ptr : nullptr,
                     emb_g_.ptr, emb_b_.ptr, cfg_.layer_norm_eps, norm_out, stream_);
     for (const Layer& L : layers_) {
       Epilogue qkv_e;
       qkv_e.bias = L.qkv.bias.ptr, qkv_e.c16 = qkv16_.ptr;
       if (!linear(L.qkv, tokens, qkv_e)) return "QKV GEMM: unsupported shape";
+      if (cfg_.rotary) rope_rotate(qkv16_.ptr, d_pos, tokens, heads, H / heads, rope_cos_.ptr, rope_sin_.ptr, stream_);
       std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_);
       if (!e.empty()) return e;
       Epilogue out_e;
       out_e.bias = L.out.bias.ptr, out_e.residual = x32_.ptr, out_e.c32 = y32_.ptr;
       if (!linear(L.out, tokens, out_e, ctx16_.ptr)) return "attention output GEMM: unsupported shape";
       layernorm(y32_.ptr, tokens, H, L.ln1_g.ptr, L.ln1_b.ptr, cfg_.layer_norm_eps, norm_out, stream_);
-      Epilogue in_e;
-      in_e.bias = L.ffn_in.bias.ptr, in_e.gelu = true, in_e.c16 = inter16_.ptr;  // GELU output [T][I], FP16
+      if (cfg_.gated) {  // the second projection first: the activated one's epilogue multiplies by it
+        Epilogue up_e;
+        up_e.bias = L.ffn_up.bias.ptr, up_e.c16 = up16_.ptr;
+        if (!linear(L.ffn_up, tokens, up_e)) return "FFN up GEMM: unsupported shape";
+      }
+      Epilogue in_e;  // activation output [T][I] (gated: times the up projection), FP16
+      in_e.bias = L.ffn_in.bias.ptr, in_e.c16 = inter16_.ptr;
+      in_e.gelu = cfg_.activation == BERTRT_CUDA_GELU, in_e.silu = cfg_.activation == BERTRT_CUDA_SILU;
+      if (cfg_.gated) in_e.mul16 = up16_.ptr;
       if (!linear(L.ffn_in, tokens, in_e)) return "FFN-in GEMM: unsupported shape";
       Epilogue ffo_e;
       ffo_e.bias = L.ffn_out.bias.ptr, ffo_e.residual = x32_.ptr, ffo_e.c32 = y32_.ptr;
@@ -345,6 +376,7 @@ class Model {
   cudaStream_t stream_ = nullptr;
   std::mutex mu_;
   DeviceBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
+  DeviceBuffer<float> rope_cos_, rope_sin_;  // rotary: [max_positions][head_dim / 2]
   std::vector<Layer> layers_;
   std::map<Key, Graph> graphs_;
   bool graphs_enabled_ = true;
@@ -352,7 +384,7 @@ class Model {
   PinnedBuffer<int32_t> stage_;
   DeviceBuffer<int32_t> d_in_;
   DeviceBuffer<float> x32_, y32_, qs_;
-  DeviceBuffer<__half> qkv16_, ctx16_, x16_, inter16_;
+  DeviceBuffer<__half> qkv16_, ctx16_, x16_, inter16_, up16_;
   DeviceBuffer<int8_t> q8_;
 };
 

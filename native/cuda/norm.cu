@@ -49,9 +49,9 @@ __global__ void embed_layernorm_kernel(const int32_t* __restrict__ ids, const in
                                        RowOut out) {
   const int t = blockIdx.x;
   const float* w = word + static_cast<size_t>(ids[t]) * cols;
-  const float* p = pos + static_cast<size_t>(positions[t]) * cols;
+  const float* p = pos ? pos + static_cast<size_t>(positions[t]) * cols : nullptr;  // (rotary positions: no table)
   const float* ty = type ? type + static_cast<size_t>(type_ids ? type_ids[t] : 0) * cols : nullptr;
-  normalize_row([&](int j) { return w[j] + p[j] + (ty ? ty[j] : 0.f); }, t, cols, gamma, beta, eps, out);
+  normalize_row([&](int j) { return w[j] + (p ? p[j] : 0.f) + (ty ? ty[j] : 0.f); }, t, cols, gamma, beta, eps, out);
 }
 
 __global__ void layernorm_kernel(const float* __restrict__ in, int cols, const float* __restrict__ gamma,

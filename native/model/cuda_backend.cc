@@ -120,11 +120,12 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
                        Precision precision, const std::string& library, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(cfg));
   if (precision == Precision::kBF16) return {Code::kUnsupported, "precision 'bf16' is CPU-only (the CUDA backend runs FP16 or INT8)"};
-  if (cfg.relative_attention_buckets > 0 || cfg.embedding_size > 0 || cfg.layer_groups > 0 || cfg.hidden_act != "gelu" ||
-      cfg.modern || cfg.disentangled_span > 0 || !cfg.position_table || cfg.rotary || cfg.gated || !cfg.attention_bias ||
-      !cfg.mlp_in_bias || !cfg.mlp_bias)
-    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa and CamemBERT (MPNet's relative "
-                                "attention, factorized embeddings, shared layers, the tanh GELU, ModernBERT, DeBERTa, NomicBERT and GTE run on the CPU)"};
+  if (cfg.relative_attention_buckets > 0 || cfg.embedding_size > 0 || cfg.layer_groups > 0 ||
+      (cfg.hidden_act != "gelu" && cfg.hidden_act != "silu") || cfg.modern || cfg.disentangled_span > 0 ||
+      (!cfg.position_table && !cfg.rotary) || cfg.rope_dynamic != 0.f)
+    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT, NomicBERT and GTE (MPNet's "
+                                "relative attention, factorized embeddings, shared layers, the tanh GELU, ModernBERT, DeBERTa and "
+                                "dynamic rotary scaling run on the CPU)"};
   const CudaLib& lib = cuda_lib(library);
   if (!lib.usable) return {Code::kUnsupported, lib.error};
   WeightSource src;
@@ -138,21 +139,26 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   for (int l = 0; l < cfg.num_hidden_layers; ++l) {
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw[l]));
     const LayerWeights& w = lw[l];
+    // (read_layer gives zeros for the biases a checkpoint leaves out; a gated FFN's i is [activated; up] rows)
+    const size_t up = cfg.gated ? static_cast<size_t>(I) * H : 0;
     layers[l] = {w.q_w.data(), w.q_b.data(), w.k_w.data(), w.k_b.data(), w.v_w.data(), w.v_b.data(),
                  w.o_w.data(), w.o_b.data(), w.ln1_g.data(), w.ln1_b.data(), w.i_w.data(), w.i_b.data(),
-                 w.f_w.data(), w.f_b.data(), w.ln2_g.data(), w.ln2_b.data()};
+                 w.f_w.data(), w.f_b.data(), w.ln2_g.data(), w.ln2_b.data(),
+                 cfg.gated ? w.i_w.data() + up : nullptr, cfg.gated ? w.i_b.data() + I : nullptr};
   }
-  const bertrt_cuda_embeddings emb{ew.word.data(), ew.pos.data(), cfg.type_vocab_size > 0 ? ew.type.data() : nullptr,
-                                   ew.ln_g.data(), ew.ln_b.data()};
+  const bertrt_cuda_embeddings emb{ew.word.data(), cfg.rotary ? nullptr : ew.pos.data(),
+                                   cfg.type_vocab_size > 0 ? ew.type.data() : nullptr, ew.ln_g.data(), ew.ln_b.data()};
   bertrt_cuda_config c{};
   c.vocab_size = cfg.vocab_size, c.hidden_size = H, c.num_layers = cfg.num_hidden_layers;
   c.num_heads = cfg.num_attention_heads, c.intermediate_size = I, c.max_positions = cfg.max_position_embeddings;
   c.type_vocab_size = cfg.type_vocab_size, c.layer_norm_eps = cfg.layer_norm_eps, c.padding_idx = cfg.padding_idx;
+  c.rotary = cfg.rotary, c.rope_theta = cfg.rope_theta_global, c.rope_ntk = cfg.rope_ntk, c.gated = cfg.gated;
+  c.activation = cfg.hidden_act == "silu" ? BERTRT_CUDA_SILU : BERTRT_CUDA_GELU;
   void* model = nullptr;
   char err[512] = "";
   const int prec = precision == Precision::kINT8 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;
   if (lib.create(&c, &emb, layers.data(), prec, 0, &model, err, sizeof err) != 0) return {Code::kUnsupported, std::string("CUDA: ") + err};
-  const size_t per_layer = 4ull * H * H + 2ull * H * I;
+  const size_t per_layer = 4ull * H * H + (cfg.gated ? 3ull : 2ull) * H * I;
   const size_t bytes = (precision == Precision::kINT8 ? 1 : 2) * per_layer * cfg.num_hidden_layers +
                        4ull * (static_cast<size_t>(cfg.vocab_size) + cfg.max_position_embeddings) * H;
   *out = std::make_unique<CudaBert>(lib, model, cfg, precision, std::move(ew.word), bytes);

@@ -384,6 +384,62 @@ void test_model(int precision, int padding_idx = -1) {
   bertrt_cuda_destroy(model);
 }
 
+// NomicBERT's layer on the GPU (RoPE; SwiGLU, the up projection multiplied in the activated GEMM's epilogue; no
+// biases but the FFN output's) against tiny_bert.h's float64 reference, plain and with GTE's fixed NTK factor:
+// lengths 1 to 150 in one packed batch, each sequence alone giving the same bits. Bounds as the BERT model's.
+void test_rotary_model(int precision, float ntk) {
+  const std::string name = std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + " NomicBERT layer" + (ntk != 1.f ? " (NTK 2)" : "");
+  tiny::Tiny m = tiny::make_tiny(17, 64, 2, 128, 160, /*rotary=*/true);
+  m.cfg.rope_ntk = ntk;
+  auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
+  const std::vector<float> zeros(128, 0.f);  // the biases the checkpoint leaves out, as read_layer gives them
+  bertrt_cuda_config c{};
+  c.vocab_size = m.cfg.vocab_size, c.hidden_size = m.cfg.hidden_size, c.num_layers = m.cfg.num_hidden_layers;
+  c.num_heads = m.cfg.num_attention_heads, c.intermediate_size = m.cfg.intermediate_size;
+  c.max_positions = m.cfg.max_position_embeddings, c.type_vocab_size = m.cfg.type_vocab_size, c.layer_norm_eps = 1e-12f;
+  c.padding_idx = -1, c.rotary = 1, c.rope_theta = m.cfg.rope_theta_global, c.rope_ntk = ntk, c.gated = 1;
+  c.activation = BERTRT_CUDA_SILU;
+  bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), nullptr, W("embeddings.token_type_embeddings.weight"),
+                             W("embeddings.LayerNorm.weight"), W("embeddings.LayerNorm.bias")};
+  std::vector<bertrt_cuda_layer> layers(c.num_layers);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    const float* z = zeros.data();
+    layers[l] = {W(p + "attention.self.query.weight"), z, W(p + "attention.self.key.weight"), z, W(p + "attention.self.value.weight"), z,
+                 W(p + "attention.output.dense.weight"), z, W(p + "attention.output.LayerNorm.weight"), W(p + "attention.output.LayerNorm.bias"),
+                 W(p + "intermediate.dense.weight"), z, W(p + "output.dense.weight"), W(p + "output.dense.bias"),
+                 W(p + "output.LayerNorm.weight"), W(p + "output.LayerNorm.bias"), W(p + "intermediate.up.weight"), z};
+  }
+  char err[512] = "";
+  void* model = nullptr;
+  th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err) == 0, name + " model created " + err);
+  if (!model) return;
+  th::Rng rng(6);
+  const std::vector<int> lens = {1, 9, 33, 150};
+  std::vector<int32_t> ids, types, cu = {0};
+  for (int l : lens) {
+    for (int i = 0; i < l; ++i) ids.push_back(int32_t(rng.next() % 64)), types.push_back(i >= l / 2);
+    cu.push_back(cu.back() + l);
+  }
+  const int H = c.hidden_size, T = cu.back();
+  std::vector<float> out(size_t(T) * H);
+  th::check(bertrt_cuda_forward(model, ids.data(), types.data(), cu.data(), int(lens.size()), T, out.data(), err, sizeof err) == 0, name + " forward " + err);
+  double worst = 0;
+  bool same = true;
+  for (size_t s = 0; s < lens.size(); ++s) {
+    std::vector<int32_t> sid(ids.begin() + cu[s], ids.begin() + cu[s + 1]), sty(types.begin() + cu[s], types.begin() + cu[s + 1]);
+    const float* got = out.data() + size_t(cu[s]) * H;
+    worst = std::max(worst, th::norm_err(got, tiny::reference(m, sid, sty)));
+    std::vector<float> alone(size_t(lens[s]) * H);
+    int32_t cu1[2] = {0, lens[s]};
+    bertrt_cuda_forward(model, sid.data(), sty.data(), cu1, 1, lens[s], alone.data(), err, sizeof err);
+    same = same && std::equal(alone.begin(), alone.end(), got);
+  }
+  check_err(worst, precision == BERTRT_CUDA_INT8 ? 5e-2 : 2e-3, name + " vs float64 reference, lengths 1/9/33/150");
+  th::check(same, name + ": packed batch equals each sequence run alone, bit for bit");
+  bertrt_cuda_destroy(model);
+}
+
 }  // namespace
 
 int main() {
@@ -409,6 +465,9 @@ int main() {
   test_model(BERTRT_CUDA_INT8);
   test_model(BERTRT_CUDA_FP16, 1);  // XLM-R's padding_idx
   test_model(BERTRT_CUDA_INT8, 1);
+  test_rotary_model(BERTRT_CUDA_FP16, 1.f);
+  test_rotary_model(BERTRT_CUDA_INT8, 1.f);
+  test_rotary_model(BERTRT_CUDA_FP16, 2.f);
   cudaError_t e = cudaDeviceSynchronize();
   th::check(e == cudaSuccess, std::string("no CUDA error at the end: ") + cudaGetErrorString(e));
   return th::finish();

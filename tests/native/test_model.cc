@@ -299,9 +299,10 @@ void test_read_f16() {
 
 }  // namespace
 
-// NomicBERT's layer (RoPE, SwiGLU, no biases but the FFN output's) against the float64 reference, in FP32, and with
-// dynamic NTK scaling past a trained length of 8: a packed batch of short and long sequences, each scaled by its own
-// length; batch invariance; INT8 and BF16 (where the CPU has it) within their usual distance.
+// NomicBERT's layer (RoPE, SwiGLU, no biases but the FFN output's) against the float64 reference, in FP32, with
+// dynamic NTK scaling past a trained length of 8 (a packed batch of short and long sequences, each scaled by its own
+// length) and with GTE's fixed NTK factor; batch invariance; INT8 and BF16 (where the CPU has it) within their usual
+// distance.
 void test_rotary_gated() {
   ThreadPool pool(2);
   th::Rng rng(5);
@@ -316,12 +317,13 @@ void test_rotary_gated() {
   }
   BatchView b{ids.data(), types.data(), cu.data(), int(seqs.size()), int(ids.size())};
   const int H = 48;
-  for (float dynamic : {0.f, 2.f}) {
+  for (int variant = 0; variant < 3; ++variant) {
     Tiny m = make_tiny(13, 48, 4, 96, 32, /*rotary=*/true);
-    if (dynamic > 0) m.cfg.rope_dynamic = dynamic, m.cfg.rope_trained = 8;
+    if (variant == 1) m.cfg.rope_dynamic = 2.f, m.cfg.rope_trained = 8;
+    if (variant == 2) m.cfg.rope_ntk = 2.f;
     const std::string path = "/tmp/bertrt_test_rotary.safetensors";
     auto descs = write_safetensors(path, m.w);
-    const std::string what = dynamic > 0 ? "dynamic NTK (trained 8)" : "plain RoPE";
+    const std::string what = variant == 1 ? "dynamic NTK (trained 8)" : variant == 2 ? "fixed NTK factor 2 (GTE)" : "plain RoPE";
     std::vector<float> fp32(ids.size() * H, NAN);
     for (Precision p : {Precision::kFP32, Precision::kINT8, Precision::kBF16}) {
       std::unique_ptr<BertModel> model;

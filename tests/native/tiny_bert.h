@@ -162,15 +162,16 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
       }
     return y;
   };
-  // rotary: q and k rotated by position t at inverse frequencies base^(-2i / dh), pairs (i, i + dh / 2); base theta, or
-  // with dynamic NTK scaling past the trained length theta (f L / trained - (f - 1))^(dh / (dh - 2))
-  const double f = m.cfg.rope_dynamic, trained = m.cfg.rope_trained;
-  const double base = m.cfg.rope_theta_global * (f > 0 && L > trained ? std::pow(f * L / trained - (f - 1), double(dh) / (dh - 2)) : 1.0);
+  // rotary: q and k rotated by position t at inverse frequencies base^(-2i / dh) / ntk^(2 / dh), pairs (i, i + dh / 2);
+  // base theta * ntk (GTE's fixed NTK scaling; ntk 1: none), or with dynamic NTK scaling past the trained length
+  // theta (f L / trained - (f - 1))^(dh / (dh - 2))
+  const double f = m.cfg.rope_dynamic, trained = m.cfg.rope_trained, ntk = m.cfg.rope_ntk;
+  const double base = m.cfg.rope_theta_global * ntk * (f > 0 && L > trained ? std::pow(f * L / trained - (f - 1), double(dh) / (dh - 2)) : 1.0);
   auto rope = [&](std::vector<double>& v) {
     for (int t = 0; t < L; ++t)
       for (int h = 0; h < nh; ++h)
         for (int i = 0; i < dh / 2; ++i) {
-          const double a = t * std::pow(base, -2.0 * i / dh), c = std::cos(a), sn = std::sin(a);
+          const double a = t * std::pow(base, -2.0 * i / dh) / std::pow(ntk, 2.0 / dh), c = std::cos(a), sn = std::sin(a);
           double &x1 = v[t * H + h * dh + i], &x2 = v[t * H + h * dh + i + dh / 2];
           const double y1 = x1 * c - x2 * sn, y2 = x2 * c + x1 * sn;
           x1 = y1, x2 = y2;
