@@ -343,7 +343,7 @@ def make_rotary(only, common, toks, bert_tok, vocab):
 
 
 def nomic_dynamic(model, rec):
-    """Hidden states of single texts (every eighth, and every one past 64 tokens) with transformers' dynamic NTK RoPE (factor 2, trained length 64: the inputs
+    """Hidden states of single texts (every 64th, and the longest: 120 tokens and more) with transformers' dynamic NTK RoPE (factor 2, trained length 64: the inputs
     past 64 tokens are scaled by their own length), each input run alone on a fresh rotary module (transformers'
     dynamic RoPE keeps the frequencies of the longest input seen; nomic-ai's remote code scales each batch by its
     padded length: for a batch of one, the same), under "dyn"."""
@@ -351,9 +351,9 @@ def nomic_dynamic(model, rec):
                                      "rope_parameters": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 1000.0}})
     dyn = NomicBertModel(cfg).eval()
     dyn.load_state_dict(model.state_dict(), strict=False)
-    with torch.no_grad():  # single texts (token types 0): every eighth, and every one past 64 tokens
+    with torch.no_grad():  # single texts (token types 0): every 64th, and the longest (120 tokens and more)
         for i, r in enumerate(rec):
-            if r["b"] is None and (i % 8 == 0 or len(r["ids"]) > 64):
+            if r["b"] is None and (i % 64 == 0 or len(r["ids"]) >= 120):
                 dyn.rotary_emb = type(dyn.rotary_emb)(cfg)
                 r["dyn"] = b64(dyn(input_ids=torch.tensor([r["ids"]])).last_hidden_state[0].numpy())
 
