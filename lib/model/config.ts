@@ -298,7 +298,7 @@ function rotaryConfig(raw: Record<string, unknown>, file: string, family: Family
     biases = nomic ? { attention: false, mlpIn: false, mlpOut: false } : { attention: true, mlpIn: false, mlpOut: true };
   }
   if (![...GELUS, 'silu'].includes(hiddenAct)) throw no(`hidden_act "${hiddenAct}" (${[...GELUS, 'silu'].join(', ')})`);
-  const eps = raw[key('layer_norm_eps', 'layer_norm_epsilon')] ?? 1e-12;
+  const eps = raw[key('layer_norm_eps', 'layer_norm_epsilon')] ?? (remote ? 1e-5 : 1e-12); // (the remote config extends GPT2Config: 1e-5)
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw new BertrtError(`${file}: "${key('layer_norm_eps', 'layer_norm_epsilon')}" must be a number in (0, 1)`, 'E_MODEL_FORMAT');
   const maxPositionEmbeddings = limit ?? int(raw, key('max_position_embeddings', 'n_positions'), file, 'maxPositionEmbeddings', nomic ? 2048 : 8192);
   if (dynamic && dynamic.trained > maxPositionEmbeddings) throw new BertrtError(`${file}: the trained length ${dynamic.trained} exceeds the position limit ${maxPositionEmbeddings}`, 'E_MODEL_FORMAT');
