@@ -40,7 +40,8 @@ __device__ __forceinline__ void load_rows(uint32_t dst, const __half* qkv, size_
 template <int D>
 __global__ void __launch_bounds__(kThreads) attention_kernel(const __half* __restrict__ qkv,
                                                              const int32_t* __restrict__ cu_seqlens,
-                                                   int hidden, float scale_log2, __half* __restrict__ ctx) {
+                                                   int hidden, float scale_log2, __half* __restrict__ ctx,
+                                                   const float* __restrict__ rel_bias, int rel_span) {
   using S = Smem<D>;
   const int seq = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * kQ;
   const int first = cu_seqlens[seq], len = cu_seqlens[seq + 1] - first;
@@ -96,12 +97,17 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const __half* __res
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float mx = -INFINITY;
+      // MPNet: this row's bias by key offset, clamped to the table's span (the buckets are constant past it)
+      const int row = q0 + warp * 16 + g + 8 * h;
+      const float* rel = rel_bias ? rel_bias + static_cast<size_t>(head) * (2 * rel_span - 1) + rel_span - 1 : nullptr;
 #pragma unroll
       for (int j = 0; j < kKeys / 8; ++j)
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
-          const bool valid = key0 + 8 * j + c < len;
-          const float x = valid ? s[j][2 * h + c] * scale_log2 : -INFINITY;
+          const int key = key0 + 8 * j + c;
+          const bool valid = key < len;
+          const float bias = rel ? rel[min(max(key - row, 1 - rel_span), rel_span - 1)] * 1.4426950408889634f : 0.f;
+          const float x = valid ? s[j][2 * h + c] * scale_log2 + bias : -INFINITY;
           s[j][2 * h + c] = x;
           mx = fmaxf(mx, x);
         }
@@ -162,10 +168,10 @@ std::string prepare() {
 
 template <int D>
 std::string launch(const __half* qkv, const int32_t* cu, int n_seqs, int max_len, int heads, __half* ctx,
-                   cudaStream_t stream) {
+                   cudaStream_t stream, const float* rel_bias, int rel_span) {
   const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(D));
   dim3 grid((max_len + kQ - 1) / kQ, heads, n_seqs);
-  attention_kernel<D><<<grid, kThreads, Smem<D>::bytes, stream>>>(qkv, cu, heads * D, scale_log2, ctx);
+  attention_kernel<D><<<grid, kThreads, Smem<D>::bytes, stream>>>(qkv, cu, heads * D, scale_log2, ctx, rel_bias, rel_span);
   return cuda_error(cudaGetLastError(), "attention kernel launch");
 }
 
@@ -183,12 +189,13 @@ std::string attention_prepare(int head_dim) {
 }
 
 std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, int max_len, int heads, int head_dim,
-                      __half* ctx, cudaStream_t stream) {
+                      __half* ctx, cudaStream_t stream, const float* rel_bias, int rel_span) {
   if (n_seqs <= 0 || max_len <= 0) return {};
+  if (rel_bias && rel_span < 1) return "attention: a relative bias table needs a span";
   switch (head_dim) {
-    case 32: return launch<32>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream);
-    case 64: return launch<64>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream);
-    case 128: return launch<128>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream);
+    case 32: return launch<32>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, rel_bias, rel_span);
+    case 64: return launch<64>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, rel_bias, rel_span);
+    case 128: return launch<128>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, rel_bias, rel_span);
     default: return "attention: head size " + std::to_string(head_dim) + " is not supported (32, 64 or 128)";
   }
 }

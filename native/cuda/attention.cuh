@@ -23,8 +23,10 @@ std::string attention_prepare(int head_dim);
 // qkv: [tokens][3 * hidden] (Q | K | V, heads contiguous within each), ctx: [tokens][hidden].
 // cu_seqlens: device array of n_seqs + 1 offsets; max_len: the longest sequence (grid size).
 // Returns an error message, empty on success.
+// rel_bias (may be null): MPNet's relative attention, a bias added to the scaled scores by head and key offset j - i,
+// [heads][2 rel_span - 1] (offset d at d + rel_span - 1; offsets past +-(rel_span - 1) take the edge's value).
 std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, int max_len, int heads, int head_dim,
-                      __half* ctx, cudaStream_t stream);
+                      __half* ctx, cudaStream_t stream, const float* rel_bias = nullptr, int rel_span = 0);
 
 // Rotary positions (NomicBERT, GTE): rotates the Q and K parts of qkv [tokens][3 * hidden] in place, token t by
 // positions[t], pairs (i, i + head_dim / 2) of each head by the angle whose cos and sin are cos[pos][i], sin[pos][i]

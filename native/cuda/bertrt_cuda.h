@@ -41,6 +41,8 @@ typedef struct {
   int gated;
   /* the FFN's activation: BERTRT_CUDA_GELU (erf) or BERTRT_CUDA_SILU */
   int activation;
+  /* MPNet: the offsets bertrt_cuda_embeddings.rel_bias spans on each side, plus one; 0 without it */
+  int rel_span;
 } bertrt_cuda_config;
 
 enum { BERTRT_CUDA_GELU = 0, BERTRT_CUDA_SILU = 1 };
@@ -49,6 +51,10 @@ enum { BERTRT_CUDA_GELU = 0, BERTRT_CUDA_SILU = 1 };
 typedef struct {
   const float *word, *pos, *type; /* [vocab][H], [max_positions][H], [type_vocab][H] or NULL */
   const float *ln_g, *ln_b;       /* [H] */
+  /* MPNet's relative attention: the bias added to every layer's attention scores (after their scaling) by head and
+   * key offset j - i, [heads][2 rel_span - 1] (offset d at d + rel_span - 1; offsets past +-(rel_span - 1) take the
+   * edge's value, so rel_span must pass the buckets' max distance); NULL: none */
+  const float* rel_bias;
 } bertrt_cuda_embeddings;
 
 typedef struct {

@@ -1,6 +1,7 @@
 // libbertrt_cuda.so: the BERT encoder on an NVIDIA GPU behind the C interface of bertrt_cuda.h. One forward pass
 // is one stream of kernels with no device-to-host synchronization until the hidden states are copied back:
-//   embedding + LayerNorm -> per layer: QKV GEMM (bias fused) [-> RoPE on Q and K] -> fused varlen attention ->
+//   embedding + LayerNorm -> per layer: QKV GEMM (bias fused) [-> RoPE on Q and K] -> fused varlen attention (with
+//   MPNet's relative bias) ->
 //   output GEMM (bias and residual fused) -> LayerNorm [-> gated FFNs: up GEMM] -> FFN-in GEMM (bias and GELU or SiLU
 //   fused; gated: times the up projection) -> FFN-out GEMM (bias and residual fused) -> LayerNorm.
 // FP16 mode: GEMM inputs FP16. INT8 mode: weights s8 per output channel, activations s8 per token; the LayerNorms
@@ -168,6 +169,10 @@ class Model {
       up(pos_, emb.pos, static_cast<size_t>(c.max_positions) * H);
     }
     if (c.type_vocab_size > 0) up(type_, emb.type, static_cast<size_t>(c.type_vocab_size) * H);
+    if (emb.rel_bias) {
+      if (c.rel_span < 1 || c.rel_span > (1 << 20)) return "rel_span out of range";
+      up(rel_, emb.rel_bias, static_cast<size_t>(c.num_heads) * (2 * static_cast<size_t>(c.rel_span) - 1));
+    }
     up(emb_g_, emb.ln_g, H);
     up(emb_b_, emb.ln_b, H);
     layers_.resize(c.num_layers);
@@ -338,7 +343,8 @@ class Model {
       qkv_e.bias = L.qkv.bias.ptr, qkv_e.c16 = qkv16_.ptr;
       if (!linear(L.qkv, tokens, qkv_e)) return "QKV GEMM: unsupported shape";
       if (cfg_.rotary) rope_rotate(qkv16_.ptr, d_pos, tokens, heads, H / heads, rope_cos_.ptr, rope_sin_.ptr, stream_);
-      std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_);
+      std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_,
+                                rel_.count ? rel_.ptr : nullptr, cfg_.rel_span);
       if (!e.empty()) return e;
       Epilogue out_e;
       out_e.bias = L.out.bias.ptr, out_e.residual = x32_.ptr, out_e.c32 = y32_.ptr;
@@ -377,6 +383,7 @@ class Model {
   std::mutex mu_;
   DeviceBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
   DeviceBuffer<float> rope_cos_, rope_sin_;  // rotary: [max_positions][head_dim / 2]
+  DeviceBuffer<float> rel_;                  // MPNet: [heads][2 max_positions - 1], or empty
   std::vector<Layer> layers_;
   std::map<Key, Graph> graphs_;
   bool graphs_enabled_ = true;

@@ -7,10 +7,10 @@
 #include <cmath>
 
 #include "encoder.h"
+#include "internal.h"
 
 namespace bertrt {
 
-namespace {
 // The bucket of a key `rel` = j - i tokens from its query, as MPNet (after T5) computes it: half the buckets for
 // keys before the query and half for keys after; within a half, distances below a quarter of the buckets each
 // have their own, and longer ones share log-spaced buckets up to max_distance (the last bucket holds the rest).
@@ -25,7 +25,6 @@ int relative_bucket(int rel, int buckets, int max_distance) {
   const int large = exact + static_cast<int>(ratio * static_cast<float>(half - exact));
   return ret + std::min(large, half - 1);
 }
-}  // namespace
 
 void Encoder::relative_table(int max_len, EncoderScratch& s) const {
   s.rel_len = 0;

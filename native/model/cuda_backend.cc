@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "../cuda/bertrt_cuda.h"
@@ -120,12 +121,12 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
                        Precision precision, const std::string& library, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(cfg));
   if (precision == Precision::kBF16) return {Code::kUnsupported, "precision 'bf16' is CPU-only (the CUDA backend runs FP16 or INT8)"};
-  if (cfg.relative_attention_buckets > 0 || cfg.embedding_size > 0 || cfg.layer_groups > 0 ||
+  if (cfg.embedding_size > 0 || cfg.layer_groups > 0 ||
       (cfg.hidden_act != "gelu" && cfg.hidden_act != "silu") || cfg.modern || cfg.disentangled_span > 0 ||
       (!cfg.position_table && !cfg.rotary) || cfg.rope_dynamic != 0.f)
-    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT, NomicBERT and GTE (MPNet's "
-                                "relative attention, factorized embeddings, shared layers, the tanh GELU, ModernBERT, DeBERTa and "
-                                "dynamic rotary scaling run on the CPU)"};
+    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT, MPNet, NomicBERT and GTE "
+                                "(factorized embeddings, shared layers, the tanh GELU, ModernBERT, DeBERTa and dynamic rotary scaling "
+                                "run on the CPU)"};
   const CudaLib& lib = cuda_lib(library);
   if (!lib.usable) return {Code::kUnsupported, lib.error};
   WeightSource src;
@@ -146,14 +147,28 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
                  w.f_w.data(), w.f_b.data(), w.ln2_g.data(), w.ln2_b.data(),
                  cfg.gated ? w.i_w.data() + up : nullptr, cfg.gated ? w.i_b.data() + I : nullptr};
   }
+  // MPNet: the relative bias by head and key offset d = j - i in [-(S - 1), S - 1], from the learned table by bucket; S
+  // passes the buckets' max distance, past which every offset shares its side's last bucket (the kernel clamps to S)
+  std::vector<float> rel;
+  const int rel_span = cfg.relative_attention_buckets > 0 ? std::max(cfg.max_position_embeddings, cfg.relative_attention_max_distance + 1) : 0;
+  if (cfg.relative_attention_buckets > 0) {
+    const int P = rel_span, heads = cfg.num_attention_heads, n = 2 * P - 1;
+    rel.resize(static_cast<size_t>(heads) * n);
+    for (int d = 0; d < n; ++d) {
+      const int bucket = relative_bucket(d - (P - 1), cfg.relative_attention_buckets, cfg.relative_attention_max_distance);
+      for (int h = 0; h < heads; ++h) rel[static_cast<size_t>(h) * n + d] = ew.rel.data()[static_cast<size_t>(bucket) * heads + h];
+    }
+  }
   const bertrt_cuda_embeddings emb{ew.word.data(), cfg.rotary ? nullptr : ew.pos.data(),
-                                   cfg.type_vocab_size > 0 ? ew.type.data() : nullptr, ew.ln_g.data(), ew.ln_b.data()};
+                                   cfg.type_vocab_size > 0 ? ew.type.data() : nullptr, ew.ln_g.data(), ew.ln_b.data(),
+                                   rel.empty() ? nullptr : rel.data()};
   bertrt_cuda_config c{};
   c.vocab_size = cfg.vocab_size, c.hidden_size = H, c.num_layers = cfg.num_hidden_layers;
   c.num_heads = cfg.num_attention_heads, c.intermediate_size = I, c.max_positions = cfg.max_position_embeddings;
   c.type_vocab_size = cfg.type_vocab_size, c.layer_norm_eps = cfg.layer_norm_eps, c.padding_idx = cfg.padding_idx;
   c.rotary = cfg.rotary, c.rope_theta = cfg.rope_theta_global, c.rope_ntk = cfg.rope_ntk, c.gated = cfg.gated;
   c.activation = cfg.hidden_act == "silu" ? BERTRT_CUDA_SILU : BERTRT_CUDA_GELU;
+  c.rel_span = rel_span;
   void* model = nullptr;
   char err[512] = "";
   const int prec = precision == Precision::kINT8 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;

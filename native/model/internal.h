@@ -13,6 +13,9 @@ Status check_config(const BertConfig& c);
 // and type ids inside the type table. *max_len: the longest sequence.
 Status check_batch(const BatchView& b, const BertConfig& cfg, int* max_len);
 
+// The bucket of a key `rel` = j - i tokens from its query in MPNet's (T5's) relative attention (bert_layer.cc).
+int relative_bucket(int rel, int buckets, int max_distance);
+
 // The word-embedding table [V][H]: FP32, or IEEE halves (an F16 checkpoint's table, kept at its precision).
 struct WordTable {
   const float* f32 = nullptr;

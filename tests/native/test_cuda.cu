@@ -280,9 +280,11 @@ void test_attention(th::Rng& rng) {
 // The whole encoder through the C interface against the float64 BERT.
 // The encoder end to end. padding_idx >= 0: RoBERTa's positions (from padding_idx + 1, pad tokens at padding_idx),
 // with pad tokens inside the sequences.
-void test_model(int precision, int padding_idx = -1) {
-  const std::string name = std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + (padding_idx >= 0 ? " RoBERTa positions" : "");
+void test_model(int precision, int padding_idx = -1, bool relative = false) {
+  const std::string name = std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + (padding_idx >= 0 ? " RoBERTa positions" : "") +
+                           (relative ? " + MPNet's relative attention" : "");
   tiny::Tiny m = tiny::make_tiny(11, 64, 2, 128, 160);
+  if (relative) tiny::add_relative(m, 23);
   auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
   bertrt_cuda_config c{};
   c.vocab_size = m.cfg.vocab_size, c.hidden_size = m.cfg.hidden_size, c.num_layers = m.cfg.num_hidden_layers;
@@ -296,9 +298,20 @@ void test_model(int precision, int padding_idx = -1) {
     for (size_t i = 0; i < sid.size(); ++i) pos[i] = padding_idx >= 0 && sid[i] == padding_idx ? padding_idx : next++;
     return pos;
   };
+  // MPNet: the bias by head and key offset over the position table (160 > the max distance 128), as cuda_backend.cc
+  // builds it; the pad-token cases below run sequences longer than that (offsets clamped: the last buckets)
+  const int P = c.max_positions, n_off = 2 * P - 1;
+  if (relative) c.rel_span = P;
+  std::vector<float> rel;
+  if (relative) {
+    rel.resize(size_t(c.num_heads) * n_off);
+    for (int d = 0; d < n_off; ++d)
+      for (int h = 0; h < c.num_heads; ++h)
+        rel[size_t(h) * n_off + d] = W("encoder.relative_attention_bias.weight")[size_t(tiny::mpnet_bucket(d - (P - 1), 32, 128)) * c.num_heads + h];
+  }
   bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), W("embeddings.position_embeddings.weight"),
                              W("embeddings.token_type_embeddings.weight"), W("embeddings.LayerNorm.weight"),
-                             W("embeddings.LayerNorm.bias")};
+                             W("embeddings.LayerNorm.bias"), relative ? rel.data() : nullptr};
   std::vector<bertrt_cuda_layer> layers(c.num_layers);
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
@@ -465,6 +478,8 @@ int main() {
   test_model(BERTRT_CUDA_INT8);
   test_model(BERTRT_CUDA_FP16, 1);  // XLM-R's padding_idx
   test_model(BERTRT_CUDA_INT8, 1);
+  test_model(BERTRT_CUDA_FP16, 1, /*relative=*/true);  // MPNet: RoBERTa's positions and the relative bias
+  test_model(BERTRT_CUDA_INT8, 1, true);
   test_rotary_model(BERTRT_CUDA_FP16, 1.f);
   test_rotary_model(BERTRT_CUDA_INT8, 1.f);
   test_rotary_model(BERTRT_CUDA_FP16, 2.f);

@@ -358,10 +358,43 @@ void test_rotary_gated() {
   }
 }
 
+// MPNet's relative attention (32 log buckets up to 128, a bias per bucket and head) on the tiny BERT, against the
+// float64 reference with transformers' bucketing, lengths up to 150 (the exact buckets, the log-spaced ones and the
+// clamp past 128): this checks the reference test_cuda holds the GPU kernels to, as much as the CPU engine.
+void test_relative() {
+  Tiny m = make_tiny(19, 48, 4, 96, 160);
+  tiny::add_relative(m, 23);
+  const std::string path = "/tmp/bertrt_test_relative.safetensors";
+  auto descs = write_safetensors(path, m.w);
+  ThreadPool pool(2);
+  std::unique_ptr<BertModel> model;
+  Status st = BertModel::load(m.cfg, {path}, descs, Precision::kFP32, pool, &model);
+  th::check(st.ok(), "load tiny BERT with relative attention: " + st.message());
+  if (!st.ok()) return;
+  th::Rng rng(8);
+  std::vector<std::vector<int32_t>> seqs(4);
+  const int lens[] = {1, 9, 40, 150};
+  std::vector<int32_t> ids, types, cu{0};
+  for (int s = 0; s < 4; ++s) {
+    for (int i = 0; i < lens[s]; ++i) seqs[s].push_back(int32_t(rng.next() % 64)), ids.push_back(seqs[s].back()), types.push_back(0);
+    cu.push_back(int32_t(ids.size()));
+  }
+  BatchView b{ids.data(), types.data(), cu.data(), 4, int(ids.size())};
+  std::vector<float> out(ids.size() * 48, NAN);
+  th::check(model->forward(b, out.data(), pool, 0).ok(), "forward with relative attention");
+  double worst = 0;
+  for (int s = 0; s < 4; ++s)
+    worst = std::max(worst, th::norm_err(out.data() + size_t(cu[s]) * 48, reference(m, seqs[s], std::vector<int32_t>(lens[s], 0))));
+  char name[128];
+  std::snprintf(name, sizeof name, "tiny BERT with MPNet's relative attention vs float64 reference, lengths 1-150: err=%.2e", worst);
+  th::check(worst <= 2e-6, name);
+}
+
 int main() {
   test_f16_conversion();
   test_forward();
   test_rotary_gated();
+  test_relative();
   test_int8_smoothing();
   test_bad_files();
   test_read_f16();

@@ -1,6 +1,7 @@
 // A tiny random BERT for the native tests: its weights (exactly representable in the dtype each is stored as), a
 // safetensors writer, and a float64 encoder written from the paper's equations as the reference.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -135,6 +136,28 @@ inline Tiny make_tiny(uint64_t seed, int H = 48, int heads = 4, int I = 96, int 
   return m;
 }
 
+// MPNet's relative attention on a tiny model: 32 buckets up to distance 128 (MPNet's), a learned bias per bucket and
+// head (encoder.relative_attention_bias.weight [32][heads]) added to every layer's scaled scores.
+inline void add_relative(Tiny& m, uint64_t seed) {
+  const int heads = m.cfg.num_attention_heads;
+  m.cfg.relative_attention_buckets = 32, m.cfg.relative_attention_max_distance = 128;
+  th::Rng rng(seed);
+  Tensor t;
+  t.shape = {32, heads}, t.dtype = DType::kF32, t.data.resize(size_t(32) * heads);
+  for (auto& x : t.data) x = std::round(rng.uniform(-2.f, 2.f) * 256.f) / 256.f;
+  m.w["encoder.relative_attention_bias.weight"] = t;
+}
+
+// The bucket of key offset rel = j - i as transformers' MPNet computes it (relative_position_bucket: n = -rel, the
+// upper half of the buckets for keys after the query, exact below a quarter, log-spaced to max_distance in float32).
+inline int mpnet_bucket(int rel, int buckets, int max_distance) {
+  const int n = -rel, half = buckets / 2, exact = half / 2, a = std::abs(n);
+  const int ret = n < 0 ? half : 0;
+  if (a < exact) return ret + a;
+  const float large = float(exact) + std::log(float(a) / float(exact)) / float(std::log(double(max_distance) / exact)) * float(half - exact);
+  return ret + std::min(static_cast<int>(large), half - 1);
+}
+
 // Float64 BERT for one sequence; positions: each token's position id (null: 0, 1, ...).
 inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& types,
                                      const std::vector<int32_t>* positions = nullptr) {
@@ -198,6 +221,9 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
           double d = 0;
           for (int e = 0; e < dh; ++e) d += q[i * H + h * dh + e] * k[j * H + h * dh + e];
           s[j] = d / std::sqrt(double(dh));
+          if (m.cfg.relative_attention_buckets > 0)
+            s[j] += W("encoder.relative_attention_bias.weight")[size_t(mpnet_bucket(j - i, m.cfg.relative_attention_buckets,
+                                                                                     m.cfg.relative_attention_max_distance)) * nh + h];
           mx = std::fmax(mx, s[j]);
         }
         for (auto& z : s) sum += (z = std::exp(z - mx));
