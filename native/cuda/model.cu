@@ -383,7 +383,7 @@ class Model {
   std::mutex mu_;
   DeviceBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
   DeviceBuffer<float> rope_cos_, rope_sin_;  // rotary: [max_positions][head_dim / 2]
-  DeviceBuffer<float> rel_;                  // MPNet: [heads][2 max_positions - 1], or empty
+  DeviceBuffer<float> rel_;                  // MPNet: [heads][2 rel_span - 1], or empty
   std::vector<Layer> layers_;
   std::map<Key, Graph> graphs_;
   bool graphs_enabled_ = true;
