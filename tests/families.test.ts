@@ -499,6 +499,7 @@ describe('model families: NomicBERT and GTE as the Hub and transformers spell th
       ['nomic-bert', { ...remote, rotary_scaling_factor: 2, max_trained_positions: 256 }, /trained length 256 exceeds the position limit 128/],
       ['nomic-bert', { rope_parameters: { rope_type: 'dynamic', rope_theta: 1000 } }, /rope_parameters.factor must be a number/],
       ['gte', { rope_scaling: { type: 'ntk', factor: 'two' } }, /rope_scaling.factor must be a number/],
+      ['nomic-bert', { ...remote, rotary_emb_base: -1 }, /rotary_emb_base must be a number > 1/],
     ];
     await refused(cases, 'E_MODEL_FORMAT');
   });

@@ -264,7 +264,9 @@ function rotaryConfig(raw: Record<string, unknown>, file: string, family: Family
     const fn = String(raw.activation_function ?? 'swiglu');
     if (fn !== 'swiglu') throw no(`activation_function "${fn}" (only "swiglu")`);
     hiddenAct = 'silu';
-    theta = typeof raw.rotary_emb_base === 'number' && raw.rotary_emb_base > 1 ? raw.rotary_emb_base : 1000;
+    const base = raw.rotary_emb_base ?? 1000;
+    if (typeof base !== 'number' || !(base > 1 && base < 1e12)) throw new BertrtError(`${file}: rotary_emb_base must be a number > 1`, 'E_MODEL_FORMAT');
+    theta = base;
     biases = { attention: raw.qkv_proj_bias !== false, mlpIn: raw.mlp_fc1_bias !== false, mlpOut: raw.mlp_fc2_bias !== false };
     // rotary_scaling_factor: the remote code's dynamic NTK scaling past max_trained_positions (its inputs run up to
     // n_positions); the engine scales each sequence by its own length, as the remote code does a batch of one
