@@ -77,7 +77,10 @@ const ROBERTA_HEADS: Heads = {
   mlm: { dense: 'lm_head.dense', norm: 'lm_head.layer_norm', bias: 'lm_head.bias', decoder: 'lm_head.decoder.weight', erf: true },
 };
 
-const layer = (from: string, to: string): readonly [RegExp, string] => [new RegExp(`^encoder\\.layer\\.(\\d+)\\.${from}`), `encoder.layer.$1.${to}`];
+/** A layer module's name (regex source `from`, after `<stack>.<l>.`) mapped to the encoder's `encoder.layer.<l>.<to>`. */
+const layer = (from: string, to: string, stack = 'encoder\\.layer'): readonly [RegExp, string] => [new RegExp(`^${stack}\\.(\\d+)\\.${from}`), `encoder.layer.$1.${to}`];
+/** Several of them under one stack. */
+const layers = (stack: string, pairs: ReadonlyArray<readonly [string, string]>) => pairs.map(([from, to]) => layer(from, to, stack));
 
 const BERT: Family = { name: 'BERT', modelTypes: ['bert'], prefix: 'bert.', names: [], positions: 'absolute', typeVocabDefault: 2, relativeAttention: false, heads: BERT_HEADS };
 
@@ -145,18 +148,17 @@ const ALBERT: Family = {
   prefix: 'albert.',
   names: [
     [/^encoder\.embedding_hidden_mapping_in\./, 'embeddings.project.'],
-    ...(
-      [
-        ['attention\\.query\\.', 'attention.self.query.'],
-        ['attention\\.key\\.', 'attention.self.key.'],
-        ['attention\\.value\\.', 'attention.self.value.'],
-        ['attention\\.dense\\.', 'attention.output.dense.'],
-        ['attention\\.LayerNorm\\.', 'attention.output.LayerNorm.'],
-        ['ffn\\.', 'intermediate.dense.'],
-        ['ffn_output\\.', 'output.dense.'],
-        ['full_layer_layer_norm\\.', 'output.LayerNorm.'],
-      ] as const
-    ).map(([from, to]) => [new RegExp(`^encoder\\.albert_layer_groups\\.(\\d+)\\.albert_layers\\.0\\.${from}`), `encoder.layer.$1.${to}`] as const),
+    // (each group's one layer: albert_layer_groups.<g>.albert_layers.0)
+    ...layers('encoder\\.albert_layer_groups', ([
+      ['attention\\.query\\.', 'attention.self.query.'],
+      ['attention\\.key\\.', 'attention.self.key.'],
+      ['attention\\.value\\.', 'attention.self.value.'],
+      ['attention\\.dense\\.', 'attention.output.dense.'],
+      ['attention\\.LayerNorm\\.', 'attention.output.LayerNorm.'],
+      ['ffn\\.', 'intermediate.dense.'],
+      ['ffn_output\\.', 'output.dense.'],
+      ['full_layer_layer_norm\\.', 'output.LayerNorm.'],
+    ] as const).map(([from, to]) => [`albert_layers\\.0\\.${from}`, to] as const)),
   ],
   positions: 'absolute',
   typeVocabDefault: 2,
@@ -233,19 +235,17 @@ const DEBERTA_V2: Family = {
 
 /** The rotary post-norm layer's modules as transformers 5 names them (NomicBertModel, GteModel: layers.<l>.self_attn,
  *  post_attention_layernorm, mlp.{gate,up,down}_proj, post_mlp_layernorm), mapped onto the encoder's. */
-const ROTARY_LAYER: ReadonlyArray<readonly [RegExp, string]> = (
-  [
-    ['self_attn\\.q_proj\\.', 'attention.self.query.'],
-    ['self_attn\\.k_proj\\.', 'attention.self.key.'],
-    ['self_attn\\.v_proj\\.', 'attention.self.value.'],
-    ['self_attn\\.o_proj\\.', 'attention.output.dense.'],
-    ['post_attention_layernorm\\.', 'attention.output.LayerNorm.'],
-    ['mlp\\.gate_proj\\.', 'intermediate.dense.'],
-    ['mlp\\.up_proj\\.', 'intermediate.up.'],
-    ['mlp\\.down_proj\\.', 'output.dense.'],
-    ['post_mlp_layernorm\\.', 'output.LayerNorm.'],
-  ] as const
-).map(([from, to]) => [new RegExp(`^layers\\.(\\d+)\\.${from}`), `encoder.layer.$1.${to}`] as const);
+const ROTARY_LAYER = layers('layers', [
+  ['self_attn\\.q_proj\\.', 'attention.self.query.'],
+  ['self_attn\\.k_proj\\.', 'attention.self.key.'],
+  ['self_attn\\.v_proj\\.', 'attention.self.value.'],
+  ['self_attn\\.o_proj\\.', 'attention.output.dense.'],
+  ['post_attention_layernorm\\.', 'attention.output.LayerNorm.'],
+  ['mlp\\.gate_proj\\.', 'intermediate.dense.'],
+  ['mlp\\.up_proj\\.', 'intermediate.up.'],
+  ['mlp\\.down_proj\\.', 'output.dense.'],
+  ['post_mlp_layernorm\\.', 'output.LayerNorm.'],
+]);
 const QKV_SPLIT = [/^(encoder\.layer\.\d+\.attention\.self\.)qkv\.(weight|bias)$/, ['$1query.$2', '$1key.$2', '$1value.$2']] as const;
 
 /** NomicBERT (nomic-embed-text-v1/v1.5): RoPE, SwiGLU (act(gate) * up, SiLU), no biases in its linear layers, token
@@ -259,13 +259,15 @@ const NOMIC_BERT: Family = {
   names: [
     ...ROTARY_LAYER,
     [/^emb_ln\./, 'embeddings.LayerNorm.'],
-    [/^encoder\.layers\.(\d+)\.attn\.Wqkv\./, 'encoder.layer.$1.attention.self.qkv.'],
-    [/^encoder\.layers\.(\d+)\.attn\.out_proj\./, 'encoder.layer.$1.attention.output.dense.'],
-    [/^encoder\.layers\.(\d+)\.mlp\.fc11\./, 'encoder.layer.$1.intermediate.up.'],
-    [/^encoder\.layers\.(\d+)\.mlp\.fc12\./, 'encoder.layer.$1.intermediate.dense.'],
-    [/^encoder\.layers\.(\d+)\.mlp\.fc2\./, 'encoder.layer.$1.output.dense.'],
-    [/^encoder\.layers\.(\d+)\.norm1\./, 'encoder.layer.$1.attention.output.LayerNorm.'],
-    [/^encoder\.layers\.(\d+)\.norm2\./, 'encoder.layer.$1.output.LayerNorm.'],
+    ...layers('encoder\\.layers', [
+      ['attn\\.Wqkv\\.', 'attention.self.qkv.'],
+      ['attn\\.out_proj\\.', 'attention.output.dense.'],
+      ['mlp\\.fc11\\.', 'intermediate.up.'],
+      ['mlp\\.fc12\\.', 'intermediate.dense.'],
+      ['mlp\\.fc2\\.', 'output.dense.'],
+      ['norm1\\.', 'attention.output.LayerNorm.'],
+      ['norm2\\.', 'output.LayerNorm.'],
+    ]),
   ],
   split: [QKV_SPLIT],
   positions: 'rotary',
@@ -290,12 +292,12 @@ const GTE: Family = {
   altPrefixes: ['new.'],
   names: [
     ...ROTARY_LAYER,
-    [/^encoder\.layer\.(\d+)\.attention\.qkv_proj\./, 'encoder.layer.$1.attention.self.qkv.'],
-    [/^encoder\.layer\.(\d+)\.attention\.o_proj\./, 'encoder.layer.$1.attention.output.dense.'],
-    [/^encoder\.layer\.(\d+)\.attn_ln\./, 'encoder.layer.$1.attention.output.LayerNorm.'],
-    [/^encoder\.layer\.(\d+)\.mlp\.up_gate_proj\./, 'encoder.layer.$1.intermediate.up_gate.'],
-    [/^encoder\.layer\.(\d+)\.mlp\.down_proj\./, 'encoder.layer.$1.output.dense.'],
-    [/^encoder\.layer\.(\d+)\.mlp_ln\./, 'encoder.layer.$1.output.LayerNorm.'],
+    layer('attention\\.qkv_proj\\.', 'attention.self.qkv.'),
+    layer('attention\\.o_proj\\.', 'attention.output.dense.'),
+    layer('attn_ln\\.', 'attention.output.LayerNorm.'),
+    layer('mlp\\.up_gate_proj\\.', 'intermediate.up_gate.'),
+    layer('mlp\\.down_proj\\.', 'output.dense.'),
+    layer('mlp_ln\\.', 'output.LayerNorm.'),
   ],
   split: [QKV_SPLIT, [/^(encoder\.layer\.\d+\.intermediate\.)up_gate\.(weight|bias)$/, ['$1up.$2', '$1dense.$2']]],
   positions: 'rotary',
