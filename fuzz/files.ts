@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BertrtError, Embedder, Tokenizer } from '../lib';
 import { familyFixture, safetensorsBytes, tinyTensors, writeTinyModel } from '../tests/helpers/fixtures';
+import '../tests/helpers/fixtures-setup'; // (npm run fuzz runs outside mocha: the packed fixture weights, unpacked)
 import { type Json, mutate } from './mutate';
 import { rng, root } from './tokenizer';
 

@@ -1,8 +1,8 @@
 // Rewrites the *.json.gz the Python fixture scripts write (tests/fixtures, tokenizer/, families/, real/, outputs/) as brotli
 // (.json.br), a half to a tenth smaller; the tokenizer conformance fixtures go into the denser .refs.br container
 // (tests/helpers/refs.ts), checked to unpack deep-equal before the .gz is removed. The tests read only these.
-// The seeded heads models' model.safetensors are stored as model.safetensors.br (git ignores the plain file, which
-// tests/helpers/fixtures-setup.ts writes back before the tests run).
+// The seeded heads and family models' model.safetensors are stored as model.safetensors.br (git ignores the plain
+// file, which tests/helpers/fixtures-setup.ts writes back before the tests run).
 // Run after any tools/make_*.py: npx tsx tools/compress_fixtures.ts
 import { deepStrictEqual } from 'node:assert';
 import * as fs from 'node:fs';
@@ -37,14 +37,15 @@ for (const f of ['heads/expected-qa.json', 'onnx/expected.json', 'real/onnx.json
   fs.unlinkSync(f);
   console.log(path.basename(f), raw.length, '->', fs.statSync(`${f}.br`).size);
 }
-// the seeded heads models (tools/make_head_models.py, tools/make_qa_models.py)
-const heads = path.join(fixtures, 'heads');
-for (const name of fs.readdirSync(heads)) {
-  const f = path.join(heads, name, 'model.safetensors');
-  if (!fs.existsSync(f)) continue;
-  const raw = fs.readFileSync(f);
-  const packed = brotli(raw);
-  if (!zlib.brotliDecompressSync(packed).equals(raw)) throw new Error(`${f}: brotli round trip differs`);
-  fs.writeFileSync(`${f}.br`, packed);
-  console.log(`heads/${name}/model.safetensors`, raw.length, '->', packed.length);
+// the seeded heads and family models (tools/make_head_models.py, make_qa_models.py, make_family_models.py)
+for (const dir of ['heads', 'families']) {
+  for (const name of fs.readdirSync(path.join(fixtures, dir))) {
+    const f = path.join(fixtures, dir, name, 'model.safetensors');
+    if (!fs.existsSync(f)) continue;
+    const raw = fs.readFileSync(f);
+    const packed = brotli(raw);
+    if (!zlib.brotliDecompressSync(packed).equals(raw)) throw new Error(`${f}: brotli round trip differs`);
+    fs.writeFileSync(`${f}.br`, packed);
+    console.log(`${dir}/${name}/model.safetensors`, raw.length, '->', packed.length);
+  }
 }

@@ -32,8 +32,10 @@ model.safetensors beside the encoder (their names do not collide; transformers l
 and ignores the others); the test writes the config.json of each task (architectures, id2label). Outputs of
 transformers' text-classification (single texts and pairs), token-classification (aggregation none and simple) and
 fill-mask (top 5) pipelines are stored under "heads".
-Run: tools/.venv/bin/python tools/make_family_models.py [nomic-bert] [gte]   (no names: every model; the names make
-only those, leaving the other fixtures as they are)
+Run: tools/.venv/bin/python tools/make_family_models.py [nomic-bert] [gte] (no names: every model; the names make
+only those, leaving the other fixtures as they are), then npx tsx tools/compress_fixtures.ts (git holds each
+model.safetensors as model.safetensors.br; tests/helpers/fixtures-setup.ts unpacks it: run that first in a fresh clone
+before a script here that reads these folders)
 """
 import base64
 import gzip

@@ -1,7 +1,8 @@
 // Loaded by mocha before any test (.mocharc's "require"): writes the seeded test models' files that git does not hold,
 // so the tracked tree stays small enough for the device tool to carry (at most 60 MiB).
-// - tests/fixtures/heads/*/model.safetensors from the model.safetensors.br beside it (random F16 weights: brotli
-//   takes a seventh off), rewritten only when its bytes differ;
+// - tests/fixtures/heads/*/model.safetensors and tests/fixtures/families/*/model.safetensors from the
+//   model.safetensors.br beside each (random F16 weights: brotli takes a seventh off), rewritten only when its bytes
+//   differ;
 // - tokenizer.json in each of those model folders and in onnx/bert and onnx/bert-logits: a link to (or, where links are not
 //   allowed, a copy of) tests/fixtures/tokenizer/multilingual.tokenizer.json, which they all use.
 // tools/compress_fixtures.ts writes the .br files after tools/make_head_models.py or make_qa_models.py; run
@@ -30,17 +31,25 @@ function linkTokenizer(dir: string): void {
   }
 }
 
+// dir/model.safetensors from dir/model.safetensors.br; false when dir holds no packed weights.
+function unpackWeights(dir: string): boolean {
+  const packed = path.join(dir, 'model.safetensors.br');
+  if (!fs.existsSync(packed)) return false;
+  const bytes = zlib.brotliDecompressSync(fs.readFileSync(packed));
+  const file = path.join(dir, 'model.safetensors');
+  if (!fs.existsSync(file) || !fs.readFileSync(file).equals(bytes)) fs.writeFileSync(file, bytes);
+  return true;
+}
+
 export function materializeFixtures(): void {
   const heads = path.join(fixtures, 'heads');
   for (const name of fs.readdirSync(heads)) {
     const dir = path.join(heads, name);
-    const packed = path.join(dir, 'model.safetensors.br');
-    if (!fs.existsSync(packed)) continue;  // not a model folder (st-dense: sentence-transformers modules only)
-    const bytes = zlib.brotliDecompressSync(fs.readFileSync(packed));
-    const file = path.join(dir, 'model.safetensors');
-    if (!fs.existsSync(file) || !fs.readFileSync(file).equals(bytes)) fs.writeFileSync(file, bytes);
-    linkTokenizer(dir);
+    if (unpackWeights(dir)) linkTokenizer(dir);  // (st-dense: sentence-transformers modules only)
   }
+  // the seeded family models (tools/make_family_models.py); their tokenizers come with each test's copy
+  const families = path.join(fixtures, 'families');
+  for (const name of fs.readdirSync(families)) if (fs.statSync(path.join(families, name)).isDirectory()) unpackWeights(path.join(families, name));
   for (const name of ['bert', 'bert-logits']) linkTokenizer(path.join(fixtures, 'onnx', name));
 }
 
