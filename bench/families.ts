@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const modernOnly = process.argv.includes('--modern-only');
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
   const previous = modernOnly || only ? (JSON.parse(fs.readFileSync(path.join(root, 'bench', 'results', 'families.json'), 'utf8')) as { rows: Row[]; notes: string[]; date: string }) : null;
-  const rows: Row[] = (previous?.rows ?? []).filter((r) => only !== undefined && r.model !== only);
+  const rows: Row[] = (previous?.rows ?? []).filter((r) => only === undefined || r.model !== only);
   const notes: string[] = [];
   if (previous) notes.push(`${only ? `The rows of models other than ${only}` : 'The engine rows above'} are from the run of ${previous.date.slice(0, 10)}${only ? `; ${only} and the layer table were measured ${new Date().toISOString().slice(0, 10)} (--only)` : '; the ModernBERT layer table was remeasured (--modern-only)'}.`);
   for (const name of modernOnly ? [] : only ? [only] : ['all-mpnet-base-v2', 'modernbert-base', 'nomic-base']) {
