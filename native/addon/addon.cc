@@ -356,7 +356,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     };
     return submit(env, std::move(job), [cfg, path, tensors, slot, placed, precision, device, cuda_lib](bertrt::ThreadPool& pool) {
       if (device != "cpu") {
-        bertrt::Status st = bertrt::load_cuda_model(cfg, path, *tensors, precision, cuda_lib, slot.get());
+        bertrt::Status st = bertrt::load_cuda_model(cfg, path, *tensors, precision, cuda_lib, pool, slot.get());
         if (st.ok()) {
           placed->first = "cuda:0 (" + bertrt::cuda_info(cuda_lib).device + ")";
           return st;

@@ -41,29 +41,34 @@ template <int D>
 __global__ void __launch_bounds__(kThreads) attention_kernel(const __half* __restrict__ qkv,
                                                              const int32_t* __restrict__ cu_seqlens,
                                                    int hidden, float scale_log2, __half* __restrict__ ctx,
-                                                   const float* __restrict__ rel_bias, int rel_span) {
+                                                   const AttentionExtras x) {
   using S = Smem<D>;
   const int seq = blockIdx.z, head = blockIdx.y, q0 = blockIdx.x * kQ;
   const int first = cu_seqlens[seq], len = cu_seqlens[seq + 1] - first;
   if (q0 >= len) return;
+  // the key blocks this block of queries reads: all of them, or (a sliding window) those within the window of its rows
+  int b_first = 0, b_end = (len + kKeys - 1) / kKeys;
+  if (x.window > 0) {
+    b_first = max(0, q0 - x.window) / kKeys;
+    b_end = min(b_end, (min(len, q0 + kQ) - 1 + x.window) / kKeys + 1);
+  }
   extern __shared__ __align__(128) unsigned char smem[];
   const uint32_t base = smem_addr(smem);
   const size_t ld = 3 * static_cast<size_t>(hidden);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
   load_rows<D>(base + S::q, qkv, ld, first, q0, len, head * D);
-  load_rows<D>(base + S::k, qkv, ld, first, 0, len, hidden + head * D);
-  load_rows<D>(base + S::v, qkv, ld, first, 0, len, 2 * hidden + head * D);
+  load_rows<D>(base + S::k, qkv, ld, first, b_first * kKeys, len, hidden + head * D);
+  load_rows<D>(base + S::v, qkv, ld, first, b_first * kKeys, len, 2 * hidden + head * D);
   cp_async_commit();
 
   uint32_t qf[D / 16][4];   // this warp's 16 rows of Q as A fragments, one per 16 columns of D
   float o[D / 8][4] = {};   // O accumulators: 16 rows x D
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // rows g and g + 8: running max (log2 units), sum
 
-  const int blocks = (len + kKeys - 1) / kKeys;
-  for (int b = 0; b < blocks; ++b) {
-    const int buf = b & 1;
-    if (b + 1 < blocks) {  // the other buffer was last read in iteration b - 1, which every warp has left
+  for (int b = b_first; b < b_end; ++b) {
+    const int buf = (b - b_first) & 1;
+    if (b + 1 < b_end) {  // the other buffer was last read in iteration b - 1, which every warp has left
       load_rows<D>(base + S::k + (buf ^ 1) * kKeys * S::kLd, qkv, ld, first, (b + 1) * kKeys, len, hidden + head * D);
       load_rows<D>(base + S::v + (buf ^ 1) * kKeys * S::kLd, qkv, ld, first, (b + 1) * kKeys, len,
                    2 * hidden + head * D);
@@ -71,7 +76,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const __half* __res
     cp_async_commit();
     cp_async_wait<1>();  // block b (and Q) landed
     __syncthreads();
-    if (b == 0) {
+    if (b == b_first) {
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk)
         ldmatrix_x4(qf[kk], base + S::q + (warp * 16 + (lane & 15)) * S::kLd + kk * 32 + (lane >> 4) * 16);
@@ -99,29 +104,43 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const __half* __res
       float mx = -INFINITY;
       // MPNet: this row's bias by key offset, clamped to the table's span (the buckets are constant past it)
       const int row = q0 + warp * 16 + g + 8 * h;
-      const float* rel = rel_bias ? rel_bias + static_cast<size_t>(head) * (2 * rel_span - 1) + rel_span - 1 : nullptr;
+      const int rel_span = x.rel_span;
+      const float* rel = x.rel_bias ? x.rel_bias + static_cast<size_t>(head) * (2 * rel_span - 1) + rel_span - 1 : nullptr;
+      // DeBERTa: this row's content-to-position terms and the index table at offset row - key (idx[-key]); rows past
+      // the sequence (computed, never written) read none
+      const __half* c2p = x.c2p && row < len ? x.c2p + (static_cast<size_t>(head) * x.tokens + first + row) * x.pos_r : nullptr;
+      const __half* p2c = c2p ? x.p2c + static_cast<size_t>(head) * x.tokens * x.pos_r : nullptr;
+      const int32_t* idx = c2p ? x.pos_index + (x.pos_len - 1) + row : nullptr;
 #pragma unroll
       for (int j = 0; j < kKeys / 8; ++j)
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
           const int key = key0 + 8 * j + c;
-          const bool valid = key < len;
+          const bool valid = key < len && (x.window <= 0 || abs(key - row) <= x.window);
+          float raw = s[j][2 * h + c];
+          if (c2p && valid) {
+            const int r = idx[-key];
+            raw += __half2float(c2p[r]) + __half2float(p2c[static_cast<size_t>(first + key) * x.pos_r + r]);
+          }
           const float bias = rel ? rel[min(max(key - row, 1 - rel_span), rel_span - 1)] * 1.4426950408889634f : 0.f;
-          const float x = valid ? s[j][2 * h + c] * scale_log2 + bias : -INFINITY;
-          s[j][2 * h + c] = x;
-          mx = fmaxf(mx, x);
+          const float v = valid ? raw * scale_log2 + bias : -INFINITY;
+          s[j][2 * h + c] = v;
+          mx = fmaxf(mx, v);
         }
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m[h], mx);  // finite: key 64b is valid, so every row has a valid key
-      alpha[h] = exp2f(m[h] - m_new);        // 0 on the first block
+      // Without a window every row has a valid key in its first block (key 64 b_first). With one, a row may have none
+      // yet: its max stays -inf, and it is rescaled by 0 and adds 0 until keys of its window arrive.
+      const float m_new = fmaxf(m[h], mx);
+      const float m_use = m_new == -INFINITY ? 0.f : m_new;
+      alpha[h] = exp2f(m[h] - m_use);  // 0 on a row's first block with a valid key
       m[h] = m_new;
       float sum = 0.f;
 #pragma unroll
       for (int j = 0; j < kKeys / 8; ++j)
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
-          const float p = exp2f(s[j][2 * h + c] - m_new);  // exactly 0 for a masked key
+          const float p = exp2f(s[j][2 * h + c] - m_use);  // exactly 0 for a masked key
           s[j][2 * h + c] = p;
           sum += p;
         }
@@ -168,10 +187,10 @@ std::string prepare() {
 
 template <int D>
 std::string launch(const __half* qkv, const int32_t* cu, int n_seqs, int max_len, int heads, __half* ctx,
-                   cudaStream_t stream, const float* rel_bias, int rel_span) {
-  const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(D));
+                   cudaStream_t stream, const AttentionExtras& x) {
+  const float scale_log2 = x.scale > 0.f ? 1.4426950408889634f * x.scale : 1.4426950408889634f / sqrtf(static_cast<float>(D));
   dim3 grid((max_len + kQ - 1) / kQ, heads, n_seqs);
-  attention_kernel<D><<<grid, kThreads, Smem<D>::bytes, stream>>>(qkv, cu, heads * D, scale_log2, ctx, rel_bias, rel_span);
+  attention_kernel<D><<<grid, kThreads, Smem<D>::bytes, stream>>>(qkv, cu, heads * D, scale_log2, ctx, x);
   return cuda_error(cudaGetLastError(), "attention kernel launch");
 }
 
@@ -189,13 +208,16 @@ std::string attention_prepare(int head_dim) {
 }
 
 std::string attention(const __half* qkv, const int32_t* cu_seqlens, int n_seqs, int max_len, int heads, int head_dim,
-                      __half* ctx, cudaStream_t stream, const float* rel_bias, int rel_span) {
+                      __half* ctx, cudaStream_t stream, const AttentionExtras& x) {
   if (n_seqs <= 0 || max_len <= 0) return {};
-  if (rel_bias && rel_span < 1) return "attention: a relative bias table needs a span";
+  if (x.rel_bias && x.rel_span < 1) return "attention: a relative bias table needs a span";
+  if (x.window < 0 || !(x.scale >= 0.f)) return "attention: the window and the scale must not be negative";
+  if (x.c2p && (!x.p2c || !x.pos_index || x.pos_r <= 0 || x.tokens <= 0 || x.pos_len < max_len))
+    return "attention: disentangled terms need p2c, an index table over every offset, pos_r and the token count";
   switch (head_dim) {
-    case 32: return launch<32>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, rel_bias, rel_span);
-    case 64: return launch<64>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, rel_bias, rel_span);
-    case 128: return launch<128>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, rel_bias, rel_span);
+    case 32: return launch<32>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, x);
+    case 64: return launch<64>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, x);
+    case 128: return launch<128>(qkv, cu_seqlens, n_seqs, max_len, heads, ctx, stream, x);
     default: return "attention: head size " + std::to_string(head_dim) + " is not supported (32, 64 or 128)";
   }
 }
@@ -222,6 +244,24 @@ void rope_rotate(__half* qkv, const int32_t* positions, int tokens, int heads, i
                  const float* sin, cudaStream_t stream) {
   if (tokens <= 0) return;
   rope_kernel<<<tokens, 256, 0, stream>>>(qkv, positions, heads * head_dim, head_dim, cos, sin);
+}
+
+namespace {
+// One block per token: Q and K of its row of qkv, each head's slice to row t of that head's [tokens][head_dim] matrix.
+__global__ void split_heads_kernel(const __half* __restrict__ qkv, int tokens, int hidden, int head_dim, __half* __restrict__ q,
+                                   __half* __restrict__ k) {
+  const int t = blockIdx.x;
+  const __half* row = qkv + static_cast<size_t>(t) * 3 * hidden;
+  for (int j = threadIdx.x; j < 2 * hidden; j += blockDim.x) {
+    const int part = j / hidden, c = j % hidden, h = c / head_dim, d = c % head_dim;
+    (part == 0 ? q : k)[(static_cast<size_t>(h) * tokens + t) * head_dim + d] = row[j];
+  }
+}
+}  // namespace
+
+void split_heads(const __half* qkv, int tokens, int heads, int head_dim, __half* q, __half* k, cudaStream_t stream) {
+  if (tokens <= 0) return;
+  split_heads_kernel<<<tokens, 256, 0, stream>>>(qkv, tokens, heads * head_dim, head_dim, q, k);
 }
 
 }  // namespace bertrt_cuda

@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define BERTRT_CUDA_ABI_VERSION 3
+#define BERTRT_CUDA_ABI_VERSION 4
 
 #if defined(__GNUC__)
 #define BERTRT_CUDA_EXPORT __attribute__((visibility("default")))
@@ -43,6 +43,17 @@ typedef struct {
   int activation;
   /* MPNet: the offsets bertrt_cuda_embeddings.rel_bias spans on each side, plus one; 0 without it */
   int rel_span;
+  /* ModernBERT (non-zero; rotary and gated set too): pre-LayerNorm layers (ln1 before the attention, NULL in layer 0,
+   * whose attention reads the embeddings' output as it is; ln2 before the FFN), a final LayerNorm (embeddings.final_g,
+   * final_b), layers 0, global_every, 2 global_every, ... rotated with rope_theta and attending to the whole sequence,
+   * the others rotated with rope_theta_local and attending to keys within |i - j| <= local_window only */
+  int modern;
+  float rope_theta_local;
+  int global_every, local_window;
+  /* DeBERTa-v2/v3 (disentangled_span > 0): query i's score for key j gains q_i . pk[r] + k_j . pq[r] before the scale,
+   * which is 1/sqrt(3 head_dim), with r = embeddings.pos_index[max_positions - 1 + i - j] in [0, 2 disentangled_span)
+   * and pk, pq the layer's ([2 disentangled_span][H]: the relative embeddings through its key and query projections) */
+  int disentangled_span;
 } bertrt_cuda_config;
 
 enum { BERTRT_CUDA_GELU = 0, BERTRT_CUDA_SILU = 1 };
@@ -55,16 +66,21 @@ typedef struct {
    * key offset j - i, [heads][2 rel_span - 1] (offset d at d + rel_span - 1; offsets past +-(rel_span - 1) take the
    * edge's value, so rel_span must pass the buckets' max distance); NULL: none */
   const float* rel_bias;
+  const float *final_g, *final_b; /* ModernBERT's final LayerNorm [H]; else NULL */
+  /* DeBERTa: the relative embedding of each offset d = i - j in [-(max_positions - 1), max_positions - 1], at
+   * d + max_positions - 1; else NULL */
+  const int32_t* pos_index;
 } bertrt_cuda_embeddings;
 
 typedef struct {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* [H][H], [H] */
   const float *o_w, *o_b;                         /* attention output [H][H], [H] */
-  const float *ln1_g, *ln1_b;                     /* [H] */
+  const float *ln1_g, *ln1_b;                     /* [H] (ModernBERT: the attention's LayerNorm, NULL in layer 0) */
   const float *i_w, *i_b;                         /* intermediate [I][H], [I] */
   const float *f_w, *f_b;                         /* output [H][I], [H] */
   const float *ln2_g, *ln2_b;                     /* [H] */
   const float *u_w, *u_b;                         /* gated FFNs: the second input projection [I][H], [I]; else NULL */
+  const float *pq, *pk; /* DeBERTa: the relative embeddings through the query and key projections [2 span][H]; else NULL */
 } bertrt_cuda_layer;
 
 enum { BERTRT_CUDA_FP16 = 0, BERTRT_CUDA_INT8 = 1 };

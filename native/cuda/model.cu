@@ -1,9 +1,12 @@
 // libbertrt_cuda.so: the BERT encoder on an NVIDIA GPU behind the C interface of bertrt_cuda.h. One forward pass
 // is one stream of kernels with no device-to-host synchronization until the hidden states are copied back:
-//   embedding + LayerNorm -> per layer: QKV GEMM (bias fused) [-> RoPE on Q and K] -> fused varlen attention (with
-//   MPNet's relative bias) ->
+//   embedding + LayerNorm -> per layer: QKV GEMM (bias fused) [-> RoPE on Q and K] [-> DeBERTa: Q and K head-major,
+//   two GEMMs per head against the projected relative embeddings] -> fused varlen attention (with MPNet's relative
+//   bias, DeBERTa's disentangled terms, or ModernBERT's sliding window) ->
 //   output GEMM (bias and residual fused) -> LayerNorm [-> gated FFNs: up GEMM] -> FFN-in GEMM (bias and GELU or SiLU
 //   fused; gated: times the up projection) -> FFN-out GEMM (bias and residual fused) -> LayerNorm.
+// ModernBERT's pre-norm layer runs the same kernels in its order: LayerNorm -> QKV -> RoPE -> attention -> output GEMM
+// (+ residual) -> LayerNorm -> up, FFN-in (GELU, times up) -> FFN-out (+ residual), and a final LayerNorm.
 // FP16 mode: GEMM inputs FP16. INT8 mode: weights s8 per output channel, activations s8 per token; the LayerNorms
 // quantize their output for the next GEMM in the same pass, and the attention and GELU outputs are quantized by a
 // row kernel. The residual stream, LayerNorm, softmax and GELU are FP32 in both modes.
@@ -118,8 +121,20 @@ struct Linear {
 struct Layer {
   Linear qkv, out, ffn_in, ffn_out;
   Linear ffn_up;  // gated FFNs: the second input projection
-  DeviceBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;
+  DeviceBuffer<float> ln1_g, ln1_b, ln2_g, ln2_b;  // (ModernBERT's layer 0: no ln1)
+  DeviceBuffer<__half> pq16, pk16;                 // DeBERTa: [heads][2 span][head_dim] each
 };
+
+// A [rows][H] host matrix as FP16 [heads][rows][head_dim]: each head's columns one contiguous GEMM operand.
+std::vector<__half> head_major(const float* m, int rows, int heads, int head_dim) {
+  const int H = heads * head_dim;
+  std::vector<__half> out(static_cast<size_t>(rows) * H);
+  for (int h = 0; h < heads; ++h)
+    for (int r = 0; r < rows; ++r)
+      for (int d = 0; d < head_dim; ++d)
+        out[(static_cast<size_t>(h) * rows + r) * head_dim + d] = __float2half_rn(m[static_cast<size_t>(r) * H + h * head_dim + d]);
+  return out;
+}
 
 class Model {
  public:
@@ -137,6 +152,16 @@ class Model {
     if (c.rotary && (c.padding_idx >= 0 || (H / c.num_heads) % 2 != 0 || !(c.rope_theta > 1.f) || !(c.rope_ntk >= 1.f)))
       return "rotary positions need BERT's position ids, an even head size, rope_theta > 1 and rope_ntk >= 1";
     if (c.activation != BERTRT_CUDA_GELU && c.activation != BERTRT_CUDA_SILU) return "unknown FFN activation";
+    if (c.modern && (!c.rotary || !c.gated || c.global_every < 1 || c.local_window < 1 || !(c.rope_theta_local > 1.f) ||
+                     !emb.final_g || !emb.final_b || c.disentangled_span != 0 || emb.rel_bias))
+      return "ModernBERT needs rotary, gated, global_every >= 1, local_window >= 1, rope_theta_local > 1 and a final norm";
+    if (c.disentangled_span != 0) {
+      if (c.disentangled_span < 1 || c.disentangled_span > 4096 || !emb.pos_index || c.rotary || emb.rel_bias)
+        return "disentangled attention needs a span in [1, 4096] and its index table, and no other position scheme";
+      for (int d = 0; d < 2 * c.max_positions - 1; ++d)
+        if (emb.pos_index[d] < 0 || emb.pos_index[d] >= 2 * c.disentangled_span)
+          return "disentangled attention: index " + std::to_string(emb.pos_index[d]) + " is outside the relative embeddings";
+    }
     BERTRT_CUDA_TRY(cudaSetDevice(device));
     BERTRT_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     const char* graphs = std::getenv("BERTRT_CUDA_GRAPHS");
@@ -150,11 +175,11 @@ class Model {
       if (e.empty()) e = d.upload(h, n);
     };
     up(word_, emb.word, static_cast<size_t>(c.vocab_size) * H);
-    if (c.rotary) {
-      // cos and sin of position * inv_freq_i in FP32, as the CPU engine's tables (Encoder::rope_table)
+    // cos and sin of position * inv_freq_i in FP32, as the CPU engine's tables (Encoder::rope_table)
+    auto rope_table = [&](float theta, float ntk, DeviceBuffer<float>& cos_out, DeviceBuffer<float>& sin_out) {
       const int half = H / c.num_heads / 2;
       std::vector<float> cs(static_cast<size_t>(c.max_positions) * half), sn(cs.size());
-      const float base = c.rope_theta * c.rope_ntk, shrink = c.rope_ntk == 1.f ? 1.f : std::pow(c.rope_ntk, 2.f / static_cast<float>(2 * half));
+      const float base = theta * ntk, shrink = ntk == 1.f ? 1.f : std::pow(ntk, 2.f / static_cast<float>(2 * half));
       for (int i = 0; i < half; ++i) {
         float inv = 1.f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(2 * half));
         if (shrink != 1.f) inv /= shrink;
@@ -163,9 +188,13 @@ class Model {
           sn[static_cast<size_t>(p) * half + i] = std::sin(static_cast<float>(p) * inv);
         }
       }
-      up(rope_cos_, cs.data(), cs.size());
-      up(rope_sin_, sn.data(), sn.size());
-    } else {
+      up(cos_out, cs.data(), cs.size());
+      up(sin_out, sn.data(), sn.size());
+    };
+    if (c.rotary) {
+      rope_table(c.rope_theta, c.rope_ntk, rope_cos_, rope_sin_);
+      if (c.modern) rope_table(c.rope_theta_local, 1.f, rope_cos_local_, rope_sin_local_);
+    } else if (emb.pos) {  // (DeBERTa-v3: no absolute positions)
       up(pos_, emb.pos, static_cast<size_t>(c.max_positions) * H);
     }
     if (c.type_vocab_size > 0) up(type_, emb.type, static_cast<size_t>(c.type_vocab_size) * H);
@@ -175,17 +204,32 @@ class Model {
     }
     up(emb_g_, emb.ln_g, H);
     up(emb_b_, emb.ln_b, H);
+    if (c.modern) up(final_g_, emb.final_g, H), up(final_b_, emb.final_b, H);
+    if (c.disentangled_span > 0 && e.empty()) e = pos_index_.upload(emb.pos_index, 2 * static_cast<size_t>(c.max_positions) - 1);
     layers_.resize(c.num_layers);
     for (int l = 0; l < c.num_layers && e.empty(); ++l) {
       const bertrt_cuda_layer& s = layers[l];
       Layer& L = layers_[l];
+      if (c.disentangled_span > 0) {
+        if (!s.pq || !s.pk) return "disentangled attention needs each layer's pq and pk";
+        const int R = 2 * c.disentangled_span, dh = H / c.num_heads;
+        const std::vector<__half> pq = head_major(s.pq, R, c.num_heads, dh), pk = head_major(s.pk, R, c.num_heads, dh);
+        e = L.pq16.upload(pq.data(), pq.size());
+        if (e.empty()) e = L.pk16.upload(pk.data(), pk.size());
+        if (!e.empty()) break;
+      }
       e = L.qkv.upload({s.q_w, s.k_w, s.v_w}, {s.q_b, s.k_b, s.v_b}, H, H, int8_);
       if (e.empty()) e = L.out.upload({s.o_w}, {s.o_b}, H, H, int8_);
       if (e.empty()) e = L.ffn_in.upload({s.i_w}, {s.i_b}, I, H, int8_);
       if (e.empty() && c.gated) e = s.u_w && s.u_b ? L.ffn_up.upload({s.u_w}, {s.u_b}, I, H, int8_) : "a gated FFN needs u_w and u_b";
       if (e.empty()) e = L.ffn_out.upload({s.f_w}, {s.f_b}, H, I, int8_);
-      up(L.ln1_g, s.ln1_g, H);
-      up(L.ln1_b, s.ln1_b, H);
+      if (c.modern && l == 0) {
+        if (s.ln1_g || s.ln1_b) return "ModernBERT's layer 0 has no attention LayerNorm";
+      } else {
+        if (!s.ln1_g || !s.ln1_b) return "layer " + std::to_string(l) + " lacks its first LayerNorm";
+        up(L.ln1_g, s.ln1_g, H);
+        up(L.ln1_b, s.ln1_b, H);
+      }
       up(L.ln2_g, s.ln2_g, H);
       up(L.ln2_b, s.ln2_b, H);
     }
@@ -237,6 +281,7 @@ class Model {
     if (tokens == 0) return {};
     BERTRT_CUDA_TRY(cudaSetDevice(device_));
     const size_t T = static_cast<size_t>(tokens);
+    const size_t span = static_cast<size_t>(cfg_.disentangled_span);
     // inputs staged in pinned memory as [ids | types | positions | cu_seqlens], one copy to the device
     const size_t n_in = 3 * T + n_seqs + 1;
     const size_t before = generation_;
@@ -244,7 +289,10 @@ class Model {
                    y32_.reserve(T * H, generation_), qkv16_.reserve(T * 3 * H, generation_),
                    ctx16_.reserve(T * H, generation_), x16_.reserve(T * H, generation_), inter16_.reserve(T * I, generation_),
                    up16_.reserve(cfg_.gated ? T * I : 1, generation_),
-                   q8_.reserve(T * std::max(H, I), generation_), qs_.reserve(T, generation_)}) {
+                   q8_.reserve(T * std::max(H, I), generation_), qs_.reserve(T, generation_),
+                   n32_.reserve(cfg_.modern ? T * H : 1, generation_), qh16_.reserve(span ? T * H : 1, generation_),
+                   kh16_.reserve(span ? T * H : 1, generation_), c2p16_.reserve(span ? T * 2 * span * cfg_.num_heads : 1, generation_),
+                   p2c16_.reserve(span ? T * 2 * span * cfg_.num_heads : 1, generation_)}) {
       if (!r.empty()) return r;
     }
     if (generation_ != before) drop_graphs();  // captured graphs point at the old buffers
@@ -307,7 +355,7 @@ class Model {
   // Copies the hidden states back (when asked) and waits for the stream: the only synchronization of a batch.
   std::string finish(const Key& key, float* out) {
     if (out)
-      BERTRT_CUDA_TRY(cudaMemcpyAsync(out, x32_.ptr, static_cast<size_t>(key.tokens) * cfg_.hidden_size * sizeof(float),
+      BERTRT_CUDA_TRY(cudaMemcpyAsync(out, cfg_.modern ? y32_.ptr : x32_.ptr, static_cast<size_t>(key.tokens) * cfg_.hidden_size * sizeof(float),
                                       cudaMemcpyDeviceToHost, stream_));
     BERTRT_CUDA_TRY(cudaStreamSynchronize(stream_));
     BERTRT_CUDA_TRY(cudaGetLastError());
@@ -320,8 +368,8 @@ class Model {
     graphs_.clear();
   }
 
-  // The whole encoder on stream_, from the staged inputs to x32_: no host synchronization, no allocation, so that
-  // it can be captured as a graph.
+  // The whole encoder on stream_, from the staged inputs to x32_ (ModernBERT: y32_): no host synchronization, no
+  // allocation, so that it can be captured as a graph.
   std::string enqueue(const Key& key) {
     const int H = cfg_.hidden_size, heads = cfg_.num_heads, tokens = key.tokens;
     const size_t T = static_cast<size_t>(tokens);
@@ -336,15 +384,24 @@ class Model {
     norm_out.x32 = x32_.ptr;
     if (int8_) norm_out.q8 = q8_.ptr, norm_out.q_scale = qs_.ptr;
     else norm_out.x16 = x16_.ptr;
-    embed_layernorm(d_ids, d_types, d_pos, tokens, H, word_.ptr, cfg_.rotary ? nullptr : pos_.ptr, cfg_.type_vocab_size > 0 ? type_.ptr : nullptr,
+    embed_layernorm(d_ids, d_types, d_pos, tokens, H, word_.ptr, pos_.count ? pos_.ptr : nullptr, cfg_.type_vocab_size > 0 ? type_.ptr : nullptr,
                     emb_g_.ptr, emb_b_.ptr, cfg_.layer_norm_eps, norm_out, stream_);
+    if (cfg_.modern) return modern_layers(key, d_pos, d_cu);
+    AttentionExtras extras;
+    if (rel_.count) extras.rel_bias = rel_.ptr, extras.rel_span = cfg_.rel_span;
+    const int span = cfg_.disentangled_span, dh = H / heads;
+    if (span > 0) {
+      extras.c2p = c2p16_.ptr, extras.p2c = p2c16_.ptr, extras.pos_r = 2 * span, extras.tokens = tokens;
+      extras.pos_index = pos_index_.ptr, extras.pos_len = cfg_.max_positions;
+      extras.scale = 1.f / std::sqrt(static_cast<float>(dh) * 3.f);
+    }
     for (const Layer& L : layers_) {
       Epilogue qkv_e;
       qkv_e.bias = L.qkv.bias.ptr, qkv_e.c16 = qkv16_.ptr;
       if (!linear(L.qkv, tokens, qkv_e)) return "QKV GEMM: unsupported shape";
       if (cfg_.rotary) rope_rotate(qkv16_.ptr, d_pos, tokens, heads, H / heads, rope_cos_.ptr, rope_sin_.ptr, stream_);
-      std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_,
-                                rel_.count ? rel_.ptr : nullptr, cfg_.rel_span);
+      if (span > 0 && !disentangled_terms(L, tokens)) return "disentangled terms: unsupported shape";
+      std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_, extras);
       if (!e.empty()) return e;
       Epilogue out_e;
       out_e.bias = L.out.bias.ptr, out_e.residual = x32_.ptr, out_e.c32 = y32_.ptr;
@@ -368,6 +425,63 @@ class Model {
     return cuda_error(cudaGetLastError(), "encoder kernel launch");
   }
 
+  // DeBERTa: c2p[h] = Q_h . pk_h^T and p2c[h] = K_h . pq_h^T, [tokens][2 span] per head, FP16 GEMMs in both modes (the
+  // attention reads FP16 Q and K either way).
+  bool disentangled_terms(const Layer& L, int tokens) {
+    const int heads = cfg_.num_heads, dh = cfg_.hidden_size / heads, R = 2 * cfg_.disentangled_span;
+    const size_t T = static_cast<size_t>(tokens);
+    split_heads(qkv16_.ptr, tokens, heads, dh, qh16_.ptr, kh16_.ptr, stream_);
+    for (int h = 0; h < heads; ++h) {
+      Epilogue c2p, p2c;
+      c2p.c16 = c2p16_.ptr + h * T * R, p2c.c16 = p2c16_.ptr + h * T * R;
+      if (!gemm_f16(qh16_.ptr + h * T * dh, L.pk16.ptr + static_cast<size_t>(h) * R * dh, tokens, R, dh, c2p, stream_) ||
+          !gemm_f16(kh16_.ptr + h * T * dh, L.pq16.ptr + static_cast<size_t>(h) * R * dh, tokens, R, dh, p2c, stream_))
+        return false;
+    }
+    return true;
+  }
+
+  // ModernBERT's layers from the embeddings' output (x32_, and x16_ / q8_ for layer 0's QKV GEMM) to y32_: the residual
+  // stream in x32_, each block's LayerNorm into n32_ (and the next GEMM's input), the attention block's sum in y32_.
+  std::string modern_layers(const Key& key, const int32_t* d_pos, const int32_t* d_cu) {
+    const int H = cfg_.hidden_size, heads = cfg_.num_heads, tokens = key.tokens;
+    RowOut pre;  // a block's LayerNorm: n32_ and the GEMM input, never the residual stream
+    pre.x32 = n32_.ptr;
+    if (int8_) pre.q8 = q8_.ptr, pre.q_scale = qs_.ptr;
+    else pre.x16 = x16_.ptr;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Layer& L = layers_[l];
+      const bool global = l % cfg_.global_every == 0;
+      if (l > 0) layernorm(x32_.ptr, tokens, H, L.ln1_g.ptr, L.ln1_b.ptr, cfg_.layer_norm_eps, pre, stream_);
+      Epilogue qkv_e;
+      qkv_e.bias = L.qkv.bias.ptr, qkv_e.c16 = qkv16_.ptr;
+      if (!linear(L.qkv, tokens, qkv_e)) return "QKV GEMM: unsupported shape";
+      rope_rotate(qkv16_.ptr, d_pos, tokens, heads, H / heads, global ? rope_cos_.ptr : rope_cos_local_.ptr,
+                  global ? rope_sin_.ptr : rope_sin_local_.ptr, stream_);
+      AttentionExtras extras;
+      extras.window = global ? 0 : cfg_.local_window;
+      std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_, extras);
+      if (!e.empty()) return e;
+      Epilogue out_e;  // y = x + Wo(attention)
+      out_e.bias = L.out.bias.ptr, out_e.residual = x32_.ptr, out_e.c32 = y32_.ptr;
+      if (!linear(L.out, tokens, out_e, ctx16_.ptr)) return "attention output GEMM: unsupported shape";
+      layernorm(y32_.ptr, tokens, H, L.ln2_g.ptr, L.ln2_b.ptr, cfg_.layer_norm_eps, pre, stream_);
+      Epilogue up_e;  // GeGLU: gelu(Wi_input(h)) * Wi_gate(h)
+      up_e.bias = L.ffn_up.bias.ptr, up_e.c16 = up16_.ptr;
+      if (!linear(L.ffn_up, tokens, up_e)) return "FFN gate GEMM: unsupported shape";
+      Epilogue in_e;
+      in_e.bias = L.ffn_in.bias.ptr, in_e.c16 = inter16_.ptr, in_e.gelu = true, in_e.mul16 = up16_.ptr;
+      if (!linear(L.ffn_in, tokens, in_e)) return "FFN-in GEMM: unsupported shape";
+      Epilogue ffo_e;  // x = y + Wo(mlp)
+      ffo_e.bias = L.ffn_out.bias.ptr, ffo_e.residual = y32_.ptr, ffo_e.c32 = x32_.ptr;
+      if (!linear(L.ffn_out, tokens, ffo_e, inter16_.ptr)) return "FFN-out GEMM: unsupported shape";
+    }
+    RowOut final_out;
+    final_out.x32 = y32_.ptr;
+    layernorm(x32_.ptr, tokens, H, final_g_.ptr, final_b_.ptr, cfg_.layer_norm_eps, final_out, stream_);
+    return cuda_error(cudaGetLastError(), "encoder kernel launch");
+  }
+
   // y = x . W^T with e's epilogue. x: the FP16 input `a16` (FP16 mode; default x16_), or in INT8 mode q8_ as
   // quantized by the last LayerNorm, unless `a16` is given, which is quantized per row first.
   bool linear(const Linear& w, int m, const Epilogue& e, const __half* a16 = nullptr) {
@@ -383,15 +497,18 @@ class Model {
   std::mutex mu_;
   DeviceBuffer<float> word_, pos_, type_, emb_g_, emb_b_;
   DeviceBuffer<float> rope_cos_, rope_sin_;  // rotary: [max_positions][head_dim / 2]
+  DeviceBuffer<float> rope_cos_local_, rope_sin_local_;  // ModernBERT's local layers' (rope_theta_local)
   DeviceBuffer<float> rel_;                  // MPNet: [heads][2 rel_span - 1], or empty
+  DeviceBuffer<float> final_g_, final_b_;    // ModernBERT's final LayerNorm
+  DeviceBuffer<int32_t> pos_index_;          // DeBERTa: [2 max_positions - 1]
   std::vector<Layer> layers_;
   std::map<Key, Graph> graphs_;
   bool graphs_enabled_ = true;
   size_t generation_ = 0;  // bumped whenever a workspace buffer moves
   PinnedBuffer<int32_t> stage_;
   DeviceBuffer<int32_t> d_in_;
-  DeviceBuffer<float> x32_, y32_, qs_;
-  DeviceBuffer<__half> qkv16_, ctx16_, x16_, inter16_, up16_;
+  DeviceBuffer<float> x32_, y32_, qs_, n32_;
+  DeviceBuffer<__half> qkv16_, ctx16_, x16_, inter16_, up16_, qh16_, kh16_, c2p16_, p2c16_;
   DeviceBuffer<int8_t> q8_;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "../cpu/kernels.h"
 #include "../cuda/bertrt_cuda.h"
 #include "internal.h"
 #include "weights.h"
@@ -118,15 +119,15 @@ CudaInfo cuda_info(const std::string& library) {
 }
 
 Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std::vector<TensorDesc>& tensors,
-                       Precision precision, const std::string& library, std::unique_ptr<BertModel>* out) {
+                       Precision precision, const std::string& library, ThreadPool& pool, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(cfg));
   if (precision == Precision::kBF16) return {Code::kUnsupported, "precision 'bf16' is CPU-only (the CUDA backend runs FP16 or INT8)"};
-  if (cfg.embedding_size > 0 || cfg.layer_groups > 0 ||
-      (cfg.hidden_act != "gelu" && cfg.hidden_act != "silu") || cfg.modern || cfg.disentangled_span > 0 ||
-      (!cfg.position_table && !cfg.rotary) || cfg.rope_dynamic != 0.f)
-    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT, MPNet, NomicBERT and GTE "
-                                "(factorized embeddings, shared layers, the tanh GELU, ModernBERT, DeBERTa and dynamic rotary scaling "
-                                "run on the CPU)"};
+  if (cfg.embedding_size > 0 || cfg.layer_groups > 0 || (cfg.hidden_act != "gelu" && cfg.hidden_act != "silu") ||
+      (cfg.modern && cfg.hidden_act != "gelu") ||
+      (!cfg.position_table && !cfg.rotary && !cfg.modern && cfg.disentangled_span == 0) || cfg.rope_dynamic != 0.f)
+    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT, MPNet, NomicBERT, GTE, "
+                                "ModernBERT and DeBERTa-v2/v3 (factorized embeddings, shared layers, the tanh GELU and dynamic "
+                                "rotary scaling run on the CPU)"};
   const CudaLib& lib = cuda_lib(library);
   if (!lib.usable) return {Code::kUnsupported, lib.error};
   WeightSource src;
@@ -137,15 +138,40 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &ew));
   std::vector<LayerWeights> lw(cfg.num_hidden_layers);
   std::vector<bertrt_cuda_layer> layers(cfg.num_hidden_layers);
+  // DeBERTa: the relative embeddings (LayerNormed when the model says so) through each layer's query and key
+  // projections, in FP32 on the host as the CPU engine computes them
+  const int R = 2 * cfg.disentangled_span;
+  if (cfg.disentangled_span > 0 && cfg.rel_norm)
+    cpu::kernels().add_layernorm(ew.rel_emb.data(), nullptr, ew.rel_g.data(), ew.rel_b.data(), R, H, cfg.layer_norm_eps, pool, 0);
+  std::vector<AlignedBuffer<float>> pq(cfg.disentangled_span > 0 ? cfg.num_hidden_layers : 0), pk(pq.size());
+  const bool gated = cfg.gated || cfg.modern;  // (ModernBERT's Wi is [input; gate]: GeGLU)
   for (int l = 0; l < cfg.num_hidden_layers; ++l) {
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw[l]));
     const LayerWeights& w = lw[l];
-    // (read_layer gives zeros for the biases a checkpoint leaves out; a gated FFN's i is [activated; up] rows)
-    const size_t up = cfg.gated ? static_cast<size_t>(I) * H : 0;
-    layers[l] = {w.q_w.data(), w.q_b.data(), w.k_w.data(), w.k_b.data(), w.v_w.data(), w.v_b.data(),
-                 w.o_w.data(), w.o_b.data(), w.ln1_g.data(), w.ln1_b.data(), w.i_w.data(), w.i_b.data(),
-                 w.f_w.data(), w.f_b.data(), w.ln2_g.data(), w.ln2_b.data(),
-                 cfg.gated ? w.i_w.data() + up : nullptr, cfg.gated ? w.i_b.data() + I : nullptr};
+    // (read_layer gives zeros for the biases a checkpoint leaves out; a gated FFN's i is [activated; up] rows;
+    // ModernBERT's Q, K and V are the rows of one fused matrix, and its layer 0 has no attention LayerNorm)
+    const size_t up = gated ? static_cast<size_t>(I) * H : 0, hh = static_cast<size_t>(H) * H;
+    const float* k_w = cfg.modern ? w.q_w.data() + hh : w.k_w.data();
+    const float* k_b = cfg.modern ? w.q_b.data() + H : w.k_b.data();
+    const float* v_w = cfg.modern ? w.q_w.data() + 2 * hh : w.v_w.data();
+    const float* v_b = cfg.modern ? w.q_b.data() + 2 * H : w.v_b.data();
+    const bool ln1 = w.ln1_g.size() > 0;
+    layers[l] = {w.q_w.data(), w.q_b.data(), k_w, k_b, v_w, v_b,
+                 w.o_w.data(), w.o_b.data(), ln1 ? w.ln1_g.data() : nullptr, ln1 ? w.ln1_b.data() : nullptr,
+                 w.i_w.data(), w.i_b.data(), w.f_w.data(), w.f_b.data(), w.ln2_g.data(), w.ln2_b.data(),
+                 gated ? w.i_w.data() + up : nullptr, gated ? w.i_b.data() + I : nullptr, nullptr, nullptr};
+    if (cfg.disentangled_span > 0) {
+      pq[l].resize(static_cast<size_t>(R) * H), pk[l].resize(static_cast<size_t>(R) * H);
+      project_rows(ew.rel_emb.data(), R, w.q_w.data(), w.q_b.data(), H, H, pq[l].data(), pool);
+      project_rows(ew.rel_emb.data(), R, w.k_w.data(), w.k_b.data(), H, H, pk[l].data(), pool);
+      layers[l].pq = pq[l].data(), layers[l].pk = pk[l].data();
+    }
+  }
+  std::vector<int32_t> pos_index;
+  if (cfg.disentangled_span > 0) {
+    const int P = cfg.max_position_embeddings;
+    pos_index.resize(2 * static_cast<size_t>(P) - 1);
+    for (int d = -(P - 1); d <= P - 1; ++d) pos_index[d + P - 1] = disentangled_index(cfg, d);
   }
   // MPNet: the relative bias by head and key offset d = j - i in [-(S - 1), S - 1], from the learned table by bucket; S
   // passes the buckets' max distance, past which every offset shares its side's last bucket (the kernel clamps to S)
@@ -159,23 +185,28 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
       for (int h = 0; h < heads; ++h) rel[static_cast<size_t>(h) * n + d] = ew.rel.data()[static_cast<size_t>(bucket) * heads + h];
     }
   }
-  const bertrt_cuda_embeddings emb{ew.word.data(), cfg.rotary ? nullptr : ew.pos.data(),
-                                   cfg.type_vocab_size > 0 ? ew.type.data() : nullptr, ew.ln_g.data(), ew.ln_b.data(),
-                                   rel.empty() ? nullptr : rel.data()};
+  const bool types = cfg.type_vocab_size > 0 && ew.type.size() > 0;  // (ModernBERT reads no type table)
+  const bertrt_cuda_embeddings emb{ew.word.data(), cfg.position_table && !cfg.rotary && !cfg.modern ? ew.pos.data() : nullptr,
+                                   types ? ew.type.data() : nullptr, ew.ln_g.data(), ew.ln_b.data(),
+                                   rel.empty() ? nullptr : rel.data(), cfg.modern ? ew.final_g.data() : nullptr,
+                                   cfg.modern ? ew.final_b.data() : nullptr, pos_index.empty() ? nullptr : pos_index.data()};
   bertrt_cuda_config c{};
   c.vocab_size = cfg.vocab_size, c.hidden_size = H, c.num_layers = cfg.num_hidden_layers;
   c.num_heads = cfg.num_attention_heads, c.intermediate_size = I, c.max_positions = cfg.max_position_embeddings;
-  c.type_vocab_size = cfg.type_vocab_size, c.layer_norm_eps = cfg.layer_norm_eps, c.padding_idx = cfg.padding_idx;
-  c.rotary = cfg.rotary, c.rope_theta = cfg.rope_theta_global, c.rope_ntk = cfg.rope_ntk, c.gated = cfg.gated;
+  c.type_vocab_size = types ? cfg.type_vocab_size : 0, c.layer_norm_eps = cfg.layer_norm_eps, c.padding_idx = cfg.padding_idx;
+  c.rotary = cfg.rotary || cfg.modern, c.rope_theta = cfg.rope_theta_global, c.rope_ntk = cfg.rope_ntk, c.gated = gated;
   c.activation = cfg.hidden_act == "silu" ? BERTRT_CUDA_SILU : BERTRT_CUDA_GELU;
   c.rel_span = rel_span;
+  c.modern = cfg.modern, c.rope_theta_local = cfg.rope_theta_local, c.global_every = cfg.global_every;
+  c.local_window = cfg.local_window, c.disentangled_span = cfg.disentangled_span;
   void* model = nullptr;
   char err[512] = "";
   const int prec = precision == Precision::kINT8 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;
   if (lib.create(&c, &emb, layers.data(), prec, 0, &model, err, sizeof err) != 0) return {Code::kUnsupported, std::string("CUDA: ") + err};
-  const size_t per_layer = 4ull * H * H + (cfg.gated ? 3ull : 2ull) * H * I;
+  const size_t per_layer = 4ull * H * H + (gated ? 3ull : 2ull) * H * I;
   const size_t bytes = (precision == Precision::kINT8 ? 1 : 2) * per_layer * cfg.num_hidden_layers +
-                       4ull * (static_cast<size_t>(cfg.vocab_size) + cfg.max_position_embeddings) * H;
+                       4ull * (static_cast<size_t>(cfg.vocab_size) + cfg.max_position_embeddings) * H +
+                       2ull * 2 * R * H * cfg.num_hidden_layers;  // (DeBERTa's pq and pk, FP16)
   *out = std::make_unique<CudaBert>(lib, model, cfg, precision, std::move(ew.word), bytes);
   return Status::Ok();
 }

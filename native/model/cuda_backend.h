@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/thread_pool.h"
 #include "bertrt/model.h"
 
 namespace bertrt {
@@ -22,7 +23,8 @@ CudaInfo cuda_info(const std::string& library);
 
 // The encoder on CUDA: FP16 tensor-core GEMMs for Precision::kFP32 (FP32 accumulation, LayerNorm, softmax and
 // residual stream), INT8 IMMA GEMMs for kINT8; kBF16 is refused. Weights are read here and uploaded.
+// `pool` runs the host-side preparation (DeBERTa's projected relative embeddings).
 Status load_cuda_model(const BertConfig& config, const WeightFiles& weights, const std::vector<TensorDesc>& tensors,
-                       Precision precision, const std::string& library, std::unique_ptr<BertModel>* out);
+                       Precision precision, const std::string& library, ThreadPool& pool, std::unique_ptr<BertModel>* out);
 
 }  // namespace bertrt

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "encoder.h"
+#include "internal.h"
 
 namespace bertrt {
 
@@ -26,6 +27,20 @@ int deberta_bucket(int rel, int bucket_size, int max_position) {
 }
 }  // namespace
 
+int disentangled_index(const BertConfig& c, int d) {
+  const int b = deberta_bucket(d, c.position_buckets, c.max_relative_positions);
+  return std::min(std::max(b + c.disentangled_span, 0), 2 * c.disentangled_span - 1);
+}
+
+void project_rows(const float* x, int rows, const float* w, const float* b, int n, int k, float* out, ThreadPool& pool) {
+  const cpu::Kernels& kern = cpu::kernels();
+  cpu::PackedMatrix packed;
+  kern.pack_weights(w, n, k, &packed);
+  cpu::GemmArgs g;
+  g.a = x, g.lda = k, g.w = &packed, g.m = rows, g.bias = b, g.c = out, g.ldc = n;
+  kern.gemm(g, pool, 0);
+}
+
 void Encoder::disentangle_layer(const float* qkv_w, const float* qkv_b, EncoderLayer& L, ThreadPool& pool) const {
   const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, R = 2 * cfg_.disentangled_span;
   L.pk.resize(heads), L.pq.resize(heads);
@@ -34,12 +49,8 @@ void Encoder::disentangle_layer(const float* qkv_w, const float* qkv_b, EncoderL
   AlignedBuffer<float> proj(static_cast<size_t>(R) * H);
   std::vector<float> part(static_cast<size_t>(R) * dh);
   for (int which = 0; which < 2; ++which) {  // 0: the query projection (pq), 1: the key projection (pk)
-    cpu::PackedMatrix w;
-    k_.fp32->pack_weights(qkv_w + static_cast<size_t>(which) * H * H, H, H, &w);
-    cpu::GemmArgs g;
-    g.a = rel_emb_.data(), g.lda = H, g.w = &w, g.m = R, g.bias = qkv_b + static_cast<size_t>(which) * H;
-    g.c = proj.data(), g.ldc = H;
-    k_.fp32->gemm(g, pool, 0);
+    project_rows(rel_emb_.data(), R, qkv_w + static_cast<size_t>(which) * H * H, qkv_b + static_cast<size_t>(which) * H, H, H,
+                 proj.data(), pool);
     for (int h = 0; h < heads; ++h) {  // head h's columns, packed as its own [R][head_dim] matrix
       for (int r = 0; r < R; ++r)
         std::memcpy(part.data() + static_cast<size_t>(r) * dh, proj.data() + static_cast<size_t>(r) * H + h * dh, sizeof(float) * dh);
@@ -51,12 +62,8 @@ void Encoder::disentangle_layer(const float* qkv_w, const float* qkv_b, EncoderL
 void Encoder::disentangled_table(int max_len, EncoderScratch& s) const {
   s.pos_len = 0;
   if (cfg_.disentangled_span <= 0 || max_len <= 0) return;
-  const int span = cfg_.disentangled_span;
   s.pos_index.resize(2 * static_cast<size_t>(max_len) - 1);
-  for (int d = -(max_len - 1); d <= max_len - 1; ++d) {
-    const int b = deberta_bucket(d, cfg_.position_buckets, cfg_.max_relative_positions);
-    s.pos_index[d + max_len - 1] = std::min(std::max(b + span, 0), 2 * span - 1);
-  }
+  for (int d = -(max_len - 1); d <= max_len - 1; ++d) s.pos_index[d + max_len - 1] = disentangled_index(cfg_, d);
   s.pos_len = max_len;
 }
 

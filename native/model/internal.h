@@ -16,6 +16,12 @@ Status check_batch(const BatchView& b, const BertConfig& cfg, int* max_len);
 // The bucket of a key `rel` = j - i tokens from its query in MPNet's (T5's) relative attention (bert_layer.cc).
 int relative_bucket(int rel, int buckets, int max_distance);
 
+// DeBERTa: the row of the relative embeddings that offset d = i - j between query i and key j reads, in
+// [0, 2 disentangled_span) (transformers' log buckets, clamped; deberta.cc).
+int disentangled_index(const BertConfig& c, int d);
+// out[r] = x[r] . w^T + b for the rows of x [rows][k] and w [n][k], on the FP32 GEMM (DeBERTa's relative embeddings
+// through a layer's query or key projection).
+void project_rows(const float* x, int rows, const float* w, const float* b, int n, int k, float* out, ThreadPool& pool);
 // The word-embedding table [V][H]: FP32, or IEEE halves (an F16 checkpoint's table, kept at its precision).
 struct WordTable {
   const float* f32 = nullptr;

@@ -244,37 +244,46 @@ void test_attention(th::Rng& rng) {
   std::vector<int32_t> cu = {0};
   for (int l : lens) cu.push_back(cu.back() + l);
   const int T = cu.back(), max_len = 150, heads = 2;
-  for (int d : {32, 64, 128}) {
-    const int H = heads * d;
-    auto qkv = random_half(rng, size_t(T) * 3 * H, -2, 2);
-    Dev<__half> dqkv(qkv), ctx(size_t(T) * H);
-    Dev<int32_t> dcu(cu);
-    std::string e = attention_prepare(d);
-    if (e.empty()) e = attention(dqkv.p, dcu.p, int(lens.size()), max_len, heads, d, ctx.p, 0);
-    th::check(e.empty(), "attention launches, head size " + std::to_string(d) + (e.empty() ? "" : ": " + e));
-    std::vector<double> want(size_t(T) * H);
-    auto at = [&](int t, int part, int h, int i) { return double(__half2float(qkv[size_t(t) * 3 * H + part * H + h * d + i])); };
-    for (size_t s = 0; s < lens.size(); ++s)
-      for (int h = 0; h < heads; ++h)
-        for (int i = cu[s]; i < cu[s + 1]; ++i) {
-          std::vector<double> p(lens[s]);
-          double mx = -INFINITY, sum = 0;
-          for (int j = 0; j < lens[s]; ++j) {
-            double dot = 0;
-            for (int c = 0; c < d; ++c) dot += at(i, 0, h, c) * at(cu[s] + j, 1, h, c);
-            mx = std::max(mx, p[j] = dot / std::sqrt(double(d)));
+  for (int window : {0, 8, 70}) {  // 0: every key; 8: blocks skipped and rows without keys in a block; 70: > a block
+    for (int d : {32, 64, 128}) {
+      const int H = heads * d;
+      auto qkv = random_half(rng, size_t(T) * 3 * H, -2, 2);
+      Dev<__half> dqkv(qkv), ctx(size_t(T) * H);
+      Dev<int32_t> dcu(cu);
+      AttentionExtras x;
+      x.window = window;
+      std::string e = attention_prepare(d);
+      if (e.empty()) e = attention(dqkv.p, dcu.p, int(lens.size()), max_len, heads, d, ctx.p, 0, x);
+      th::check(e.empty(), "attention launches, head size " + std::to_string(d) + (e.empty() ? "" : ": " + e));
+      std::vector<double> want(size_t(T) * H);
+      auto at = [&](int t, int part, int h, int i) { return double(__half2float(qkv[size_t(t) * 3 * H + part * H + h * d + i])); };
+      for (size_t s = 0; s < lens.size(); ++s)
+        for (int h = 0; h < heads; ++h)
+          for (int i = cu[s]; i < cu[s + 1]; ++i) {
+            std::vector<double> p(lens[s]);
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < lens[s]; ++j) {
+              double dot = 0;
+              for (int c = 0; c < d; ++c) dot += at(i, 0, h, c) * at(cu[s] + j, 1, h, c);
+              p[j] = window > 0 && std::abs(i - cu[s] - j) > window ? -INFINITY : dot / std::sqrt(double(d));
+              mx = std::max(mx, p[j]);
+            }
+            for (auto& z : p) sum += z = std::exp(z - mx);
+            for (int c = 0; c < d; ++c) {
+              double o = 0;
+              for (int j = 0; j < lens[s]; ++j) o += p[j] / sum * at(cu[s] + j, 2, h, c);
+              want[size_t(i) * H + h * d + c] = o;
+            }
           }
-          for (auto& z : p) sum += z = std::exp(z - mx);
-          for (int c = 0; c < d; ++c) {
-            double o = 0;
-            for (int j = 0; j < lens[s]; ++j) o += p[j] / sum * at(cu[s] + j, 2, h, c);
-            want[size_t(i) * H + h * d + c] = o;
-          }
-        }
-    const auto got = to_float(ctx.get());
-    check_err(th::norm_err(got.data(), want), 2e-3, "attention, head size " + std::to_string(d) + ", lengths 1/7/64/65/150/128");
+      const auto got = to_float(ctx.get());
+      check_err(th::norm_err(got.data(), want), 2e-3, "attention, head size " + std::to_string(d) + ", window " +
+                                                          std::to_string(window) + ", lengths 1/7/64/65/150/128");
+    }
   }
   th::check(!attention_supports(48), "attention refuses head size 48");
+  AttentionExtras bad;
+  bad.window = -1;
+  th::check(!attention(nullptr, nullptr, 1, 1, 1, 32, nullptr, 0, bad).empty(), "attention refuses a negative window");
 }
 
 // The whole encoder through the C interface against the float64 BERT.
@@ -453,6 +462,124 @@ void test_rotary_model(int precision, float ntk) {
   bertrt_cuda_destroy(model);
 }
 
+// A tiny model through the C interface against tiny_bert.h's float64 reference (the one test_model holds the CPU
+// engine to): lengths 1 to 150 in one packed batch, each sequence alone giving the same bits, and the shape again as a
+// CUDA graph replay. Bounds as the BERT model's.
+void check_tiny(const std::string& name, const tiny::Tiny& m, const bertrt_cuda_config& c, const bertrt_cuda_embeddings& emb,
+                const std::vector<bertrt_cuda_layer>& layers, int precision) {
+  char err[512] = "";
+  void* model = nullptr;
+  th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err) == 0, name + " model created " + err);
+  if (!model) return;
+  th::Rng rng(9);
+  const std::vector<int> lens = {1, 9, 33, 150, 70};
+  std::vector<int32_t> ids, cu = {0};
+  for (int l : lens) {
+    for (int i = 0; i < l; ++i) ids.push_back(int32_t(rng.next() % 64));
+    cu.push_back(cu.back() + l);
+  }
+  const int H = c.hidden_size, T = cu.back();
+  std::vector<float> out(size_t(T) * H), again(size_t(T) * H);
+  th::check(bertrt_cuda_forward(model, ids.data(), nullptr, cu.data(), int(lens.size()), T, out.data(), err, sizeof err) == 0, name + " forward " + err);
+  double worst = 0;
+  bool same = true;
+  for (size_t s = 0; s < lens.size(); ++s) {
+    std::vector<int32_t> sid(ids.begin() + cu[s], ids.begin() + cu[s + 1]);
+    const float* got = out.data() + size_t(cu[s]) * H;
+    worst = std::max(worst, th::norm_err(got, tiny::reference(m, sid, std::vector<int32_t>(sid.size(), 0))));
+    std::vector<float> alone(size_t(lens[s]) * H);
+    int32_t cu1[2] = {0, lens[s]};
+    bertrt_cuda_forward(model, sid.data(), nullptr, cu1, 1, lens[s], alone.data(), err, sizeof err);
+    same = same && std::equal(alone.begin(), alone.end(), got);
+  }
+  check_err(worst, precision == BERTRT_CUDA_INT8 ? 5e-2 : 2e-3, name + " vs float64 reference, lengths 1/9/33/150/70");
+  th::check(same, name + ": packed batch equals each sequence run alone, bit for bit");
+  bertrt_cuda_forward(model, ids.data(), nullptr, cu.data(), int(lens.size()), T, again.data(), err, sizeof err);
+  th::check(again == out, name + ": the same bits as a CUDA graph replay");
+  bertrt_cuda_destroy(model);
+}
+
+bertrt_cuda_config tiny_config(const tiny::Tiny& m) {
+  bertrt_cuda_config c{};
+  c.vocab_size = m.cfg.vocab_size, c.hidden_size = m.cfg.hidden_size, c.num_layers = m.cfg.num_hidden_layers;
+  c.num_heads = m.cfg.num_attention_heads, c.intermediate_size = m.cfg.intermediate_size;
+  c.max_positions = m.cfg.max_position_embeddings, c.type_vocab_size = m.cfg.type_vocab_size, c.layer_norm_eps = m.cfg.layer_norm_eps;
+  c.padding_idx = -1, c.activation = BERTRT_CUDA_GELU;
+  return c;
+}
+
+// ModernBERT (pre-norm, no layer-0 attention norm, GeGLU, RoPE global 160000 / local 10000, local layers' window
+// |i - j| <= 8: key blocks skipped and rows without a valid key in a block, final norm), as cuda_backend.cc passes it.
+void test_modern_model(int precision) {
+  const tiny::Tiny m = tiny::make_tiny_modern(37, 64, 2, 64, 256, 8);
+  auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
+  const int H = m.cfg.hidden_size, I = m.cfg.intermediate_size;
+  const std::vector<float> zeros(size_t(3) * std::max(H, 2 * I), 0.f);  // the absent biases, as read_layer gives them
+  const float* z = zeros.data();
+  bertrt_cuda_config c = tiny_config(m);
+  c.rotary = 1, c.rope_theta = m.cfg.rope_theta_global, c.rope_ntk = 1.f, c.gated = 1, c.modern = 1;
+  c.rope_theta_local = m.cfg.rope_theta_local, c.global_every = m.cfg.global_every, c.local_window = m.cfg.local_window;
+  bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), nullptr, nullptr, W("embeddings.LayerNorm.weight"), z, nullptr,
+                             W("encoder.final_norm.weight"), z, nullptr};
+  std::vector<bertrt_cuda_layer> layers(c.num_layers);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    const float *qkv = W(p + "attn.Wqkv.weight"), *wi = W(p + "mlp.Wi.weight");
+    layers[l] = {qkv, z, qkv + H * H, z, qkv + 2 * H * H, z, W(p + "attn.Wo.weight"), z,
+                 l > 0 ? W(p + "attn_norm.weight") : nullptr, l > 0 ? z : nullptr, wi, z, W(p + "mlp.Wo.weight"), z,
+                 W(p + "mlp_norm.weight"), z, wi + I * H, z, nullptr, nullptr};
+  }
+  check_tiny(std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + " ModernBERT", m, c, emb, layers, precision);
+  // a layer 0 with an attention norm, or a local layer without a window, is refused
+  layers[0].ln1_g = W("encoder.layer.1.attn_norm.weight"), layers[0].ln1_b = z;
+  void* bad = nullptr;
+  char err[256] = "";
+  th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &bad, err, sizeof err) != 0 && !bad, "ModernBERT's layer 0 with a LayerNorm is refused");
+  layers[0].ln1_g = layers[0].ln1_b = nullptr;
+  c.local_window = 0;
+  th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &bad, err, sizeof err) != 0 && !bad, "ModernBERT without a window is refused");
+}
+
+// DeBERTa-v3 (disentangled attention over 16 log buckets up to 64, LayerNormed relative embeddings projected by each
+// layer's query and key, scale 1/sqrt(3 head_dim); no position or type table), as cuda_backend.cc passes it.
+void test_deberta_model(int precision) {
+  const tiny::Tiny m = tiny::make_tiny_deberta(41, 64, 2, 128, 256, 16, 64);
+  auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
+  const int H = m.cfg.hidden_size, span = m.cfg.disentangled_span, R = 2 * span, P = m.cfg.max_position_embeddings;
+  bertrt_cuda_config c = tiny_config(m);
+  c.disentangled_span = span;
+  // the host side's preparation, in float64 here: LayerNorm of the relative embeddings, each layer's projections
+  std::vector<double> rel(W("encoder.rel_embeddings.weight"), W("encoder.rel_embeddings.weight") + size_t(R) * H);
+  const tiny::Ref r{m, R, H};
+  r.ln(rel, "encoder.LayerNorm");
+  std::vector<int32_t> index(2 * size_t(P) - 1);
+  for (int d = -(P - 1); d <= P - 1; ++d)
+    index[d + P - 1] = std::min(std::max(tiny::deberta_bucket(d, m.cfg.position_buckets, m.cfg.max_relative_positions) + span, 0), R - 1);
+  bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), nullptr, nullptr, W("embeddings.LayerNorm.weight"),
+                             W("embeddings.LayerNorm.bias"), nullptr, nullptr, nullptr, index.data()};
+  std::vector<bertrt_cuda_layer> layers(c.num_layers);
+  std::vector<std::vector<float>> pq(c.num_layers), pk(c.num_layers);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    const auto q = r.linear(rel, H, p + "attention.self.query", H), k = r.linear(rel, H, p + "attention.self.key", H);
+    pq[l].assign(q.begin(), q.end()), pk[l].assign(k.begin(), k.end());
+    layers[l] = {W(p + "attention.self.query.weight"), W(p + "attention.self.query.bias"), W(p + "attention.self.key.weight"),
+                 W(p + "attention.self.key.bias"), W(p + "attention.self.value.weight"), W(p + "attention.self.value.bias"),
+                 W(p + "attention.output.dense.weight"), W(p + "attention.output.dense.bias"),
+                 W(p + "attention.output.LayerNorm.weight"), W(p + "attention.output.LayerNorm.bias"),
+                 W(p + "intermediate.dense.weight"), W(p + "intermediate.dense.bias"), W(p + "output.dense.weight"),
+                 W(p + "output.dense.bias"), W(p + "output.LayerNorm.weight"), W(p + "output.LayerNorm.bias"), nullptr, nullptr,
+                 pq[l].data(), pk[l].data()};
+  }
+  check_tiny(std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + " DeBERTa-v3", m, c, emb, layers, precision);
+  // an index past the relative embeddings is refused before anything reaches the device
+  index[P - 1] = R;
+  void* bad = nullptr;
+  char err[256] = "";
+  th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &bad, err, sizeof err) != 0 && !bad &&
+                std::string(err).find("outside") != std::string::npos, "DeBERTa with an index outside its relative embeddings is refused");
+}
+
 }  // namespace
 
 int main() {
@@ -483,6 +610,10 @@ int main() {
   test_rotary_model(BERTRT_CUDA_FP16, 1.f);
   test_rotary_model(BERTRT_CUDA_INT8, 1.f);
   test_rotary_model(BERTRT_CUDA_FP16, 2.f);
+  test_modern_model(BERTRT_CUDA_FP16);
+  test_modern_model(BERTRT_CUDA_INT8);
+  test_deberta_model(BERTRT_CUDA_FP16);
+  test_deberta_model(BERTRT_CUDA_INT8);
   cudaError_t e = cudaDeviceSynchronize();
   th::check(e == cudaSuccess, std::string("no CUDA error at the end: ") + cudaGetErrorString(e));
   return th::finish();

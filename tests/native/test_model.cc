@@ -390,11 +390,57 @@ void test_relative() {
   th::check(worst <= 2e-6, name);
 }
 
+// ModernBERT (4 layers: global, local, local, global; window |i - j| <= 8) and DeBERTa-v3 (16 buckets up to 64,
+// LayerNormed relative embeddings) on the tiny models, every precision, against tiny_bert.h's float64 references,
+// lengths 1 to 150 in one packed batch (windows and log buckets both reached, and the buckets' clamp): this checks the
+// references test_cuda holds the GPU kernels to, as much as the CPU engine (which the TS tests hold to transformers).
+void test_modern_deberta() {
+  ThreadPool pool(2);
+  th::Rng rng(31);
+  const int lens[] = {1, 9, 30, 150, 17};
+  std::vector<std::vector<int32_t>> seqs(5);
+  std::vector<int32_t> ids, types, cu{0};
+  for (int s = 0; s < 5; ++s) {
+    for (int i = 0; i < lens[s]; ++i) seqs[s].push_back(int32_t(rng.next() % 64)), ids.push_back(seqs[s].back()), types.push_back(0);
+    cu.push_back(int32_t(ids.size()));
+  }
+  BatchView b{ids.data(), types.data(), cu.data(), 5, int(ids.size())};
+  for (int which = 0; which < 2; ++which) {
+    // (the models test_cuda runs: hidden 64, two heads of 32, the CUDA attention's smallest head size)
+    const Tiny m = which == 0 ? tiny::make_tiny_modern(37, 64, 2, 64, 256, 8) : tiny::make_tiny_deberta(41, 64, 2, 128, 256, 16, 64);
+    const std::string what = which == 0 ? "tiny ModernBERT" : "tiny DeBERTa-v3";
+    const int H = m.cfg.hidden_size;
+    const std::string path = "/tmp/bertrt_test_modern_deberta.safetensors";
+    auto descs = write_safetensors(path, m.w);
+    std::vector<std::vector<double>> want(5);
+    for (int s = 0; s < 5; ++s) want[s] = reference(m, seqs[s], std::vector<int32_t>(lens[s], 0));
+    for (Precision p : {Precision::kFP32, Precision::kINT8, Precision::kBF16}) {
+      std::unique_ptr<BertModel> model;
+      Status st = BertModel::load(m.cfg, {path}, descs, p, pool, &model);
+      if (p == Precision::kBF16 && st.code() == Code::kUnsupported) continue;  // no AVX512-BF16 here
+      th::check(st.ok(), "load " + what + ": " + st.message());
+      if (!st.ok()) return;
+      std::vector<float> out(ids.size() * H, NAN);
+      th::check(model->forward(b, out.data(), pool, 0).ok(), what + " forward");
+      double worst = 0;
+      for (int s = 0; s < 5; ++s) worst = std::max(worst, th::norm_err(out.data() + size_t(cu[s]) * H, want[s]));
+      // FP32: as the BERT test, 2e-6. INT8 (per-token and per-channel 255 levels, four pre-norm layers for ModernBERT) and
+      // BF16 (8-bit mantissas into every GEMM and the attention): the bounds of the NomicBERT layer's test, 3e-2 and 1e-2
+      const double bound = p == Precision::kFP32 ? 2e-6 : p == Precision::kINT8 ? 3e-2 : 1e-2;
+      char name[160];
+      std::snprintf(name, sizeof name, "%s, %s vs float64 reference, lengths 1-150: err=%.2e (bound %.0e)", what.c_str(),
+                    p == Precision::kFP32 ? "FP32" : p == Precision::kINT8 ? "INT8" : "BF16", worst, bound);
+      th::check(worst <= bound, name);
+    }
+  }
+}
+
 int main() {
   test_f16_conversion();
   test_forward();
   test_rotary_gated();
   test_relative();
+  test_modern_deberta();
   test_int8_smoothing();
   test_bad_files();
   test_read_f16();
