@@ -6,6 +6,9 @@
 // Then each kernel alone (bench_cuda kernels): the four linear layers of BERT-base at 16,384 and 128 tokens through
 // every GEMM kernel in FP16 and INT8, and the attention at 128 x 128 and 32 x 384, timed with CUDA events (median of
 // 20 launches captured in a CUDA graph) in TFLOP/s; torch_peer.py times cuBLAS (F.linear, torch._int_mm) and SDPA on the same shapes.
+// Where cuBLASLt loads (cublaslt.cuh), the FP16 GEMMs also through it (tile "cublaslt": the residual layers with bias
+// and residual in its epilogue, the others with an FP16 bias, GELU then in place), and the FP16 encoder twice: on
+// cuBLASLt ("fp16") and on the own kernels ("fp16-own", BERTRT_CUBLASLT=0); each model row names its GEMMs.
 // Prints one JSON object per line. Usage: bench_cuda [kernels|bert-base|minilm-l6]
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -21,6 +24,7 @@
 
 #include "attention.cuh"
 #include "bertrt_cuda.h"
+#include "cublaslt.cuh"
 #include "gemm.cuh"
 
 namespace {
@@ -130,6 +134,35 @@ int bench_kernels() {
                       int8 ? "int8" : "fp16", ms, 2.0 * m * op.n * op.k / (ms * 1e9));
           std::fflush(stdout);
         }
+  if (bertrt_cuda::cublaslt_status().empty()) {
+    void* ws = nullptr;
+    const size_t ws_bytes = size_t(32) << 20;
+    __half* bias16 = device_random<__half>(max_n, 11);
+    cudaMalloc(&ws, ws_bytes);
+    for (int m : {16384, 128})
+      for (const Op& op : ops) {
+        bertrt_cuda::LtEpilogue le;
+        if (op.residual) le.bias32 = bias, le.residual = res, le.c32 = c32;
+        else le.bias16 = bias16, le.c16 = c16;
+        // once outside the captured graph: the algorithm is chosen (a host query) on the first call of a shape
+        std::string err = bertrt_cuda::lt_gemm_f16(a16, w16, m, op.n, op.k, le, ws, ws_bytes, nullptr);
+        cudaDeviceSynchronize();
+        const double ms = time_kernel([&](cudaStream_t st) {
+          const std::string e = bertrt_cuda::lt_gemm_f16(a16, w16, m, op.n, op.k, le, ws, ws_bytes, st);
+          if (!e.empty()) err = e;
+          if (op.gelu) bertrt_cuda::activate_f16(c16, size_t(m) * op.n, 1, nullptr, st);
+        });
+        if (!err.empty()) std::fprintf(stderr, "bench_cuda: cuBLASLt %s: %s\n", op.name, err.c_str());
+        std::printf("{\"kernel\": \"gemm\", \"op\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"tile\": \"cublaslt\", "
+                    "\"precision\": \"fp16\", \"ms\": %.5f, \"tflops\": %.1f}\n",
+                    op.name, m, op.n, op.k, ms, 2.0 * m * op.n * op.k / (ms * 1e9));
+        std::fflush(stdout);
+      }
+    cudaFree(ws);
+    cudaFree(bias16);
+  } else {
+    std::fprintf(stderr, "bench_cuda: no cuBLASLt GEMMs: %s\n", bertrt_cuda::cublaslt_status().c_str());
+  }
   for (const auto& shape : {std::pair{128, 128}, std::pair{32, 384}, std::pair{1, 128}}) {
     const int seqs = shape.first, len = shape.second;
     const int heads = 12, d = 64;
@@ -190,10 +223,19 @@ int main(int argc, char** argv) {
       L = {make(size_t(H) * H), make(H), make(size_t(H) * H), make(H), make(size_t(H) * H), make(H), make(size_t(H) * H),
            make(H), make(H, 1.f), make(H), make(size_t(I) * H), make(I), make(size_t(H) * I), make(H), make(H, 1.f), make(H)};
     bertrt_cuda_config c{V, H, s.layers, s.heads, I, P, 2, 1e-12f, -1};
-    for (int precision : {BERTRT_CUDA_FP16, BERTRT_CUDA_INT8}) {
+    // FP16 on the own kernels first (only where cuBLASLt is the default), then the defaults of FP16 and INT8
+    const bool lt = bertrt_cuda::cublaslt_status().empty();
+    for (int run = lt ? 0 : 1; run < 3; ++run) {
+      const int precision = run == 2 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;
+      const char* label = run == 0 ? "fp16-own" : run == 1 ? "fp16" : "int8";
+      if (run == 0) setenv("BERTRT_CUBLASLT", "0", 1);  // (read at each model's creation)
       void* model = nullptr;
       char err[512] = "";
-      if (bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err) != 0) {
+      const int created = bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err);
+      if (run == 0) unsetenv("BERTRT_CUBLASLT");
+      char gemms[512] = "";
+      if (created == 0) bertrt_cuda_describe(model, gemms, sizeof gemms);
+      if (created != 0) {
         std::fprintf(stderr, "bench_cuda: %s: %s\n", s.name, err);
         return 1;
       }
@@ -221,9 +263,8 @@ int main(int argc, char** argv) {
             ms[host] = median_ms(t);
           }
           std::printf("{\"model\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"seq\": %d, \"ms\": %.4f, "
-                      "\"seq_per_s\": %.1f, \"ms_to_host\": %.4f, \"seq_per_s_to_host\": %.1f}\n",
-                      s.name, precision == BERTRT_CUDA_INT8 ? "int8" : "fp16", batch, len, ms[0], batch * 1000.0 / ms[0],
-                      ms[1], batch * 1000.0 / ms[1]);
+                      "\"seq_per_s\": %.1f, \"ms_to_host\": %.4f, \"seq_per_s_to_host\": %.1f, \"gemm\": \"%s\"}\n",
+                      s.name, label, batch, len, ms[0], batch * 1000.0 / ms[0], ms[1], batch * 1000.0 / ms[1], gemms);
           std::fflush(stdout);
         }
       bertrt_cuda_destroy(model);

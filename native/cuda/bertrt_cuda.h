@@ -98,6 +98,7 @@ typedef int (*bertrt_cuda_forward_fn)(void* model, const int32_t* ids, const int
                                       const int32_t* cu_seqlens, int n_seqs, int tokens, float* out, char* err,
                                       size_t err_size);
 typedef void (*bertrt_cuda_destroy_fn)(void* model);
+typedef int (*bertrt_cuda_describe_fn)(void* model, char* info, size_t info_size);
 
 /* BERTRT_CUDA_ABI_VERSION of the library. */
 BERTRT_CUDA_EXPORT int bertrt_cuda_abi(void);
@@ -114,6 +115,8 @@ BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* config, cons
 BERTRT_CUDA_EXPORT int bertrt_cuda_forward(void* model, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens,
                         int n_seqs, int tokens, float* out, char* err, size_t err_size);
 BERTRT_CUDA_EXPORT void bertrt_cuda_destroy(void* model);
+/* Which GEMMs the model runs (FP16 on cuBLASLt, with its version and file, or the own kernels and why); 0 on success. */
+BERTRT_CUDA_EXPORT int bertrt_cuda_describe(void* model, char* info, size_t info_size);
 
 #ifdef __cplusplus
 }

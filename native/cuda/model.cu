@@ -26,6 +26,7 @@
 #include "attention.cuh"
 #include "bertrt_cuda.h"
 #include "common.cuh"
+#include "cublaslt.cuh"
 #include "gemm.cuh"
 #include "norm.cuh"
 
@@ -90,6 +91,7 @@ struct Linear {
   DeviceBuffer<int8_t> w8;
   DeviceBuffer<float> w_scale;
   DeviceBuffer<float> bias;
+  DeviceBuffer<__half> bias16;  // cuBLASLt's FP16-output GEMMs take the bias in D's type
 
   // rows: the weight matrices stacked along the output dimension (QKV is three [H][H] matrices).
   std::string upload(const std::vector<const float*>& w_parts, const std::vector<const float*>& b_parts, int part_n,
@@ -102,6 +104,10 @@ struct Linear {
     if (!e.empty()) return e;
     const size_t total = static_cast<size_t>(n) * k;
     if (!int8) {
+      std::vector<__half> b16(b.size());
+      for (size_t i = 0; i < b.size(); ++i) b16[i] = __float2half_rn(b[i]);
+      e = bias16.upload(b16.data(), b16.size());
+      if (!e.empty()) return e;
       std::vector<__half> h(total);
       for (size_t p = 0; p < w_parts.size(); ++p)
         for (size_t i = 0; i < static_cast<size_t>(part_n) * k; ++i) h[p * part_n * k + i] = __float2half_rn(w_parts[p][i]);
@@ -170,6 +176,23 @@ class Model {
     std::string prepared = attention_prepare(H / c.num_heads);
     if (prepared.empty()) prepared = gemm_prepare();
     if (!prepared.empty()) return prepared;
+    // FP16 GEMMs on cuBLASLt where it loads, unless BERTRT_CUBLASLT=0 or BERTRT_CUDA_GEMM forces one of the own
+    // kernels (both read at each model's creation)
+    const char* forced = std::getenv("BERTRT_CUDA_GEMM");
+    const char* lt_env = std::getenv("BERTRT_CUBLASLT");
+    const bool own = (forced && *forced && std::string(forced) != "cublaslt") || (lt_env && std::string(lt_env) == "0");
+    if (int8_) {
+      gemm_note_ = "INT8 GEMMs: own IMMA kernels";
+    } else if (own) {
+      gemm_note_ = std::string("FP16 GEMMs: own mma.sync kernels (") +
+                   (lt_env && std::string(lt_env) == "0" ? "BERTRT_CUBLASLT=0" : std::string("BERTRT_CUDA_GEMM=") + forced) + ")";
+    } else if (!cublaslt_status().empty()) {
+      gemm_note_ = "FP16 GEMMs: own mma.sync kernels (" + cublaslt_status() + ")";
+    } else {
+      lt_ = true;
+      gemm_note_ = "FP16 GEMMs: " + cublaslt_description();
+      if (std::string err = lt_workspace_.reserve(kLtWorkspace); !err.empty()) return err;
+    }
     std::string e;
     auto up = [&](DeviceBuffer<float>& d, const float* h, size_t n) {
       if (e.empty()) e = d.upload(h, n);
@@ -485,11 +508,41 @@ class Model {
   // y = x . W^T with e's epilogue. x: the FP16 input `a16` (FP16 mode; default x16_), or in INT8 mode q8_ as
   // quantized by the last LayerNorm, unless `a16` is given, which is quantized per row first.
   bool linear(const Linear& w, int m, const Epilogue& e, const __half* a16 = nullptr) {
+    if (!int8_ && lt_ && lt_linear(w, m, e, a16 ? a16 : x16_.ptr)) return true;
     if (!int8_) return gemm_f16(a16 ? a16 : x16_.ptr, w.w16.ptr, m, w.n, w.k, e, stream_);
     if (a16) quantize_rows(a16, m, w.k, q8_.ptr, qs_.ptr, stream_);
     return gemm_s8(q8_.ptr, qs_.ptr, w.w8.ptr, w.w_scale.ptr, m, w.n, w.k, e, stream_);
   }
 
+  // The FP16 GEMM through cuBLASLt where it carries the epilogue (cublaslt.cuh): FP32 output with bias and residual,
+  // or FP16 output with the bias, the activation and a gated FFN's product then applied in place. False: the caller
+  // runs its own kernel (a shape cuBLASLt has no algorithm for; a failure is remembered for describe()).
+  bool lt_linear(const Linear& w, int m, const Epilogue& e, const __half* a) {
+    LtEpilogue le;
+    const bool fp32_out = e.c32 && !e.c16 && !e.gelu && !e.silu && !e.mul16;
+    const bool fp16_out = e.c16 && !e.c32 && !e.residual;
+    if (fp32_out) le.c32 = e.c32, le.bias32 = e.bias, le.residual = e.residual;
+    else if (fp16_out) le.c16 = e.c16, le.bias16 = e.bias ? w.bias16.ptr : nullptr;
+    else return false;
+    const std::string err = lt_gemm_f16(a, w.w16.ptr, m, w.n, w.k, le, lt_workspace_.ptr, kLtWorkspace, stream_);
+    if (!err.empty()) {
+      if (err != "unsupported" && lt_error_.empty()) lt_error_ = err;
+      return false;
+    }
+    if (fp16_out && (e.gelu || e.silu || e.mul16))
+      activate_f16(e.c16, static_cast<size_t>(m) * w.n, e.gelu ? 1 : e.silu ? 2 : 0, e.mul16, stream_);
+    return true;
+  }
+
+ public:
+  // Which GEMMs this model runs, and a cuBLASLt failure if one happened.
+  std::string describe() const { return gemm_note_ + (lt_error_.empty() ? "" : "; fell back after: " + lt_error_); }
+
+ private:
+  static constexpr size_t kLtWorkspace = size_t(32) << 20;
+  bool lt_ = false;
+  std::string gemm_note_, lt_error_;
+  DeviceBuffer<unsigned char> lt_workspace_;
   bertrt_cuda_config cfg_{};
   bool int8_ = false;
   int device_ = 0;
@@ -602,5 +655,19 @@ int bertrt_cuda_forward(void* model, const int32_t* ids, const int32_t* type_ids
 }
 
 void bertrt_cuda_destroy(void* model) { delete static_cast<Model*>(model); }
+
+int bertrt_cuda_describe(void* model, char* info, size_t info_size) {
+  if (!model) {
+    set_message(info, info_size, "bertrt_cuda_describe: null model");
+    return 1;
+  }
+  try {
+    set_message(info, info_size, static_cast<Model*>(model)->describe());
+    return 0;
+  } catch (const std::exception& ex) {
+    set_message(info, info_size, std::string("bertrt_cuda_describe: ") + ex.what());
+    return 1;
+  }
+}
 
 }  // extern "C"

@@ -23,6 +23,7 @@ struct CudaLib {
   bertrt_cuda_create_fn create = nullptr;
   bertrt_cuda_forward_fn forward = nullptr;
   bertrt_cuda_destroy_fn destroy = nullptr;
+  bertrt_cuda_describe_fn describe = nullptr;
   std::string device;  // probe result
   bool usable = false;
 };
@@ -44,7 +45,8 @@ const CudaLib& cuda_lib(const std::string& path) {
     lib->create = reinterpret_cast<bertrt_cuda_create_fn>(sym("bertrt_cuda_create"));
     lib->forward = reinterpret_cast<bertrt_cuda_forward_fn>(sym("bertrt_cuda_forward"));
     lib->destroy = reinterpret_cast<bertrt_cuda_destroy_fn>(sym("bertrt_cuda_destroy"));
-    if (!lib->abi || !lib->probe || !lib->create || !lib->forward || !lib->destroy) {
+    lib->describe = reinterpret_cast<bertrt_cuda_describe_fn>(sym("bertrt_cuda_describe"));
+    if (!lib->abi || !lib->probe || !lib->create || !lib->forward || !lib->destroy || !lib->describe) {
       lib->error = path + " lacks the bertrt_cuda_* entry points";
     } else if (lib->abi() != BERTRT_CUDA_ABI_VERSION) {
       lib->error = path + " has ABI version " + std::to_string(lib->abi()) + ", this build needs " +
@@ -70,7 +72,11 @@ class CudaBert final : public BertModel {
  public:
   CudaBert(const CudaLib& lib, void* model, const BertConfig& cfg, Precision precision, AlignedBuffer<float> word,
            size_t bytes)
-      : lib_(lib), model_(model), cfg_(cfg), precision_(precision), word_(std::move(word)), bytes_(bytes) {}
+      : lib_(lib), model_(model), cfg_(cfg), precision_(precision), word_(std::move(word)), bytes_(bytes) {
+    char info[512] = "";
+    const bool lt = lib_.describe(model_, info, sizeof info) == 0 && std::string(info).rfind("FP16 GEMMs: cuBLASLt", 0) == 0;
+    isa_ = precision_ == Precision::kINT8 ? "cuda-int8" : lt ? "cuda-fp16-cublaslt" : "cuda-fp16";
+  }
   ~CudaBert() override { lib_.destroy(model_); }
 
   Status forward(const BatchView& b, float* out, ThreadPool&, int) const override {
@@ -95,7 +101,7 @@ class CudaBert final : public BertModel {
   const BertConfig& config() const override { return cfg_; }
   size_t weight_bytes() const override { return bytes_; }
   Precision precision() const override { return precision_; }
-  const char* gemm_isa() const override { return precision_ == Precision::kINT8 ? "cuda-int8" : "cuda-fp16"; }
+  const char* gemm_isa() const override { return isa_.c_str(); }
 
  private:
   const CudaLib& lib_;
@@ -104,6 +110,7 @@ class CudaBert final : public BertModel {
   Precision precision_;
   AlignedBuffer<float> word_;  // host copy for vocab_logits (the MLM decoder runs on the CPU)
   size_t bytes_;
+  std::string isa_;  // cuda-int8, cuda-fp16 (own kernels) or cuda-fp16-cublaslt
 };
 
 }  // namespace
