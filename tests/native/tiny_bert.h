@@ -263,6 +263,13 @@ struct Ref {
           x1 = y1, x2 = y2;
         }
   }
+  // head h's columns of row i of a and row j of b (each [L][H]) dotted
+  double head_dot(const std::vector<double>& a, int i, const std::vector<double>& b, int j, int h) const {
+    const int dh = H / m.cfg.num_attention_heads;
+    double d = 0;
+    for (int e = 0; e < dh; ++e) d += a[size_t(i) * H + h * dh + e] * b[size_t(j) * H + h * dh + e];
+    return d;
+  }
   // s: the row's scores (-inf: masked); writes sum_j softmax(s)_j v[j] for head h into out[0, dh)
   void attend(std::vector<double> s, const std::vector<double>& v, int ldv, int h, double* out) const {
     const int dh = H / m.cfg.num_attention_heads;
@@ -299,11 +306,8 @@ inline std::vector<double> reference_modern(const Tiny& m, const std::vector<int
     for (int h = 0; h < nh; ++h)
       for (int i = 0; i < L; ++i) {
         std::vector<double> s(L);
-        for (int j = 0; j < L; ++j) {
-          double d = 0;
-          for (int e = 0; e < dh; ++e) d += q[size_t(i) * H + h * dh + e] * k[size_t(j) * H + h * dh + e];
-          s[j] = !global && std::abs(i - j) > m.cfg.local_window ? -INFINITY : d / std::sqrt(double(dh));
-        }
+        for (int j = 0; j < L; ++j)
+          s[j] = !global && std::abs(i - j) > m.cfg.local_window ? -INFINITY : r.head_dot(q, i, k, j, h) / std::sqrt(double(dh));
         r.attend(s, v, H, h, &ctx[size_t(i) * H + h * dh]);
       }
     const auto o = r.linear(ctx, H, p + "attn.Wo", H);
@@ -367,12 +371,10 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
       for (int i = 0; i < L; ++i) {
         std::vector<double> s(L);
         for (int j = 0; j < L; ++j) {
-          double d = 0;
-          for (int e = 0; e < dh; ++e) d += q[i * H + h * dh + e] * k[j * H + h * dh + e];
+          double d = r.head_dot(q, i, k, j, h);
           if (span > 0) {  // content-to-position q_i . pk[idx], position-to-content k_j . pq[idx], idx of offset i - j
             const int ix = rel_index(i, j);
-            for (int e = 0; e < dh; ++e)
-              d += q[i * H + h * dh + e] * pk[size_t(ix) * H + h * dh + e] + k[j * H + h * dh + e] * pq[size_t(ix) * H + h * dh + e];
+            d += r.head_dot(q, i, pk, ix, h) + r.head_dot(k, j, pq, ix, h);
           }
           s[j] = d * scale;
           if (m.cfg.relative_attention_buckets > 0)
