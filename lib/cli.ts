@@ -115,6 +115,7 @@ program
   .option('--max-batch-tokens <n>', 'tokens per engine batch', intOption, 16384)
   .option('--max-batch-requests <n>', 'requests per engine batch', intOption, 256)
   .option('--max-wait-ms <n>', 'how long a partial batch waits for company while idle', intOption, 1)
+  .option('--max-batches-in-flight <n>', 'engine batches per model at once; those past the first only when full (default: 2 on a GPU, 1 on the CPU)', intOption)
   .option('--max-concurrent-requests <n>', 'pending requests per model before answering 429', intOption, 512)
   .option('--max-client-batch-size <n>', 'inputs per request', intOption, 64)
   .option('--max-body-bytes <n>', 'request body limit', intOption, 4 * 1024 * 1024)
@@ -147,6 +148,7 @@ program
       maxBatchTokens: opts.maxBatchTokens,
       maxBatchRequests: opts.maxBatchRequests,
       maxWaitMs: opts.maxWaitMs,
+      maxBatchesInFlight: opts.maxBatchesInFlight,
       maxConcurrentRequests: opts.maxConcurrentRequests,
       maxClientBatchSize: opts.maxClientBatchSize,
       maxBodyBytes: opts.payloadLimit ?? opts.maxBodyBytes,

@@ -56,6 +56,7 @@ export async function adminRoutes(app: FastifyInstance, cx: ServerContext, isDra
       max_input_length: m.embedder.maxSeqLength,
       max_batch_tokens: o.maxBatchTokens,
       max_batch_requests: o.maxBatchRequests,
+      max_batches_in_flight: m.batcher.options.maxInFlight ?? 1,
       max_concurrent_requests: o.maxConcurrentRequests,
       max_client_batch_size: o.maxClientBatchSize,
       models: [...cx.models.keys()],

@@ -32,6 +32,9 @@ export interface ServerOptions {
   maxBatchTokens?: number;
   maxBatchRequests?: number;
   maxWaitMs?: number;
+  /** engine batches in flight per model: 2 on a GPU (a full batch waits in the engine's queue while the one before
+   * runs, so pooling and answering overlap the device), 1 on the CPU (whose one batch takes every core) */
+  maxBatchesInFlight?: number;
   /** pending requests per model before 429 */
   maxConcurrentRequests?: number;
   /** inputs in one request */
@@ -80,13 +83,16 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   for (const k of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new BertrtError(`createServer: ${k} must be a positive integer`, 'E_INVALID_ARGUMENT');
   }
+  if (opts.maxBatchesInFlight !== undefined && (!Number.isInteger(opts.maxBatchesInFlight) || opts.maxBatchesInFlight < 1 || opts.maxBatchesInFlight > 16))
+    throw new BertrtError('createServer: maxBatchesInFlight must be an integer in [1, 16]', 'E_INVALID_ARGUMENT');
   const metrics = createMetrics();
   const models = new Map<string, Model>();
   try {
     for (const m of opts.models) {
       if (models.has(m.name)) throw new BertrtError(`model name "${m.name}" given twice`, 'E_INVALID_ARGUMENT');
       const embedder = await Embedder.load(m.dir, { threads: opts.threads, precision: opts.precision, device: opts.device, backend: m.backend, onnx: m.onnx });
-      const batcher = new Batcher(embedder.encoder, { maxBatchTokens: o.maxBatchTokens, maxBatchRequests: o.maxBatchRequests, maxWaitMs: o.maxWaitMs, maxQueue: o.maxConcurrentRequests }, metrics, m.name);
+      const maxInFlight = opts.maxBatchesInFlight ?? (embedder.encoder.device?.startsWith('cuda') ? 2 : 1);
+      const batcher = new Batcher(embedder.encoder, { maxBatchTokens: o.maxBatchTokens, maxBatchRequests: o.maxBatchRequests, maxWaitMs: o.maxWaitMs, maxQueue: o.maxConcurrentRequests, maxInFlight }, metrics, m.name);
       models.set(m.name, { name: m.name, embedder, batcher, heads: headsOf(m.name, embedder, batcher) });
     }
   } catch (e) {

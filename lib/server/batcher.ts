@@ -1,7 +1,10 @@
 // The dynamic batcher of one model: requests (already tokenized on the main thread) queue here and are merged
 // into packed batches bounded by tokens and requests. One batch runs at a time; whatever arrives meanwhile forms
-// the next one, so batches grow with load and the engine never idles while work is queued. The queue is bounded:
-// past maxQueue pending requests, submit() fails at once with Overloaded.
+// the next one, so batches grow with load and the engine never idles while work is queued. With maxInFlight > 1 (a
+// GPU's engine), a batch that is already full is handed to the engine while others run: it waits in the native job
+// queue, so the engine starts it the moment the one before ends, while this thread pools and answers that one
+// (partial batches still wait for the engine to be free, to grow). The queue is bounded: past maxQueue pending
+// requests, submit() fails at once with Overloaded.
 import { pack } from '../batch';
 import type { Encoder } from '../model/engine';
 import type { Encoding } from '../tokenizer/tokenizer';
@@ -14,6 +17,8 @@ export interface BatcherOptions {
   maxWaitMs: number;
   /** pending requests (queued or running) beyond which new ones are refused */
   maxQueue: number;
+  /** batches handed to the engine at once (default 1); the ones past the first only when full */
+  maxInFlight?: number;
 }
 
 export class OverloadedError extends Error {}
@@ -30,7 +35,7 @@ interface Item {
 
 export class Batcher {
   private readonly queue: Item[] = [];
-  private running = false;
+  private running = 0;
   private timer: NodeJS.Timeout | null = null;
   private pending = 0;
 
@@ -60,11 +65,17 @@ export class Batcher {
     });
   }
 
+  /** batches handed to the engine and not yet answered */
+  get inFlight(): number {
+    return this.running;
+  }
+
   private pump(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.running >= (this.options.maxInFlight ?? 1) || this.queue.length === 0) return;
     const queuedTokens = this.queue.reduce((a, it) => a + it.tokens, 0);
     const waited = performance.now() - this.queue[0].enqueued;
     const full = queuedTokens >= this.options.maxBatchTokens || this.queue.length >= this.options.maxBatchRequests;
+    if (this.running > 0 && !full) return; // another batch runs: this one grows until it is full or the engine is free
     if (!full && waited < this.options.maxWaitMs) {
       this.timer ??= setTimeout(() => {
         this.timer = null;
@@ -92,11 +103,12 @@ export class Batcher {
       tokens += it.tokens;
     }
     if (batch.length === 0) return this.pump();
-    this.running = true;
+    this.running++;
     void this.run(batch, tokens).finally(() => {
-      this.running = false;
+      this.running--;
       this.pump();
     });
+    this.pump(); // (a second slot: the rest of the queue may already fill another batch)
   }
 
   private async run(batch: Item[], tokens: number): Promise<void> {
