@@ -65,13 +65,17 @@ Api load() {
   Api api;
   const char* env = std::getenv("BERTRT_CUBLASLT");
   const std::string choice = env ? env : "";
+  if (choice.empty()) {
+    api.status = "cuBLASLt is off by default until a GPU run has verified it (BERTRT_CUBLASLT=1, or =<file>, turns it on)";
+    return api;
+  }
   if (choice == "0") {
     api.status = "cuBLASLt turned off (BERTRT_CUBLASLT=0)";
     return api;
   }
   void* h = nullptr;
-  const std::vector<std::string> names = choice.empty() ? std::vector<std::string>{"libcublasLt.so.13", "libcublasLt.so.12"}
-                                                        : std::vector<std::string>{choice};
+  const std::vector<std::string> names = choice == "1" ? std::vector<std::string>{"libcublasLt.so.13", "libcublasLt.so.12"}
+                                                       : std::vector<std::string>{choice};
   for (const std::string& name : names) {
     if ((h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL))) {
       api.path = name;
@@ -80,7 +84,7 @@ Api load() {
   }
   if (!h) {
     const char* e = dlerror();
-    api.status = "cuBLASLt not found (" + (choice.empty() ? std::string("libcublasLt.so.13 / .12") : choice) + ": " +
+    api.status = "cuBLASLt not found (" + (choice == "1" ? std::string("libcublasLt.so.13 / .12") : choice) + ": " +
                  (e ? e : "dlopen failed") + "; BERTRT_CUBLASLT names the file)";
     return api;
   }

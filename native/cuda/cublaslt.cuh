@@ -2,9 +2,10 @@
 // own kernels) where the library is absent. The few entry points, handle types and enum values used are declared in
 // cublaslt.cu from the library's public C interface; no cuBLAS header is needed to build.
 //
-// Where it is found: BERTRT_CUBLASLT (a file; "0" turns cuBLASLt off), else libcublasLt.so.13, then .12, by the
-// dynamic loader's search (LD_LIBRARY_PATH, the ld cache: a CUDA toolkit, or the nvidia-cublas wheels' lib folder put
-// on LD_LIBRARY_PATH).
+// Off by default until a GPU session has run its tests (it was written and compiled without a GPU). BERTRT_CUBLASLT=1
+// turns it on with libcublasLt.so.13, then .so.12, from the dynamic loader's search (LD_LIBRARY_PATH, the ld cache: a
+// CUDA toolkit, or the nvidia-cublas wheels' lib folder put on LD_LIBRARY_PATH); BERTRT_CUBLASLT=<file> with that file;
+// BERTRT_CUBLASLT=0 (or unset) leaves the own kernels.
 //
 // What it computes: C[M][N] = A[M][K] . W[N][K]^T with FP32 accumulation (CUBLAS_COMPUTE_32F) and only the epilogues
 // it carries exactly as the own kernels define them:

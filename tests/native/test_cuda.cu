@@ -678,6 +678,7 @@ int main() {
     return 77;
   }
   std::printf("device: %s\n", info);
+  setenv("BERTRT_CUBLASLT", "1", /*overwrite=*/0);  // cuBLASLt is opt-in: test it wherever it loads (a path given wins)
   th::Rng rng(2024);
   const std::string prepared = gemm_prepare();
   th::check(prepared.empty(), "gemm_prepare " + prepared);
