@@ -14,6 +14,7 @@
 #include "core/thread_pool.h"
 #include "harness.h"
 #include "tiny_bert.h"
+#include "model/cuda_backend.h"
 #include "model/weights.h"
 
 using namespace bertrt;
@@ -435,12 +436,76 @@ void test_modern_deberta() {
   }
 }
 
+// The CUDA backend's host side (cuda_backend.cc) against a stand-in library with its C interface (fake_cuda.cc), which
+// describes what it was given: the families not yet run on a GPU need BERTRT_CUDA_UNVERIFIED=1; ModernBERT's fused
+// Q/K/V and Wi are passed as their parts, layer 0 without an attention norm, the final norm and both thetas; DeBERTa's
+// relative embeddings reach it LayerNormed and projected by each layer's query and key (against the float64
+// reference), with its index table.
+void test_cuda_host() {
+  ThreadPool pool(2);
+  auto fields = [](const std::string& msg) {
+    std::map<std::string, std::string> f;
+    size_t at = msg.find("CUDA: ");
+    std::string rest = at == std::string::npos ? "" : msg.substr(at + 6);
+    for (size_t i = 0; i < rest.size();) {
+      size_t sp = rest.find(' ', i);
+      if (sp == std::string::npos) sp = rest.size();
+      const std::string kv = rest.substr(i, sp - i);
+      const size_t eq = kv.find('=');
+      if (eq != std::string::npos) f[kv.substr(0, eq)] = kv.substr(eq + 1);
+      i = sp + 1;
+    }
+    return f;
+  };
+  auto load = [&](const Tiny& m, Precision p) {
+    const std::string path = "/tmp/bertrt_test_cuda_host.safetensors";
+    auto descs = write_safetensors(path, m.w);
+    std::unique_ptr<BertModel> model;
+    return load_cuda_model(m.cfg, {path}, descs, p, BERTRT_FAKE_CUDA_LIB, pool, &model);
+  };
+  unsetenv("BERTRT_CUDA_UNVERIFIED");
+  // BERT: its path has run on a GPU, no switch needed
+  Status st = load(make_tiny(3, 64, 2, 128, 64), Precision::kINT8);
+  auto f = fields(st.message());
+  th::check(f["precision"] == "1" && f["pos"] == "set" && f["type"] == "set" && f["modern"] == "0" &&
+                f["u_off"] == "-1" && f["ln1_0"] == "set", "BERT reaches the CUDA library as before: " + st.message());
+  const Tiny modern = tiny::make_tiny_modern(37, 64, 2, 64, 256, 8), deberta = tiny::make_tiny_deberta(41, 64, 2, 128, 256, 16, 64);
+  st = load(modern, Precision::kFP32);
+  th::check(st.code() == Code::kUnsupported && st.message().find("BERTRT_CUDA_UNVERIFIED=1") != std::string::npos,
+            "ModernBERT's CUDA path (never run on a GPU) is not taken unasked: " + st.message());
+  setenv("BERTRT_CUDA_UNVERIFIED", "1", 1);
+  f = fields(load(modern, Precision::kFP32).message());
+  th::check(f["modern"] == "1" && f["rotary"] == "1" && f["gated"] == "1" && f["act"] == "0" && f["theta"] == "160000" &&
+                f["local"] == "10000" && f["every"] == "3" && f["window"] == "8" && f["pos"] == "null" && f["type"] == "null" &&
+                f["final"] == "set" && f["ln1_0"] == "null" && f["ln1_1"] == "set" && f["k_off"] == "64" && f["v_off"] == "128" &&
+                f["u_off"] == "64" && f["ub_off"] == "64" && f["span"] == "0",
+            "ModernBERT: fused Wqkv and Wi passed as their parts, no layer-0 attention norm, both thetas, the window");
+  st = load(deberta, Precision::kFP32);
+  f = fields(st.message());
+  const int H = 64, R = 32, P = 256;
+  std::vector<double> rel(deberta.w.at("encoder.rel_embeddings.weight").data.begin(), deberta.w.at("encoder.rel_embeddings.weight").data.end());
+  const tiny::Ref r{deberta, R, H};
+  r.ln(rel, "encoder.LayerNorm");
+  const auto pq0 = r.linear(rel, H, "encoder.layer.0.attention.self.query", H), pk1 = r.linear(rel, H, "encoder.layer.1.attention.self.key", H);
+  const auto pk0 = r.linear(rel, H, "encoder.layer.0.attention.self.key", H), pq1 = r.linear(rel, H, "encoder.layer.1.attention.self.query", H);
+  auto near = [&](const char* k, double want) { return std::fabs(std::atof(f[k].c_str()) - want) <= 1e-5 * (1 + std::fabs(want)); };
+  auto index = [&](int d) { return std::min(std::max(tiny::deberta_bucket(d, 16, 64) + 16, 0), R - 1); };
+  th::check(f["span"] == "16" && f["pos"] == "null" && f["type"] == "null" && f["index"] == "set" && f["pq"] == "set" &&
+                f["modern"] == "0" && f["rotary"] == "0" && f["index_first"] == std::to_string(index(-(P - 1))) &&
+                f["index_mid"] == std::to_string(index(0)) && f["index_last"] == std::to_string(index(P - 1)),
+            "DeBERTa: the span, its index table over every offset, no position or type table: " + st.message());
+  th::check(near("pq00", pq0[0]) && near("pk00", pk0[0]) && near("pq_last", pq1[size_t(R) * H - 1]) && near("pk_last", pk1[size_t(R) * H - 1]),
+            "DeBERTa: the relative embeddings LayerNormed, through each layer's query and key, within 1e-5 of float64");
+  unsetenv("BERTRT_CUDA_UNVERIFIED");
+}
+
 int main() {
   test_f16_conversion();
   test_forward();
   test_rotary_gated();
   test_relative();
   test_modern_deberta();
+  test_cuda_host();
   test_int8_smoothing();
   test_bad_files();
   test_read_f16();
