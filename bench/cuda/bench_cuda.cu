@@ -9,13 +9,22 @@
 // Where cuBLASLt loads (cublaslt.cuh), the FP16 GEMMs also through it (tile "cublaslt": the residual layers with bias
 // and residual in its epilogue, the others with an FP16 bias, GELU then in place), and the FP16 encoder twice: on
 // cuBLASLt ("fp16") and on the own kernels ("fp16-own", BERTRT_CUBLASLT=0); each model row names its GEMMs.
-// Prints one JSON object per line. Usage: bench_cuda [kernels|bert-base|minilm-l6]
+// Serving (bench_cuda serve IDS [CLIENTS]): the sentences of bench/data/serve-sentences.txt.gz as token ids
+// (bench/cuda/serve_ids.py writes IDS), each a request from one of CLIENTS (default 256) closed-loop clients (a client
+// sends its next request when the last is answered), through a batcher with the server's policy (lib/server/
+// batcher.ts: up to 16,384 tokens and 256 requests a batch, one batch in the engine at a time, whatever queued meanwhile
+// forms the next) and the engine's C interface, hidden states copied to the host; against the offline throughput of
+// the same sentences in file order in batches of the same budget. Reported: sentences/s both ways, their ratio,
+// request latency p50 / p99, the mean batch.
+// Prints one JSON object per line. Usage: bench_cuda [kernels|bert-base|minilm-l6|serve IDS [CLIENTS]]
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -26,6 +35,7 @@
 #include "bertrt_cuda.h"
 #include "cublaslt.cuh"
 #include "gemm.cuh"
+#include "serve.h"
 
 namespace {
 
@@ -185,6 +195,24 @@ int bench_kernels() {
   return 0;
 }
 
+int bench_serve(void* model, int H, const std::vector<std::vector<int32_t>>& sents, int clients, const char* name,
+                const char* label, const char* gemms) {
+  const serve_bench::Result r = serve_bench::replay(
+      [&](const int32_t* ids, const int32_t* cu, int n_seqs, int tokens, float* out) {
+        char err[512] = "";
+        if (bertrt_cuda_forward(model, ids, nullptr, cu, n_seqs, tokens, out, err, sizeof err) == 0) return true;
+        std::fprintf(stderr, "bench_cuda: serve forward: %s\n", err);
+        return false;
+      },
+      H, sents, clients);
+  if (!r.ok) return 1;
+  std::printf("{\"serve\": \"%s\", \"precision\": \"%s\", \"sentences\": %zu, \"clients\": %d, \"offline_per_s\": %.1f, "
+              "\"served_per_s\": %.1f, \"ratio\": %.3f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"mean_batch\": %.1f, \"gemm\": \"%s\"}\n",
+              name, label, sents.size(), clients, r.offline_per_s, r.served_per_s, r.ratio, r.p50_ms, r.p99_ms, r.mean_batch, gemms);
+  std::fflush(stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -200,6 +228,27 @@ int main(int argc, char** argv) {
     const int rc = bench_kernels();
     if (rc != 0 || only == "kernels") return rc;
   }
+  // serve IDS [CLIENTS]: the request stream, one sentence's ids a line
+  std::vector<std::vector<int32_t>> serve_ids;
+  int clients = 256;
+  if (only == "serve") {
+    if (argc < 3) {
+      std::fprintf(stderr, "usage: bench_cuda serve IDS [CLIENTS]\n");
+      return 2;
+    }
+    if (argc > 3) clients = std::max(1, std::atoi(argv[3]));
+    std::ifstream f(argv[2]);
+    for (std::string line; std::getline(f, line);) {
+      std::istringstream in(line);
+      std::vector<int32_t> ids;
+      for (int32_t id; in >> id;) ids.push_back(id);
+      if (!ids.empty()) serve_ids.push_back(std::move(ids));
+    }
+    if (serve_ids.empty()) {
+      std::fprintf(stderr, "bench_cuda: no token ids in %s\n", argv[2]);
+      return 1;
+    }
+  }
   const char* secs = std::getenv("BERTRT_BENCH_SECONDS");
   const double budget_ms = 1000.0 * (secs ? std::atof(secs) : 1.0);
   const Shape shapes[] = {{"bert-base", 768, 12, 12, 3072}, {"minilm-l6", 384, 6, 12, 1536}};
@@ -209,7 +258,7 @@ int main(int argc, char** argv) {
     return (static_cast<float>(seed >> 40) / 16777216.f - 0.5f) * 0.1f;
   };
   for (const Shape& s : shapes) {
-    if (!only.empty() && only != s.name) continue;
+    if (!only.empty() && only != s.name && only != "serve") continue;
     const int H = s.hidden, I = s.inter, V = 30522, P = 512;
     std::vector<std::vector<float>> store;
     auto make = [&](size_t n, float base = 0.f) {
@@ -226,7 +275,7 @@ int main(int argc, char** argv) {
     bertrt_cuda_config c{V, H, s.layers, s.heads, I, P, 2, 1e-12f, -1};
     // FP16 on the own kernels first (only where cuBLASLt is the default), then the defaults of FP16 and INT8
     const bool lt = bertrt_cuda::cublaslt_status().empty();
-    for (int run = lt ? 0 : 1; run < 3; ++run) {
+    for (int run = lt && only != "serve" ? 0 : 1; run < 3; ++run) {
       const int precision = run == 2 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;
       const char* label = run == 0 ? "fp16-own" : run == 1 ? "fp16" : "int8";
       if (run == 0) setenv("BERTRT_CUBLASLT", "0", 1);  // (read at each model's creation)
@@ -239,6 +288,12 @@ int main(int argc, char** argv) {
       if (created != 0) {
         std::fprintf(stderr, "bench_cuda: %s: %s\n", s.name, err);
         return 1;
+      }
+      if (only == "serve") {
+        const int rc = bench_serve(model, H, serve_ids, clients, s.name, label, gemms);
+        bertrt_cuda_destroy(model);
+        if (rc != 0) return rc;
+        continue;
       }
       for (int batch : {1, 32, 128})
         for (int len : {128, 384}) {

@@ -1,8 +1,9 @@
 #!/bin/sh
 # On a GPU machine (the `device` tool's; no Node.js there): builds the CUDA backend with the machine's nvcc, runs
 # the GPU tests, then bertrt's benchmark (each kernel alone, then the encoder) and the PyTorch peer (cuBLAS and SDPA
-# kernels, then transformers' BertModel) in the same session, writing everything to $OUT (or bench/results/cuda-run/
-# when OUT is unset); compute-sanitizer's memcheck and racecheck over the tests come last. Each step runs even when
+# kernels, then transformers' BertModel) in the same session, then the serving replay (bench_cuda serve: real
+# sentences from 256 closed-loop clients through the server's batching policy), writing everything to $OUT (or
+# bench/results/cuda-run/ when OUT is unset); compute-sanitizer's memcheck and racecheck over the tests come last. Each step runs even when
 # an earlier one failed, and says so. Summarize with: node bench/cuda/report.mjs <dir>
 #   BERTRT_BENCH_SECONDS  time per benchmark point (default 1)
 #   BERTRT_PREBUILT       a folder holding test_cuda and bench_cuda built elsewhere, used if the build here fails
@@ -53,6 +54,16 @@ for m in bert-base minilm-l6; do
 done
 timeout 150 python3 bench/cuda/torch_peer.py bert-base 2>> "$log" | grep -v '"device"' >> "$out/torch_peer.jsonl"
 timeout 90 python3 bench/cuda/torch_peer.py minilm-l6 2>> "$log" | grep -v '"device"' >> "$out/torch_peer.jsonl"
+step bench serving
+# the request stream as token ids (HF tokenizers, identical to bertrt's), then 256 closed-loop clients through the
+# server's batching policy and the C interface (bench_cuda serve)
+ids=$(mktemp)
+if timeout 60 python3 bench/cuda/serve_ids.py > "$ids" 2>> "$log"; then
+  timeout 240 "$bin/bench_cuda" serve "$ids" 256 2>> "$log" | grep -v '"device"' >> "$out/bench_cuda.jsonl"
+else
+  echo "serve_ids.py failed" | tee -a "$log"
+fi
+rm -f "$ids"
 step sanitizers
 if [ "${BERTRT_SANITIZERS:-1}" != 0 ] && command -v compute-sanitizer > /dev/null; then
   for tool in memcheck racecheck; do
