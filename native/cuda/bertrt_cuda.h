@@ -39,7 +39,7 @@ typedef struct {
   float rope_theta, rope_ntk;
   /* non-zero: the FFN is gated, act(intermediate(x)) * up(x) (bertrt_cuda_layer.u_w) */
   int gated;
-  /* the FFN's activation: BERTRT_CUDA_GELU (erf) or BERTRT_CUDA_SILU */
+  /* the FFN's activation: BERTRT_CUDA_GELU (erf), BERTRT_CUDA_GELU_TANH or BERTRT_CUDA_SILU */
   int activation;
   /* MPNet: the offsets bertrt_cuda_embeddings.rel_bias spans on each side, plus one; 0 without it */
   int rel_span;
@@ -54,9 +54,15 @@ typedef struct {
    * which is 1/sqrt(3 head_dim), with r = embeddings.pos_index[max_positions - 1 + i - j] in [0, 2 disentangled_span)
    * and pk, pq the layer's ([2 disentangled_span][H]: the relative embeddings through its key and query projections) */
   int disentangled_span;
+  /* ALBERT, ELECTRA (embedding_size > 0): the embedding tables and their LayerNorm are embedding_size wide and
+   * embeddings.proj_w / proj_b map them to hidden_size; 0: hidden_size wide, no projection */
+  int embedding_size;
+  /* ALBERT (layer_groups > 0): `layers` holds layer_groups layers and layer l runs l * layer_groups / num_layers
+   * (num_layers a multiple of it); 0: num_layers layers, each its own */
+  int layer_groups;
 } bertrt_cuda_config;
 
-enum { BERTRT_CUDA_GELU = 0, BERTRT_CUDA_SILU = 1 };
+enum { BERTRT_CUDA_GELU = 0, BERTRT_CUDA_SILU = 1, BERTRT_CUDA_GELU_TANH = 2 /* ALBERT's gelu_new */ };
 
 /* Host FP32 weights, PyTorch layout (Linear weights [out][in]); read during bertrt_cuda_create only. */
 typedef struct {
@@ -70,6 +76,7 @@ typedef struct {
   /* DeBERTa: the relative embedding of each offset d = i - j in [-(max_positions - 1), max_positions - 1], at
    * d + max_positions - 1; else NULL */
   const int32_t* pos_index;
+  const float *proj_w, *proj_b; /* with embedding_size: [hidden][embedding_size], [hidden]; else NULL */
 } bertrt_cuda_embeddings;
 
 typedef struct {

@@ -55,6 +55,10 @@ __device__ __forceinline__ float block_max(float v, float* scratch /* [32] */) {
 
 // BERT's exact GELU: x/2 (1 + erf(x / sqrt 2)).
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
+// GELU's tanh form (ALBERT's gelu_new): x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+__device__ __forceinline__ float gelu_tanh(float x) {
+  return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
 // SiLU, x sigmoid(x) (NomicBERT's SwiGLU gate), as exp(min(x, 0)) / (1 + exp(-|x|)): no overflow for either sign.
 __device__ __forceinline__ float silu(float x) { return x * (expf(fminf(x, 0.f)) / (1.f + expf(-fabsf(x)))); }
 

@@ -179,6 +179,7 @@ __global__ void activate_kernel(__half* x, size_t n, int act, const __half* mul)
     float v = __half2float(x[i]);
     if (act == 1) v = gelu_erf(v);
     if (act == 2) v = silu(v);
+    if (act == 3) v = gelu_tanh(v);
     if (mul) v *= __half2float(mul[i]);
     x[i] = __float2half_rn(v);
   }

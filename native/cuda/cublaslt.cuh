@@ -44,7 +44,8 @@ struct LtEpilogue {
 std::string lt_gemm_f16(const __half* a, const __half* w, int m, int n, int k, const LtEpilogue& e, void* workspace,
                         size_t workspace_bytes, cudaStream_t stream);
 
-// x[i] = act(x[i]) * (mul ? mul[i] : 1) over n FP16 values, computed in FP32 (act: 0 none, 1 GELU (erf), 2 SiLU).
+// x[i] = act(x[i]) * (mul ? mul[i] : 1) over n FP16 values, computed in FP32 (act: 0 none, 1 GELU (erf), 2 SiLU,
+// 3 GELU's tanh form).
 void activate_f16(__half* x, size_t n, int act, const __half* mul, cudaStream_t stream);
 
 }  // namespace bertrt_cuda

@@ -63,6 +63,7 @@ __device__ __forceinline__ void epilogue(const float* Cs, int ldc, int m0, int n
     if (a_scale) v *= a_scale[gm] * w_scale[gn];
     if (e.bias) v += e.bias[gn];
     if (e.gelu) v = gelu_erf(v);
+    if (e.gelu_tanh) v = gelu_tanh(v);
     if (e.silu) v = silu(v);
     const size_t o = static_cast<size_t>(gm) * n + gn;
     if (e.mul16) v *= __half2float(e.mul16[o]);
@@ -282,6 +283,7 @@ __global__ void __launch_bounds__(C::kThreads) kernel(const T* __restrict__ a, c
           v0 += b.x, v1 += b.y;
         }
         if (e.gelu) v0 = gelu_erf(v0), v1 = gelu_erf(v1);
+        if (e.gelu_tanh) v0 = gelu_tanh(v0), v1 = gelu_tanh(v1);
         if (e.silu) v0 = silu(v0), v1 = silu(v1);
         const size_t o = static_cast<size_t>(gm) * n + gn;
         if (e.mul16) {

@@ -1,6 +1,6 @@
 // Tensor-core GEMMs of the encoder's linear layers: C[M][N] = A[M][K] . W[N][K]^T (W in PyTorch's [out][in]
 // layout, which is the "col-major B" the tensor cores take), FP32 accumulation, and a fused epilogue:
-// + bias[N], then GELU (erf) or SiLU, then times mul16[M][N] (FP16: a gated FFN's second projection), then
+// + bias[N], then GELU (erf or tanh form) or SiLU, then times mul16[M][N] (FP16: a gated FFN's second projection), then
 // + residual[M][N] (FP32), written as FP32 and/or FP16.
 //   gemm_f16: FP16 inputs (mma via WMMA 16x16x16).
 //   gemm_s8:  INT8 inputs, INT32 accumulation (IMMA via WMMA 16x16x16), dequantized in the epilogue with the
@@ -18,6 +18,7 @@ namespace bertrt_cuda {
 struct Epilogue {
   const float* bias = nullptr;      // [N]
   bool gelu = false;
+  bool gelu_tanh = false;
   bool silu = false;
   const __half* mul16 = nullptr;    // [M][N]
   const float* residual = nullptr;  // [M][N]

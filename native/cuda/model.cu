@@ -157,7 +157,13 @@ class Model {
     if (c.padding_idx < -1 || c.padding_idx > c.max_positions - 2) return "padding_idx must leave room in the position table";
     if (c.rotary && (c.padding_idx >= 0 || (H / c.num_heads) % 2 != 0 || !(c.rope_theta > 1.f) || !(c.rope_ntk >= 1.f)))
       return "rotary positions need BERT's position ids, an even head size, rope_theta > 1 and rope_ntk >= 1";
-    if (c.activation != BERTRT_CUDA_GELU && c.activation != BERTRT_CUDA_SILU) return "unknown FFN activation";
+    if (c.activation != BERTRT_CUDA_GELU && c.activation != BERTRT_CUDA_SILU && c.activation != BERTRT_CUDA_GELU_TANH)
+      return "unknown FFN activation";
+    if (c.embedding_size < 0 || c.embedding_size > H || c.embedding_size % 16 != 0 || (c.embedding_size > 0 && (!emb.proj_w || !emb.proj_b)))
+      return "factorized embeddings need a width in [16, hidden_size], a multiple of 16, and their projection";
+    if (c.layer_groups < 0 || c.layer_groups > c.num_layers || (c.layer_groups > 0 && c.num_layers % c.layer_groups != 0))
+      return "layer_groups must divide num_layers";
+    if (c.modern && (c.embedding_size > 0 || c.layer_groups > 0)) return "ModernBERT has neither factorized embeddings nor shared layers";
     if (c.modern && (!c.rotary || !c.gated || c.global_every < 1 || c.local_window < 1 || !(c.rope_theta_local > 1.f) ||
                      !emb.final_g || !emb.final_b || c.disentangled_span != 0 || emb.rel_bias))
       return "ModernBERT needs rotary, gated, global_every >= 1, local_window >= 1, rope_theta_local > 1 and a final norm";
@@ -197,7 +203,8 @@ class Model {
     auto up = [&](DeviceBuffer<float>& d, const float* h, size_t n) {
       if (e.empty()) e = d.upload(h, n);
     };
-    up(word_, emb.word, static_cast<size_t>(c.vocab_size) * H);
+    const int E = c.embedding_size > 0 ? c.embedding_size : H;  // the embedding tables' width
+    up(word_, emb.word, static_cast<size_t>(c.vocab_size) * E);
     // cos and sin of position * inv_freq_i in FP32, as the CPU engine's tables (Encoder::rope_table)
     auto rope_table = [&](float theta, float ntk, DeviceBuffer<float>& cos_out, DeviceBuffer<float>& sin_out) {
       const int half = H / c.num_heads / 2;
@@ -218,19 +225,20 @@ class Model {
       rope_table(c.rope_theta, c.rope_ntk, rope_cos_, rope_sin_);
       if (c.modern) rope_table(c.rope_theta_local, 1.f, rope_cos_local_, rope_sin_local_);
     } else if (emb.pos) {  // (DeBERTa-v3: no absolute positions)
-      up(pos_, emb.pos, static_cast<size_t>(c.max_positions) * H);
+      up(pos_, emb.pos, static_cast<size_t>(c.max_positions) * E);
     }
-    if (c.type_vocab_size > 0) up(type_, emb.type, static_cast<size_t>(c.type_vocab_size) * H);
+    if (c.type_vocab_size > 0) up(type_, emb.type, static_cast<size_t>(c.type_vocab_size) * E);
     if (emb.rel_bias) {
       if (c.rel_span < 1 || c.rel_span > (1 << 20)) return "rel_span out of range";
       up(rel_, emb.rel_bias, static_cast<size_t>(c.num_heads) * (2 * static_cast<size_t>(c.rel_span) - 1));
     }
-    up(emb_g_, emb.ln_g, H);
-    up(emb_b_, emb.ln_b, H);
+    up(emb_g_, emb.ln_g, E);
+    up(emb_b_, emb.ln_b, E);
+    if (c.embedding_size > 0 && e.empty()) e = proj_.upload({emb.proj_w}, {emb.proj_b}, H, E, int8_);
     if (c.modern) up(final_g_, emb.final_g, H), up(final_b_, emb.final_b, H);
     if (c.disentangled_span > 0 && e.empty()) e = pos_index_.upload(emb.pos_index, 2 * static_cast<size_t>(c.max_positions) - 1);
-    layers_.resize(c.num_layers);
-    for (int l = 0; l < c.num_layers && e.empty(); ++l) {
+    layers_.resize(c.layer_groups > 0 ? c.layer_groups : c.num_layers);  // (ALBERT: one per group)
+    for (int l = 0; l < static_cast<int>(layers_.size()) && e.empty(); ++l) {
       const bertrt_cuda_layer& s = layers[l];
       Layer& L = layers_[l];
       if (c.disentangled_span > 0) {
@@ -407,9 +415,19 @@ class Model {
     norm_out.x32 = x32_.ptr;
     if (int8_) norm_out.q8 = q8_.ptr, norm_out.q_scale = qs_.ptr;
     else norm_out.x16 = x16_.ptr;
-    embed_layernorm(d_ids, d_types, d_pos, tokens, H, word_.ptr, pos_.count ? pos_.ptr : nullptr, cfg_.type_vocab_size > 0 ? type_.ptr : nullptr,
+    const int E = cfg_.embedding_size > 0 ? cfg_.embedding_size : H;
+    embed_layernorm(d_ids, d_types, d_pos, tokens, E, word_.ptr, pos_.count ? pos_.ptr : nullptr, cfg_.type_vocab_size > 0 ? type_.ptr : nullptr,
                     emb_g_.ptr, emb_b_.ptr, cfg_.layer_norm_eps, norm_out, stream_);
     if (cfg_.modern) return modern_layers(key, d_pos, d_cu);
+    // factorized embeddings: the LayerNorm's E-wide output (x16_ / q8_) projected to the hidden stream x32_, and to FP16
+    // in ctx16_ for the first QKV GEMM (free until the first attention writes it)
+    const __half* first_in = nullptr;
+    if (cfg_.embedding_size > 0) {
+      Epilogue pe;
+      pe.bias = proj_.bias.ptr, pe.c32 = x32_.ptr, pe.c16 = ctx16_.ptr;
+      if (!linear(proj_, tokens, pe)) return "embedding projection GEMM: unsupported shape";
+      first_in = ctx16_.ptr;
+    }
     AttentionExtras extras;
     if (rel_.count) extras.rel_bias = rel_.ptr, extras.rel_span = cfg_.rel_span;
     const int span = cfg_.disentangled_span, dh = H / heads;
@@ -418,10 +436,11 @@ class Model {
       extras.pos_index = pos_index_.ptr, extras.pos_len = cfg_.max_positions;
       extras.scale = 1.f / std::sqrt(static_cast<float>(dh) * 3.f);
     }
-    for (const Layer& L : layers_) {
+    for (int l = 0; l < cfg_.num_layers; ++l) {
+      const Layer& L = layers_[cfg_.layer_groups > 0 ? l * cfg_.layer_groups / cfg_.num_layers : l];  // (ALBERT's groups)
       Epilogue qkv_e;
       qkv_e.bias = L.qkv.bias.ptr, qkv_e.c16 = qkv16_.ptr;
-      if (!linear(L.qkv, tokens, qkv_e)) return "QKV GEMM: unsupported shape";
+      if (!linear(L.qkv, tokens, qkv_e, l == 0 ? first_in : nullptr)) return "QKV GEMM: unsupported shape";
       if (cfg_.rotary) rope_rotate(qkv16_.ptr, d_pos, tokens, heads, H / heads, rope_cos_.ptr, rope_sin_.ptr, stream_);
       if (span > 0 && !disentangled_terms(L, tokens)) return "disentangled terms: unsupported shape";
       std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_, extras);
@@ -438,6 +457,7 @@ class Model {
       Epilogue in_e;  // activation output [T][I] (gated: times the up projection), FP16
       in_e.bias = L.ffn_in.bias.ptr, in_e.c16 = inter16_.ptr;
       in_e.gelu = cfg_.activation == BERTRT_CUDA_GELU, in_e.silu = cfg_.activation == BERTRT_CUDA_SILU;
+      in_e.gelu_tanh = cfg_.activation == BERTRT_CUDA_GELU_TANH;
       if (cfg_.gated) in_e.mul16 = up16_.ptr;
       if (!linear(L.ffn_in, tokens, in_e)) return "FFN-in GEMM: unsupported shape";
       Epilogue ffo_e;
@@ -493,7 +513,8 @@ class Model {
       up_e.bias = L.ffn_up.bias.ptr, up_e.c16 = up16_.ptr;
       if (!linear(L.ffn_up, tokens, up_e)) return "FFN gate GEMM: unsupported shape";
       Epilogue in_e;
-      in_e.bias = L.ffn_in.bias.ptr, in_e.c16 = inter16_.ptr, in_e.gelu = true, in_e.mul16 = up16_.ptr;
+      in_e.bias = L.ffn_in.bias.ptr, in_e.c16 = inter16_.ptr, in_e.mul16 = up16_.ptr;
+      in_e.gelu = cfg_.activation == BERTRT_CUDA_GELU, in_e.gelu_tanh = cfg_.activation == BERTRT_CUDA_GELU_TANH;
       if (!linear(L.ffn_in, tokens, in_e)) return "FFN-in GEMM: unsupported shape";
       Epilogue ffo_e;  // x = y + Wo(mlp)
       ffo_e.bias = L.ffn_out.bias.ptr, ffo_e.residual = y32_.ptr, ffo_e.c32 = x32_.ptr;
@@ -519,7 +540,7 @@ class Model {
   // runs its own kernel (a shape cuBLASLt has no algorithm for; a failure is remembered for describe()).
   bool lt_linear(const Linear& w, int m, const Epilogue& e, const __half* a) {
     LtEpilogue le;
-    const bool fp32_out = e.c32 && !e.c16 && !e.gelu && !e.silu && !e.mul16;
+    const bool fp32_out = e.c32 && !e.c16 && !e.gelu && !e.gelu_tanh && !e.silu && !e.mul16;
     const bool fp16_out = e.c16 && !e.c32 && !e.residual;
     if (fp32_out) le.c32 = e.c32, le.bias32 = e.bias, le.residual = e.residual;
     else if (fp16_out) le.c16 = e.c16, le.bias16 = e.bias ? w.bias16.ptr : nullptr;
@@ -529,8 +550,8 @@ class Model {
       if (err != "unsupported" && lt_error_.empty()) lt_error_ = err;
       return false;
     }
-    if (fp16_out && (e.gelu || e.silu || e.mul16))
-      activate_f16(e.c16, static_cast<size_t>(m) * w.n, e.gelu ? 1 : e.silu ? 2 : 0, e.mul16, stream_);
+    if (fp16_out && (e.gelu || e.gelu_tanh || e.silu || e.mul16))
+      activate_f16(e.c16, static_cast<size_t>(m) * w.n, e.gelu ? 1 : e.silu ? 2 : e.gelu_tanh ? 3 : 0, e.mul16, stream_);
     return true;
   }
 
@@ -554,6 +575,7 @@ class Model {
   DeviceBuffer<float> rel_;                  // MPNet: [heads][2 rel_span - 1], or empty
   DeviceBuffer<float> final_g_, final_b_;    // ModernBERT's final LayerNorm
   DeviceBuffer<int32_t> pos_index_;          // DeBERTa: [2 max_positions - 1]
+  Linear proj_;                              // ALBERT, ELECTRA: the embeddings' projection [H][E]
   std::vector<Layer> layers_;
   std::map<Key, Graph> graphs_;
   bool graphs_enabled_ = true;

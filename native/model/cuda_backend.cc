@@ -93,11 +93,11 @@ class CudaBert final : public BertModel {
     }
   }
   Status vocab_logits(const float* x, int rows, const float* bias, float* out, ThreadPool& pool, int nth) const override {
-    return vocab_logits_cpu({word_.data(), nullptr}, cfg_.vocab_size, cfg_.hidden_size, x, rows, bias, out, pool, nth);
+    return vocab_logits_cpu({word_.data(), nullptr}, cfg_.vocab_size, embedding_width(cfg_), x, rows, bias, out, pool, nth);
   }
   Status vocab_sparse(const float* x, const int32_t* cu, int n_seqs, const float* bias, bool sum, float* out, ThreadPool& pool,
                       int nth) const override {
-    return vocab_sparse_cpu({word_.data(), nullptr}, cfg_.vocab_size, cfg_.hidden_size, x, cu, n_seqs, bias, sum, out, pool, nth);
+    return vocab_sparse_cpu({word_.data(), nullptr}, cfg_.vocab_size, embedding_width(cfg_), x, cu, n_seqs, bias, sum, out, pool, nth);
   }
   const BertConfig& config() const override { return cfg_; }
   size_t weight_bytes() const override { return bytes_; }
@@ -130,18 +130,17 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
                        Precision precision, const std::string& library, ThreadPool& pool, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(cfg));
   if (precision == Precision::kBF16) return {Code::kUnsupported, "precision 'bf16' is CPU-only (the CUDA backend runs FP16 or INT8)"};
-  if (cfg.embedding_size > 0 || cfg.layer_groups > 0 || (cfg.hidden_act != "gelu" && cfg.hidden_act != "silu") ||
-      (cfg.modern && cfg.hidden_act != "gelu") ||
+  const bool tanh_gelu = cfg.hidden_act == "gelu_new" || cfg.hidden_act == "gelu_pytorch_tanh";
+  if ((cfg.hidden_act != "gelu" && cfg.hidden_act != "silu" && !tanh_gelu) || (cfg.modern && cfg.hidden_act == "silu") ||
       (!cfg.position_table && !cfg.rotary && !cfg.modern && cfg.disentangled_span == 0) || cfg.rope_dynamic != 0.f)
-    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT, MPNet, NomicBERT, GTE, "
-                                "ModernBERT and DeBERTa-v2/v3 (factorized embeddings, shared layers, the tanh GELU and dynamic "
-                                "rotary scaling run on the CPU)"};
+    return {Code::kUnsupported, "the CUDA backend runs BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT, MPNet, ALBERT, ELECTRA, "
+                                "NomicBERT, GTE, ModernBERT and DeBERTa-v2/v3 (dynamic rotary scaling runs on the CPU)"};
   const CudaLib& lib = cuda_lib(library);
   if (!lib.usable) return {Code::kUnsupported, lib.error};
   // What has run on a GPU so far is BERT's and DistilBERT's layer (bench/results/cuda*.md). The families added since
-  // (RoBERTa's positions, MPNet, NomicBERT, GTE, ModernBERT, DeBERTa) are compiled and have GPU tests that have not
+  // (RoBERTa's positions, MPNet, ALBERT, ELECTRA, NomicBERT, GTE, ModernBERT, DeBERTa) are compiled and have GPU tests that have not
   // run yet: a user gets them only on asking, so that a mistake cannot reach them as wrong vectors.
-  const bool verified = cfg.hidden_act == "gelu" && cfg.padding_idx < 0 && cfg.position_table && cfg.relative_attention_buckets == 0 && !cfg.rotary &&
+  const bool verified = cfg.hidden_act == "gelu" && cfg.embedding_size == 0 && cfg.layer_groups == 0 && cfg.padding_idx < 0 && cfg.position_table && cfg.relative_attention_buckets == 0 && !cfg.rotary &&
                         !cfg.gated && !cfg.modern && cfg.disentangled_span == 0;
   const char* unverified = std::getenv("BERTRT_CUDA_UNVERIFIED");
   if (!verified && !(unverified && std::string(unverified) == "1"))
@@ -153,16 +152,18 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   // every tensor as FP32 on the host, checked against the config, then uploaded once
   EmbeddingWeights ew;
   BERTRT_RETURN_IF_ERROR(read_embeddings(src, cfg, &ew));
-  std::vector<LayerWeights> lw(cfg.num_hidden_layers);
-  std::vector<bertrt_cuda_layer> layers(cfg.num_hidden_layers);
+  // (ALBERT: one set of weights per group, encoder.layer.<group>)
+  const int n_weights = cfg.layer_groups > 0 ? cfg.layer_groups : cfg.num_hidden_layers;
+  std::vector<LayerWeights> lw(n_weights);
+  std::vector<bertrt_cuda_layer> layers(n_weights);
   // DeBERTa: the relative embeddings (LayerNormed when the model says so) through each layer's query and key
   // projections, in FP32 on the host as the CPU engine computes them
   const int R = 2 * cfg.disentangled_span;
   if (cfg.disentangled_span > 0 && cfg.rel_norm)
     cpu::kernels().add_layernorm(ew.rel_emb.data(), nullptr, ew.rel_g.data(), ew.rel_b.data(), R, H, cfg.layer_norm_eps, pool, 0);
-  std::vector<AlignedBuffer<float>> pq(cfg.disentangled_span > 0 ? cfg.num_hidden_layers : 0), pk(pq.size());
+  std::vector<AlignedBuffer<float>> pq(cfg.disentangled_span > 0 ? n_weights : 0), pk(pq.size());
   const bool gated = cfg.gated || cfg.modern;  // (ModernBERT's Wi is [input; gate]: GeGLU)
-  for (int l = 0; l < cfg.num_hidden_layers; ++l) {
+  for (int l = 0; l < n_weights; ++l) {
     BERTRT_RETURN_IF_ERROR(read_layer(src, cfg, l, &lw[l]));
     const LayerWeights& w = lw[l];
     // (read_layer gives zeros for the biases a checkpoint leaves out; a gated FFN's i is [activated; up] rows;
@@ -206,13 +207,15 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   const bertrt_cuda_embeddings emb{ew.word.data(), cfg.position_table && !cfg.rotary && !cfg.modern ? ew.pos.data() : nullptr,
                                    types ? ew.type.data() : nullptr, ew.ln_g.data(), ew.ln_b.data(),
                                    rel.empty() ? nullptr : rel.data(), cfg.modern ? ew.final_g.data() : nullptr,
-                                   cfg.modern ? ew.final_b.data() : nullptr, pos_index.empty() ? nullptr : pos_index.data()};
+                                   cfg.modern ? ew.final_b.data() : nullptr, pos_index.empty() ? nullptr : pos_index.data(),
+                                   cfg.embedding_size > 0 ? ew.proj_w.data() : nullptr, cfg.embedding_size > 0 ? ew.proj_b.data() : nullptr};
   bertrt_cuda_config c{};
   c.vocab_size = cfg.vocab_size, c.hidden_size = H, c.num_layers = cfg.num_hidden_layers;
   c.num_heads = cfg.num_attention_heads, c.intermediate_size = I, c.max_positions = cfg.max_position_embeddings;
   c.type_vocab_size = types ? cfg.type_vocab_size : 0, c.layer_norm_eps = cfg.layer_norm_eps, c.padding_idx = cfg.padding_idx;
   c.rotary = cfg.rotary || cfg.modern, c.rope_theta = cfg.rope_theta_global, c.rope_ntk = cfg.rope_ntk, c.gated = gated;
-  c.activation = cfg.hidden_act == "silu" ? BERTRT_CUDA_SILU : BERTRT_CUDA_GELU;
+  c.activation = cfg.hidden_act == "silu" ? BERTRT_CUDA_SILU : tanh_gelu ? BERTRT_CUDA_GELU_TANH : BERTRT_CUDA_GELU;
+  c.embedding_size = cfg.embedding_size, c.layer_groups = cfg.layer_groups;
   c.rel_span = rel_span;
   c.modern = cfg.modern, c.rope_theta_local = cfg.rope_theta_local, c.global_every = cfg.global_every;
   c.local_window = cfg.local_window, c.disentangled_span = cfg.disentangled_span;
@@ -221,8 +224,8 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   const int prec = precision == Precision::kINT8 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;
   if (lib.create(&c, &emb, layers.data(), prec, 0, &model, err, sizeof err) != 0) return {Code::kUnsupported, std::string("CUDA: ") + err};
   const size_t per_layer = 4ull * H * H + (gated ? 3ull : 2ull) * H * I;
-  const size_t bytes = (precision == Precision::kINT8 ? 1 : 2) * per_layer * cfg.num_hidden_layers +
-                       4ull * (static_cast<size_t>(cfg.vocab_size) + cfg.max_position_embeddings) * H +
+  const size_t bytes = (precision == Precision::kINT8 ? 1 : 2) * (per_layer * n_weights + static_cast<size_t>(H) * cfg.embedding_size) +
+                       4ull * (static_cast<size_t>(cfg.vocab_size) + cfg.max_position_embeddings) * embedding_width(cfg) +
                        2ull * 2 * R * H * cfg.num_hidden_layers;  // (DeBERTa's pq and pk, FP16)
   *out = std::make_unique<CudaBert>(lib, model, cfg, precision, std::move(ew.word), bytes);
   return Status::Ok();

@@ -29,24 +29,25 @@ BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* c, const ber
                                           int precision, int, void** model, char* err, size_t err_size) {
   *model = nullptr;
   const int H = c->hidden_size, I = c->intermediate_size, P = c->max_positions;
+  const int n = c->layer_groups > 0 ? c->layer_groups : c->num_layers;  // entries in `l`
   char s[1024];
   std::snprintf(s, sizeof s,
                 "precision=%d layers=%d heads=%d types=%d padding_idx=%d rotary=%d theta=%g ntk=%g gated=%d act=%d rel_span=%d "
                 "modern=%d local=%g every=%d window=%d span=%d pos=%s type=%s rel=%s final=%s index=%s ln1_0=%s ln1_1=%s "
-                "k_off=%ld v_off=%ld u_off=%ld ub_off=%ld pq=%s",
+                "k_off=%ld v_off=%ld u_off=%ld ub_off=%ld pq=%s embedding_size=%d groups=%d proj=%s",
                 precision, c->num_layers, c->num_heads, c->type_vocab_size, c->padding_idx, c->rotary, c->rope_theta,
                 c->rope_ntk, c->gated, c->activation, c->rel_span, c->modern, c->rope_theta_local, c->global_every,
                 c->local_window, c->disentangled_span, set(e->pos), set(e->type), set(e->rel_bias), set(e->final_g),
-                set(e->pos_index), set(l[0].ln1_g), c->num_layers > 1 ? set(l[1].ln1_g) : "-",
+                set(e->pos_index), set(l[0].ln1_g), n > 1 ? set(l[1].ln1_g) : "-",
                 static_cast<long>(l[0].k_w - l[0].q_w) / H, static_cast<long>(l[0].v_w - l[0].q_w) / H,
                 l[0].u_w ? static_cast<long>(l[0].u_w - l[0].i_w) / H : -1L, l[0].u_b ? static_cast<long>(l[0].u_b - l[0].i_b) : -1L,
-                set(l[0].pq));
+                set(l[0].pq), c->embedding_size, c->layer_groups, set(e->proj_w));
   std::string out = s;
   if (e->pos_index && l[0].pq && l[0].pk) {
     const int R = 2 * c->disentangled_span;
     std::snprintf(s, sizeof s, " index_first=%d index_mid=%d index_last=%d pq00=%.7g pq_last=%.7g pk00=%.7g pk_last=%.7g",
                   e->pos_index[0], e->pos_index[P - 1], e->pos_index[2 * P - 2], l[0].pq[0],
-                  l[c->num_layers - 1].pq[static_cast<size_t>(R) * H - 1], l[0].pk[0], l[c->num_layers - 1].pk[static_cast<size_t>(R) * H - 1]);
+                  l[n - 1].pq[static_cast<size_t>(R) * H - 1], l[0].pk[0], l[n - 1].pk[static_cast<size_t>(R) * H - 1]);
     out += s;
   }
   (void)I;

@@ -651,6 +651,39 @@ void test_deberta_model(int precision) {
                 std::string(err).find("outside") != std::string::npos, "DeBERTa with an index outside its relative embeddings is refused");
 }
 
+// ALBERT (embeddings of 32 LayerNormed at that width and projected to 64, one group of weights for three layers, the
+// tanh GELU) and ELECTRA's factorized embeddings (groups 0: each layer its own), as cuda_backend.cc passes them.
+void test_factorized_model(int precision, int groups) {
+  const tiny::Tiny m = tiny::make_tiny_factorized(groups > 0 ? 43 : 47, 64, 2, 128, 256, 32, groups);
+  auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
+  bertrt_cuda_config c = tiny_config(m);
+  c.embedding_size = m.cfg.embedding_size, c.layer_groups = m.cfg.layer_groups;
+  c.activation = groups > 0 ? BERTRT_CUDA_GELU_TANH : BERTRT_CUDA_GELU;
+  bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), W("embeddings.position_embeddings.weight"),
+                             W("embeddings.token_type_embeddings.weight"), W("embeddings.LayerNorm.weight"),
+                             W("embeddings.LayerNorm.bias"), nullptr, nullptr, nullptr, nullptr,
+                             W("embeddings.project.weight"), W("embeddings.project.bias")};
+  std::vector<bertrt_cuda_layer> layers(groups > 0 ? groups : c.num_layers);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    layers[l] = {W(p + "attention.self.query.weight"), W(p + "attention.self.query.bias"), W(p + "attention.self.key.weight"),
+                 W(p + "attention.self.key.bias"), W(p + "attention.self.value.weight"), W(p + "attention.self.value.bias"),
+                 W(p + "attention.output.dense.weight"), W(p + "attention.output.dense.bias"),
+                 W(p + "attention.output.LayerNorm.weight"), W(p + "attention.output.LayerNorm.bias"),
+                 W(p + "intermediate.dense.weight"), W(p + "intermediate.dense.bias"), W(p + "output.dense.weight"),
+                 W(p + "output.dense.bias"), W(p + "output.LayerNorm.weight"), W(p + "output.LayerNorm.bias")};
+  }
+  check_tiny(std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + (groups > 0 ? " ALBERT" : " ELECTRA (E 32)"), m, c, emb,
+             layers, precision);
+  // a width that is not a multiple of 16, or groups that do not divide the layers, are refused
+  void* bad = nullptr;
+  char err[256] = "";
+  c.embedding_size = 24;
+  th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &bad, err, sizeof err) != 0 && !bad, "an embedding width of 24 is refused");
+  c.embedding_size = 32, c.layer_groups = 2;
+  th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &bad, err, sizeof err) != 0 && !bad, "2 groups for 3 layers are refused");
+}
+
 // Every encoder test; INT8 ones only when asked (its GEMMs never use cuBLASLt, so one round of them is enough).
 void test_models(bool int8_too) {
   for (const int p : {BERTRT_CUDA_FP16, BERTRT_CUDA_INT8}) {
@@ -662,6 +695,8 @@ void test_models(bool int8_too) {
     if (p == BERTRT_CUDA_FP16) test_rotary_model(p, 2.f);
     test_modern_model(p);
     test_deberta_model(p);
+    test_factorized_model(p, 1);
+    test_factorized_model(p, 0);
   }
 }
 

@@ -391,8 +391,9 @@ void test_relative() {
   th::check(worst <= 2e-6, name);
 }
 
-// ModernBERT (4 layers: global, local, local, global; window |i - j| <= 8) and DeBERTa-v3 (16 buckets up to 64,
-// LayerNormed relative embeddings) on the tiny models, every precision, against tiny_bert.h's float64 references,
+// ModernBERT (4 layers: global, local, local, global; window |i - j| <= 8), DeBERTa-v3 (16 buckets up to 64,
+// LayerNormed relative embeddings), ALBERT (embeddings of 32 projected to 64, one layer's weights for all three, the
+// tanh GELU) and ELECTRA's factorized embeddings on the tiny models, every precision, against tiny_bert.h's float64 references,
 // lengths 1 to 150 in one packed batch (windows and log buckets both reached, and the buckets' clamp): this checks the
 // references test_cuda holds the GPU kernels to, as much as the CPU engine (which the TS tests hold to transformers).
 void test_modern_deberta() {
@@ -406,10 +407,13 @@ void test_modern_deberta() {
     cu.push_back(int32_t(ids.size()));
   }
   BatchView b{ids.data(), types.data(), cu.data(), 5, int(ids.size())};
-  for (int which = 0; which < 2; ++which) {
+  for (int which = 0; which < 4; ++which) {
     // (the models test_cuda runs: hidden 64, two heads of 32, the CUDA attention's smallest head size)
-    const Tiny m = which == 0 ? tiny::make_tiny_modern(37, 64, 2, 64, 256, 8) : tiny::make_tiny_deberta(41, 64, 2, 128, 256, 16, 64);
-    const std::string what = which == 0 ? "tiny ModernBERT" : "tiny DeBERTa-v3";
+    const Tiny m = which == 0   ? tiny::make_tiny_modern(37, 64, 2, 64, 256, 8)
+                   : which == 1 ? tiny::make_tiny_deberta(41, 64, 2, 128, 256, 16, 64)
+                   : which == 2 ? tiny::make_tiny_factorized(43, 64, 2, 128, 256, 32, 1)
+                                : tiny::make_tiny_factorized(47, 64, 2, 128, 256, 32, 0);
+    const std::string what = which == 0 ? "tiny ModernBERT" : which == 1 ? "tiny DeBERTa-v3" : which == 2 ? "tiny ALBERT" : "tiny ELECTRA (E 32)";
     const int H = m.cfg.hidden_size;
     const std::string path = "/tmp/bertrt_test_modern_deberta.safetensors";
     auto descs = write_safetensors(path, m.w);
@@ -496,6 +500,15 @@ void test_cuda_host() {
             "DeBERTa: the span, its index table over every offset, no position or type table: " + st.message());
   th::check(near("pq00", pq0[0]) && near("pk00", pk0[0]) && near("pq_last", pq1[size_t(R) * H - 1]) && near("pk_last", pk1[size_t(R) * H - 1]),
             "DeBERTa: the relative embeddings LayerNormed, through each layer's query and key, within 1e-5 of float64");
+  // ALBERT: embeddings of 32 with their projection, one group of weights for its three layers, the tanh GELU
+  st = load(tiny::make_tiny_factorized(43, 64, 2, 128, 256, 32, 1), Precision::kINT8);
+  f = fields(st.message());
+  th::check(f["embedding_size"] == "32" && f["groups"] == "1" && f["proj"] == "set" && f["layers"] == "3" && f["act"] == "2" &&
+                f["pos"] == "set" && f["type"] == "set",
+            "ALBERT: factorized embeddings with their projection, one shared group for three layers, the tanh GELU: " + st.message());
+  unsetenv("BERTRT_CUDA_UNVERIFIED");
+  st = load(tiny::make_tiny_factorized(47, 64, 2, 128, 256, 32, 0), Precision::kFP32);
+  th::check(st.message().find("BERTRT_CUDA_UNVERIFIED=1") != std::string::npos, "ELECTRA's factorized embeddings on CUDA need the switch too");
   unsetenv("BERTRT_CUDA_UNVERIFIED");
 }
 

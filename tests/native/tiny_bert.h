@@ -171,6 +171,44 @@ inline Tiny make_tiny_modern(uint64_t seed, int H = 48, int heads = 4, int I = 6
   return m;
 }
 
+// A random BERT with factorized embeddings (ALBERT, ELECTRA): word, position and type tables and their LayerNorm at
+// width E, then embeddings.project [H][E] to the hidden size; groups > 0: ALBERT's shared layers (layer l runs the
+// weights of group l * groups / layers, bound under encoder.layer.<group>), with its tanh GELU; three layers.
+inline Tiny make_tiny_factorized(uint64_t seed, int H = 64, int heads = 2, int I = 128, int max_pos = 256, int E = 32, int groups = 1) {
+  Tiny m;
+  BertConfig& c = m.cfg;
+  c.vocab_size = 64, c.hidden_size = H, c.num_hidden_layers = 3, c.num_attention_heads = heads, c.intermediate_size = I;
+  c.max_position_embeddings = max_pos, c.type_vocab_size = 2, c.layer_norm_eps = 1e-12f;
+  c.embedding_size = E, c.layer_groups = groups, c.hidden_act = groups > 0 ? "gelu_new" : "gelu";
+  Filler add(m, seed);
+  const float s = 0.25f * std::sqrt(48.f / H);
+  add("embeddings.word_embeddings.weight", {64, E}, -1, 1);
+  add("embeddings.position_embeddings.weight", {max_pos, E}, -0.5, 0.5);
+  add("embeddings.token_type_embeddings.weight", {2, E}, -0.5, 0.5);
+  add("embeddings.LayerNorm.weight", {E}, 0.5, 0.99);
+  add("embeddings.LayerNorm.bias", {E}, -0.2, 0.2);
+  add("embeddings.project.weight", {H, E}, -0.25f * std::sqrt(48.f / E), 0.25f * std::sqrt(48.f / E));
+  add("embeddings.project.bias", {H}, -0.1, 0.1);
+  for (int l = 0; l < (groups > 0 ? groups : c.num_hidden_layers); ++l) {
+    std::string p = "encoder.layer." + std::to_string(l) + ".";
+    for (const char* q : {"query", "key", "value"}) {
+      add(p + "attention.self." + q + ".weight", {H, H}, -s, s);
+      add(p + "attention.self." + q + ".bias", {H}, -0.1, 0.1);
+    }
+    add(p + "attention.output.dense.weight", {H, H}, -s, s);
+    add(p + "attention.output.dense.bias", {H}, -0.1, 0.1);
+    add(p + "attention.output.LayerNorm.weight", {H}, 0.5, 0.99);
+    add(p + "attention.output.LayerNorm.bias", {H}, -0.2, 0.2);
+    add(p + "intermediate.dense.weight", {I, H}, -s, s);
+    add(p + "intermediate.dense.bias", {I}, -0.1, 0.1);
+    add(p + "output.dense.weight", {H, I}, -s, s);
+    add(p + "output.dense.bias", {H}, -0.1, 0.1);
+    add(p + "output.LayerNorm.weight", {H}, 0.5, 0.99);
+    add(p + "output.LayerNorm.bias", {H}, -0.2, 0.2);
+  }
+  return m;
+}
+
 // A random DeBERTa-v3 (transformers' DebertaV2Model with relative_attention, pos_att_type [p2c, c2p], share_att_key,
 // norm_rel_ebd "layer_norm", position_biased_input false): BERT's post-norm layer with disentangled attention over
 // 2 * buckets relative embeddings (log buckets past buckets / 2 up to max_rel), no position or type table.
@@ -339,13 +377,17 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
   // theta (f L / trained - (f - 1))^(dh / (dh - 2))
   const double f = m.cfg.rope_dynamic, trained = m.cfg.rope_trained, ntk = m.cfg.rope_ntk;
   const double base = m.cfg.rope_theta_global * ntk * (f > 0 && L > trained ? std::pow(f * L / trained - (f - 1), double(dh) / (dh - 2)) : 1.0);
-  std::vector<double> x(size_t(L) * H);
+  // the embeddings at width E (factorized: ALBERT, ELECTRA), LayerNormed there, then projected to H
+  const int E = m.cfg.embedding_size > 0 ? m.cfg.embedding_size : H;
+  std::vector<double> x(size_t(L) * E);
   for (int t = 0; t < L; ++t)
-    for (int j = 0; j < H; ++j)
-      x[t * H + j] = double(W("embeddings.word_embeddings.weight")[ids[t] * H + j]) +
-                     (m.cfg.position_table ? W("embeddings.position_embeddings.weight")[(positions ? (*positions)[t] : t) * H + j] : 0.0) +
-                     (m.cfg.type_vocab_size > 0 ? W("embeddings.token_type_embeddings.weight")[types[t] * H + j] : 0.0);
-  ln(x, "embeddings.LayerNorm");
+    for (int j = 0; j < E; ++j)
+      x[t * E + j] = double(W("embeddings.word_embeddings.weight")[ids[t] * E + j]) +
+                     (m.cfg.position_table ? W("embeddings.position_embeddings.weight")[(positions ? (*positions)[t] : t) * E + j] : 0.0) +
+                     (m.cfg.type_vocab_size > 0 ? W("embeddings.token_type_embeddings.weight")[types[t] * E + j] : 0.0);
+  const Ref re{m, L, E};
+  re.ln(x, "embeddings.LayerNorm");
+  if (m.cfg.embedding_size > 0) x = r.linear(x, E, "embeddings.project", H);
   // DeBERTa: the relative embeddings (LayerNormed), their index by offset i - j, and the scale 1/sqrt(3 dh)
   const int span = m.cfg.disentangled_span, R = 2 * span;
   std::vector<double> rel;
@@ -359,7 +401,8 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
   };
   const double scale = 1 / std::sqrt(double(dh) * (span > 0 ? 3 : 1));
   for (int l = 0; l < m.cfg.num_hidden_layers; ++l) {
-    std::string p = "encoder.layer." + std::to_string(l) + ".";
+    const int groups = m.cfg.layer_groups, weights = groups > 0 ? l * groups / m.cfg.num_hidden_layers : l;  // (ALBERT)
+    std::string p = "encoder.layer." + std::to_string(weights) + ".";
     auto q = linear(x, H, p + "attention.self.query", H), k = linear(x, H, p + "attention.self.key", H),
          v = linear(x, H, p + "attention.self.value", H);
     if (m.cfg.rotary) r.rope(q, H, base, ntk), r.rope(k, H, base, ntk);
@@ -390,6 +433,8 @@ inline std::vector<double> reference(const Tiny& m, const std::vector<int32_t>& 
     if (m.cfg.gated) {  // SwiGLU: silu(gate) * up
       const auto up = linear(a, H, p + "intermediate.up", I);
       for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1 + std::exp(-g[i])) * up[i];
+    } else if (m.cfg.hidden_act == "gelu_new" || m.cfg.hidden_act == "gelu_pytorch_tanh") {  // GELU's tanh form
+      for (auto& z : g) z = 0.5 * z * (1 + std::tanh(std::sqrt(2 / M_PI) * (z + 0.044715 * z * z * z)));
     } else {
       for (auto& z : g) z = 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
     }
