@@ -354,6 +354,22 @@ void test_attention(th::Rng& rng) {
   th::check(!attention(nullptr, nullptr, 1, 1, 1, 32, nullptr, 0, bad).empty(), "attention refuses a negative window");
 }
 
+// Layer l of a tiny model with BERT's tensor names, as the C interface takes it.
+bertrt_cuda_layer bert_layer(const tiny::Tiny& m, int l) {
+  auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
+  const std::string p = "encoder.layer." + std::to_string(l) + ".";
+  bertrt_cuda_layer L{};
+  L.q_w = W(p + "attention.self.query.weight"), L.q_b = W(p + "attention.self.query.bias");
+  L.k_w = W(p + "attention.self.key.weight"), L.k_b = W(p + "attention.self.key.bias");
+  L.v_w = W(p + "attention.self.value.weight"), L.v_b = W(p + "attention.self.value.bias");
+  L.o_w = W(p + "attention.output.dense.weight"), L.o_b = W(p + "attention.output.dense.bias");
+  L.ln1_g = W(p + "attention.output.LayerNorm.weight"), L.ln1_b = W(p + "attention.output.LayerNorm.bias");
+  L.i_w = W(p + "intermediate.dense.weight"), L.i_b = W(p + "intermediate.dense.bias");
+  L.f_w = W(p + "output.dense.weight"), L.f_b = W(p + "output.dense.bias");
+  L.ln2_g = W(p + "output.LayerNorm.weight"), L.ln2_b = W(p + "output.LayerNorm.bias");
+  return L;
+}
+
 // The whole encoder through the C interface against the float64 BERT.
 // The encoder end to end. padding_idx >= 0: RoBERTa's positions (from padding_idx + 1, pad tokens at padding_idx),
 // with pad tokens inside the sequences.
@@ -390,15 +406,7 @@ void test_model(int precision, int padding_idx = -1, bool relative = false) {
                              W("embeddings.token_type_embeddings.weight"), W("embeddings.LayerNorm.weight"),
                              W("embeddings.LayerNorm.bias"), relative ? rel.data() : nullptr};
   std::vector<bertrt_cuda_layer> layers(c.num_layers);
-  for (int l = 0; l < c.num_layers; ++l) {
-    const std::string p = "encoder.layer." + std::to_string(l) + ".";
-    layers[l] = {W(p + "attention.self.query.weight"), W(p + "attention.self.query.bias"), W(p + "attention.self.key.weight"),
-                 W(p + "attention.self.key.bias"), W(p + "attention.self.value.weight"), W(p + "attention.self.value.bias"),
-                 W(p + "attention.output.dense.weight"), W(p + "attention.output.dense.bias"),
-                 W(p + "attention.output.LayerNorm.weight"), W(p + "attention.output.LayerNorm.bias"),
-                 W(p + "intermediate.dense.weight"), W(p + "intermediate.dense.bias"), W(p + "output.dense.weight"),
-                 W(p + "output.dense.bias"), W(p + "output.LayerNorm.weight"), W(p + "output.LayerNorm.bias")};
-  }
+  for (int l = 0; l < c.num_layers; ++l) layers[l] = bert_layer(m, l);
   char err[512] = "";
   void* model = nullptr;
   th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err) == 0, std::string(name) + " model created " + err);
@@ -634,13 +642,8 @@ void test_deberta_model(int precision) {
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
     const auto q = r.linear(rel, H, p + "attention.self.query", H), k = r.linear(rel, H, p + "attention.self.key", H);
     pq[l].assign(q.begin(), q.end()), pk[l].assign(k.begin(), k.end());
-    layers[l] = {W(p + "attention.self.query.weight"), W(p + "attention.self.query.bias"), W(p + "attention.self.key.weight"),
-                 W(p + "attention.self.key.bias"), W(p + "attention.self.value.weight"), W(p + "attention.self.value.bias"),
-                 W(p + "attention.output.dense.weight"), W(p + "attention.output.dense.bias"),
-                 W(p + "attention.output.LayerNorm.weight"), W(p + "attention.output.LayerNorm.bias"),
-                 W(p + "intermediate.dense.weight"), W(p + "intermediate.dense.bias"), W(p + "output.dense.weight"),
-                 W(p + "output.dense.bias"), W(p + "output.LayerNorm.weight"), W(p + "output.LayerNorm.bias"), nullptr, nullptr,
-                 pq[l].data(), pk[l].data()};
+    layers[l] = bert_layer(m, l);
+    layers[l].pq = pq[l].data(), layers[l].pk = pk[l].data();
   }
   check_tiny(std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + " DeBERTa-v3", m, c, emb, layers, precision);
   // an index past the relative embeddings is refused before anything reaches the device
@@ -664,15 +667,7 @@ void test_factorized_model(int precision, int groups) {
                              W("embeddings.LayerNorm.bias"), nullptr, nullptr, nullptr, nullptr,
                              W("embeddings.project.weight"), W("embeddings.project.bias")};
   std::vector<bertrt_cuda_layer> layers(groups > 0 ? groups : c.num_layers);
-  for (size_t l = 0; l < layers.size(); ++l) {
-    const std::string p = "encoder.layer." + std::to_string(l) + ".";
-    layers[l] = {W(p + "attention.self.query.weight"), W(p + "attention.self.query.bias"), W(p + "attention.self.key.weight"),
-                 W(p + "attention.self.key.bias"), W(p + "attention.self.value.weight"), W(p + "attention.self.value.bias"),
-                 W(p + "attention.output.dense.weight"), W(p + "attention.output.dense.bias"),
-                 W(p + "attention.output.LayerNorm.weight"), W(p + "attention.output.LayerNorm.bias"),
-                 W(p + "intermediate.dense.weight"), W(p + "intermediate.dense.bias"), W(p + "output.dense.weight"),
-                 W(p + "output.dense.bias"), W(p + "output.LayerNorm.weight"), W(p + "output.LayerNorm.bias")};
-  }
+  for (size_t l = 0; l < layers.size(); ++l) layers[l] = bert_layer(m, int(l));
   check_tiny(std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + (groups > 0 ? " ALBERT" : " ELECTRA (E 32)"), m, c, emb,
              layers, precision);
   // a width that is not a multiple of 16, or groups that do not divide the layers, are refused
