@@ -30,8 +30,8 @@ for (const dir of ['', 'tokenizer', 'families', 'real', 'outputs']) for (const f
   fs.unlinkSync(file);
   console.log(f, raw.length, '->', path.basename(out), packed.length);
 }
-// plain JSON references written by tools/make_qa_models.py and tools/make_onnx_fixtures.py
-for (const f of ['heads/expected-qa.json', 'onnx/expected.json', 'real/onnx.json'].map((x) => path.join(fixtures, x)).filter((x) => fs.existsSync(x))) {
+// plain JSON references written by tools/make_head_models.py, make_qa_models.py and make_onnx_fixtures.py
+for (const f of ['heads/expected.json', 'heads/expected-qa.json', 'onnx/expected.json', 'real/onnx.json'].map((x) => path.join(fixtures, x)).filter((x) => fs.existsSync(x))) {
   const raw = fs.readFileSync(f);
   fs.writeFileSync(`${f}.br`, zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
   fs.unlinkSync(f);
