@@ -134,12 +134,13 @@ struct Plan {
   size_t workspace = 0;
   bool ok = false;
 };
-using PlanKey = std::tuple<int, int, int, bool, bool, bool, size_t>;  // m, n, k, fp32 out, bias, residual, workspace
+// (a residual is the C operand, whose layout is D's: beta, set per call, says whether it is read)
+using PlanKey = std::tuple<int, int, int, bool, bool, size_t>;  // m, n, k, fp32 out, bias, workspace
 
 // Row-major C[M][N] = A[M][K] W[N][K]^T is, column-major, C^T [N x M] = op(W) [N x K] . A^T [K x M], where W's bytes
 // are a K x N column-major matrix (transposed by the op) and A's a K x M one: cuBLASLt's "A" is our W, its "B" our A.
 Plan make_plan(const PlanKey& key) {
-  const auto [m, n, k, fp32, bias, residual, workspace] = key;
+  const auto [m, n, k, fp32, bias, workspace] = key;
   Api& L = api();
   Plan p;
   const int out_type = fp32 ? kCudaR32F : kCudaR16F;
@@ -164,7 +165,6 @@ Plan make_plan(const PlanKey& key) {
     p.ok = p.workspace <= workspace;
   }
   L.pref_destroy(pref);
-  (void)residual;  // (C's layout is D's either way; beta says whether it is read)
   return p;
 }
 
@@ -206,18 +206,14 @@ std::string lt_gemm_f16(const __half* a, const __half* w, int m, int n, int k, c
       k <= 0 || n % 8 != 0 || k % 8 != 0)
     return "unsupported";
   if (m == 0) return {};
-  const PlanKey key{m, n, k, fp32, (fp32 ? e.bias32 != nullptr : e.bias16 != nullptr), e.residual != nullptr, workspace_bytes};
-  Plan plan;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    auto it = plans().find(key);
-    if (it == plans().end()) it = plans().emplace(key, make_plan(key)).first;
-    plan = it->second;
-  }
+  const PlanKey key{m, n, k, fp32, (fp32 ? e.bias32 != nullptr : e.bias16 != nullptr), workspace_bytes};
+  // one lock for the plan and the call: the cached descriptor's bias pointer is set per call
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = plans().find(key);
+  if (it == plans().end()) it = plans().emplace(key, make_plan(key)).first;
+  const Plan& plan = it->second;
   if (!plan.ok) return "unsupported";
   const void* bias = fp32 ? static_cast<const void*>(e.bias32) : static_cast<const void*>(e.bias16);
-  // the bias pointer is per call; the descriptor is shared, so it is set under the lock with the call
-  std::lock_guard<std::mutex> lock(g_mu);
   if (bias && L.desc_set(plan.desc, kDescBiasPointer, &bias, sizeof bias) != 0) return "cublasLtMatmulDescSetAttribute (bias) failed";
   const float alpha = 1.f, beta = e.residual ? 1.f : 0.f;
   void* d = fp32 ? static_cast<void*>(e.c32) : static_cast<void*>(e.c16);

@@ -28,7 +28,7 @@ BERTRT_CUDA_EXPORT int bertrt_cuda_probe(int, char* info, size_t info_size) {
 BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* c, const bertrt_cuda_embeddings* e, const bertrt_cuda_layer* l,
                                           int precision, int, void** model, char* err, size_t err_size) {
   *model = nullptr;
-  const int H = c->hidden_size, I = c->intermediate_size, P = c->max_positions;
+  const int H = c->hidden_size, P = c->max_positions;
   const int n = c->layer_groups > 0 ? c->layer_groups : c->num_layers;  // entries in `l`
   char s[1024];
   std::snprintf(s, sizeof s,
@@ -50,7 +50,6 @@ BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* c, const ber
                   l[n - 1].pq[static_cast<size_t>(R) * H - 1], l[0].pk[0], l[n - 1].pk[static_cast<size_t>(R) * H - 1]);
     out += s;
   }
-  (void)I;
   put(err, err_size, out);
   return 1;
 }
