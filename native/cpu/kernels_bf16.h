@@ -247,7 +247,8 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
   } else {
     attn_bf16_scores<RI>(q32, pairs, sc.k.data(), lp, j0, j1, s);
   }
-  // softmax in FP32, then the probabilities in bfloat16
+  // softmax in FP32, then the probabilities in bfloat16. Each step runs over all RI rows before the next, so the rows'
+  // reductions (maximum, sum, reciprocal) are independent chains that overlap instead of one row's latency after another's.
   float inv_sum[RI];
   const __m512 scale = _mm512_set1_ps(g.scale);
   for (int r = 0; r < RI; ++r) {
@@ -256,20 +257,27 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
     if (g.c2p) add_disentangled(g, h, row0, i0 + r, len, sr);
     if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr, j0, j1);
     for (int j = std::max(len, j0); j < j1; ++j) sr[j] = -std::numeric_limits<float>::infinity();
-    __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    for (int j = j0; j < j1; j += 16) mx = _mm512_max_ps(mx, _mm512_load_ps(sr + j));
-    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx) * g.scale);
-    __m512 sum = _mm512_setzero_ps();
-    uint16_t* pr = sc.p.data() + r * lp;
-    for (int j = j0; j < j1; j += 32) {  // j0 and j1 are multiples of 32
-      const __m512 e0 = simd::exp_neg<V>(_mm512_sub_ps(_mm512_mul_ps(_mm512_load_ps(sr + j), scale), m));
-      const __m512 e1 = simd::exp_neg<V>(_mm512_sub_ps(_mm512_mul_ps(_mm512_load_ps(sr + j + 16), scale), m));
-      sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
-      __m512bh pb = _mm512_cvtne2ps_pbh(e1, e0);
-      _mm512_storeu_si512(pr + j, reinterpret_cast<__m512i&>(pb));
-    }
-    inv_sum[r] = 1.f / _mm512_reduce_add_ps(sum);
   }
+  __m512 mx[RI], sum[RI];
+#pragma GCC unroll 8
+  for (int r = 0; r < RI; ++r) mx[r] = _mm512_set1_ps(-std::numeric_limits<float>::infinity()), sum[r] = _mm512_setzero_ps();
+  for (int j = j0; j < j1; j += 16)
+#pragma GCC unroll 8
+    for (int r = 0; r < RI; ++r) mx[r] = _mm512_max_ps(mx[r], _mm512_load_ps(s + r * lp + j));
+#pragma GCC unroll 8
+  for (int r = 0; r < RI; ++r) mx[r] = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]) * g.scale);
+  for (int j = j0; j < j1; j += 32)  // j0 and j1 are multiples of 32
+#pragma GCC unroll 8
+    for (int r = 0; r < RI; ++r) {
+      const float* sr = s + r * lp;
+      const __m512 e0 = simd::exp_neg<V>(_mm512_sub_ps(_mm512_mul_ps(_mm512_load_ps(sr + j), scale), mx[r]));
+      const __m512 e1 = simd::exp_neg<V>(_mm512_sub_ps(_mm512_mul_ps(_mm512_load_ps(sr + j + 16), scale), mx[r]));
+      sum[r] = _mm512_add_ps(sum[r], _mm512_add_ps(e0, e1));
+      __m512bh pb = _mm512_cvtne2ps_pbh(e1, e0);
+      _mm512_storeu_si512(sc.p.data() + r * lp + j, reinterpret_cast<__m512i&>(pb));
+    }
+#pragma GCC unroll 8
+  for (int r = 0; r < RI; ++r) inv_sum[r] = 1.f / _mm512_reduce_add_ps(sum[r]);
   // P.V over key pairs, 2 vectors of 16 output columns at a time
   const int kpairs = (len + 1) / 2;
   const uint16_t* vb = sc.v.data();

@@ -404,6 +404,8 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
   } else {
     attn_scores<V, RI>(q, sc.kt.data(), lp, dh, s, j0, j1);
   }
+  // Each step of the softmax runs over all RI rows before the next, so the rows' reductions (maximum, sum,
+  // reciprocal) are independent chains that overlap instead of one row's latency after another's.
   float inv_sum[RI];
   const R scale = V::set1(g.scale);
   for (int r = 0; r < RI; ++r) {
@@ -412,21 +414,32 @@ inline void attn_rows(const AttentionArgs& g, int row0, int len, int h, int i0, 
     if (g.c2p) add_disentangled(g, h, row0, i0 + r, len, sr);
     if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr, j0, j1);
     for (int j = std::max(len, j0); j < j1; ++j) sr[j] = -std::numeric_limits<float>::infinity();
-    R mx = V::set1(-std::numeric_limits<float>::infinity());
-    for (int j = j0; j < j1; j += W) mx = V::max(mx, V::load(sr + j));
-    const R m = V::set1(V::reduce_max(mx) * g.scale);
-    R sum = V::zero();
-    for (int j = j0; j < j1; j += W) {
-      R e = simd::exp_neg<V>(V::sub(V::mul(V::load(sr + j), scale), m));
+  }
+  R mx[RI], sum[RI];
+#pragma GCC unroll 8
+  for (int r = 0; r < RI; ++r) mx[r] = V::set1(-std::numeric_limits<float>::infinity()), sum[r] = V::zero();
+  for (int j = j0; j < j1; j += W)
+#pragma GCC unroll 8
+    for (int r = 0; r < RI; ++r) mx[r] = V::max(mx[r], V::load(s + r * lp + j));
+#pragma GCC unroll 8
+  for (int r = 0; r < RI; ++r) mx[r] = V::set1(V::reduce_max(mx[r]) * g.scale);
+  for (int j = j0; j < j1; j += W)
+#pragma GCC unroll 8
+    for (int r = 0; r < RI; ++r) {
+      float* sr = s + r * lp;
+      const R e = simd::exp_neg<V>(V::sub(V::mul(V::load(sr + j), scale), mx[r]));
       V::store(sr + j, e);
-      sum = V::add(sum, e);
+      sum[r] = V::add(sum[r], e);
     }
-    // Padding columns hold exp(-87) ~ 1e-38 after the clamp in exp_neg: far below one ulp of a sum that is
-    // at least 1 (the maximum contributes exactly 1), and P.V reads only [0, len).
-    inv_sum[r] = 1.f / V::reduce_add(sum);
-    // Keys masked out by the window are P.V inputs here (unlike the padding past len): exactly 0, not exp(-87),
-    // whose products with V would be subnormal (a microcode assist each, slower than the window saves).
-    if (g.window > 0) {
+  // Padding columns hold exp(-87) ~ 1e-38 after the clamp in exp_neg: far below one ulp of a sum that is
+  // at least 1 (the maximum contributes exactly 1), and P.V reads only [0, len).
+#pragma GCC unroll 8
+  for (int r = 0; r < RI; ++r) inv_sum[r] = 1.f / V::reduce_add(sum[r]);
+  // Keys masked out by the window are P.V inputs here (unlike the padding past len): exactly 0, not exp(-87),
+  // whose products with V would be subnormal (a microcode assist each, slower than the window saves).
+  if (g.window > 0) {
+    for (int r = 0; r < RI; ++r) {
+      float* sr = s + r * lp;
       const int i = i0 + r, lo = std::max(j0, i - g.window), hi = std::min(j1, i + g.window + 1);
       for (int j = j0; j < lo; ++j) sr[j] = 0.f;
       for (int j = hi; j < j1; ++j) sr[j] = 0.f;
