@@ -122,9 +122,29 @@ inline void parallel_rows(ThreadPool& pool, int rows, int nth, F&& fn) {
       nth);
 }
 
+// How far ahead of its reads a GEMM micro-kernel prefetches a weight panel that comes from memory (the first block of
+// rows of a task; the next blocks find the panel in L1). A short input (one sentence: a few rows) uses each weight a
+// handful of times, so the GEMM streams the weights and waited on each panel's next lines: the hardware prefetchers
+// do not run this far ahead. Zen 5, FP32, one 16-token sentence (bench/results/development-ab.md, step 10): the
+// embedded MiniLM 1.36-1.56 -> 0.83-0.99 ms (FP32 panels 1.34-1.50 -> 1.06-1.16), all-mpnet-base-v2 10.6-12.4 ->
+// 8.5-9.0 ms; 32 x 128 level. 2048 and 4096 bytes ahead gain less, 16384 the same. (The INT8 and BF16 kernels gained
+// nothing measurable from it: at one sentence they already read the weights at the memory's bandwidth.)
+constexpr int kPanelPrefetchBytes = 8192;
+
+// Prefetches the `bytes` of a panel step (whole 64-byte lines) kPanelPrefetchBytes past p.
+inline void prefetch_panel_step(const void* p, int bytes) {
+#if defined(__GNUC__)
+  const char* q = static_cast<const char*>(p) + kPanelPrefetchBytes;
+  for (int x = 0; x < bytes; x += 64) __builtin_prefetch(q + x, 0, 3);
+#else
+  (void)p, (void)bytes;
+#endif
+}
+
 // acc[M][NV] over kc steps of A (rows of stride lda) against a packed slice b ([kc][NR]).
-// load_c: continue sums already in C (later K blocks); epi: non-null on the last K block.
-template <class V, int M, class B>
+// load_c: continue sums already in C (later K blocks); epi: non-null on the last K block. kPrefetch: b comes from
+// memory (the panel itself, not a slice in L1): prefetch ahead of it.
+template <class V, int M, class B, bool kPrefetch = false>
 inline void gemm_ukernel(int kc, const float* a, int lda, const B* b, float* c, int ldc, bool load_c,
                          const TileEpilogue* epi) {
   using R = typename V::reg;
@@ -138,6 +158,7 @@ inline void gemm_ukernel(int kc, const float* a, int lda, const B* b, float* c, 
     for (int j = 0; j < NV; ++j) acc[i][j] = load_c ? V::loadu(c + i * ldc + j * W) : V::zero();
   for (int kk = 0; kk < kc; ++kk) {
     R bv[NV];
+    if constexpr (kPrefetch) prefetch_panel_step(b + kk * NR, NR * static_cast<int>(sizeof(B)));
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) bv[j] = load_b<V>(b + kk * NR + j * W);
 #pragma GCC unroll 8
@@ -168,11 +189,12 @@ inline void gemm_ukernel(int kc, const float* a, int lda, const B* b, float* c, 
 
 template <class V, int M = GemmShape<V>::MR, class B>
 inline void gemm_ukernel_rows(int rows, int kc, const float* a, int lda, const B* b, float* c, int ldc,
-                              bool load_c, const TileEpilogue* epi) {
+                              bool load_c, const TileEpilogue* epi, bool prefetch) {
   if constexpr (M > 1) {
-    if (rows < M) return gemm_ukernel_rows<V, M - 1, B>(rows, kc, a, lda, b, c, ldc, load_c, epi);
+    if (rows < M) return gemm_ukernel_rows<V, M - 1, B>(rows, kc, a, lda, b, c, ldc, load_c, epi, prefetch);
   }
-  gemm_ukernel<V, M, B>(kc, a, lda, b, c, ldc, load_c, epi);
+  if (prefetch) gemm_ukernel<V, M, B, true>(kc, a, lda, b, c, ldc, load_c, epi);
+  else gemm_ukernel<V, M, B>(kc, a, lda, b, c, ldc, load_c, epi);
 }
 
 // One task: rows [m0, m0+mc) x one panel, all of K.
@@ -227,8 +249,12 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
     const float* b = bpanel ? bpanel + static_cast<size_t>(k0) * NR : slice;
     if (widen_once) {
       const uint16_t* h = hpanel + static_cast<size_t>(k0) * NR;
-      for (int x = 0; x < kc * NR; x += V::W) V::store(slice + x, V::load_half(h + x));
+      for (int x = 0; x < kc * NR; x += V::W) {
+        if (x % 32 == 0) prefetch_panel_step(h + x, 64);  // a line per 32 halves
+        V::store(slice + x, V::load_half(h + x));
+      }
     }
+    // the first block of rows reads the panel from memory; the others find it in L1 (or read the widened slice)
     for (int i = 0; i < mc; i += MR) {
       const int rows = std::min(MR, mc - i);
       TileEpilogue e = epi;
@@ -236,9 +262,10 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
       const float* a = g.a + static_cast<size_t>(m0 + i) * g.lda + k0;
       float* ci = c + static_cast<size_t>(i) * ldc;
       if (hpanel && !widen_once)
-        gemm_ukernel_rows<V>(rows, kc, a, g.lda, hpanel + static_cast<size_t>(k0) * NR, ci, ldc, k0 > 0, last ? &e : nullptr);
+        gemm_ukernel_rows<V>(rows, kc, a, g.lda, hpanel + static_cast<size_t>(k0) * NR, ci, ldc, k0 > 0, last ? &e : nullptr,
+                             i == 0);
       else
-        gemm_ukernel_rows<V>(rows, kc, a, g.lda, b, ci, ldc, k0 > 0, last ? &e : nullptr);
+        gemm_ukernel_rows<V>(rows, kc, a, g.lda, b, ci, ldc, k0 > 0, last ? &e : nullptr, i == 0 && bpanel);
     }
   }
   if (partial) {
