@@ -41,11 +41,13 @@ void convert_rows_bf16(const float* x, int m, int k, int ldx, Bf16Rows* out, Thr
   });
 }
 
-template <int M>
+// kPrefetch: the panel comes from memory (a task's first tile): prefetch ahead of it (see kPanelPrefetchBytes).
+template <int M, bool kPrefetch = false>
 inline void bf16_tile(int kpad, const uint16_t* a, int lda, const uint16_t* b, __m512 (&c)[kBfMR][2]) {
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int g = 0; g < kpad / 2; ++g) {
+    if constexpr (kPrefetch) prefetch_panel_step(b + static_cast<size_t>(g) * 64, 128);
     const __m512i b0 = _mm512_load_si512(b + static_cast<size_t>(g) * 64);
     const __m512i b1 = _mm512_load_si512(b + static_cast<size_t>(g) * 64 + 32);
 #pragma GCC unroll 8
@@ -60,11 +62,13 @@ inline void bf16_tile(int kpad, const uint16_t* a, int lda, const uint16_t* b, _
 }
 
 template <int M = kBfMR>
-inline void bf16_tile_rows(int rows, int kpad, const uint16_t* a, int lda, const uint16_t* b, __m512 (&c)[kBfMR][2]) {
+inline void bf16_tile_rows(int rows, int kpad, const uint16_t* a, int lda, const uint16_t* b, __m512 (&c)[kBfMR][2],
+                           bool prefetch = false) {
   if constexpr (M > 1) {
-    if (rows < M) return bf16_tile_rows<M - 1>(rows, kpad, a, lda, b, c);
+    if (rows < M) return bf16_tile_rows<M - 1>(rows, kpad, a, lda, b, c, prefetch);
   }
-  bf16_tile<M>(kpad, a, lda, b, c);
+  if (prefetch) bf16_tile<M, true>(kpad, a, lda, b, c);
+  else bf16_tile<M>(kpad, a, lda, b, c);
 }
 
 #if defined(BERTRT_BF16_AMX)
@@ -155,7 +159,7 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
         __m512 c[kBfMR][2];
         for (; i0 < mc; i0 += kBfMR) {
           const int rows = std::min(kBfMR, mc - i0);
-          bf16_tile_rows(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, c);
+          bf16_tile_rows(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, c, i0 == 0);
           for (int i = 0; i < rows; ++i) finish(i0 + i, c[i][0], c[i][1]);
         }
       },

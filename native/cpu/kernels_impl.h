@@ -127,8 +127,9 @@ inline void parallel_rows(ThreadPool& pool, int rows, int nth, F&& fn) {
 // handful of times, so the GEMM streams the weights and waited on each panel's next lines: the hardware prefetchers
 // do not run this far ahead. Zen 5, FP32, one 16-token sentence (bench/results/development-ab.md, step 10): the
 // embedded MiniLM 1.36-1.56 -> 0.83-0.99 ms (FP32 panels 1.34-1.50 -> 1.06-1.16), all-mpnet-base-v2 10.6-12.4 ->
-// 8.5-9.0 ms; 32 x 128 level. 2048 and 4096 bytes ahead gain less, 16384 the same. (The INT8 and BF16 kernels gained
-// nothing measurable from it: at one sentence they already read the weights at the memory's bandwidth.)
+// 8.5-9.0 ms; 32 x 128 level. 2048 and 4096 bytes ahead gain less, 16384 the same. The INT8 and BF16 micro-kernels do
+// the same: one BF16 sentence 0.73-0.79 -> 0.59-0.60 ms while this machine's weights came from memory (step 11),
+// INT8 within 2-4% (it reads the fewest bytes).
 constexpr int kPanelPrefetchBytes = 8192;
 
 // Prefetches the `bytes` of a panel step (whole 64-byte lines) kPanelPrefetchBytes past p.

@@ -183,7 +183,8 @@ inline void s8_finish_avx512(const S8PanelEpilogue& e, int r0, int rows, const i
 }
 #endif
 
-template <class V, int M>
+// kPrefetch: the panel comes from memory (a task's first tile): prefetch ahead of it (see kPanelPrefetchBytes).
+template <class V, int M, bool kPrefetch = false>
 inline void s8_tile(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_t* acc) {
   constexpr int NR = S8Shape<V>::NR;
 #if defined(BERTRT_SIMD_AVX512)
@@ -192,6 +193,7 @@ inline void s8_tile(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) c[i][0] = c[i][1] = _mm512_setzero_si512();
     for (int g = 0; g < kpad / 4; ++g) {
+      if constexpr (kPrefetch) prefetch_panel_step(b + static_cast<size_t>(g) * 128, 128);
       const __m512i b0 = _mm512_load_si512(b + static_cast<size_t>(g) * 128);
       const __m512i b1 = _mm512_load_si512(b + static_cast<size_t>(g) * 128 + 64);
 #pragma GCC unroll 8
@@ -250,11 +252,12 @@ inline void s8_tile(int kpad, const uint8_t* a, int lda, const int8_t* b, int32_
 }
 
 template <class V, int M = S8Shape<V>::MR>
-inline void s8_tile_rows(int rows, int kpad, const uint8_t* a, int lda, const int8_t* b, int32_t* acc) {
+inline void s8_tile_rows(int rows, int kpad, const uint8_t* a, int lda, const int8_t* b, int32_t* acc, bool prefetch = false) {
   if constexpr (M > 1) {
-    if (rows < M) return s8_tile_rows<V, M - 1>(rows, kpad, a, lda, b, acc);
+    if (rows < M) return s8_tile_rows<V, M - 1>(rows, kpad, a, lda, b, acc, prefetch);
   }
-  s8_tile<V, M>(kpad, a, lda, b, acc);
+  if (prefetch) s8_tile<V, M, true>(kpad, a, lda, b, acc);
+  else s8_tile<V, M>(kpad, a, lda, b, acc);
 }
 
 #if defined(BERTRT_S8_AMX)
@@ -379,7 +382,7 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
             e.residual = g.residual ? g.residual + n0 : nullptr, e.ldr = g.ldr;
             for (; i0 < mc; i0 += MR) {
               const int rows = std::min(MR, mc - i0);
-              s8_tile_rows<V>(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, acc);
+              s8_tile_rows<V>(rows, kp, A.data.data() + static_cast<size_t>(a0 + m0 + i0) * kp, kp, bp, acc, i0 == 0);
               s8_finish_avx512(e, m0 + i0, rows, acc);
             }
             return;
