@@ -306,10 +306,11 @@ void test_silu_sweep(const cpu::Kernels& k, ThreadPool& pool) {
 struct S8Case {
   std::vector<int32_t> raw;
   std::vector<float> out;
+  std::vector<float> gelu_res;  // with the GELU and a residual in the epilogue
 };
 
 S8Case run_s8(const cpu::Kernels& k, ThreadPool& pool, const std::vector<float>& a, const std::vector<float>& w,
-              const std::vector<float>& bias, int m, int n, int kk, cpu::QuantRows* qa_out) {
+              const std::vector<float>& bias, const std::vector<float>& res, int m, int n, int kk, cpu::QuantRows* qa_out) {
   cpu::QuantMatrix qw;
   k.pack_weights_s8(w.data(), n, kk, &qw);
   cpu::QuantRows qa;
@@ -321,6 +322,9 @@ S8Case run_s8(const cpu::Kernels& k, ThreadPool& pool, const std::vector<float>&
   g.a = &qa, g.w = &qw, g.raw = r.raw.data();
   k.gemm_s8(g, pool, 0);
   g.raw = nullptr, g.bias = bias.data(), g.c = r.out.data(), g.ldc = n;
+  k.gemm_s8(g, pool, 0);
+  r.gelu_res.assign(size_t(m) * n, NAN);
+  g.act = cpu::Act::kGelu, g.residual = res.data(), g.ldr = n, g.c = r.gelu_res.data();
   k.gemm_s8(g, pool, 0);
   if (qa_out) {
     qa_out->m = qa.m, qa_out->k = qa.k, qa_out->kpad = qa.kpad;
@@ -336,8 +340,8 @@ S8Case run_s8(const cpu::Kernels& k, ThreadPool& pool, const std::vector<float>&
 
 void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
   th::Rng rng(seed);
-  std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), bias(n);
-  rng.fill(a, -3.f, 3.f); rng.fill(w, -0.2f, 0.2f); rng.fill(bias);
+  std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), bias(n), res(size_t(m) * n);
+  rng.fill(a, -3.f, 3.f); rng.fill(w, -0.2f, 0.2f); rng.fill(bias); rng.fill(res);
   if (mode == 1) {  // extremes: a row of zeros, a row at +max, a row at -max, weight rows at the clamp
     for (int i = 0; i < kk; ++i) a[i] = 0.f;
     if (m > 1) for (int i = 0; i < kk; ++i) a[size_t(kk) + i] = 5.f;
@@ -352,7 +356,7 @@ void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
   std::vector<std::string> names;
   cpu::QuantRows qa;
   for (const std::string& isa : cpu::runnable_s8_isas()) {
-    results.push_back(run_s8(*cpu::kernels_for(isa), pool, a, w, bias, m, n, kk, results.empty() ? &qa : nullptr));
+    results.push_back(run_s8(*cpu::kernels_for(isa), pool, a, w, bias, res, m, n, kk, results.empty() ? &qa : nullptr));
     names.push_back(isa);
   }
   // int64 reference from the quantized values: sum (qa - zero) * qw
@@ -367,10 +371,22 @@ void test_s8(ThreadPool& pool, int m, int n, int kk, int mode, uint64_t seed) {
     }
   char base[96];
   std::snprintf(base, sizeof base, "s8 m=%d n=%d k=%d mode=%d", m, n, kk, mode);
+  // with GELU and a residual: float64's GELU of the same sums, plus the residual (the same 1e-6 bound; the GELU's
+  // approximation adds <= 3.8e-8 |x|). Where every panel is whole (n a multiple of 32), the same bits on every vector
+  // path: AVX-512 applies a whole panel's epilogue from values loaded once per task, the others row by row, in the
+  // same order of operations. (A partial panel goes through a padded copy whose multiply and add the compiler may
+  // fuse differently, and the portable path has no FMA: those are held to the float64 bound only.)
+  std::vector<double> want_g(want_f.size());
+  for (size_t i = 0; i < want_f.size(); ++i) want_g[i] = gelu64(want_f[i]) + res[i];
   for (size_t r = 0; r < results.size(); ++r) {
     th::check(results[r].raw == want, names[r] + " " + base + ": exact int32 sums");
     double e = th::norm_err(results[r].out.data(), want_f);
     th::check(e <= 1e-6, names[r] + " " + base + " float epilogue err=" + std::to_string(e));
+    e = th::norm_err(results[r].gelu_res.data(), want_g);
+    th::check(e <= 1e-6, names[r] + " " + base + " GELU + residual epilogue err=" + std::to_string(e));
+    if (r > 0 && n % 32 == 0 && names[r] != "generic")
+      th::check(std::memcmp(results[r].gelu_res.data(), results[0].gelu_res.data(), sizeof(float) * want_g.size()) == 0,
+                names[r] + " " + base + ": GELU + residual epilogue bit-identical to " + names[0]);
   }
   // quantization: every value within half a step of the original (one step at the ends of the u8 range, where the
   // rounded zero point can push the extreme value one past 255), integers identical on every path
