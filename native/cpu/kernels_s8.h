@@ -307,12 +307,6 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
   const int mcb = MC;
 #endif
   const int panels = Wm.panels(), mblocks = (m + mcb - 1) / mcb;
-#if defined(BERTRT_S8_AMX)
-  auto amx_task = [&](int mc) { return amx && mc >= kAmxRows; };
-#else
-  auto amx_task = [](int) { return false; };
-#endif
-  (void)amx_task;  // (read only by the AVX-512 path)
   pool.parallel_for(
       static_cast<int64_t>(mblocks) * panels,
       [&](int64_t t, int) {
@@ -366,10 +360,15 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
         };
         alignas(64) int32_t acc[MR * NR];
         int i0 = 0;
+#if defined(BERTRT_S8_AMX)
+        const bool amx_blocks = amx && mc >= kAmxRows;  // this task's whole 32-row blocks run on the tiles
+#else
+        [[maybe_unused]] constexpr bool amx_blocks = false;
+#endif
 #if defined(BERTRT_SIMD_AVX512)
         // a whole panel: the epilogue with its per-column values loaded once for the task
         if constexpr (std::is_same_v<V, simd::Avx512>) {
-          if (!g.raw && nvalid == NR && !amx_task(mc)) {
+          if (!g.raw && nvalid == NR && !amx_blocks) {
             S8PanelEpilogue e;
             for (int x = 0; x < 2; ++x) {
               e.comp[x] = _mm512_loadu_si512(Wm.comp.data() + n0 + 16 * x);
@@ -390,7 +389,7 @@ void gemm_s8(const GemmS8Args& g, ThreadPool& pool, int nth) {
         }
 #endif
 #if defined(BERTRT_S8_AMX)
-        if (amx && mc >= kAmxRows) {
+        if (amx_blocks) {
           amx_config();
           const int blocks = mc / kAmxRows;
           amx_pipelined<int32_t>(

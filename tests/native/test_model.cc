@@ -300,6 +300,19 @@ void test_read_f16() {
 
 }  // namespace
 
+// The families' tiny models against their float64 references: the worst normalised error of one precision, and its
+// bound. FP32: as the BERT test, 2e-6. INT8: 255 levels per token row and weight row; the smoothed BERT of
+// test_int8_smoothing measures 1.4e-2 against its 2e-2, and a gate's product of two rounded projections or
+// ModernBERT's four pre-norm layers add to it: 3e-2. BF16 (8-bit mantissas into every GEMM and the attention): the
+// NomicBERT layer measured 3.0e-3, bound 1e-2.
+void check_family_err(const std::string& what, Precision p, double worst) {
+  const double bound = p == Precision::kFP32 ? 2e-6 : p == Precision::kINT8 ? 3e-2 : 1e-2;
+  char name[200];
+  std::snprintf(name, sizeof name, "%s, %s vs float64 reference: err=%.2e (bound %.0e)", what.c_str(),
+                p == Precision::kFP32 ? "FP32" : p == Precision::kINT8 ? "INT8" : "BF16", worst, bound);
+  th::check(worst <= bound, name);
+}
+
 // NomicBERT's layer (RoPE, SwiGLU, no biases but the FFN output's) against the float64 reference, in FP32, with
 // dynamic NTK scaling past a trained length of 8 (a packed batch of short and long sequences, each scaled by its own
 // length) and with GTE's fixed NTK factor; batch invariance; INT8 and BF16 (where the CPU has it) within their usual
@@ -347,14 +360,7 @@ void test_rotary_gated() {
         th::check(std::memcmp(alone.data(), out.data() + size_t(cu[s]) * H, alone.size() * 4) == 0,
                   what + ": seq " + std::to_string(s) + " alone == in batch, bit for bit");
       }
-      // FP32: as the BERT test (2e-6). INT8: 255 levels per token row and weight row, measured 1.4e-2 (the smoothed
-      // BERT of test_int8_smoothing: 1.4e-2, bound 2e-2; the gate's product of two rounded projections adds to it):
-      // 3e-2. BF16 (8-bit mantissas into every GEMM and the attention): measured 3.0e-3, bound 1e-2.
-      const double bound = p == Precision::kFP32 ? 2e-6 : p == Precision::kINT8 ? 3e-2 : 1e-2;
-      char name[160];
-      std::snprintf(name, sizeof name, "tiny NomicBERT layer, %s, %s vs float64 reference: err=%.2e (bound %.0e)", what.c_str(),
-                    p == Precision::kFP32 ? "FP32" : p == Precision::kINT8 ? "INT8" : "BF16", worst, bound);
-      th::check(worst <= bound, name);
+      check_family_err("tiny NomicBERT layer, " + what, p, worst);
     }
   }
 }
@@ -429,13 +435,7 @@ void test_modern_deberta() {
       th::check(model->forward(b, out.data(), pool, 0).ok(), what + " forward");
       double worst = 0;
       for (int s = 0; s < 5; ++s) worst = std::max(worst, th::norm_err(out.data() + size_t(cu[s]) * H, want[s]));
-      // FP32: as the BERT test, 2e-6. INT8 (per-token and per-channel 255 levels, four pre-norm layers for ModernBERT) and
-      // BF16 (8-bit mantissas into every GEMM and the attention): the bounds of the NomicBERT layer's test, 3e-2 and 1e-2
-      const double bound = p == Precision::kFP32 ? 2e-6 : p == Precision::kINT8 ? 3e-2 : 1e-2;
-      char name[160];
-      std::snprintf(name, sizeof name, "%s, %s vs float64 reference, lengths 1-150: err=%.2e (bound %.0e)", what.c_str(),
-                    p == Precision::kFP32 ? "FP32" : p == Precision::kINT8 ? "INT8" : "BF16", worst, bound);
-      th::check(worst <= bound, name);
+      check_family_err(what + " (lengths 1-150)", p, worst);
     }
   }
 }
