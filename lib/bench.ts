@@ -37,16 +37,21 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Every kernel of one encoder layer at `tokens` tokens, on the given ISA (default: the one in use). */
-export async function microbenchModel(c: ModelConfig, tokens: number, seqLen: number, isa?: string, minSeconds = 0.3): Promise<MicrobenchResult[]> {
+/**
+ * Every kernel of one encoder layer at `tokens` tokens, on the given ISA (default: the one in use). halves: the four
+ * GEMMs again on half panels, as an F16 checkpoint (the embedded model) runs them.
+ */
+export async function microbenchModel(c: ModelConfig, tokens: number, seqLen: number, isa?: string, minSeconds = 0.3, halves = false): Promise<MicrobenchResult[]> {
   const n = native();
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const out: MicrobenchResult[] = [];
-  out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: 3 * H, k: H, minSeconds }));
-  out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: H, k: H, minSeconds }));
-  out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: I, k: H, gelu: true, minSeconds }));
-  out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: H, k: I, minSeconds }));
+  for (const h of halves ? [false, true] : [false]) {
+    out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: 3 * H, k: H, halves: h, minSeconds }));
+    out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: H, k: H, halves: h, minSeconds }));
+    out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: I, k: H, gelu: true, halves: h, minSeconds }));
+    out.push(await n.microbench({ op: 'gemm', isa, m: tokens, n: H, k: I, halves: h, minSeconds }));
+  }
   out.push(
     await n.microbench({ op: 'attention', isa, batch: Math.max(1, Math.floor(tokens / seqLen)), len: seqLen, heads: c.numAttentionHeads, headDim: H / c.numAttentionHeads, minSeconds }),
   );

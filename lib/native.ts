@@ -121,6 +121,8 @@ export interface MicrobenchSpec {
   n?: number;
   k?: number;
   gelu?: boolean;
+  /** gemm: weights that are exact halves, kept in 16 bits and widened in the GEMM (as an F16 checkpoint's) */
+  halves?: boolean;
   batch?: number;
   len?: number;
   heads?: number;

@@ -719,8 +719,8 @@ Napi::Value Microbench(const Napi::CallbackInfo& info) {
     fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::quantize(pool, isa, r, h, min_s); };
   } else if (op == "gemm") {
     int m = num("m", 1, 65536, 0), n = num("n", 1, 65536, 0), k = num("k", 1, 65536, 0);
-    bool gelu = o.Get("gelu").ToBoolean();
-    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::gemm(pool, isa, m, n, k, gelu, min_s); };
+    bool gelu = o.Get("gelu").ToBoolean(), halves = o.Get("halves").ToBoolean();
+    fn = [=](bertrt::ThreadPool& pool) { return bertrt::bench::gemm(pool, isa, m, n, k, gelu, halves, min_s); };
   } else if (op == "attention" || op == "attention_bf16") {
     int b = num("batch", 1, 4096, 0), l = num("len", 1, 4096, 0), h = num("heads", 1, 256, 0), d = num("headDim", 1, 1024, 0);
     const bool bf16 = op == "attention_bf16";

@@ -200,15 +200,20 @@ Result fp32_peak(ThreadPool& pool, int threads) {
   return r;
 }
 
-Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds) {
+Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, bool halves, double min_seconds) {
   const cpu::Kernels& kk = pick(isa);
   GemmInputs in(m, n, k);
   cpu::PackedMatrix pw;
-  kk.pack_weights(in.w.data(), n, k, &pw);
+  if (halves) {  // weights that are exact halves (multiples of 2^-10 in [-1, 1]), kept in 16 bits as an F16 checkpoint's
+    for (size_t i = 0; i < static_cast<size_t>(n) * k; ++i) in.w.data()[i] = std::ldexp(std::nearbyint(in.w.data()[i] * 1024.f), -10);
+    kk.pack_weights_f16(in.w.data(), n, k, &pw);
+  } else {
+    kk.pack_weights(in.w.data(), n, k, &pw);
+  }
   cpu::GemmArgs g;
   g.a = in.a.data(), g.lda = k, g.w = &pw, g.bias = in.b.data(), g.act = gelu ? cpu::Act::kGelu : cpu::Act::kNone, g.c = in.c.data(), g.ldc = n, g.m = m;
   Result r;
-  r.op = gelu ? "gemm+bias+gelu" : "gemm+bias";
+  r.op = std::string(gelu ? "gemm+bias+gelu" : "gemm+bias") + (pw.f16() ? " (F16 weights)" : "");
   r.isa = kk.name;
   time_gemm(r, m, n, k, min_seconds, [&] { kk.gemm(g, pool, 0); });
   return r;

@@ -27,7 +27,8 @@ Result gemm_s8(ThreadPool& pool, const std::string& isa, int m, int n, int k, bo
 // BF16 GEMM with pre-converted activations (AVX512-BF16 only; an empty result elsewhere).
 Result gemm_bf16(ThreadPool& pool, int m, int n, int k, bool gelu, double min_seconds);
 Result quantize(ThreadPool& pool, const std::string& isa, int m, int k, double min_seconds);
-Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, double min_seconds);
+// FP32 GEMM + bias (+ GELU); halves: weights that are exact halves, packed as half panels (an F16 checkpoint's).
+Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool gelu, bool halves, double min_seconds);
 // bf16: the AVX512-BF16 kernel (the caller checks cpu::kernels_bf16() first)
 Result attention(ThreadPool& pool, const std::string& isa, int batch, int len, int heads, int head_dim, double min_seconds,
                  bool bf16 = false, int window = 0);

@@ -16,21 +16,25 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------- GEMM
 // Register block MR x (NV vectors); K is split in KC blocks so one panel slice (KC x NR floats) stays in L1
-// while MC rows of A stream past it from L2.
+// while MC rows of A stream past it from L2. MCH: the rows of a task on half panels (an F16 checkpoint's weights), each
+// of whose K blocks a task widens once into FP32 for all its rows: more rows per task widen each panel fewer times.
 template <class V>
 struct GemmShape;
 template <>
-struct GemmShape<simd::Generic> { static constexpr int MR = 4, NV = 2, KC = 256, MC = 96; };
+struct GemmShape<simd::Generic> { static constexpr int MR = 4, NV = 2, KC = 256, MC = 96, MCH = 96; };
 #if defined(BERTRT_SIMD_AVX2)
+// (MCH 256 measured level with 96 on the AVX2 kernels: bench/results/development-ab.md, step 14)
 template <>
-struct GemmShape<simd::Avx2> { static constexpr int MR = 6, NV = 2, KC = 256, MC = 96; };
+struct GemmShape<simd::Avx2> { static constexpr int MR = 6, NV = 2, KC = 256, MC = 96, MCH = 96; };
 #endif
 #if defined(BERTRT_SIMD_AVX512)
 // KC 512: BERT-sized K (384, 768, 1536, 3072) in 1-6 blocks; each block after the first reloads the tile's sums from
 // C. Against 256 on the Zen 5 (bench/results/development-ab.md, step 7): one 16-token sentence about 8% faster, the
 // 4096-row GEMMs 0-4%, 32x128 end to end level. The sums are the same either way (a float stored and reloaded is unchanged).
+// MCH 256 against 96 on the Zen 5 (step 14): MiniLM's four GEMMs at 512 rows on half panels 3.89-4.02 -> 3.72-3.78 ms
+// (FP32 panels 3.65-3.66), one 128-token sentence 7.2-8.0 -> 6.6 ms, 8 x 32 ~5% faster, 32 x 128 ~1%.
 template <>
-struct GemmShape<simd::Avx512> { static constexpr int MR = 8, NV = 2, KC = 512, MC = 96; };
+struct GemmShape<simd::Avx512> { static constexpr int MR = 8, NV = 2, KC = 512, MC = 96, MCH = 256; };
 #endif
 
 template <class V>
@@ -201,7 +205,8 @@ inline void gemm_ukernel_rows(int rows, int kc, const float* a, int lda, const B
 // One task: rows [m0, m0+mc) x one panel, all of K.
 template <class V>
 void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
-  constexpr int MR = GemmShape<V>::MR, KC = GemmShape<V>::KC, MC = GemmShape<V>::MC;
+  constexpr int MR = GemmShape<V>::MR, KC = GemmShape<V>::KC;
+  constexpr int kMaxRows = std::max(GemmShape<V>::MC, GemmShape<V>::MCH);  // of a task
   constexpr int NR = gemm_nr<V>();
   const PackedMatrix& w = *g.w;
   const int n0 = panel * NR;
@@ -218,9 +223,9 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
   alignas(64) float slice[KC * NR];
 
   // A partial last panel computes into a padded scratch tile, then copies the valid columns out.
-  alignas(64) float tmp_c[MC * NR];
+  alignas(64) float tmp_c[kMaxRows * NR];
   alignas(64) float tmp_bias[NR];
-  alignas(64) float tmp_res[MC * NR];
+  alignas(64) float tmp_res[kMaxRows * NR];
   float* c = g.c + static_cast<size_t>(m0) * g.ldc + n0;
   int ldc = g.ldc;
   TileEpilogue epi{g.bias ? g.bias + n0 : nullptr, g.act,
@@ -277,16 +282,16 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
 
 template <class V>
 void gemm(const GemmArgs& g, ThreadPool& pool, int nth) {
-  constexpr int MC = GemmShape<V>::MC;
   if (g.m <= 0 || g.w->n <= 0) return;
+  const int mc = g.w->f16() ? GemmShape<V>::MCH : GemmShape<V>::MC;
   const int panels = g.w->panels();
-  const int mblocks = (g.m + MC - 1) / MC;
+  const int mblocks = (g.m + mc - 1) / mc;
   pool.parallel_for(
       static_cast<int64_t>(mblocks) * panels,
       [&](int64_t t, int) {
         const int mb = static_cast<int>(t / panels), p = static_cast<int>(t % panels);
-        const int m0 = mb * MC;
-        gemm_tile<V>(g, m0, std::min(MC, g.m - m0), p);
+        const int m0 = mb * mc;
+        gemm_tile<V>(g, m0, std::min(mc, g.m - m0), p);
       },
       nth);
 }
