@@ -16,25 +16,21 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------- GEMM
 // Register block MR x (NV vectors); K is split in KC blocks so one panel slice (KC x NR floats) stays in L1
-// while MC rows of A stream past it from L2. MCH: the rows of a task on half panels (an F16 checkpoint's weights), each
-// of whose K blocks a task widens once into FP32 for all its rows: more rows per task widen each panel fewer times.
+// while MC rows of A stream past it from L2.
 template <class V>
 struct GemmShape;
 template <>
-struct GemmShape<simd::Generic> { static constexpr int MR = 4, NV = 2, KC = 256, MC = 96, MCH = 96; };
+struct GemmShape<simd::Generic> { static constexpr int MR = 4, NV = 2, KC = 256, MC = 96; };
 #if defined(BERTRT_SIMD_AVX2)
-// (MCH 256 measured level with 96 on the AVX2 kernels: bench/results/development-ab.md, step 14)
 template <>
-struct GemmShape<simd::Avx2> { static constexpr int MR = 6, NV = 2, KC = 256, MC = 96, MCH = 96; };
+struct GemmShape<simd::Avx2> { static constexpr int MR = 6, NV = 2, KC = 256, MC = 96; };
 #endif
 #if defined(BERTRT_SIMD_AVX512)
 // KC 512: BERT-sized K (384, 768, 1536, 3072) in 1-6 blocks; each block after the first reloads the tile's sums from
 // C. Against 256 on the Zen 5 (bench/results/development-ab.md, step 7): one 16-token sentence about 8% faster, the
 // 4096-row GEMMs 0-4%, 32x128 end to end level. The sums are the same either way (a float stored and reloaded is unchanged).
-// MCH 256 against 96 on the Zen 5 (step 14): MiniLM's four GEMMs at 512 rows on half panels 3.89-4.02 -> 3.72-3.78 ms
-// (FP32 panels 3.65-3.66), one 128-token sentence 7.2-8.0 -> 6.6 ms, 8 x 32 ~5% faster, 32 x 128 ~1%.
 template <>
-struct GemmShape<simd::Avx512> { static constexpr int MR = 8, NV = 2, KC = 512, MC = 96, MCH = 256; };
+struct GemmShape<simd::Avx512> { static constexpr int MR = 8, NV = 2, KC = 512, MC = 96; };
 #endif
 
 template <class V>
@@ -148,7 +144,7 @@ inline void prefetch_panel_step(const void* p, int bytes) {
 
 // acc[M][NV] over kc steps of A (rows of stride lda) against a packed slice b ([kc][NR]).
 // load_c: continue sums already in C (later K blocks); epi: non-null on the last K block. kPrefetch: b comes from
-// memory (the panel itself, not a slice in L1): prefetch ahead of it.
+// memory: prefetch ahead of it.
 template <class V, int M, class B, bool kPrefetch = false>
 inline void gemm_ukernel(int kc, const float* a, int lda, const B* b, float* c, int ldc, bool load_c,
                          const TileEpilogue* epi) {
@@ -205,27 +201,24 @@ inline void gemm_ukernel_rows(int rows, int kc, const float* a, int lda, const B
 // One task: rows [m0, m0+mc) x one panel, all of K.
 template <class V>
 void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
-  constexpr int MR = GemmShape<V>::MR, KC = GemmShape<V>::KC;
-  constexpr int kMaxRows = std::max(GemmShape<V>::MC, GemmShape<V>::MCH);  // of a task
+  constexpr int MR = GemmShape<V>::MR, KC = GemmShape<V>::KC, MC = GemmShape<V>::MC;
   constexpr int NR = gemm_nr<V>();
   const PackedMatrix& w = *g.w;
   const int n0 = panel * NR;
   const int nvalid = std::min(NR, w.n - n0);
   const size_t panel_at = static_cast<size_t>(panel) * NR * w.k;
   const float* bpanel = w.f16() ? nullptr : w.data.data() + panel_at;
+  // Half panels: the micro-kernel widens B as it loads it (the same values, so the same sums as FP32 panels). Each K
+  // block of a panel was widened once into an FP32 slice for tasks of more than 3 register blocks of rows until the
+  // Zen 5 measured that slower at every size (bench/results/development-ab.md, step 15: the embedded MiniLM 32 x 128
+  // 203-214 -> 198-200 ms, one 128-token sentence 6.4-6.9 -> 6.2-6.3 ms, also on the AVX2 kernels); on the Zen 4
+  // before, widening once had been ~3% faster at 48 tokens.
   const uint16_t* hpanel = w.f16() ? w.half.data() + panel_at : nullptr;
-  // Half panels: for up to 3 register blocks of rows the kernel widens B as it loads it; with more, each K block of the
-  // panel is widened once into slice and the blocks of rows read that (the same values, so the same sums). Writing
-  // the slice costs more than widening again when few blocks share it. Zen 4, the embedded MiniLM in FP32, one
-  // sentence: 16 tokens 3.0 ms widening once vs 2.6 ms in the kernel, 24 tokens 3.8 vs 3.6 ms, but 48 tokens 6.3 vs
-  // 6.5 ms (32 tokens: within the noise). FP32 panels: 2.5, 3.3 and 6.0 ms.
-  const bool widen_once = hpanel && mc > 3 * MR;
-  alignas(64) float slice[KC * NR];
 
   // A partial last panel computes into a padded scratch tile, then copies the valid columns out.
-  alignas(64) float tmp_c[kMaxRows * NR];
+  alignas(64) float tmp_c[MC * NR];
   alignas(64) float tmp_bias[NR];
-  alignas(64) float tmp_res[kMaxRows * NR];
+  alignas(64) float tmp_res[MC * NR];
   float* c = g.c + static_cast<size_t>(m0) * g.ldc + n0;
   int ldc = g.ldc;
   TileEpilogue epi{g.bias ? g.bias + n0 : nullptr, g.act,
@@ -252,26 +245,19 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
   for (int k0 = 0; k0 < w.k; k0 += KC) {
     const int kc = std::min(KC, w.k - k0);
     const bool last = k0 + kc >= w.k;
-    const float* b = bpanel ? bpanel + static_cast<size_t>(k0) * NR : slice;
-    if (widen_once) {
-      const uint16_t* h = hpanel + static_cast<size_t>(k0) * NR;
-      for (int x = 0; x < kc * NR; x += V::W) {
-        if (x % 32 == 0) prefetch_panel_step(h + x, 64);  // a line per 32 halves
-        V::store(slice + x, V::load_half(h + x));
-      }
-    }
-    // the first block of rows reads the panel from memory; the others find it in L1 (or read the widened slice)
+    // the first block of rows reads the panel from memory (and prefetches ahead); the others find it in L1 or L2
     for (int i = 0; i < mc; i += MR) {
       const int rows = std::min(MR, mc - i);
       TileEpilogue e = epi;
       if (e.residual) e.residual += static_cast<size_t>(i) * e.ldr;
       const float* a = g.a + static_cast<size_t>(m0 + i) * g.lda + k0;
       float* ci = c + static_cast<size_t>(i) * ldc;
-      if (hpanel && !widen_once)
+      if (hpanel)
         gemm_ukernel_rows<V>(rows, kc, a, g.lda, hpanel + static_cast<size_t>(k0) * NR, ci, ldc, k0 > 0, last ? &e : nullptr,
                              i == 0);
       else
-        gemm_ukernel_rows<V>(rows, kc, a, g.lda, b, ci, ldc, k0 > 0, last ? &e : nullptr, i == 0 && bpanel);
+        gemm_ukernel_rows<V>(rows, kc, a, g.lda, bpanel + static_cast<size_t>(k0) * NR, ci, ldc, k0 > 0, last ? &e : nullptr,
+                             i == 0);
     }
   }
   if (partial) {
@@ -282,16 +268,16 @@ void gemm_tile(const GemmArgs& g, int m0, int mc, int panel) {
 
 template <class V>
 void gemm(const GemmArgs& g, ThreadPool& pool, int nth) {
+  constexpr int MC = GemmShape<V>::MC;
   if (g.m <= 0 || g.w->n <= 0) return;
-  const int mc = g.w->f16() ? GemmShape<V>::MCH : GemmShape<V>::MC;
   const int panels = g.w->panels();
-  const int mblocks = (g.m + mc - 1) / mc;
+  const int mblocks = (g.m + MC - 1) / MC;
   pool.parallel_for(
       static_cast<int64_t>(mblocks) * panels,
       [&](int64_t t, int) {
         const int mb = static_cast<int>(t / panels), p = static_cast<int>(t % panels);
-        const int m0 = mb * mc;
-        gemm_tile<V>(g, m0, std::min(mc, g.m - m0), p);
+        const int m0 = mb * MC;
+        gemm_tile<V>(g, m0, std::min(MC, g.m - m0), p);
       },
       nth);
 }

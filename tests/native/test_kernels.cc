@@ -89,9 +89,7 @@ void test_half_conversions() {
 
 // Half-resident panels: weights that are exact halves (including -0, subnormal halves and 65504) packed by
 // pack_weights_f16 give the same bits as the FP32 panels through every epilogue, for row counts on both sides of the
-// register block, of the 3 blocks past which each K block is widened once (before: in the micro-kernel) and of a
-// task's rows (GemmShape::MCH), with partial panels; one
-// weight that is not a half keeps FP32.
+// register block and of a task's rows (GemmShape::MC), with partial panels; one weight that is not a half keeps FP32.
 void test_gemm_f16(const cpu::Kernels& k, ThreadPool& pool, int m, int n, int kk, uint64_t seed) {
   th::Rng rng(seed);
   std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), b(n), r(size_t(m) * n);
@@ -601,7 +599,7 @@ int main() {
       for (int mode = 0; mode < 4; ++mode)
         test_gemm(k, pool, s[0], s[1], s[2], mode >= 1, mode == 2 || mode == 3, mode == 3, seed++);
     const int f16shapes[][3] = {{1, 1, 1}, {1, 384, 384}, {7, 1536, 384}, {8, 33, 257}, {9, 384, 1536}, {20, 100, 300}, {45, 64, 520}, {100, 40, 300}, {200, 1152, 384},
-                                 {300, 100, 300}, {257, 33, 520}};  // (tasks of up to 256 rows on half panels, partial panels)
+                                 {300, 100, 300}, {257, 33, 520}};
     for (auto& s : f16shapes) test_gemm_f16(k, pool, s[0], s[1], s[2], seed++);
     test_gelu_sweep(k, pool, false);
     test_gelu_sweep(k, pool, true);
