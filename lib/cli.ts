@@ -114,7 +114,7 @@ program
   .option('-t, --threads <n>', 'engine threads (default: physical cores within the CPU quota)', intOption)
   .option('--max-batch-tokens <n>', 'tokens per engine batch', intOption, 16384)
   .option('--max-batch-requests <n>', 'requests per engine batch', intOption, 256)
-  .option('--max-wait-ms <n>', 'how long a partial batch waits for company while idle', intOption, 1)
+  .option('--max-wait-ms <n>', 'how long a partial batch waits for company while the engine is idle (0: it runs at once)', intOption, 0)
   .option('--max-batches-in-flight <n>', 'engine batches per model at once; those past the first only when full (default: 2 on a GPU, 1 on the CPU)', intOption)
   .option('--max-concurrent-requests <n>', 'pending requests per model before answering 429', intOption, 512)
   .option('--max-client-batch-size <n>', 'inputs per request', intOption, 64)

@@ -86,4 +86,23 @@ describe('batcher', () => {
     assert.equal((await third)[0][0], 4);
     assert.equal(b.inFlight, 0);
   });
+
+  it('an idle engine takes a lone request at once with maxWaitMs 0, and only after the wait otherwise', async () => {
+    const { encoder, runs } = fakeEngine();
+    const now = new Batcher(encoder, { maxBatchTokens: 8, maxBatchRequests: 64, maxWaitMs: 0, maxQueue: 100 }, createMetrics(), 'm');
+    const a = now.submit(request(1, 2));
+    assert.equal(runs.length, 1, 'handed to the engine in the same turn, no timer');
+    runs[0].release();
+    await a;
+    const later = new Batcher(encoder, { maxBatchTokens: 8, maxBatchRequests: 64, maxWaitMs: 40, maxQueue: 100 }, createMetrics(), 'm');
+    const b = later.submit(request(2, 2));
+    await tick();
+    assert.equal(runs.length, 1, 'a 40 ms wait: still waiting for company');
+    const c = later.submit(request(3, 2));
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(runs.length, 2, 'after the wait: one batch with both');
+    assert.deepEqual(Array.from(runs[1].batch.ids), [2, 2, 3, 3]);
+    runs[1].release();
+    await Promise.all([b, c]);
+  });
 });

@@ -237,6 +237,15 @@ describe('embedding server under overload, auth and shutdown', function () {
     await assert.rejects(fetch(url + '/health'));
   });
 
+  it('by default a request that finds the engine idle is not held back for company (as in text-embeddings-inference)', async () => {
+    const { s, url } = await start();
+    const waited = async () => (await s.metrics.queueDuration.get()).values.find((v) => v.metricName === 'bertrt_queue_duration_seconds_sum')?.value ?? 0;
+    for (let i = 0; i < 5; i++) assert.equal((await post(url, '/embed', { inputs: `one at a time ${i}` })).status, 200);
+    // a wait of even 1 ms would put at least 5 ms here (Node's timers never fire early); at once, microseconds
+    assert.ok((await waited()) < 0.004, `five lone requests waited ${(await waited()) * 1000} ms for their batches`);
+    await s.close();
+  });
+
   it('a client that disconnects before its work starts has its work dropped (no engine batch runs for it)', async () => {
     const { s, url } = await start({ maxWaitMs: 300 }); // a lone request waits 300 ms for company before it runs
     const batches = async () => (await s.metrics.batchSize.get()).values.find((v) => v.metricName === 'bertrt_batch_size_count')?.value ?? 0;

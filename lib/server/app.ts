@@ -31,6 +31,8 @@ export interface ServerOptions {
   threads?: number;
   maxBatchTokens?: number;
   maxBatchRequests?: number;
+  /** how long a first request waits for company while the engine is idle (default 0: it runs at once, as in
+   * text-embeddings-inference; requests that arrive while a batch runs merge into the next batch either way) */
   maxWaitMs?: number;
   /** engine batches in flight per model: 2 on a GPU (a full batch waits in the engine's queue while the one before
    * runs, so pooling and answering overlap the device), 1 on the CPU (whose one batch takes every core) */
@@ -70,7 +72,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
   const o: Limits = {
     maxBatchTokens: opts.maxBatchTokens ?? 16384,
     maxBatchRequests: opts.maxBatchRequests ?? 256,
-    maxWaitMs: opts.maxWaitMs ?? 1,
+    maxWaitMs: opts.maxWaitMs ?? 0,
     maxConcurrentRequests: opts.maxConcurrentRequests ?? 512,
     maxClientBatchSize: opts.maxClientBatchSize ?? 64,
     maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
