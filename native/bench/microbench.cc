@@ -204,12 +204,11 @@ Result gemm(ThreadPool& pool, const std::string& isa, int m, int n, int k, bool 
   const cpu::Kernels& kk = pick(isa);
   GemmInputs in(m, n, k);
   cpu::PackedMatrix pw;
-  if (halves) {  // weights that are exact halves (multiples of 2^-10 in [-1, 1]), kept in 16 bits as an F16 checkpoint's
+  // halves: weights that are exact halves (multiples of 2^-10 in [-1, 1]), kept in 16 bits as an F16 checkpoint's
+  // (the label says which form ran)
+  if (halves)
     for (size_t i = 0; i < static_cast<size_t>(n) * k; ++i) in.w.data()[i] = std::ldexp(std::nearbyint(in.w.data()[i] * 1024.f), -10);
-    kk.pack_weights_f16(in.w.data(), n, k, &pw);
-  } else {
-    kk.pack_weights(in.w.data(), n, k, &pw);
-  }
+  if (!(halves && kk.pack_weights_f16(in.w.data(), n, k, &pw))) kk.pack_weights(in.w.data(), n, k, &pw);
   cpu::GemmArgs g;
   g.a = in.a.data(), g.lda = k, g.w = &pw, g.bias = in.b.data(), g.act = gelu ? cpu::Act::kGelu : cpu::Act::kNone, g.c = in.c.data(), g.ldc = n, g.m = m;
   Result r;
