@@ -254,11 +254,16 @@ describe('bertrt CLI for bulk work', function () {
     fs.rmSync(out);
   });
 
-  it('embed --input - streams 1 GB with flat memory: RSS in the second half of the run no higher than 1.25x the first half', async function () {
+  it('embed --input - streams 1 GB with flat memory: median RSS of the second half within 1.4x the first, peak under half the input', async function () {
     // 1 GiB of distinct ~100-byte lines written into the CLI's standard input as fast as it reads them; --shard
     // 0/2000 embeds every 2,000th so the run is about reading. The child's V8 heap is capped at 128 MB, so a leak
     // of JS objects would end it; RSS (native and external memory too) is sampled from /proc every 250 ms. A
-    // reader that held its input would grow with it (twice as large at the end as at the half).
+    // reader that held its input would grow with it (twice as large at the end as at the half). Medians, not peaks:
+    // the JS heap saws up and down by tens of MB between collections and the tokenizer's word cache fills (bounded,
+    // 100,000 words), so the peak of a half is one lucky sample (a CI run saw 224 then 285 MB with nothing held);
+    // medians here were 211-245 then 232-252 MB (at most 1.15x), peaks 228-267 then 243-280 MB. A reader that kept
+    // the 64 KiB input chunk of each line it took (checked by planting it) ran at medians 357 then 572 MB (1.6x),
+    // peak 649 MB.
     if (!fs.existsSync('/proc/self/status')) this.skip(); // RSS is read from /proc (Linux)
     const total = 1 << 30;
     const line = (i: number) => `line ${i} the quick brown fox jumps over the lazy dog and keeps running far away ${i % 9973}\n`;
@@ -290,12 +295,15 @@ describe('bertrt CLI for bulk work', function () {
     const want = await ref.embed([line(0).trimEnd(), line(2000 * (got.length - 1)).trimEnd()]);
     assert.deepEqual(Float32Array.from(JSON.parse(got[0])), want[0]);
     assert.deepEqual(Float32Array.from(JSON.parse(got[got.length - 1])), want[1]);
-    const half = Math.floor(samples.length / 2);
-    const first = Math.max(...samples.slice(0, half));
-    const second = Math.max(...samples.slice(half));
-    console.log(`      1 GiB through stdin: ${samples.length} RSS samples, peak ${first.toFixed(0)} MB in the first half, ${second.toFixed(0)} MB in the second`);
     assert.ok(samples.length >= 20, 'the run lasted long enough to sample');
-    assert.ok(second <= first * 1.25, `RSS grew from ${first.toFixed(0)} to ${second.toFixed(0)} MB`);
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+    const half = Math.floor(samples.length / 2);
+    const first = median(samples.slice(Math.floor(samples.length / 10), half)); // past the model's loading
+    const second = median(samples.slice(half));
+    const peak = Math.max(...samples);
+    console.log(`      1 GiB through stdin: ${samples.length} RSS samples, median ${first.toFixed(0)} MB in the first half, ${second.toFixed(0)} MB in the second, peak ${peak.toFixed(0)} MB`);
+    assert.ok(second <= first * 1.4, `RSS grew from ${first.toFixed(0)} to ${second.toFixed(0)} MB`);
+    assert.ok(peak < 512, `RSS peaked at ${peak.toFixed(0)} MB`);
     fs.rmSync(out);
   });
 
