@@ -1,6 +1,7 @@
 // The process-wide job runner: one job thread takes jobs in FIFO order and runs each on the whole thread pool.
 // Every model in the process shares it, so two engines never fight over the cores.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -32,6 +33,7 @@ class Runtime {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void(ThreadPool&)>> jobs_;
+  std::atomic<size_t> queued_{0};  // jobs_.size(), for the job thread's spin to read without the lock
   std::unique_ptr<ThreadPool> pool_;
   int wanted_threads_ = 0;
   std::thread thread_;

@@ -14,20 +14,11 @@
 #include <string>
 #include <utility>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define BERTRT_PAUSE() _mm_pause()
-#else
-#define BERTRT_PAUSE() std::this_thread::yield()
-#endif
-
 namespace bertrt {
 
 namespace {
 // Workers spin this long after a parallel_for before sleeping: a forward issues dozens back to back, and a futex
-// wake per call would dominate a short sentence. Measured in time, not iterations: PAUSE's latency differs by an
-// order of magnitude between CPUs (Intel documents ~140 cycles since Skylake), so a fixed count spins for very
-// different times, and a long spin burns the quantum a shared core needs.
+// wake per call would dominate a short sentence.
 constexpr auto kWorkerSpin = std::chrono::microseconds(40);
 // The caller waiting for tasks that other threads hold spins this long, then yields its core at each check, so that
 // on an oversubscribed CPU a preempted worker holding a task gets to finish it.
@@ -94,16 +85,9 @@ bool ThreadPool::solo() const { return now_ns() < solo_until_ns_; }
 void ThreadPool::worker_main(int ith) {
   uint64_t seen = 0;
   for (;;) {
-    uint64_t gate = gate_.load(std::memory_order_acquire);
-    if (gen_of(gate) == seen) {
-      const auto until = std::chrono::steady_clock::now() + kWorkerSpin;
-      for (int i = 0; gen_of(gate) == seen; ++i) {
-        BERTRT_PAUSE();
-        gate = gate_.load(std::memory_order_acquire);
-        if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
-      }
-    }
-    if (gen_of(gate) == seen) {
+    uint64_t gate = 0;
+    const auto moved = [&] { return gen_of(gate = gate_.load(std::memory_order_acquire)) != seen; };
+    if (!spin_until(moved, kWorkerSpin)) {
       std::unique_lock<std::mutex> lk(mu_);
       wake_.wait(lk, [&] { return gen_of(gate_.load(std::memory_order_acquire)) != seen; });
       gate = gate_.load(std::memory_order_acquire);
@@ -135,7 +119,7 @@ static void wait_for(Done done) {
     if (yield) {
       std::this_thread::yield();
     } else {
-      BERTRT_PAUSE();
+      cpu_relax();
       if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) yield = true;
     }
   }

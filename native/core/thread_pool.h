@@ -2,6 +2,7 @@
 // a job thread (Runtime) owns the pool and calls parallel_for, taking part itself as thread 0.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -9,7 +10,33 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
 namespace bertrt {
+
+// One step of a spin-wait: PAUSE where there is one (it tells the core, and an SMT sibling, that this is a wait).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Spins until ready() holds or `limit` has passed, and returns whether it holds. Measured in time, not iterations:
+// PAUSE's latency differs by an order of magnitude between CPUs (Intel documents ~140 cycles since Skylake), so a
+// fixed count would spin for very different times, and a long spin burns the quantum a shared core needs.
+template <typename Ready>
+bool spin_until(Ready ready, std::chrono::microseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (int i = 0; !ready(); ++i) {
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return ready();
+  }
+  return true;
+}
 
 class ThreadPool {
  public:
