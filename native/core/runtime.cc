@@ -33,11 +33,6 @@ int Runtime::threads() const {
   return wanted_threads_;
 }
 
-size_t Runtime::queued() const {
-  std::lock_guard<std::mutex> lk(mu_);
-  return jobs_.size();
-}
-
 void Runtime::submit(std::function<void(ThreadPool&)> job) {
   {
     std::lock_guard<std::mutex> lk(mu_);

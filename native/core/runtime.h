@@ -24,7 +24,6 @@ class Runtime {
   int threads() const;
   // Jobs run one at a time, in order, on the job thread, with the pool.
   void submit(std::function<void(ThreadPool&)> job);
-  size_t queued() const;
 
  private:
   Runtime();

@@ -113,16 +113,8 @@ void ThreadPool::worker_main(int ith) {
 // Waits, spinning and then yielding the core, until done() holds.
 template <typename Done>
 static void wait_for(Done done) {
-  const auto until = std::chrono::steady_clock::now() + kCallerSpin;
-  bool yield = false;
-  for (int i = 0; !done(); ++i) {
-    if (yield) {
-      std::this_thread::yield();
-    } else {
-      cpu_relax();
-      if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) yield = true;
-    }
-  }
+  if (spin_until(done, kCallerSpin)) return;
+  while (!done()) std::this_thread::yield();
 }
 
 void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn, int max_threads) {
