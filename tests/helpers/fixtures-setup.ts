@@ -5,9 +5,13 @@
 //   differ;
 // - tokenizer.json in each of those model folders and in onnx/bert and onnx/bert-logits: a link to (or, where links are not
 //   allowed, a copy of) tests/fixtures/tokenizer/multilingual.tokenizer.json, which they all use.
+// - a temp folder for the run, removed when the process exits: TMPDIR points into it, so every folder the tests (and
+//   the processes they start) make with os.tmpdir() goes with it. A run made ~1.5 GB of copies (the overlays of the
+//   real e5, the seeded models); left behind, a few hundred runs filled the disk.
 // tools/compress_fixtures.ts writes the .br files after tools/make_head_models.py or make_qa_models.py; run
 // `npx tsx tests/helpers/fixtures-setup.ts` before a tools/ script that reads these folders in a fresh clone.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
@@ -53,4 +57,13 @@ export function materializeFixtures(): void {
   for (const name of ['bert', 'bert-logits']) linkTokenizer(path.join(fixtures, 'onnx', name));
 }
 
+function runTempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bertrt-run-'));
+  process.env.TMPDIR = dir;  // os.tmpdir() reads it on every call, here and in children
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 materializeFixtures();
+// run as a script (`npx tsx tests/helpers/fixtures-setup.ts`, before a tools/ script) it only writes the files
+if (require.main !== module) runTempDir();
