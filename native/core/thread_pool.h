@@ -66,8 +66,8 @@ class ThreadPool {
  private:
   void worker_main(int ith);
   // Runs tasks from the shares until none is left; returns how many it ran. The caller (ith 0) also records its
-  // longest task in *longest_ns.
-  int64_t drain(int ith, int64_t* longest_ns = nullptr);
+  // longest task in *longest_ticks (thread_pool.cc's ticks()).
+  int64_t drain(int ith, int64_t* longest_ticks = nullptr);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -88,7 +88,7 @@ class ThreadPool {
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   std::atomic<bool> stop_{false};
   // stall detection (the caller's thread only)
-  int64_t solo_until_ns_ = 0;  // steady-clock time until which calls run on the caller alone
+  int64_t solo_until_ns_ = 0;  // steady-clock time until which calls run on the caller alone (0: not in a span)
   int64_t solo_span_ns_ = 0;   // the last span's length (0: none since the last reset)
   int64_t clean_calls_ = 0;    // parallel calls since the last stall
   int64_t stalls_ = 0;

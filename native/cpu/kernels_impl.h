@@ -109,15 +109,19 @@ inline typename V::reg activate(typename V::reg v, Act act) {
   return act == Act::kGelu ? simd::gelu_erf<V>(v) : act == Act::kGeluTanh ? simd::gelu_tanh<V>(v) : simd::silu<V>(v);
 }
 
-// Row-wise kernels split rows the same way everywhere: chunks of kRowsPerTask, fn(row) for each.
+// Row-wise kernels split rows the same way everywhere: chunks of kRowsPerTask, fn(row) for each; fewer rows than
+// two chunks a thread are split into two chunks a thread (one sentence's LayerNorms and quantizations, 16 rows, would
+// otherwise run on one thread while the others wait). Rows are independent: the split never changes a bit.
 constexpr int kRowsPerTask = 16;
 template <class F>
 inline void parallel_rows(ThreadPool& pool, int rows, int nth, F&& fn) {
+  const int threads = std::max(1, nth > 0 ? std::min(nth, pool.size()) : pool.size());
+  const int per = rows >= 2 * threads * kRowsPerTask ? kRowsPerTask : std::max(1, (rows + 2 * threads - 1) / (2 * threads));
   pool.parallel_for(
-      (rows + kRowsPerTask - 1) / kRowsPerTask,
+      (rows + per - 1) / per,
       [&](int64_t t, int) {
-        const int r1 = std::min(rows, static_cast<int>(t + 1) * kRowsPerTask);
-        for (int r = static_cast<int>(t) * kRowsPerTask; r < r1; ++r) fn(r);
+        const int r1 = std::min(rows, static_cast<int>(t + 1) * per);
+        for (int r = static_cast<int>(t) * per; r < r1; ++r) fn(r);
       },
       nth);
 }
