@@ -207,6 +207,10 @@ struct Kernels {
   // BF16 (null except on AVX-512, and usable only where the CPU has AVX512-BF16)
   void (*pack_weights_bf16)(const float* w, int n, int k, Bf16Matrix* out);
   void (*convert_rows_bf16)(const float* x, int m, int k, int ldx, Bf16Rows* out, ThreadPool& pool, int nth);
+  // x[r] = LayerNorm(x[r]) in place and, in the same pass over each row, its convert_rows_bf16 form in out's row
+  // out_row0 + r (out sized here unless it already has those rows at width h)
+  void (*layernorm_bf16)(float* x, const float* gamma, const float* beta, int rows, int h, float eps, Bf16Rows* out,
+                         int out_row0, ThreadPool& pool, int nth);
   void (*gemm_bf16)(const GemmBf16Args& args, ThreadPool& pool, int nth);
   // attention with Q.K and P.V on vdpbf16ps (bf16 inputs, FP32 softmax and sums)
   void (*attention_bf16)(const AttentionArgs& args, ThreadPool& pool, int nth);

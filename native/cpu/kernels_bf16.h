@@ -24,20 +24,39 @@ void pack_weights_bf16(const float* w, int n, int k, Bf16Matrix* out) {
         }
 }
 
-void convert_rows_bf16(const float* x, int m, int k, int ldx, Bf16Rows* out, ThreadPool& pool, int nth) {
+inline void size_rows(Bf16Rows* out, int m, int k) {
   out->m = m, out->k = k, out->kpad = (k + 1) / 2 * 2;
   out->data.resize(static_cast<size_t>(m) * out->kpad);
-  const int kp = out->kpad;
+}
+
+// One row of k floats to bfloat16 (round to nearest even), zeros to kpad.
+inline void bf16_row(const float* row, int k, int kp, uint16_t* q) {
+  int i = 0;
+  for (; i + 32 <= k; i += 32) {
+    __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(row + i));
+    _mm512_storeu_si512(q + i, reinterpret_cast<__m512i&>(v));
+  }
+  for (; i < k; ++i) q[i] = float_to_bf16(row[i]);
+  for (; i < kp; ++i) q[i] = 0;
+}
+
+void convert_rows_bf16(const float* x, int m, int k, int ldx, Bf16Rows* out, ThreadPool& pool, int nth) {
+  size_rows(out, m, k);
   parallel_rows(pool, m, nth, [&](int r) {
-    const float* row = x + static_cast<size_t>(r) * ldx;
-    uint16_t* q = out->data.data() + static_cast<size_t>(r) * kp;
-    int i = 0;
-    for (; i + 32 <= k; i += 32) {
-      __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(row + i));
-      _mm512_storeu_si512(q + i, reinterpret_cast<__m512i&>(v));
-    }
-    for (; i < k; ++i) q[i] = float_to_bf16(row[i]);
-    for (; i < kp; ++i) q[i] = 0;
+    bf16_row(x + static_cast<size_t>(r) * ldx, k, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad);
+  });
+}
+
+// x[r] = LayerNorm(x[r]) in place and its bfloat16 form for the next GEMM in out's row out_row0 + r, in the same pass
+// (the row still in L1): the same floats and bits as add_layernorm then convert_rows_bf16. out is sized here unless
+// it already holds that many rows of width h (then only those rows change), as layernorm_quantize does.
+void layernorm_bf16(float* x, const float* gamma, const float* beta, int rows, int h, float eps, Bf16Rows* out,
+                    int out_row0, ThreadPool& pool, int nth) {
+  if (out->m < out_row0 + rows || out->k != h) size_rows(out, out_row0 + rows, h);
+  parallel_rows(pool, rows, nth, [&](int r) {
+    float* xr = x + static_cast<size_t>(r) * h;
+    layernorm_row<simd::Avx512>(xr, gamma, beta, h, eps);
+    bf16_row(xr, h, out->kpad, out->data.data() + (static_cast<size_t>(out_row0) + r) * out->kpad);
   });
 }
 

@@ -654,9 +654,11 @@ const Kernels* make_kernels(const char* name, KernelNeeds needs) {
 #if defined(BERTRT_SIMD_AVX512)
                          std::is_same_v<V, simd::Avx512> ? &pack_weights_bf16 : nullptr,
                          std::is_same_v<V, simd::Avx512> ? &convert_rows_bf16 : nullptr,
+                         std::is_same_v<V, simd::Avx512> ? &layernorm_bf16 : nullptr,
                          std::is_same_v<V, simd::Avx512> ? &gemm_bf16 : nullptr,
                          std::is_same_v<V, simd::Avx512> ? &attention_bf16 : nullptr,
 #else
+                         nullptr,
                          nullptr,
                          nullptr,
                          nullptr,

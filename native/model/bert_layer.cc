@@ -56,7 +56,7 @@ void Encoder::gate_product(const EncoderLayer& L, const float* y, float* inter, 
 void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, const int32_t* positions, EncoderScratch& s,
                     ThreadPool& pool, int nth, bool x_quantized, const EncoderLayer* next, float* ln1_max) const {
   const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
-  const bool int8 = p == Precision::kINT8;
+  const bool int8 = p == Precision::kINT8, bf16 = p == Precision::kBF16;
   L.qkv.prepare(x, H, b.tokens, s.in, pool, nth, x_quantized);
   cpu::AttentionArgs at = attention_args();
   if (s.rel_len > 0) at.rel_bias = s.rel.data(), at.rel_len = s.rel_len;
@@ -79,15 +79,18 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
       if (cfg_.disentangled_span > 0) disentangled_terms(L, qkv, T, s, at, pool, nth);
       attend(p, at, pool, nth);
       L.attn_out.forward(ctx, H, T, xg, y, H, s.local, pool, nth);
-      // INT8: a LayerNorm before a GEMM also quantizes its output for that GEMM, in the same pass over each row
+      // INT8 and BF16: a LayerNorm before a GEMM also writes its output in the GEMM's input form (quantized, or
+      // rounded to bfloat16), in the same pass over each row
       if (int8) L.ln1.apply_quantize(*k_.int8, y, T, L.inter, &s.local.q, 0, pool, nth);
+      else if (bf16) L.ln1.apply_bf16(*k_.bf16, y, T, &s.local.bq, 0, pool, nth);
       else L.ln1.apply(*k_.fp32, y, T, pool, nth);
       if (ln1_max) fold_abs_max(y, T, H, ln1_max);
-      L.inter.forward(y, H, T, nullptr, inter, I, s.local, pool, nth, /*prepared=*/int8);
+      L.inter.forward(y, H, T, nullptr, inter, I, s.local, pool, nth, /*prepared=*/int8 || bf16);
       if (cfg_.gated) gate_product(L, y, inter, T, s, pool, nth);
       L.out.forward(inter, I, T, y, xg, H, s.local, pool, nth);
       // the next layer's Q/K/V input: this group's rows of s.in, read above and not again in this layer
       if (int8 && next) L.ln2.apply_quantize(*k_.int8, xg, T, next->qkv, &s.in.q, r0, pool, nth);
+      else if (bf16 && next) L.ln2.apply_bf16(*k_.bf16, xg, T, &s.in.bq, r0, pool, nth);
       else L.ln2.apply(*k_.fp32, xg, T, pool, nth);
     }
     s0 = s1;

@@ -290,7 +290,7 @@ Status Encoder::forward(const BatchView& b, float* out, ThreadPool& pool, int nt
     return Status::Ok();
   }
   for (int l = 0; l < L; ++l)
-    layer(weights_of(l), precision_, x, b, positions.data(), scratch, pool, nth, precision_ == Precision::kINT8 && l > 0,
+    layer(weights_of(l), precision_, x, b, positions.data(), scratch, pool, nth, precision_ != Precision::kFP32 && l > 0,
           l + 1 < L ? &weights_of(l + 1) : nullptr, nullptr);
   return Status::Ok();
 }

@@ -95,6 +95,10 @@ struct LayerNorm {
     k8.layernorm_quantize(x, g.data(), b.data(), rows, static_cast<int>(g.size()), eps, next.smooth_or_null(), out, out_row0,
                           pool, nth);
   }
+  // The same for a BF16 GEMM: the rows rounded to bfloat16 in out's rows [out_row0, out_row0 + rows).
+  void apply_bf16(const cpu::Kernels& kb, float* x, int rows, cpu::Bf16Rows* out, int out_row0, ThreadPool& pool, int nth) const {
+    kb.layernorm_bf16(x, g.data(), b.data(), rows, static_cast<int>(g.size()), eps, out, out_row0, pool, nth);
+  }
 };
 
 }  // namespace bertrt

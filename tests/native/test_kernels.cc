@@ -450,6 +450,30 @@ void test_layernorm_quantize(ThreadPool& pool, int rows, int h, uint64_t seed) {
     }
 }
 
+// The fused LayerNorm + bfloat16 rounding gives exactly what LayerNorm then convert_rows_bf16 give, also written in two
+// parts at row offsets of an already-sized output (as the engine's row groups write the next layer's input).
+void test_layernorm_bf16(const cpu::Kernels& kb, ThreadPool& pool, int rows, int h, uint64_t seed) {
+  th::Rng rng(seed);
+  std::vector<float> x(size_t(rows) * h), g(h), b(h);
+  rng.fill(x, -4, 4), rng.fill(g, 0.5f, 1.5f), rng.fill(b, -0.3f, 0.3f);
+  char base[64];
+  std::snprintf(base, sizeof base, "layernorm_bf16 rows=%d h=%d", rows, h);
+  std::vector<float> fused = x, plain = x, parts = x;
+  cpu::Bf16Rows bf, bp, bh;
+  kb.layernorm_bf16(fused.data(), g.data(), b.data(), rows, h, 1e-12f, &bf, 0, pool, 0);
+  kb.add_layernorm(plain.data(), nullptr, g.data(), b.data(), rows, h, 1e-12f, pool, 0);
+  kb.convert_rows_bf16(plain.data(), rows, h, h, &bp, pool, 0);
+  const auto same = [](const cpu::Bf16Rows& p, const cpu::Bf16Rows& q) {
+    return p.m == q.m && p.k == q.k && p.kpad == q.kpad && std::equal(p.data.data(), p.data.data() + size_t(p.m) * p.kpad, q.data.data());
+  };
+  th::check(fused == plain && same(bf, bp), std::string(base) + ": same FP32 rows and bfloat16 bits as LayerNorm then convert_rows_bf16");
+  kb.convert_rows_bf16(x.data(), rows, h, h, &bh, pool, 0);  // sizes bh to all rows; overwritten below
+  const int r1 = rows / 2;
+  kb.layernorm_bf16(parts.data(), g.data(), b.data(), r1, h, 1e-12f, &bh, 0, pool, 0);
+  kb.layernorm_bf16(parts.data() + size_t(r1) * h, g.data(), b.data(), rows - r1, h, 1e-12f, &bh, r1, pool, 0);
+  th::check(parts == fused && same(bh, bf), std::string(base) + ": written in two parts at row offsets, the same rows");
+}
+
 void test_bf16(const cpu::Kernels* k, ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed) {
   th::Rng rng(seed);
   std::vector<float> a(size_t(m) * kk), w(size_t(n) * kk), b(n), r(size_t(m) * n), c(size_t(m) * n, NAN);
@@ -633,6 +657,8 @@ int main() {
   for (int h : {1, 7, 384, 1000}) test_layernorm_quantize(pool, 13, h, seed++);
   if (cpu::kernels_bf16()) {
     const cpu::Kernels& kb = *cpu::kernels_bf16();
+    for (int rows : {1, 13, 40, 97})
+      for (int h : {1, 7, 384, 1000}) test_layernorm_bf16(kb, pool, rows, h, seed++);
     test_attention(kb, pool, {1}, 1, 32, seed++, true);
     test_attention(kb, pool, {3, 17, 1, 64}, 3, 32, seed++, true);
     test_attention(kb, pool, {129, 5}, 2, 64, seed++, true);
