@@ -43,9 +43,9 @@ inline int64_t now_ns() {
 }
 
 // The clock of the stall detector's task lengths, read after every task: only compared with another span in the same
-// unit (the caller's wait), so it never needs converting. The time-stamp counter where there is one (one RDTSC, ~10
-// ns; the steady clock's call cost a tenth of a ms per one-sentence forward here, ~3% of it, at ~750 tasks); the
-// steady clock elsewhere.
+// unit (the caller's wait), so it never needs converting. The time-stamp counter where there is one (one RDTSC; the
+// steady clock, read after each of a one-sentence forward's ~750 tasks, took 2.4% of the job thread's samples here:
+// bench/results/development-ab.md, step 17); the steady clock elsewhere.
 inline int64_t ticks() {
 #if defined(__x86_64__) || defined(_M_X64)
   return static_cast<int64_t>(__rdtsc());

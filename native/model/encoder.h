@@ -115,8 +115,8 @@ class Encoder final : public BertModel {
   // --- bert_layer.cc
   // One post-norm layer in precision p, in place on the residual stream x [T][H]. INT8 and BF16: x_quantized says s.in
   // already holds x's INT8 (BF16) form; the closing LayerNorm writes that form of its output for the next layer's Q/K/V
-  // (INT8: with its smoothing) unless this is the last layer. ln1_max (calibration): per-channel max |.| of the first LayerNorm's output, folded in.
-  // positions: each token's, for rotary positions (BertConfig::rotary).
+  // (INT8: with its smoothing) unless this is the last layer. ln1_max (calibration): per-channel max |.| of the first
+  // LayerNorm's output, folded in. positions: each token's, for rotary positions (BertConfig::rotary).
   void layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, const int32_t* positions, EncoderScratch& s,
              ThreadPool& pool, int nth, bool x_quantized, const EncoderLayer* next, float* ln1_max) const;
   // A gated FFN's product: inter (the activated projection of y's T rows) times y's second projection, in place.
