@@ -66,14 +66,22 @@ inline void quantize_row_impl(const float* row, const float* cs, int k, int kp, 
   constexpr int W = V::W;
   auto load = [&](int i) { return kScaled ? V::mul(V::loadu(row + i), V::loadu(cs + i)) : V::loadu(row + i); };
   auto at = [&](int i) { return kScaled ? row[i] * cs[i] : row[i]; };
-  R vlo = V::zero(), vhi = V::zero();
+  // four running minima and maxima: one pair would chain every step on the last (min and max are exact in any order)
+  R vlo[4] = {V::zero(), V::zero(), V::zero(), V::zero()}, vhi[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
   int i = 0;
+  for (; i + 4 * W <= k; i += 4 * W)
+    for (int u = 0; u < 4; ++u) {
+      const R x = load(i + u * W);
+      vlo[u] = V::min(vlo[u], x);
+      vhi[u] = V::max(vhi[u], x);
+    }
   for (; i + W <= k; i += W) {
     const R x = load(i);
-    vlo = V::min(vlo, x);
-    vhi = V::max(vhi, x);
+    vlo[0] = V::min(vlo[0], x);
+    vhi[0] = V::max(vhi[0], x);
   }
-  float lo = -V::reduce_max(V::sub(V::zero(), vlo)), hi = V::reduce_max(vhi);
+  const R mlo = V::min(V::min(vlo[0], vlo[1]), V::min(vlo[2], vlo[3])), mhi = V::max(V::max(vhi[0], vhi[1]), V::max(vhi[2], vhi[3]));
+  float lo = -V::reduce_max(V::sub(V::zero(), mlo)), hi = V::reduce_max(mhi);
   for (; i < k; ++i) lo = std::min(lo, at(i)), hi = std::max(hi, at(i));
   if (!(hi - lo > 0.f)) {  // an all-zero row
     *scale = 0.f, *zero = 0;
@@ -87,6 +95,17 @@ inline void quantize_row_impl(const float* row, const float* cs, int k, int kp, 
   // round, shift and clamp in float (all exact on integers this small), so the store loop is a plain conversion
   const R iv = V::set1(inv), zv = V::set1(static_cast<float>(z)), top = V::set1(255.f);
   i = 0;
+#if defined(BERTRT_SIMD_AVX512)
+  if constexpr (std::is_same_v<V, simd::Avx512>) {
+    // the same integers in fewer steps: round to nearest even while converting, add the zero point as an integer,
+    // and clamp with max(0) and the unsigned-saturating narrowing store (NaN converts to INT_MIN: 0, as max(NaN, 0))
+    const __m512i zi = _mm512_set1_epi32(z);
+    for (; i + W <= k; i += W) {
+      const __m512i n = _mm512_cvt_roundps_epi32(V::mul(load(i), iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_add_epi32(n, zi), _mm512_setzero_si512())));
+    }
+  }
+#endif
   for (; i + W <= k; i += W) V::store_u8(q + i, V::min(V::max(V::add(V::round(V::mul(load(i), iv)), zv), V::zero()), top));
   for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::min(255.f, std::max(0.f, std::nearbyint(at(i) * inv) + z))));
   for (; i < kp; ++i) q[i] = static_cast<uint8_t>(z);
