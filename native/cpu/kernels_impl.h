@@ -608,7 +608,16 @@ void embed_layernorm(const EmbedArgs& g, ThreadPool& pool, int nth) {
   using R = typename V::reg;
   constexpr int W = V::W;
   const int h = g.h;
+  // the word rows are scattered over a table of tens of MB: each row's lines are fetched two rows ahead
+  const size_t word_bytes = (g.word_half ? sizeof(uint16_t) : sizeof(float)) * static_cast<size_t>(h);
   parallel_rows(pool, g.tokens, nth, [&](int r) {
+#if defined(__GNUC__)
+    if (r + 2 < g.tokens) {
+      const size_t ahead = static_cast<size_t>(g.ids[r + 2]) * h;
+      const char* p = g.word_half ? reinterpret_cast<const char*>(g.word_half + ahead) : reinterpret_cast<const char*>(g.word + ahead);
+      for (size_t x = 0; x < word_bytes; x += 64) __builtin_prefetch(p + x, 0, 1);
+    }
+#endif
     float* o = g.out + static_cast<size_t>(r) * h;
     const size_t row = static_cast<size_t>(g.ids[r]) * h;
     const float* we = g.word_half ? nullptr : g.word + row;
