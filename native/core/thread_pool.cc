@@ -161,8 +161,10 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
   gate_.fetch_or(kClosed, std::memory_order_acq_rel);
   wait_for([&] { return (gate_.load(std::memory_order_acquire) & kCount) == 0; });
   fn_ = nullptr;
-  const int64_t end = now_ns(), waited = end - waited_from, waited_ticks = ticks() - waited_from_ticks;
-  if (waited > kStallFloorNs && waited_ticks > kStallFactor * longest) {
+  // long against the caller's own tasks (in ticks), then against the floor (the steady clock, read only then)
+  const bool long_wait = ticks() - waited_from_ticks > kStallFactor * longest;
+  const int64_t end = long_wait ? now_ns() : 0;
+  if (long_wait && end - waited_from > kStallFloorNs) {
     ++stalls_;
     clean_calls_ = 0;
     solo_span_ns_ = std::clamp(2 * solo_span_ns_, kSoloMinNs, kSoloMaxNs);

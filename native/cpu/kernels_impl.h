@@ -115,7 +115,7 @@ inline typename V::reg activate(typename V::reg v, Act act) {
 constexpr int kRowsPerTask = 16;
 template <class F>
 inline void parallel_rows(ThreadPool& pool, int rows, int nth, F&& fn) {
-  const int threads = std::max(1, nth > 0 ? std::min(nth, pool.size()) : pool.size());
+  const int threads = nth > 0 ? std::min(nth, pool.size()) : pool.size();
   const int per = rows >= 2 * threads * kRowsPerTask ? kRowsPerTask : std::max(1, (rows + 2 * threads - 1) / (2 * threads));
   pool.parallel_for(
       (rows + per - 1) / per,

@@ -92,7 +92,6 @@ inline void quantize_row_impl(const float* row, const float* cs, int k, int kp, 
   const float inv = 1.f / s;
   const int z = std::min(255, std::max(0, static_cast<int>(std::nearbyint(-lo * inv))));
   *scale = s, *zero = z;
-  // round, shift and clamp in float (all exact on integers this small), so the store loop is a plain conversion
   const R iv = V::set1(inv), zv = V::set1(static_cast<float>(z)), top = V::set1(255.f);
   i = 0;
 #if defined(BERTRT_SIMD_AVX512)
@@ -106,6 +105,7 @@ inline void quantize_row_impl(const float* row, const float* cs, int k, int kp, 
     }
   }
 #endif
+  // elsewhere: round, shift and clamp in float (all exact on integers this small), so the store is a plain conversion
   for (; i + W <= k; i += W) V::store_u8(q + i, V::min(V::max(V::add(V::round(V::mul(load(i), iv)), zv), V::zero()), top));
   for (; i < k; ++i) q[i] = static_cast<uint8_t>(static_cast<int>(std::min(255.f, std::max(0.f, std::nearbyint(at(i) * inv) + z))));
   for (; i < kp; ++i) q[i] = static_cast<uint8_t>(z);

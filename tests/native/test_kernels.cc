@@ -249,6 +249,11 @@ bool same_rows(const cpu::QuantRows& x, const cpu::QuantRows& y) {
          std::memcmp(x.zero.data(), y.zero.data(), sizeof(int32_t) * y.m) == 0;
 }
 
+bool same_rows(const cpu::Bf16Rows& x, const cpu::Bf16Rows& y) {
+  return x.m == y.m && x.k == y.k && x.kpad == y.kpad &&
+         std::memcmp(x.data.data(), y.data.data(), sizeof(uint16_t) * size_t(y.m) * y.kpad) == 0;
+}
+
 // The GEMM's GELU epilogue over a dense sweep of pre-activations in [-12, 12] (a k = 1 GEMM against the weight 1).
 // erf form: GELU = x/2 + |x| (Phi(|x|) - 1/2) with the polynomial table within 3.8e-8 of Phi - 1/2 (tools/fit_gelu.py,
 // float32 evaluation), so |x| * 3.8e-8, plus the last step's rounding (2^-24 |GELU| <= 6e-8 |x|; the portable path
@@ -463,15 +468,12 @@ void test_layernorm_bf16(const cpu::Kernels& kb, ThreadPool& pool, int rows, int
   kb.layernorm_bf16(fused.data(), g.data(), b.data(), rows, h, 1e-12f, &bf, 0, pool, 0);
   kb.add_layernorm(plain.data(), nullptr, g.data(), b.data(), rows, h, 1e-12f, pool, 0);
   kb.convert_rows_bf16(plain.data(), rows, h, h, &bp, pool, 0);
-  const auto same = [](const cpu::Bf16Rows& p, const cpu::Bf16Rows& q) {
-    return p.m == q.m && p.k == q.k && p.kpad == q.kpad && std::equal(p.data.data(), p.data.data() + size_t(p.m) * p.kpad, q.data.data());
-  };
-  th::check(fused == plain && same(bf, bp), std::string(base) + ": same FP32 rows and bfloat16 bits as LayerNorm then convert_rows_bf16");
+  th::check(fused == plain && same_rows(bf, bp), std::string(base) + ": same FP32 rows and bfloat16 bits as LayerNorm then convert_rows_bf16");
   kb.convert_rows_bf16(x.data(), rows, h, h, &bh, pool, 0);  // sizes bh to all rows; overwritten below
   const int r1 = rows / 2;
   kb.layernorm_bf16(parts.data(), g.data(), b.data(), r1, h, 1e-12f, &bh, 0, pool, 0);
   kb.layernorm_bf16(parts.data() + size_t(r1) * h, g.data(), b.data(), rows - r1, h, 1e-12f, &bh, r1, pool, 0);
-  th::check(parts == fused && same(bh, bf), std::string(base) + ": written in two parts at row offsets, the same rows");
+  th::check(parts == fused && same_rows(bh, bf), std::string(base) + ": written in two parts at row offsets, the same rows");
 }
 
 void test_bf16(const cpu::Kernels* k, ThreadPool& pool, int m, int n, int kk, bool gelu, uint64_t seed) {
