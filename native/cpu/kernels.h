@@ -84,10 +84,19 @@ struct Bf16Rows {
   int m = 0, k = 0, kpad = 0;
 };
 
+// Sizes out for m rows of k values (kpad: k rounded up to even; the buffer grows only, its contents are not kept).
+inline void size_bf16_rows(Bf16Rows* out, int m, int k) {
+  out->m = m, out->k = k, out->kpad = (k + 1) / 2 * 2;
+  out->data.resize(static_cast<size_t>(m) * out->kpad);
+}
+
 struct GemmBf16Args : Epilogue {
   const Bf16Rows* a = nullptr;
   const Bf16Matrix* w = nullptr;
   int row0 = 0, rows = -1;  // A's rows [row0, row0 + rows) (-1: to the end); output row i is row0 + i's
+  // When set, output row i goes to c_bf16's row i in bfloat16 instead of to c: the bits convert_rows_bf16 would give
+  // (the next BF16 GEMM's input, without a pass over the floats). The caller sizes it (its width n, even).
+  Bf16Rows* c_bf16 = nullptr;
 };
 
 // C[m][n] = act(A[m][k] . W^T + bias) + residual
@@ -128,6 +137,11 @@ struct AttentionArgs {
   int pos_r = 0;
   const int32_t* pos_index = nullptr;
   int pos_len = 0;
+  // attention_bf16: when set, the output goes here in bfloat16 (row stride ld_out_bf16 >= the row's width rounded up
+  // to even; head h at columns h*head_dim) instead of to out: the bits convert_rows_bf16 would give, for the next BF16
+  // GEMM. For odd head sizes (the FP32 kernel's) out is written first and converted, with convert_rows_bf16's zero pad.
+  uint16_t* out_bf16 = nullptr;
+  int ld_out_bf16 = 0;
 };
 
 // The disentangled terms of query i (row row0 + i) of head h, added to its raw scores s[0, len).

@@ -24,10 +24,7 @@ void pack_weights_bf16(const float* w, int n, int k, Bf16Matrix* out) {
         }
 }
 
-inline void size_rows(Bf16Rows* out, int m, int k) {
-  out->m = m, out->k = k, out->kpad = (k + 1) / 2 * 2;
-  out->data.resize(static_cast<size_t>(m) * out->kpad);
-}
+inline void size_rows(Bf16Rows* out, int m, int k) { size_bf16_rows(out, m, k); }
 
 // One row of k floats to bfloat16 (round to nearest even), zeros to kpad.
 inline void bf16_row(const float* row, int k, int kp, uint16_t* q) {
@@ -137,7 +134,8 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
         // the epilogue of row i0 + i (of this task's rows) whose two 16-column halves of sums are c0, c1
         auto finish = [&](int i, __m512 c0, __m512 c1) {
           const int r = m0 + i;
-          float* crow = g.c + static_cast<size_t>(r) * g.ldc + n0;
+          float* crow = g.c_bf16 ? nullptr : g.c + static_cast<size_t>(r) * g.ldc + n0;
+          uint16_t* brow = g.c_bf16 ? g.c_bf16->data.data() + static_cast<size_t>(r) * g.c_bf16->kpad + n0 : nullptr;
           const float* rrow = g.residual ? g.residual + static_cast<size_t>(r) * g.ldr + n0 : nullptr;
           alignas(64) float tmp[kBfNR];
           for (int h = 0; h < 2; ++h) {
@@ -147,7 +145,12 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
               if (g.bias) v = V::add(v, V::loadu(g.bias + n0 + j));
               if (g.act != Act::kNone) v = activate<V>(v, g.act);
               if (rrow) v = V::add(v, V::loadu(rrow + j));
-              V::storeu(crow + j, v);
+              if (brow) {
+                const __m256bh b = _mm512_cvtneps_pbh(v);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(brow + j), reinterpret_cast<const __m256i&>(b));
+              } else {
+                V::storeu(crow + j, v);
+              }
             } else {
               V::store(tmp + j, v);
             }
@@ -157,7 +160,9 @@ void gemm_bf16(const GemmBf16Args& g, ThreadPool& pool, int nth) {
               alignas(64) float one[16] = {};
               one[0] = tmp[j] + (g.bias ? g.bias[n0 + j] : 0.f);
               if (g.act != Act::kNone) V::store(one, activate<V>(V::load(one), g.act));
-              crow[j] = one[0] + (rrow ? rrow[j] : 0.f);
+              const float y = one[0] + (rrow ? rrow[j] : 0.f);
+              if (brow) brow[j] = float_to_bf16(y);
+              else crow[j] = y;
             }
           }
         };
@@ -321,13 +326,20 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
       }
     }
     for (int r = 0; r < RI; ++r) {
-      float* out = g.out + static_cast<size_t>(row0 + i0 + r) * g.ld_out + h * dh;
+      const size_t row = static_cast<size_t>(row0 + i0 + r);
+      float* out = g.out + row * g.ld_out + h * dh;
+      uint16_t* outb = g.out_bf16 ? g.out_bf16 + row * g.ld_out_bf16 + h * dh : nullptr;
       for (int x = 0; x < nv; ++x) {
         const int c = d0 + 16 * x;
         if (c >= dh) break;
         const __m512 y = _mm512_mul_ps(acc[r][x], _mm512_set1_ps(inv_sum[r]));
         const int n = std::min(16, dh - c);
-        _mm512_mask_storeu_ps(out + c, static_cast<__mmask16>((1u << n) - 1), y);
+        if (outb) {
+          const __m256bh b = _mm512_cvtneps_pbh(y);
+          _mm256_mask_storeu_epi16(outb + c, static_cast<__mmask16>((1u << n) - 1), reinterpret_cast<const __m256i&>(b));
+        } else {
+          _mm512_mask_storeu_ps(out + c, static_cast<__mmask16>((1u << n) - 1), y);
+        }
       }
     }
   }
@@ -335,8 +347,17 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
 
 void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
   const int dh = g.head_dim, hidden = g.n_heads * g.head_dim;
-  // pairs along head_dim need an even size
-  if (dh % 2 != 0) return attention<simd::Avx512>(g, pool, nth);
+  // pairs along head_dim need an even size: the FP32 kernel, then (if asked) its rows in bfloat16
+  if (dh % 2 != 0) {
+    attention<simd::Avx512>(g, pool, nth);
+    if (g.out_bf16) {
+      const int rows = g.cu_seqlens[g.n_seqs];
+      parallel_rows(pool, rows, nth, [&](int r) {
+        bf16_row(g.out + static_cast<size_t>(r) * g.ld_out, hidden, (hidden + 1) / 2 * 2, g.out_bf16 + static_cast<size_t>(r) * g.ld_out_bf16);
+      });
+    }
+    return;
+  }
   pool.parallel_for(
       static_cast<int64_t>(g.n_seqs) * g.n_heads,
       [&](int64_t t, int) {

@@ -77,17 +77,24 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
       at.qkv = qkv, at.out = ctx;
       at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0, at.key_lens = b.key_lens ? b.key_lens + s0 : nullptr;
       if (cfg_.disentangled_span > 0) disentangled_terms(L, qkv, T, s, at, pool, nth);
+      // BF16: attention and the FFN's first GEMM write their outputs in bfloat16 for the GEMM after them (the bits a
+      // conversion pass would give, without the pass); a gated FFN multiplies the floats first
+      if (bf16 && H % 2 == 0) {
+        cpu::size_bf16_rows(&s.local.bq, T, H);
+        at.out_bf16 = s.local.bq.data.data(), at.ld_out_bf16 = s.local.bq.kpad;
+      }
       attend(p, at, pool, nth);
-      L.attn_out.forward(ctx, H, T, xg, y, H, s.local, pool, nth);
+      L.attn_out.forward(ctx, H, T, xg, y, H, s.local, pool, nth, /*prepared=*/at.out_bf16 != nullptr);
       // INT8 and BF16: a LayerNorm before a GEMM also writes its output in the GEMM's input form (quantized, or
       // rounded to bfloat16), in the same pass over each row
       if (int8) L.ln1.apply_quantize(*k_.int8, y, T, L.inter, &s.local.q, 0, pool, nth);
       else if (bf16) L.ln1.apply_bf16(*k_.bf16, y, T, &s.local.bq, 0, pool, nth);
       else L.ln1.apply(*k_.fp32, y, T, pool, nth);
       if (ln1_max) fold_abs_max(y, T, H, ln1_max);
-      L.inter.forward(y, H, T, nullptr, inter, I, s.local, pool, nth, /*prepared=*/int8 || bf16);
+      const bool act_bf16 = bf16 && !cfg_.gated && I % 2 == 0;
+      L.inter.forward(y, H, T, nullptr, inter, I, s.local, pool, nth, /*prepared=*/int8 || bf16, act_bf16 ? &s.act.bq : nullptr);
       if (cfg_.gated) gate_product(L, y, inter, T, s, pool, nth);
-      L.out.forward(inter, I, T, y, xg, H, s.local, pool, nth);
+      L.out.forward(inter, I, T, y, xg, H, act_bf16 ? s.act : s.local, pool, nth, /*prepared=*/act_bf16);
       // the next layer's Q/K/V input: this group's rows of s.in, read above and not again in this layer
       if (int8 && next) L.ln2.apply_quantize(*k_.int8, xg, T, next->qkv, &s.in.q, r0, pool, nth);
       else if (bf16 && next) L.ln2.apply_bf16(*k_.bf16, xg, T, &s.in.bq, r0, pool, nth);

@@ -40,6 +40,7 @@ struct EncoderScratch {
   AlignedBuffer<float> y, qkv, ctx, inter;  // [group rows][H, 3H, H, I]
   LinearInput in;                           // the layer input, all T rows (INT8: written by the LayerNorm before)
   LinearInput local;                        // the group's other GEMM inputs
+  LinearInput act;                          // BF16: the FFN's activation, written in bfloat16 by the GEMM before
   std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
   AlignedBuffer<float> gate;                // gated FFNs: the second projection's rows [group rows][I]
   AlignedBuffer<float> c2p, p2c;            // DeBERTa: the group's disentangled terms [group rows][heads][2 span]

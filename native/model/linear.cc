@@ -29,7 +29,7 @@ void Linear::prepare(const float* x, int lda, int m, LinearInput& in, ThreadPool
 }
 
 void Linear::run(const float* x, int lda, const LinearInput& in, int r0, int m, const float* residual, float* c, int ldc,
-                 ThreadPool& pool, int nth) const {
+                 ThreadPool& pool, int nth, cpu::Bf16Rows* out_bf16) const {
   cpu::Epilogue epi;
   epi.bias = bias.size() ? bias.data() : nullptr;
   epi.act = act;
@@ -38,6 +38,7 @@ void Linear::run(const float* x, int lda, const LinearInput& in, int r0, int m, 
     cpu::GemmBf16Args g;
     static_cast<cpu::Epilogue&>(g) = epi;
     g.a = &in.bq, g.w = &bf_, g.row0 = r0, g.rows = m;
+    if (out_bf16) cpu::size_bf16_rows(out_bf16, m, n_), g.c_bf16 = out_bf16;
     k_->bf16->gemm_bf16(g, pool, nth);
   } else if (p_ == Precision::kINT8) {
     cpu::GemmS8Args g;

@@ -54,14 +54,16 @@ class Linear {
   // and smoothing prepared it).
   void prepare(const float* x, int lda, int m, LinearInput& in, ThreadPool& pool, int nth, bool prepared = false) const;
   // Output rows [r0, r0 + m) from a prepared input: c (stride ldc) and residual (stride ldc, or null) point at row
-  // r0's output. The residual is never c itself: past the GEMM's first K block c holds partial sums.
+  // r0's output. The residual is never c itself: past the GEMM's first K block c holds partial sums. out_bf16 (BF16
+  // only, n even): the output rows go there in bfloat16 instead, sized here to m rows, as the next BF16 GEMM's
+  // prepared input (the bits prepare would give).
   void run(const float* x, int lda, const LinearInput& in, int r0, int m, const float* residual, float* c, int ldc,
-           ThreadPool& pool, int nth) const;
+           ThreadPool& pool, int nth, cpu::Bf16Rows* out_bf16 = nullptr) const;
   // prepare, then run over rows [0, m).
   void forward(const float* x, int lda, int m, const float* residual, float* c, int ldc, LinearInput& in, ThreadPool& pool,
-               int nth, bool prepared = false) const {
+               int nth, bool prepared = false, cpu::Bf16Rows* out_bf16 = nullptr) const {
     prepare(x, lda, m, in, pool, nth, prepared);
-    run(x, lda, in, 0, m, residual, c, ldc, pool, nth);
+    run(x, lda, in, 0, m, residual, c, ldc, pool, nth, out_bf16);
   }
 
  private:

@@ -172,12 +172,27 @@ void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> le
         }
       }
   double e = th::norm_err(out.data(), want);
+  // BF16's output in bfloat16 (out_bf16, for the next GEMM): the bits of the floats above through convert_rows_bf16,
+  // odd head sizes (the FP32 kernel, then a conversion) and odd widths (a zero pad column) included
+  bool direct_same = true;
+  if (bf16) {
+    cpu::Bf16Rows converted;
+    k.convert_rows_bf16(out.data(), T, H, H, &converted, pool, 0);
+    std::vector<uint16_t> direct(size_t(T) * converted.kpad + 1, 0x7fc1);
+    std::vector<float> scratch(out.size(), NAN);
+    cpu::AttentionArgs gb = g;
+    gb.out = scratch.data(), gb.out_bf16 = direct.data(), gb.ld_out_bf16 = converted.kpad;
+    k.attention_bf16(gb, pool, 0);
+    direct_same = std::memcmp(direct.data(), converted.data.data(), sizeof(uint16_t) * size_t(T) * converted.kpad) == 0 &&
+                  direct.back() == 0x7fc1;
+  }
   std::string name = std::string(k.name) + (bf16 ? " attention_bf16" : " attention") + " heads=" + std::to_string(heads) +
                      " dh=" + std::to_string(dh) + (window ? " window=" + std::to_string(window) : "") + " lens=";
   for (int l : lens) name += std::to_string(l) + ",";
   char buf[32];
   std::snprintf(buf, sizeof buf, " err=%.2e", e);
   th::check(e <= (rounded ? kAttnBf16Tol : kAttnTol), name + buf);
+  if (bf16) th::check(direct_same, name + ": written in bfloat16, the bits of its floats converted");
 }
 
 void test_layernorm(const cpu::Kernels& k, ThreadPool& pool, int rows, int h, bool residual, uint64_t seed) {
@@ -506,6 +521,19 @@ void test_bf16(const cpu::Kernels* k, ThreadPool& pool, int m, int n, int kk, bo
   std::snprintf(name, sizeof name, "%s bf16 gemm m=%d n=%d k=%d gelu=%d err=%.2e", k->name, m, n, kk, gelu, e);
   th::check(same, std::string(name) + ": hardware and software rounding agree");
   th::check(e <= kGemmTol, name);
+  // the output written in bfloat16 (c_bf16, for the next GEMM): the bits of the floats above through convert_rows_bf16
+  // (full panels by vector, partial ones by float_to_bf16); c untouched
+  if (n % 2 == 0) {
+    cpu::Bf16Rows direct, converted;
+    cpu::size_bf16_rows(&direct, m, n);
+    k->convert_rows_bf16(c.data(), m, n, n, &converted, pool, 0);
+    std::vector<float> c2(c.size(), -7.f);
+    g.c = c2.data(), g.c_bf16 = &direct;
+    k->gemm_bf16(g, pool, 0);
+    const bool untouched = std::all_of(c2.begin(), c2.end(), [](float x) { return x == -7.f; });
+    th::check(untouched && std::memcmp(direct.data.data(), converted.data.data(), sizeof(uint16_t) * size_t(m) * n) == 0,
+              std::string(name) + ": written in bfloat16, the bits of its floats converted");
+  }
 }
 
 // The pool runs every task exactly once, whatever the thread and task counts (shares of 0, 1 or many tasks, and
@@ -666,6 +694,7 @@ int main() {
     test_attention(kb, pool, {129, 5}, 2, 64, seed++, true);
     test_attention(kb, pool, {17, 33}, 2, 24, seed++, true);
     test_attention(kb, pool, {7}, 4, 5, seed++, true);  // odd head size: the FP32 kernel takes over
+    test_attention(kb, pool, {9, 4}, 1, 5, seed++, true);  // ... and an odd row width (bfloat16 rows with a pad column)
     test_attention(kb, pool, {256, 31, 32, 33}, 12, 32, seed++, true);
     test_attention(kb, pool, {0, 4, 0}, 2, 32, seed++, true);
     test_attention(kb, pool, {100}, 1, 128, seed++, true);
