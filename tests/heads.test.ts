@@ -213,6 +213,45 @@ describe('zero-shot classification and transformers.js option names', function (
   });
 });
 
+describe('pooling', function () {
+  const { pool } = require('../lib/heads/pooling') as typeof import('../lib/heads/pooling');
+  /** The definition, token by token into one float64 accumulator per column (pool() sums the same terms in the same
+   *  order column by column, so it must give the same bits). */
+  function reference(h: Float32Array, dim: number, begin: number, end: number, mode: string, skip: number): Float32Array {
+    const out = new Float32Array(dim);
+    const first = Math.min(begin + skip, end - 1);
+    if (mode === 'max') {
+      out.fill(-Infinity);
+      for (let t = first; t < end; t++) for (let j = 0; j < dim; j++) if (h[t * dim + j] > out[j]) out[j] = h[t * dim + j];
+      return out;
+    }
+    const acc = new Float64Array(dim);
+    let weights = 0;
+    for (let t = first; t < end; t++) {
+      const w = mode === 'weightedmean' ? t - begin + 1 : 1;
+      weights += w;
+      for (let j = 0; j < dim; j++) acc[j] += w * h[t * dim + j];
+    }
+    const div = mode === 'mean_sqrt_len' ? Math.sqrt(end - first) : weights;
+    for (let j = 0; j < dim; j++) out[j] = acc[j] / div;
+    return out;
+  }
+  it('gives the bits of the float64 definition in every mode, width and prompt skip', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 8;
+    for (const dim of [1, 3, 4, 5, 384, 385]) {
+      const h = Float32Array.from({ length: 40 * dim }, rnd);
+      h[dim + 2 % dim] = -0, h[2 * dim + 2 % dim] = 0; // signed zeros for max
+      for (const mode of ['mean', 'max', 'weightedmean', 'mean_sqrt_len'] as const)
+        for (const [begin, end, skip] of [[0, 1, 0], [3, 40, 0], [3, 40, 5], [10, 13, 9], [0, 40, 2]]) {
+          const got = pool(h, dim, begin, end, mode, skip);
+          const want = reference(h, dim, begin, end, mode, skip);
+          assert.ok(got.every((v, j) => Object.is(v, want[j])), `${mode} dim=${dim} rows ${begin}..${end} skip ${skip}`);
+        }
+    }
+  });
+});
+
 describe('sentence-transformers module chain (Pooling, Dense, Normalize)', function () {
   const { tmpDir } = require('./helpers/fixtures') as typeof import('./helpers/fixtures');
   /** An ST folder around the classifier's encoder weights, with the given modules.json and module folders. */

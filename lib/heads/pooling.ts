@@ -246,26 +246,55 @@ export function pool(hidden: Float32Array, dim: number, begin: number, end: numb
     out.set(hidden.subarray(row * dim, row * dim + dim));
     return out;
   }
+  // Column by column, four at a time, each column's running value in a local (the loops V8 compiles best: ~3x faster
+  // than one Float64Array accumulator per column, and the same additions in the same order, so the same bits).
+  let j = 0;
   if (mode === 'max') {
-    out.fill(-Infinity);
-    for (let t = first; t < end; t++) {
-      const row = t * dim;
-      for (let j = 0; j < dim; j++) if (hidden[row + j] > out[j]) out[j] = hidden[row + j];
+    for (; j + 4 <= dim; j += 4) {
+      let m0 = -Infinity, m1 = -Infinity, m2 = -Infinity, m3 = -Infinity;
+      for (let r = first * dim + j, e = end * dim + j; r < e; r += dim) {
+        if (hidden[r] > m0) m0 = hidden[r];
+        if (hidden[r + 1] > m1) m1 = hidden[r + 1];
+        if (hidden[r + 2] > m2) m2 = hidden[r + 2];
+        if (hidden[r + 3] > m3) m3 = hidden[r + 3];
+      }
+      out[j] = m0, out[j + 1] = m1, out[j + 2] = m2, out[j + 3] = m3;
+    }
+    for (; j < dim; j++) {
+      let m = -Infinity;
+      for (let r = first * dim + j, e = end * dim + j; r < e; r += dim) if (hidden[r] > m) m = hidden[r];
+      out[j] = m;
     }
     return out;
   }
   // Sum in float64, as a long sequence summed in float32 would drift from the reference. weightedmean weighs the
-  // token at position p (from 1) by p, as sentence-transformers does.
-  const acc = new Float64Array(dim);
+  // token at position p (from 1) by p, as sentence-transformers does (w * x is exact in float64 for any float x).
   let weights = 0;
-  for (let t = first; t < end; t++) {
-    const row = t * dim;
-    const w = mode === 'weightedmean' ? t - begin + 1 : 1;
-    weights += w;
-    for (let j = 0; j < dim; j++) acc[j] += w * hidden[row + j];
-  }
+  for (let t = first; t < end; t++) weights += mode === 'weightedmean' ? t - begin + 1 : 1;
   const div = mode === 'mean_sqrt_len' ? Math.sqrt(n) : weights;
-  for (let j = 0; j < dim; j++) out[j] = acc[j] / div;
+  if (mode === 'weightedmean') {
+    for (; j < dim; j++) {
+      let s = 0;
+      for (let t = first, r = first * dim + j; t < end; t++, r += dim) s += (t - begin + 1) * hidden[r];
+      out[j] = s / div;
+    }
+    return out;
+  }
+  for (; j + 4 <= dim; j += 4) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let r = first * dim + j, e = end * dim + j; r < e; r += dim) {
+      s0 += hidden[r];
+      s1 += hidden[r + 1];
+      s2 += hidden[r + 2];
+      s3 += hidden[r + 3];
+    }
+    out[j] = s0 / div, out[j + 1] = s1 / div, out[j + 2] = s2 / div, out[j + 3] = s3 / div;
+  }
+  for (; j < dim; j++) {
+    let s = 0;
+    for (let r = first * dim + j, e = end * dim + j; r < e; r += dim) s += hidden[r];
+    out[j] = s / div;
+  }
   return out;
 }
 
