@@ -84,6 +84,7 @@ uint16_t float_to_bf16(float f) {
   uint32_t b;
   std::memcpy(&b, &f, 4);
   if ((b & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((b >> 16) | 0x40);  // NaN stays NaN
+  if ((b & 0x7f800000) == 0) return static_cast<uint16_t>((b >> 16) & 0x8000);       // a denormal: zero of its sign
   b += 0x7fff + ((b >> 16) & 1);
   return static_cast<uint16_t>(b >> 16);
 }

@@ -296,7 +296,8 @@ inline bool float_to_half_exact(float f, uint16_t* h) {
   return true;
 }
 
-// Round-to-nearest-even float -> bfloat16 (NaN kept quiet), the conversion the hardware's vcvtneps2bf16 does.
+// Round-to-nearest-even float -> bfloat16 (NaN kept quiet, denormal inputs to zeros of their sign), the conversion
+// the hardware's vcvtneps2bf16 does: the scalar tails of a row and its vector blocks give the same bits.
 uint16_t float_to_bf16(float f);
 
 // Per-channel weight quantization (core/quantize.h): shared by every ISA and the CUDA backend, so all give the same

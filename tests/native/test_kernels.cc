@@ -536,6 +536,25 @@ void test_bf16(const cpu::Kernels* k, ThreadPool& pool, int m, int n, int kk, bo
   }
 }
 
+// bfloat16 conversion: the vector path (vcvtneps2bf16, blocks of 32 in convert_rows_bf16) and float_to_bf16 (the
+// rows' tails, the weights) give the same bits for every kind of float: denormals (zeros of their sign, as the
+// instruction treats them), signed zeros, infinities, NaN, rounding ties both ways, the largest float (to infinity).
+void test_bf16_conversion(const cpu::Kernels& kb, ThreadPool& pool) {
+  auto bits = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
+  std::vector<float> x = {bits(0x00000001), bits(0x80000001), bits(0x007fffff), bits(0x807fffff), bits(0x00400000), 0.f, -0.f,
+                          INFINITY, -INFINITY, NAN, bits(0x7fa00000), bits(0x3f808000), bits(0x3f818000), bits(0x3f808001),
+                          bits(0x3f817fff), bits(0x7f7fffff), bits(0xff7fffff), bits(0x00800000), bits(0x80800000), 1.f, -2.5f,
+                          bits(0x3f7fffff), bits(0x477fe000), 1e-30f};
+  th::Rng rng(99);
+  while (x.size() < 64) x.push_back(rng.uniform(-4.f, 4.f));
+  cpu::Bf16Rows r;
+  kb.convert_rows_bf16(x.data(), 1, 64, 64, &r, pool, 0);
+  int wrong = 0;
+  for (int i = 0; i < 64; ++i) wrong += r.data.data()[i] != cpu::float_to_bf16(x[i]);
+  th::check(wrong == 0, std::string(kb.name) + " bf16 conversion: the vector path and float_to_bf16 agree on denormals, zeros, "
+                        "infinities, NaN, ties and the largest float (" + std::to_string(wrong) + " differ)");
+}
+
 // The pool runs every task exactly once, whatever the thread and task counts (shares of 0, 1 or many tasks, and
 // tasks of very different lengths, so threads finish their own share early and take the others').
 void test_thread_pool() {
@@ -687,6 +706,7 @@ int main() {
   for (int h : {1, 7, 384, 1000}) test_layernorm_quantize(pool, 13, h, seed++);
   if (cpu::kernels_bf16()) {
     const cpu::Kernels& kb = *cpu::kernels_bf16();
+    test_bf16_conversion(kb, pool);
     for (int rows : {1, 13, 40, 97})
       for (int h : {1, 7, 384, 1000}) test_layernorm_bf16(kb, pool, rows, h, seed++);
     test_attention(kb, pool, {1}, 1, 32, seed++, true);
