@@ -254,11 +254,15 @@ inline void attn_bf16_scores(const uint32_t* q32, int pairs, const uint16_t* kb,
 
 template <int RI>
 inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int i0, AttnBf16Scratch& sc, int lp,
-                           int dvp) {
+                           int dvp, int valid = RI) {
   using V = simd::Avx512;
   const int dh = g.head_dim, pairs = dh / 2;
-  // this tile's queries, in bfloat16
-  for (int r = 0; r < RI; ++r) to_bf16_row(g.qkv + static_cast<size_t>(row0 + i0 + r) * g.ld_qkv + h * dh, dh, sc.q.data() + r * dh);
+  // this tile's queries, in bfloat16; rows past `valid` (a sequence's last rows in a padded tile) are zeros, their
+  // scores a model's extra terms never see, and their outputs are not written
+  for (int r = 0; r < RI; ++r) {
+    if (r < valid) to_bf16_row(g.qkv + static_cast<size_t>(row0 + i0 + r) * g.ld_qkv + h * dh, dh, sc.q.data() + r * dh);
+    else std::memset(sc.q.data() + r * dh, 0, sizeof(uint16_t) * dh);
+  }
   const uint32_t* q32 = reinterpret_cast<const uint32_t*>(sc.q.data());
   float* s = sc.s.data();
   // a sliding window needs only the keys within `window` of the tile's rows: [j0, j1) in whole 32-key blocks, the
@@ -281,9 +285,11 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
   const __m512 scale = _mm512_set1_ps(g.scale);
   for (int r = 0; r < RI; ++r) {
     float* sr = s + r * lp;
-    if (g.rel_bias) add_relative_bias(g, h, i0 + r, len, sr);
-    if (g.c2p) add_disentangled(g, h, row0, i0 + r, len, sr);
-    if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr, j0, j1);
+    if (r < valid) {
+      if (g.rel_bias) add_relative_bias(g, h, i0 + r, len, sr);
+      if (g.c2p) add_disentangled(g, h, row0, i0 + r, len, sr);
+      if (g.window > 0) mask_outside_window(g.window, i0 + r, len, sr, j0, j1);
+    }
     for (int j = std::max(len, j0); j < j1; ++j) sr[j] = -std::numeric_limits<float>::infinity();
   }
   __m512 mx[RI], sum[RI];
@@ -325,7 +331,7 @@ inline void attn_bf16_rows(const AttentionArgs& g, int row0, int len, int h, int
         acc[r][1] = _mm512_dpbf16_ps(acc[r][1], reinterpret_cast<const __m512bh&>(pv), reinterpret_cast<const __m512bh&>(v1));
       }
     }
-    for (int r = 0; r < RI; ++r) {
+    for (int r = 0; r < valid; ++r) {
       const size_t row = static_cast<size_t>(row0 + i0 + r);
       float* out = g.out + row * g.ld_out + h * dh;
       uint16_t* outb = g.out_bf16 ? g.out_bf16 + row * g.ld_out_bf16 + h * dh : nullptr;
@@ -403,7 +409,10 @@ void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
         int i = 0;
         for (; i + 8 <= rows; i += 8) attn_bf16_rows<8>(g, row0, len, h, i, sc, lp, dvp);
         for (; i + 4 <= rows; i += 4) attn_bf16_rows<4>(g, row0, len, h, i, sc, lp, dvp);
-        for (; i < rows; ++i) attn_bf16_rows<1>(g, row0, len, h, i, sc, lp, dvp);
+        // 2 or 3 last rows: one 4-row tile with its last rows unused costs less than 1-row tiles (a 1-row score tile
+        // loads a key vector per product; same bits either way, every row's sums run alone)
+        if (rows - i >= 2) attn_bf16_rows<4>(g, row0, len, h, i, sc, lp, dvp, rows - i);
+        else if (i < rows) attn_bf16_rows<1>(g, row0, len, h, i, sc, lp, dvp);
       },
       nth);
 }

@@ -715,6 +715,7 @@ int main() {
     test_attention(kb, pool, {17, 33}, 2, 24, seed++, true);
     test_attention(kb, pool, {7}, 4, 5, seed++, true);  // odd head size: the FP32 kernel takes over
     test_attention(kb, pool, {9, 4}, 1, 5, seed++, true);  // ... and an odd row width (bfloat16 rows with a pad column)
+    test_attention(kb, pool, {18, 10, 7, 2}, 3, 32, seed++, true);  // 2 or 3 last rows: a 4-row tile, partly unused
     test_attention(kb, pool, {256, 31, 32, 33}, 12, 32, seed++, true);
     test_attention(kb, pool, {0, 4, 0}, 2, 32, seed++, true);
     test_attention(kb, pool, {100}, 1, 128, seed++, true);
@@ -725,6 +726,7 @@ int main() {
     test_attention(kb, pool, {40, 9}, 2, 24, seed++, true, 100);
     test_attention(kb, pool, {200, 95}, 2, 32, seed++, true, 33);
     test_attention(kb, pool, {77}, 1, 16, seed++, true, 1);
+    test_attention(kb, pool, {46, 19}, 2, 32, seed++, true, 5);
     // (AMX: blocks of 32 rows where K is a multiple of 32, with the rows past them and other widths on vdpbf16ps)
     const int bshapes[][3] = {{1, 1, 1}, {3, 17, 5}, {17, 384, 384}, {9, 33, 7}, {100, 1536, 384}, {65, 384, 1536}, {7, 40, 257},
                               {32, 32, 32}, {128, 40, 64}, {161, 1152, 384}, {300, 384, 96}, {64, 33, 257}};
