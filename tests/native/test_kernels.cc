@@ -24,9 +24,10 @@ namespace {
 // k = 1536 while still catching any indexing or epilogue mistake (those give errors of order 1).
 constexpr double kGemmTol = 2e-6;
 constexpr double kAttnTol = 2e-6;
-// bf16 probabilities (relative rounding 2^-9) in a convex combination of values |v| <= 2: the output moves by at
-// most 2^-9 * 2 / (1 + 2) ~ 1.3e-3 normalized; 2e-3 leaves room for FP32 sums
-constexpr double kAttnBf16Tol = 2e-3;
+// bf16 probabilities (each rounded by at most 2^-8 relative) in a convex combination of values |v| <= 2: the output
+// moves by at most 2^-8 * 2 / (1 + 2) ~ 2.6e-3 normalized; 3e-3 leaves room for FP32 sums (measured: < 1e-3, the
+// roundings being of either sign)
+constexpr double kAttnBf16Tol = 3e-3;
 constexpr double kLnTol = 2e-6;
 
 double gelu64(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
@@ -133,7 +134,7 @@ double bf16_value(float f) {
 }
 
 // bf16: the kernel is k.attention_bf16, compared with a float64 reference over bf16-rounded Q, K and V (its
-// remaining error: the probabilities rounded to bf16 before P.V, 2^-9 relative).
+// remaining error: the probabilities rounded to bf16 before P.V, at most 2^-8 relative).
 // window > 0: ModernBERT's sliding window, query i sees keys with |i - j| <= window (the reference masks the rest).
 void test_attention(const cpu::Kernels& k, ThreadPool& pool, std::vector<int> lens, int heads, int dh, uint64_t seed,
                     bool bf16 = false, int window = 0) {
