@@ -24,8 +24,6 @@ void pack_weights_bf16(const float* w, int n, int k, Bf16Matrix* out) {
         }
 }
 
-inline void size_rows(Bf16Rows* out, int m, int k) { size_bf16_rows(out, m, k); }
-
 // One row of k floats to bfloat16 (round to nearest even), zeros to kpad.
 inline void bf16_row(const float* row, int k, int kp, uint16_t* q) {
   int i = 0;
@@ -38,7 +36,7 @@ inline void bf16_row(const float* row, int k, int kp, uint16_t* q) {
 }
 
 void convert_rows_bf16(const float* x, int m, int k, int ldx, Bf16Rows* out, ThreadPool& pool, int nth) {
-  size_rows(out, m, k);
+  size_bf16_rows(out, m, k);
   parallel_rows(pool, m, nth, [&](int r) {
     bf16_row(x + static_cast<size_t>(r) * ldx, k, out->kpad, out->data.data() + static_cast<size_t>(r) * out->kpad);
   });
@@ -49,7 +47,7 @@ void convert_rows_bf16(const float* x, int m, int k, int ldx, Bf16Rows* out, Thr
 // it already holds that many rows of width h (then only those rows change), as layernorm_quantize does.
 void layernorm_bf16(float* x, const float* gamma, const float* beta, int rows, int h, float eps, Bf16Rows* out,
                     int out_row0, ThreadPool& pool, int nth) {
-  if (out->m < out_row0 + rows || out->k != h) size_rows(out, out_row0 + rows, h);
+  if (out->m < out_row0 + rows || out->k != h) size_bf16_rows(out, out_row0 + rows, h);
   parallel_rows(pool, rows, nth, [&](int r) {
     float* xr = x + static_cast<size_t>(r) * h;
     layernorm_row<simd::Avx512>(xr, gamma, beta, h, eps);
@@ -357,9 +355,10 @@ void attention_bf16(const AttentionArgs& g, ThreadPool& pool, int nth) {
   if (dh % 2 != 0) {
     attention<simd::Avx512>(g, pool, nth);
     if (g.out_bf16) {
-      const int rows = g.cu_seqlens[g.n_seqs];
-      parallel_rows(pool, rows, nth, [&](int r) {
-        bf16_row(g.out + static_cast<size_t>(r) * g.ld_out, hidden, (hidden + 1) / 2 * 2, g.out_bf16 + static_cast<size_t>(r) * g.ld_out_bf16);
+      const int first = g.cu_seqlens[0];
+      parallel_rows(pool, g.cu_seqlens[g.n_seqs] - first, nth, [&](int i) {
+        const size_t r = static_cast<size_t>(first + i);
+        bf16_row(g.out + r * g.ld_out, hidden, (hidden + 1) / 2 * 2, g.out_bf16 + r * g.ld_out_bf16);
       });
     }
     return;

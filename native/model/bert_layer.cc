@@ -79,7 +79,7 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
       if (cfg_.disentangled_span > 0) disentangled_terms(L, qkv, T, s, at, pool, nth);
       // BF16: attention and the FFN's first GEMM write their outputs in bfloat16 for the GEMM after them (the bits a
       // conversion pass would give, without the pass); a gated FFN multiplies the floats first
-      if (bf16 && H % 2 == 0) {
+      if (bf16) {
         cpu::size_bf16_rows(&s.local.bq, T, H);
         at.out_bf16 = s.local.bq.data.data(), at.ld_out_bf16 = s.local.bq.kpad;
       }
