@@ -92,7 +92,7 @@ export interface CudaInfo {
 }
 
 /** What the encoder's GEMMs compute in; LayerNorm, softmax, GELU and the residual stream stay FP32. */
-export type Precision = 'fp32' | 'int8' | 'bf16';
+export type Precision = 'fp32' | 'int8' | 'bf16' | 'fp8';
 
 export interface NativeInfo {
   version: string;

@@ -123,6 +123,32 @@ describe('device selection: the CUDA backend or the CPU, never silently wrong', 
     await assert.rejects(Embedder.load(undefined, { device: 'gpu' as 'cuda' }), { code: 'E_INVALID_ARGUMENT' });
   });
 
+  it("precision 'fp8' runs on the CUDA backend or not at all: E_UNSUPPORTED naming the reason, never the CPU at another precision", async () => {
+    await assert.rejects(Embedder.load(undefined, { precision: 'fp8' }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_UNSUPPORTED');
+      assert.match(e.message, /precision 'fp8' runs only on the CUDA backend \(a GPU of compute capability 8\.9 or newer, with cuBLASLt\)/);
+      return true;
+    });
+    const probe = native().cudaInfo(cudaLibrary());
+    for (const device of ['cuda', 'auto'] as const) {
+      let loaded: import('../lib').Embedder | undefined;
+      try {
+        loaded = await Embedder.load(undefined, { precision: 'fp8', device });
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        assert.equal(err.code, 'E_UNSUPPORTED', err.message);
+        assert.match(err.message, /^precision 'fp8' needs the CUDA backend: /);
+        // where no GPU is usable, the reason is the probe's (a GPU that cannot run FP8 gives the library's own)
+        if (!probe.available) assert.ok(err.message.endsWith(probe.reason), `${err.message} / ${probe.reason}`);
+      }
+      if (loaded) {  // a GPU that runs FP8: it is on the GPU, never the CPU
+        assert.match(loaded.encoder.device!, /^cuda:0 \(/);
+        await loaded.close();
+      }
+    }
+    await assert.rejects(Embedder.load(undefined, { precision: 'fp16' as 'fp8' }), /precision must be 'fp32', 'int8', 'bf16' or 'fp8', got "fp16"/);
+  });
+
   it('CI builds the CUDA backend (npm test compiles it before mocha runs)', function () {
     const lib = cudaLibrary();
     if (!lib) this.skip(); // a local run with BERTRT_SKIP_CUDA

@@ -1,14 +1,16 @@
 // GPU benchmark of the CUDA backend, for the machines the `device` tool lends (they have no Node.js): the encoder
-// of BERT-base and of MiniLM-L6 with random weights, FP16 and INT8, batch {1, 32, 128} x sequence {128, 384},
+// of BERT-base and of MiniLM-L6 with random weights, FP16, INT8 and FP8, batch {1, 32, 128} x sequence {128, 384},
 // through the library's C interface. Each point: 3 warm-up passes, then passes until 1 s (BERTRT_BENCH_SECONDS) or 200 have run (at least 10); the
 // median pass gives latency and sequences/s. Two timings per point: "device" (hidden states left on the GPU, as
 // PyTorch's are in bench/cuda/torch_peer.py) and "to host" (copied back, what the Node addon pays).
 // Then each kernel alone (bench_cuda kernels): the four linear layers of BERT-base at 16,384 and 128 tokens through
 // every GEMM kernel in FP16 and INT8, and the attention at 128 x 128 and 32 x 384, timed with CUDA events (median of
 // 20 launches captured in a CUDA graph) in TFLOP/s; torch_peer.py times cuBLAS (F.linear, torch._int_mm) and SDPA on the same shapes.
-// Where cuBLASLt loads (cublaslt.cuh), the FP16 GEMMs also through it (tile "cublaslt": the residual layers with bias
-// and residual in its epilogue, the others with an FP16 bias, GELU then in place), and the FP16 encoder twice: on
-// cuBLASLt ("fp16") and on the own kernels ("fp16-own", BERTRT_CUBLASLT=0); each model row names its GEMMs.
+// Where cuBLASLt loads (cublaslt.cuh), the GEMMs also through it (tile "cublaslt": FP16 with the residual layers' bias
+// and residual in its epilogue, the others with an FP16 bias, GELU then in place; INT8 and, on compute capability 8.9+,
+// FP8 as the product then the scale epilogue, and the product alone as tile "cublaslt-product"), and the FP16 and INT8
+// encoders twice: on cuBLASLt ("fp16", "int8") and on the own kernels ("fp16-own", "int8-own", BERTRT_CUBLASLT=0),
+// then FP8 ("fp8") where the GPU has it; each model row names its GEMMs.
 // Serving (bench_cuda serve IDS [CLIENTS]): the sentences of bench/data/serve-sentences.txt.gz as token ids
 // (bench/cuda/serve_ids.py writes IDS), each a request from one of CLIENTS (default 256) closed-loop clients (a client
 // sends its next request when the last is answered), through a batcher with the server's policy (lib/server/
@@ -18,6 +20,7 @@
 // request latency p50 / p99, the mean batch.
 // Prints one JSON object per line. Usage: bench_cuda [kernels|bert-base|minilm-l6|serve IDS [CLIENTS]]
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -93,6 +96,7 @@ T* device_random(size_t n, uint64_t seed) {
     const float u = static_cast<float>(seed >> 40) / 16777216.f - 0.5f;  // [-0.5, 0.5): never all zeros
     if constexpr (std::is_same<T, __half>::value) x = __float2half_rn(u);
     else if constexpr (std::is_same<T, int8_t>::value) x = static_cast<int8_t>(u * 250);
+    else if constexpr (std::is_same<T, __nv_fp8_e4m3>::value) x = __nv_fp8_e4m3(u * 8.f);
     else x = u;
   }
   T* d = nullptr;
@@ -168,6 +172,45 @@ int bench_kernels() {
                     op.name, m, op.n, op.k, ms, 2.0 * m * op.n * op.k / (ms * 1e9));
         std::fflush(stdout);
       }
+    // INT8 and FP8: the product (INT32 / FP32 in acc), then the own kernels' epilogue; both timed, and the product alone
+    cudaDeviceProp prop{};
+    cudaGetDeviceProperties(&prop, 0);
+    const bool fp8 = prop.major * 10 + prop.minor >= 89;
+    auto* af8 = fp8 ? device_random<__nv_fp8_e4m3>(size_t(max_m) * max_k, 12) : nullptr;
+    auto* wf8 = fp8 ? device_random<__nv_fp8_e4m3>(size_t(max_n) * max_k, 13) : nullptr;
+    float* acc = nullptr;
+    cudaMalloc(&acc, size_t(max_m) * max_n * sizeof(float));
+    for (int m : {16384, 128})
+      for (const Op& op : ops)
+        for (int q = 0; q < (fp8 && af8 && wf8 ? 2 : 1); ++q)
+          for (int product_only = 0; product_only < 2; ++product_only) {
+            bertrt_cuda::Epilogue ep;
+            ep.bias = bias, ep.gelu = op.gelu, ep.residual = op.residual ? res : nullptr;
+            if (op.residual) ep.c32 = c32; else ep.c16 = c16;
+            auto product = [&](cudaStream_t st) {
+              return q == 0 ? bertrt_cuda::lt_gemm_s8(a8, w8, m, op.n, op.k, reinterpret_cast<int32_t*>(acc), ws, ws_bytes, st)
+                            : bertrt_cuda::lt_gemm_f8(af8, wf8, m, op.n, op.k, acc, ws, ws_bytes, st);
+            };
+            std::string err = product(nullptr);  // (the algorithm chosen and timed outside the captured graph)
+            cudaDeviceSynchronize();
+            const double ms = err.empty() ? time_kernel([&](cudaStream_t st) {
+              const std::string e = product(st);
+              if (!e.empty()) err = e;
+              if (product_only) return;
+              if (q == 0) bertrt_cuda::scale_epilogue(reinterpret_cast<const int32_t*>(acc), m, op.n, sa, sw, ep, st);
+              else bertrt_cuda::scale_epilogue(acc, m, op.n, sa, sw, ep, st);
+            }) : -1;
+            if (!err.empty()) std::fprintf(stderr, "bench_cuda: cuBLASLt %s %s: %s\n", q ? "FP8" : "INT8", op.name, err.c_str());
+            std::printf("{\"kernel\": \"gemm\", \"op\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"tile\": \"%s\", "
+                        "\"precision\": \"%s\", \"ms\": %.5f, \"tflops\": %.1f}\n",
+                        op.name, m, op.n, op.k, product_only ? "cublaslt-product" : "cublaslt", q ? "fp8" : "int8", ms,
+                        2.0 * m * op.n * op.k / (ms * 1e9));
+            std::fflush(stdout);
+          }
+    if (!fp8) std::fprintf(stderr, "bench_cuda: no FP8 GEMMs: compute capability %d.%d (8.9 needed)\n", prop.major, prop.minor);
+    cudaFree(acc);
+    cudaFree(af8);
+    cudaFree(wf8);
     cudaFree(ws);
     cudaFree(bias16);
   } else {
@@ -273,18 +316,29 @@ int main(int argc, char** argv) {
       L = {make(size_t(H) * H), make(H), make(size_t(H) * H), make(H), make(size_t(H) * H), make(H), make(size_t(H) * H),
            make(H), make(H, 1.f), make(H), make(size_t(I) * H), make(I), make(size_t(H) * I), make(H), make(H, 1.f), make(H)};
     bertrt_cuda_config c{V, H, s.layers, s.heads, I, P, 2, 1e-12f, -1};
-    // FP16 on the own kernels first (only where cuBLASLt is the default), then the defaults of FP16 and INT8
+    // FP16 and INT8 on the own kernels first (only where cuBLASLt is the default; not when serving), then the
+    // defaults of FP16 and INT8, then FP8 (cuBLASLt only; skipped, saying why, where it cannot run)
     const bool lt = bertrt_cuda::cublaslt_status().empty();
-    for (int run = lt && only != "serve" ? 0 : 1; run < 3; ++run) {
-      const int precision = run == 2 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;
-      const char* label = run == 0 ? "fp16-own" : run == 1 ? "fp16" : "int8";
-      if (run == 0) setenv("BERTRT_CUBLASLT", "0", 1);  // (read at each model's creation)
+    struct Run { const char* label; int precision; bool own; };
+    std::vector<Run> runs;
+    if (lt && only != "serve") runs = {{"fp16-own", BERTRT_CUDA_FP16, true}, {"int8-own", BERTRT_CUDA_INT8, true}};
+    runs.push_back({"fp16", BERTRT_CUDA_FP16, false});
+    runs.push_back({"int8", BERTRT_CUDA_INT8, false});
+    if (lt) runs.push_back({"fp8", BERTRT_CUDA_FP8, false});
+    for (const Run& run : runs) {
+      const int precision = run.precision;
+      const char* label = run.label;
+      if (run.own) setenv("BERTRT_CUBLASLT", "0", 1);  // (read at each model's creation)
       void* model = nullptr;
       char err[512] = "";
       const int created = bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err);
-      if (run == 0) setenv("BERTRT_CUBLASLT", "1", 1);
+      if (run.own) setenv("BERTRT_CUBLASLT", "1", 1);
       char gemms[512] = "";
       if (created == 0) bertrt_cuda_describe(model, gemms, sizeof gemms);
+      if (created != 0 && precision == BERTRT_CUDA_FP8) {
+        std::fprintf(stderr, "bench_cuda: %s: no FP8 run: %s\n", s.name, err);
+        continue;
+      }
       if (created != 0) {
         std::fprintf(stderr, "bench_cuda: %s: %s\n", s.name, err);
         return 1;

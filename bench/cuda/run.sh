@@ -20,7 +20,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 cat "$out/gpu.txt"
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 "$nvcc" --version | tail -2 | tee "$log"
-# cuBLASLt for the FP16 GEMMs (native/cuda/cublaslt.cuh; opt-in, and the tests and bench_cuda turn it on): the CUDA
+# cuBLASLt for the FP16, INT8 and FP8 GEMMs (native/cuda/cublaslt.cuh; opt-in, and the tests and bench_cuda turn it on): the CUDA
 # toolkit's, else the nvidia-cublas wheel's that PyTorch brought; BERTRT_CUBLASLT set beforehand wins (0: own kernels)
 if [ -z "${BERTRT_CUBLASLT:-}" ]; then
   for f in /usr/local/cuda/lib64/libcublasLt.so.13 /usr/local/cuda/lib64/libcublasLt.so.12 \

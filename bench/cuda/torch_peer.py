@@ -2,7 +2,8 @@
 BertModel with random weights (BERT-base and MiniLM-L6 shapes) in FP16, attention 'eager' and 'sdpa', batch
 {1, 32, 128} x sequence {128, 384}, no padding (every sequence full length, as in bench_cuda). Median of passes
 after 3 warm-ups (until 1 s, BERTRT_BENCH_SECONDS, or 200 passes), hidden states left on the GPU. One JSON object per line.
-With `kernels`: cuBLAS through F.linear (FP16, bias fused) and torch._int_mm (INT8 -> INT32) on BERT-base's four
+With `kernels`: cuBLAS through F.linear (FP16, bias fused), torch._int_mm (INT8 -> INT32) and, on compute capability
+8.9+, torch._scaled_mm (FP8 E4M3 with row and column scales -> FP16) on BERT-base's four
 linear shapes at 16,384 and 128 tokens, and SDPA at 128 x 128 and 32 x 384, timed as bench_cuda's kernels are
 (each call captured 20 times in a CUDA graph, median of 7 replays by CUDA events).
 Run on the device machine: python3 bench/cuda/torch_peer.py [kernels|bert-base|minilm-l6]"""
@@ -57,6 +58,7 @@ def emit(record, fn, flops):
 
 def kernels():
     ops = [("qkv", 2304, 768), ("attn-out", 768, 768), ("ffn-in", 3072, 768), ("ffn-out", 768, 3072)]
+    fp8 = torch.cuda.get_device_capability(0) >= (8, 9) and hasattr(torch, "_scaled_mm")
     with torch.inference_mode():
         for m in (16384, 128):
             for name, n, k in ops:
@@ -68,6 +70,13 @@ def kernels():
                 x8 = torch.randint(-127, 128, (m, k), device="cuda", dtype=torch.int8)
                 w8 = torch.randint(-127, 128, (n, k), device="cuda", dtype=torch.int8)
                 emit({**shape, "peer": "cublas-int8"}, lambda: torch._int_mm(x8, w8.t()), 2 * m * n * k)
+                if fp8:  # E4M3 with per-row x per-column FP32 scales to FP16 (torch._scaled_mm: cuBLASLt's FP8 GEMM)
+                    xf = (torch.rand(m, k, device="cuda") - 0.5).to(torch.float8_e4m3fn)
+                    wf = (torch.rand(n, k, device="cuda") - 0.5).to(torch.float8_e4m3fn)
+                    sx = torch.rand(m, 1, device="cuda") + 0.5
+                    sw = torch.rand(1, n, device="cuda") + 0.5
+                    emit({**shape, "peer": "cublas-fp8"},
+                         lambda: torch._scaled_mm(xf, wf.t(), scale_a=sx, scale_b=sw, out_dtype=torch.float16), 2 * m * n * k)
         for seqs, length in ((128, 128), (32, 384), (1, 128)):
             q, k_, v = (torch.rand(seqs, 12, length, 64, device="cuda", dtype=torch.float16) - 0.5 for _ in range(3))
             emit({"kernel": "attention", "seqs": seqs, "len": length, "peer": "sdpa-fp16"},

@@ -13,12 +13,15 @@ export interface EngineOptions extends ModelSource {
   /** Threads for this model's inference (default: the physical cores, at most the CPUs of the affinity mask and of
    *  the cgroup's CPU quota, rounded up). */
   threads?: number;
-  /** 'fp32' (default, the reference), 'int8' (weights quantized per channel at load, activations per token) or
-   *  'bf16' (bfloat16 GEMM inputs, FP32 sums; CPUs with AVX512-BF16 only, E_UNSUPPORTED elsewhere). */
+  /** 'fp32' (default, the reference), 'int8' (weights quantized per channel at load, activations per token),
+   *  'bf16' (bfloat16 GEMM inputs, FP32 sums; CPUs with AVX512-BF16 only, E_UNSUPPORTED elsewhere) or 'fp8' (E4M3
+   *  weights per channel and activations per token on the CUDA backend only: a GPU of compute capability 8.9 or newer
+   *  with cuBLASLt; E_UNSUPPORTED, saying why, anywhere else: there is no CPU fallback for it). */
   precision?: Precision;
   /** 'cpu' (default), 'cuda' (the CUDA backend; if it cannot run, the CPU with a warning saying why) or 'auto'
    *  (CUDA when usable, else the CPU, silently). On CUDA, 'fp32' runs FP16 tensor-core GEMMs with FP32
-   *  accumulation, LayerNorm, softmax and residual stream; 'int8' runs INT8 tensor-core GEMMs; 'bf16' is CPU-only. */
+   *  accumulation, LayerNorm, softmax and residual stream; 'int8' runs INT8 tensor-core GEMMs; 'fp8' FP8 ones (Ada,
+   *  Hopper); 'bf16' is CPU-only. */
   device?: Device;
   /** 'native' (bertrt's engine on the checkpoint's weights) or 'onnx' (the folder's ONNX file run by onnxruntime);
    *  default: native when the folder has weights bertrt reads, else ONNX when it has an ONNX file (or `onnx` is given). */
@@ -79,7 +82,7 @@ export class Encoder {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0 || threads > 1024) throw invalidArgument('threads must be an integer in [0, 1024]');
     const precision = options.precision ?? 'fp32';
-    if (!['fp32', 'int8', 'bf16'].includes(precision)) throw invalidArgument(`precision must be 'fp32', 'int8' or 'bf16', got ${JSON.stringify(precision)}`);
+    if (!['fp32', 'int8', 'bf16', 'fp8'].includes(precision)) throw invalidArgument(`precision must be 'fp32', 'int8', 'bf16' or 'fp8', got ${JSON.stringify(precision)}`);
     const device = options.device ?? 'cpu';
     if (!['cpu', 'cuda', 'auto'].includes(device)) throw invalidArgument(`device must be 'cpu', 'cuda' or 'auto', got ${JSON.stringify(device)}`);
     const backend = options.backend ?? (options.onnx !== undefined || (!findWeights(dir) && findOnnxFile(dir)) ? 'onnx' : 'native');

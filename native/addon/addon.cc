@@ -319,7 +319,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (prec == "fp32") precision = bertrt::Precision::kFP32;
     else if (prec == "int8") precision = bertrt::Precision::kINT8;
     else if (prec == "bf16") precision = bertrt::Precision::kBF16;
-    else throw_error(env, Code::kInvalidArgument, "precision must be 'fp32', 'int8' or 'bf16', got '" + prec + "'");
+    else if (prec == "fp8") precision = bertrt::Precision::kFP8;
+    else throw_error(env, Code::kInvalidArgument, "precision must be 'fp32', 'int8', 'bf16' or 'fp8', got '" + prec + "'");
     if (model_ || loading_) throw_error(env, Code::kInvalidArgument, "engine already loaded");
     bertrt::BertConfig cfg = parse_config(info[0].As<Napi::Object>());
     bertrt::WeightFiles path;
@@ -362,6 +363,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
           return st;
         }
         placed->second = st.message();
+        // no CPU fallback for a precision the CPU engine lacks: the CUDA backend's reason is the answer
+        if (precision == bertrt::Precision::kFP8) return bertrt::Status{st.code(), "precision 'fp8' needs the CUDA backend: " + st.message()};
       }
       placed->first = "cpu";
       return bertrt::BertModel::load(cfg, path, *tensors, precision, pool, slot.get());

@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define BERTRT_CUDA_ABI_VERSION 4
+#define BERTRT_CUDA_ABI_VERSION 5
 
 #if defined(__GNUC__)
 #define BERTRT_CUDA_EXPORT __attribute__((visibility("default")))
@@ -90,7 +90,10 @@ typedef struct {
   const float *pq, *pk; /* DeBERTa: the relative embeddings through the query and key projections [2 span][H]; else NULL */
 } bertrt_cuda_layer;
 
-enum { BERTRT_CUDA_FP16 = 0, BERTRT_CUDA_INT8 = 1 };
+/* FP16: FP16 GEMM inputs. INT8: s8 weights per output channel, s8 activations per token. FP8: the same with E4M3
+ * values (scales max|x| / 448), on cuBLASLt only and compute capability 8.9 or newer (bertrt_cuda_create says why
+ * not otherwise). Every mode keeps the residual stream, LayerNorm, softmax and activations in FP32. */
+enum { BERTRT_CUDA_FP16 = 0, BERTRT_CUDA_INT8 = 1, BERTRT_CUDA_FP8 = 2 };
 
 /* What bertrt_cuda_forward returns: the caller's batch was malformed, a sequence was longer than the position
  * table, or the device failed (the message says how). */
@@ -111,7 +114,7 @@ typedef int (*bertrt_cuda_describe_fn)(void* model, char* info, size_t info_size
 BERTRT_CUDA_EXPORT int bertrt_cuda_abi(void);
 /* 0 when `device` is usable (info: its name, compute capability and memory); else non-zero, info says why. */
 BERTRT_CUDA_EXPORT int bertrt_cuda_probe(int device, char* info, size_t info_size);
-/* Uploads the weights (FP16, or INT8 with per-channel scales) and returns a model; 0 on success. */
+/* Uploads the weights (FP16, or INT8 / FP8 with per-channel scales) and returns a model; 0 on success. */
 BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* config, const bertrt_cuda_embeddings* embeddings,
                        const bertrt_cuda_layer* layers, int precision, int device, void** model, char* err,
                        size_t err_size);
@@ -122,7 +125,8 @@ BERTRT_CUDA_EXPORT int bertrt_cuda_create(const bertrt_cuda_config* config, cons
 BERTRT_CUDA_EXPORT int bertrt_cuda_forward(void* model, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens,
                         int n_seqs, int tokens, float* out, char* err, size_t err_size);
 BERTRT_CUDA_EXPORT void bertrt_cuda_destroy(void* model);
-/* Which GEMMs the model runs (FP16 on cuBLASLt, with its version and file, or the own kernels and why); 0 on success. */
+/* Which GEMMs the model runs ("<FP16|INT8|FP8> GEMMs: " then cuBLASLt with its version and file, or the own kernels
+ * and why); 0 on success. */
 BERTRT_CUDA_EXPORT int bertrt_cuda_describe(void* model, char* info, size_t info_size);
 
 #ifdef __cplusplus

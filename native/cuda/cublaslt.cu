@@ -33,8 +33,8 @@ struct HeuristicResult {
   float waves_count;
   int reserved[4];
 };
-constexpr int kCudaR32F = 0, kCudaR16F = 2;          // cudaDataType_t
-constexpr int kComputeF32 = 68;                      // CUBLAS_COMPUTE_32F
+constexpr int kCudaR32F = 0, kCudaR16F = 2, kCudaR8I = 3, kCudaR32I = 10, kCudaR8FE4M3 = 28;  // cudaDataType_t
+constexpr int kComputeF32 = 68, kComputeI32 = 72;    // cublasComputeType_t
 constexpr int kOpN = 0, kOpT = 1;                    // cublasOperation_t
 constexpr int kDescTransA = 3, kDescTransB = 4;      // cublasLtMatmulDescAttributes_t
 constexpr int kDescEpilogue = 7, kDescBiasPointer = 8;
@@ -126,44 +126,57 @@ Api& api() {
   return a;
 }
 
-// One shape and epilogue kind, its descriptors and the algorithm the heuristic chose (or none: unsupported).
+// The operand types of a GEMM kind, in cuBLASLt's terms.
+enum Kind { kF16 = 0, kS8 = 1, kF8 = 2 };
+struct Types {
+  int compute, scale, ab, cd;
+};
+Types types_of(Kind kind, bool fp32_out) {
+  switch (kind) {
+    case kS8: return {kComputeI32, kCudaR32I, kCudaR8I, kCudaR32I};
+    case kF8: return {kComputeF32, kCudaR32F, kCudaR8FE4M3, kCudaR32F};
+    default: return {kComputeF32, kCudaR32F, kCudaR16F, fp32_out ? kCudaR32F : kCudaR16F};
+  }
+}
+
+// One shape, kind and epilogue: its descriptors, the heuristic's candidates that fit the workspace, and which of
+// them runs (-1 until timed).
 struct Plan {
   MatmulDesc desc = nullptr;
   Layout a = nullptr, b = nullptr, c = nullptr;
-  Algo algo{};
-  size_t workspace = 0;
-  bool ok = false;
+  std::vector<HeuristicResult> candidates;
+  int chosen = -1;
 };
 // (a residual is the C operand, whose layout is D's: beta, set per call, says whether it is read)
-using PlanKey = std::tuple<int, int, int, bool, bool, size_t>;  // m, n, k, fp32 out, bias, workspace
+using PlanKey = std::tuple<int, int, int, int, bool, bool, size_t>;  // kind, m, n, k, fp32 out, bias, workspace
+constexpr int kCandidates = 4;
 
 // Row-major C[M][N] = A[M][K] W[N][K]^T is, column-major, C^T [N x M] = op(W) [N x K] . A^T [K x M], where W's bytes
 // are a K x N column-major matrix (transposed by the op) and A's a K x M one: cuBLASLt's "A" is our W, its "B" our A.
+// This "TN" form is also the one cuBLASLt's IMMA and FP8 kernels require.
 Plan make_plan(const PlanKey& key) {
-  const auto [m, n, k, fp32, bias, workspace] = key;
+  const auto [kind, m, n, k, fp32, bias, workspace] = key;
   Api& L = api();
   Plan p;
-  const int out_type = fp32 ? kCudaR32F : kCudaR16F;
-  if (L.desc_create(&p.desc, kComputeF32, kCudaR32F) != 0) return p;
+  const Types t = types_of(static_cast<Kind>(kind), fp32);
+  if (L.desc_create(&p.desc, t.compute, t.scale) != 0) return p;
   const int ta = kOpT, tb = kOpN;
   const uint32_t epi = bias ? kEpilogueBias : kEpilogueDefault;
   if (L.desc_set(p.desc, kDescTransA, &ta, sizeof ta) != 0 || L.desc_set(p.desc, kDescTransB, &tb, sizeof tb) != 0 ||
       L.desc_set(p.desc, kDescEpilogue, &epi, sizeof epi) != 0)
     return p;
-  if (L.layout_create(&p.a, kCudaR16F, k, n, k) != 0 || L.layout_create(&p.b, kCudaR16F, k, m, k) != 0 ||
-      L.layout_create(&p.c, out_type, n, m, n) != 0)
+  if (L.layout_create(&p.a, t.ab, k, n, k) != 0 || L.layout_create(&p.b, t.ab, k, m, k) != 0 ||
+      L.layout_create(&p.c, t.cd, n, m, n) != 0)
     return p;
   Preference pref = nullptr;
   if (L.pref_create(&pref) != 0) return p;
   const uint64_t ws = workspace;
-  HeuristicResult r{};
+  HeuristicResult r[kCandidates]{};
   int found = 0;
   if (L.pref_set(pref, kPrefMaxWorkspace, &ws, sizeof ws) == 0 &&
-      L.heuristic(L.handle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &r, &found) == 0 && found > 0 && r.state == 0) {
-    p.algo = r.algo;
-    p.workspace = r.workspace_size;
-    p.ok = p.workspace <= workspace;
-  }
+      L.heuristic(L.handle, p.desc, p.a, p.b, p.c, p.c, pref, kCandidates, r, &found) == 0)
+    for (int i = 0; i < std::min(found, kCandidates); ++i)
+      if (r[i].state == 0 && r[i].workspace_size <= workspace) p.candidates.push_back(r[i]);
   L.pref_destroy(pref);
   return p;
 }
@@ -172,6 +185,67 @@ std::mutex g_mu;
 std::map<PlanKey, Plan>& plans() {
   static std::map<PlanKey, Plan> p;  // never freed: descriptors are a few hundred bytes per shape
   return p;
+}
+
+// The operands of one call (alpha and beta in the descriptor's scale type).
+struct Call {
+  const void *alpha, *beta, *a, *b, *c;
+  void* d;
+  void* workspace;
+};
+
+Status matmul(const Plan& p, const HeuristicResult& r, const Call& x, cudaStream_t stream) {
+  Api& L = api();
+  return L.matmul(L.handle, p.desc, x.alpha, x.a, p.a, x.b, p.b, x.beta, x.c, p.c, x.d, p.c, &r.algo, x.workspace,
+                  r.workspace_size, stream);
+}
+
+// Times each candidate on the call's own operands (every call is idempotent: D is written, never read, unless it is
+// the residual C, which is another buffer) and keeps the fastest; the first when timing is impossible. Only outside
+// graph capture, where the stream may be waited for.
+void choose(Plan& p, const Call& x, cudaStream_t stream) {
+  p.chosen = 0;
+  if (p.candidates.size() < 2) return;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  bool events_ok = cudaEventCreate(&start) == cudaSuccess && cudaEventCreate(&stop) == cudaSuccess;
+  float best = -1.f;
+  for (size_t i = 0; events_ok && i < p.candidates.size(); ++i) {
+    if (matmul(p, p.candidates[i], x, stream) != 0) continue;  // (warm-up; a candidate that fails is never chosen)
+    events_ok = cudaEventRecord(start, stream) == cudaSuccess;
+    for (int rep = 0; rep < 3; ++rep) matmul(p, p.candidates[i], x, stream);
+    float ms = 0.f;
+    events_ok = events_ok && cudaEventRecord(stop, stream) == cudaSuccess && cudaEventSynchronize(stop) == cudaSuccess &&
+                cudaEventElapsedTime(&ms, start, stop) == cudaSuccess;
+    if (events_ok && (best < 0.f || ms < best)) best = ms, p.chosen = static_cast<int>(i);
+  }
+  if (start) cudaEventDestroy(start);
+  if (stop) cudaEventDestroy(stop);
+  if (!events_ok) cudaGetLastError();  // (an event call's error, not the GEMMs': the candidate kept is still valid)
+}
+
+// Runs `key`'s GEMM on `stream`, making and timing its plan on first use; bias (F16 only) set per call under the lock.
+std::string run(const PlanKey& key, const void* bias, const Call& x, cudaStream_t stream) {
+  Api& L = api();
+  // one lock for the plan and the call: the cached descriptor's bias pointer is set per call
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = plans().find(key);
+  if (it == plans().end()) it = plans().emplace(key, make_plan(key)).first;
+  Plan& plan = it->second;
+  if (plan.candidates.empty()) return "unsupported";
+  if (bias && L.desc_set(plan.desc, kDescBiasPointer, &bias, sizeof bias) != 0) return "cublasLtMatmulDescSetAttribute (bias) failed";
+  int pick = plan.chosen;
+  if (pick < 0) {
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream, &capturing) == cudaSuccess && capturing == cudaStreamCaptureStatusNone) {
+      choose(plan, x, stream);
+      pick = plan.chosen;
+    } else {
+      pick = 0;
+    }
+  }
+  const Status s = matmul(plan, plan.candidates[pick], x, stream);
+  if (s != 0) return "cublasLtMatmul failed (status " + std::to_string(s) + ")";
+  return {};
 }
 
 __global__ void activate_kernel(__half* x, size_t n, int act, const __half* mul) {
@@ -183,6 +257,37 @@ __global__ void activate_kernel(__half* x, size_t n, int act, const __half* mul)
     if (mul) v *= __half2float(mul[i]);
     x[i] = __float2half_rn(v);
   }
+}
+
+// gemm.cu's epilogue, written as its 64x64 WMMA kernel writes it, over a product in memory: a block per 256 columns
+// of a run of rows.
+template <typename Acc>
+__global__ void scale_epilogue_kernel(const Acc* __restrict__ acc, int m, int n, const float* __restrict__ a_scale,
+                                      const float* __restrict__ w_scale, Epilogue e) {
+  const int gn = blockIdx.x * blockDim.x + threadIdx.x;
+  if (gn >= n) return;
+  const float sw = w_scale[gn];
+  for (int gm = blockIdx.y; gm < m; gm += gridDim.y) {
+    const size_t o = static_cast<size_t>(gm) * n + gn;
+    float v = static_cast<float>(acc[o]);
+    v *= a_scale[gm] * sw;
+    if (e.bias) v += e.bias[gn];
+    if (e.gelu) v = gelu_erf(v);
+    if (e.gelu_tanh) v = gelu_tanh(v);
+    if (e.silu) v = silu(v);
+    if (e.mul16) v *= __half2float(e.mul16[o]);
+    if (e.residual) v += e.residual[o];
+    if (e.c32) e.c32[o] = v;
+    if (e.c16) e.c16[o] = __float2half_rn(v);
+  }
+}
+
+template <typename Acc>
+void launch_scale_epilogue(const Acc* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,
+                           cudaStream_t stream) {
+  if (m <= 0 || n <= 0) return;
+  const dim3 grid((n + 255) / 256, std::min(m, 4096));
+  scale_epilogue_kernel<Acc><<<grid, 256, 0, stream>>>(acc, m, n, a_scale, w_scale, e);
 }
 
 }  // namespace
@@ -206,22 +311,51 @@ std::string lt_gemm_f16(const __half* a, const __half* w, int m, int n, int k, c
       k <= 0 || n % 8 != 0 || k % 8 != 0)
     return "unsupported";
   if (m == 0) return {};
-  const PlanKey key{m, n, k, fp32, (fp32 ? e.bias32 != nullptr : e.bias16 != nullptr), workspace_bytes};
-  // one lock for the plan and the call: the cached descriptor's bias pointer is set per call
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = plans().find(key);
-  if (it == plans().end()) it = plans().emplace(key, make_plan(key)).first;
-  const Plan& plan = it->second;
-  if (!plan.ok) return "unsupported";
   const void* bias = fp32 ? static_cast<const void*>(e.bias32) : static_cast<const void*>(e.bias16);
-  if (bias && L.desc_set(plan.desc, kDescBiasPointer, &bias, sizeof bias) != 0) return "cublasLtMatmulDescSetAttribute (bias) failed";
   const float alpha = 1.f, beta = e.residual ? 1.f : 0.f;
   void* d = fp32 ? static_cast<void*>(e.c32) : static_cast<void*>(e.c16);
-  const void* c = e.residual ? static_cast<const void*>(e.residual) : d;
-  const Status s = L.matmul(L.handle, plan.desc, &alpha, w, plan.a, a, plan.b, &beta, c, plan.c, d, plan.c, &plan.algo,
-                            workspace, plan.workspace, stream);
-  if (s != 0) return "cublasLtMatmul failed (status " + std::to_string(s) + ")";
-  return {};
+  const Call call{&alpha, &beta, w, a, e.residual ? static_cast<const void*>(e.residual) : d, d, workspace};
+  return run(PlanKey{kF16, m, n, k, fp32, bias != nullptr, workspace_bytes}, bias, call, stream);
+}
+
+std::string lt_gemm_s8(const int8_t* a, const int8_t* w, int m, int n, int k, int32_t* acc, void* workspace,
+                       size_t workspace_bytes, cudaStream_t stream) {
+  Api& L = api();
+  if (!L.status.empty()) return L.status;
+  if (m < 0 || n <= 0 || k <= 0 || n % 4 != 0 || k % 16 != 0 || !acc) return "unsupported";
+  if (m == 0) return {};
+  const int32_t alpha = 1, beta = 0;
+  const Call call{&alpha, &beta, w, a, acc, acc, workspace};
+  return run(PlanKey{kS8, m, n, k, false, false, workspace_bytes}, nullptr, call, stream);
+}
+
+std::string lt_gemm_f8(const __nv_fp8_e4m3* a, const __nv_fp8_e4m3* w, int m, int n, int k, float* acc,
+                       void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  Api& L = api();
+  if (!L.status.empty()) return L.status;
+  if (m < 0 || n <= 0 || k <= 0 || n % 16 != 0 || k % 16 != 0 || !acc) return "unsupported";
+  if (m == 0) return {};
+  const float alpha = 1.f, beta = 0.f;
+  const Call call{&alpha, &beta, w, a, acc, acc, workspace};
+  return run(PlanKey{kF8, m, n, k, true, false, workspace_bytes}, nullptr, call, stream);
+}
+
+bool lt_f8_supported(int n, int k, size_t workspace_bytes) {
+  if (!api().status.empty() || n <= 0 || k <= 0 || n % 16 != 0 || k % 16 != 0) return false;
+  std::lock_guard<std::mutex> lock(g_mu);
+  const PlanKey key{kF8, 128, n, k, true, false, workspace_bytes};
+  auto it = plans().find(key);
+  if (it == plans().end()) it = plans().emplace(key, make_plan(key)).first;
+  return !it->second.candidates.empty();
+}
+
+void scale_epilogue(const int32_t* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,
+                    cudaStream_t stream) {
+  launch_scale_epilogue(acc, m, n, a_scale, w_scale, e, stream);
+}
+void scale_epilogue(const float* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,
+                    cudaStream_t stream) {
+  launch_scale_epilogue(acc, m, n, a_scale, w_scale, e, stream);
 }
 
 void activate_f16(__half* x, size_t n, int act, const __half* mul, cudaStream_t stream) {

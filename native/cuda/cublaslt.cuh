@@ -1,4 +1,4 @@
-// NVIDIA's cuBLASLt for the FP16 GEMMs, opened at run time with dlopen, so that libbertrt_cuda.so loads (and runs its
+// NVIDIA's cuBLASLt for the GEMMs (FP16, INT8, FP8), opened at run time with dlopen, so that libbertrt_cuda.so loads (and runs its
 // own kernels) where the library is absent. The few entry points, handle types and enum values used are declared in
 // cublaslt.cu from the library's public C interface; no cuBLAS header is needed to build.
 //
@@ -7,20 +7,28 @@
 // CUDA toolkit, or the nvidia-cublas wheels' lib folder put on LD_LIBRARY_PATH); BERTRT_CUBLASLT=<file> with that file;
 // BERTRT_CUBLASLT=0 (or unset) leaves the own kernels.
 //
-// What it computes: C[M][N] = A[M][K] . W[N][K]^T with FP32 accumulation (CUBLAS_COMPUTE_32F) and only the epilogues
-// it carries exactly as the own kernels define them:
-//   - FP32 output + FP32 bias + FP32 residual (the residual as the C operand, beta = 1): the attention output and
-//     FFN-out GEMMs;
-//   - FP16 output + FP16 bias (cuBLASLt's bias has D's type): the QKV and FFN-in GEMMs, whose activation (GELU or
-//     SiLU, times a gated FFN's second projection) then runs as a row kernel on the FP16 result.
-// Everything else (INT8, other epilogue combinations) stays on the own kernels. Algorithms come from
-// cublasLtMatmulAlgoGetHeuristic, queried once per shape and cached; the workspace is the caller's.
+// What it computes, always C[M][N] = A[M][K] . W[N][K]^T (W in PyTorch's [out][in] layout):
+//   - FP16 inputs, FP32 accumulation (CUBLAS_COMPUTE_32F), with only the epilogues cuBLASLt carries exactly as the own
+//     kernels define them: FP32 output + FP32 bias + FP32 residual (the residual as the C operand, beta = 1: the
+//     attention output and FFN-out GEMMs), or FP16 output + FP16 bias (cuBLASLt's bias has D's type: the QKV and FFN-in
+//     GEMMs, whose activation then runs in place as an elementwise kernel);
+//   - INT8 inputs (IMMA, CUBLAS_COMPUTE_32I) to the exact INT32 products, then scale_epilogue: the per-token x
+//     per-channel scales and the own kernels' epilogue, the same float operations in the same order, so that the
+//     result has the own IMMA kernels' bits;
+//   - FP8 E4M3 inputs (Hopper and Ada; FP32 accumulation, unit scales) to FP32 products, then scale_epilogue.
+// Algorithms: cublasLtMatmulAlgoGetHeuristic's best few for each shape, each timed once on the shape's first call
+// (outside CUDA graph capture; inside it the heuristic's first is taken) and the fastest kept; the workspace is the
+// caller's and bounds the choice.
 #pragma once
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+
+#include "gemm.cuh"
 
 namespace bertrt_cuda {
 
@@ -43,6 +51,24 @@ struct LtEpilogue {
 // algorithm for the shape (the caller then uses its own kernel). Thread-safe.
 std::string lt_gemm_f16(const __half* a, const __half* w, int m, int n, int k, const LtEpilogue& e, void* workspace,
                         size_t workspace_bytes, cudaStream_t stream);
+
+// INT8: acc[M][N] = A[M][K] . W[N][K]^T in INT32, exact (K a multiple of 16, N of 4). Errors as lt_gemm_f16.
+std::string lt_gemm_s8(const int8_t* a, const int8_t* w, int m, int n, int k, int32_t* acc, void* workspace,
+                       size_t workspace_bytes, cudaStream_t stream);
+// FP8 E4M3 (compute capability 8.9 or newer): acc[M][N] = A[M][K] . W[N][K]^T with FP32 accumulation (K and N
+// multiples of 16, the FP8 kernels' alignment). Errors as lt_gemm_f16.
+std::string lt_gemm_f8(const __nv_fp8_e4m3* a, const __nv_fp8_e4m3* w, int m, int n, int k, float* acc,
+                       void* workspace, size_t workspace_bytes, cudaStream_t stream);
+
+// Whether cuBLASLt has an FP8 algorithm for an N x K weight on this device (asked of its heuristic, nothing run).
+bool lt_f8_supported(int n, int k, size_t workspace_bytes);
+
+// The own GEMM kernels' epilogue over a finished product acc[M][N]: v = acc * (a_scale[r] * w_scale[c]), then e's
+// bias, activation, gated product and residual, written to e.c32 / e.c16 (gemm.cuh's Epilogue, in that order).
+void scale_epilogue(const int32_t* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,
+                    cudaStream_t stream);
+void scale_epilogue(const float* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,
+                    cudaStream_t stream);
 
 // x[i] = act(x[i]) * (mul ? mul[i] : 1) over n FP16 values, computed in FP32 (act: 0 none, 1 GELU (erf), 2 SiLU,
 // 3 GELU's tanh form).

@@ -9,7 +9,8 @@
 // (+ residual) -> LayerNorm -> up, FFN-in (GELU, times up) -> FFN-out (+ residual), and a final LayerNorm.
 // FP16 mode: GEMM inputs FP16. INT8 mode: weights s8 per output channel, activations s8 per token; the LayerNorms
 // quantize their output for the next GEMM in the same pass, and the attention and GELU outputs are quantized by a
-// row kernel. The residual stream, LayerNorm, softmax and GELU are FP32 in both modes.
+// row kernel. FP8 mode (cuBLASLt only, compute capability 8.9+): the same with E4M3 values and scales max|x| / 448.
+// The residual stream, LayerNorm, softmax and GELU are FP32 in every mode.
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -84,18 +85,33 @@ using DeviceBuffer = Buffer<T, false>;
 template <typename T>
 using PinnedBuffer = Buffer<T, true>;
 
-// One linear layer on the device: FP16 weights, or s8 weights with one scale per output channel.
+// FP8 weight quantization (the CPU engine has no FP8, so this is its only definition): symmetric per output channel,
+// scale = max|W[r]| / 448, q = e4m3(W * 448 / max|W[r]|) (rounded to nearest even, saturating); an all-zero row has
+// scale 0 and zeros, as INT8's.
+void quantize_weight_rows_fp8(const float* w, int n, int k, __nv_fp8_e4m3* q, float* scale) {
+  for (int r = 0; r < n; ++r) {
+    const float* row = w + static_cast<size_t>(r) * k;
+    float mx = 0.f;
+    for (int i = 0; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
+    const float inv = mx > 0.f ? kFp8Max / mx : 0.f;
+    scale[r] = mx > 0.f ? mx / kFp8Max : 0.f;
+    for (int i = 0; i < k; ++i) q[static_cast<size_t>(r) * k + i] = __nv_fp8_e4m3(row[i] * inv);
+  }
+}
+
+// One linear layer on the device: FP16 weights, or s8 / E4M3 weights with one scale per output channel.
 struct Linear {
   int n = 0, k = 0;
   DeviceBuffer<__half> w16;
   DeviceBuffer<int8_t> w8;
+  DeviceBuffer<__nv_fp8_e4m3> wf8;
   DeviceBuffer<float> w_scale;
   DeviceBuffer<float> bias;
   DeviceBuffer<__half> bias16;  // cuBLASLt's FP16-output GEMMs take the bias in D's type
 
   // rows: the weight matrices stacked along the output dimension (QKV is three [H][H] matrices).
   std::string upload(const std::vector<const float*>& w_parts, const std::vector<const float*>& b_parts, int part_n,
-                     int k_, bool int8) {
+                     int k_, int precision) {
     n = part_n * static_cast<int>(w_parts.size());
     k = k_;
     std::vector<float> b(static_cast<size_t>(n));
@@ -103,7 +119,7 @@ struct Linear {
     std::string e = bias.upload(b.data(), b.size());
     if (!e.empty()) return e;
     const size_t total = static_cast<size_t>(n) * k;
-    if (!int8) {
+    if (precision == BERTRT_CUDA_FP16) {
       std::vector<__half> b16(b.size());
       for (size_t i = 0; i < b.size(); ++i) b16[i] = __float2half_rn(b[i]);
       e = bias16.upload(b16.data(), b16.size());
@@ -113,12 +129,19 @@ struct Linear {
         for (size_t i = 0; i < static_cast<size_t>(part_n) * k; ++i) h[p * part_n * k + i] = __float2half_rn(w_parts[p][i]);
       return w16.upload(h.data(), total);
     }
-    std::vector<int8_t> q(total);
     std::vector<float> s(static_cast<size_t>(n));
-    // the CPU engine's quantization (core/quantize.h): both engines multiply the same integers
-    for (size_t p = 0; p < w_parts.size(); ++p)
-      bertrt::quantize_weight_rows(w_parts[p], part_n, k, q.data() + p * part_n * k, s.data() + p * part_n);
-    e = w8.upload(q.data(), total);
+    if (precision == BERTRT_CUDA_FP8) {
+      std::vector<__nv_fp8_e4m3> q(total);
+      for (size_t p = 0; p < w_parts.size(); ++p)
+        quantize_weight_rows_fp8(w_parts[p], part_n, k, q.data() + p * part_n * k, s.data() + p * part_n);
+      e = wf8.upload(q.data(), total);
+    } else {
+      std::vector<int8_t> q(total);
+      // the CPU engine's quantization (core/quantize.h): both engines multiply the same integers
+      for (size_t p = 0; p < w_parts.size(); ++p)
+        bertrt::quantize_weight_rows(w_parts[p], part_n, k, q.data() + p * part_n * k, s.data() + p * part_n);
+      e = w8.upload(q.data(), total);
+    }
     if (!e.empty()) return e;
     return w_scale.upload(s.data(), s.size());
   }
@@ -147,7 +170,9 @@ class Model {
   std::string create(const bertrt_cuda_config& c, const bertrt_cuda_embeddings& emb, const bertrt_cuda_layer* layers,
                      int precision, int device) {
     cfg_ = c;
+    precision_ = precision;
     int8_ = precision == BERTRT_CUDA_INT8;
+    fp8_ = precision == BERTRT_CUDA_FP8;
     device_ = device;
     const int H = c.hidden_size, I = c.intermediate_size;
     if (H <= 0 || I <= 0 || c.num_heads <= 0 || H % c.num_heads != 0) return "invalid config";
@@ -187,17 +212,26 @@ class Model {
     const char* forced = std::getenv("BERTRT_CUDA_GEMM");
     const char* lt_env = std::getenv("BERTRT_CUBLASLT");
     const bool own = (forced && *forced && std::string(forced) != "cublaslt") || (lt_env && std::string(lt_env) == "0");
-    if (int8_) {
-      gemm_note_ = "INT8 GEMMs: own IMMA kernels";
-    } else if (own) {
-      gemm_note_ = std::string("FP16 GEMMs: own mma.sync kernels (") +
-                   (lt_env && std::string(lt_env) == "0" ? "BERTRT_CUBLASLT=0" : std::string("BERTRT_CUDA_GEMM=") + forced) + ")";
-    } else if (!cublaslt_status().empty()) {
-      gemm_note_ = "FP16 GEMMs: own mma.sync kernels (" + cublaslt_status() + ")";
+    const std::string kind = fp8_ ? "FP8 GEMMs: " : int8_ ? "INT8 GEMMs: " : "FP16 GEMMs: ";
+    const std::string own_kernels = int8_ ? "own IMMA kernels" : "own mma.sync kernels";
+    const std::string why_own = own ? (lt_env && std::string(lt_env) == "0" ? "BERTRT_CUBLASLT=0" : std::string("BERTRT_CUDA_GEMM=") + forced)
+                                    : cublaslt_status();
+    if (!why_own.empty()) {
+      if (fp8_) return "precision 'fp8' runs on cuBLASLt only, which is not in use: " + why_own;
+      gemm_note_ = kind + own_kernels + " (" + why_own + ")";
     } else {
       lt_ = true;
-      gemm_note_ = "FP16 GEMMs: " + cublaslt_description();
+      gemm_note_ = kind + cublaslt_description() + (fp8_ || int8_ ? ", then the scale epilogue" : "");
       if (std::string err = lt_workspace_.reserve(kLtWorkspace); !err.empty()) return err;
+    }
+    if (fp8_) {
+      cudaDeviceProp p{};
+      BERTRT_CUDA_TRY(cudaGetDeviceProperties(&p, device));
+      if (p.major * 10 + p.minor < 89)
+        return "precision 'fp8' needs compute capability 8.9 or newer (Ada, Hopper); this GPU has " +
+               std::to_string(p.major) + "." + std::to_string(p.minor);
+      if (!lt_f8_supported(3 * H, H, kLtWorkspace) || !lt_f8_supported(I, H, kLtWorkspace) || !lt_f8_supported(H, I, kLtWorkspace))
+        return "precision 'fp8': " + cublaslt_description() + " has no FP8 algorithm for this model's shapes on this GPU";
     }
     std::string e;
     auto up = [&](DeviceBuffer<float>& d, const float* h, size_t n) {
@@ -234,7 +268,7 @@ class Model {
     }
     up(emb_g_, emb.ln_g, E);
     up(emb_b_, emb.ln_b, E);
-    if (c.embedding_size > 0 && e.empty()) e = proj_.upload({emb.proj_w}, {emb.proj_b}, H, E, int8_);
+    if (c.embedding_size > 0 && e.empty()) e = proj_.upload({emb.proj_w}, {emb.proj_b}, H, E, precision_);
     if (c.modern) up(final_g_, emb.final_g, H), up(final_b_, emb.final_b, H);
     if (c.disentangled_span > 0 && e.empty()) e = pos_index_.upload(emb.pos_index, 2 * static_cast<size_t>(c.max_positions) - 1);
     layers_.resize(c.layer_groups > 0 ? c.layer_groups : c.num_layers);  // (ALBERT: one per group)
@@ -249,11 +283,11 @@ class Model {
         if (e.empty()) e = L.pk16.upload(pk.data(), pk.size());
         if (!e.empty()) break;
       }
-      e = L.qkv.upload({s.q_w, s.k_w, s.v_w}, {s.q_b, s.k_b, s.v_b}, H, H, int8_);
-      if (e.empty()) e = L.out.upload({s.o_w}, {s.o_b}, H, H, int8_);
-      if (e.empty()) e = L.ffn_in.upload({s.i_w}, {s.i_b}, I, H, int8_);
-      if (e.empty() && c.gated) e = s.u_w && s.u_b ? L.ffn_up.upload({s.u_w}, {s.u_b}, I, H, int8_) : "a gated FFN needs u_w and u_b";
-      if (e.empty()) e = L.ffn_out.upload({s.f_w}, {s.f_b}, H, I, int8_);
+      e = L.qkv.upload({s.q_w, s.k_w, s.v_w}, {s.q_b, s.k_b, s.v_b}, H, H, precision_);
+      if (e.empty()) e = L.out.upload({s.o_w}, {s.o_b}, H, H, precision_);
+      if (e.empty()) e = L.ffn_in.upload({s.i_w}, {s.i_b}, I, H, precision_);
+      if (e.empty() && c.gated) e = s.u_w && s.u_b ? L.ffn_up.upload({s.u_w}, {s.u_b}, I, H, precision_) : "a gated FFN needs u_w and u_b";
+      if (e.empty()) e = L.ffn_out.upload({s.f_w}, {s.f_b}, H, I, precision_);
       if (c.modern && l == 0) {
         if (s.ln1_g || s.ln1_b) return "ModernBERT's layer 0 has no attention LayerNorm";
       } else {
@@ -320,7 +354,8 @@ class Model {
                    y32_.reserve(T * H, generation_), qkv16_.reserve(T * 3 * H, generation_),
                    ctx16_.reserve(T * H, generation_), x16_.reserve(T * H, generation_), inter16_.reserve(T * I, generation_),
                    up16_.reserve(cfg_.gated ? T * I : 1, generation_),
-                   q8_.reserve(T * std::max(H, I), generation_), qs_.reserve(T, generation_),
+                   q8_.reserve(int8_ ? T * std::max(H, I) : 1, generation_), f8_.reserve(fp8_ ? T * std::max(H, I) : 1, generation_),
+                   acc_.reserve(lt_ && (int8_ || fp8_) ? T * std::max(3 * H, I) : 1, generation_), qs_.reserve(T, generation_),
                    n32_.reserve(cfg_.modern ? T * H : 1, generation_), qh16_.reserve(span ? T * H : 1, generation_),
                    kh16_.reserve(span ? T * H : 1, generation_), c2p16_.reserve(span ? T * 2 * span * cfg_.num_heads : 1, generation_),
                    p2c16_.reserve(span ? T * 2 * span * cfg_.num_heads : 1, generation_)}) {
@@ -410,11 +445,9 @@ class Model {
     const int32_t* d_types = key.types ? d_in_.ptr + T : nullptr;
     const int32_t* d_pos = d_in_.ptr + 2 * T;
     const int32_t* d_cu = d_in_.ptr + 3 * T;
-    // the next GEMM's input: FP16 in x16_, or INT8 in q8_ with per-row scales in qs_
-    RowOut norm_out;
+    // the next GEMM's input: FP16 in x16_, or INT8 in q8_ / FP8 in f8_ with per-row scales in qs_
+    RowOut norm_out = gemm_input();
     norm_out.x32 = x32_.ptr;
-    if (int8_) norm_out.q8 = q8_.ptr, norm_out.q_scale = qs_.ptr;
-    else norm_out.x16 = x16_.ptr;
     const int E = cfg_.embedding_size > 0 ? cfg_.embedding_size : H;
     embed_layernorm(d_ids, d_types, d_pos, tokens, E, word_.ptr, pos_.count ? pos_.ptr : nullptr, cfg_.type_vocab_size > 0 ? type_.ptr : nullptr,
                     emb_g_.ptr, emb_b_.ptr, cfg_.layer_norm_eps, norm_out, stream_);
@@ -488,10 +521,8 @@ class Model {
   // stream in x32_, each block's LayerNorm into n32_ (and the next GEMM's input), the attention block's sum in y32_.
   std::string modern_layers(const Key& key, const int32_t* d_pos, const int32_t* d_cu) {
     const int H = cfg_.hidden_size, heads = cfg_.num_heads, tokens = key.tokens;
-    RowOut pre;  // a block's LayerNorm: n32_ and the GEMM input, never the residual stream
+    RowOut pre = gemm_input();  // a block's LayerNorm: n32_ and the GEMM input, never the residual stream
     pre.x32 = n32_.ptr;
-    if (int8_) pre.q8 = q8_.ptr, pre.q_scale = qs_.ptr;
-    else pre.x16 = x16_.ptr;
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
       const bool global = l % cfg_.global_every == 0;
@@ -526,13 +557,42 @@ class Model {
     return cuda_error(cudaGetLastError(), "encoder kernel launch");
   }
 
-  // y = x . W^T with e's epilogue. x: the FP16 input `a16` (FP16 mode; default x16_), or in INT8 mode q8_ as
-  // quantized by the last LayerNorm, unless `a16` is given, which is quantized per row first.
+  // Where a LayerNorm leaves the next GEMM's input in this mode.
+  RowOut gemm_input() {
+    RowOut r;
+    if (int8_) r.q8 = q8_.ptr, r.q_scale = qs_.ptr;
+    else if (fp8_) r.f8 = f8_.ptr, r.q_scale = qs_.ptr;
+    else r.x16 = x16_.ptr;
+    return r;
+  }
+
+  // y = x . W^T with e's epilogue. x: the FP16 input `a16` (FP16 mode; default x16_), or in INT8 / FP8 mode q8_ / f8_
+  // as quantized by the last LayerNorm, unless `a16` is given, which is quantized per row first.
   bool linear(const Linear& w, int m, const Epilogue& e, const __half* a16 = nullptr) {
-    if (!int8_ && lt_ && lt_linear(w, m, e, a16 ? a16 : x16_.ptr)) return true;
-    if (!int8_) return gemm_f16(a16 ? a16 : x16_.ptr, w.w16.ptr, m, w.n, w.k, e, stream_);
-    if (a16) quantize_rows(a16, m, w.k, q8_.ptr, qs_.ptr, stream_);
-    return gemm_s8(q8_.ptr, qs_.ptr, w.w8.ptr, w.w_scale.ptr, m, w.n, w.k, e, stream_);
+    if (int8_) {
+      if (a16) quantize_rows(a16, m, w.k, q8_.ptr, qs_.ptr, stream_);
+      if (lt_ && lt_quantized(lt_gemm_s8(q8_.ptr, w.w8.ptr, m, w.n, w.k, reinterpret_cast<int32_t*>(acc_.ptr), lt_workspace_.ptr,
+                                         kLtWorkspace, stream_))) {
+        scale_epilogue(reinterpret_cast<const int32_t*>(acc_.ptr), m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
+        return true;
+      }
+      return gemm_s8(q8_.ptr, qs_.ptr, w.w8.ptr, w.w_scale.ptr, m, w.n, w.k, e, stream_);
+    }
+    if (fp8_) {  // (no own FP8 kernel: create() has checked that cuBLASLt runs these shapes)
+      if (a16) quantize_rows(a16, m, w.k, f8_.ptr, qs_.ptr, stream_);
+      if (!lt_quantized(lt_gemm_f8(f8_.ptr, w.wf8.ptr, m, w.n, w.k, acc_.ptr, lt_workspace_.ptr, kLtWorkspace, stream_))) return false;
+      scale_epilogue(acc_.ptr, m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
+      return true;
+    }
+    if (lt_ && lt_linear(w, m, e, a16 ? a16 : x16_.ptr)) return true;
+    return gemm_f16(a16 ? a16 : x16_.ptr, w.w16.ptr, m, w.n, w.k, e, stream_);
+  }
+
+  // Whether a quantized cuBLASLt product ran (its scale epilogue to follow); a failure is remembered for describe().
+  bool lt_quantized(const std::string& err) {
+    if (err.empty()) return true;
+    if (err != "unsupported" && lt_error_.empty()) lt_error_ = err;
+    return false;
   }
 
   // The FP16 GEMM through cuBLASLt where it carries the epilogue (cublaslt.cuh): FP32 output with bias and residual,
@@ -565,7 +625,8 @@ class Model {
   std::string gemm_note_, lt_error_;
   DeviceBuffer<unsigned char> lt_workspace_;
   bertrt_cuda_config cfg_{};
-  bool int8_ = false;
+  int precision_ = BERTRT_CUDA_FP16;
+  bool int8_ = false, fp8_ = false;
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   std::mutex mu_;
@@ -585,6 +646,8 @@ class Model {
   DeviceBuffer<float> x32_, y32_, qs_, n32_;
   DeviceBuffer<__half> qkv16_, ctx16_, x16_, inter16_, up16_, qh16_, kh16_, c2p16_, p2c16_;
   DeviceBuffer<int8_t> q8_;
+  DeviceBuffer<__nv_fp8_e4m3> f8_;
+  DeviceBuffer<float> acc_;  // cuBLASLt's INT8 (as int32) and FP8 products before the scale epilogue: [T][max N]
 };
 
 }  // namespace
@@ -635,7 +698,7 @@ int bertrt_cuda_create(const bertrt_cuda_config* config, const bertrt_cuda_embed
     return 1;
   }
   *model = nullptr;
-  if (precision != BERTRT_CUDA_FP16 && precision != BERTRT_CUDA_INT8) {
+  if (precision != BERTRT_CUDA_FP16 && precision != BERTRT_CUDA_INT8 && precision != BERTRT_CUDA_FP8) {
     set_message(err, err_size, "bertrt_cuda_create: unknown precision");
     return 1;
   }

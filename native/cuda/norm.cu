@@ -29,7 +29,13 @@ __device__ void normalize_row(Value value, int row, int cols, const float* gamma
     if (out.x16) out.x16[base + j] = __float2half_rn(y);
     amax = fmaxf(amax, fabsf(y));
   }
-  if (out.q8) {
+  if (out.f8) {
+    amax = block_max(amax, scratch);
+    const float scale = amax > 0.f ? amax / kFp8Max : 1.f;
+    const float inv = 1.f / scale;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) out.f8[base + j] = __nv_fp8_e4m3(out.x32[base + j] * inv);
+    if (threadIdx.x == 0) out.q_scale[row] = scale;
+  } else if (out.q8) {
     amax = block_max(amax, scratch);
     const float scale = amax > 0.f ? amax / 127.f : 1.f;
     const float inv = 1.f / scale;
@@ -60,19 +66,22 @@ __global__ void layernorm_kernel(const float* __restrict__ in, int cols, const f
   normalize_row([&](int j) { return x[j]; }, blockIdx.x, cols, gamma, beta, eps, out);
 }
 
-__global__ void quantize_rows_kernel(const __half* __restrict__ in, int cols, int8_t* __restrict__ q,
-                                     float* __restrict__ scale) {
+// One value quantized with the row's inverse scale: INT8 rounded to nearest even and clamped to +-127, or E4M3
+// (the conversion rounds to nearest even and saturates to +-448).
+__device__ __forceinline__ void store_q(int8_t* q, float v) { *q = static_cast<int8_t>(fminf(fmaxf(rintf(v), -127.f), 127.f)); }
+__device__ __forceinline__ void store_q(__nv_fp8_e4m3* q, float v) { *q = __nv_fp8_e4m3(v); }
+
+template <typename Q>
+__global__ void quantize_rows_kernel(const __half* __restrict__ in, int cols, Q* __restrict__ q, float* __restrict__ scale,
+                                     float qmax) {
   __shared__ float scratch[32];
   const size_t base = static_cast<size_t>(blockIdx.x) * cols;
   float amax = 0.f;
   for (int j = threadIdx.x; j < cols; j += blockDim.x) amax = fmaxf(amax, fabsf(__half2float(in[base + j])));
   amax = block_max(amax, scratch);
-  const float s = amax > 0.f ? amax / 127.f : 1.f;
+  const float s = amax > 0.f ? amax / qmax : 1.f;
   const float inv = 1.f / s;
-  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
-    const float v = fminf(fmaxf(rintf(__half2float(in[base + j]) * inv), -127.f), 127.f);
-    q[base + j] = static_cast<int8_t>(v);
-  }
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) store_q(q + base + j, __half2float(in[base + j]) * inv);
   if (threadIdx.x == 0) scale[blockIdx.x] = s;
 }
 
@@ -94,7 +103,12 @@ void layernorm(const float* in, int rows, int cols, const float* gamma, const fl
 
 void quantize_rows(const __half* in, int rows, int cols, int8_t* q, float* scale, cudaStream_t stream) {
   if (rows <= 0) return;
-  quantize_rows_kernel<<<rows, kThreads, 0, stream>>>(in, cols, q, scale);
+  quantize_rows_kernel<int8_t><<<rows, kThreads, 0, stream>>>(in, cols, q, scale, 127.f);
+}
+
+void quantize_rows(const __half* in, int rows, int cols, __nv_fp8_e4m3* q, float* scale, cudaStream_t stream) {
+  if (rows <= 0) return;
+  quantize_rows_kernel<__nv_fp8_e4m3><<<rows, kThreads, 0, stream>>>(in, cols, q, scale, kFp8Max);
 }
 
 }  // namespace bertrt_cuda

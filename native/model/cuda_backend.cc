@@ -75,8 +75,10 @@ class CudaBert final : public BertModel {
            size_t bytes)
       : lib_(lib), model_(model), cfg_(cfg), precision_(precision), word_(std::move(word)), bytes_(bytes) {
     char info[512] = "";
-    const bool lt = lib_.describe(model_, info, sizeof info) == 0 && std::string(info).rfind("FP16 GEMMs: cuBLASLt", 0) == 0;
-    isa_ = precision_ == Precision::kINT8 ? "cuda-int8" : lt ? "cuda-fp16-cublaslt" : "cuda-fp16";
+    const std::string note = lib_.describe(model_, info, sizeof info) == 0 ? info : "";
+    const bool lt = note.find("GEMMs: cuBLASLt") != std::string::npos;
+    isa_ = std::string(precision_ == Precision::kFP8 ? "cuda-fp8" : precision_ == Precision::kINT8 ? "cuda-int8" : "cuda-fp16") +
+           (lt ? "-cublaslt" : "");
   }
   ~CudaBert() override { lib_.destroy(model_); }
 
@@ -111,7 +113,7 @@ class CudaBert final : public BertModel {
   Precision precision_;
   AlignedBuffer<float> word_;  // host copy for vocab_logits (the MLM decoder runs on the CPU)
   size_t bytes_;
-  std::string isa_;  // cuda-int8, cuda-fp16 (own kernels) or cuda-fp16-cublaslt
+  std::string isa_;  // cuda-fp16, cuda-int8 (own kernels), either with -cublaslt, or cuda-fp8-cublaslt
 };
 
 }  // namespace
@@ -221,10 +223,10 @@ Status load_cuda_model(const BertConfig& cfg, const WeightFiles& path, const std
   c.local_window = cfg.local_window, c.disentangled_span = cfg.disentangled_span;
   void* model = nullptr;
   char err[1024] = "";
-  const int prec = precision == Precision::kINT8 ? BERTRT_CUDA_INT8 : BERTRT_CUDA_FP16;
+  const int prec = precision == Precision::kINT8 ? BERTRT_CUDA_INT8 : precision == Precision::kFP8 ? BERTRT_CUDA_FP8 : BERTRT_CUDA_FP16;
   if (lib.create(&c, &emb, layers.data(), prec, 0, &model, err, sizeof err) != 0) return {Code::kUnsupported, std::string("CUDA: ") + err};
   const size_t per_layer = 4ull * H * H + (gated ? 3ull : 2ull) * H * I;
-  const size_t bytes = (precision == Precision::kINT8 ? 1 : 2) * (per_layer * n_weights + static_cast<size_t>(H) * cfg.embedding_size) +
+  const size_t bytes = (precision == Precision::kINT8 || precision == Precision::kFP8 ? 1 : 2) * (per_layer * n_weights + static_cast<size_t>(H) * cfg.embedding_size) +
                        4ull * (static_cast<size_t>(cfg.vocab_size) + cfg.max_position_embeddings) * embedding_width(cfg) +
                        2ull * 2 * R * H * cfg.num_hidden_layers;  // (DeBERTa's pq and pk, FP16)
   *out = std::make_unique<CudaBert>(lib, model, cfg, precision, std::move(ew.word), bytes);

@@ -358,6 +358,8 @@ void Encoder::embed(const BatchView& b, const int32_t* positions, float* x, Thre
 Status BertModel::load(const BertConfig& config, const WeightFiles& path, const std::vector<TensorDesc>& tensors,
                        Precision precision, ThreadPool& pool, std::unique_ptr<BertModel>* out) {
   BERTRT_RETURN_IF_ERROR(check_config(config));
+  if (precision == Precision::kFP8)
+    return {Code::kUnsupported, "precision 'fp8' runs only on the CUDA backend (a GPU of compute capability 8.9 or newer, with cuBLASLt)"};
   WeightSource src;
   BERTRT_RETURN_IF_ERROR(src.open(path, tensors));
   auto m = std::make_unique<Encoder>();

@@ -10,8 +10,15 @@
 //   whole encoder, FP16 mode: 2e-3 (every GEMM input rounded to FP16, two layers; 3.4e-4 measured on an H100 and
 //   an H200);
 //   INT8 mode: 5e-2 and cosine per token >= 0.99 (per-token activation and per-channel weight quantization, as on
-//   the CPU; 1.5e-2 and 0.99984 measured).
+//   the CPU; 1.5e-2 and 0.99984 measured);
+//   FP8 mode (cuBLASLt, compute capability 8.9+): 1e-1 and cosine per token >= 0.98, twice INT8's bounds before any
+//   measurement: E4M3 keeps 3 fraction bits (relative rounding up to 2^-4) where INT8's per-token steps are
+//   max|x| / 254, about 2.5x INT8's RMS error on Gaussian-like rows;
+//   cuBLASLt's INT8 products: exact (INT32), and after the scale epilogue the own IMMA kernels' bits;
+//   cuBLASLt's FP8 products: 5e-4 of the float64 sum of the same E4M3 values (exact products; Hopper's FP8 tensor cores
+//   keep ~14 bits of a partial sum between cuBLASLt's promotions to FP32, 2^-14 = 6e-5 relative per partial).
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -77,21 +84,31 @@ void check_err(double err, double bound, const std::string& what) {
 
 std::string tile_name(GemmTile t) { return std::string(" [") + gemm_tile_name(t) + "]"; }
 
-// Whether a model's FP16 GEMMs run on cuBLASLt (bertrt_cuda_describe).
-bool uses_cublaslt(void* model) {
-  char info[512] = "";
-  return bertrt_cuda_describe(model, info, sizeof info) == 0 && std::string(info).rfind("FP16 GEMMs: cuBLASLt", 0) == 0;
-}
+const char* prec_name(int precision) { return precision == BERTRT_CUDA_INT8 ? "INT8" : precision == BERTRT_CUDA_FP8 ? "FP8" : "FP16"; }
+// The whole-encoder bound against float64 (see the header).
+double encoder_bound(int precision) { return precision == BERTRT_CUDA_INT8 ? 5e-2 : precision == BERTRT_CUDA_FP8 ? 1e-1 : 2e-3; }
 
-// A sequence run alone against the same sequence in a packed batch: the same bits on the own kernels (every tile
-// sums in the same order); within FP16 rounding on cuBLASLt, whose algorithm (and split of K) depends on the token
-// count.
-bool alone_matches(const std::vector<float>& alone, const float* got, bool lt) {
-  if (!lt) return std::equal(alone.begin(), alone.end(), got);
-  std::vector<double> want(alone.begin(), alone.end());
-  return th::norm_err(got, want) <= 2e-3;
+// How far a sequence run alone may be from the same sequence in a packed batch: 0 (the same bits) on the own kernels
+// (every tile sums in the same order) and for INT8 on cuBLASLt too (exact INT32 products, the same epilogue); within
+// FP16 rounding for FP16 on cuBLASLt, whose algorithm (and split of K) depends on the token count; FP8's bound for
+// FP8, where a sum's order can move a value across an E4M3 rounding step of the next layer's input.
+double alone_tolerance(void* model) {
+  char info[512] = "";
+  if (bertrt_cuda_describe(model, info, sizeof info) != 0) return 0;
+  const std::string note = info;
+  if (note.rfind("FP8 GEMMs:", 0) == 0) return encoder_bound(BERTRT_CUDA_FP8);
+  return note.rfind("FP16 GEMMs: cuBLASLt", 0) == 0 ? 2e-3 : 0;
 }
-std::string alone_claim(bool lt) { return lt ? "within 2e-3 (cuBLASLt)" : "bit for bit"; }
+bool alone_matches(const std::vector<float>& alone, const float* got, double tol) {
+  if (tol == 0) return std::equal(alone.begin(), alone.end(), got);
+  std::vector<double> want(alone.begin(), alone.end());
+  return th::norm_err(got, want) <= tol;
+}
+std::string alone_claim(double tol) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "within %.0e (cuBLASLt's order of sums)", tol);
+  return tol == 0 ? "bit for bit" : buf;
+}
 
 void test_gemm_f16(th::Rng& rng) {
   struct Case { int m, n, k; bool bias, gelu, residual; };
@@ -176,6 +193,96 @@ void test_cublaslt(th::Rng& rng) {
   LtEpilogue both;
   both.c32 = reinterpret_cast<float*>(16), both.c16 = reinterpret_cast<__half*>(16);
   th::check(lt_gemm_f16(nullptr, nullptr, 4, 8, 8, both, nullptr, 0, 0) == "unsupported", "cuBLASLt refuses two outputs");
+}
+
+// Whether this GPU has FP8 tensor cores (compute capability 8.9 or newer).
+bool has_fp8() {
+  cudaDeviceProp p{};
+  return cudaGetDeviceProperties(&p, 0) == cudaSuccess && p.major * 10 + p.minor >= 89;
+}
+
+// cuBLASLt's INT8 products are exact INT32 sums and, through scale_epilogue, give the own IMMA kernel's bits for every
+// epilogue the encoder uses (so that INT8 results do not depend on which GEMM ran); its FP8 products against the
+// float64 sums of the same E4M3 values, and the scale epilogue on them against float64.
+void test_cublaslt_quantized(th::Rng& rng) {
+  if (!cublaslt_status().empty()) {
+    std::printf("SKIP cuBLASLt INT8 / FP8 GEMMs: %s\n", cublaslt_status().c_str());
+    return;
+  }
+  Dev<unsigned char> ws(size_t(32) << 20);
+  for (auto [m, n, k] : {std::tuple{1, 64, 64}, std::tuple{70, 136, 48}, std::tuple{200, 1536, 384}, std::tuple{129, 2304, 784},
+                         std::tuple{256, 768, 3072}}) {
+    std::vector<int8_t> a(size_t(m) * k), w(size_t(n) * k);
+    for (auto& x : a) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
+    for (auto& x : w) x = static_cast<int8_t>(int(rng.next() % 255) - 127);
+    for (int j = 0; j < k; ++j) a[j] = 127, w[j] = -127;  // the largest magnitude of a sum
+    std::vector<float> sa(m), sw(n), bias(n), res(size_t(m) * n);
+    rng.fill(sa, 0.001f, 0.02f), rng.fill(sw, 0.001f, 0.02f), rng.fill(bias), rng.fill(res);
+    auto mul = random_half(rng, size_t(m) * n, -1, 1);
+    Dev<int8_t> da(a), dw(w);
+    Dev<int32_t> acc(size_t(m) * n);
+    Dev<float> dsa(sa), dsw(sw), db(bias), dr(res);
+    Dev<__half> dmul(mul);
+    const std::string name = "cuBLASLt INT8 " + shape(m, n, k);
+    const std::string e = lt_gemm_s8(da.p, dw.p, m, n, k, acc.p, ws.p, ws.n, 0);
+    th::check(e.empty(), name + " runs " + e);
+    const std::vector<int32_t> got = acc.get();
+    bool exact = true;
+    for (int i = 0; i < m && exact; ++i)
+      for (int j = 0; j < n; ++j) {
+        int64_t want = 0;
+        for (int q = 0; q < k; ++q) want += int64_t(a[size_t(i) * k + q]) * w[size_t(j) * k + q];
+        if (got[size_t(i) * n + j] != want) { exact = false; break; }
+      }
+    th::check(exact, name + ": the exact INT32 sums");
+    // the two epilogues of the encoder's INT8 layers: bias + GELU + residual to FP32, bias + SiLU x gate to FP16
+    Epilogue e1, e2;
+    e1.bias = db.p, e1.gelu = true, e1.residual = dr.p;
+    e2.bias = db.p, e2.silu = true, e2.mul16 = dmul.p;
+    Dev<float> c_lt(size_t(m) * n), c_own(size_t(m) * n);
+    Dev<__half> h_lt(size_t(m) * n), h_own(size_t(m) * n);
+    e1.c32 = c_lt.p, e2.c16 = h_lt.p;
+    scale_epilogue(acc.p, m, n, dsa.p, dsw.p, e1, 0);
+    scale_epilogue(acc.p, m, n, dsa.p, dsw.p, e2, 0);
+    e1.c32 = c_own.p, e2.c16 = h_own.p;
+    gemm_s8(da.p, dsa.p, dw.p, dsw.p, m, n, k, e1, 0);
+    gemm_s8(da.p, dsa.p, dw.p, dsw.p, m, n, k, e2, 0);
+    th::check(c_lt.get() == c_own.get(), name + " + scale epilogue (bias, GELU, residual): the own IMMA kernel's bits");
+    const auto hl = h_lt.get(), ho = h_own.get();
+    th::check(std::memcmp(hl.data(), ho.data(), hl.size() * sizeof(__half)) == 0,
+              name + " + scale epilogue (bias, SiLU, times a gate, FP16): the own IMMA kernel's bits");
+  }
+  th::check(lt_gemm_s8(nullptr, nullptr, 4, 8, 24, reinterpret_cast<int32_t*>(16), nullptr, 0, 0) == "unsupported",
+            "cuBLASLt INT8 refuses K not a multiple of 16");
+  if (!has_fp8()) {
+    std::printf("SKIP cuBLASLt FP8 GEMMs: this GPU has no FP8 tensor cores (compute capability below 8.9)\n");
+    return;
+  }
+  for (auto [m, n, k] : {std::tuple{1, 64, 64}, std::tuple{70, 144, 48}, std::tuple{200, 1536, 384}, std::tuple{256, 768, 3072}}) {
+    std::vector<__nv_fp8_e4m3> a(size_t(m) * k), w(size_t(n) * k);
+    for (auto& x : a) x = __nv_fp8_e4m3(rng.uniform(-448.f, 448.f));
+    for (auto& x : w) x = __nv_fp8_e4m3(rng.uniform(-2.f, 2.f));
+    std::vector<float> sa(m), sw(n), bias(n), res(size_t(m) * n);
+    rng.fill(sa, 0.001f, 0.02f), rng.fill(sw, 0.001f, 0.02f), rng.fill(bias), rng.fill(res);
+    Dev<__nv_fp8_e4m3> da(a), dw(w);
+    Dev<float> acc(size_t(m) * n), dsa(sa), dsw(sw), db(bias), dr(res), c32(size_t(m) * n);
+    const std::string name = "cuBLASLt FP8 " + shape(m, n, k);
+    const std::string e = lt_gemm_f8(da.p, dw.p, m, n, k, acc.p, ws.p, ws.n, 0);
+    th::check(e.empty(), name + " runs " + e);
+    std::vector<double> dot(size_t(m) * n), want(dot.size());
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double t = 0;
+        for (int q = 0; q < k; ++q) t += double(float(a[size_t(i) * k + q])) * double(float(w[size_t(j) * k + q]));
+        dot[size_t(i) * n + j] = t;
+        want[size_t(i) * n + j] = gelu(t * sa[i] * sw[j] + bias[j]) + res[size_t(i) * n + j];
+      }
+    check_err(th::norm_err(acc.get().data(), dot), 5e-4, name + " vs float64 sums of the E4M3 values");
+    Epilogue ep;
+    ep.bias = db.p, ep.gelu = true, ep.residual = dr.p, ep.c32 = c32.p;
+    scale_epilogue(acc.p, m, n, dsa.p, dsw.p, ep, 0);
+    check_err(th::norm_err(c32.get().data(), want), 5e-4, name + " + scale epilogue (bias, GELU, residual) vs float64");
+  }
 }
 
 void test_gemm_tiles_agree(th::Rng& rng) {
@@ -374,7 +481,7 @@ bertrt_cuda_layer bert_layer(const tiny::Tiny& m, int l) {
 // The encoder end to end. padding_idx >= 0: RoBERTa's positions (from padding_idx + 1, pad tokens at padding_idx),
 // with pad tokens inside the sequences.
 void test_model(int precision, int padding_idx = -1, bool relative = false) {
-  const std::string name = std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + (padding_idx >= 0 ? " RoBERTa positions" : "") +
+  const std::string name = std::string(prec_name(precision)) + (padding_idx >= 0 ? " RoBERTa positions" : "") +
                            (relative ? " + MPNet's relative attention" : "");
   tiny::Tiny m = tiny::make_tiny(11, 64, 2, 128, 160);
   if (relative) tiny::add_relative(m, 23);
@@ -411,7 +518,7 @@ void test_model(int precision, int padding_idx = -1, bool relative = false) {
   void* model = nullptr;
   th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err) == 0, std::string(name) + " model created " + err);
   if (!model) return;
-  const bool lt = uses_cublaslt(model);
+  const double tol = alone_tolerance(model);
   th::Rng rng(5);
   const std::vector<int> lens = {1, 9, 33, 150};
   std::vector<int32_t> ids, types, cu = {0};
@@ -440,12 +547,12 @@ void test_model(int precision, int padding_idx = -1, bool relative = false) {
     std::vector<float> alone(size_t(lens[s]) * H);
     int32_t cu1[2] = {0, lens[s]};
     bertrt_cuda_forward(model, sid.data(), sty.data(), cu1, 1, lens[s], alone.data(), err, sizeof err);
-    same = same && alone_matches(alone, got, lt);
+    same = same && alone_matches(alone, got, tol);
   }
-  const double bound = precision == BERTRT_CUDA_INT8 ? 5e-2 : 2e-3;
-  check_err(worst, bound, std::string(name) + " encoder vs float64 BERT, lengths 1/9/33/150");
+  check_err(worst, encoder_bound(precision), std::string(name) + " encoder vs float64 BERT, lengths 1/9/33/150");
   if (precision == BERTRT_CUDA_INT8) th::check(worst_cos >= 0.99, std::string(name) + " cosine per token >= 0.99 (" + std::to_string(worst_cos) + ")");
-  th::check(same, std::string(name) + ": packed batch equals each sequence run alone, " + alone_claim(lt));
+  if (precision == BERTRT_CUDA_FP8) th::check(worst_cos >= 0.98, std::string(name) + " cosine per token >= 0.98 (" + std::to_string(worst_cos) + ")");
+  th::check(same, std::string(name) + ": packed batch equals each sequence run alone, " + alone_claim(tol));
 
   // bad input from a caller: refused with a message, and the model still works afterwards
   std::vector<int32_t> bad_ids = {1, 64};
@@ -479,7 +586,7 @@ void test_model(int precision, int padding_idx = -1, bool relative = false) {
     const auto sp = positions_of(sid);
     worst2 = std::max(worst2, th::norm_err(third.data() + size_t(cu[s]) * H, tiny::reference(m, sid, sty, &sp)));
   }
-  check_err(worst2, bound, std::string(name) + " graph replay with new ids reads the new inputs");
+  check_err(worst2, encoder_bound(precision), std::string(name) + " graph replay with new ids reads the new inputs");
   bertrt_cuda_destroy(model);
 }
 
@@ -487,7 +594,7 @@ void test_model(int precision, int padding_idx = -1, bool relative = false) {
 // biases but the FFN output's) against tiny_bert.h's float64 reference, plain and with GTE's fixed NTK factor:
 // lengths 1 to 150 in one packed batch, each sequence alone giving the same bits. Bounds as the BERT model's.
 void test_rotary_model(int precision, float ntk) {
-  const std::string name = std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + " NomicBERT layer" + (ntk != 1.f ? " (NTK 2)" : "");
+  const std::string name = std::string(prec_name(precision)) + " NomicBERT layer" + (ntk != 1.f ? " (NTK 2)" : "");
   tiny::Tiny m = tiny::make_tiny(17, 64, 2, 128, 160, /*rotary=*/true);
   m.cfg.rope_ntk = ntk;
   auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
@@ -513,7 +620,7 @@ void test_rotary_model(int precision, float ntk) {
   void* model = nullptr;
   th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err) == 0, name + " model created " + err);
   if (!model) return;
-  const bool lt = uses_cublaslt(model);
+  const double tol = alone_tolerance(model);
   th::Rng rng(6);
   const std::vector<int> lens = {1, 9, 33, 150};
   std::vector<int32_t> ids, types, cu = {0};
@@ -533,10 +640,10 @@ void test_rotary_model(int precision, float ntk) {
     std::vector<float> alone(size_t(lens[s]) * H);
     int32_t cu1[2] = {0, lens[s]};
     bertrt_cuda_forward(model, sid.data(), sty.data(), cu1, 1, lens[s], alone.data(), err, sizeof err);
-    same = same && alone_matches(alone, got, lt);
+    same = same && alone_matches(alone, got, tol);
   }
-  check_err(worst, precision == BERTRT_CUDA_INT8 ? 5e-2 : 2e-3, name + " vs float64 reference, lengths 1/9/33/150");
-  th::check(same, name + ": packed batch equals each sequence run alone, " + alone_claim(lt));
+  check_err(worst, encoder_bound(precision), name + " vs float64 reference, lengths 1/9/33/150");
+  th::check(same, name + ": packed batch equals each sequence run alone, " + alone_claim(tol));
   bertrt_cuda_destroy(model);
 }
 
@@ -549,7 +656,7 @@ void check_tiny(const std::string& name, const tiny::Tiny& m, const bertrt_cuda_
   void* model = nullptr;
   th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &model, err, sizeof err) == 0, name + " model created " + err);
   if (!model) return;
-  const bool lt = uses_cublaslt(model);
+  const double tol = alone_tolerance(model);
   th::Rng rng(9);
   const std::vector<int> lens = {1, 9, 33, 150, 70};
   std::vector<int32_t> ids, cu = {0};
@@ -569,10 +676,10 @@ void check_tiny(const std::string& name, const tiny::Tiny& m, const bertrt_cuda_
     std::vector<float> alone(size_t(lens[s]) * H);
     int32_t cu1[2] = {0, lens[s]};
     bertrt_cuda_forward(model, sid.data(), nullptr, cu1, 1, lens[s], alone.data(), err, sizeof err);
-    same = same && alone_matches(alone, got, lt);
+    same = same && alone_matches(alone, got, tol);
   }
-  check_err(worst, precision == BERTRT_CUDA_INT8 ? 5e-2 : 2e-3, name + " vs float64 reference, lengths 1/9/33/150/70");
-  th::check(same, name + ": packed batch equals each sequence run alone, " + alone_claim(lt));
+  check_err(worst, encoder_bound(precision), name + " vs float64 reference, lengths 1/9/33/150/70");
+  th::check(same, name + ": packed batch equals each sequence run alone, " + alone_claim(tol));
   bertrt_cuda_forward(model, ids.data(), nullptr, cu.data(), int(lens.size()), T, again.data(), err, sizeof err);
   th::check(again == out, name + ": the same bits as a CUDA graph replay");
   bertrt_cuda_destroy(model);
@@ -608,7 +715,7 @@ void test_modern_model(int precision) {
                  l > 0 ? W(p + "attn_norm.weight") : nullptr, l > 0 ? z : nullptr, wi, z, W(p + "mlp.Wo.weight"), z,
                  W(p + "mlp_norm.weight"), z, wi + I * H, z, nullptr, nullptr};
   }
-  check_tiny(std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + " ModernBERT", m, c, emb, layers, precision);
+  check_tiny(std::string(prec_name(precision)) + " ModernBERT", m, c, emb, layers, precision);
   // a layer 0 with an attention norm, or a local layer without a window, is refused
   layers[0].ln1_g = W("encoder.layer.1.attn_norm.weight"), layers[0].ln1_b = z;
   void* bad = nullptr;
@@ -645,7 +752,7 @@ void test_deberta_model(int precision) {
     layers[l] = bert_layer(m, l);
     layers[l].pq = pq[l].data(), layers[l].pk = pk[l].data();
   }
-  check_tiny(std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + " DeBERTa-v3", m, c, emb, layers, precision);
+  check_tiny(std::string(prec_name(precision)) + " DeBERTa-v3", m, c, emb, layers, precision);
   // an index past the relative embeddings is refused before anything reaches the device
   index[P - 1] = R;
   void* bad = nullptr;
@@ -668,7 +775,7 @@ void test_factorized_model(int precision, int groups) {
                              W("embeddings.project.weight"), W("embeddings.project.bias")};
   std::vector<bertrt_cuda_layer> layers(groups > 0 ? groups : c.num_layers);
   for (size_t l = 0; l < layers.size(); ++l) layers[l] = bert_layer(m, int(l));
-  check_tiny(std::string(precision == BERTRT_CUDA_INT8 ? "INT8" : "FP16") + (groups > 0 ? " ALBERT" : " ELECTRA (E 32)"), m, c, emb,
+  check_tiny(std::string(prec_name(precision)) + (groups > 0 ? " ALBERT" : " ELECTRA (E 32)"), m, c, emb,
              layers, precision);
   // a width that is not a multiple of 16, or groups that do not divide the layers, are refused
   void* bad = nullptr;
@@ -679,10 +786,54 @@ void test_factorized_model(int precision, int groups) {
   th::check(bertrt_cuda_create(&c, &emb, layers.data(), precision, 0, &bad, err, sizeof err) != 0 && !bad, "2 groups for 3 layers are refused");
 }
 
-// Every encoder test; INT8 ones only when asked (its GEMMs never use cuBLASLt, so one round of them is enough).
-void test_models(bool int8_too) {
-  for (const int p : {BERTRT_CUDA_FP16, BERTRT_CUDA_INT8}) {
-    if (p == BERTRT_CUDA_INT8 && !int8_too) continue;
+// INT8 on cuBLASLt (exact INT32 products, then the own epilogue) against INT8 on the own IMMA kernels: the same bits
+// for a whole encoder, a packed batch of lengths 1 to 150.
+void test_int8_paths_agree() {
+  tiny::Tiny m = tiny::make_tiny(13, 64, 2, 128, 160);
+  auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
+  bertrt_cuda_config c{};
+  c.vocab_size = m.cfg.vocab_size, c.hidden_size = m.cfg.hidden_size, c.num_layers = m.cfg.num_hidden_layers;
+  c.num_heads = m.cfg.num_attention_heads, c.intermediate_size = m.cfg.intermediate_size;
+  c.max_positions = m.cfg.max_position_embeddings, c.type_vocab_size = m.cfg.type_vocab_size, c.layer_norm_eps = 1e-12f;
+  c.padding_idx = -1;
+  bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), W("embeddings.position_embeddings.weight"),
+                             W("embeddings.token_type_embeddings.weight"), W("embeddings.LayerNorm.weight"),
+                             W("embeddings.LayerNorm.bias"), nullptr};
+  std::vector<bertrt_cuda_layer> layers(c.num_layers);
+  for (int l = 0; l < c.num_layers; ++l) layers[l] = bert_layer(m, l);
+  th::Rng rng(17);
+  std::vector<int32_t> ids, cu = {0};
+  for (int len : {1, 9, 33, 150}) {
+    for (int i = 0; i < len; ++i) ids.push_back(int32_t(rng.next() % 64));
+    cu.push_back(cu.back() + len);
+  }
+  const int T = cu.back();
+  std::vector<float> outs[2];
+  std::string notes[2];
+  for (int own = 0; own < 2; ++own) {
+    if (own) setenv("BERTRT_CUDA_GEMM", "own", 1);
+    char err[512] = "", info[512] = "";
+    void* model = nullptr;
+    th::check(bertrt_cuda_create(&c, &emb, layers.data(), BERTRT_CUDA_INT8, 0, &model, err, sizeof err) == 0,
+              std::string("INT8 model created ") + err);
+    if (own) unsetenv("BERTRT_CUDA_GEMM");
+    if (!model) return;
+    bertrt_cuda_describe(model, info, sizeof info);
+    notes[own] = info;
+    outs[own].assign(size_t(T) * c.hidden_size, 0.f);
+    th::check(bertrt_cuda_forward(model, ids.data(), nullptr, cu.data(), 4, T, outs[own].data(), err, sizeof err) == 0,
+              std::string("INT8 forward ") + err);
+    bertrt_cuda_destroy(model);
+  }
+  th::check(notes[0].rfind("INT8 GEMMs: cuBLASLt", 0) == 0 && notes[1].rfind("INT8 GEMMs: own IMMA kernels", 0) == 0,
+            "INT8 GEMMs on cuBLASLt, then forced onto the own kernels: " + notes[0] + " / " + notes[1]);
+  th::check(outs[0] == outs[1], "INT8 encoder on cuBLASLt gives the own IMMA kernels' bits (lengths 1/9/33/150)");
+}
+
+// Every encoder test in each precision this round can run: FP8 only where cuBLASLt is in use and the GPU has FP8.
+void test_models(bool fp8) {
+  for (const int p : {BERTRT_CUDA_FP16, BERTRT_CUDA_INT8, BERTRT_CUDA_FP8}) {
+    if (p == BERTRT_CUDA_FP8 && !fp8) continue;
     test_model(p);
     test_model(p, 1);                     // XLM-R's padding_idx
     test_model(p, 1, /*relative=*/true);  // MPNet: RoBERTa's positions and the relative bias
@@ -716,15 +867,20 @@ int main() {
   test_gemm_tiles_agree(rng);
   test_gemm_s8(rng);
   test_cublaslt(rng);
+  test_cublaslt_quantized(rng);
   test_rows(rng);
   test_attention(rng);
-  // the encoders: FP16 on cuBLASLt where it loads (else the own kernels), then FP16 again on the own kernels
+  // the encoders: FP16 and INT8 on cuBLASLt where it loads (else the own kernels) and FP8 where the GPU has it, then
+  // FP16 and INT8 again on the own kernels
+  if (cublaslt_status().empty()) test_int8_paths_agree();
+  else std::printf("SKIP FP8 encoders: %s\n", cublaslt_status().c_str());
+  if (cublaslt_status().empty() && !has_fp8()) std::printf("SKIP FP8 encoders: compute capability below 8.9\n");
   for (int round = 0; round < (cublaslt_status().empty() ? 2 : 1); ++round) {
     if (round == 1) {
       setenv("BERTRT_CUBLASLT", "0", 1);  // read at each model's creation
-      std::printf("the FP16 encoders again on the own GEMM kernels (BERTRT_CUBLASLT=0)\n");
+      std::printf("the FP16 and INT8 encoders again on the own GEMM kernels (BERTRT_CUBLASLT=0)\n");
     }
-    test_models(round == 0);
+    test_models(round == 0 && cublaslt_status().empty() && has_fp8());
   }
   cudaError_t e = cudaDeviceSynchronize();
   th::check(e == cudaSuccess, std::string("no CUDA error at the end: ") + cudaGetErrorString(e));

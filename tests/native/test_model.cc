@@ -473,6 +473,18 @@ void test_cuda_host() {
   auto f = fields(st.message());
   th::check(f["precision"] == "1" && f["pos"] == "set" && f["type"] == "set" && f["modern"] == "0" &&
                 f["u_off"] == "-1" && f["ln1_0"] == "set", "BERT reaches the CUDA library as before: " + st.message());
+  // FP8 reaches the library as its own precision (2); the CPU engine refuses it rather than running something else
+  f = fields(load(make_tiny(3, 64, 2, 128, 64), Precision::kFP8).message());
+  th::check(f["precision"] == "2", "precision FP8 reaches the CUDA library as BERTRT_CUDA_FP8");
+  {
+    const Tiny t = make_tiny(3, 64, 2, 128, 64);
+    const std::string path = "/tmp/bertrt_test_cuda_host.safetensors";
+    auto descs = write_safetensors(path, t.w);
+    std::unique_ptr<BertModel> cpu_model;
+    st = BertModel::load(t.cfg, {path}, descs, Precision::kFP8, pool, &cpu_model);
+    th::check(st.code() == Code::kUnsupported && st.message().find("'fp8' runs only on the CUDA backend") != std::string::npos && !cpu_model,
+              "the CPU engine refuses FP8, saying where it runs: " + st.message());
+  }
   const Tiny modern = tiny::make_tiny_modern(37, 64, 2, 64, 256, 8), deberta = tiny::make_tiny_deberta(41, 64, 2, 128, 256, 16, 64);
   st = load(modern, Precision::kFP32);
   th::check(st.code() == Code::kUnsupported && st.message().find("BERTRT_CUDA_UNVERIFIED=1") != std::string::npos,

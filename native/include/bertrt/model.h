@@ -84,7 +84,9 @@ enum class DType { kF32, kF16, kBF16 };
 //   kFP32  FP32 weights and activations
 //   kINT8  weights s8 per output channel (quantized at load), activations u8 per token at run time, int32 sums
 //   kBF16  weights and activations rounded to bfloat16, FP32 sums (AVX512-BF16 only)
-enum class Precision { kFP32, kINT8, kBF16 };
+//   kFP8   the CUDA backend only (compute capability 8.9+, cuBLASLt): weights E4M3 per output channel, activations E4M3
+//          per token, FP32 sums; the CPU engine refuses it
+enum class Precision { kFP32, kINT8, kBF16, kFP8 };
 
 // One tensor of the weights: absolute byte range [begin, end) in weights file number `file` (a sharded checkpoint or
 // a torch zip has several files or one file with storages anywhere in it).
