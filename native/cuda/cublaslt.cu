@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common.cuh"
+#include "norm.cuh"
 
 namespace bertrt_cuda {
 namespace {
@@ -259,27 +260,76 @@ __global__ void activate_kernel(__half* x, size_t n, int act, const __half* mul)
   }
 }
 
-// gemm.cu's epilogue, written as its 64x64 WMMA kernel writes it, over a product in memory: a block per 256 columns
-// of a run of rows.
+// gemm.cu's epilogue over a product in memory, a block per 256 columns of a run of rows. Each step is one rounded
+// operation (__fmul_rn / __fadd_rn, which the compiler never contracts into an FMA), as the own kernels compute them:
+// their branches keep every multiply and add apart (checked in their PTX), while this kernel's straight-line code
+// was contracted (scale times product plus bias in one FMA) until written this way.
+// The epilogue's value at element o (row scale sa, column gn): everything but the stores.
+template <typename Acc>
+__device__ __forceinline__ float epilogue_value(const Acc* acc, size_t o, int gn, float sa, const float* w_scale,
+                                                const Epilogue& e) {
+  float v = __fmul_rn(static_cast<float>(acc[o]), __fmul_rn(sa, w_scale[gn]));
+  if (e.bias) v = __fadd_rn(v, e.bias[gn]);
+  if (e.gelu) v = gelu_erf(v);
+  if (e.gelu_tanh) v = gelu_tanh(v);
+  if (e.silu) v = silu(v);
+  if (e.mul16) v = __fmul_rn(v, __half2float(e.mul16[o]));
+  if (e.residual) v = __fadd_rn(v, e.residual[o]);
+  return v;
+}
+
 template <typename Acc>
 __global__ void scale_epilogue_kernel(const Acc* __restrict__ acc, int m, int n, const float* __restrict__ a_scale,
                                       const float* __restrict__ w_scale, Epilogue e) {
   const int gn = blockIdx.x * blockDim.x + threadIdx.x;
   if (gn >= n) return;
-  const float sw = w_scale[gn];
   for (int gm = blockIdx.y; gm < m; gm += gridDim.y) {
     const size_t o = static_cast<size_t>(gm) * n + gn;
-    float v = static_cast<float>(acc[o]);
-    v *= a_scale[gm] * sw;
-    if (e.bias) v += e.bias[gn];
-    if (e.gelu) v = gelu_erf(v);
-    if (e.gelu_tanh) v = gelu_tanh(v);
-    if (e.silu) v = silu(v);
-    if (e.mul16) v *= __half2float(e.mul16[o]);
-    if (e.residual) v += e.residual[o];
+    const float v = epilogue_value(acc, o, gn, a_scale[gm], w_scale, e);
     if (e.c32) e.c32[o] = v;
     if (e.c16) e.c16[o] = __float2half_rn(v);
   }
+}
+
+// A block per row: the epilogue's values rounded to FP16 (as scale_epilogue would store them), then quantized per row as
+// norm.cu's quantize_rows quantizes an FP16 row: the same bits as the two kernels, without the FP16 row in memory. The
+// values are computed twice (for the row maximum, then for the output) rather than held. q and q_scale may be the
+// product's input and its row scales (a_scale): each row's scale is read before the block's first barrier and
+// written after its last, and its values before they are overwritten (so none of these pointers is __restrict__).
+template <typename Acc, typename Q>
+__global__ void scale_epilogue_quantize_kernel(const Acc* __restrict__ acc, int n, const float* a_scale,
+                                               const float* __restrict__ w_scale, Epilogue e, Q* q, float* q_scale,
+                                               float qmax) {
+  __shared__ float scratch[32];
+  const int row = blockIdx.x;
+  const size_t base = static_cast<size_t>(row) * n;
+  const float sa = a_scale[row];
+  auto value = [&](int j) { return __half2float(__float2half_rn(epilogue_value(acc, base + j, j, sa, w_scale, e))); };
+  float amax = 0.f;
+  for (int j = threadIdx.x; j < n; j += blockDim.x) amax = fmaxf(amax, fabsf(value(j)));
+  amax = block_max(amax, scratch);
+  const float s = amax > 0.f ? amax / qmax : 1.f;
+  const float inv = 1.f / s;
+  for (int j = threadIdx.x; j < n; j += blockDim.x) store_q(q + base + j, value(j) * inv);
+  __syncthreads();
+  if (threadIdx.x == 0) q_scale[row] = s;
+}
+
+// A block per row: y = product . scales + bias + residual (scale_epilogue's value), then normalize_row (norm.cuh) on
+// it, as the layernorm kernel reads y back: the same bits as the two kernels. out.x32 may be `residual` (each column
+// is read and then written by the one thread that owns it), out.q_scale may be a_scale (normalize_row writes a row's
+// scale after its last barrier, when every value of the row has been computed).
+template <typename Acc>
+__global__ void scale_epilogue_layernorm_kernel(const Acc* __restrict__ acc, int n, const float* a_scale,
+                                                const float* __restrict__ w_scale, const float* bias,
+                                                const float* residual, const float* __restrict__ gamma,
+                                                const float* __restrict__ beta, float eps, RowOut out) {
+  const int row = blockIdx.x;
+  const size_t base = static_cast<size_t>(row) * n;
+  const float sa = a_scale[row];
+  Epilogue e;
+  e.bias = bias, e.residual = residual;
+  normalize_row([&](int j) { return epilogue_value(acc, base + j, j, sa, w_scale, e); }, row, n, gamma, beta, eps, out);
 }
 
 template <typename Acc>
@@ -352,6 +402,39 @@ bool lt_f8_supported(int n, int k, size_t workspace_bytes) {
 void scale_epilogue(const int32_t* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,
                     cudaStream_t stream) {
   launch_scale_epilogue(acc, m, n, a_scale, w_scale, e, stream);
+}
+
+template <typename Acc, typename Q>
+void launch_scale_epilogue_quantize(const Acc* acc, int m, int n, const float* a_scale, const float* w_scale,
+                                    const Epilogue& e, Q* q, float* q_scale, float qmax, cudaStream_t stream) {
+  if (m <= 0 || n <= 0) return;
+  scale_epilogue_quantize_kernel<Acc, Q><<<m, 256, 0, stream>>>(acc, n, a_scale, w_scale, e, q, q_scale, qmax);
+}
+void scale_epilogue_quantize(const int32_t* acc, int m, int n, const float* a_scale, const float* w_scale,
+                             const Epilogue& e, int8_t* q, float* q_scale, cudaStream_t stream) {
+  launch_scale_epilogue_quantize(acc, m, n, a_scale, w_scale, e, q, q_scale, 127.f, stream);
+}
+void scale_epilogue_quantize(const float* acc, int m, int n, const float* a_scale, const float* w_scale,
+                             const Epilogue& e, __nv_fp8_e4m3* q, float* q_scale, cudaStream_t stream) {
+  launch_scale_epilogue_quantize(acc, m, n, a_scale, w_scale, e, q, q_scale, kFp8Max, stream);
+}
+
+template <typename Acc>
+void launch_scale_epilogue_layernorm(const Acc* acc, int m, int n, const float* a_scale, const float* w_scale,
+                                     const float* bias, const float* residual, const float* gamma, const float* beta,
+                                     float eps, const RowOut& out, cudaStream_t stream) {
+  if (m <= 0 || n <= 0) return;
+  scale_epilogue_layernorm_kernel<Acc><<<m, 256, 0, stream>>>(acc, n, a_scale, w_scale, bias, residual, gamma, beta, eps, out);
+}
+void scale_epilogue_layernorm(const int32_t* acc, int m, int n, const float* a_scale, const float* w_scale,
+                              const float* bias, const float* residual, const float* gamma, const float* beta,
+                              float eps, const RowOut& out, cudaStream_t stream) {
+  launch_scale_epilogue_layernorm(acc, m, n, a_scale, w_scale, bias, residual, gamma, beta, eps, out, stream);
+}
+void scale_epilogue_layernorm(const float* acc, int m, int n, const float* a_scale, const float* w_scale,
+                              const float* bias, const float* residual, const float* gamma, const float* beta,
+                              float eps, const RowOut& out, cudaStream_t stream) {
+  launch_scale_epilogue_layernorm(acc, m, n, a_scale, w_scale, bias, residual, gamma, beta, eps, out, stream);
 }
 void scale_epilogue(const float* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,
                     cudaStream_t stream) {

@@ -29,6 +29,7 @@
 #include <string>
 
 #include "gemm.cuh"
+#include "norm.cuh"
 
 namespace bertrt_cuda {
 
@@ -69,6 +70,22 @@ void scale_epilogue(const int32_t* acc, int m, int n, const float* a_scale, cons
                     cudaStream_t stream);
 void scale_epilogue(const float* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,
                     cudaStream_t stream);
+
+// The same epilogue (without residual or stores) over a row, its values rounded to FP16 and then quantized per row
+// for the next GEMM (INT8: scale max|v| / 127; FP8: max|v| / 448): the bits of scale_epilogue to FP16 followed by
+// quantize_rows (norm.cuh), without the FP16 row in memory. For the FFN's activation output.
+void scale_epilogue_quantize(const int32_t* acc, int m, int n, const float* a_scale, const float* w_scale,
+                             const Epilogue& e, int8_t* q, float* q_scale, cudaStream_t stream);
+void scale_epilogue_quantize(const float* acc, int m, int n, const float* a_scale, const float* w_scale,
+                             const Epilogue& e, __nv_fp8_e4m3* q, float* q_scale, cudaStream_t stream);
+// y = acc * scales + bias + residual, then LayerNorm(y) written to `out` (norm.cuh; out.x32 may be `residual`): the
+// bits of scale_epilogue to FP32 followed by layernorm, without y in memory. For a post-norm layer's residual blocks.
+void scale_epilogue_layernorm(const int32_t* acc, int m, int n, const float* a_scale, const float* w_scale,
+                              const float* bias, const float* residual, const float* gamma, const float* beta,
+                              float eps, const RowOut& out, cudaStream_t stream);
+void scale_epilogue_layernorm(const float* acc, int m, int n, const float* a_scale, const float* w_scale,
+                              const float* bias, const float* residual, const float* gamma, const float* beta,
+                              float eps, const RowOut& out, cudaStream_t stream);
 
 // x[i] = act(x[i]) * (mul ? mul[i] : 1) over n FP16 values, computed in FP32 (act: 0 none, 1 GELU (erf), 2 SiLU,
 // 3 GELU's tanh form).

@@ -10,6 +10,9 @@
 // FP16 mode: GEMM inputs FP16. INT8 mode: weights s8 per output channel, activations s8 per token; the LayerNorms
 // quantize their output for the next GEMM in the same pass, and the attention and GELU outputs are quantized by a
 // row kernel. FP8 mode (cuBLASLt only, compute capability 8.9+): the same with E4M3 values and scales max|x| / 448.
+// INT8 and FP8 on cuBLASLt: the product into acc_, then one row-wise kernel that applies the scales and finishes the
+// step — the FFN's activation quantized for the next GEMM, a residual block's sum normalized by its LayerNorm (with
+// the next GEMM's input) — with the bits of the separate kernels (cublaslt.cuh).
 // The residual stream, LayerNorm, softmax and GELU are FP32 in every mode.
 #include <dlfcn.h>
 
@@ -478,10 +481,8 @@ class Model {
       if (span > 0 && !disentangled_terms(L, tokens)) return "disentangled terms: unsupported shape";
       std::string e = attention(qkv16_.ptr, d_cu, key.n_seqs, key.max_len, heads, H / heads, ctx16_.ptr, stream_, extras);
       if (!e.empty()) return e;
-      Epilogue out_e;
-      out_e.bias = L.out.bias.ptr, out_e.residual = x32_.ptr, out_e.c32 = y32_.ptr;
-      if (!linear(L.out, tokens, out_e, ctx16_.ptr)) return "attention output GEMM: unsupported shape";
-      layernorm(y32_.ptr, tokens, H, L.ln1_g.ptr, L.ln1_b.ptr, cfg_.layer_norm_eps, norm_out, stream_);
+      if (!linear_residual_layernorm(L.out, tokens, ctx16_.ptr, L.ln1_g.ptr, L.ln1_b.ptr, norm_out))
+        return "attention output GEMM: unsupported shape";
       if (cfg_.gated) {  // the second projection first: the activated one's epilogue multiplies by it
         Epilogue up_e;
         up_e.bias = L.ffn_up.bias.ptr, up_e.c16 = up16_.ptr;
@@ -492,11 +493,10 @@ class Model {
       in_e.gelu = cfg_.activation == BERTRT_CUDA_GELU, in_e.silu = cfg_.activation == BERTRT_CUDA_SILU;
       in_e.gelu_tanh = cfg_.activation == BERTRT_CUDA_GELU_TANH;
       if (cfg_.gated) in_e.mul16 = up16_.ptr;
-      if (!linear(L.ffn_in, tokens, in_e)) return "FFN-in GEMM: unsupported shape";
-      Epilogue ffo_e;
-      ffo_e.bias = L.ffn_out.bias.ptr, ffo_e.residual = x32_.ptr, ffo_e.c32 = y32_.ptr;
-      if (!linear(L.ffn_out, tokens, ffo_e, inter16_.ptr)) return "FFN-out GEMM: unsupported shape";
-      layernorm(y32_.ptr, tokens, H, L.ln2_g.ptr, L.ln2_b.ptr, cfg_.layer_norm_eps, norm_out, stream_);
+      const __half* inter = nullptr;
+      if (!linear_activation(L.ffn_in, tokens, in_e, &inter)) return "FFN-in GEMM: unsupported shape";
+      if (!linear_residual_layernorm(L.ffn_out, tokens, inter, L.ln2_g.ptr, L.ln2_b.ptr, norm_out))
+        return "FFN-out GEMM: unsupported shape";
     }
     return cuda_error(cudaGetLastError(), "encoder kernel launch");
   }
@@ -546,10 +546,11 @@ class Model {
       Epilogue in_e;
       in_e.bias = L.ffn_in.bias.ptr, in_e.c16 = inter16_.ptr, in_e.mul16 = up16_.ptr;
       in_e.gelu = cfg_.activation == BERTRT_CUDA_GELU, in_e.gelu_tanh = cfg_.activation == BERTRT_CUDA_GELU_TANH;
-      if (!linear(L.ffn_in, tokens, in_e)) return "FFN-in GEMM: unsupported shape";
+      const __half* inter = nullptr;
+      if (!linear_activation(L.ffn_in, tokens, in_e, &inter)) return "FFN-in GEMM: unsupported shape";
       Epilogue ffo_e;  // x = y + Wo(mlp)
       ffo_e.bias = L.ffn_out.bias.ptr, ffo_e.residual = y32_.ptr, ffo_e.c32 = x32_.ptr;
-      if (!linear(L.ffn_out, tokens, ffo_e, inter16_.ptr)) return "FFN-out GEMM: unsupported shape";
+      if (!linear(L.ffn_out, tokens, ffo_e, inter)) return "FFN-out GEMM: unsupported shape";
     }
     RowOut final_out;
     final_out.x32 = y32_.ptr;
@@ -569,23 +570,71 @@ class Model {
   // y = x . W^T with e's epilogue. x: the FP16 input `a16` (FP16 mode; default x16_), or in INT8 / FP8 mode q8_ / f8_
   // as quantized by the last LayerNorm, unless `a16` is given, which is quantized per row first.
   bool linear(const Linear& w, int m, const Epilogue& e, const __half* a16 = nullptr) {
-    if (int8_) {
-      if (a16) quantize_rows(a16, m, w.k, q8_.ptr, qs_.ptr, stream_);
-      if (lt_ && lt_quantized(lt_gemm_s8(q8_.ptr, w.w8.ptr, m, w.n, w.k, reinterpret_cast<int32_t*>(acc_.ptr), lt_workspace_.ptr,
-                                         kLtWorkspace, stream_))) {
-        scale_epilogue(reinterpret_cast<const int32_t*>(acc_.ptr), m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
+    if (int8_ || fp8_) {
+      if (lt_product(w, m, a16)) {
+        if (int8_) scale_epilogue(reinterpret_cast<const int32_t*>(acc_.ptr), m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
+        else scale_epilogue(acc_.ptr, m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
         return true;
       }
+      if (fp8_) return false;  // (no own FP8 kernel: create() has checked that cuBLASLt runs these shapes)
+      if (!lt_) quantize_input(a16, m, w.k);  // (lt_product quantized it when it tried cuBLASLt)
       return gemm_s8(q8_.ptr, qs_.ptr, w.w8.ptr, w.w_scale.ptr, m, w.n, w.k, e, stream_);
-    }
-    if (fp8_) {  // (no own FP8 kernel: create() has checked that cuBLASLt runs these shapes)
-      if (a16) quantize_rows(a16, m, w.k, f8_.ptr, qs_.ptr, stream_);
-      if (!lt_quantized(lt_gemm_f8(f8_.ptr, w.wf8.ptr, m, w.n, w.k, acc_.ptr, lt_workspace_.ptr, kLtWorkspace, stream_))) return false;
-      scale_epilogue(acc_.ptr, m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
-      return true;
     }
     if (lt_ && lt_linear(w, m, e, a16 ? a16 : x16_.ptr)) return true;
     return gemm_f16(a16 ? a16 : x16_.ptr, w.w16.ptr, m, w.n, w.k, e, stream_);
+  }
+
+  // a16 quantized per row into the INT8 / FP8 GEMM input (q8_ / f8_, scales in qs_); nothing when null.
+  void quantize_input(const __half* a16, int m, int k) {
+    if (!a16) return;
+    if (int8_) quantize_rows(a16, m, k, q8_.ptr, qs_.ptr, stream_);
+    else if (fp8_) quantize_rows(a16, m, k, f8_.ptr, qs_.ptr, stream_);
+  }
+
+  // INT8 / FP8 mode on cuBLASLt: the product of the quantized input (from a16 when given) and w's weights into acc_,
+  // before an epilogue. False when not in those modes, cuBLASLt is not in use, or it declines the shape.
+  bool lt_product(const Linear& w, int m, const __half* a16) {
+    if (!lt_ || !(int8_ || fp8_)) return false;
+    quantize_input(a16, m, w.k);
+    return int8_ ? lt_quantized(lt_gemm_s8(q8_.ptr, w.w8.ptr, m, w.n, w.k, reinterpret_cast<int32_t*>(acc_.ptr),
+                                           lt_workspace_.ptr, kLtWorkspace, stream_))
+                 : lt_quantized(lt_gemm_f8(f8_.ptr, w.wf8.ptr, m, w.n, w.k, acc_.ptr, lt_workspace_.ptr, kLtWorkspace, stream_));
+  }
+
+  // The FFN's activated GEMM (e: bias, activation, gate; FP16 output inter16_). In INT8 / FP8 mode on cuBLASLt its
+  // output goes straight to the next GEMM's quantized input (scale_epilogue_quantize: the bits of writing FP16 and
+  // quantizing it), and *next is null; otherwise *next is inter16_, for the next linear() to quantize.
+  bool linear_activation(const Linear& w, int m, const Epilogue& e, const __half** next) {
+    *next = nullptr;
+    if (lt_product(w, m, nullptr)) {
+      if (int8_) scale_epilogue_quantize(reinterpret_cast<const int32_t*>(acc_.ptr), m, w.n, qs_.ptr, w.w_scale.ptr, e, q8_.ptr, qs_.ptr, stream_);
+      else scale_epilogue_quantize(acc_.ptr, m, w.n, qs_.ptr, w.w_scale.ptr, e, f8_.ptr, qs_.ptr, stream_);
+      return true;
+    }
+    *next = e.c16;
+    return linear(w, m, e);
+  }
+
+  // A post-norm residual block: x32_ = LayerNorm(x . W^T + bias + x32_), with the next GEMM's input, into `norm`. In
+  // INT8 / FP8 mode on cuBLASLt one kernel after the product (scale_epilogue_layernorm); otherwise the GEMM's epilogue
+  // into y32_, then layernorm. The same bits either way.
+  bool linear_residual_layernorm(const Linear& w, int m, const __half* a16, const float* gamma, const float* beta,
+                                 const RowOut& norm) {
+    const int H = cfg_.hidden_size;
+    if (lt_product(w, m, a16)) {
+      if (int8_)
+        scale_epilogue_layernorm(reinterpret_cast<const int32_t*>(acc_.ptr), m, H, qs_.ptr, w.w_scale.ptr, w.bias.ptr, x32_.ptr,
+                                 gamma, beta, cfg_.layer_norm_eps, norm, stream_);
+      else
+        scale_epilogue_layernorm(acc_.ptr, m, H, qs_.ptr, w.w_scale.ptr, w.bias.ptr, x32_.ptr, gamma, beta,
+                                 cfg_.layer_norm_eps, norm, stream_);
+      return true;
+    }
+    Epilogue e;
+    e.bias = w.bias.ptr, e.residual = x32_.ptr, e.c32 = y32_.ptr;
+    if (!linear(w, m, e, a16)) return false;
+    layernorm(y32_.ptr, m, H, gamma, beta, cfg_.layer_norm_eps, norm, stream_);
+    return true;
   }
 
   // Whether a quantized cuBLASLt product ran (its scale epilogue to follow); a failure is remembered for describe().

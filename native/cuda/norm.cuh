@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "common.cuh"
+
 namespace bertrt_cuda {
 
 // Where a row-wise kernel writes: the FP32 residual stream, and the next GEMM's input as FP16, as INT8 with a per-row
@@ -22,6 +24,49 @@ struct RowOut {
 };
 
 constexpr float kFp8Max = 448.f;  // E4M3's largest finite magnitude
+
+// One value quantized with the row's inverse scale: INT8 rounded to nearest even and clamped to +-127, or E4M3
+// (the conversion rounds to nearest even and saturates to +-448).
+__device__ __forceinline__ void store_q(int8_t* q, float v) { *q = static_cast<int8_t>(fminf(fmaxf(rintf(v), -127.f), 127.f)); }
+__device__ __forceinline__ void store_q(__nv_fp8_e4m3* q, float v) { *q = __nv_fp8_e4m3(v); }
+
+// The LayerNorm of one row, for a kernel with a block per row: `value(j)` gives the row's column j (called up to three
+// times per column, by the thread that owns it: j = threadIdx.x + i * blockDim.x, so a value may read a location the
+// output overwrites), and the normalized row goes to every requested output of `out`. Used by the kernels of norm.cu
+// and by cuBLASLt's fused epilogue (cublaslt.cu), so that both give the same bits.
+template <typename Value>
+__device__ void normalize_row(Value value, int row, int cols, const float* gamma, const float* beta,
+                              float eps, RowOut out) {
+  __shared__ float scratch[32];
+  float s = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) s += value(j);
+  const float mean = block_sum(s, scratch) / cols;
+  float v = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float d = value(j) - mean;
+    v += d * d;
+  }
+  const float rstd = rsqrtf(block_sum(v, scratch) / cols + eps);
+  const size_t base = static_cast<size_t>(row) * cols;
+  float amax = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float y = (value(j) - mean) * rstd * gamma[j] + beta[j];
+    out.x32[base + j] = y;
+    if (out.x16) out.x16[base + j] = __float2half_rn(y);
+    amax = fmaxf(amax, fabsf(y));
+  }
+  if (out.f8 || out.q8) {
+    amax = block_max(amax, scratch);
+    const float scale = amax > 0.f ? amax / (out.f8 ? kFp8Max : 127.f) : 1.f;
+    const float inv = 1.f / scale;
+    // each thread re-reads only the x32 entries it wrote itself, so no barrier is needed
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+      if (out.f8) store_q(out.f8 + base + j, out.x32[base + j] * inv);
+      else store_q(out.q8 + base + j, out.x32[base + j] * inv);
+    }
+    if (threadIdx.x == 0) out.q_scale[row] = scale;
+  }
+}
 
 // out = LayerNorm(word[ids] + pos[positions] + type[type_ids]); type and type_ids may be null (no token types).
 void embed_layernorm(const int32_t* ids, const int32_t* type_ids, const int32_t* positions, int tokens, int cols,

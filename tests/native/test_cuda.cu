@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "attention.cuh"
@@ -201,6 +202,52 @@ bool has_fp8() {
   return cudaGetDeviceProperties(&p, 0) == cudaSuccess && p.major * 10 + p.minor >= 89;
 }
 
+// The fused epilogues against the kernels they replace, on one product `acc` (INT32 or FP32): the activation output
+// quantized for the next GEMM (GELU, and SiLU times a gate) against scale_epilogue to FP16 then quantize_rows; the
+// residual block's LayerNorm (with its INT8 / FP8 output, in place over the residual) against scale_epilogue to FP32
+// then layernorm. Bit for bit: values, quantized bytes and row scales.
+template <typename Acc>
+void check_fused_epilogues(const Acc* acc, int m, int n, const float* sa, const float* sw, const float* bias,
+                           const float* res, const __half* mul, th::Rng& rng, const std::string& name) {
+  using Q = std::conditional_t<std::is_same<Acc, int32_t>::value, int8_t, __nv_fp8_e4m3>;
+  auto bytes = [](const auto& v) { return std::vector<unsigned char>(reinterpret_cast<const unsigned char*>(v.data()),
+                                                                    reinterpret_cast<const unsigned char*>(v.data() + v.size())); };
+  for (int gated = 0; gated < 2; ++gated) {
+    Epilogue e;
+    e.bias = bias;
+    if (gated) e.silu = true, e.mul16 = mul; else e.gelu = true;
+    Dev<__half> h(size_t(m) * n);
+    Dev<Q> q_two(size_t(m) * n), q_one(size_t(m) * n);
+    Dev<float> s_two(m), s_one(m);
+    Epilogue e16 = e;
+    e16.c16 = h.p;
+    scale_epilogue(acc, m, n, sa, sw, e16, 0);
+    quantize_rows(h.p, m, n, q_two.p, s_two.p, 0);
+    scale_epilogue_quantize(acc, m, n, sa, sw, e, q_one.p, s_one.p, 0);
+    th::check(bytes(q_one.get()) == bytes(q_two.get()) && s_one.get() == s_two.get(),
+              name + std::string(gated ? " SiLU x gate" : " GELU") + " quantized in the epilogue: the bits of FP16 then quantize_rows");
+  }
+  std::vector<float> gamma(n), beta(n);
+  rng.fill(gamma, 0.5f, 1.5f), rng.fill(beta);
+  Dev<float> dg(gamma), db(beta), y(size_t(m) * n), x_two(size_t(m) * n), s_two(m), s_one(m);
+  Dev<Q> q_two(size_t(m) * n), q_one(size_t(m) * n);
+  Epilogue e;
+  e.bias = bias, e.residual = res, e.c32 = y.p;
+  scale_epilogue(acc, m, n, sa, sw, e, 0);
+  RowOut two;
+  two.x32 = x_two.p, two.q_scale = s_two.p;
+  if constexpr (std::is_same<Q, int8_t>::value) two.q8 = q_two.p; else two.f8 = q_two.p;
+  layernorm(y.p, m, n, dg.p, db.p, 1e-12f, two, 0);
+  Dev<float> x_one(size_t(m) * n);  // the residual copied, then normalized in place as the encoder does
+  cudaMemcpy(x_one.p, res, size_t(m) * n * sizeof(float), cudaMemcpyDeviceToDevice);
+  RowOut one = two;
+  one.x32 = x_one.p, one.q_scale = s_one.p;
+  if constexpr (std::is_same<Q, int8_t>::value) one.q8 = q_one.p; else one.f8 = q_one.p;
+  scale_epilogue_layernorm(acc, m, n, sa, sw, bias, x_one.p, dg.p, db.p, 1e-12f, one, 0);
+  th::check(x_one.get() == x_two.get() && bytes(q_one.get()) == bytes(q_two.get()) && s_one.get() == s_two.get(),
+            name + " + residual + LayerNorm in the epilogue (in place): the bits of scale_epilogue then layernorm");
+}
+
 // cuBLASLt's INT8 products are exact INT32 sums and, through scale_epilogue, give the own IMMA kernel's bits for every
 // epilogue the encoder uses (so that INT8 results do not depend on which GEMM ran); its FP8 products against the
 // float64 sums of the same E4M3 values, and the scale epilogue on them against float64.
@@ -251,6 +298,7 @@ void test_cublaslt_quantized(th::Rng& rng) {
     const auto hl = h_lt.get(), ho = h_own.get();
     th::check(std::memcmp(hl.data(), ho.data(), hl.size() * sizeof(__half)) == 0,
               name + " + scale epilogue (bias, SiLU, times a gate, FP16): the own IMMA kernel's bits");
+    check_fused_epilogues(acc.p, m, n, dsa.p, dsw.p, db.p, dr.p, dmul.p, rng, name);
   }
   th::check(lt_gemm_s8(nullptr, nullptr, 4, 8, 24, reinterpret_cast<int32_t*>(16), nullptr, 0, 0) == "unsupported",
             "cuBLASLt INT8 refuses K not a multiple of 16");
@@ -282,6 +330,8 @@ void test_cublaslt_quantized(th::Rng& rng) {
     ep.bias = db.p, ep.gelu = true, ep.residual = dr.p, ep.c32 = c32.p;
     scale_epilogue(acc.p, m, n, dsa.p, dsw.p, ep, 0);
     check_err(th::norm_err(c32.get().data(), want), 5e-4, name + " + scale epilogue (bias, GELU, residual) vs float64");
+    Dev<__half> dmul(random_half(rng, size_t(m) * n, -1, 1));
+    check_fused_epilogues(acc.p, m, n, dsa.p, dsw.p, db.p, dr.p, dmul.p, rng, name);
   }
 }
 
