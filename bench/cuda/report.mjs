@@ -1,6 +1,7 @@
-// Turns a GPU run of bench/cuda/run.sh (bench_cuda.jsonl, torch_peer.jsonl, gpu.txt, test_cuda.txt in one folder)
-// into bench/results/cuda.md: the encoder, bertrt FP16 and INT8 against PyTorch FP16 (eager and SDPA) per model,
-// batch and length, with the issue's goals checked; then each kernel against cuBLAS and SDPA.
+// Turns a GPU run of bench/cuda/run.sh (bench_cuda.jsonl, torch_peer.jsonl, accuracy.jsonl, gpu.txt, test_cuda.txt in
+// one folder) into bench/results/cuda.md: the encoder, bertrt FP16, INT8 and FP8 against PyTorch FP16 (eager and SDPA)
+// per model, batch and length, with the issue's goals checked; the precisions' accuracy on a real model; then each
+// kernel against cuBLAS and SDPA.
 // Usage: node bench/cuda/report.mjs <folder> [out.md]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -66,6 +67,17 @@ if (base && base8f) L.push(`| FP8 ≥ 1.5× our FP16 at 128 x 128 | ${(base8f.se
 if (one) L.push(`| batch 1 x 128 ≤ 0.5 ms (FP16) | ${one.ms.toFixed(3)} ms | ${goal(one.ms <= 0.5)} |`);
 if (one8) L.push(`| batch 1 x 128 (INT8, for comparison) | ${one8.ms.toFixed(3)} ms | |`);
 if (mini && miniSdpa) L.push(`| MiniLM-L6 32 x 128 ≥ 2× SDPA (FP16) | ${(mini.seq_per_s / miniSdpa.seq_per_s).toFixed(2)}× | ${goal(mini.seq_per_s >= 2 * miniSdpa.seq_per_s)} |`);
+
+const acc = lines('accuracy.jsonl').filter((r) => r.accuracy);
+if (acc.length) {
+  L.push('', '## Accuracy (all-MiniLM-L6-v2, the real checkpoint, on the 6,000 serving sentences: bench/cuda/accuracy.py)', '',
+    'Sentence vectors (mean pooling, unit length) through the library\'s C interface against HF transformers\' FP32 model on the CPU: the cosine per sentence, and how often a sentence\'s nearest other sentence is the reference\'s. Gates: FP16 mean cosine ≥ 0.9999, INT8 and FP8 ≥ 0.995.', '',
+    '| precision | GEMMs | cosine mean | cosine min | top-1 agreement | gate |', '| --- | --- | ---: | ---: | ---: | --- |');
+  for (const r of acc) {
+    if (r.error) L.push(`| ${r.precision} | not run: ${r.error} | — | — | — | — |`);
+    else L.push(`| ${r.precision} | ${r.gemm} | ${r.cosine_mean.toFixed(6)} | ${r.cosine_min.toFixed(6)} | ${(r.top1_agreement * 100).toFixed(2)}% | ${r.gate_met ? 'met' : '**not met**'} (≥ ${r.gate_mean}) |`);
+  }
+}
 
 const served = ours.filter((o) => o.serve);
 if (served.length) {
