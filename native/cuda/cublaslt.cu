@@ -368,26 +368,28 @@ std::string lt_gemm_f16(const __half* a, const __half* w, int m, int n, int k, c
   return run(PlanKey{kF16, m, n, k, fp32, bias != nullptr, workspace_bytes}, bias, call, stream);
 }
 
-std::string lt_gemm_s8(const int8_t* a, const int8_t* w, int m, int n, int k, int32_t* acc, void* workspace,
-                       size_t workspace_bytes, cudaStream_t stream) {
+// The quantized products into acc (unit scales, no epilogue): alpha and beta in the descriptor's scale type, N a
+// multiple of n_align (the kind's alignment).
+template <typename Scalar>
+std::string quantized_product(Kind kind, int n_align, const void* a, const void* w, int m, int n, int k, void* acc,
+                       void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   Api& L = api();
   if (!L.status.empty()) return L.status;
-  if (m < 0 || n <= 0 || k <= 0 || n % 4 != 0 || k % 16 != 0 || !acc) return "unsupported";
+  if (m < 0 || n <= 0 || k <= 0 || n % n_align != 0 || k % 16 != 0 || !acc) return "unsupported";
   if (m == 0) return {};
-  const int32_t alpha = 1, beta = 0;
+  const Scalar alpha = 1, beta = 0;
   const Call call{&alpha, &beta, w, a, acc, acc, workspace};
-  return run(PlanKey{kS8, m, n, k, false, false, workspace_bytes}, nullptr, call, stream);
+  return run(PlanKey{kind, m, n, k, kind == kF8, false, workspace_bytes}, nullptr, call, stream);
+}
+
+std::string lt_gemm_s8(const int8_t* a, const int8_t* w, int m, int n, int k, int32_t* acc, void* workspace,
+                       size_t workspace_bytes, cudaStream_t stream) {
+  return quantized_product<int32_t>(kS8, 4, a, w, m, n, k, acc, workspace, workspace_bytes, stream);
 }
 
 std::string lt_gemm_f8(const __nv_fp8_e4m3* a, const __nv_fp8_e4m3* w, int m, int n, int k, float* acc,
                        void* workspace, size_t workspace_bytes, cudaStream_t stream) {
-  Api& L = api();
-  if (!L.status.empty()) return L.status;
-  if (m < 0 || n <= 0 || k <= 0 || n % 16 != 0 || k % 16 != 0 || !acc) return "unsupported";
-  if (m == 0) return {};
-  const float alpha = 1.f, beta = 0.f;
-  const Call call{&alpha, &beta, w, a, acc, acc, workspace};
-  return run(PlanKey{kF8, m, n, k, true, false, workspace_bytes}, nullptr, call, stream);
+  return quantized_product<float>(kF8, 16, a, w, m, n, k, acc, workspace, workspace_bytes, stream);
 }
 
 bool lt_f8_supported(int n, int k, size_t workspace_bytes) {
