@@ -860,13 +860,15 @@ void test_int8_paths_agree() {
   const int T = cu.back();
   std::vector<float> outs[2];
   std::string notes[2];
+  const char* lt_env = std::getenv("BERTRT_CUBLASLT");
+  const std::string lt_choice = lt_env ? lt_env : "1";
   for (int own = 0; own < 2; ++own) {
-    if (own) setenv("BERTRT_CUDA_GEMM", "own", 1);
+    if (own) setenv("BERTRT_CUBLASLT", "0", 1);  // (read at each model's creation)
     char err[512] = "", info[512] = "";
     void* model = nullptr;
     th::check(bertrt_cuda_create(&c, &emb, layers.data(), BERTRT_CUDA_INT8, 0, &model, err, sizeof err) == 0,
               std::string("INT8 model created ") + err);
-    if (own) unsetenv("BERTRT_CUDA_GEMM");
+    if (own) setenv("BERTRT_CUBLASLT", lt_choice.c_str(), 1);
     if (!model) return;
     bertrt_cuda_describe(model, info, sizeof info);
     notes[own] = info;
@@ -876,7 +878,7 @@ void test_int8_paths_agree() {
     bertrt_cuda_destroy(model);
   }
   th::check(notes[0].rfind("INT8 GEMMs: cuBLASLt", 0) == 0 && notes[1].rfind("INT8 GEMMs: own IMMA kernels", 0) == 0,
-            "INT8 GEMMs on cuBLASLt, then forced onto the own kernels: " + notes[0] + " / " + notes[1]);
+            "INT8 GEMMs on cuBLASLt, then on the own kernels (BERTRT_CUBLASLT=0): " + notes[0] + " / " + notes[1]);
   th::check(outs[0] == outs[1], "INT8 encoder on cuBLASLt gives the own IMMA kernels' bits (lengths 1/9/33/150)");
 }
 
