@@ -88,20 +88,6 @@ using DeviceBuffer = Buffer<T, false>;
 template <typename T>
 using PinnedBuffer = Buffer<T, true>;
 
-// FP8 weight quantization (the CPU engine has no FP8, so this is its only definition): symmetric per output channel,
-// scale = max|W[r]| / 448, q = e4m3(W * 448 / max|W[r]|) (rounded to nearest even, saturating); an all-zero row has
-// scale 0 and zeros, as INT8's.
-void quantize_weight_rows_fp8(const float* w, int n, int k, __nv_fp8_e4m3* q, float* scale) {
-  for (int r = 0; r < n; ++r) {
-    const float* row = w + static_cast<size_t>(r) * k;
-    float mx = 0.f;
-    for (int i = 0; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
-    const float inv = mx > 0.f ? kFp8Max / mx : 0.f;
-    scale[r] = mx > 0.f ? mx / kFp8Max : 0.f;
-    for (int i = 0; i < k; ++i) q[static_cast<size_t>(r) * k + i] = __nv_fp8_e4m3(row[i] * inv);
-  }
-}
-
 // One linear layer on the device: FP16 weights, or s8 / E4M3 weights with one scale per output channel.
 struct Linear {
   int n = 0, k = 0;

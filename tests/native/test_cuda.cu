@@ -14,6 +14,8 @@
 //   FP8 mode (cuBLASLt, compute capability 8.9+): 1e-1 and cosine per token >= 0.98, twice INT8's bounds before any
 //   measurement: E4M3 keeps 3 fraction bits (relative rounding up to 2^-4) where INT8's per-token steps are
 //   max|x| / 254, about 2.5x INT8's RMS error on Gaussian-like rows;
+//   FP8 on the host (no GPU needed): cuda_fp8.h's conversion and quantize_weight_rows_fp8 against an E4M3 decoded
+//   from its bit fields, exactly;
 //   cuBLASLt's INT8 products: exact (INT32), and after the scale epilogue the own IMMA kernels' bits;
 //   cuBLASLt's FP8 products: 5e-4 of the float64 sum of the same E4M3 values (exact products; Hopper's FP8 tensor cores
 //   keep ~14 bits of a partial sum between cuBLASLt's promotions to FP32, 2^-14 = 6e-5 relative per partial).
@@ -898,6 +900,79 @@ void test_models(bool fp8) {
   }
 }
 
+// E4M3 as the OCP FP8 format defines it ("fn": no infinities, S.1111.111 is NaN, 448 the largest finite value), decoded
+// from its bit fields: an independent reference for cuda_fp8.h's conversion, which the FP8 mode relies on.
+double e4m3_value(unsigned b) {
+  const int e = (b >> 3) & 15, m = b & 7;
+  const double v = e == 0 ? std::ldexp(m / 8.0, -6) : std::ldexp(1 + m / 8.0, e - 7);
+  return (b & 0x80) ? -v : v;
+}
+// The byte nearest to x, ties to the even code, magnitudes past 448 (infinities included) saturated to 448, by search
+// over every finite magnitude.
+unsigned e4m3_round(double x) {
+  if (std::isnan(x)) return 0x7F;
+  const unsigned sign = std::signbit(x) ? 0x80 : 0;
+  const double a = std::fabs(x);
+  unsigned best = 0;
+  for (unsigned b = 1; b <= 0x7E; ++b) {
+    const double d = std::fabs(a - e4m3_value(b)), db = std::fabs(a - e4m3_value(best));
+    if (d < db || (d == db && (b & 1) == 0)) best = b;
+  }
+  return sign | best;
+}
+
+// Host side of FP8, no GPU needed (runs in CI): cuda_fp8.h's float -> E4M3 conversion rounds to nearest even and
+// saturates, as the FP8 mode's documentation says, on random values of every magnitude, on each midpoint between two
+// neighbours (ties), just off them, on zeros, huge values and infinities; quantize_weight_rows_fp8 gives scale max|w| /
+// 448 per row and those bytes, zeros for an all-zero row, and values within half an E4M3 step of the weights.
+void test_fp8_host() {
+  th::Rng rng(88);
+  std::vector<double> xs = {0.0, -0.0, 448.0, -448.0, 460.0, 464.0, 1e6, -1e6, INFINITY, -INFINITY, 1e-9, -1e-9};
+  for (int i = 0; i < 20000; ++i) xs.push_back(std::ldexp(double(rng.uniform(-1.f, 1.f)), int(rng.next() % 24) - 14));
+  for (unsigned b = 0; b < 0x7E; ++b) {  // midpoints between neighbours, and a hair either side
+    const float mid = static_cast<float>((e4m3_value(b) + e4m3_value(b + 1)) / 2);  // (exact: a few bits)
+    for (float x : {mid, std::nextafter(mid, 0.f), std::nextafter(mid, 1e9f)}) xs.push_back(x), xs.push_back(-x);
+  }
+  int wrong = 0;
+  std::string first;
+  for (double x : xs) {
+    const float f = static_cast<float>(x);  // (the conversion takes a float; every value above is exact in float)
+    const unsigned got = __nv_fp8_e4m3(f).__x, want = e4m3_round(f);
+    if (got != want && wrong++ == 0) first = std::to_string(f) + " -> " + std::to_string(got) + ", want " + std::to_string(want);
+  }
+  th::check(wrong == 0, "cuda_fp8.h's E4M3 conversion: nearest, ties to even, saturating at 448 (" + std::to_string(xs.size()) +
+                            " values" + (wrong ? "; " + std::to_string(wrong) + " differ, first " + first : "") + ")");
+  const int n = 37, k = 100;
+  std::vector<float> w(size_t(n) * k);
+  rng.fill(w, -0.3f, 0.3f);
+  for (int i = 0; i < k; ++i) w[size_t(5) * k + i] = 0.f;  // an all-zero row
+  w[size_t(7) * k + 3] = 50.f;                            // a row with one outlier
+  std::vector<__nv_fp8_e4m3> q(w.size());
+  std::vector<float> scale(n);
+  quantize_weight_rows_fp8(w.data(), n, k, q.data(), scale.data());
+  bool bytes = true, zero_row = scale[5] == 0.f, close = true;
+  for (int r = 0; r < n; ++r) {
+    float mx = 0.f;
+    for (int i = 0; i < k; ++i) mx = std::max(mx, std::fabs(w[size_t(r) * k + i]));
+    bytes = bytes && (r == 5 || scale[r] == mx / 448.f);
+    for (int i = 0; i < k; ++i) {
+      const size_t o = size_t(r) * k + i;
+      if (r == 5) {
+        zero_row = zero_row && q[o].__x == 0;
+        continue;
+      }
+      const float t = w[o] * (448.f / mx);
+      bytes = bytes && q[o].__x == e4m3_round(t);
+      // half a step: 2^-4 of the value in the normal range, 2^-10 absolute (half of 2^-9) below 2^-6, in scaled units
+      const double err = std::fabs(e4m3_value(q[o].__x) - t), half_step = std::max(std::fabs(double(t)) / 16, std::ldexp(1.0, -10));
+      close = close && err <= half_step * (1 + 1e-12);
+    }
+  }
+  th::check(bytes, "quantize_weight_rows_fp8: scale max|w| / 448 per row and the E4M3 nearest to w * 448 / max|w|");
+  th::check(zero_row, "quantize_weight_rows_fp8: an all-zero row gets scale 0 and zero bytes");
+  th::check(close, "quantize_weight_rows_fp8: every weight within half an E4M3 step of its value");
+}
+
 }  // namespace
 
 int main() {
@@ -906,9 +981,11 @@ int main() {
     std::printf("ABI mismatch\n0 passed, 1 failed\n");
     return 1;
   }
+  test_fp8_host();  // (host code: runs with or without a GPU)
   if (bertrt_cuda_probe(0, info, sizeof info) != 0) {
     std::printf("SKIP test_cuda: %s\n", info);
-    return 77;
+    const int host = th::finish();  // the host checks' counts; the GPU tests are skipped
+    return host != 0 ? host : 77;
   }
   std::printf("device: %s\n", info);
   setenv("BERTRT_CUBLASLT", "1", /*overwrite=*/0);  // cuBLASLt is opt-in: test it wherever it loads (a path given wins)
