@@ -183,9 +183,12 @@ Plan make_plan(const PlanKey& key) {
 }
 
 std::mutex g_mu;
-std::map<PlanKey, Plan>& plans() {
-  static std::map<PlanKey, Plan> p;  // never freed: descriptors are a few hundred bytes per shape
-  return p;
+// The plan of `key`, made on first use; the caller holds g_mu.
+Plan& plan_for(const PlanKey& key) {
+  static std::map<PlanKey, Plan> plans;  // never freed: descriptors are a few hundred bytes per shape
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, make_plan(key)).first;
+  return it->second;
 }
 
 // The operands of one call (alpha and beta in the descriptor's scale type).
@@ -229,9 +232,7 @@ std::string run(const PlanKey& key, const void* bias, const Call& x, cudaStream_
   Api& L = api();
   // one lock for the plan and the call: the cached descriptor's bias pointer is set per call
   std::lock_guard<std::mutex> lock(g_mu);
-  auto it = plans().find(key);
-  if (it == plans().end()) it = plans().emplace(key, make_plan(key)).first;
-  Plan& plan = it->second;
+  Plan& plan = plan_for(key);
   if (plan.candidates.empty()) return "unsupported";
   if (bias && L.desc_set(plan.desc, kDescBiasPointer, &bias, sizeof bias) != 0) return "cublasLtMatmulDescSetAttribute (bias) failed";
   int pick = plan.chosen;
@@ -395,10 +396,7 @@ std::string lt_gemm_f8(const __nv_fp8_e4m3* a, const __nv_fp8_e4m3* w, int m, in
 bool lt_f8_supported(int n, int k, size_t workspace_bytes) {
   if (!api().status.empty() || n <= 0 || k <= 0 || n % 16 != 0 || k % 16 != 0) return false;
   std::lock_guard<std::mutex> lock(g_mu);
-  const PlanKey key{kF8, 128, n, k, true, false, workspace_bytes};
-  auto it = plans().find(key);
-  if (it == plans().end()) it = plans().emplace(key, make_plan(key)).first;
-  return !it->second.candidates.empty();
+  return !plan_for(PlanKey{kF8, 128, n, k, true, false, workspace_bytes}).candidates.empty();
 }
 
 void scale_epilogue(const int32_t* acc, int m, int n, const float* a_scale, const float* w_scale, const Epilogue& e,

@@ -556,14 +556,21 @@ class Model {
   // y = x . W^T with e's epilogue. x: the FP16 input `a16` (FP16 mode; default x16_), or in INT8 / FP8 mode q8_ / f8_
   // as quantized by the last LayerNorm, unless `a16` is given, which is quantized per row first.
   bool linear(const Linear& w, int m, const Epilogue& e, const __half* a16 = nullptr) {
-    if (int8_ || fp8_) {
-      if (lt_product(w, m, a16)) {
-        if (int8_) scale_epilogue(reinterpret_cast<const int32_t*>(acc_.ptr), m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
-        else scale_epilogue(acc_.ptr, m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
-        return true;
-      }
-      if (fp8_) return false;  // (no own FP8 kernel: create() has checked that cuBLASLt runs these shapes)
-      if (!lt_) quantize_input(a16, m, w.k);  // (lt_product quantized it when it tried cuBLASLt)
+    if (lt_product(w, m, a16)) {
+      if (int8_) scale_epilogue(reinterpret_cast<const int32_t*>(acc_.ptr), m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
+      else scale_epilogue(acc_.ptr, m, w.n, qs_.ptr, w.w_scale.ptr, e, stream_);
+      return true;
+    }
+    return linear_after_product(w, m, e, a16);
+  }
+
+  // linear() once lt_product has declined (or does not apply): FP16 on cuBLASLt or the own kernels, INT8 on the own
+  // kernels (a16 quantized here unless lt_product already did it), FP8 nowhere (create() has checked that cuBLASLt
+  // runs these shapes; there is no own FP8 kernel).
+  bool linear_after_product(const Linear& w, int m, const Epilogue& e, const __half* a16) {
+    if (fp8_) return false;
+    if (int8_) {
+      if (!lt_) quantize_input(a16, m, w.k);
       return gemm_s8(q8_.ptr, qs_.ptr, w.w8.ptr, w.w_scale.ptr, m, w.n, w.k, e, stream_);
     }
     if (lt_ && lt_linear(w, m, e, a16 ? a16 : x16_.ptr)) return true;
@@ -598,7 +605,7 @@ class Model {
       return true;
     }
     *next = e.c16;
-    return linear(w, m, e);
+    return linear_after_product(w, m, e, nullptr);
   }
 
   // A post-norm residual block: x32_ = LayerNorm(x . W^T + bias + x32_), with the next GEMM's input, into `norm`. In
@@ -618,7 +625,7 @@ class Model {
     }
     Epilogue e;
     e.bias = w.bias.ptr, e.residual = x32_.ptr, e.c32 = y32_.ptr;
-    if (!linear(w, m, e, a16)) return false;
+    if (!linear_after_product(w, m, e, a16)) return false;
     layernorm(y32_.ptr, m, H, gamma, beta, cfg_.layer_norm_eps, norm, stream_);
     return true;
   }

@@ -6,11 +6,9 @@
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
 #include <cstdint>
 
+#include "../core/quantize.h"
 #include "common.cuh"
 
 namespace bertrt_cuda {
@@ -28,18 +26,10 @@ struct RowOut {
 
 constexpr float kFp8Max = 448.f;  // E4M3's largest finite magnitude
 
-// FP8 weight quantization (the CPU engine has no FP8, so this is its only definition; host code): symmetric per output
-// channel, scale = max|W[r]| / 448, q = e4m3(W * (448 / max|W[r]|)) (cuda_fp8.h's conversion: nearest, ties to even,
-// saturating at +-448); an all-zero row has scale 0 and zeros, as INT8's (core/quantize.h).
+// FP8 weight quantization (core/quantize.h's symmetric per-channel scheme with qmax 448; host code): q =
+// e4m3(W * (448 / max|W[r]|)) by cuda_fp8.h's conversion (nearest, ties to even, saturating at +-448).
 inline void quantize_weight_rows_fp8(const float* w, int n, int k, __nv_fp8_e4m3* q, float* scale) {
-  for (int r = 0; r < n; ++r) {
-    const float* row = w + static_cast<size_t>(r) * k;
-    float mx = 0.f;
-    for (int i = 0; i < k; ++i) mx = std::max(mx, std::fabs(row[i]));
-    const float inv = mx > 0.f ? kFp8Max / mx : 0.f;
-    scale[r] = mx > 0.f ? mx / kFp8Max : 0.f;
-    for (int i = 0; i < k; ++i) q[static_cast<size_t>(r) * k + i] = __nv_fp8_e4m3(row[i] * inv);
-  }
+  bertrt::quantize_weight_rows_symmetric(w, n, k, kFp8Max, [](float v) { return __nv_fp8_e4m3(v); }, q, scale);
 }
 
 // One value quantized with the row's inverse scale: INT8 rounded to nearest even and clamped to +-127, or E4M3

@@ -843,11 +843,7 @@ void test_factorized_model(int precision, int groups) {
 void test_int8_paths_agree() {
   tiny::Tiny m = tiny::make_tiny(13, 64, 2, 128, 160);
   auto W = [&](const std::string& n) { return m.w.at(n).data.data(); };
-  bertrt_cuda_config c{};
-  c.vocab_size = m.cfg.vocab_size, c.hidden_size = m.cfg.hidden_size, c.num_layers = m.cfg.num_hidden_layers;
-  c.num_heads = m.cfg.num_attention_heads, c.intermediate_size = m.cfg.intermediate_size;
-  c.max_positions = m.cfg.max_position_embeddings, c.type_vocab_size = m.cfg.type_vocab_size, c.layer_norm_eps = 1e-12f;
-  c.padding_idx = -1;
+  const bertrt_cuda_config c = tiny_config(m);
   bertrt_cuda_embeddings emb{W("embeddings.word_embeddings.weight"), W("embeddings.position_embeddings.weight"),
                              W("embeddings.token_type_embeddings.weight"), W("embeddings.LayerNorm.weight"),
                              W("embeddings.LayerNorm.bias"), nullptr};
