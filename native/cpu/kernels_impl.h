@@ -306,8 +306,9 @@ constexpr int kAttnMaxRows = 8;
 // each row: transposing K, loading Q and reading V waited on memory. Each task therefore prefetches the rows of the
 // task after it (the next in its thread's share, most often) into L2 while it computes: after each tile of its own
 // query rows, the same fraction of the next task's rows. Only a hint, no value changes. Zen 5, MiniLM FP32 32 x 128:
-// 12 alternating rounds, 11 faster, median paired ratio ~0.96 (bench/results/development-ab.md, step 25). The BF16
-// attention (BF16 and INT8) runs on groups of one 128-token sequence or so, whose Q/K/V are still in L2: level there.
+// faster in 20 of 25 alternating rounds, median paired ratios 0.95-0.97 (bench/results/development-ab.md, step 25).
+// The BF16 attention (BF16 and INT8) runs on groups of about one 128-token sequence, whose Q/K/V are still in L2:
+// level there, so it does not prefetch.
 class AttnPrefetch {
  public:
   // Q/K/V of at most kAttnWarmBytes (one short sentence's) are taken to be in cache already: no prefetch.
