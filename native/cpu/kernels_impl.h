@@ -311,13 +311,17 @@ constexpr int kAttnMaxRows = 8;
 // level there, so it does not prefetch.
 class AttnPrefetch {
  public:
-  // Q/K/V of at most kAttnWarmBytes (one short sentence's) are taken to be in cache already: no prefetch.
-  static constexpr size_t kAttnWarmBytes = size_t{1} << 20;
+  // Whether a call's Q/K/V is large enough to need it: at most 1 MB (one short sentence's: 74 KB) is taken to be in
+  // cache already.
+  static bool wanted(const AttentionArgs& g) {
+    if (g.n_seqs <= 0) return false;
+    const size_t rows = static_cast<size_t>(g.cu_seqlens[g.n_seqs] - g.cu_seqlens[0]);
+    return rows * static_cast<size_t>(g.ld_qkv) * sizeof(float) > (size_t{1} << 20);
+  }
+  AttnPrefetch() = default;  // prefetches nothing
   AttnPrefetch(const AttentionArgs& g, int64_t task) {
     const int64_t next = task + 1;
-    const size_t qkv_bytes =
-        static_cast<size_t>(g.cu_seqlens[g.n_seqs] - g.cu_seqlens[0]) * static_cast<size_t>(g.ld_qkv) * sizeof(float);
-    if (next >= static_cast<int64_t>(g.n_seqs) * g.n_heads || qkv_bytes <= kAttnWarmBytes) return;
+    if (next >= static_cast<int64_t>(g.n_seqs) * g.n_heads) return;
     const int sq = static_cast<int>(next / g.n_heads), h = static_cast<int>(next % g.n_heads);
     rows_ = std::max(0, g.cu_seqlens[sq + 1] - g.cu_seqlens[sq]);
     q_ = reinterpret_cast<const char*>(g.qkv + static_cast<size_t>(g.cu_seqlens[sq]) * g.ld_qkv + h * g.head_dim);
@@ -582,6 +586,7 @@ template <class V>
 void attention(const AttentionArgs& g, ThreadPool& pool, int nth) {
   constexpr int W = V::W;
   const int dh = g.head_dim, hidden = g.n_heads * g.head_dim;
+  const bool prefetch = AttnPrefetch::wanted(g);
   pool.parallel_for(
       static_cast<int64_t>(g.n_seqs) * g.n_heads,
       [&](int64_t t, int) {
@@ -594,7 +599,7 @@ void attention(const AttentionArgs& g, ThreadPool& pool, int nth) {
         sc.kt.resize(static_cast<size_t>(dh) * lp);
         sc.scores.resize(static_cast<size_t>(kAttnMaxRows) * lp);
         transpose_keys<V>(g.qkv + static_cast<size_t>(row0) * g.ld_qkv + hidden + h * dh, g.ld_qkv, len, lp, dh, sc.kt.data());
-        AttnPrefetch ahead(g, t);
+        AttnPrefetch ahead = prefetch ? AttnPrefetch(g, t) : AttnPrefetch();
         int i = 0;
         constexpr int ROWS = AttnShape<V>::ROWS;
         for (; i + ROWS <= rows; i += ROWS, ahead.advance(i, rows)) attn_rows<V, ROWS>(g, row0, len, h, i, sc, lp);
