@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createServer, Embedder } from '../lib';
+import { median } from '../lib/bench';
 import { rng } from '../tests/helpers/fixtures';
 
 const root = path.resolve(__dirname, '..');
@@ -145,10 +146,6 @@ async function main(): Promise<void> {
     const last = warm[warm.length - 1].rssMiB;
     const max = Math.max(...warm.map((x) => x.rssMiB));
     const third = Math.floor(warm.length / 3);
-    const median = (v: number[]) => {
-      const sorted = [...v].sort((a, b) => a - b);
-      return sorted.length % 2 ? sorted[sorted.length >> 1] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-    };
     const early = median(warm.slice(0, third).map((x) => x.rssMiB));
     const late = median(warm.slice(warm.length - third).map((x) => x.rssMiB));
     return { first, last, max, early, late, growth: (late - early) / early };
