@@ -17,6 +17,7 @@ LoadKnobs LoadKnobs::from_env() {
   LoadKnobs k;
   k.f16_weights = env("BERTRT_F16_WEIGHTS") != "0";
   k.seq_chunk = std::max(0, std::atoi(env("BERTRT_SEQ_CHUNK").c_str()));
+  k.group_tasks = env("BERTRT_GROUP_TASKS") != "0";
   k.int8_smoothing = env("BERTRT_INT8_SMOOTHING") != "0";
   k.onnx_arena = env("BERTRT_ONNX_ARENA") != "0";
   return k;

@@ -131,6 +131,10 @@ static void wait_for(Done done) {
 
 void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn, int max_threads) {
   if (n_tasks <= 0) return;
+  if (max_threads == 1) {  // inline, touching nothing of the pool's: a task may call this so from any thread
+    for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
+    return;
+  }
   int nth = size();
   if (max_threads > 0 && max_threads < nth) nth = max_threads;
   if (n_tasks < nth) nth = static_cast<int>(n_tasks);

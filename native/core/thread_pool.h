@@ -50,7 +50,8 @@ class ThreadPool {
 
   // Runs fn(task, ith) for every task in [0, n_tasks) on at most max_threads threads (0 = all). Each thread starts on
   // its own contiguous share of the tasks, in order, then takes what is left of the others' shares one task at a
-  // time. Returns when every task is done. Not reentrant: call it from one thread at a time.
+  // time. Returns when every task is done. Not reentrant: call it from one thread at a time, except with max_threads 1,
+  // which runs the tasks inline on the calling thread (ith 0) and touches nothing of the pool's, so a task may do so.
   // Each output element must be owned by one task, so results never depend on the schedule.
   // On a shared CPU a worker can be descheduled while it holds a task, and the caller then waits for the scheduler
   // to run it again (milliseconds, each time). When the caller waits far longer than any task it ran itself, the

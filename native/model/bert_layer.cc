@@ -40,12 +40,12 @@ void Encoder::relative_table(int max_len, EncoderScratch& s) const {
 
 // inter = act(x W_in^T) (already computed) times the second projection of the same rows, x W_up^T, which reads the
 // input as L.inter prepared it (one quantized or BF16 copy; INT8's smoothing factors are shared for that reason).
-void Encoder::gate_product(const EncoderLayer& L, const float* y, float* inter, int T, EncoderScratch& s, ThreadPool& pool,
+void Encoder::gate_product(const EncoderLayer& L, const float* y, float* inter, int T, GroupScratch& g, ThreadPool& pool,
                            int nth) const {
   const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
-  s.gate.resize(static_cast<size_t>(T) * I);
-  float* up = s.gate.data();
-  L.gate.forward(y, H, T, nullptr, up, I, s.local, pool, nth, /*prepared=*/true);
+  g.gate.resize(static_cast<size_t>(T) * I);
+  float* up = g.gate.data();
+  L.gate.forward(y, H, T, nullptr, up, I, g.local, pool, nth, /*prepared=*/true);
   constexpr int kRows = 16;
   pool.parallel_for((T + kRows - 1) / kRows, [&](int64_t task, int) {
     const size_t a = static_cast<size_t>(task) * kRows * I, e = std::min(static_cast<size_t>(T), static_cast<size_t>(task + 1) * kRows) * I;
@@ -57,50 +57,63 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
                     ThreadPool& pool, int nth, bool x_quantized, const EncoderLayer* next, float* ln1_max) const {
   const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
   const bool int8 = p == Precision::kINT8, bf16 = p == Precision::kBF16;
+  // (sizes s.in for all the batch's rows: the groups below only write their own rows of it)
   L.qkv.prepare(x, H, b.tokens, s.in, pool, nth, x_quantized);
-  cpu::AttentionArgs at = attention_args();
-  if (s.rel_len > 0) at.rel_bias = s.rel.data(), at.rel_len = s.rel_len;
+  cpu::AttentionArgs base = attention_args();
+  if (s.rel_len > 0) base.rel_bias = s.rel.data(), base.rel_len = s.rel_len;
   // The whole layer, a group of whole sequences at a time: every step but attention is row by row, and attention
   // stays within a sequence, so the group's intermediates (Q/K/V, context, FFN activations: ~0.5-2 MB) stay in
-  // cache between the steps instead of passing through [T][3H] and [T][I] buffers far larger than L2.
-  for (int s0 = 0; s0 < b.n_seqs;) {
-    const int s1 = group_end(b, s0), r0 = group_rows(b, s0, s1, s), T = b.cu_seqlens[s1] - r0;
-    s.y.resize(static_cast<size_t>(T) * H);  // grow-only: the largest group's size after the first batches
-    s.qkv.resize(static_cast<size_t>(T) * 3 * H);
-    s.ctx.resize(static_cast<size_t>(T) * H);
-    s.inter.resize(static_cast<size_t>(T) * I);
-    float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data();
+  // cache between the steps instead of passing through [T][3H] and [T][I] buffers far larger than L2. Group [s0, s1)
+  // in the arena g, its steps on `steps` threads (0: the pool's):
+  const auto run_group = [&](int s0, int s1, GroupScratch& g, int steps) {
+    const int r0 = group_rows(b, s0, s1, g), T = b.cu_seqlens[s1] - r0;
+    if (T == 0) return;
+    g.y.resize(static_cast<size_t>(T) * H);  // grow-only: the largest group's size after the first batches
+    g.qkv.resize(static_cast<size_t>(T) * 3 * H);
+    g.ctx.resize(static_cast<size_t>(T) * H);
+    g.inter.resize(static_cast<size_t>(T) * I);
+    float *y = g.y.data(), *qkv = g.qkv.data(), *ctx = g.ctx.data(), *inter = g.inter.data();
     float* xg = x + static_cast<size_t>(r0) * H;
-    if (T > 0) {
-      L.qkv.run(x, H, s.in, r0, T, nullptr, qkv, 3 * H, pool, nth);
-      if (cfg_.rotary) rotate_group(qkv, b, s0, s1, r0, positions, s, pool, nth);
-      at.qkv = qkv, at.out = ctx;
-      at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - s0, at.key_lens = b.key_lens ? b.key_lens + s0 : nullptr;
-      if (cfg_.disentangled_span > 0) disentangled_terms(L, qkv, T, s, at, pool, nth);
-      // BF16: attention and the FFN's first GEMM write their outputs in bfloat16 for the GEMM after them (the bits a
-      // conversion pass would give, without the pass); a gated FFN multiplies the floats first
-      if (bf16) {
-        cpu::size_bf16_rows(&s.local.bq, T, H);
-        at.out_bf16 = s.local.bq.data.data(), at.ld_out_bf16 = s.local.bq.kpad;
-      }
-      attend(p, at, pool, nth);
-      L.attn_out.forward(ctx, H, T, xg, y, H, s.local, pool, nth, /*prepared=*/at.out_bf16 != nullptr);
-      // INT8 and BF16: a LayerNorm before a GEMM also writes its output in the GEMM's input form (quantized, or
-      // rounded to bfloat16), in the same pass over each row
-      if (int8) L.ln1.apply_quantize(*k_.int8, y, T, L.inter, &s.local.q, 0, pool, nth);
-      else if (bf16) L.ln1.apply_bf16(*k_.bf16, y, T, &s.local.bq, 0, pool, nth);
-      else L.ln1.apply(*k_.fp32, y, T, pool, nth);
-      if (ln1_max) fold_abs_max(y, T, H, ln1_max);
-      const bool act_bf16 = bf16 && !cfg_.gated && I % 2 == 0;
-      L.inter.forward(y, H, T, nullptr, inter, I, s.local, pool, nth, /*prepared=*/int8 || bf16, act_bf16 ? &s.act.bq : nullptr);
-      if (cfg_.gated) gate_product(L, y, inter, T, s, pool, nth);
-      L.out.forward(inter, I, T, y, xg, H, act_bf16 ? s.act : s.local, pool, nth, /*prepared=*/act_bf16);
-      // the next layer's Q/K/V input: this group's rows of s.in, read above and not again in this layer
-      if (int8 && next) L.ln2.apply_quantize(*k_.int8, xg, T, next->qkv, &s.in.q, r0, pool, nth);
-      else if (bf16 && next) L.ln2.apply_bf16(*k_.bf16, xg, T, &s.in.bq, r0, pool, nth);
-      else L.ln2.apply(*k_.fp32, xg, T, pool, nth);
+    L.qkv.run(x, H, s.in, r0, T, nullptr, qkv, 3 * H, pool, steps);
+    if (cfg_.rotary) rotate_group(qkv, b, s0, s1, r0, positions, s, pool, steps);
+    cpu::AttentionArgs at = base;
+    at.qkv = qkv, at.out = ctx;
+    at.cu_seqlens = g.cu.data(), at.n_seqs = s1 - s0, at.key_lens = b.key_lens ? b.key_lens + s0 : nullptr;
+    if (cfg_.disentangled_span > 0) disentangled_terms(L, qkv, T, s, g, at, pool, steps);
+    // BF16: attention and the FFN's first GEMM write their outputs in bfloat16 for the GEMM after them (the bits a
+    // conversion pass would give, without the pass); a gated FFN multiplies the floats first
+    if (bf16) {
+      cpu::size_bf16_rows(&g.local.bq, T, H);
+      at.out_bf16 = g.local.bq.data.data(), at.ld_out_bf16 = g.local.bq.kpad;
     }
-    s0 = s1;
+    attend(p, at, pool, steps);
+    L.attn_out.forward(ctx, H, T, xg, y, H, g.local, pool, steps, /*prepared=*/at.out_bf16 != nullptr);
+    // INT8 and BF16: a LayerNorm before a GEMM also writes its output in the GEMM's input form (quantized, or
+    // rounded to bfloat16), in the same pass over each row
+    if (int8) L.ln1.apply_quantize(*k_.int8, y, T, L.inter, &g.local.q, 0, pool, steps);
+    else if (bf16) L.ln1.apply_bf16(*k_.bf16, y, T, &g.local.bq, 0, pool, steps);
+    else L.ln1.apply(*k_.fp32, y, T, pool, steps);
+    if (ln1_max) fold_abs_max(y, T, H, ln1_max);
+    const bool act_bf16 = bf16 && !cfg_.gated && I % 2 == 0;
+    L.inter.forward(y, H, T, nullptr, inter, I, g.local, pool, steps, /*prepared=*/int8 || bf16, act_bf16 ? &g.act.bq : nullptr);
+    if (cfg_.gated) gate_product(L, y, inter, T, g, pool, steps);
+    L.out.forward(inter, I, T, y, xg, H, act_bf16 ? g.act : g.local, pool, steps, /*prepared=*/act_bf16);
+    // the next layer's Q/K/V input: this group's rows of s.in, read above and not again in this layer
+    if (int8 && next) L.ln2.apply_quantize(*k_.int8, xg, T, next->qkv, &s.in.q, r0, pool, steps);
+    else if (bf16 && next) L.ln2.apply_bf16(*k_.bf16, xg, T, &s.in.bq, r0, pool, steps);
+    else L.ln2.apply(*k_.fp32, xg, T, pool, steps);
+  };
+  const int threads = nth > 0 ? std::min(nth, pool.size()) : pool.size();
+  // (not while calibrating: every group adds to ln1_max)
+  const GroupPlan plan = plan_groups(b, chunk_tokens_, threads, knobs_.group_tasks && p != Precision::kFP32 && !ln1_max);
+  if (plan.tasks) {
+    // each group a task on one thread, in that thread's arena (its kernels run inline: parallel_for with one thread)
+    pool.parallel_for(static_cast<int64_t>(plan.groups.size()), [&](int64_t t, int) {
+      run_group(plan.groups[t].first, plan.groups[t].second, group_scratch(), 1);
+    }, nth);
+  } else {
+    GroupScratch& g = group_scratch();
+    for (const auto& [s0, s1] : plan.groups) run_group(s0, s1, g, nth);
   }
 }
 

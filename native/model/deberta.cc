@@ -67,20 +67,20 @@ void Encoder::disentangled_table(int max_len, EncoderScratch& s) const {
   s.pos_len = max_len;
 }
 
-void Encoder::disentangled_terms(const EncoderLayer& L, const float* qkv, int T, EncoderScratch& s, cpu::AttentionArgs& at,
-                                 ThreadPool& pool, int nth) const {
+void Encoder::disentangled_terms(const EncoderLayer& L, const float* qkv, int T, const EncoderScratch& s, GroupScratch& g,
+                                 cpu::AttentionArgs& at, ThreadPool& pool, int nth) const {
   const int H = cfg_.hidden_size, heads = cfg_.num_attention_heads, dh = H / heads, R = 2 * cfg_.disentangled_span;
-  s.c2p.resize(static_cast<size_t>(T) * heads * R);
-  s.p2c.resize(static_cast<size_t>(T) * heads * R);
+  g.c2p.resize(static_cast<size_t>(T) * heads * R);
+  g.p2c.resize(static_cast<size_t>(T) * heads * R);
   for (int h = 0; h < heads; ++h)
     for (int which = 0; which < 2; ++which) {  // c2p: queries against pk; p2c: keys against pq
-      cpu::GemmArgs g;
-      g.a = qkv + (which == 0 ? 0 : H) + static_cast<size_t>(h) * dh, g.lda = 3 * H;
-      g.w = which == 0 ? &L.pk[h] : &L.pq[h], g.m = T;
-      g.c = (which == 0 ? s.c2p.data() : s.p2c.data()) + static_cast<size_t>(h) * R, g.ldc = heads * R;
-      k_.fp32->gemm(g, pool, nth);
+      cpu::GemmArgs m;
+      m.a = qkv + (which == 0 ? 0 : H) + static_cast<size_t>(h) * dh, m.lda = 3 * H;
+      m.w = which == 0 ? &L.pk[h] : &L.pq[h], m.m = T;
+      m.c = (which == 0 ? g.c2p.data() : g.p2c.data()) + static_cast<size_t>(h) * R, m.ldc = heads * R;
+      k_.fp32->gemm(m, pool, nth);
     }
-  at.c2p = s.c2p.data(), at.p2c = s.p2c.data(), at.pos_r = R;
+  at.c2p = g.c2p.data(), at.p2c = g.p2c.data(), at.pos_r = R;
   at.pos_index = s.pos_index.data(), at.pos_len = s.pos_len;
 }
 

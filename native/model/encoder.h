@@ -10,6 +10,7 @@
 //   vocab.cc       the MLM decoder over the vocabulary (fill-mask, the fused sparse head)
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "../core/aligned.h"
@@ -34,16 +35,24 @@ struct EncoderLayer {
   std::vector<cpu::PackedMatrix> pk, pq;
 };
 
-// A layer runs over groups of whole sequences (see Encoder::group_end); everything but the layer's input and output
-// is one group's rows.
-struct EncoderScratch {
+// A layer runs over groups of whole sequences (see Encoder::layer); everything but the layer's input and output is one
+// group's rows, in the arena of the thread that runs the group (group_scratch()).
+struct GroupScratch {
   AlignedBuffer<float> y, qkv, ctx, inter;  // [group rows][H, 3H, H, I]
-  LinearInput in;                           // the layer input, all T rows (INT8: written by the LayerNorm before)
-  LinearInput local;                        // the group's other GEMM inputs
+  LinearInput local;                        // the group's GEMM inputs but the layer input's
   LinearInput act;                          // BF16: the FFN's activation, written in bfloat16 by the GEMM before
   std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
   AlignedBuffer<float> gate;                // gated FFNs: the second projection's rows [group rows][I]
   AlignedBuffer<float> c2p, p2c;            // DeBERTa: the group's disentangled terms [group rows][heads][2 span]
+};
+
+// The calling thread's group arena: grow-only, so a thread's groups stop allocating after the first batches (fresh
+// buffers would page-fault MBs per layer).
+GroupScratch& group_scratch();
+
+// What a forward shares across its groups (read-only while the groups run, but the rows of `in` each group writes).
+struct EncoderScratch {
+  LinearInput in;                           // the layer input, all T rows (INT8: written by the LayerNorm before)
   std::vector<int32_t> pos_index;           // DeBERTa: the batch's relative-embedding row by offset i - j
   int pos_len = 0;
   AlignedBuffer<float> rel;                 // relative attention: the batch's bias by head and offset (see AttentionArgs)
@@ -53,6 +62,21 @@ struct EncoderScratch {
   std::vector<int> dyn_of;
   std::vector<AlignedBuffer<float>> dyn;
 };
+
+// The group of sequences that starts at s0 ends before the returned index: whole sequences while their tokens stay
+// within chunk_tokens, at least one.
+int group_end(const BatchView& b, int s0, int chunk_tokens);
+
+// A layer's groups of sequences, [first, end) each, and how they run: one group at a time with every step spread over
+// the threads, or (tasks) each group a task that one thread runs through the whole layer.
+struct GroupPlan {
+  std::vector<std::pair<int, int>> groups;
+  bool tasks = false;
+};
+
+// How a post-norm layer runs b's sequences on `threads` threads, in groups of about chunk_tokens; tasks_allowed: the
+// precision and the model's knobs let groups run as tasks (see encoder.cc).
+GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int threads, bool tasks_allowed);
 
 // max[j] = the largest of max[j] and |a[r][j]| over the rows of a [rows][k] (INT8 calibration).
 void fold_abs_max(const float* a, int rows, int k, float* max);
@@ -92,15 +116,8 @@ class Encoder final : public BertModel {
     lin.pack(k_, p, w, n, k, knobs_.f16_weights);
     bytes_ += lin.bytes();
   }
-  // The group of sequences that starts at s0 ends before the returned index: whole sequences while their tokens
-  // stay within chunk_tokens_, at least one.
-  int group_end(const BatchView& b, int s0) const {
-    int s1 = s0 + 1;
-    while (s1 < b.n_seqs && b.cu_seqlens[s1 + 1] - b.cu_seqlens[s0] <= chunk_tokens_) ++s1;
-    return s1;
-  }
-  // Group [s0, s1)'s cu_seqlens from 0 in s.cu; returns its first row.
-  int group_rows(const BatchView& b, int s0, int s1, EncoderScratch& s) const;
+  // Group [s0, s1)'s cu_seqlens from 0 in g.cu; returns its first row.
+  int group_rows(const BatchView& b, int s0, int s1, GroupScratch& g) const;
   // The embedding LayerNorm of b's tokens, to x [T][H].
   void embed(const BatchView& b, const int32_t* positions, float* x, ThreadPool& pool, int nth) const;
   // b's position ids (the config's scheme), after checking that each fits the position table.
@@ -121,7 +138,7 @@ class Encoder final : public BertModel {
   void layer(const EncoderLayer& L, Precision p, float* x, const BatchView& b, const int32_t* positions, EncoderScratch& s,
              ThreadPool& pool, int nth, bool x_quantized, const EncoderLayer* next, float* ln1_max) const;
   // A gated FFN's product: inter (the activated projection of y's T rows) times y's second projection, in place.
-  void gate_product(const EncoderLayer& L, const float* y, float* inter, int T, EncoderScratch& s, ThreadPool& pool, int nth) const;
+  void gate_product(const EncoderLayer& L, const float* y, float* inter, int T, GroupScratch& g, ThreadPool& pool, int nth) const;
   // Relative attention (MPNet): s.rel for sequences of up to max_len tokens, from the learned table by bucket.
   void relative_table(int max_len, EncoderScratch& s) const;
 
@@ -132,7 +149,7 @@ class Encoder final : public BertModel {
   void pack_modern_layer(LayerWeights& lw, EncoderLayer& L);
   // ModernBERT's layer l, in place on x [T][H] (positions: each token's, for the rotary embedding).
   void modern_layer(const EncoderLayer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
-                    EncoderScratch& s, ThreadPool& pool, int nth) const;
+                    ThreadPool& pool, int nth) const;
   // Rotates the Q and K parts of qkv rows [0, rows) (positions[r] each) by RoPE with the cos and sin tables given
   // ([position][head_dim / 2]: rope_cos_[t] and rope_sin_[t], t 0 global, 1 local; or a sequence's own).
   void rotate(float* qkv, int rows, const int32_t* positions, const float* cos, const float* sin, ThreadPool& pool, int nth) const;
@@ -152,8 +169,8 @@ class Encoder final : public BertModel {
   // DeBERTa: s.pos_index for sequences of up to max_len tokens.
   void disentangled_table(int max_len, EncoderScratch& s) const;
   // DeBERTa: the group's c2p / p2c terms from its Q/K/V rows, into the attention's arguments.
-  void disentangled_terms(const EncoderLayer& L, const float* qkv, int T, EncoderScratch& s, cpu::AttentionArgs& at,
-                          ThreadPool& pool, int nth) const;
+  void disentangled_terms(const EncoderLayer& L, const float* qkv, int T, const EncoderScratch& s, GroupScratch& g,
+                          cpu::AttentionArgs& at, ThreadPool& pool, int nth) const;
 
   // The weights layer l runs: its own, or its group's (ALBERT).
   const EncoderLayer& weights_of(int l) const {

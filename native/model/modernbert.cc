@@ -122,20 +122,21 @@ void Encoder::rotate(float* qkv, int rows, const int32_t* positions, const float
 // x += Wo(attention(rope(Wqkv(attn_norm(x))))); x += Wo_mlp(gelu(Wi_in(mlp_norm(x))) * Wi_gate(mlp_norm(x))).
 // A group of whole sequences at a time, as layer() does.
 void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
-                           EncoderScratch& s, ThreadPool& pool, int nth) const {
+                           ThreadPool& pool, int nth) const {
   const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
   const bool global = l % cfg_.global_every == 0;
   cpu::AttentionArgs at = attention_args();
   at.window = global ? 0 : cfg_.local_window;
+  GroupScratch& g = group_scratch();
   for (int s0 = 0; s0 < b.n_seqs;) {
-    const int g0 = s0, s1 = group_end(b, s0), r0 = group_rows(b, s0, s1, s), T = b.cu_seqlens[s1] - r0;
+    const int g0 = s0, s1 = group_end(b, s0, chunk_tokens_), r0 = group_rows(b, s0, s1, g), T = b.cu_seqlens[s1] - r0;
     s0 = s1;
     if (T == 0) continue;
-    s.y.resize(static_cast<size_t>(T) * H);
-    s.qkv.resize(static_cast<size_t>(T) * 3 * H);
-    s.ctx.resize(static_cast<size_t>(T) * H);
-    s.inter.resize(static_cast<size_t>(T) * I);
-    float *y = s.y.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(), *inter = s.inter.data();
+    g.y.resize(static_cast<size_t>(T) * H);
+    g.qkv.resize(static_cast<size_t>(T) * 3 * H);
+    g.ctx.resize(static_cast<size_t>(T) * H);
+    g.inter.resize(static_cast<size_t>(T) * I);
+    float *y = g.y.data(), *qkv = g.qkv.data(), *ctx = g.ctx.data(), *inter = g.inter.data();
     float* xg = x + static_cast<size_t>(r0) * H;
     // attention input: layer 0 reads x as it is, the others its LayerNorm
     const float* in = xg;
@@ -144,20 +145,20 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
       L.ln1.apply(*k_.fp32, y, T, pool, nth);
       in = y;
     }
-    L.qkv.forward(in, H, T, nullptr, qkv, 3 * H, s.local, pool, nth);
+    L.qkv.forward(in, H, T, nullptr, qkv, 3 * H, g.local, pool, nth);
     rotate(qkv, T, positions + r0, rope_cos_[global ? 0 : 1].data(), rope_sin_[global ? 0 : 1].data(), pool, nth);
     at.qkv = qkv, at.out = ctx;
-    at.cu_seqlens = s.cu.data(), at.n_seqs = s1 - g0, at.key_lens = b.key_lens ? b.key_lens + g0 : nullptr;
+    at.cu_seqlens = g.cu.data(), at.n_seqs = s1 - g0, at.key_lens = b.key_lens ? b.key_lens + g0 : nullptr;
     attend(p, at, pool, nth);
     // (the residual is never the GEMM's own output: with K past one block the epilogue would read partial sums)
-    L.attn_out.forward(ctx, H, T, xg, y, H, s.local, pool, nth);
+    L.attn_out.forward(ctx, H, T, xg, y, H, g.local, pool, nth);
     std::memcpy(xg, y, sizeof(float) * T * H);
     // the GeGLU MLP on the LayerNorm of the new x (ctx, free again, holds it)
     std::memcpy(ctx, xg, sizeof(float) * T * H);
     L.ln2.apply(*k_.fp32, ctx, T, pool, nth);
-    L.inter.forward(ctx, H, T, nullptr, inter, I, s.local, pool, nth);
-    gate_product(L, ctx, inter, T, s, pool, nth);
-    L.out.forward(inter, I, T, xg, y, H, s.local, pool, nth);
+    L.inter.forward(ctx, H, T, nullptr, inter, I, g.local, pool, nth);
+    gate_product(L, ctx, inter, T, g, pool, nth);
+    L.out.forward(inter, I, T, xg, y, H, g.local, pool, nth);
     std::memcpy(xg, y, sizeof(float) * T * H);
   }
 }

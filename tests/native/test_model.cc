@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "tiny_bert.h"
 #include "model/cuda_backend.h"
+#include "model/encoder.h"
 #include "model/weights.h"
 
 using namespace bertrt;
@@ -163,6 +164,70 @@ void test_int8_smoothing() {
   std::snprintf(name, sizeof name, "INT8 vs float64 with outlier channels: smoothed err=%.2e, unsmoothed %.2e", err[1], err[0]);
   std::printf("  %s\n", name);
   th::check(err[1] <= 0.6 * err[0] && err[1] <= 2e-2, name);  // measured 1.4e-2 vs 4.3e-2 (fixed seeds)
+}
+
+// INT8 and BF16 run a batch of several short sequences as one task per group of sequences (each group through the
+// whole layer on one thread): the plan covers every sequence once, in order, in groups balanced by tokens, a multiple
+// of the threads in number; it keeps one group at a time where the sequences cannot be shared out evenly; and on the
+// families' tiny models the outputs are the bits of one group at a time (BERTRT_GROUP_TASKS=0).
+void test_group_tasks() {
+  th::Rng rng(61);
+  std::vector<int32_t> lens;
+  for (int i = 0; i < 12; ++i) lens.push_back(3 + int(rng.next() % 28));
+  std::vector<int32_t> ids, cu{0};
+  for (int n : lens) {
+    for (int i = 0; i < n; ++i) ids.push_back(int32_t(rng.next() % 64));
+    cu.push_back(int32_t(ids.size()));
+  }
+  const BatchView b{ids.data(), nullptr, cu.data(), int(lens.size()), int(ids.size())};
+  {
+    const GroupPlan plan = plan_groups(b, 40, 2, true);
+    bool covers = plan.tasks && !plan.groups.empty() && plan.groups.front().first == 0 && plan.groups.back().second == b.n_seqs;
+    int most = 0, least = b.tokens;
+    for (size_t g = 0; g < plan.groups.size(); ++g) {
+      covers = covers && plan.groups[g].first < plan.groups[g].second && (g == 0 || plan.groups[g].first == plan.groups[g - 1].second);
+      const int t = cu[plan.groups[g].second] - cu[plan.groups[g].first];
+      most = std::max(most, t), least = std::min(least, t);
+    }
+    const int n = int(plan.groups.size());
+    char name[200];
+    std::snprintf(name, sizeof name, "group tasks: %d groups of %d-%d tokens over %d (chunk 40, 2 threads), every sequence once in order",
+                  n, least, most, b.tokens);
+    // ceil(tokens / 40) rounded up to even; each group within one sequence (<= 30 tokens) of an even share
+    th::check(covers && n == ((b.tokens + 39) / 40 + 1) / 2 * 2 && most - least <= 2 * 30, name);
+    th::check(!plan_groups(b, 40, 2, false).tasks && !plan_groups(b, 40, 1, true).tasks, "group tasks: not when disallowed or on one thread");
+    const BatchView three{ids.data(), nullptr, cu.data(), 3, cu[3]};
+    th::check(!plan_groups(three, 40, 2, true).tasks, "group tasks: not with fewer than two sequences a thread");
+    // one sequence of 100 tokens among three of 10: more than a thread's share
+    const std::vector<int32_t> ones(130, 1), skew{0, 100, 110, 120, 130};
+    const BatchView uneven{ones.data(), nullptr, skew.data(), 4, 130};
+    th::check(!plan_groups(uneven, 200, 2, true).tasks, "group tasks: not when one sequence is more than a thread's share");
+    th::check(!plan_groups(b, 10, 2, true).tasks, "group tasks: not for sequences longer than two groups of the precision");
+  }
+  ThreadPool pool(2);
+  for (int which = 0; which < 4; ++which) {
+    Tiny m = which == 0   ? make_tiny(67, 48, 4, 96, 64)
+             : which == 1 ? make_tiny(71, 48, 4, 96, 64, /*rotary=*/true)
+             : which == 2 ? tiny::make_tiny_deberta(73, 64, 2, 128, 256, 16, 64)
+                          : tiny::make_tiny_factorized(79, 64, 2, 128, 256, 32, 1);
+    if (which == 0) tiny::add_relative(m, 83);
+    const std::string what = which == 0 ? "tiny MPNet-style BERT" : which == 1 ? "tiny NomicBERT" : which == 2 ? "tiny DeBERTa-v3" : "tiny ALBERT";
+    const int H = m.cfg.hidden_size;
+    const std::string path = "/tmp/bertrt_test_group_tasks.safetensors";
+    auto descs = write_safetensors(path, m.w);
+    for (Precision p : {Precision::kINT8, Precision::kBF16}) {
+      Status st;
+      auto tasks = load_with_env(m, path, descs, p, pool, {{"BERTRT_SEQ_CHUNK", "40"}}, &st);
+      if (p == Precision::kBF16 && st.code() == Code::kUnsupported) continue;  // no AVX512-BF16 here
+      auto steps = load_with_env(m, path, descs, p, pool, {{"BERTRT_SEQ_CHUNK", "40"}, {"BERTRT_GROUP_TASKS", "0"}}, &st);
+      th::check(st.ok() && tasks && steps, "load " + what + ": " + st.message());
+      if (!st.ok() || !tasks || !steps) return;
+      std::vector<float> a(ids.size() * H, NAN), c(ids.size() * H, NAN);
+      const bool ran = tasks->forward(b, a.data(), pool, 0).ok() && steps->forward(b, c.data(), pool, 0).ok();
+      th::check(ran && std::memcmp(a.data(), c.data(), a.size() * 4) == 0,
+                what + (p == Precision::kINT8 ? " INT8" : " BF16") + ": a task per group == one group at a time, bit for bit");
+    }
+  }
 }
 
 void test_bad_files() {
@@ -532,6 +597,7 @@ int main() {
   test_modern_deberta();
   test_cuda_host();
   test_int8_smoothing();
+  test_group_tasks();
   test_bad_files();
   test_read_f16();
   return th::finish();
