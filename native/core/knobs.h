@@ -14,8 +14,8 @@ struct LoadKnobs {
   // BERTRT_SEQ_CHUNK=N (N > 0): a layer runs over groups of whole sequences of at most N tokens (at least one
   // sequence) instead of the precision's default (see Encoder::bind).
   int seq_chunk = 0;
-  // BERTRT_GROUP_TASKS=0: INT8 and BF16 always run a layer one group of sequences at a time, every step spread over
-  // the threads, instead of running a batch of several short sequences as one task per group (Encoder::plan_groups).
+  // BERTRT_GROUP_TASKS=0: a layer always runs one group of sequences at a time, every step spread over the threads,
+  // instead of running a batch of several short sequences as one task per group (plan_groups in encoder.cc).
   bool group_tasks = true;
   // BERTRT_INT8_SMOOTHING=0: INT8 quantizes the Q/K/V and FFN-in inputs without SmoothQuant's per-channel factors.
   bool int8_smoothing = true;

@@ -187,9 +187,14 @@ Status Encoder::bind(const BertConfig& cfg, const WeightSource& src, Precision p
   // FP32 4-9%: its B panels amortized over fewer rows). Against one group, bench/results/row-groups.md: INT8 1.17x,
   // BF16 1.11x, FP32 0.97-1.01x at MiniLM's shapes; the scratch holds one group instead of the whole batch.
   // BERTRT_SEQ_CHUNK overrides.
-  chunk_tokens_ = knobs_.seq_chunk > 0 ? knobs_.seq_chunk : precision == Precision::kFP32 ? 768 : std::max(16, (512 << 10) / (12 * H));
+  // Groups run as tasks (plan_groups) are of ~512 KB of Q/K/V rows in every precision: a 128-token sequence each for
+  // MiniLM, where FP32 tasks of 768 tokens ran 1.005-1.05x the time of one group at a time and tasks of 128 tokens
+  // 0.97-0.99x (development-ab.md, step 26).
+  const int l2_tokens = std::max(16, (512 << 10) / (12 * H));
+  chunk_tokens_ = knobs_.seq_chunk > 0 ? knobs_.seq_chunk : precision == Precision::kFP32 ? 768 : l2_tokens;
+  task_tokens_ = knobs_.seq_chunk > 0 ? knobs_.seq_chunk : l2_tokens;
   // (DeBERTa: the group's c2p / p2c terms are [rows][heads][2 span] each: fewer rows per group than BERT's)
-  if (cfg.disentangled_span > 0 && knobs_.seq_chunk <= 0) chunk_tokens_ = std::min(chunk_tokens_, 256);
+  if (cfg.disentangled_span > 0 && knobs_.seq_chunk <= 0) chunk_tokens_ = std::min(chunk_tokens_, 256), task_tokens_ = std::min(task_tokens_, 256);
   const int n_weights = cfg.layer_groups > 0 ? cfg.layer_groups : cfg.num_hidden_layers;
   layers_.resize(n_weights);
   // (shared layers: one set of smoothing factors would have to serve every position the group runs at; they are
@@ -329,22 +334,22 @@ int group_end(const BatchView& b, int s0, int chunk_tokens) {
   return s1;
 }
 
-// INT8 and BF16 (the caller allows it) run a batch of several short sequences as tasks of whole groups, each group through the whole layer
-// on one thread with single-threaded kernels, instead of one group at a time with each of its ~9 steps spread over
-// the threads and closed by a wait for the slowest: a 32 x 128 batch in one-sequence groups made ~1,700 such waits
-// per forward (perf: 4.9% of INT8's samples in the pool). Same bits either way (every step is row by row or within a
+// A batch of several short sequences runs each group as a task that one thread takes through the whole layer with
+// single-threaded kernels, instead of one group at a time with each of its ~9 steps spread over the threads and
+// closed by a wait for the slowest: INT8 32 x 128 in one-sequence groups made ~1,700 such waits per forward (perf:
+// 4.9% of its samples in the pool, 0.3% with tasks). Same bits either way (every step is row by row or within a
 // sequence). Measured on the AMD Zen 5, 2 threads, the embedded MiniLM, both plans alternating call by call in one
-// process (bench/results/development-ab.md, step 26): INT8 0.957-0.987 of the time for 8-128 sequences of 8-128
-// tokens and 0.96-0.98 on length-sorted real batches, BF16 0.84-0.99; FP32 (768-token groups) 1.005-1.05 and INT8
-// 4 x 512 1.05, so those keep one group at a time. Tasks need sequences that can be shared out evenly: at least two per thread, none
-// longer than a thread's share of the tokens, none longer than two of the precision's groups (a 512-token sequence
-// wants both cores' L2). Their groups are balanced by tokens, a multiple of the threads in number.
-GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int threads, bool tasks_allowed) {
+// process (bench/results/development-ab.md, step 26): 0.96-0.99 of the time for 8-128 sequences of 8-128 tokens in
+// INT8 (BF16 0.84-0.99, FP32 0.97-0.99) and on length-sorted real batches; INT8 4 x 512 as tasks took 1.05x. Tasks
+// need sequences that can be shared out evenly: at least two per thread, none longer than a thread's share of the
+// tokens, none longer than two task groups (a 512-token sequence wants both cores' L2). Their groups are of about
+// task_tokens, balanced by tokens, a multiple of the threads in number; one group at a time, of chunk_tokens.
+GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int task_tokens, int threads, bool tasks_allowed) {
   GroupPlan plan;
   int longest = 0;
   for (int q = 0; q < b.n_seqs; ++q) longest = std::max(longest, b.cu_seqlens[q + 1] - b.cu_seqlens[q]);
   plan.tasks = tasks_allowed && threads > 1 && b.n_seqs >= 2 * threads && static_cast<int64_t>(longest) * threads <= b.tokens &&
-               longest <= 2 * chunk_tokens;
+               longest <= 2 * task_tokens;
   if (!plan.tasks) {
     for (int s0 = 0; s0 < b.n_seqs;) {
       const int s1 = group_end(b, s0, chunk_tokens);
@@ -353,7 +358,7 @@ GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int threads, bool ta
     }
     return plan;
   }
-  int n = std::max(threads, (b.tokens + chunk_tokens - 1) / chunk_tokens);
+  int n = std::max(threads, (b.tokens + task_tokens - 1) / task_tokens);
   n = std::min((n + threads - 1) / threads * threads, b.n_seqs);
   for (int k = 1, s0 = 0; k <= n && s0 < b.n_seqs; ++k) {
     // group k ends at the last sequence that ends within k/n of the tokens (at least one sequence; the last takes the rest)

@@ -74,9 +74,9 @@ struct GroupPlan {
   bool tasks = false;
 };
 
-// How a post-norm layer runs b's sequences on `threads` threads, in groups of about chunk_tokens; tasks_allowed: the
-// precision and the model's knobs let groups run as tasks (see encoder.cc).
-GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int threads, bool tasks_allowed);
+// How a post-norm layer runs b's sequences on `threads` threads: one group at a time in groups of up to chunk_tokens,
+// or where the batch allows it (and tasks_allowed: the model's knob) as tasks of about task_tokens (see encoder.cc).
+GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int task_tokens, int threads, bool tasks_allowed);
 
 // max[j] = the largest of max[j] and |a[r][j]| over the rows of a [rows][k] (INT8 calibration).
 void fold_abs_max(const float* a, int rows, int k, float* max);
@@ -193,6 +193,7 @@ class Encoder final : public BertModel {
   std::vector<EncoderLayer> layers_;
   size_t bytes_ = 0;
   int chunk_tokens_ = 0;  // each layer runs over groups of whole sequences of at most this many tokens (>= 1 sequence)
+  int task_tokens_ = 0;   // ... or, run as tasks (plan_groups), of about this many
 };
 
 }  // namespace bertrt

@@ -166,10 +166,10 @@ void test_int8_smoothing() {
   th::check(err[1] <= 0.6 * err[0] && err[1] <= 2e-2, name);  // measured 1.4e-2 vs 4.3e-2 (fixed seeds)
 }
 
-// INT8 and BF16 run a batch of several short sequences as one task per group of sequences (each group through the
-// whole layer on one thread): the plan covers every sequence once, in order, in groups balanced by tokens, a multiple
+// A batch of several short sequences runs as one task per group of sequences (each group through the whole layer on
+// one thread): the plan covers every sequence once, in order, in groups balanced by tokens, a multiple
 // of the threads in number; it keeps one group at a time where the sequences cannot be shared out evenly; and on the
-// families' tiny models the outputs are the bits of one group at a time (BERTRT_GROUP_TASKS=0).
+// families' tiny models the outputs are the bits of one group at a time (BERTRT_GROUP_TASKS=0) in every precision.
 void test_group_tasks() {
   th::Rng rng(61);
   std::vector<int32_t> lens;
@@ -181,7 +181,7 @@ void test_group_tasks() {
   }
   const BatchView b{ids.data(), nullptr, cu.data(), int(lens.size()), int(ids.size())};
   {
-    const GroupPlan plan = plan_groups(b, 40, 2, true);
+    const GroupPlan plan = plan_groups(b, 768, 40, 2, true);
     bool covers = plan.tasks && !plan.groups.empty() && plan.groups.front().first == 0 && plan.groups.back().second == b.n_seqs;
     int most = 0, least = b.tokens;
     for (size_t g = 0; g < plan.groups.size(); ++g) {
@@ -191,18 +191,22 @@ void test_group_tasks() {
     }
     const int n = int(plan.groups.size());
     char name[200];
-    std::snprintf(name, sizeof name, "group tasks: %d groups of %d-%d tokens over %d (chunk 40, 2 threads), every sequence once in order",
+    std::snprintf(name, sizeof name, "group tasks: %d groups of %d-%d tokens over %d (tasks of ~40 tokens, 2 threads), every sequence once in order",
                   n, least, most, b.tokens);
     // ceil(tokens / 40) rounded up to even; each group within one sequence (<= 30 tokens) of an even share
     th::check(covers && n == ((b.tokens + 39) / 40 + 1) / 2 * 2 && most - least <= 2 * 30, name);
-    th::check(!plan_groups(b, 40, 2, false).tasks && !plan_groups(b, 40, 1, true).tasks, "group tasks: not when disallowed or on one thread");
+    // one group at a time: groups of whole sequences up to chunk_tokens (40), at least one sequence each
+    const GroupPlan steps = plan_groups(b, 40, 40, 2, false);
+    bool within = !steps.tasks && !steps.groups.empty() && steps.groups.back().second == b.n_seqs;
+    for (const auto& [g0, g1] : steps.groups) within = within && (g1 == g0 + 1 || cu[g1] - cu[g0] <= 40);
+    th::check(within && !plan_groups(b, 768, 40, 1, true).tasks, "group tasks: not when disallowed or on one thread (groups up to 40 tokens)");
     const BatchView three{ids.data(), nullptr, cu.data(), 3, cu[3]};
-    th::check(!plan_groups(three, 40, 2, true).tasks, "group tasks: not with fewer than two sequences a thread");
+    th::check(!plan_groups(three, 768, 40, 2, true).tasks, "group tasks: not with fewer than two sequences a thread");
     // one sequence of 100 tokens among three of 10: more than a thread's share
     const std::vector<int32_t> ones(130, 1), skew{0, 100, 110, 120, 130};
     const BatchView uneven{ones.data(), nullptr, skew.data(), 4, 130};
-    th::check(!plan_groups(uneven, 200, 2, true).tasks, "group tasks: not when one sequence is more than a thread's share");
-    th::check(!plan_groups(b, 10, 2, true).tasks, "group tasks: not for sequences longer than two groups of the precision");
+    th::check(!plan_groups(uneven, 768, 200, 2, true).tasks, "group tasks: not when one sequence is more than a thread's share");
+    th::check(!plan_groups(b, 768, 10, 2, true).tasks, "group tasks: not for sequences longer than two task groups");
   }
   ThreadPool pool(2);
   for (int which = 0; which < 4; ++which) {
@@ -215,7 +219,7 @@ void test_group_tasks() {
     const int H = m.cfg.hidden_size;
     const std::string path = "/tmp/bertrt_test_group_tasks.safetensors";
     auto descs = write_safetensors(path, m.w);
-    for (Precision p : {Precision::kINT8, Precision::kBF16}) {
+    for (Precision p : {Precision::kFP32, Precision::kINT8, Precision::kBF16}) {
       Status st;
       auto tasks = load_with_env(m, path, descs, p, pool, {{"BERTRT_SEQ_CHUNK", "40"}}, &st);
       if (p == Precision::kBF16 && st.code() == Code::kUnsupported) continue;  // no AVX512-BF16 here
@@ -225,7 +229,8 @@ void test_group_tasks() {
       std::vector<float> a(ids.size() * H, NAN), c(ids.size() * H, NAN);
       const bool ran = tasks->forward(b, a.data(), pool, 0).ok() && steps->forward(b, c.data(), pool, 0).ok();
       th::check(ran && std::memcmp(a.data(), c.data(), a.size() * 4) == 0,
-                what + (p == Precision::kINT8 ? " INT8" : " BF16") + ": a task per group == one group at a time, bit for bit");
+                what + (p == Precision::kFP32 ? " FP32" : p == Precision::kINT8 ? " INT8" : " BF16") +
+                    ": a task per group == one group at a time, bit for bit");
     }
   }
 }
