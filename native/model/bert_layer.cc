@@ -105,7 +105,8 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
   };
   const int threads = nth > 0 ? std::min(nth, pool.size()) : pool.size();
   // (not while calibrating: every group adds to ln1_max)
-  const GroupPlan plan = plan_groups(b, chunk_tokens_, task_tokens_, threads, knobs_.group_tasks && !ln1_max);
+  const GroupPlan plan =
+      plan_groups(b, chunk_tokens_, task_tokens_, threads, knobs_.group_tasks && !ln1_max && L.bytes() <= kTaskLayerBytes);
   if (plan.tasks) {
     // each group a task on one thread, in that thread's arena (its kernels run inline: parallel_for with one thread)
     pool.parallel_for(static_cast<int64_t>(plan.groups.size()), [&](int64_t t, int) {

@@ -344,7 +344,7 @@ int group_end(const BatchView& b, int s0, int chunk_tokens) {
 // need sequences that can be shared out evenly: at least two per thread, none longer than a thread's share of the
 // tokens, none longer than two task groups (a 512-token sequence wants both cores' L2). Their groups are of about
 // task_tokens, balanced by tokens, a multiple of the threads in number where the sequences allow; one group at a time
-// runs groups of up to chunk_tokens. (ModernBERT's pre-norm layer keeps one group at a time.)
+// runs groups of up to chunk_tokens. The post-norm layer and ModernBERT's pre-norm layer both run by this plan.
 GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int task_tokens, int threads, bool tasks_allowed) {
   GroupPlan plan;
   int longest = 0;

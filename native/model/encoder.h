@@ -33,7 +33,15 @@ struct EncoderLayer {
   LayerNorm ln1, ln2;
   // DeBERTa: per head, the key (pk) and query (pq) projections of the relative embeddings, [2 span][head_dim] packed
   std::vector<cpu::PackedMatrix> pk, pq;
+  // The bytes of its packed GEMM weights.
+  size_t bytes() const { return qkv.bytes() + attn_out.bytes() + inter.bytes() + gate.bytes() + out.bytes(); }
 };
+
+// A layer runs its groups as tasks (plan_groups) only while its packed weights take at most this many bytes: each task
+// reads all of them, so they must stay in the last-level cache between tasks (32 MB on the AMD Zen 5 measured). FP32
+// all-mpnet-base-v2 (28 MB a layer) and ModernBERT-base (20 MB) ran 32 x 48 at 1.033x and 1.011x as tasks; INT8 and
+// BF16 at 5-14 MB a layer 0.83-1.00x (development-ab.md, step 26).
+constexpr size_t kTaskLayerBytes = size_t(16) << 20;
 
 // A layer runs over groups of whole sequences (see Encoder::layer); everything but the layer's input and output is one
 // group's rows, in the arena of the thread that runs the group (group_scratch()).

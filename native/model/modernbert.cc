@@ -120,18 +120,17 @@ void Encoder::rotate(float* qkv, int rows, const int32_t* positions, const float
 }
 
 // x += Wo(attention(rope(Wqkv(attn_norm(x))))); x += Wo_mlp(gelu(Wi_in(mlp_norm(x))) * Wi_gate(mlp_norm(x))).
-// A group of whole sequences at a time, as layer() does.
+// Over groups of whole sequences, one at a time or as tasks, as layer() runs them (plan_groups).
 void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, const BatchView& b, const int32_t* positions,
                            ThreadPool& pool, int nth) const {
   const int H = cfg_.hidden_size, I = cfg_.intermediate_size;
   const bool global = l % cfg_.global_every == 0;
-  cpu::AttentionArgs at = attention_args();
-  at.window = global ? 0 : cfg_.local_window;
-  GroupScratch& g = group_scratch();
-  for (int s0 = 0; s0 < b.n_seqs;) {
-    const int g0 = s0, s1 = group_end(b, s0, chunk_tokens_), r0 = group_rows(b, s0, s1, g), T = b.cu_seqlens[s1] - r0;
-    s0 = s1;
-    if (T == 0) continue;
+  cpu::AttentionArgs base = attention_args();
+  base.window = global ? 0 : cfg_.local_window;
+  // group [s0, s1) in the arena g, its steps on `steps` threads (as layer() runs its groups)
+  const auto run_group = [&](int s0, int s1, GroupScratch& g, int steps) {
+    const int r0 = group_rows(b, s0, s1, g), T = b.cu_seqlens[s1] - r0;
+    if (T == 0) return;
     g.y.resize(static_cast<size_t>(T) * H);
     g.qkv.resize(static_cast<size_t>(T) * 3 * H);
     g.ctx.resize(static_cast<size_t>(T) * H);
@@ -142,24 +141,35 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
     const float* in = xg;
     if (!L.ln1.empty()) {
       std::memcpy(y, xg, sizeof(float) * T * H);
-      L.ln1.apply(*k_.fp32, y, T, pool, nth);
+      L.ln1.apply(*k_.fp32, y, T, pool, steps);
       in = y;
     }
-    L.qkv.forward(in, H, T, nullptr, qkv, 3 * H, g.local, pool, nth);
-    rotate(qkv, T, positions + r0, rope_cos_[global ? 0 : 1].data(), rope_sin_[global ? 0 : 1].data(), pool, nth);
+    L.qkv.forward(in, H, T, nullptr, qkv, 3 * H, g.local, pool, steps);
+    rotate(qkv, T, positions + r0, rope_cos_[global ? 0 : 1].data(), rope_sin_[global ? 0 : 1].data(), pool, steps);
+    cpu::AttentionArgs at = base;
     at.qkv = qkv, at.out = ctx;
-    at.cu_seqlens = g.cu.data(), at.n_seqs = s1 - g0, at.key_lens = b.key_lens ? b.key_lens + g0 : nullptr;
-    attend(p, at, pool, nth);
+    at.cu_seqlens = g.cu.data(), at.n_seqs = s1 - s0, at.key_lens = b.key_lens ? b.key_lens + s0 : nullptr;
+    attend(p, at, pool, steps);
     // (the residual is never the GEMM's own output: with K past one block the epilogue would read partial sums)
-    L.attn_out.forward(ctx, H, T, xg, y, H, g.local, pool, nth);
+    L.attn_out.forward(ctx, H, T, xg, y, H, g.local, pool, steps);
     std::memcpy(xg, y, sizeof(float) * T * H);
     // the GeGLU MLP on the LayerNorm of the new x (ctx, free again, holds it)
     std::memcpy(ctx, xg, sizeof(float) * T * H);
-    L.ln2.apply(*k_.fp32, ctx, T, pool, nth);
-    L.inter.forward(ctx, H, T, nullptr, inter, I, g.local, pool, nth);
-    gate_product(L, ctx, inter, T, g, pool, nth);
-    L.out.forward(inter, I, T, xg, y, H, g.local, pool, nth);
+    L.ln2.apply(*k_.fp32, ctx, T, pool, steps);
+    L.inter.forward(ctx, H, T, nullptr, inter, I, g.local, pool, steps);
+    gate_product(L, ctx, inter, T, g, pool, steps);
+    L.out.forward(inter, I, T, xg, y, H, g.local, pool, steps);
     std::memcpy(xg, y, sizeof(float) * T * H);
+  };
+  const int threads = nth > 0 ? std::min(nth, pool.size()) : pool.size();
+  const GroupPlan plan = plan_groups(b, chunk_tokens_, task_tokens_, threads, knobs_.group_tasks && L.bytes() <= kTaskLayerBytes);
+  if (plan.tasks) {
+    pool.parallel_for(static_cast<int64_t>(plan.groups.size()), [&](int64_t t, int) {
+      run_group(plan.groups[t].first, plan.groups[t].second, group_scratch(), 1);
+    }, nth);
+  } else {
+    GroupScratch& g = group_scratch();
+    for (const auto& [s0, s1] : plan.groups) run_group(s0, s1, g, nth);
   }
 }
 

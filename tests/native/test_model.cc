@@ -169,7 +169,8 @@ void test_int8_smoothing() {
 // A batch of several short sequences runs as one task per group of sequences (each group through the whole layer on
 // one thread): the plan covers every sequence once, in order, in groups balanced by tokens, a multiple
 // of the threads in number; it keeps one group at a time where the sequences cannot be shared out evenly; and on the
-// families' tiny models the outputs are the bits of one group at a time (BERTRT_GROUP_TASKS=0) in every precision.
+// families' tiny models (ModernBERT's pre-norm layer too) the outputs are the bits of one group at a time
+// (BERTRT_GROUP_TASKS=0) in every precision.
 void test_group_tasks() {
   th::Rng rng(61);
   std::vector<int32_t> lens;
@@ -209,13 +210,18 @@ void test_group_tasks() {
     th::check(!plan_groups(b, 768, 10, 2, true).tasks, "group tasks: not for sequences longer than two task groups");
   }
   ThreadPool pool(2);
-  for (int which = 0; which < 4; ++which) {
+  for (int which = 0; which < 5; ++which) {
     Tiny m = which == 0   ? make_tiny(67, 48, 4, 96, 64)
              : which == 1 ? make_tiny(71, 48, 4, 96, 64, /*rotary=*/true)
              : which == 2 ? tiny::make_tiny_deberta(73, 64, 2, 128, 256, 16, 64)
-                          : tiny::make_tiny_factorized(79, 64, 2, 128, 256, 32, 1);
+             : which == 3 ? tiny::make_tiny_factorized(79, 64, 2, 128, 256, 32, 1)
+                          : tiny::make_tiny_modern(89, 64, 2, 64, 256, 8);
     if (which == 0) tiny::add_relative(m, 83);
-    const std::string what = which == 0 ? "tiny MPNet-style BERT" : which == 1 ? "tiny NomicBERT" : which == 2 ? "tiny DeBERTa-v3" : "tiny ALBERT";
+    const std::string what = which == 0   ? "tiny MPNet-style BERT"
+                             : which == 1 ? "tiny NomicBERT"
+                             : which == 2 ? "tiny DeBERTa-v3"
+                             : which == 3 ? "tiny ALBERT"
+                                          : "tiny ModernBERT";
     const int H = m.cfg.hidden_size;
     const std::string path = "/tmp/bertrt_test_group_tasks.safetensors";
     auto descs = write_safetensors(path, m.w);
