@@ -103,19 +103,8 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
     else if (bf16 && next) L.ln2.apply_bf16(*k_.bf16, xg, T, &s.in.bq, r0, pool, steps);
     else L.ln2.apply(*k_.fp32, xg, T, pool, steps);
   };
-  const int threads = nth > 0 ? std::min(nth, pool.size()) : pool.size();
-  // (not while calibrating: every group adds to ln1_max)
-  const GroupPlan plan =
-      plan_groups(b, chunk_tokens_, task_tokens_, threads, knobs_.group_tasks && !ln1_max && L.bytes() <= kTaskLayerBytes);
-  if (plan.tasks) {
-    // each group a task on one thread, in that thread's arena (its kernels run inline: parallel_for with one thread)
-    pool.parallel_for(static_cast<int64_t>(plan.groups.size()), [&](int64_t t, int) {
-      run_group(plan.groups[t].first, plan.groups[t].second, group_scratch(), 1);
-    }, nth);
-  } else {
-    GroupScratch& g = group_scratch();
-    for (const auto& [s0, s1] : plan.groups) run_group(s0, s1, g, nth);
-  }
+  // (not as tasks while calibrating: every group adds to ln1_max)
+  run_groups(plan_layer(b, L, pool, nth, /*tasks=*/!ln1_max), pool, nth, run_group);
 }
 
 }  // namespace bertrt

@@ -9,6 +9,7 @@
 //   deberta.cc     DeBERTa's disentangled attention terms
 //   vocab.cc       the MLM decoder over the vocabulary (fill-mask, the fused sparse head)
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -86,6 +87,21 @@ struct GroupPlan {
 // or where the batch allows it (and tasks_allowed: the model's knob) as tasks of about task_tokens (see encoder.cc).
 GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int task_tokens, int threads, bool tasks_allowed);
 
+// Runs fn(s0, s1, arena, step_threads) for each group [s0, s1) of the plan: as tasks, each on one thread in that
+// thread's arena with its steps on that thread alone (a parallel_for of one thread runs inline); or one group at a
+// time in the calling thread's arena, its steps on nth threads.
+template <class F>
+void run_groups(const GroupPlan& plan, ThreadPool& pool, int nth, F&& fn) {
+  if (plan.tasks) {
+    pool.parallel_for(static_cast<int64_t>(plan.groups.size()), [&](int64_t t, int) {
+      fn(plan.groups[t].first, plan.groups[t].second, group_scratch(), 1);
+    }, nth);
+  } else {
+    GroupScratch& g = group_scratch();
+    for (const auto& [s0, s1] : plan.groups) fn(s0, s1, g, nth);
+  }
+}
+
 // max[j] = the largest of max[j] and |a[r][j]| over the rows of a [rows][k] (INT8 calibration).
 void fold_abs_max(const float* a, int rows, int k, float* max);
 
@@ -123,6 +139,12 @@ class Encoder final : public BertModel {
   void pack(Linear& lin, Precision p, const float* w, int n, int k) {
     lin.pack(k_, p, w, n, k, knobs_.f16_weights);
     bytes_ += lin.bytes();
+  }
+  // The plan of layer L's groups for b on nth threads (plan_groups): as tasks where `tasks` (the caller's), the knob
+  // and the layer's weights (at most kTaskLayerBytes) allow.
+  GroupPlan plan_layer(const BatchView& b, const EncoderLayer& L, ThreadPool& pool, int nth, bool tasks) const {
+    const int threads = nth > 0 ? std::min(nth, pool.size()) : pool.size();
+    return plan_groups(b, chunk_tokens_, task_tokens_, threads, tasks && knobs_.group_tasks && L.bytes() <= kTaskLayerBytes);
   }
   // Group [s0, s1)'s cu_seqlens from 0 in g.cu; returns its first row.
   int group_rows(const BatchView& b, int s0, int s1, GroupScratch& g) const;

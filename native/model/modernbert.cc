@@ -161,16 +161,7 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
     L.out.forward(inter, I, T, xg, y, H, g.local, pool, steps);
     std::memcpy(xg, y, sizeof(float) * T * H);
   };
-  const int threads = nth > 0 ? std::min(nth, pool.size()) : pool.size();
-  const GroupPlan plan = plan_groups(b, chunk_tokens_, task_tokens_, threads, knobs_.group_tasks && L.bytes() <= kTaskLayerBytes);
-  if (plan.tasks) {
-    pool.parallel_for(static_cast<int64_t>(plan.groups.size()), [&](int64_t t, int) {
-      run_group(plan.groups[t].first, plan.groups[t].second, group_scratch(), 1);
-    }, nth);
-  } else {
-    GroupScratch& g = group_scratch();
-    for (const auto& [s0, s1] : plan.groups) run_group(s0, s1, g, nth);
-  }
+  run_groups(plan_layer(b, L, pool, nth, /*tasks=*/true), pool, nth, run_group);
 }
 
 }  // namespace bertrt
