@@ -68,10 +68,7 @@ void Encoder::layer(const EncoderLayer& L, Precision p, float* x, const BatchVie
   const auto run_group = [&](int s0, int s1, GroupScratch& g, int steps) {
     const int r0 = group_rows(b, s0, s1, g), T = b.cu_seqlens[s1] - r0;
     if (T == 0) return;
-    g.y.resize(static_cast<size_t>(T) * H);  // grow-only: the largest group's size after the first batches
-    g.qkv.resize(static_cast<size_t>(T) * 3 * H);
-    g.ctx.resize(static_cast<size_t>(T) * H);
-    g.inter.resize(static_cast<size_t>(T) * I);
+    g.size(T, H, I);
     float *y = g.y.data(), *qkv = g.qkv.data(), *ctx = g.ctx.data(), *inter = g.inter.data();
     float* xg = x + static_cast<size_t>(r0) * H;
     L.qkv.run(x, H, s.in, r0, T, nullptr, qkv, 3 * H, pool, steps);

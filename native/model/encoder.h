@@ -53,6 +53,14 @@ struct GroupScratch {
   std::vector<int32_t> cu;                  // the group's cu_seqlens, from 0
   AlignedBuffer<float> gate;                // gated FFNs: the second projection's rows [group rows][I]
   AlignedBuffer<float> c2p, p2c;            // DeBERTa: the group's disentangled terms [group rows][heads][2 span]
+  // y, qkv, ctx and inter for T rows of hidden size H and intermediate size I (grow-only: the largest group's size
+  // after the first batches).
+  void size(int T, int H, int I) {
+    y.resize(static_cast<size_t>(T) * H);
+    qkv.resize(static_cast<size_t>(T) * 3 * H);
+    ctx.resize(static_cast<size_t>(T) * H);
+    inter.resize(static_cast<size_t>(T) * I);
+  }
 };
 
 // The calling thread's group arena: grow-only, so a thread's groups stop allocating after the first batches (fresh
@@ -83,7 +91,7 @@ struct GroupPlan {
   bool tasks = false;
 };
 
-// How a post-norm layer runs b's sequences on `threads` threads: one group at a time in groups of up to chunk_tokens,
+// How a layer (either kind) runs b's sequences on `threads` threads: one group at a time in groups of up to chunk_tokens,
 // or where the batch allows it (and tasks_allowed: the model's knob) as tasks of about task_tokens (see encoder.cc).
 GroupPlan plan_groups(const BatchView& b, int chunk_tokens, int task_tokens, int threads, bool tasks_allowed);
 

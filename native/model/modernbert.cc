@@ -131,10 +131,7 @@ void Encoder::modern_layer(const EncoderLayer& L, int l, Precision p, float* x, 
   const auto run_group = [&](int s0, int s1, GroupScratch& g, int steps) {
     const int r0 = group_rows(b, s0, s1, g), T = b.cu_seqlens[s1] - r0;
     if (T == 0) return;
-    g.y.resize(static_cast<size_t>(T) * H);
-    g.qkv.resize(static_cast<size_t>(T) * 3 * H);
-    g.ctx.resize(static_cast<size_t>(T) * H);
-    g.inter.resize(static_cast<size_t>(T) * I);
+    g.size(T, H, I);
     float *y = g.y.data(), *qkv = g.qkv.data(), *ctx = g.ctx.data(), *inter = g.inter.data();
     float* xg = x + static_cast<size_t>(r0) * H;
     // attention input: layer 0 reads x as it is, the others its LayerNorm
