@@ -4,10 +4,10 @@
 // finite vectors. Anything else (a TypeError, a RangeError, a native crash) is a failure.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BertrtError, Embedder, Tokenizer } from '../lib';
+import { BertrtError, Embedder, type Precision, Tokenizer } from '../lib';
 import { familyFixture, safetensorsBytes, tinyTensors, writeTinyModel } from '../tests/helpers/fixtures';
 import '../tests/helpers/fixtures-setup'; // (npm run fuzz runs outside mocha: the packed fixture weights, unpacked)
-import { type Json, mutate } from './mutate';
+import { type Json, mutate, WEIRD } from './mutate';
 import { rng, root } from './tokenizer';
 
 export interface CaseReport {
@@ -98,30 +98,69 @@ function mutateModel(dir: string, r: () => number): string {
   return 'sentence-transformers files';
 }
 
-/** Mutated model folders: the tiny BERT, or (families) the seeded NomicBERT and GTE fixtures in turn, whose fused
- *  tensors (Wqkv, up_gate_proj) are cut by byte range and whose configs take the rotary and gated-FFN paths. */
+/** The seeded family fixtures (tests/fixtures/families) that carry a tokenizer: every architecture but BERT and
+ *  DistilBERT, whose tiny models the plain mode mutates. */
+export const FAMILIES = ['albert', 'deberta-v2', 'electra', 'gte', 'modernbert', 'mpnet', 'nomic-bert', 'xlm-roberta'];
+
+/** Load a folder in `precision` and embed a short and an over-long text: a success with finite vectors, or a
+ *  BertrtError; anything else is pushed onto `failures` under `what`. Returns whether the load succeeded. */
+async function loadAndEmbed(dir: string, what: string, failures: string[], precision?: Precision, promptName?: string): Promise<boolean> {
+  const where = (err: unknown) => (err as Error).stack?.split('\n').slice(0, 3).join(' | ');
+  let e: Embedder;
+  try {
+    e = await Embedder.load(dir, precision ? { precision } : {});
+  } catch (err) {
+    if (untyped(err)) failures.push(`${what}: load threw ${where(err)}`);
+    return false;
+  }
+  try {
+    const vs = await e.embed(['the cat sat on the mat', 'hello ' + 'word '.repeat(200)], { promptName });
+    if (!vs.every((v) => v.every(Number.isFinite))) failures.push(`${what}: a non-finite vector was returned`);
+  } catch (err) {
+    if (untyped(err)) failures.push(`${what}: embed threw ${where(err)}`);
+  } finally {
+    await e.close();
+  }
+  return true;
+}
+
+/** Mutated model folders: the tiny BERT, or (families) each family fixture in turn, whose configs take their own
+ *  paths (positions, relative buckets, windows, factorized embeddings, fused and gated tensors cut by byte range). */
 export async function fuzzModelFiles(seed: number, cases: number, families = false): Promise<CaseReport> {
   const r = rng(seed ^ (families ? 0xfa41 : 0xf11e));
   const weights = safetensorsBytes(tinyTensors());
   const failures: string[] = [];
   let accepted = 0;
   for (let i = 0; i < cases; i++) {
-    const dir = families ? familyFixture(i % 2 ? 'gte' : 'nomic-bert').dir : writeTinyModel({ weights });
-    const what = mutateModel(dir, r);
-    try {
-      const e = await Embedder.load(dir);
-      accepted++;
-      try {
-        const vs = await e.embed(['the cat sat on the mat', 'hello'], { promptName: r() < 0.2 ? 'query' : undefined });
-        if (!vs.every((v) => v.every(Number.isFinite))) failures.push(`${what}: a non-finite vector was returned`);
-      } catch (err) {
-        if (untyped(err)) failures.push(`${what}: embed threw ${(err as Error).stack?.split('\n').slice(0, 3).join(' | ')}`);
-      } finally {
-        await e.close();
+    const dir = families ? familyFixture(FAMILIES[i % FAMILIES.length]).dir : writeTinyModel({ weights });
+    const what = `${families ? `${FAMILIES[i % FAMILIES.length]} ` : ''}${mutateModel(dir, r)}`;
+    if (await loadAndEmbed(dir, what, failures, undefined, r() < 0.2 ? 'query' : undefined)) accepted++;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { cases, accepted, failures };
+}
+
+/** Every key of every family fixture's config.json set, one at a time, to each hostile value (and removed), loaded
+ *  in each precision: a load that succeeds must embed to finite vectors, a refusal must be a BertrtError. Where the
+ *  random mutations above touch a family's own keys a few times, this tries each of them with every value. */
+export async function sweepFamilyConfigs(values: Json[] = WEIRD, precisions: Precision[] = ['fp32', 'int8', 'bf16']): Promise<CaseReport> {
+  const failures: string[] = [];
+  let cases = 0, accepted = 0;
+  for (const name of FAMILIES) {
+    const { dir } = familyFixture(name);
+    const file = path.join(dir, 'config.json');
+    const config = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Json>;
+    for (const key of Object.keys(config))
+      for (const v of [undefined, ...values]) {
+        const doc = { ...config };
+        if (v === undefined) delete doc[key];
+        else doc[key] = v;
+        fs.writeFileSync(file, JSON.stringify(doc));
+        for (const p of precisions) {
+          cases++;
+          if (await loadAndEmbed(dir, `${name} ${p} ${key}=${v === undefined ? '(removed)' : JSON.stringify(v).slice(0, 40)}`, failures, p)) accepted++;
+        }
       }
-    } catch (err) {
-      if (untyped(err)) failures.push(`${what}: load threw ${(err as Error).stack?.split('\n').slice(0, 3).join(' | ')}`);
-    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return { cases, accepted, failures };

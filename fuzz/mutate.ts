@@ -3,7 +3,8 @@
 // turn into typed errors.
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-const WEIRD: Json[] = [
+/** Values of the wrong type, out of range, huge, empty or named like prototype members. */
+export const WEIRD: Json[] = [
   null,
   true,
   false,

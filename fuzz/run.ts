@@ -3,7 +3,7 @@
 // model loaders and the server (fuzz/files.ts, fuzz/server.ts) with proportionally more cases than CI runs.
 // Prints each mismatch minimized; exits 1 on any mismatch, crash or untyped error.
 import { configs, engines, fuzz } from './tokenizer';
-import { fuzzModelFiles, fuzzTokenizerJson } from './files';
+import { fuzzModelFiles, fuzzTokenizerJson, sweepFamilyConfigs } from './files';
 import { fuzzServer } from './server';
 
 function arg(name: string, dflt: number): number {
@@ -30,12 +30,13 @@ async function main(): Promise<void> {
   for (const [name, run] of [
     ['tokenizer.json loader', () => fuzzTokenizerJson(seed, 500 * scale)],
     ['model files', () => fuzzModelFiles(seed, 40 * scale)],
-    ['NomicBERT / GTE model files', () => fuzzModelFiles(seed, 20 * scale, true)],
+    ['family model files', () => fuzzModelFiles(seed, 40 * scale, true)],
+    ['family config keys', () => sweepFamilyConfigs()],
     ['server bodies', () => fuzzServer(seed, 500 * scale)],
   ] as const) {
     const t0 = performance.now();
     const r = await run();
-    console.log(`${name.padEnd(22)} ${r.cases} cases, ${r.failures.length} failures (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    console.log(`${name.padEnd(21)} ${r.cases} cases, ${r.failures.length} failures (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     for (const f of r.failures.slice(0, 10)) console.log(`  ${f}`);
     bad += r.failures.length;
   }

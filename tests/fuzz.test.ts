@@ -3,7 +3,7 @@
 // fuzzers of the tokenizer.json loader, the model folder (config, safetensors header and bytes, sentence-
 // transformers files) and the server's request bodies. `npm run fuzz` runs the same with a million inputs.
 import assert from 'node:assert/strict';
-import { fuzzModelFiles, fuzzTokenizerJson } from '../fuzz/files';
+import { FAMILIES, fuzzModelFiles, fuzzTokenizerJson, sweepFamilyConfigs } from '../fuzz/files';
 import { fuzzServer } from '../fuzz/server';
 import { configs, engines, fuzz, mismatch } from '../fuzz/tokenizer';
 
@@ -48,10 +48,17 @@ describe('fuzzing (seeded CI slice)', function () {
     assert.ok(r.accepted > 10, `${r.accepted} accepted`);
   });
 
-  it('NomicBERT and GTE folders: 200 mutated seeded models, each loaded (and giving finite vectors) or refused with a BertrtError', async () => {
-    const r = await fuzzModelFiles(SEED, 200, true);
+  it(`family folders: 400 mutated seeded models of the ${FAMILIES.length} families, each loaded (and giving finite vectors) or refused with a BertrtError`, async () => {
+    const r = await fuzzModelFiles(SEED, 400, true);
     assert.deepEqual(r.failures, []);
     assert.ok(r.accepted > 10, `${r.accepted} accepted`);
+  });
+
+  it('family configs: every config.json key of each family set to each of 10 hostile values (and removed), loaded in FP32', async () => {
+    const r = await sweepFamilyConfigs([null, true, 0, -1, 1.5, 1e9, 2 ** 31, '', [], {}], ['fp32']);
+    assert.deepEqual(r.failures, []);
+    // both outcomes occur: keys a family ignores load, broken sizes and types are refused
+    assert.ok(r.accepted > r.cases / 10 && r.accepted < r.cases * 0.9, `${r.accepted} of ${r.cases} accepted`);
   });
 
   it('server: 1,000 mutated request bodies, each a 2xx or a shaped 4xx, never a 5xx; healthy afterwards', async () => {
