@@ -8,7 +8,7 @@ import { SingleBar } from 'cli-progress';
 import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { Embedder, type EmbedOptions } from './embedder';
-import { invalidArgument } from './errors';
+import { BertrtError, invalidArgument } from './errors';
 import { lengthPastLimit, policyOptions } from './truncate';
 import { type EmbeddingPrecision, quantizeEmbeddings } from './quantize';
 import { PRECISIONS } from './server/formats';
@@ -76,8 +76,39 @@ function npyHeader(rows: number, cols: number, descr = '<f4'): Buffer {
   return head;
 }
 
+/** E_IO for a failed output stream (a full disk, a file that cannot be written), its cause kept. */
+function outputError(err: Error): BertrtError {
+  return Object.assign(new BertrtError(`cannot write the output: ${err.message}`, 'E_IO'), { cause: err });
+}
+
+/** One chunk, waiting for 'drain' when the stream asks; once the stream has failed this rejects with E_IO, where a
+ *  wait for a 'drain' that will not come would hang. */
 async function write(out: Writable, chunk: string | Buffer): Promise<void> {
-  if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+  if (out.errored) throw outputError(out.errored);
+  if (out.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const settle = (err?: Error) => {
+      out.off('drain', drained);
+      out.off('error', settle);
+      if (err) reject(outputError(err));
+      else resolve();
+    };
+    const drained = () => settle();
+    out.once('drain', drained);
+    out.once('error', settle);
+  });
+}
+
+/** --output opened before the model loads, so that a path that cannot be written fails at once with E_IO. Its
+ *  errors are read from `errored` by write(); the listener keeps one from going unhandled between writes. */
+function openOutput(file: string): Writable {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'w');
+  } catch (err) {
+    throw Object.assign(new BertrtError(`cannot write --output ${file}: ${(err as Error).message}`, 'E_IO'), { cause: err });
+  }
+  return fs.createWriteStream('', { fd }).on('error', () => {});
 }
 
 /** Longest input line taken (bytes): a line is held whole while it is read, so this bounds the reader's memory. */
@@ -186,8 +217,14 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
       input = fs.createReadStream(opts.input);
     }
   }
-  const e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision, device: opts.device as Device, ...backendOptions(opts) });
-  const out: Writable = opts.output !== undefined ? fs.createWriteStream(opts.output) : process.stdout;
+  const out: Writable = opts.output !== undefined ? openOutput(opts.output) : process.stdout;
+  let e: Embedder;
+  try {
+    e = await Embedder.load(opts.model, { threads: opts.threads, precision: opts.precision as Precision, device: opts.device as Device, ...backendOptions(opts) });
+  } catch (err) {
+    if (out !== process.stdout) out.destroy();
+    throw err;
+  }
   const t0 = performance.now();
   let count = 0;
   let cut = 0;
@@ -290,7 +327,10 @@ export async function embedCommand(args: string[], opts: EmbedCliOptions): Promi
   } finally {
     progress?.stop();
     await e.close();
-    if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (out !== process.stdout) {
+      if (out.errored) out.destroy();
+      else await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(outputError(err)) : resolve())));
+    }
   }
   if (format === 'npy') {
     // the real row count, over the placeholder

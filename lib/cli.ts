@@ -273,6 +273,13 @@ program
     }
   });
 
+// Standard output closed under us: a reader that left (`bertrt embed … | head`) ends the command quietly, as Unix
+// tools do; any other failure (a full disk) is named, not thrown from the stream as an unhandled 'error' event.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') process.stderr.write(`bertrt: cannot write standard output: ${e.message} (E_IO)\n`);
+  process.exit(e.code === 'EPIPE' ? 0 : 1);
+});
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   const msg = e instanceof BertrtError ? `bertrt: ${e.message} (${e.code})` : `bertrt: ${(e as Error).message ?? e}`;
   process.stderr.write(msg + '\n');

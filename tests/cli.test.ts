@@ -221,6 +221,33 @@ describe('bertrt CLI for bulk work', function () {
     }
   });
 
+  it('embed: an output it cannot write is an E_IO error, never a stack trace; a reader that leaves (| head) ends it quietly', async function () {
+    const lines = Array.from({ length: 3000 }, (_, i) => `text number ${i}`).join('\n') + '\n';
+    // a path that cannot be opened fails before the model loads; a full disk fails on a write
+    for (const [out, want] of [[path.join(os.tmpdir(), 'no-such-dir-bertrt', 'x.jsonl'), /cannot write --output .*ENOENT.*\(E_IO\)/], [os.tmpdir(), /cannot write --output .*EISDIR.*\(E_IO\)/]] as const) {
+      const r = run(['embed', '--input', '-', '--output', out], lines);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, want);
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
+    }
+    if (fs.existsSync('/dev/full')) {
+      const r = run(['embed', '--input', '-', '--output', '/dev/full'], lines);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /cannot write the output: ENOSPC.*\(E_IO\)/);
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
+    }
+    // standard output closed after the first bytes, as `| head -c 100` closes it: exit 0, nothing on stderr
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [cli, 'embed', '--input', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.stdin.end(lines.repeat(4));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    assert.equal(status, 0, stderr);
+    assert.equal(stderr, '');
+  });
+
   it('a terminal gets a progress bar on stderr (run in a pseudo-terminal); a pipe gets one summary line with true token counts', async function () {
     const texts = Array.from({ length: 300 }, (_, i) => `sentence ${i}: ${'many words here '.repeat(i % 40)}`);
     const file = tmp('tty-in.txt');
