@@ -18,6 +18,12 @@ function intOption(v: string): number {
   return n;
 }
 
+function portOption(v: string): number {
+  const n = intOption(v);
+  if (n > 65535) throw new BertrtError(`--port must be an integer in [0, 65535], got ${v}`, 'E_INVALID_ARGUMENT');
+  return n;
+}
+
 const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 const MODEL_HELP = 'model directory or Hub id (org/name[@revision]); default: the embedded all-MiniLM-L6-v2';
@@ -108,7 +114,7 @@ program
   .description('HTTP server: HF text-embeddings-inference routes and OpenAI /v1/embeddings, with dynamic batching')
   .option('-m, --model <spec>', 'NAME=MODEL, or MODEL: a directory or a Hub id (repeatable; the first is the default model)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--host <host>', 'address to bind', '127.0.0.1')
-  .option('--port <port>', 'port (0: any free one)', intOption, 8080)
+  .option('--port <port>', 'port (0: any free one)', portOption, 8080)
   .option('-p, --precision <p>', 'fp32 (default), int8, bf16, or fp8 (CUDA only)', 'fp32')
   .option('-d, --device <d>', "cpu (default), cuda (falls back to the CPU, saying why) or auto", 'cpu')
   .option('-t, --threads <n>', 'engine threads (default: physical cores within the CPU quota)', intOption)

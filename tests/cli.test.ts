@@ -215,7 +215,7 @@ describe('bertrt CLI for bulk work', function () {
     const e = run(['embed', '--input', '-', '--truncate', 'error'], `short\n${long}\n`);
     assert.equal(e.status, 1);
     assert.match(e.stderr, /texts\[1\] has more than 256 tokens.*E_INPUT_TOO_LONG/);
-    for (const args of [['embed', 'x', '--input', '-'], ['embed'], ['embed', 'x', '--shard', '3/3'], ['embed', '-i', '-', '--format', 'npy'], ['embed', 'x', '--truncate', 'middle']]) {
+    for (const args of [['embed', 'x', '--input', '-'], ['embed'], ['embed', 'x', '--shard', '3/3'], ['embed', '-i', '-', '--format', 'npy'], ['embed', 'x', '--truncate', 'middle'], ['serve', '--port', '65536']]) {
       const u = run(args, '');
       assert.equal(u.status, 2, `${args.join(' ')}: ${u.stderr}`);
     }
