@@ -127,24 +127,38 @@ async function* rawLines(input: Readable, shard: [number, number], read: { bytes
     const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
     return [k, line.toString('utf8', 0, end)];
   };
-  for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    let pos = 0;
-    for (let nl = buf.indexOf(0x0a, pos); nl !== -1; nl = buf.indexOf(0x0a, pos)) {
-      const piece = buf.subarray(pos, nl);
-      const line = carried > 0 ? Buffer.concat([...carry, piece]) : piece;
-      carry = [];
-      carried = 0;
-      pos = nl + 1;
-      read.bytes += line.length + 1;
-      const t = take(line);
-      if (t) yield t;
+  const chunks = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let next: IteratorResult<Buffer | string>;
+      try {
+        next = await chunks.next();
+      } catch (e) {
+        // a read that fails (a directory, an I/O error): E_IO naming the input, as for the output
+        throw Object.assign(new BertrtError(`cannot read the input: ${(e as Error).message}`, 'E_IO'), { cause: e });
+      }
+      if (next.done) break;
+      const chunk = next.value;
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      let pos = 0;
+      for (let nl = buf.indexOf(0x0a, pos); nl !== -1; nl = buf.indexOf(0x0a, pos)) {
+        const piece = buf.subarray(pos, nl);
+        const line = carried > 0 ? Buffer.concat([...carry, piece]) : piece;
+        carry = [];
+        carried = 0;
+        pos = nl + 1;
+        read.bytes += line.length + 1;
+        const t = take(line);
+        if (t) yield t;
+      }
+      if (pos < buf.length) {
+        carry.push(buf.subarray(pos));
+        carried += buf.length - pos;
+        if (carried > MAX_LINE_BYTES) throw invalidArgument(`input line ${n + 1} is longer than ${MAX_LINE_BYTES} bytes`);
+      }
     }
-    if (pos < buf.length) {
-      carry.push(buf.subarray(pos));
-      carried += buf.length - pos;
-      if (carried > MAX_LINE_BYTES) throw invalidArgument(`input line ${n + 1} is longer than ${MAX_LINE_BYTES} bytes`);
-    }
+  } finally {
+    await chunks.return?.(); // a stop before the end (a refused line, a failed write) closes the input too
   }
   if (carried > 0) {
     read.bytes += carried;

@@ -221,7 +221,7 @@ describe('bertrt CLI for bulk work', function () {
     }
   });
 
-  it('embed: an output it cannot write is an E_IO error, never a stack trace; a reader that leaves (| head) ends it quietly', async function () {
+  it('embed: an output it cannot write or an input it cannot read is an E_IO error, never a stack trace; a reader that leaves (| head) ends it quietly', async function () {
     const lines = Array.from({ length: 3000 }, (_, i) => `text number ${i}`).join('\n') + '\n';
     // a path that cannot be opened fails before the model loads; a full disk fails on a write
     for (const [out, want] of [[path.join(os.tmpdir(), 'no-such-dir-bertrt', 'x.jsonl'), /cannot write --output .*ENOENT.*\(E_IO\)/], [os.tmpdir(), /cannot write --output .*EISDIR.*\(E_IO\)/]] as const) {
@@ -236,6 +236,10 @@ describe('bertrt CLI for bulk work', function () {
       assert.match(r.stderr, /cannot write the output: ENOSPC.*\(E_IO\)/);
       assert.doesNotMatch(r.stderr, /^\s+at /m);
     }
+    // an input that cannot be read: E_IO too
+    const d = run(['embed', '--input', os.tmpdir()]);
+    assert.equal(d.status, 1, d.stderr);
+    assert.match(d.stderr, /cannot read the input: EISDIR.*\(E_IO\)/);
     // standard output closed after the first bytes, as `| head -c 100` closes it: exit 0, nothing on stderr
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [cli, 'embed', '--input', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
