@@ -181,6 +181,21 @@ describe('models by Hub id (mock Hub)', function () {
     assert.ok((await embed('org/tiny', opts())).equals(await embed(dirMain)));
   });
 
+  it('a cache it cannot write is E_IO at once, not a network failure retried', async () => {
+    const weights = fs.readFileSync(path.join(dirMain, 'model.safetensors'));
+    const h = createHash('sha256').update(weights).digest('hex');
+    // a directory where the partial download goes: opening it for writing fails as a full disk or a read-only cache would
+    fs.mkdirSync(path.join(cache, 'models--org--tiny', 'blobs', `${h}.incomplete`), { recursive: true });
+    const t0 = Date.now();
+    await rejectsCode(embed('org/tiny', opts({ retries: 5 })), 'E_IO', /cannot write the Hub cache: EISDIR.*\.incomplete/);
+    assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms: retried`);
+    assert.equal(hub.log.filter((r) => r.server === 'cdn' && r.url.includes(h)).length, 1);
+    // a cache folder that is a file
+    const file = path.join(cache, 'not-a-folder');
+    fs.writeFileSync(file, 'x');
+    await rejectsCode(embed('org/tiny', opts({ cacheDir: file })), 'E_IO', /org\/tiny: cannot write the Hub cache \(.*not-a-folder\): ENOTDIR/);
+  });
+
   it('5xx and 429 are retried with backoff; a Hub that keeps failing is a typed error', async () => {
     hub.failNext = 2;
     hub.failStatus = 429;
