@@ -335,6 +335,8 @@ describe('models by Hub id (mock Hub)', function () {
     assert.deepEqual(models[0].refs, { 'v1.0': A });
     assert.equal(models[0].bytes, Object.values(filesOf(dirV1)).reduce((a, b) => a + b.length, 0));
     assert.deepEqual(listCache({ cacheDir: cache }).map((m) => m.id), ['org/tiny']);
+    fs.writeFileSync(path.join(cache, 'models--stray--file'), 'not a repository'); // a file under a repository's name is not one
+    assert.deepEqual(listCache({ cacheDir: cache }).map((m) => m.id), ['org/tiny']);
     const rm = spawnSync(process.execPath, [cli, 'rm', 'org/tiny'], { env, encoding: 'utf8' });
     assert.equal(rm.status, 0, rm.stderr);
     assert.match(rm.stdout, /removed org\/tiny/);

@@ -39,7 +39,8 @@ export function listCache(opts: HubOptions = {}): CachedModel[] {
   const cache = hubCacheDir(opts);
   let names: string[];
   try {
-    names = fs.readdirSync(cache).filter((n) => n.startsWith('models--'));
+    // (a stray file named models--… is not a repository: huggingface_hub's scan skips it too)
+    names = fs.readdirSync(cache, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name.startsWith('models--')).map((d) => d.name);
   } catch {
     return [];
   }
