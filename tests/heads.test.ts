@@ -78,6 +78,15 @@ describe('task heads vs HF pipelines', function () {
       assert.deepEqual(twice.map((x) => x.token), t.map((x) => x.token));
     }
     await assert.rejects(p('no mask here'), { code: 'E_INVALID_ARGUMENT' });
+    for (const k of [0, -1, 1.5, Number.NaN]) await assert.rejects(p('a [MASK]', { topK: k }), { code: 'E_INVALID_ARGUMENT' }, String(k));
+    // several masks: one list per mask, each sequence decoded with the special tokens kept so that the other masks
+    // show, as HF's pipeline writes them (transformers 5.25 on this model, top_k=2: "[CLS] a 픜 and [MASK]. [SEP]", ...)
+    const two = (await p('a [MASK] and [MASK].', { topK: 2 })) as Array<Array<{ token: number; sequence: string }>>;
+    assert.deepEqual(two.map((r) => r.map((x) => x.token)), [[4080, 7138], [7138, 4080]]);
+    assert.deepEqual(two.map((r) => r.map((x) => x.sequence)), [
+      ['[CLS] a 픜 and [MASK]. [SEP]', '[CLS] a섹 and [MASK]. [SEP]'],
+      ['[CLS] a [MASK] and섹. [SEP]', '[CLS] a [MASK] and 픜. [SEP]'],
+    ]);
     await p.dispose();
   });
 

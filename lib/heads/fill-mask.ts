@@ -54,6 +54,7 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
     targetIds.splice(0, targetIds.length, ...new Set(targetIds));
   }
   const topK = options.topK ?? (targetIds ? targetIds.length : 5);
+  if (!Number.isInteger(topK) || topK < 1) throw invalidArgument(`fill-mask: topK must be a positive integer (got ${String(options.topK)})`);
   const encs = texts.map((t, i) => {
     if (typeof t !== 'string') throw invalidArgument('fill-mask: inputs must be strings');
     const e = m.encode(t, null, options.truncate, 'longest_first', `texts[${i}]`);
@@ -78,10 +79,12 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
     logits = await m.encoder.vocabLogits(transformed, bias);
   }
   let next = 0;
-  return encs.map((e) =>
-    Array.from(e.ids.entries())
-      .filter(([, id]) => id === maskId)
-      .map(([k]) => {
+  return encs.map((e) => {
+    const at = Array.from(e.ids.entries()).filter(([, id]) => id === maskId);
+    // HF's pipeline decodes a text of one mask without its special tokens, and one of several with them (so the
+    // other masks stay visible in each sequence)
+    const skipSpecialTokens = at.length === 1;
+    return at.map(([k]) => {
         const i = next++;
         const probs = softmax(logits.subarray(i * V, (i + 1) * V));
         const candidates = targetIds ?? Array.from(probs.keys());
@@ -92,8 +95,8 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
           .map(({ id, p }) => {
             const ids = Array.from(e.ids);
             ids[k] = id;
-            return { score: p, token: id, token_str: m.tokenizer.decode([id]), sequence: m.tokenizer.decode(ids) };
+            return { score: p, token: id, token_str: m.tokenizer.decode([id]), sequence: m.tokenizer.decode(ids, { skipSpecialTokens }) };
           });
-      }),
-  );
+    });
+  });
 }
