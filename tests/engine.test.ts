@@ -24,6 +24,7 @@ describe('native engine boundary', function () {
     ['sequence longer than the position table', () => ({ ids: new Int32Array(25).fill(5), typeIds: null, cuSeqlens: Int32Array.of(0, 25) }), 'E_INPUT_TOO_LONG', /25 tokens.*at most 24/],
     ['ids not an Int32Array', () => ({ ids: [2, 3] as unknown as Int32Array, typeIds: null, cuSeqlens: Int32Array.of(0, 2) }), 'E_INVALID_ARGUMENT', /Int32Array/],
     ['typeIds of another length', () => ({ ids: Int32Array.of(2, 3), typeIds: Int32Array.of(0), cuSeqlens: Int32Array.of(0, 2) }), 'E_INVALID_ARGUMENT', /length/],
+    ['no batch object', () => null as unknown as Parameters<Encoder['run']>[0], 'E_INVALID_ARGUMENT', /batch must be an object/],
   ];
   for (const [label, batch, code, pattern] of cases) {
     it(`${label} → ${code}`, async () => {

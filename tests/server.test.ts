@@ -2,7 +2,7 @@
 // openai client against /v1/embeddings, overload answering 429 with every 200 still correct, and shutdown.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { Embedder, createServer, type BertrtServer } from '../lib';
+import { BertrtError, Embedder, createServer, type BertrtServer } from '../lib';
 import { golden, readFixture } from './helpers/fixtures';
 
 async function start(opts: Partial<Parameters<typeof createServer>[0]> = {}): Promise<{ s: BertrtServer; url: string }> {
@@ -31,6 +31,20 @@ describe('embedding server', function () {
   after(async () => {
     await s.close();
     await ref.close();
+  });
+
+  it('createServer refuses a limit that would refuse every request or never batch (0, negative, fractional, NaN)', async () => {
+    const bad: Array<Record<string, number>> = [
+      { maxBatchTokens: 0 }, { maxBatchTokens: -5 }, { maxBatchTokens: 1.5 }, { maxBatchTokens: Number.NaN }, { maxBatchRequests: 0 },
+      { maxConcurrentRequests: 0 }, { maxClientBatchSize: 0 }, { maxBodyBytes: 0 }, { maxWaitMs: -1 }, { maxWaitMs: Number.NaN }, { maxConnections: 0 },
+    ];
+    for (const o of bad) {
+      await assert.rejects(createServer({ models: [{ name: 'minilm' }], ...o }), (e: unknown) => {
+        assert.ok(e instanceof BertrtError && e.code === 'E_INVALID_ARGUMENT', String(e));
+        assert.match(e.message, new RegExp(Object.keys(o)[0]));
+        return true;
+      }, JSON.stringify(o));
+    }
   });
 
   it('GET /health and /info describe the model', async () => {

@@ -149,6 +149,7 @@ export class Encoder {
    *  engine's threads. */
   run(batch: PackedBatch): Promise<Float32Array> {
     if (!this.#engine) return Promise.reject(new BertrtError('model is closed', 'E_CLOSED'));
+    if (typeof batch !== 'object' || batch === null) throw new BertrtError('run: the batch must be an object { ids, typeIds, cuSeqlens }', 'E_INVALID_ARGUMENT');
     // a graph without a token_type_ids input is not fed one
     return this.#engine.run(batch.ids, this.onnx && !this.takesTokenTypes ? null : batch.typeIds, batch.cuSeqlens, batch.keyLens ?? null);
   }

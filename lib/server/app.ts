@@ -82,9 +82,11 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     maxConnections: opts.maxConnections ?? 1024,
     autoTruncate: opts.autoTruncate ?? false,
   };
-  for (const k of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'] as const) {
-    if (!Number.isInteger(o[k]) || o[k] < 1) throw new BertrtError(`createServer: ${k} must be a positive integer`, 'E_INVALID_ARGUMENT');
+  // every limit a positive integer: 0 would refuse every request (or, for maxBatchRequests, never form a batch)
+  for (const k of ['maxBatchTokens', 'maxBatchRequests', 'maxConcurrentRequests', 'maxClientBatchSize', 'maxBodyBytes', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'] as const) {
+    if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new BertrtError(`createServer: ${k} must be a positive integer (got ${String(o[k])})`, 'E_INVALID_ARGUMENT');
   }
+  if (!(o.maxWaitMs >= 0 && o.maxWaitMs <= 60_000)) throw new BertrtError(`createServer: maxWaitMs must be a number of milliseconds in [0, 60000] (got ${String(o.maxWaitMs)})`, 'E_INVALID_ARGUMENT');
   if (opts.maxBatchesInFlight !== undefined && (!Number.isInteger(opts.maxBatchesInFlight) || opts.maxBatchesInFlight < 1 || opts.maxBatchesInFlight > 16))
     throw new BertrtError('createServer: maxBatchesInFlight must be an integer in [1, 16]', 'E_INVALID_ARGUMENT');
   const metrics = createMetrics();
