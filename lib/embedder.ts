@@ -80,6 +80,13 @@ export interface SparseOptions {
 }
 
 /** The entries of a dense vocabulary vector above threshold (the topK largest of them, if given), sorted by index. */
+/** options.prompt, the raw text put before every input: a string, or '' when absent. */
+function promptOf(prompt: unknown, what: string): string {
+  if (prompt === undefined) return '';
+  if (typeof prompt !== 'string') throw invalidArgument(`${what}: prompt must be a string (got ${prompt === null ? 'null' : typeof prompt})`);
+  return prompt;
+}
+
 function sparseOf(dense: Float32Array, threshold: number, topK?: number): SparseVector {
   let idx: number[] = [];
   for (let v = 0; v < dense.length; v++) if (dense[v] > threshold) idx.push(v);
@@ -190,7 +197,7 @@ export class Embedder {
     const normalize = options.normalize ?? true;
     const truncate = options.truncate ?? 'right';
     if (!['right', 'left', 'error', 'chunk'].includes(truncate)) throw invalidArgument(`embed: truncate must be 'right', 'left', 'error' or 'chunk'`);
-    let prefix = options.prompt ?? '';
+    let prefix = promptOf(options.prompt, 'embed');
     if (options.promptName !== undefined) {
       if (typeof options.promptName !== 'string' || !Object.hasOwn(this.sentence.prompts, options.promptName)) {
         throw invalidArgument(`embed: unknown promptName ${JSON.stringify(options.promptName)} (the model defines: ${Object.keys(this.sentence.prompts).join(', ') || 'none'})`);
@@ -239,7 +246,7 @@ export class Embedder {
     const encodings: Encoding[] = [];
     for (let i = 0; i < texts.length; i++) {
       checkAborted(options.signal);
-      encodings.push(await encodeWithinAsync(this.tokenizer, (options.prompt ?? '') + texts[i], null, this.maxSeqLength, truncate, `embedTokens: texts[${i}]`));
+      encodings.push(await encodeWithinAsync(this.tokenizer, promptOf(options.prompt, 'embedTokens') + texts[i], null, this.maxSeqLength, truncate, `embedTokens: texts[${i}]`));
     }
     const H = this.encoder.hiddenSize;
     const out: Float32Array[] = new Array(texts.length);
@@ -275,7 +282,7 @@ export class Embedder {
     const encodings: Encoding[] = [];
     for (let i = 0; i < texts.length; i++) {
       checkAborted(options.signal);
-      encodings.push(await encodeWithinAsync(this.tokenizer, (options.prompt ?? '') + texts[i], null, this.maxSeqLength, truncate, `embedSparse: texts[${i}]`));
+      encodings.push(await encodeWithinAsync(this.tokenizer, promptOf(options.prompt, 'embedSparse') + texts[i], null, this.maxSeqLength, truncate, `embedSparse: texts[${i}]`));
     }
     const V = this.encoder.config.vocabSize;
     const out: SparseVector[] = new Array(texts.length);
@@ -391,7 +398,7 @@ export class Embedder {
     }
     const pylate = this.#colbert;
     const m3 = this.#m3;
-    const prefix = options.prompt ?? '';
+    const prefix = promptOf(options.prompt, 'encode');
     // inputs: as embed() tokenizes them, or pylate's way (prefix token after [CLS], its lengths, query expansion)
     const items: Array<Pick<Encoding, 'ids' | 'typeIds'>> = [];
     let keyLens: Int32Array | null = null;

@@ -136,6 +136,13 @@ describe('Embedder options', function () {
     const [b] = await e.embed(['query: bar']);
     assert.deepEqual(a, b);
     await assert.rejects(e.embed(['x'], { promptName: 'nope' }), { code: 'E_INVALID_ARGUMENT' });
+    // a prompt that is not a string is refused, not turned into text ("5bar")
+    for (const prompt of [5, null, {}]) {
+      const bad = { prompt } as unknown as { prompt: string };
+      await assert.rejects(e.embed(['bar'], bad), { code: 'E_INVALID_ARGUMENT', message: /prompt must be a string/ });
+      await assert.rejects(e.embedTokens(['bar'], bad), { code: 'E_INVALID_ARGUMENT', message: /prompt must be a string/ });
+      await assert.rejects(e.encode(['bar'], bad), { code: 'E_INVALID_ARGUMENT', message: /prompt must be a string/ });
+    }
   });
 
   it('truncateDim keeps the first dimensions, then normalizes', async () => {
