@@ -78,7 +78,7 @@ function npyHeader(rows: number, cols: number, descr = '<f4'): Buffer {
 
 /** E_IO for a failed output stream (a full disk, a file that cannot be written), its cause kept. */
 function outputError(err: Error): BertrtError {
-  return Object.assign(new BertrtError(`cannot write the output: ${err.message}`, 'E_IO'), { cause: err });
+  return new BertrtError(`cannot write the output: ${err.message}`, 'E_IO', { cause: err });
 }
 
 /** One chunk, waiting for 'drain' when the stream asks; once the stream has failed this rejects with E_IO, where a
@@ -106,7 +106,7 @@ function openOutput(file: string): Writable {
   try {
     fd = fs.openSync(file, 'w');
   } catch (err) {
-    throw Object.assign(new BertrtError(`cannot write --output ${file}: ${(err as Error).message}`, 'E_IO'), { cause: err });
+    throw new BertrtError(`cannot write --output ${file}: ${(err as Error).message}`, 'E_IO', { cause: err });
   }
   return fs.createWriteStream('', { fd }).on('error', () => {});
 }
@@ -135,7 +135,7 @@ async function* rawLines(input: Readable, shard: [number, number], read: { bytes
         next = await chunks.next();
       } catch (e) {
         // a read that fails (a directory, an I/O error): E_IO naming the input, as for the output
-        throw Object.assign(new BertrtError(`cannot read the input: ${(e as Error).message}`, 'E_IO'), { cause: e });
+        throw new BertrtError(`cannot read the input: ${(e as Error).message}`, 'E_IO', { cause: e });
       }
       if (next.done) break;
       const chunk = next.value;

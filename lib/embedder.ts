@@ -79,7 +79,6 @@ export interface SparseOptions {
   signal?: AbortSignal;
 }
 
-/** The entries of a dense vocabulary vector above threshold (the topK largest of them, if given), sorted by index. */
 /** options.prompt, the raw text put before every input: a string, or '' when absent. */
 function promptOf(prompt: unknown, what: string): string {
   if (prompt === undefined) return '';
@@ -87,6 +86,7 @@ function promptOf(prompt: unknown, what: string): string {
   return prompt;
 }
 
+/** The entries of a dense vocabulary vector above threshold (the topK largest of them, if given), sorted by index. */
 function sparseOf(dense: Float32Array, threshold: number, topK?: number): SparseVector {
   let idx: number[] = [];
   for (let v = 0; v < dense.length; v++) if (dense[v] > threshold) idx.push(v);

@@ -25,8 +25,9 @@ export type BertrtErrorCode =
 
 export class BertrtError extends Error {
   readonly code: BertrtErrorCode;
-  constructor(message: string, code: BertrtErrorCode = 'E_INTERNAL') {
-    super(message);
+  /** options.cause: the error this one reports (a system error behind an E_IO, say), kept as Error's `cause`. */
+  constructor(message: string, code: BertrtErrorCode = 'E_INTERNAL', options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'BertrtError';
     this.code = code;
   }

@@ -85,18 +85,18 @@ export async function fillMask(m: TaskModel, texts: string[], options: { topK?: 
     // other masks stay visible in each sequence)
     const skipSpecialTokens = at.length === 1;
     return at.map(([k]) => {
-        const i = next++;
-        const probs = softmax(logits.subarray(i * V, (i + 1) * V));
-        const candidates = targetIds ?? Array.from(probs.keys());
-        return candidates
-          .map((id) => ({ id, p: probs[id] }))
-          .sort((a, b) => b.p - a.p)
-          .slice(0, topK)
-          .map(({ id, p }) => {
-            const ids = Array.from(e.ids);
-            ids[k] = id;
-            return { score: p, token: id, token_str: m.tokenizer.decode([id]), sequence: m.tokenizer.decode(ids, { skipSpecialTokens }) };
-          });
+      const i = next++;
+      const probs = softmax(logits.subarray(i * V, (i + 1) * V));
+      const candidates = targetIds ?? Array.from(probs.keys());
+      return candidates
+        .map((id) => ({ id, p: probs[id] }))
+        .sort((a, b) => b.p - a.p)
+        .slice(0, topK)
+        .map(({ id, p }) => {
+          const ids = Array.from(e.ids);
+          ids[k] = id;
+          return { score: p, token: id, token_str: m.tokenizer.decode([id]), sequence: m.tokenizer.decode(ids, { skipSpecialTokens }) };
+        });
     });
   });
 }

@@ -260,7 +260,7 @@ function local<T>(f: () => T): T {
     return f();
   } catch (e) {
     if (e instanceof BertrtError) throw e;
-    throw Object.assign(new BertrtError(`cannot write the Hub cache: ${(e as Error).message}`, 'E_IO'), { cause: e });
+    throw new BertrtError(`cannot write the Hub cache: ${(e as Error).message}`, 'E_IO', { cause: e });
   }
 }
 
@@ -560,7 +560,7 @@ export async function snapshot(repo: string, opts: HubOptions = {}): Promise<str
     if (e instanceof HttpFailure) throw new BertrtError(`${repo}: download failed after ${retries} attempts (${e.message}); what finished is cached and the rest resumes on the next try`, 'E_NETWORK');
     // a system error of the cache's folders (a cache path that is a file, a read-only file system)
     if (!(e instanceof BertrtError) && typeof (e as NodeJS.ErrnoException).syscall === 'string') {
-      throw Object.assign(new BertrtError(`${repo}: cannot write the Hub cache (${cache}): ${(e as Error).message}`, 'E_IO'), { cause: e });
+      throw new BertrtError(`${repo}: cannot write the Hub cache (${cache}): ${(e as Error).message}`, 'E_IO', { cause: e });
     }
     throw e;
   }
