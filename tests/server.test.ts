@@ -233,7 +233,13 @@ describe('embedding server under overload, auth and shutdown', function () {
     assert.equal((await post(url, '/embed', { inputs: 'x' })).status, 401);
     assert.equal((await post(url, '/embed', { inputs: 'x' }, { authorization: 'Bearer wrong' })).status, 401);
     assert.equal((await post(url, '/embed', { inputs: 'x' }, { authorization: 'Bearer sekret' })).status, 200);
+    assert.equal((await post(url, '/embed', { inputs: 'x' }, { authorization: 'Bearer sekret2' })).status, 401);
+    assert.equal((await post(url, '/embed', { inputs: 'x' }, { authorization: 'bearer sekret' })).status, 401);
     await s.close();
+    // a key that would turn the guard off (empty) or could never be sent (spaces, control characters) is refused
+    for (const apiKey of ['', ' ', 'two words', 'tab\there', 'é']) {
+      await assert.rejects(createServer({ models: [{ name: 'minilm' }], apiKey }), { code: 'E_INVALID_ARGUMENT', message: /apiKey must be/ }, JSON.stringify(apiKey));
+    }
   });
 
   it('close() lets in-flight requests finish and refuses new ones', async () => {

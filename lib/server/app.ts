@@ -4,6 +4,7 @@
 // the one error handler — TEI's { error, error_type } (OpenAI's { error: { message, type, code } } on /v1), with
 // the status codes clients expect, for handler errors, schema violations, unknown routes and methods alike.
 import Fastify, { type FastifyReply, type FastifyRequest, type FastifyInstance } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -87,6 +88,13 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new BertrtError(`createServer: ${k} must be a positive integer (got ${String(o[k])})`, 'E_INVALID_ARGUMENT');
   }
   if (!(o.maxWaitMs >= 0 && o.maxWaitMs <= 60_000)) throw new BertrtError(`createServer: maxWaitMs must be a number of milliseconds in [0, 60000] (got ${String(o.maxWaitMs)})`, 'E_INVALID_ARGUMENT');
+  // an empty key (say `--api-key "$KEY"` with KEY unset) would have turned the guard off without a word, and a key
+  // with spaces or control characters cannot arrive intact in a header
+  if (opts.apiKey !== undefined && (typeof opts.apiKey !== 'string' || !/^[\x21-\x7e]+$/.test(opts.apiKey)))
+    throw new BertrtError('createServer: apiKey must be a non-empty string of visible ASCII characters (no spaces)', 'E_INVALID_ARGUMENT');
+  const keyDigest = opts.apiKey !== undefined ? createHash('sha256').update(`Bearer ${opts.apiKey}`).digest() : null;
+  // the header compared through digests of equal length in constant time: its timing tells nothing about the key
+  const authorized = (header: string | undefined): boolean => keyDigest === null || (header !== undefined && timingSafeEqual(createHash('sha256').update(header).digest(), keyDigest));
   if (opts.maxBatchesInFlight !== undefined && (!Number.isInteger(opts.maxBatchesInFlight) || opts.maxBatchesInFlight < 1 || opts.maxBatchesInFlight > 16))
     throw new BertrtError('createServer: maxBatchesInFlight must be an integer in [1, 16]', 'E_INVALID_ARGUMENT');
   const metrics = createMetrics();
@@ -143,7 +151,7 @@ export async function createServer(opts: ServerOptions): Promise<BertrtServer> {
     const route = req.routeOptions.url ?? req.url;
     if (route === '/health') return;
     if (draining) throw new HttpError(503, 'Unhealthy', 'the server is shutting down');
-    if (opts.apiKey && !isPublic(route) && req.headers.authorization !== `Bearer ${opts.apiKey}`) throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token');
+    if (!isPublic(route) && !authorized(req.headers.authorization)) throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token');
   });
   // While draining, close each connection after its response: a keep-alive socket that went idle after close()
   // began would otherwise hold shutdown until the keep-alive timeout.
