@@ -243,10 +243,11 @@ export class Embedder {
     if (this.encoder.pooled) throw new BertrtError(`embedTokens: the ONNX graph's output '${this.encoder.onnx?.output}' is one vector per text, not one per token`, 'E_UNSUPPORTED');
     const truncate = options.truncate ?? 'right';
     if (truncate === 'chunk') throw invalidArgument("embedTokens: truncate 'chunk' has no meaning for token vectors");
+    const prefix = promptOf(options.prompt, 'embedTokens');
     const encodings: Encoding[] = [];
     for (let i = 0; i < texts.length; i++) {
       checkAborted(options.signal);
-      encodings.push(await encodeWithinAsync(this.tokenizer, promptOf(options.prompt, 'embedTokens') + texts[i], null, this.maxSeqLength, truncate, `embedTokens: texts[${i}]`));
+      encodings.push(await encodeWithinAsync(this.tokenizer, prefix + texts[i], null, this.maxSeqLength, truncate, `embedTokens: texts[${i}]`));
     }
     const H = this.encoder.hiddenSize;
     const out: Float32Array[] = new Array(texts.length);
@@ -279,10 +280,11 @@ export class Embedder {
     const truncate = options.truncate ?? 'right';
     if (truncate === 'chunk') throw invalidArgument("embedSparse: truncate 'chunk' is not supported for sparse vectors");
     this.#spladeHead();
+    const prefix = promptOf(options.prompt, 'embedSparse');
     const encodings: Encoding[] = [];
     for (let i = 0; i < texts.length; i++) {
       checkAborted(options.signal);
-      encodings.push(await encodeWithinAsync(this.tokenizer, promptOf(options.prompt, 'embedSparse') + texts[i], null, this.maxSeqLength, truncate, `embedSparse: texts[${i}]`));
+      encodings.push(await encodeWithinAsync(this.tokenizer, prefix + texts[i], null, this.maxSeqLength, truncate, `embedSparse: texts[${i}]`));
     }
     const V = this.encoder.config.vocabSize;
     const out: SparseVector[] = new Array(texts.length);
