@@ -1,6 +1,6 @@
 // The CLI as a user runs it (compiled dist/cli.js in a child process).
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -241,7 +241,6 @@ describe('bertrt CLI for bulk work', function () {
     assert.equal(d.status, 1, d.stderr);
     assert.match(d.stderr, /cannot read the input: EISDIR.*\(E_IO\)/);
     // standard output closed after the first bytes, as `| head -c 100` closes it: exit 0, nothing on stderr
-    const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [cli, 'embed', '--input', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -299,7 +298,6 @@ describe('bertrt CLI for bulk work', function () {
     const total = 1 << 30;
     const line = (i: number) => `line ${i} the quick brown fox jumps over the lazy dog and keeps running far away ${i % 9973}\n`;
     const out = tmp('big.jsonl');
-    const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, ['--max-old-space-size=128', cli, 'embed', '--input', '-', '--shard', '0/2000', '--output', out], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));

@@ -255,12 +255,12 @@ async function fileMeta(s: Session, commit: string, file: string): Promise<FileM
 
 /** A file operation of a download in the cache: its failure (a full disk, a cache folder that cannot be written) is
  *  E_IO at once, which request() does not retry, where the network's failures are retried. */
-function local<T>(f: () => T): T {
+function local<T>(s: Session, f: () => T): T {
   try {
     return f();
   } catch (e) {
     if (e instanceof BertrtError) throw e;
-    throw new BertrtError(`cannot write the Hub cache: ${(e as Error).message}`, 'E_IO', { cause: e });
+    throw new BertrtError(`${s.repo}: cannot write the Hub cache: ${(e as Error).message}`, 'E_IO', { cause: e });
   }
 }
 
@@ -268,8 +268,8 @@ function local<T>(f: () => T): T {
  *  SHA-1 for the others. A mismatch deletes the partial file and is E_INTEGRITY; nothing unverified is renamed. */
 async function download(s: Session, meta: FileMeta, file: string, incomplete: string, blob: string): Promise<void> {
   const report = s.progress;
-  const partial = (): number => local(() => (fs.existsSync(incomplete) ? fs.statSync(incomplete).size : 0));
-  if (partial() > meta.size) local(() => fs.rmSync(incomplete));
+  const partial = (): number => local(s, () => (fs.existsSync(incomplete) ? fs.statSync(incomplete).size : 0));
+  if (partial() > meta.size) local(s, () => fs.rmSync(incomplete));
   const init = (): RequestInit => {
     const have = partial();
     return { method: 'GET', redirect: 'follow', headers: headers(s, meta.location, have ? { range: `bytes=${have}-` } : {}) };
@@ -280,7 +280,7 @@ async function download(s: Session, meta: FileMeta, file: string, incomplete: st
     if (err) throw err;
     if (res.status === 200 && have) {
       have = 0; // the host ignored Range: start over
-      local(() => fs.truncateSync(incomplete, 0));
+      local(s, () => fs.truncateSync(incomplete, 0));
     } else if (res.status === 206) {
       const m = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
       if (!m || Number(m[1]) !== have) throw new HttpFailure(`bad Content-Range for ${file}`, true);
@@ -289,7 +289,7 @@ async function download(s: Session, meta: FileMeta, file: string, incomplete: st
     } else if (res.status !== 200) {
       throw new HttpFailure(`HTTP ${res.status} downloading ${file}`, false, res.status);
     }
-    const fd = local(() => fs.openSync(incomplete, have ? 'a' : 'w'));
+    const fd = local(s, () => fs.openSync(incomplete, have ? 'a' : 'w'));
     try {
       let loaded = have;
       let lastReport = 0;
@@ -300,7 +300,7 @@ async function download(s: Session, meta: FileMeta, file: string, incomplete: st
           fs.rmSync(incomplete, { force: true });
           throw new BertrtError(`${s.repo}: ${file} is longer than the ${meta.size} bytes the Hub announced; the download was deleted, not cached`, 'E_INTEGRITY');
         }
-        local(() => fs.writeSync(fd, chunk));
+        local(s, () => fs.writeSync(fd, chunk));
         loaded += chunk.length;
         const now = Date.now();
         if (report && (now - lastReport > 100 || loaded === meta.size)) {
@@ -317,11 +317,11 @@ async function download(s: Session, meta: FileMeta, file: string, incomplete: st
       }
     }
   });
-  if (!local(() => verify(incomplete, meta))) {
+  if (!local(s, () => verify(incomplete, meta))) {
     fs.rmSync(incomplete, { force: true });
     throw new BertrtError(`${s.repo}: ${file} failed its ${meta.lfs ? 'SHA-256' : 'git SHA-1'} check (expected ${meta.etag}); the download was deleted, not cached`, 'E_INTEGRITY');
   }
-  local(() => fs.renameSync(incomplete, blob));
+  local(s, () => fs.renameSync(incomplete, blob));
 }
 
 function verify(file: string, meta: FileMeta): boolean {
